@@ -1,0 +1,35 @@
+# Two entry points: `make run` (dashboard + copy engine on the embedded default)
+# and `make test` (the whole suite on PostgreSQL, Redis and headless Chromium).
+SHELL := /bin/bash
+PY_VERSION := $(shell cat .python-version)
+# pyenv's shim honours .python-version; python3.12 on PATH works without pyenv.
+PYTHON := $(shell command -v python$(PY_VERSION) || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install services lint bench
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python $(PY_VERSION) not found (pyenv or python$(PY_VERSION))" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver_demo 127.0.0.1:8000
+
+services:
+	bash deploy/ensure_services.sh
+
+test: $(STAMP) services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports

@@ -1,0 +1,22 @@
+"""Test settings: the real parts. PostgreSQL and Redis on localhost by default
+(``make test`` starts them when they are not running)."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/copytrade")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("ENGINE_EMBEDDED", "False")
+
+from copytrade.settings.base import *  # noqa: E402,F403
+from copytrade.settings.base import CHANNEL_LAYERS  # noqa: E402
+
+# Tests share one Redis server with anything else on the machine: a unique
+# prefix per run keeps their channel groups apart.
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"copytrade-test-{os.getpid()}"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,140 @@
+"""The journal: append-only audit trail, fills, positions, imported trades."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+from copytrade.core.models import ZERO, BaseModel, money_field, price_field
+
+
+class EventType(models.TextChoices):
+    """Stable codes of journal entries; grouped by area, never renumbered."""
+
+    COPY_GROUP_CREATED = "copy_group.created"
+    FOLLOWER_ADDED = "follower.added"
+    RISK_LIMIT_CHANGED = "risk_limit.changed"
+    LEADER_EVENT_RECEIVED = "leader_event.received"
+    COPY_ORDER_BLOCKED = "copy_order.blocked"
+    COPY_ORDER_FILLED = "copy_order.filled"
+    COPY_ORDER_REJECTED = "copy_order.rejected"
+    EXPORT_IMPORTED = "export.imported"
+    REPLAY_STARTED = "replay.started"
+    REPLAY_FINISHED = "replay.finished"
+
+
+class JournalEntry(models.Model):
+    """What changed, who or what changed it, why, and the state before and after.
+
+    Append-only: the model refuses updates and deletes, and database triggers
+    (migration 0002) refuse them from raw SQL too. References to groups and
+    accounts are plain ids, not foreign keys, so deleting a group keeps its
+    journal intact.
+    """
+
+    occurred_at = models.DateTimeField(db_index=True)
+    owner_id = models.BigIntegerField(db_index=True, help_text="User whose journal this is.")
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    actor_label = models.CharField(max_length=100, help_text="'engine', 'replay', a username…")
+    event_type = models.CharField(max_length=60, choices=EventType.choices)
+    group_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField()
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    extra_data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id", "-occurred_at"], name="journal_owner_recent")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("journal entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError("journal entries are append-only")
+
+
+class Fill(BaseModel):
+    """An execution on a broker account, keyed on the broker's fill id so a
+    fill reported twice is stored once (Hummingbot's trade_id rule)."""
+
+    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills")
+    copy_order = models.ForeignKey(
+        "routing.CopyOrder", on_delete=models.SET_NULL, null=True, blank=True, related_name="fills"
+    )
+    broker_fill_id = models.CharField(max_length=100)
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4)
+    qty = models.PositiveIntegerField()
+    price = price_field()
+    realized_pnl = money_field(default=ZERO, help_text="Dollars realized by this fill.")
+    filled_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "broker_fill_id"], name="uniq_fill_account_broker_id"),
+            models.CheckConstraint(condition=Q(qty__gt=0), name="fill_qty_gt_0"),
+        ]
+
+
+class Position(BaseModel):
+    """Net position of one account in one contract, as the journal sees it."""
+
+    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=20)
+    qty = models.IntegerField(default=0, help_text="Signed contracts: + long, - short.")
+    avg_price = price_field(default=ZERO)
+    realized_pnl = money_field(default=ZERO)
+    mark_price = price_field(null=True, blank=True)
+    unrealized_pnl = money_field(default=ZERO)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="uniq_position_account_symbol"),
+        ]
+
+
+class ExportImport(BaseModel):
+    """One imported broker export: its parsed leader fills (kept for replay)
+    and counts. All or nothing: a file with one bad row creates no row here."""
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="imports")
+    file_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=40)
+    timezone = models.CharField(max_length=60)
+    leader_account_name = models.CharField(max_length=100, blank=True)
+    replayable = models.BooleanField()
+    fills = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    fill_count = models.PositiveIntegerField(default=0)
+    trade_count = models.PositiveIntegerField(default=0)
+
+
+class Trade(BaseModel):
+    """A closed round trip imported from an export (journal, not copying)."""
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="trades")
+    export_import = models.ForeignKey(ExportImport, on_delete=models.CASCADE, related_name="trades")
+    source_format = models.CharField(max_length=40)
+    account_name = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=200)
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4)
+    qty = models.PositiveIntegerField()
+    entry_price = price_field(null=True, blank=True)
+    exit_price = price_field(null=True, blank=True)
+    pnl = money_field()
+    fees = money_field(default=ZERO)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "source_format", "account_name", "external_id"], name="uniq_trade_per_source"
+            ),
+        ]

@@ -1,0 +1,246 @@
+"""The broker adapter interface and the values that cross it.
+
+One async interface for every platform (paper, projectx, rithmic, tradovate,
+ib...). The engine worker talks only to :class:`BrokerAdapter`; each adapter
+translates its platform's API into these value types and its errors into
+:mod:`routing.brokers.errors`.
+
+Units, as everywhere in Copytrade: prices are ``Decimal`` price points, money
+is ``Decimal`` in the account currency, quantities are positive ``int``
+contracts with the direction in :class:`~routing.engine.types.Side`, symbols
+are normalised contract codes (``"MNQH5"``, :mod:`routing.engine.symbols`),
+times are timezone-aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import TracebackType
+from typing import ClassVar, Self
+
+from routing.engine.types import LeaderFill, Side
+
+
+class OrderType(StrEnum):
+    """Order types an adapter may support (see ``capabilities``); limit/stop come later."""
+
+    MARKET = "market"
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands at the broker."""
+
+    FILLED = "filled"  # completely filled: final
+    REJECTED = "rejected"  # refused by the broker, ``reason`` says why: final
+    WORKING = "working"  # accepted, nothing filled yet
+    PARTIALLY_FILLED = "partially_filled"  # some filled, the rest still working
+    CANCELLED = "cancelled"  # cancelled, possibly after partial fills: final
+
+
+FINAL_STATUSES: frozenset[OrderStatus] = frozenset(
+    {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+)
+
+
+def _require_aware(what: str, time: datetime | None) -> None:
+    if time is not None and (time.tzinfo is None or time.utcoffset() is None):
+        raise ValueError(f"{what}: time must be timezone-aware, got {time!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order to send to one account.
+
+    ``client_order_id`` is the idempotency key (deterministic, from the copy
+    order); ``qty`` contracts (adapters reject ``qty`` <= 0 with a REJECTED
+    result rather than raising, so a bad size is journaled like any refusal).
+    ``reference_price`` is the price the order is expected to fill near, in
+    price points (the leader's fill price); the paper broker fills market
+    orders there. ``time`` is the aware UTC time the order is sent; ``None``
+    lets the adapter use its own notion of now. Raises ``ValueError`` for a
+    naive ``time``.
+    """
+
+    account: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType = OrderType.MARKET
+    reference_price: Decimal | None = None
+    time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware(f"order {self.client_order_id}", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFill:
+    """One execution of an order: ``qty`` > 0 contracts at ``price`` points.
+
+    ``fill_id`` is the broker's trade id, unique per adapter instance and
+    stable across re-reads, so it keys fill de-duplication. Raises
+    ``ValueError`` for a naive ``time``.
+    """
+
+    fill_id: str
+    client_order_id: str
+    account: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    time: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware(f"fill {self.fill_id}", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The broker's view of one order.
+
+    ``broker_order_id`` is ``None`` when the broker never assigned one.
+    ``filled_qty`` contracts filled so far, ``avg_price`` their
+    quantity-weighted average price (``None`` when nothing filled), ``fills``
+    every execution in order. ``reason`` is set for REJECTED and CANCELLED.
+    """
+
+    client_order_id: str
+    broker_order_id: str | None
+    status: OrderStatus
+    filled_qty: int
+    avg_price: Decimal | None
+    fills: tuple[BrokerFill, ...]
+    reason: str = ""
+
+    @property
+    def is_final(self) -> bool:
+        """True when the order can no longer change (filled, rejected, cancelled)."""
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """One account's net position in one contract, as the broker reports it.
+
+    ``qty`` signed contracts (+long, -short), ``avg_price`` average entry in
+    points (0 when flat), ``realized_pnl`` and ``unrealized_pnl`` in dollars.
+    ``mark`` is the price the unrealized figure was valued at; ``None`` means
+    the adapter had no price, ``unrealized_pnl`` is then reported as 0 and must
+    be treated as unknown (fail closed in loss checks).
+    """
+
+    account: str
+    symbol: str
+    qty: int
+    avg_price: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    mark: Decimal | None
+
+
+class BrokerAdapter(abc.ABC):
+    """One connection to one broker platform, possibly serving many accounts.
+
+    Subclasses set ``platform`` (the broker account's platform code, e.g.
+    ``"paper"``) and ``capabilities`` (feature name -> supported, e.g.
+    ``{"market": True, "limit": False, "stream_leader": True}``); callers
+    check a capability before relying on it.
+
+    Every method may raise :class:`~routing.brokers.errors.BrokerTemporaryError`
+    (retry with backoff) or :class:`~routing.brokers.errors.BrokerFatal`
+    (stop using this adapter); nothing else escapes an adapter: vendor errors
+    are translated with ``raise ... from exc``. Usable as an async context
+    manager: ``async with adapter:`` connects and disconnects.
+    """
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[Mapping[str, bool]]
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open the session (log in, open sockets). Idempotent when already connected.
+
+        Raises ``BrokerFatal`` for bad credentials, ``BrokerTemporaryError``
+        when the platform cannot be reached.
+        """
+
+    @abc.abstractmethod
+    async def disconnect(self) -> None:
+        """Close the session and end every ``leader_events`` stream. Idempotent.
+
+        Orders already sent stay at the broker; never raises for an already
+        closed session.
+        """
+
+    @abc.abstractmethod
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        """Send ``order`` and return the broker's result.
+
+        Idempotent per ``(order.account, order.client_order_id)``: a repeat
+        returns the first result (current state) and sends nothing, whatever
+        the repeat's other fields say. A refusal (unknown symbol, bad size,
+        unsupported type, risk check at the broker) is returned as status
+        ``REJECTED`` with ``reason``, never raised. A market order returns
+        ``FILLED`` or ``PARTIALLY_FILLED`` / ``WORKING`` when the platform
+        acknowledges before filling.
+
+        Raises ``BrokerTemporaryError`` when the outcome is unknown (timeout,
+        not connected): call :meth:`query_order` before resending.
+        """
+
+    @abc.abstractmethod
+    async def query_order(self, account: str, client_order_id: str) -> OrderResult | None:
+        """The broker's current result for an order, or ``None`` if it never saw it.
+
+        The recovery path after a crash or a ``BrokerTemporaryError``: an
+        order is resent only when this returns ``None``; never resend blind.
+        """
+
+    @abc.abstractmethod
+    async def positions(self, account: str) -> list[PositionSnapshot]:
+        """Every position the broker holds for ``account``, sorted by symbol.
+
+        May include flat contracts (``qty`` 0) traded in the session, so their
+        realized PnL is visible. Used by reconciliation and loss limits.
+        """
+
+    @abc.abstractmethod
+    async def flatten(
+        self, account: str, symbol: str | None = None, *, time: datetime | None = None
+    ) -> list[OrderResult]:
+        """Close ``account``'s open positions at market: one in ``symbol``, or all.
+
+        Returns one result per closing order sent (empty when already flat);
+        a refused close comes back as ``REJECTED``, so the caller sees which
+        positions are still open. ``time`` is the aware UTC time the closes
+        are sent (``None``: the adapter's own notion of now).
+        """
+
+    @abc.abstractmethod
+    def leader_events(self, account: str) -> AsyncIterator[LeaderFill]:
+        """Stream ``account``'s fills, in the order the broker reports them.
+
+        Implemented as an async generator; errors surface when iterated.
+        Events may be re-delivered after a reconnect: consumers de-duplicate
+        on ``LeaderFill.event_id``. The stream ends when the adapter
+        disconnects. One consumer per account.
+        """
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()

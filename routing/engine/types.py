@@ -1,0 +1,179 @@
+"""Value types shared by the engine, the adapters and the importers.
+
+All types are frozen dataclasses: prices and money are ``Decimal``, quantities
+are positive ``int`` contracts with the direction carried by :class:`Side`,
+times are timezone-aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    """Order or fill direction."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: ``signed_qty = side.sign * qty``."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @classmethod
+    def of_signed(cls, signed_qty: int) -> Side:
+        """The side whose fill moves a position by ``signed_qty`` (non-zero)."""
+        if signed_qty == 0:
+            raise ValueError("a zero quantity has no side")
+        return cls.BUY if signed_qty > 0 else cls.SELL
+
+
+class CopyMode(StrEnum):
+    """How a follower's size derives from the leader's (DESIGN.md, Copy mode)."""
+
+    MULTIPLIER = "multiplier"  # follower qty = leader qty x copy value x ratio
+    FIXED = "fixed"  # follower qty = copy value x ratio, leader size ignored
+
+
+class RoundingMode(StrEnum):
+    """How a fractional follower quantity becomes whole contracts."""
+
+    ENTRY_DOWN_EXIT_UP = "entry_down_exit_up"  # default: never overshoot risk going in
+    NEAREST = "nearest"  # half rounds up (ROUND_HALF_UP)
+    ALWAYS_DOWN = "always_down"
+
+
+class DecisionStatus(StrEnum):
+    """Outcome of the engine for one follower and one leader event."""
+
+    SEND = "send"  # an order of ``qty`` contracts is to be sent
+    BLOCKED = "blocked"  # a risk rule refused it; ``reason`` names the rule and numbers
+    SKIPPED = "skipped"  # nothing to send (sized to zero, follower flat on an exit, disabled)
+
+
+class Intent(StrEnum):
+    """Whether a leader fill opens/adds to or reduces the leader's position."""
+
+    ENTRY = "entry"  # opens or adds: |position| grows
+    EXIT = "exit"  # reduces or closes: |position| shrinks
+    REVERSAL = "reversal"  # closes and opens the other way in one fill
+
+
+@dataclass(frozen=True, slots=True)
+class ContractSpec:
+    """One futures product: ``root`` like ``"MNQ"``.
+
+    ``tick_size`` is in price points, ``tick_value`` and ``point_value`` in
+    ``currency`` per contract; ``micro_of`` names the larger contract this one
+    is the micro of (``"NQ"`` for MNQ). Source: CME Group contract specs,
+    see :mod:`routing.contract_specs`.
+    """
+
+    root: str
+    name: str
+    exchange: str
+    tick_size: Decimal
+    tick_value: Decimal
+    point_value: Decimal
+    micro_of: str | None
+    currency: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderFill:
+    """One fill on the leader account, normalised from any broker or export.
+
+    ``event_id`` is stable across re-deliveries (the broker's fill id), so it
+    keys idempotency. ``symbol`` is the normalised contract code (``"MNQH5"``,
+    see :mod:`routing.engine.symbols`); ``qty`` > 0 contracts; ``price`` in
+    price points; ``time`` timezone-aware UTC.
+    """
+
+    event_id: str
+    account: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    time: datetime
+
+    def __post_init__(self) -> None:
+        if self.qty <= 0:
+            raise ValueError(f"leader fill {self.event_id}: qty must be > 0, got {self.qty}")
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError(f"leader fill {self.event_id}: time must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """Sizing settings of one copy group (route).
+
+    ``copy_value`` multiplies the leader's size in multiplier mode and is the
+    base contract count in fixed mode; it must be > 0.
+    """
+
+    copy_mode: CopyMode
+    copy_value: Decimal
+    rounding: RoundingMode = RoundingMode.ENTRY_DOWN_EXIT_UP
+
+    def __post_init__(self) -> None:
+        if self.copy_value <= 0:
+            raise ValueError(f"copy value must be > 0, got {self.copy_value}")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Per-account limits checked before each copied entry.
+
+    ``daily_loss`` in dollars (> 0) is the largest session loss (realized +
+    unrealized) the account may carry before entries stop; ``max_contracts``
+    is the largest entry order in contracts. ``None`` means no limit set.
+    """
+
+    daily_loss: Decimal | None = None
+    max_contracts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowerState:
+    """What the engine needs to know about one follower for one leader event.
+
+    ``key`` identifies the follower stably (database id or route-file name);
+    ``ratio`` 0.1-1000; ``position`` is the follower's signed net contracts
+    in the event's symbol; ``session_pnl`` its realized + unrealized PnL in
+    dollars for the current session (negative = loss).
+    """
+
+    key: str
+    ratio: Decimal
+    position: int = 0
+    session_pnl: Decimal = Decimal(0)
+    limits: RiskLimits = RiskLimits()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CopyDecision:
+    """The engine's answer for one follower and one leader fill.
+
+    ``qty`` is the contracts to send (0 unless ``status`` is SEND) on
+    ``side``; ``reason`` is a sentence a trader can read, with the numbers.
+    """
+
+    follower: str
+    symbol: str
+    side: Side
+    qty: int
+    status: DecisionStatus
+    intent: Intent
+    reason: str
+    client_order_id: str

@@ -1,0 +1,248 @@
+"""Copy groups (routes), followers, risk limits, contract specs, leader events
+and copy orders.
+
+Invariants live in the database, not only in forms: ratio bounds, one
+membership per follower account, leader fixed after creation and no account
+both leader and follower (the last two by triggers, see migration 0002).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from copytrade.core.models import BaseModel, money_field, price_field
+from routing.engine import types as engine_types
+
+RATIO_MIN = Decimal("0.1")
+RATIO_MAX = Decimal("1000")
+
+
+class ContractSpec(models.Model):
+    """A futures product's exchange specification (seeded from
+    :mod:`routing.contract_specs`, which names the source of each row)."""
+
+    root = models.CharField(max_length=10, unique=True)
+    name = models.CharField(max_length=100)
+    exchange = models.CharField(max_length=20)
+    tick_size = models.DecimalField(max_digits=12, decimal_places=6)
+    tick_value = models.DecimalField(max_digits=12, decimal_places=4)
+    point_value = models.DecimalField(max_digits=14, decimal_places=4)
+    micro_of = models.CharField(max_length=10, blank=True, help_text="Root of the larger contract.")
+    currency = models.CharField(max_length=3, default="USD")
+    source = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(tick_size__gt=0), name="contract_spec_tick_size_gt_0"),
+            models.CheckConstraint(condition=Q(point_value__gt=0), name="contract_spec_point_value_gt_0"),
+            models.CheckConstraint(condition=Q(tick_value__gt=0), name="contract_spec_tick_value_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return self.root
+
+    def to_engine(self) -> engine_types.ContractSpec:
+        return engine_types.ContractSpec(
+            root=self.root, name=self.name, exchange=self.exchange, tick_size=self.tick_size,
+            tick_value=self.tick_value, point_value=self.point_value,
+            micro_of=self.micro_of or None, currency=self.currency, source=self.source,
+        )
+
+
+class CopyGroup(BaseModel):
+    """A route: exactly one leader account copied into its followers.
+
+    The leader cannot change after creation (database trigger); an account
+    that leads a group never follows anywhere.
+    """
+
+    CopyMode = models.TextChoices("CopyMode", [(m.value, m.name) for m in engine_types.CopyMode])
+    Rounding = models.TextChoices("Rounding", [(m.value, m.name) for m in engine_types.RoundingMode])
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="copy_groups")
+    name = models.CharField(max_length=100)
+    leader = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="led_groups")
+    copy_mode = models.CharField(max_length=20, choices=CopyMode.choices, default="multiplier")
+    copy_value = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(1))
+    rounding = models.CharField(max_length=30, choices=Rounding.choices, default="entry_down_exit_up")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="uniq_copy_group_owner_name"),
+            models.CheckConstraint(condition=Q(copy_value__gt=0), name="copy_group_copy_value_gt_0"),
+            models.CheckConstraint(
+                condition=Q(copy_mode__in=[m.value for m in engine_types.CopyMode]),
+                name="copy_group_copy_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(rounding__in=[m.value for m in engine_types.RoundingMode]),
+                name="copy_group_rounding_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_engine(self) -> engine_types.GroupConfig:
+        return engine_types.GroupConfig(
+            copy_mode=engine_types.CopyMode(self.copy_mode), copy_value=self.copy_value,
+            rounding=engine_types.RoundingMode(self.rounding),
+        )
+
+
+class Follower(BaseModel):
+    """Membership of a broker account in a copy group.
+
+    An account follows at most one group: two leaders steering one account
+    would make its expected position ambiguous.
+    """
+
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="followers")
+    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="memberships")
+    ratio = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(1))
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account"], name="uniq_follower_account"),
+            models.CheckConstraint(
+                condition=Q(ratio__gte=RATIO_MIN) & Q(ratio__lte=RATIO_MAX),
+                name="follower_ratio_between_0_1_and_1000",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} in {self.group}"
+
+
+class RiskLimit(BaseModel):
+    """Per-account limits checked before every copied entry (minimal set)."""
+
+    account = models.OneToOneField("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="risk_limit")
+    daily_loss = money_field(null=True, blank=True, help_text="Dollars; entries stop at this session loss.")
+    max_contracts = models.PositiveIntegerField(null=True, blank=True, help_text="Per entry order.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(daily_loss__isnull=True) | Q(daily_loss__gt=0), name="risk_limit_daily_loss_gt_0"),
+            models.CheckConstraint(
+                condition=Q(max_contracts__isnull=True) | Q(max_contracts__gt=0), name="risk_limit_max_contracts_gt_0"
+            ),
+        ]
+
+    def to_engine(self) -> engine_types.RiskLimits:
+        return engine_types.RiskLimits(daily_loss=self.daily_loss, max_contracts=self.max_contracts)
+
+
+class Side(models.TextChoices):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class LeaderEvent(BaseModel):
+    """A fill on a leader account, normalised; ``external_id`` de-duplicates
+    re-deliveries of the same broker fill."""
+
+    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="leader_events")
+    external_id = models.CharField(max_length=100)
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    qty = models.PositiveIntegerField()
+    price = price_field()
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=60, help_text="Adapter or import that delivered it.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "external_id"], name="uniq_leader_event_account_external_id"),
+            models.CheckConstraint(condition=Q(qty__gt=0), name="leader_event_qty_gt_0"),
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="leader_event_side_valid"),
+        ]
+
+    def to_engine(self) -> engine_types.LeaderFill:
+        return engine_types.LeaderFill(
+            event_id=self.external_id, account=str(self.account_id), symbol=self.symbol,
+            side=engine_types.Side(self.side), qty=self.qty, price=self.price, time=self.occurred_at,
+        )
+
+
+class CopyOrder(BaseModel):
+    """One order generated for one follower from one leader event.
+
+    ``client_order_id`` is deterministic (route, event, follower), so a
+    re-delivered event can never place a second order.
+    """
+
+    class Status(models.TextChoices):
+        BLOCKED = "blocked"  # a risk rule refused it; reason says which and why
+        SKIPPED = "skipped"  # nothing to send: sized to zero, follower flat on an exit, disabled
+        PENDING = "pending"  # decided, not yet handed to the broker
+        SENT = "sent"  # handed to the broker, outcome not yet known
+        WORKING = "working"  # acknowledged by the broker, resting
+        PARTIALLY_FILLED = "partially_filled"
+        FILLED = "filled"
+        REJECTED = "rejected"  # the broker refused it
+        CANCELLED = "cancelled"
+
+    leader_event = models.ForeignKey(LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders")
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="copy_orders")
+    follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="copy_orders")
+    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="copy_orders")
+    client_order_id = models.CharField(max_length=40)
+    broker_order_id = models.CharField(max_length=100, blank=True)
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    qty = models.PositiveIntegerField()
+    intent = models.CharField(max_length=10)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    reason = models.TextField(blank=True)
+    filled_qty = models.PositiveIntegerField(default=0)
+    avg_fill_price = price_field(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["leader_event", "follower"], name="uniq_copy_order_event_follower"),
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="uniq_copy_order_client_id"),
+            models.CheckConstraint(
+                condition=Q(status__in=["blocked", "skipped"], qty=0) | (~Q(status__in=["blocked", "skipped"]) & Q(qty__gt=0)),
+                name="copy_order_qty_matches_status",
+            ),
+            models.CheckConstraint(condition=Q(filled_qty__lte=models.F("qty")), name="copy_order_filled_lte_qty"),
+        ]
+        indexes = [
+            # The dashboard feed: a user's latest orders per group.
+            models.Index(fields=["group", "-id"], name="copy_order_group_recent"),
+            # The order router picks up decided-but-unsent orders.
+            models.Index(fields=["status"], name="copy_order_pending", condition=Q(status="pending")),
+        ]
+
+
+class ReplayJob(BaseModel):
+    """A stream of imported leader fills fed to a group's leader, paced.
+
+    Claimed by the engine worker with a conditional update (pending ->
+    running), so two workers never stream the same job.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # waiting for an engine worker
+        RUNNING = "running"  # a worker is streaming it; next_index is the next fill
+        DONE = "done"
+        FAILED = "failed"  # error says why
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="replay_jobs")
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="replay_jobs")
+    export_import = models.ForeignKey("journal.ExportImport", on_delete=models.CASCADE, related_name="replay_jobs")
+    label = models.CharField(max_length=200)
+    simulated = models.BooleanField(default=False, help_text="Generated data, not a real export.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    next_index = models.PositiveIntegerField(default=0)
+    interval_ms = models.PositiveIntegerField(default=1500)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="replay_job_open", condition=Q(status__in=["pending", "running"]))]

@@ -35,7 +35,9 @@ class BrokerAccount(BaseModel):
         EVALUATION = "evaluation"  # a prop-firm challenge account
         FUNDED = "funded"  # a prop-firm funded account
 
-    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="broker_accounts")
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="broker_accounts"
+    )
     name = models.CharField(max_length=100)
     platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.PAPER)
     external_id = models.CharField(max_length=100, help_text="The account id at the broker.")
@@ -47,11 +49,15 @@ class BrokerAccount(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="uniq_broker_account_owner_name"),
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="uniq_broker_account_owner_name"
+            ),
             models.UniqueConstraint(
                 fields=["platform", "external_id"], name="uniq_broker_account_platform_external_id"
             ),
-            models.CheckConstraint(condition=Q(starting_balance__gte=0), name="broker_account_starting_balance_gte_0"),
+            models.CheckConstraint(
+                condition=Q(starting_balance__gte=0), name="broker_account_starting_balance_gte_0"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,6 +50,9 @@ class JournalEntry(models.Model):
     class Meta:
         indexes = [models.Index(fields=["owner_id", "-occurred_at"], name="journal_owner_recent")]
 
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.event_type}: {self.message}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("journal entries are append-only")
@@ -63,7 +66,9 @@ class Fill(BaseModel):
     """An execution on a broker account, keyed on the broker's fill id so a
     fill reported twice is stored once (Hummingbot's trade_id rule)."""
 
-    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills"
+    )
     copy_order = models.ForeignKey(
         "routing.CopyOrder", on_delete=models.SET_NULL, null=True, blank=True, related_name="fills"
     )
@@ -77,7 +82,9 @@ class Fill(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "broker_fill_id"], name="uniq_fill_account_broker_id"),
+            models.UniqueConstraint(
+                fields=["account", "broker_fill_id"], name="uniq_fill_account_broker_id"
+            ),
             models.CheckConstraint(condition=Q(qty__gt=0), name="fill_qty_gt_0"),
         ]
 
@@ -85,7 +92,9 @@ class Fill(BaseModel):
 class Position(BaseModel):
     """Net position of one account in one contract, as the journal sees it."""
 
-    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="positions")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="positions"
+    )
     symbol = models.CharField(max_length=20)
     qty = models.IntegerField(default=0, help_text="Signed contracts: + long, - short.")
     avg_price = price_field(default=ZERO)
@@ -95,7 +104,9 @@ class Position(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "symbol"], name="uniq_position_account_symbol"),
+            models.UniqueConstraint(
+                fields=["account", "symbol"], name="uniq_position_account_symbol"
+            ),
         ]
 
 
@@ -135,6 +146,7 @@ class Trade(BaseModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "source_format", "account_name", "external_id"], name="uniq_trade_per_source"
+                fields=["owner", "source_format", "account_name", "external_id"],
+                name="uniq_trade_per_source",
             ),
         ]

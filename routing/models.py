@@ -20,6 +20,14 @@ RATIO_MIN = Decimal("0.1")
 RATIO_MAX = Decimal("1000")
 
 
+def _plain(value: Decimal) -> Decimal:
+    """Drop the column's trailing zeros (0.250000 -> 0.25, 50.0000 -> 50) so
+    prices computed from it keep the contract's own precision."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
 class ContractSpec(models.Model):
     """A futures product's exchange specification (seeded from
     :mod:`routing.contract_specs`, which names the source of each row)."""
@@ -36,9 +44,15 @@ class ContractSpec(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(tick_size__gt=0), name="contract_spec_tick_size_gt_0"),
-            models.CheckConstraint(condition=Q(point_value__gt=0), name="contract_spec_point_value_gt_0"),
-            models.CheckConstraint(condition=Q(tick_value__gt=0), name="contract_spec_tick_value_gt_0"),
+            models.CheckConstraint(
+                condition=Q(tick_size__gt=0), name="contract_spec_tick_size_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(point_value__gt=0), name="contract_spec_point_value_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(tick_value__gt=0), name="contract_spec_tick_value_gt_0"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -46,9 +60,15 @@ class ContractSpec(models.Model):
 
     def to_engine(self) -> engine_types.ContractSpec:
         return engine_types.ContractSpec(
-            root=self.root, name=self.name, exchange=self.exchange, tick_size=self.tick_size,
-            tick_value=self.tick_value, point_value=self.point_value,
-            micro_of=self.micro_of or None, currency=self.currency, source=self.source,
+            root=self.root,
+            name=self.name,
+            exchange=self.exchange,
+            tick_size=self.tick_size,
+            tick_value=self.tick_value,
+            point_value=self.point_value,
+            micro_of=self.micro_of or None,
+            currency=self.currency,
+            source=self.source,
         )
 
 
@@ -60,20 +80,28 @@ class CopyGroup(BaseModel):
     """
 
     CopyMode = models.TextChoices("CopyMode", [(m.value, m.name) for m in engine_types.CopyMode])
-    Rounding = models.TextChoices("Rounding", [(m.value, m.name) for m in engine_types.RoundingMode])
+    Rounding = models.TextChoices(
+        "Rounding", [(m.value, m.name) for m in engine_types.RoundingMode]
+    )
 
     owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="copy_groups")
     name = models.CharField(max_length=100)
-    leader = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="led_groups")
+    leader = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="led_groups"
+    )
     copy_mode = models.CharField(max_length=20, choices=CopyMode.choices, default="multiplier")
     copy_value = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(1))
-    rounding = models.CharField(max_length=30, choices=Rounding.choices, default="entry_down_exit_up")
+    rounding = models.CharField(
+        max_length=30, choices=Rounding.choices, default="entry_down_exit_up"
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="uniq_copy_group_owner_name"),
-            models.CheckConstraint(condition=Q(copy_value__gt=0), name="copy_group_copy_value_gt_0"),
+            models.CheckConstraint(
+                condition=Q(copy_value__gt=0), name="copy_group_copy_value_gt_0"
+            ),
             models.CheckConstraint(
                 condition=Q(copy_mode__in=[m.value for m in engine_types.CopyMode]),
                 name="copy_group_copy_mode_valid",
@@ -89,7 +117,8 @@ class CopyGroup(BaseModel):
 
     def to_engine(self) -> engine_types.GroupConfig:
         return engine_types.GroupConfig(
-            copy_mode=engine_types.CopyMode(self.copy_mode), copy_value=self.copy_value,
+            copy_mode=engine_types.CopyMode(self.copy_mode),
+            copy_value=self.copy_value,
             rounding=engine_types.RoundingMode(self.rounding),
         )
 
@@ -102,7 +131,9 @@ class Follower(BaseModel):
     """
 
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="followers")
-    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="memberships")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="memberships"
+    )
     ratio = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(1))
     enabled = models.BooleanField(default=True)
 
@@ -122,15 +153,23 @@ class Follower(BaseModel):
 class RiskLimit(BaseModel):
     """Per-account limits checked before every copied entry (minimal set)."""
 
-    account = models.OneToOneField("accounts.BrokerAccount", on_delete=models.CASCADE, related_name="risk_limit")
-    daily_loss = money_field(null=True, blank=True, help_text="Dollars; entries stop at this session loss.")
+    account = models.OneToOneField(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="risk_limit"
+    )
+    daily_loss = money_field(
+        null=True, blank=True, help_text="Dollars; entries stop at this session loss."
+    )
     max_contracts = models.PositiveIntegerField(null=True, blank=True, help_text="Per entry order.")
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(daily_loss__isnull=True) | Q(daily_loss__gt=0), name="risk_limit_daily_loss_gt_0"),
             models.CheckConstraint(
-                condition=Q(max_contracts__isnull=True) | Q(max_contracts__gt=0), name="risk_limit_max_contracts_gt_0"
+                condition=Q(daily_loss__isnull=True) | Q(daily_loss__gt=0),
+                name="risk_limit_daily_loss_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_contracts__isnull=True) | Q(max_contracts__gt=0),
+                name="risk_limit_max_contracts_gt_0",
             ),
         ]
 
@@ -147,7 +186,9 @@ class LeaderEvent(BaseModel):
     """A fill on a leader account, normalised; ``external_id`` de-duplicates
     re-deliveries of the same broker fill."""
 
-    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="leader_events")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="leader_events"
+    )
     external_id = models.CharField(max_length=100)
     symbol = models.CharField(max_length=20)
     side = models.CharField(max_length=4, choices=Side.choices)
@@ -158,15 +199,24 @@ class LeaderEvent(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "external_id"], name="uniq_leader_event_account_external_id"),
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="uniq_leader_event_account_external_id"
+            ),
             models.CheckConstraint(condition=Q(qty__gt=0), name="leader_event_qty_gt_0"),
-            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="leader_event_side_valid"),
+            models.CheckConstraint(
+                condition=Q(side__in=["buy", "sell"]), name="leader_event_side_valid"
+            ),
         ]
 
     def to_engine(self) -> engine_types.LeaderFill:
         return engine_types.LeaderFill(
-            event_id=self.external_id, account=str(self.account_id), symbol=self.symbol,
-            side=engine_types.Side(self.side), qty=self.qty, price=self.price, time=self.occurred_at,
+            event_id=self.external_id,
+            account=str(self.account_id),
+            symbol=self.symbol,
+            side=engine_types.Side(self.side),
+            qty=self.qty,
+            price=self.price,
+            time=self.occurred_at,
         )
 
 
@@ -188,10 +238,14 @@ class CopyOrder(BaseModel):
         REJECTED = "rejected"  # the broker refused it
         CANCELLED = "cancelled"
 
-    leader_event = models.ForeignKey(LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders")
+    leader_event = models.ForeignKey(
+        LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders"
+    )
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="copy_orders")
     follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="copy_orders")
-    account = models.ForeignKey("accounts.BrokerAccount", on_delete=models.PROTECT, related_name="copy_orders")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="copy_orders"
+    )
     client_order_id = models.CharField(max_length=40)
     broker_order_id = models.CharField(max_length=100, blank=True)
     symbol = models.CharField(max_length=20)
@@ -205,19 +259,28 @@ class CopyOrder(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["leader_event", "follower"], name="uniq_copy_order_event_follower"),
-            models.UniqueConstraint(fields=["account", "client_order_id"], name="uniq_copy_order_client_id"),
+            models.UniqueConstraint(
+                fields=["leader_event", "follower"], name="uniq_copy_order_event_follower"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "client_order_id"], name="uniq_copy_order_client_id"
+            ),
             models.CheckConstraint(
-                condition=Q(status__in=["blocked", "skipped"], qty=0) | (~Q(status__in=["blocked", "skipped"]) & Q(qty__gt=0)),
+                condition=Q(status__in=["blocked", "skipped"], qty=0)
+                | (~Q(status__in=["blocked", "skipped"]) & Q(qty__gt=0)),
                 name="copy_order_qty_matches_status",
             ),
-            models.CheckConstraint(condition=Q(filled_qty__lte=models.F("qty")), name="copy_order_filled_lte_qty"),
+            models.CheckConstraint(
+                condition=Q(filled_qty__lte=models.F("qty")), name="copy_order_filled_lte_qty"
+            ),
         ]
         indexes = [
             # The dashboard feed: a user's latest orders per group.
             models.Index(fields=["group", "-id"], name="copy_order_group_recent"),
             # The order router picks up decided-but-unsent orders.
-            models.Index(fields=["status"], name="copy_order_pending", condition=Q(status="pending")),
+            models.Index(
+                fields=["status"], name="copy_order_pending", condition=Q(status="pending")
+            ),
         ]
 
 
@@ -236,13 +299,24 @@ class ReplayJob(BaseModel):
 
     owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="replay_jobs")
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="replay_jobs")
-    export_import = models.ForeignKey("journal.ExportImport", on_delete=models.CASCADE, related_name="replay_jobs")
+    export_import = models.ForeignKey(
+        "journal.ExportImport", on_delete=models.CASCADE, related_name="replay_jobs"
+    )
     label = models.CharField(max_length=200)
     simulated = models.BooleanField(default=False, help_text="Generated data, not a real export.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     next_index = models.PositiveIntegerField(default=0)
     interval_ms = models.PositiveIntegerField(default=1500)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last progress of the running worker."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status"], name="replay_job_open", condition=Q(status__in=["pending", "running"]))]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="replay_job_open",
+                condition=Q(status__in=["pending", "running"]),
+            )
+        ]

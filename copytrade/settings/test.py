@@ -8,8 +8,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("ENGINE_EMBEDDED", "False")
 
-from copytrade.settings.base import *  # noqa: E402,F403
-from copytrade.settings.base import CHANNEL_LAYERS  # noqa: E402
+from copytrade.settings.base import *  # noqa: F403
+from copytrade.settings.base import CHANNEL_LAYERS
 
 # Tests share one Redis server with anything else on the machine: a unique
 # prefix per run keeps their channel groups apart.

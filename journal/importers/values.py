@@ -126,7 +126,7 @@ def parse_side(text: str, names: Mapping[str, Side]) -> Side:
 
 
 def parse_symbol(text: str, known_roots: Collection[str]) -> str:
-    """The normalised contract code (``"MNQ MAR25"`` -> ``"MNQH5"``), checked against ``known_roots``.
+    """The normalised code (``"MNQ MAR25"`` -> ``"MNQH5"``), its root checked in ``known_roots``.
 
     Raises :class:`BadValue` when the text is no contract code or its root has
     no contract spec.

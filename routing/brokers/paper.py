@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -376,7 +376,7 @@ class PaperBroker(BrokerAdapter):
         self._last_time = fill.time
         self._queue(fill.account).put_nowait(fill)
 
-    async def leader_events(self, account: str) -> AsyncIterator[LeaderFill]:
+    async def leader_events(self, account: str) -> AsyncGenerator[LeaderFill]:
         """Yield the fills published for ``account``, oldest first, until
         ``disconnect``. Raises ``BrokerTemporaryError`` on the first
         iteration when not connected. One consumer per account: two would

@@ -65,21 +65,39 @@ def decide_copies(
     event_key = f"{fill.account}:{fill.event_id}"
     return [
         _decide_one(
-            fill, leader_position_before, exit_leader, entry_leader, intent,
-            group, follower, client_order_id(route_key, event_key, follower.key),
+            fill,
+            leader_position_before,
+            exit_leader,
+            entry_leader,
+            intent,
+            group,
+            follower,
+            client_order_id(route_key, event_key, follower.key),
         )
         for follower in followers
     ]
 
 
 def _decide_one(
-    fill: LeaderFill, leader_before: int, exit_leader: int, entry_leader: int,
-    intent: Intent, group: GroupConfig, follower: FollowerState, coid: str,
+    fill: LeaderFill,
+    leader_before: int,
+    exit_leader: int,
+    entry_leader: int,
+    intent: Intent,
+    group: GroupConfig,
+    follower: FollowerState,
+    coid: str,
 ) -> CopyDecision:
     def decision(qty: int, status: DecisionStatus, reason: str) -> CopyDecision:
         return CopyDecision(
-            follower=follower.key, symbol=fill.symbol, side=fill.side, qty=qty,
-            status=status, intent=intent, reason=reason, client_order_id=coid,
+            follower=follower.key,
+            symbol=fill.symbol,
+            side=fill.side,
+            qty=qty,
+            status=status,
+            intent=intent,
+            reason=reason,
+            client_order_id=coid,
         )
 
     if not follower.enabled:
@@ -108,7 +126,10 @@ def _decide_one(
 
 
 def _exit_qty(
-    leader_before: int, exit_leader: int, group: GroupConfig, follower: FollowerState,
+    leader_before: int,
+    exit_leader: int,
+    group: GroupConfig,
+    follower: FollowerState,
     notes: list[str],
 ) -> int:
     direction = 1 if leader_before > 0 else -1
@@ -132,8 +153,12 @@ def _exit_qty(
 
 
 def _entry_qty(
-    side: Side, entry_leader: int, follower_position: int, group: GroupConfig,
-    follower: FollowerState, notes: list[str],
+    side: Side,
+    entry_leader: int,
+    follower_position: int,
+    group: GroupConfig,
+    follower: FollowerState,
+    notes: list[str],
 ) -> tuple[int, str | None]:
     raw, formula = entry_size(entry_leader, group, follower.ratio)
     qty = round_contracts(raw, group.rounding, Intent.ENTRY)

@@ -57,8 +57,11 @@ def entry_size(leader_qty: int, group: GroupConfig, ratio: Decimal) -> tuple[Dec
 
 
 def exit_size(
-    leader_exit_qty: int, leader_position: int, follower_position: int,
-    group: GroupConfig, ratio: Decimal,
+    leader_exit_qty: int,
+    leader_position: int,
+    follower_position: int,
+    group: GroupConfig,
+    ratio: Decimal,
 ) -> tuple[Decimal, str]:
     """Fractional follower exit size for a leader reducing ``leader_exit_qty``.
 

@@ -60,9 +60,7 @@ def parse_contract(text: str) -> Contract:
         return Contract(m["root"], MONTH_CODES[month_number - 1], int(m["year"]) % 10)
     if m := _GLOBEX.match(s):
         return Contract(m["root"], m["month"], int(m["year"]) % 10)
-    raise SymbolError(
-        f"cannot read contract {text!r}: expected a code like 'MNQH5' or 'MNQ MAR25'"
-    )
+    raise SymbolError(f"cannot read contract {text!r}: expected a code like 'MNQH5' or 'MNQ MAR25'")
 
 
 def normalise_symbol(text: str) -> str:

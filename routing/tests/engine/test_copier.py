@@ -347,7 +347,9 @@ def test_entry_when_fixed_then_copy_value_times_ratio_regardless_of_leader(
 
     # Assert
     assert (d.status, d.qty, d.intent) == (DecisionStatus.SEND, 3, Intent.ENTRY)
-    assert d.reason == "entry: fixed 2 x 1.5 = 3 \u2192 3 (entry rounds down), holds 0, target 3: 3 to add"
+    assert d.reason == (
+        "entry: fixed 2 x 1.5 = 3 \u2192 3 (entry rounds down), holds 0, target 3: 3 to add"
+    )
 
 
 def test_entry_when_fixed_partial_fill_after_target_reached_then_adds_nothing() -> None:
@@ -617,7 +619,9 @@ def test_entry_when_rounded_to_zero_and_daily_loss_tripped_then_skipped_not_bloc
     assert d.status is DecisionStatus.SKIPPED
 
 
-@pytest.mark.parametrize(("leader_before", "side", "position"), [(0, Side.BUY, 0), (3, Side.SELL, 3)])
+@pytest.mark.parametrize(
+    ("leader_before", "side", "position"), [(0, Side.BUY, 0), (3, Side.SELL, 3)]
+)
 def test_decision_when_follower_disabled_then_skipped(
     leader_before: int, side: Side, position: int
 ) -> None:

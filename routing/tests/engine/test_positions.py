@@ -34,7 +34,7 @@ def _apply_all(
 # -- worked examples ----------------------------------------------------------
 
 
-def test_adding_keeps_qty_weighted_average_then_closing_realizes():
+def test_adding_keeps_qty_weighted_average_then_closing_realizes() -> None:
     # Arrange: long 2 MNQ @ 21539.50 and 1 @ 21540.25
     #   avg = (2 * 21539.50 + 1 * 21540.25) / 3 = 64619.25 / 3 = 21539.75
     position, realized_on_entry = _apply_all(
@@ -53,7 +53,7 @@ def test_adding_keeps_qty_weighted_average_then_closing_realizes():
     assert flat.is_flat
 
 
-def test_partial_reduce_realizes_closed_part_and_keeps_average():
+def test_partial_reduce_realizes_closed_part_and_keeps_average() -> None:
     # long 3 MNQ @ 21539.75; sell 1 @ 21541.00 -> (21541.00 - 21539.75) * 1 * 2 = +2.50
     position = Position(qty=3, avg_price=D("21539.75"))
 
@@ -63,7 +63,7 @@ def test_partial_reduce_realizes_closed_part_and_keeps_average():
     assert reduced == Position(qty=2, avg_price=D("21539.75"), realized_pnl=D("2.50"))
 
 
-def test_fill_larger_than_position_reverses_at_fill_price():
+def test_fill_larger_than_position_reverses_at_fill_price() -> None:
     # long 2 MNQ @ 21539.50; sell 5 @ 21545.00
     #   closes 2: (21545.00 - 21539.50) * 2 * 2 = 5.50 * 4 = +22.00
     #   opens short 3 @ 21545.00
@@ -75,7 +75,7 @@ def test_fill_larger_than_position_reverses_at_fill_price():
     assert reversed_ == Position(qty=-3, avg_price=D("21545.00"), realized_pnl=D("22.00"))
 
 
-def test_short_profits_when_price_falls_and_loses_above_entry():
+def test_short_profits_when_price_falls_and_loses_above_entry() -> None:
     # short 2 NQ @ 21538.75; buy 1 back @ 21535.75
     #   realized = (21535.75 - 21538.75) * 1 * $20 * (-1 short) = -3 * -20 = +60.00
     position, _ = _apply_all([(Side.SELL, 2, D("21538.75"))], NQ_PV)
@@ -91,7 +91,7 @@ def test_short_profits_when_price_falls_and_loses_above_entry():
     assert reduced.unrealized_pnl(D("21530.00"), NQ_PV) == D("175.00")
 
 
-def test_long_nq_one_lot_loss_in_dollars():
+def test_long_nq_one_lot_loss_in_dollars() -> None:
     # buy 1 NQ @ 21538.75, sell @ 21535.75: -3 pt * $20 = -60.00
     position, realized = _apply_all(
         [(Side.BUY, 1, D("21538.75")), (Side.SELL, 1, D("21535.75"))], NQ_PV
@@ -101,18 +101,18 @@ def test_long_nq_one_lot_loss_in_dollars():
     assert position.is_flat
 
 
-def test_average_is_not_quantized():
+def test_average_is_not_quantized() -> None:
     # buy 1 @ 100.00 and 2 @ 100.25: avg = 300.50 / 3 = 100.1666... (not a tick)
     position, _ = _apply_all([(Side.BUY, 1, D("100.00")), (Side.BUY, 2, D("100.25"))], MNQ_PV)
     assert position.avg_price == D("300.50") / 3
     assert position.avg_price != D("100.17")
 
 
-def test_unrealized_when_flat_is_zero():
+def test_unrealized_when_flat_is_zero() -> None:
     assert Position().unrealized_pnl(D("21540.00"), MNQ_PV) == 0
 
 
-def test_realized_accumulates_across_round_trips():
+def test_realized_accumulates_across_round_trips() -> None:
     # +2.00 (1 MNQ 100.00 -> 101.00), then -1.00 (1 MNQ short 101.00 -> 101.50)
     position, realized_sum = _apply_all(
         [
@@ -128,27 +128,27 @@ def test_realized_accumulates_across_round_trips():
 
 
 @pytest.mark.parametrize("qty", [0, -1])
-def test_apply_fill_when_qty_not_positive_then_value_error(qty: int):
+def test_apply_fill_when_qty_not_positive_then_value_error(qty: int) -> None:
     with pytest.raises(ValueError, match="qty must be > 0"):
         Position().apply_fill(Side.BUY, qty, D("100"), MNQ_PV)
 
 
-def test_apply_fill_when_price_is_float_then_type_error():
+def test_apply_fill_when_price_is_float_then_type_error() -> None:
     with pytest.raises(TypeError, match="price must be a Decimal"):
         Position().apply_fill(Side.BUY, 1, 100.25, MNQ_PV)  # type: ignore[arg-type]
 
 
-def test_apply_fill_when_price_not_finite_then_value_error():
+def test_apply_fill_when_price_not_finite_then_value_error() -> None:
     with pytest.raises(ValueError, match="finite"):
         Position().apply_fill(Side.BUY, 1, D("NaN"), MNQ_PV)
 
 
-def test_apply_fill_when_point_value_not_positive_then_value_error():
+def test_apply_fill_when_point_value_not_positive_then_value_error() -> None:
     with pytest.raises(ValueError, match="point_value"):
         Position().apply_fill(Side.BUY, 1, D("100"), D(0))
 
 
-def test_position_is_immutable_value():
+def test_position_is_immutable_value() -> None:
     position = Position(qty=1, avg_price=D("100"))
     position.apply_fill(Side.BUY, 1, D("101"), MNQ_PV)
     assert position == Position(qty=1, avg_price=D("100"))
@@ -179,7 +179,7 @@ def _fill_sequences(draw: st.DrawFn) -> tuple[D, D, list[tuple[Side, int, D]], D
 @given(_fill_sequences())
 def test_total_pnl_equals_signed_cash_flows_valued_at_mark(
     case: tuple[D, D, list[tuple[Side, int, D]], D],
-):
+) -> None:
     _tick, point_value, fills, mark = case
 
     position, realized_sum = _apply_all(fills, point_value)
@@ -195,7 +195,7 @@ def test_total_pnl_equals_signed_cash_flows_valued_at_mark(
 @given(_fill_sequences())
 def test_qty_is_signed_sum_of_fills_and_avg_zero_only_when_flat(
     case: tuple[D, D, list[tuple[Side, int, D]], D],
-):
+) -> None:
     _tick, point_value, fills, _mark = case
 
     position, _ = _apply_all(fills, point_value)
@@ -209,7 +209,9 @@ def test_qty_is_signed_sum_of_fills_and_avg_zero_only_when_flat(
 
 
 @given(_fill_sequences())
-def test_opposite_fill_of_same_qty_leaves_flat(case: tuple[D, D, list[tuple[Side, int, D]], D]):
+def test_opposite_fill_of_same_qty_leaves_flat(
+    case: tuple[D, D, list[tuple[Side, int, D]], D],
+) -> None:
     _tick, point_value, fills, mark = case
     position, _ = _apply_all(fills, point_value)
     if position.is_flat:

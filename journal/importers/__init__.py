@@ -1,0 +1,26 @@
+"""Importers for real broker exports: Tradovate, NinjaTrader 8, TopstepX.
+
+Pure Python (no Django): :func:`read_export` / :func:`parse_export` detect the
+format from the header row and return an :class:`ImportResult` with leader
+fills for replay and round trips for the journal. See ``base`` for the result
+types and ``shared/data/SOURCES.md`` for the formats.
+"""
+
+from __future__ import annotations
+
+from journal.importers.base import (
+    DEFAULT_TIMEZONE,
+    ExportError,
+    ImportedTrade,
+    ImportResult,
+)
+from journal.importers.detect import parse_export, read_export
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "ExportError",
+    "ImportResult",
+    "ImportedTrade",
+    "parse_export",
+    "read_export",
+]

@@ -1,0 +1,157 @@
+"""Recognise a broker export by its header row and read it (:func:`read_export`).
+
+Accepted formats (columns in ``shared/data/SOURCES.md``): Tradovate Fills,
+Performance and Position History (sections 1, 4, 5), NinjaTrader 8 Executions
+grid (section 6) and the TopstepX trade dump (section 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from journal.importers import ninjatrader, topstepx, tradovate
+from journal.importers.base import (
+    DEFAULT_TIMEZONE,
+    NINJATRADER_EXECUTIONS,
+    TOPSTEPX_TRADES,
+    TRADOVATE_FILLS,
+    TRADOVATE_PERFORMANCE,
+    TRADOVATE_POSITION_HISTORY,
+    ExportError,
+    ImportResult,
+    ParseContext,
+)
+from journal.importers.table import Table, read_table
+from routing.contract_specs import SPECS_BY_ROOT
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFormat:
+    """One accepted format: id, human label, required column groups, parser."""
+
+    name: str
+    label: str
+    columns: tuple[tuple[str, ...], ...]
+    parse: Callable[[Table, ParseContext], ImportResult]
+
+
+FORMATS: tuple[ExportFormat, ...] = (
+    ExportFormat(TRADOVATE_FILLS, "Tradovate Fills export", tradovate.FILLS_COLUMNS,
+                 tradovate.parse_fills),
+    ExportFormat(TRADOVATE_PERFORMANCE, "Tradovate Performance export",
+                 tradovate.PERFORMANCE_COLUMNS, tradovate.parse_performance),
+    ExportFormat(TRADOVATE_POSITION_HISTORY, "Tradovate Position History export",
+                 tradovate.POSITION_HISTORY_COLUMNS, tradovate.parse_position_history),
+    ExportFormat(NINJATRADER_EXECUTIONS, "NinjaTrader 8 Executions export",
+                 ninjatrader.NINJATRADER_COLUMNS, ninjatrader.parse_executions),
+    ExportFormat(TOPSTEPX_TRADES, "TopstepX trades export", topstepx.TOPSTEPX_COLUMNS,
+                 topstepx.parse_trades),
+)
+
+# A header is taken for a format when it has at least this share of the
+# format's required columns; the missing ones are then reported by name.
+_MIN_SHARE = 0.6
+_TRADOVATE_ORDERS = frozenset({"orderId", "Order ID", "Fill Time", "filledQty", "Status"})
+
+
+def detect_format(table: Table) -> ExportFormat:
+    """The format whose required columns the header matches best.
+
+    Raises :class:`ExportError` on the header line when no format has at
+    least 60 % of its columns; the message lists the accepted formats.
+    """
+    header = set(table.header)
+
+    def share(fmt: ExportFormat) -> float:
+        found = sum(1 for group in fmt.columns if header.intersection(group))
+        return found / len(fmt.columns)
+
+    best = max(FORMATS, key=share)
+    if share(best) >= _MIN_SHARE:
+        return best
+    accepted = "; ".join(f"{fmt.label} ({fmt.name})" for fmt in FORMATS)
+    if header >= _TRADOVATE_ORDERS:
+        raise ExportError(
+            table.path, table.header_line, None,
+            f"this is a Tradovate Orders export, which is not accepted: export the Fills report "
+            f"instead; accepted formats: {accepted}",
+        )
+    names = [name for name in table.header if name]
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    raise ExportError(
+        table.path, table.header_line, None,
+        f"unrecognised header ({shown}); accepted formats: {accepted}",
+    )
+
+
+def parse_export(text: str, *, name: str, tz: str = DEFAULT_TIMEZONE,
+                 leader_account: str | None = None,
+                 known_roots: Collection[str] | None = None) -> ImportResult:
+    """Read an export already in memory (a dashboard upload); ``name`` is used in errors.
+
+    Same as :func:`read_export` with ``ImportResult.path == name``.
+    """
+    return _parse(text, path=name, tz=tz, leader_account=leader_account,
+                  known_roots=known_roots)
+
+
+def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
+                leader_account: str | None = None,
+                known_roots: Collection[str] | None = None) -> ImportResult:
+    """Read a broker export file (UTF-8, optional BOM) into an :class:`ImportResult`.
+
+    The format is detected from the header row. ``tz`` is the IANA zone of
+    the file's zone-less timestamps (default ``"UTC"``, see
+    :data:`~journal.importers.base.DEFAULT_TIMEZONE`). ``leader_account``
+    chooses whose fills are returned when the file holds several accounts (for
+    Tradovate Performance, which has no account column, it names the
+    account). ``known_roots`` are the product roots accepted (default: every
+    root in ``routing.contract_specs.SPECS_BY_ROOT``).
+
+    All or nothing: raises :class:`ExportError` (file name, line, column) for
+    an unreadable file, an invalid ``tz``, an unrecognised header, a missing
+    column, a file without data rows, or any bad row; nothing partial is
+    returned.
+    """
+    name = PurePath(path).name
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ExportError(name, None, None, f"cannot read file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExportError(
+            name, None, None, f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    return _parse(text, path=str(path), tz=tz, leader_account=leader_account,
+                  known_roots=known_roots)
+
+
+def _parse(text: str, *, path: str, tz: str, leader_account: str | None,
+           known_roots: Collection[str] | None) -> ImportResult:
+    name = PurePath(path).name
+    ctx = ParseContext(
+        path=path, name=name, tz_name=tz, zone=_zone(tz, name),
+        leader_account=leader_account,
+        known_roots=frozenset(SPECS_BY_ROOT if known_roots is None else known_roots),
+    )
+    table = read_table(text, name)
+    fmt = detect_format(table)
+    table.require_columns(fmt.columns, fmt.label)
+    if not table.rows:
+        raise ExportError(name, None, None, "no data rows")
+    return fmt.parse(table, ctx)
+
+
+def _zone(tz: str, name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ExportError(
+            name, None, None,
+            f"unknown time zone {tz!r} (expected an IANA name like 'America/Chicago')",
+        ) from None

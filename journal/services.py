@@ -1,0 +1,121 @@
+"""Journal writes. Call inside the transaction of the change being recorded
+(Zulip's RealmAuditLog rule): the entry commits or rolls back with it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from journal.models import EventType, Fill, JournalEntry, Position
+from routing.engine.positions import Position as EnginePosition
+from routing.engine.types import Side
+
+
+def journal_record(
+    *,
+    owner_id: int,
+    event_type: EventType,
+    message: str,
+    actor_label: str,
+    actor_user_id: int | None = None,
+    group_id: int | None = None,
+    account_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    extra_data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> JournalEntry:
+    """Append one journal entry and return it.
+
+    ``message`` is the human sentence shown in the dashboard (it carries the
+    reason and numbers); ``before``/``after`` are JSON-able state snapshots.
+    """
+    return JournalEntry.objects.create(
+        occurred_at=occurred_at or timezone.now(),
+        owner_id=owner_id,
+        actor_user_id=actor_user_id,
+        actor_label=actor_label,
+        event_type=event_type,
+        group_id=group_id,
+        account_id=account_id,
+        message=message,
+        before=before,
+        after=after,
+        extra_data=extra_data or {},
+    )
+
+
+def fill_record(
+    *,
+    account_id: int,
+    broker_fill_id: str,
+    symbol: str,
+    side: str,
+    qty: int,
+    price: Decimal,
+    point_value: Decimal,
+    filled_at: datetime,
+    copy_order_id: int | None = None,
+) -> Fill | None:
+    """Store one execution and move the account's position by it.
+
+    Idempotent on ``(account, broker_fill_id)``: a fill already stored is
+    ignored and ``None`` returned. Realized PnL in dollars uses
+    ``point_value`` (dollars per point per contract). Locks the position row;
+    call inside the caller's transaction.
+    """
+    if Fill.objects.filter(account_id=account_id, broker_fill_id=broker_fill_id).exists():
+        return None
+    position, _ = Position.objects.select_for_update().get_or_create(
+        account_id=account_id, symbol=symbol
+    )
+    book = EnginePosition(
+        qty=position.qty, avg_price=position.avg_price, realized_pnl=position.realized_pnl
+    )
+    book, realized = book.apply_fill(Side(side), qty, price, point_value)
+    position.qty = book.qty
+    position.avg_price = book.avg_price
+    position.realized_pnl = book.realized_pnl
+    position.mark_price = price
+    position.unrealized_pnl = book.unrealized_pnl(price, point_value)
+    position.save(
+        update_fields=[
+            "qty",
+            "avg_price",
+            "realized_pnl",
+            "mark_price",
+            "unrealized_pnl",
+            "updated_at",
+        ]
+    )
+    return Fill.objects.create(
+        account_id=account_id,
+        copy_order_id=copy_order_id,
+        broker_fill_id=broker_fill_id,
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        price=price,
+        realized_pnl=realized,
+        filled_at=filled_at,
+    )
+
+
+def positions_mark(
+    *, account_ids: list[int], symbol: str, price: Decimal, point_value: Decimal
+) -> None:
+    """Revalue open positions in ``symbol`` of ``account_ids`` at ``price``."""
+    for position in (
+        Position.objects.select_for_update()
+        .filter(account_id__in=account_ids, symbol=symbol)
+        .exclude(qty=0)
+    ):
+        book = EnginePosition(
+            qty=position.qty, avg_price=position.avg_price, realized_pnl=position.realized_pnl
+        )
+        position.mark_price = price
+        position.unrealized_pnl = book.unrealized_pnl(price, point_value)
+        position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])

@@ -1,0 +1,87 @@
+"""Find the real broker exports in ``shared/data`` (never copied here) and edit their text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+_MARKER = Path("shared") / "data" / "SOURCES.md"
+
+
+def _find_data_dir() -> Path | None:
+    """``$COPYTRADE_SHARED_DATA``, else the first ``shared/data`` beside an ancestor of this file.
+
+    With the usual layout (``<work>/main`` = repo, ``<work>/shared/data``) this
+    is ``Path(__file__).resolve().parents[3] / ".." / "shared" / "data"``.
+    """
+    override = os.environ.get("COPYTRADE_SHARED_DATA")
+    if override:
+        return Path(override).resolve()
+    for ancestor in Path(__file__).resolve().parents:
+        if (ancestor / _MARKER).is_file():
+            return (ancestor / _MARKER).parent
+    return None
+
+
+DATA_DIR = _find_data_dir()
+
+FILLS = "hamtaro777_tradovate-analytics-test/Fills_tradovate.csv"
+PERFORMANCE_HAMTARO = "hamtaro777_tradovate-analytics-test/Performance_trdovate.csv"
+PERFORMANCE = "arielSofer_aiTradeReports/Performance.csv"
+PERFORMANCE_1 = "arielSofer_aiTradeReports/Performance (1).csv"
+PERFORMANCE_2 = "arielSofer_aiTradeReports/Performance (2).csv"
+POSITION_HISTORY = "GeneBO98_tradetally/tradovate-paired-trades-sample.csv"
+NINJATRADER = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
+TOPSTEPX = "arielSofer_aiTradeReports/topstepx_trades.csv"
+
+
+def data_file(relative: str) -> Path:
+    """The path of a real export, or skip the test when ``shared/data`` is not available."""
+    if DATA_DIR is None:
+        pytest.skip("shared/data not found (set COPYTRADE_SHARED_DATA)")
+    path = DATA_DIR / relative
+    if not path.is_file():
+        pytest.skip(f"{relative} not found in {DATA_DIR}")
+    return path
+
+
+def data_text(relative: str) -> str:
+    """The text of a real export (UTF-8, BOM dropped)."""
+    return data_file(relative).read_text(encoding="utf-8-sig")
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """Split CSV text into rows (every physical line here is one row)."""
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    """Join rows back into CSV text with CRLF line ends, as the real files have."""
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def edit_cell(text: str, line: int, column: str, value: str) -> str:
+    """``text`` with the cell at 1-based ``line`` (header = 1) in ``column`` set to ``value``."""
+    rows = csv_rows(text)
+    rows[line - 1][rows[0].index(column)] = value
+    return csv_text(rows)
+
+
+def drop_column(text: str, column: str) -> str:
+    """``text`` without ``column``."""
+    rows = csv_rows(text)
+    index = rows[0].index(column)
+    return csv_text([row[:index] + row[index + 1:] for row in rows])
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``tmp_path / name`` and return the path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8", newline="")
+    return path

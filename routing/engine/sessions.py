@@ -1,0 +1,41 @@
+"""The CME trading session: 17:00 to 16:00 America/Chicago, Sunday to Friday.
+
+Source: CME Globex trading hours for equity index, energy and metals futures
+(shared/data/SOURCES.md section 8): the session opens at 17:00 CT Sunday to
+Thursday and closes at 16:00 CT the next day; the trading date is the day it
+closes. Wall-clock arithmetic in America/Chicago keeps both DST changes right.
+Pure: the caller passes the time in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+CHICAGO = ZoneInfo("America/Chicago")
+SESSION_OPEN = time(17, 0)
+# Monday=0 … Sunday=6: sessions open on Sunday to Thursday evenings.
+_OPEN_WEEKDAYS = frozenset({6, 0, 1, 2, 3})
+
+
+def session_start(at: datetime) -> datetime:
+    """UTC start of the session that most recently opened at or before ``at``.
+
+    ``at`` must be timezone-aware (raises ``ValueError`` otherwise). On a
+    weekend this is Thursday's 17:00 open (Friday's trading date).
+    """
+    if at.tzinfo is None:
+        raise ValueError("session_start needs a timezone-aware datetime")
+    local = at.astimezone(CHICAGO)
+    day = local.date()
+    for _ in range(8):
+        opened = datetime.combine(day, SESSION_OPEN, tzinfo=CHICAGO)
+        if day.weekday() in _OPEN_WEEKDAYS and opened <= local:
+            return opened.astimezone(UTC)
+        day -= timedelta(days=1)
+    raise AssertionError("a session opens every week")  # unreachable: 8 days cover a week
+
+
+def trading_date(at: datetime) -> date:
+    """The CME trading date of the session containing ``at`` (the day it closes)."""
+    return session_start(at).astimezone(CHICAGO).date() + timedelta(days=1)

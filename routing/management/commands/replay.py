@@ -1,0 +1,116 @@
+"""``manage.py replay EXPORT --route ROUTE.toml [--json] [--leader-account NAME]``
+
+A what-if: the route file's group fed every leader fill of a broker export,
+through the copy engine and the paper broker, in memory (nothing is written
+to the database). Prints a per-follower summary, or with ``--json`` one JSON
+object per copy decision and a last ``{"summary": …}`` object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from journal.importers.base import DEFAULT_TIMEZONE, ExportError
+from journal.importers.detect import read_export
+from routing.models import ContractSpec
+from routing.route_file import RouteFileError, load_route_file
+from routing.runtime.simulate import simulate
+
+
+class Command(BaseCommand):
+    help = "Replay a broker export through a route file's copy group (what-if, in memory)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "export",
+            help="Broker export: Tradovate Fills / Performance / Position "
+            "History, NinjaTrader 8 Executions grid.",
+        )
+        parser.add_argument("--route", required=True, help="Route TOML file (see README).")
+        parser.add_argument("--json", action="store_true", help="One JSON object per decision.")
+        parser.add_argument(
+            "--leader-account",
+            default=None,
+            help="Account in the export whose fills lead (files with several).",
+        )
+        parser.add_argument(
+            "--tz",
+            default=DEFAULT_TIMEZONE,
+            help=f"Zone of timestamps that carry none (default {DEFAULT_TIMEZONE}).",
+        )
+        parser.add_argument(
+            "--slippage-ticks",
+            type=int,
+            default=0,
+            help="Paper-broker slippage against each follower order (default 0).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            route = load_route_file(options["route"])
+        except RouteFileError as exc:
+            raise CommandError(str(exc)) from exc
+        specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+        try:
+            export = read_export(
+                options["export"],
+                tz=options["tz"],
+                leader_account=options["leader_account"],
+                known_roots=specs.keys(),
+            )
+            export.require_replayable()
+        except ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["slippage_ticks"] < 0:
+            raise CommandError("--slippage-ticks must be ≥ 0")
+
+        result = simulate(route, export.fills, specs, slippage_ticks=options["slippage_ticks"])
+        summary = {
+            "export": export.path,
+            "format": export.format,
+            "leader_account": export.leader_account,
+            "timezone": export.timezone,
+            "timezone_note": (
+                f"timestamps without a zone were read as {export.timezone}"
+                + (" (the default; change with --tz)" if options["tz"] == DEFAULT_TIMEZONE else "")
+            ),
+            **result.summary,
+        }
+        if options["json"]:
+            for record in result.decisions:
+                self.stdout.write(json.dumps(record.as_json()))
+            self.stdout.write(json.dumps({"summary": summary}))
+            return
+        self._print_summary(summary)
+
+    def _print_summary(self, summary: dict[str, Any]) -> None:
+        out = self.stdout.write
+        leader = summary["leader"]
+        out(
+            f"Route {summary['route']!r}: {leader['fills']} leader fills of "
+            f"{summary['leader_account']} from {summary['export']} ({summary['format']})"
+        )
+        out(f"Note: {summary['timezone_note']}.")
+        out(
+            f"Leader {leader['name']}: final position {_positions(leader['final_position'])}, "
+            f"realized {leader['realized_pnl']}, unrealized {leader['unrealized_pnl']}"
+        )
+        header = (
+            f"{'follower':<20} {'ratio':>6} {'sent':>5} {'filled':>6} {'rejected':>8} "
+            f"{'blocked':>7} {'skipped':>7}  {'final position':<18} {'realized':>11} {'unrealized':>11}"
+        )
+        out(header)
+        out("-" * len(header))
+        for f in summary["followers"]:
+            out(
+                f"{f['follower']:<20} {f['ratio']:>6} {f['sent']:>5} {f['filled']:>6} {f['rejected']:>8} "
+                f"{f['blocked']:>7} {f['skipped']:>7}  {_positions(f['final_position']):<18} "
+                f"{f['realized_pnl']:>11} {f['unrealized_pnl']:>11}"
+            )
+
+
+def _positions(positions: dict[str, int]) -> str:
+    return ", ".join(f"{q:+d} {s}" for s, q in positions.items()) or "flat"

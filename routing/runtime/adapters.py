@@ -1,0 +1,51 @@
+"""Which broker adapter serves which platform, built once per worker."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from routing.brokers.base import BrokerAdapter
+from routing.brokers.errors import BrokerFatal
+from routing.brokers.paper import PaperBroker
+from routing.models import ContractSpec
+
+
+class AdapterRegistry:
+    """Platform name -> connected adapter. Only the paper broker exists so
+    far; any other platform fails closed with :class:`BrokerFatal`."""
+
+    def __init__(self, adapters: dict[str, BrokerAdapter]) -> None:
+        self._adapters = adapters
+
+    def for_platform(self, platform: str) -> BrokerAdapter:
+        """Raises ``BrokerFatal`` naming the platform when no adapter serves it."""
+        try:
+            return self._adapters[platform]
+        except KeyError:
+            raise BrokerFatal(
+                f"no broker adapter for platform {platform!r} in this worker"
+            ) from None
+
+    @property
+    def paper(self) -> PaperBroker:
+        adapter = self._adapters["paper"]
+        assert isinstance(adapter, PaperBroker)
+        return adapter
+
+    async def connect_all(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.connect()
+
+    async def disconnect_all(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.disconnect()
+
+
+def build_registry() -> AdapterRegistry:
+    """Adapters for this process, from the contract spec table and settings.
+
+    Synchronous ORM read: call from a thread (``sync_to_async``) in async code.
+    """
+    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+    paper = PaperBroker(specs, slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
+    return AdapterRegistry({"paper": paper})

@@ -1,0 +1,54 @@
+"""Run the engine worker inside the web server's event loop (embedded default).
+
+Daphne does not speak the ASGI lifespan protocol, so the worker starts on the
+first connection the server hands the application (the first page load or
+health check). It shares the loop with the websocket consumers, which is
+what lets the in-memory channel layer deliver its pushes. With
+``ENGINE_EMBEDDED=False`` this wrapper only passes calls through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_worker_task: asyncio.Task[None] | None = None
+_stop: asyncio.Event | None = None
+
+
+def ensure_embedded_worker() -> None:
+    """Start the worker on the running loop once; restart it if it died."""
+    global _worker_task, _stop
+    if not settings.ENGINE_EMBEDDED:
+        return
+    if _worker_task is not None and not _worker_task.done():
+        return
+    from routing.runtime.worker import EngineWorker
+
+    _stop = asyncio.Event()
+    _worker_task = asyncio.get_running_loop().create_task(
+        EngineWorker().run(_stop), name="copy-engine"
+    )
+    _worker_task.add_done_callback(_log_exit)
+    logger.info("copy engine started inside the web process")
+
+
+def _log_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("embedded copy engine stopped", exc_info=task.exception())
+
+
+class EmbeddedEngineStarter:
+    """ASGI middleware: ensure the embedded worker runs, then pass through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ensure_embedded_worker()
+        await self.app(scope, receive, send)

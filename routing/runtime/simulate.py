@@ -1,0 +1,230 @@
+"""What-if replay: a route file's group fed a stream of leader fills, in memory.
+
+The same engine as live copying (``decide_copies``) and the paper broker as
+every follower's exchange; nothing is written to the database. Used by
+``manage.py replay``. The clock is the leader fills' own times, so sessions
+(and daily-loss resets) follow the export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from routing.brokers.base import OrderRequest, OrderStatus
+from routing.brokers.paper import PaperBroker
+from routing.engine.copier import decide_copies
+from routing.engine.positions import Position
+from routing.engine.sessions import session_start
+from routing.engine.symbols import root_of
+from routing.engine.types import ContractSpec, DecisionStatus, FollowerState, LeaderFill
+from routing.route_file import RouteSpec
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One copy decision and what the paper broker made of it.
+
+    ``status`` is ``filled`` / ``rejected`` for orders sent, else the
+    engine's ``blocked`` / ``skipped``. ``fill_price`` is set when filled.
+    """
+
+    leader_event: str
+    time: datetime
+    follower: str
+    symbol: str
+    side: str
+    qty: int
+    status: str
+    intent: str
+    reason: str
+    client_order_id: str
+    fill_price: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "leader_event": self.leader_event,
+            "time": self.time.isoformat(),
+            "follower": self.follower,
+            "symbol": self.symbol,
+            "side": self.side,
+            "qty": self.qty,
+            "status": self.status,
+            "intent": self.intent,
+            "reason": self.reason,
+            "client_order_id": self.client_order_id,
+            "fill_price": None if self.fill_price is None else str(self.fill_price),
+        }
+
+
+@dataclass
+class _Account:
+    name: str
+    realized_by_session: dict[datetime, Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class SimulationResult:
+    decisions: list[DecisionRecord]
+    summary: dict[str, Any]
+
+
+def simulate(
+    route: RouteSpec,
+    fills: Iterable[LeaderFill],
+    specs: Mapping[str, ContractSpec],
+    *,
+    slippage_ticks: int = 0,
+) -> SimulationResult:
+    """Run ``fills`` (in order) through ``route``; ``specs`` keyed by root.
+
+    Raises ``KeyError`` naming the root when a fill's contract has no spec
+    (importers check this first, so it signals a programming error).
+    """
+    return asyncio.run(_simulate(route, list(fills), specs, slippage_ticks))
+
+
+async def _simulate(
+    route: RouteSpec,
+    fills: list[LeaderFill],
+    specs: Mapping[str, ContractSpec],
+    slippage_ticks: int,
+) -> SimulationResult:
+    broker = PaperBroker(specs, slippage_ticks=slippage_ticks)
+    await broker.connect()
+    leader_book: dict[str, Position] = defaultdict(Position)
+    accounts = {f.account.name: _Account(f.account.name) for f in route.followers}
+    symbols: set[str] = set()
+    decisions: list[DecisionRecord] = []
+
+    for fill in fills:
+        spec = specs[root_of(fill.symbol)]
+        symbols.add(fill.symbol)
+        broker.mark(fill.symbol, fill.price, fill.time)
+        session = session_start(fill.time)
+        leader_before = leader_book[fill.symbol]
+        leader_book[fill.symbol], _ = leader_before.apply_fill(
+            fill.side, fill.qty, fill.price, spec.point_value
+        )
+        states = [
+            FollowerState(
+                key=f.account.name,
+                ratio=f.ratio,
+                position=broker.position(f.account.name, fill.symbol).qty,
+                session_pnl=_session_pnl(broker, accounts[f.account.name], session, symbols, specs),
+                limits=f.limits,
+            )
+            for f in route.followers
+        ]
+        for decision in decide_copies(
+            fill, leader_before.qty, route.group, states, route_key=route.name
+        ):
+            status, price = decision.status.value, None
+            if decision.status is DecisionStatus.SEND:
+                before = broker.position(decision.follower, fill.symbol).realized_pnl
+                result = await broker.place_order(
+                    OrderRequest(
+                        account=decision.follower,
+                        client_order_id=decision.client_order_id,
+                        symbol=decision.symbol,
+                        side=decision.side,
+                        qty=decision.qty,
+                        reference_price=fill.price,
+                        time=fill.time,
+                    )
+                )
+                status, price = result.status.value, result.avg_price
+                if result.status is OrderStatus.FILLED:
+                    after = broker.position(decision.follower, fill.symbol).realized_pnl
+                    accounts[decision.follower].realized_by_session[session] += after - before
+            accounts[decision.follower].counts[status] += 1
+            decisions.append(
+                DecisionRecord(
+                    leader_event=fill.event_id,
+                    time=fill.time,
+                    follower=decision.follower,
+                    symbol=decision.symbol,
+                    side=decision.side.value,
+                    qty=decision.qty,
+                    status=status,
+                    intent=decision.intent.value,
+                    reason=decision.reason,
+                    client_order_id=decision.client_order_id,
+                    fill_price=price,
+                )
+            )
+    await broker.disconnect()
+    return SimulationResult(
+        decisions, _summary(route, fills, broker, leader_book, symbols, specs, accounts)
+    )
+
+
+def _session_pnl(
+    broker: PaperBroker,
+    account: _Account,
+    session: datetime,
+    symbols: set[str],
+    specs: Mapping[str, ContractSpec],
+) -> Decimal:
+    unrealized = Decimal(0)
+    for symbol in symbols:
+        mark = broker.last_mark(symbol)
+        position = broker.position(account.name, symbol)
+        if mark is not None and position.qty:
+            unrealized += position.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
+    return account.realized_by_session[session] + unrealized
+
+
+def _summary(
+    route: RouteSpec,
+    fills: list[LeaderFill],
+    broker: PaperBroker,
+    leader_book: Mapping[str, Position],
+    symbols: set[str],
+    specs: Mapping[str, ContractSpec],
+    accounts: Mapping[str, _Account],
+) -> dict[str, Any]:
+    def book(positions: Mapping[str, Position]) -> dict[str, Any]:
+        realized = sum((p.realized_pnl for p in positions.values()), Decimal(0))
+        unrealized = Decimal(0)
+        for symbol, p in positions.items():
+            mark = broker.last_mark(symbol)
+            if p.qty and mark is not None:
+                unrealized += p.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
+        return {
+            "final_position": {s: p.qty for s, p in sorted(positions.items()) if p.qty},
+            "realized_pnl": str(realized.quantize(CENT)),
+            "unrealized_pnl": str(unrealized.quantize(CENT)),
+        }
+
+    followers = []
+    for f in route.followers:
+        positions = {s: broker.position(f.account.name, s) for s in symbols}
+        counts = accounts[f.account.name].counts
+        followers.append(
+            {
+                "follower": f.account.name,
+                "ratio": str(f.ratio),
+                "sent": counts["filled"] + counts["rejected"],
+                "filled": counts["filled"],
+                "rejected": counts["rejected"],
+                "blocked": counts["blocked"],
+                "skipped": counts["skipped"],
+                **book(positions),
+            }
+        )
+    return {
+        "route": route.name,
+        "leader": {"name": route.leader.name, "fills": len(fills), **book(leader_book)},
+        "followers": followers,
+    }

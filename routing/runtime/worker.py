@@ -1,0 +1,259 @@
+"""The engine worker: leader streams in, copy orders out, concurrently.
+
+One asyncio loop per process. ``manage.py run_copy_engine`` runs it alone
+(real deployment); in the embedded default it runs on the web server's loop
+(``routing.runtime.embedded``). Crash-only: start-up recovery is the same
+path as normal work. Orders a previous run left SENT are *queried* at the
+broker by client order id, never sent again blind; replay jobs left RUNNING
+by a dead worker are reclaimed after their heartbeat goes stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from channels.db import database_sync_to_async
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import BrokerAccount
+from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
+from routing.brokers.errors import BrokerError, BrokerTemporaryError
+from routing.engine.types import LeaderFill, Side
+from routing.models import CopyOrder, ReplayJob
+from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.services.leader_events import leader_event_ingest
+from routing.services.orders import copy_order_claim, copy_order_record_result, copy_orders_in_doubt
+
+logger = logging.getLogger(__name__)
+
+# Per-order sends in flight at once; the brokers' own rate limits come later.
+MAX_CONCURRENT_SENDS = 32
+SEND_RETRIES = 3
+REPLAY_HEARTBEAT_STALE = timedelta(seconds=30)
+POLL_SECONDS = 0.5
+
+
+class EngineWorker:
+    """Runs until ``stop`` is set; finishes the event in hand first."""
+
+    def __init__(
+        self, registry: AdapterRegistry | None = None, *, poll_seconds: float = POLL_SECONDS
+    ) -> None:
+        self._registry = registry
+        self._poll_seconds = poll_seconds
+        self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._leader_streams: dict[int, asyncio.Task[None]] = {}
+        self._replays: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def registry(self) -> AdapterRegistry:
+        if self._registry is None:
+            raise RuntimeError("worker not started")
+        return self._registry
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self._registry is None:
+            self._registry = await database_sync_to_async(build_registry)()
+        await self.registry.connect_all()
+        try:
+            await self.recover()
+            while not stop.is_set():
+                await self._start_leader_streams()
+                await self._claim_replay_jobs()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+        finally:
+            for task in [*self._replays.values(), *self._leader_streams.values()]:
+                task.cancel()
+            await asyncio.gather(
+                *self._replays.values(), *self._leader_streams.values(), return_exceptions=True
+            )
+            await self.registry.disconnect_all()
+
+    # -- recovery -------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Resolve orders whose outcome is unknown by asking the broker."""
+        for order_id in await database_sync_to_async(copy_orders_in_doubt)():
+            order = await database_sync_to_async(CopyOrder.objects.select_related("account").get)(
+                pk=order_id
+            )
+            adapter = self.registry.for_platform(order.account.platform)
+            result = await adapter.query_order(order.account.external_id, order.client_order_id)
+            if result is None:
+                result = OrderResult(
+                    client_order_id=order.client_order_id,
+                    broker_order_id=None,
+                    status=OrderStatus.REJECTED,
+                    filled_qty=0,
+                    avg_price=None,
+                    fills=(),
+                    reason=(
+                        "outcome unknown after restart and the broker has no such order; "
+                        "not resent"
+                    ),
+                )
+            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+
+    # -- leader events ------------------------------------------------------------
+
+    async def handle_leader_fill(self, account_id: int, fill: LeaderFill, source: str) -> list[int]:
+        """Ingest one leader fill, then send its copy orders concurrently.
+
+        Returns the ids of the orders sent.
+        """
+        account = await database_sync_to_async(BrokerAccount.objects.get)(pk=account_id)
+        self.registry.paper.mark(fill.symbol, fill.price, fill.time)
+        result = await database_sync_to_async(leader_event_ingest)(
+            account=account, fill=fill, source=source
+        )
+        order_ids = result.pending_order_ids
+        await asyncio.gather(*(self.send_order(order_id) for order_id in order_ids))
+        return order_ids
+
+    async def send_order(self, order_id: int) -> None:
+        """Claim, place and record one order; broker errors become a recorded
+        rejection, temporary ones are retried with backoff first."""
+        async with self._sends:
+            request = await database_sync_to_async(copy_order_claim)(order_id=order_id)
+            if request is None:
+                return
+            platform = await database_sync_to_async(
+                lambda: (
+                    CopyOrder.objects.select_related("account").get(pk=order_id).account.platform
+                )
+            )()
+            result = await self._place(platform, request)
+            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+
+    async def _place(self, platform: str, request: OrderRequest) -> OrderResult:
+        delay = 0.2
+        for attempt in range(1, SEND_RETRIES + 1):
+            try:
+                adapter = self.registry.for_platform(platform)
+                return await adapter.place_order(request)
+            except BrokerTemporaryError as exc:
+                if attempt == SEND_RETRIES:
+                    return _rejected(
+                        request.client_order_id, f"broker unavailable after {attempt} tries: {exc}"
+                    )
+                await asyncio.sleep(delay)
+                delay *= 2
+            except BrokerError as exc:  # rejected or fatal: final, recorded as such
+                return _rejected(request.client_order_id, str(exc))
+        raise AssertionError("unreachable")
+
+    async def _start_leader_streams(self) -> None:
+        """One stream consumer per paper leader account (new groups included)."""
+        leaders = await database_sync_to_async(
+            lambda: list(
+                BrokerAccount.objects.filter(
+                    led_groups__isnull=False, platform=BrokerAccount.Platform.PAPER
+                )
+                .distinct()
+                .values_list("pk", "external_id")
+            )
+        )()
+        for account_id, external_id in leaders:
+            task = self._leader_streams.get(account_id)
+            if task is None or task.done():
+                self._leader_streams[account_id] = asyncio.create_task(
+                    self._consume_leader(account_id, external_id), name=f"leader-{account_id}"
+                )
+
+    async def _consume_leader(self, account_id: int, external_id: str) -> None:
+        async for fill in self.registry.paper.leader_events(external_id):
+            try:
+                await self.handle_leader_fill(account_id, fill, source="paper")
+            except Exception:
+                # A poisoned event must not kill the stream for the next ones;
+                # it is logged with its id and the journal shows what landed.
+                logger.exception("leader fill %s on account %s failed", fill.event_id, account_id)
+
+    # -- replay jobs ------------------------------------------------------------
+
+    async def _claim_replay_jobs(self) -> None:
+        for job_id in await database_sync_to_async(_claim_jobs)():
+            self._replays[job_id] = asyncio.create_task(
+                self._run_replay(job_id), name=f"replay-{job_id}"
+            )
+
+    async def _run_replay(self, job_id: int) -> None:
+        job = await database_sync_to_async(
+            ReplayJob.objects.select_related("group__leader", "export_import").get
+        )(pk=job_id)
+        fills = job.export_import.fills
+        leader = job.group.leader
+        try:
+            for index in range(job.next_index, len(fills)):
+                fill = _restamped(fills[index], job, leader.external_id)
+                self.registry.paper.publish_leader_fill(fill)
+                await database_sync_to_async(_job_progress)(job_id, index + 1)
+                await asyncio.sleep(job.interval_ms / 1000)
+            await database_sync_to_async(_job_finish)(job_id, "")
+        except (KeyError, ValueError) as exc:
+            await database_sync_to_async(_job_finish)(job_id, f"fill {index}: {exc}")
+
+
+def _rejected(client_order_id: str, reason: str) -> OrderResult:
+    return OrderResult(
+        client_order_id=client_order_id,
+        broker_order_id=None,
+        status=OrderStatus.REJECTED,
+        filled_qty=0,
+        avg_price=None,
+        fills=(),
+        reason=reason,
+    )
+
+
+def _restamped(raw: dict[str, str], job: ReplayJob, leader_external_id: str) -> LeaderFill:
+    # A replay is a new stream of events on the group's leader: ids are
+    # qualified by the job so a second replay of one export is not mistaken
+    # for re-deliveries, and times are now so sessions and the feed line up.
+    return LeaderFill(
+        event_id=f"replay{job.pk}:{raw['event_id']}",
+        account=leader_external_id,
+        symbol=raw["symbol"],
+        side=Side(raw["side"]),
+        qty=int(raw["qty"]),
+        price=Decimal(raw["price"]),
+        time=timezone.now(),
+    )
+
+
+def _claim_jobs() -> list[int]:
+    stale = timezone.now() - REPLAY_HEARTBEAT_STALE
+    claimable = (
+        ReplayJob.objects.filter(
+            Q(status=ReplayJob.Status.PENDING)
+            | Q(status=ReplayJob.Status.RUNNING, heartbeat_at__lt=stale)
+        )
+        .order_by("pk")
+        .values_list("pk", "status", "heartbeat_at")
+    )
+    claimed = []
+    for job_id, status, heartbeat in claimable:
+        updated = ReplayJob.objects.filter(pk=job_id, status=status, heartbeat_at=heartbeat).update(
+            status=ReplayJob.Status.RUNNING, heartbeat_at=timezone.now()
+        )
+        if updated == 1:  # else another worker got there first
+            claimed.append(job_id)
+    return claimed
+
+
+def _job_progress(job_id: int, next_index: int) -> None:
+    ReplayJob.objects.filter(pk=job_id).update(next_index=next_index, heartbeat_at=timezone.now())
+
+
+def _job_finish(job_id: int, error: str) -> None:
+    ReplayJob.objects.filter(pk=job_id).update(
+        status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
+        error=error,
+        heartbeat_at=timezone.now(),
+    )

@@ -1,0 +1,126 @@
+"""Reads for routing: follower state for the engine, feed snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+
+from accounts.models import User
+from journal.models import Fill, Position
+from routing.engine.sessions import session_start
+from routing.models import CopyGroup, CopyOrder, Follower
+
+FEED_LENGTH = 25
+
+
+def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
+    """Realized (fills since the session opened) + unrealized (open positions
+    at their last mark) PnL in dollars per account, for the session holding ``at``."""
+    ids = list(account_ids)
+    pnl = dict.fromkeys(ids, Decimal(0))
+    realized = (
+        Fill.objects.filter(account_id__in=ids, filled_at__gte=session_start(at))
+        .values("account_id")
+        .annotate(total=Sum("realized_pnl"))
+    )
+    for row in realized:
+        pnl[row["account_id"]] += row["total"]
+    unrealized = (
+        Position.objects.filter(account_id__in=ids)
+        .exclude(qty=0)
+        .values("account_id")
+        .annotate(total=Sum("unrealized_pnl"))
+    )
+    for row in unrealized:
+        pnl[row["account_id"]] += row["total"]
+    return pnl
+
+
+def copy_order_payload(order: CopyOrder) -> dict[str, Any]:
+    """The JSON shape of one copy order in the live feed and the snapshot."""
+    return {
+        "id": order.pk,
+        "group": order.group_id,
+        "leader_event": order.leader_event.external_id,
+        "follower": order.account.name,
+        "symbol": order.symbol,
+        "side": order.side,
+        "qty": order.qty,
+        "status": order.status,
+        "intent": order.intent,
+        "reason": order.reason,
+        "client_order_id": order.client_order_id,
+        "filled_qty": order.filled_qty,
+        "avg_fill_price": str(order.avg_fill_price) if order.avg_fill_price is not None else None,
+        "created_at": order.created_at.isoformat(),
+    }
+
+
+def follower_positions_payload(group: CopyGroup, at: datetime) -> list[dict[str, Any]]:
+    """Each follower of ``group`` with its open positions and PnL in dollars."""
+    followers = list(group.followers.select_related("account").order_by("pk"))
+    account_ids = [f.account_id for f in followers]
+    session = session_pnl_by_account(account_ids, at)
+    positions: dict[int, list[Position]] = {i: [] for i in account_ids}
+    for p in Position.objects.filter(account_id__in=account_ids).order_by("symbol"):
+        positions[p.account_id].append(p)
+    rows = []
+    for f in followers:
+        held = positions[f.account_id]
+        rows.append(
+            {
+                "follower": f.account.name,
+                "account_id": f.account_id,
+                "ratio": str(f.ratio.normalize()),
+                "balance": str(f.account.balance),
+                "positions": [
+                    {"symbol": p.symbol, "qty": p.qty, "avg_price": str(p.avg_price.normalize())}
+                    for p in held
+                    if p.qty != 0
+                ],
+                "realized_pnl": str(
+                    sum((p.realized_pnl for p in held), Decimal(0)).quantize(Decimal("0.01"))
+                ),
+                "unrealized_pnl": str(
+                    sum((p.unrealized_pnl for p in held if p.qty), Decimal(0)).quantize(
+                        Decimal("0.01")
+                    )
+                ),
+                "session_pnl": str(session[f.account_id].quantize(Decimal("0.01"))),
+            }
+        )
+    return rows
+
+
+def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, Any]:
+    """Everything the group page shows: the last 25 copy orders, follower
+    positions and PnL, and the user's current feed sequence number."""
+    seq = User.objects.filter(pk=user.pk).values_list("feed_seq", flat=True).get()
+    orders = (
+        CopyOrder.objects.filter(group=group)
+        .select_related("leader_event", "account")
+        .order_by("-id")[:FEED_LENGTH]
+    )
+    return {
+        "seq": seq,
+        "group": group.pk,
+        "orders": [copy_order_payload(o) for o in orders],
+        "followers": follower_positions_payload(group, at),
+    }
+
+
+def groups_for_user(user: User) -> list[CopyGroup]:
+    return list(CopyGroup.objects.filter(owner=user).select_related("leader").order_by("name"))
+
+
+def group_for_user(*, user: User, group_id: int) -> CopyGroup | None:
+    """The group if ``user`` owns it, else ``None`` (never another user's)."""
+    return CopyGroup.objects.filter(owner=user, pk=group_id).select_related("leader").first()
+
+
+def followers_for_engine(group: CopyGroup) -> list[Follower]:
+    return list(group.followers.select_related("account", "account__risk_limit").order_by("pk"))

@@ -1,0 +1,1 @@
+"""Writes for copy groups, leader events and copy orders (HackSoft services)."""

@@ -1,0 +1,141 @@
+"""Copy groups, followers and risk limits.
+
+The database refuses the forbidden shapes (triggers and constraints, see
+``routing/models.py``); these services check first so the user gets a clear
+sentence instead of an integrity error, and journal every change.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import BrokerAccount, User
+from copytrade.core.errors import ApplicationError
+from journal.models import EventType
+from journal.services import journal_record
+from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, Follower, RiskLimit
+
+
+@transaction.atomic
+def copy_group_create(
+    *,
+    owner: User,
+    name: str,
+    leader: BrokerAccount,
+    copy_mode: str = "multiplier",
+    copy_value: Decimal = Decimal(1),
+    rounding: str = "entry_down_exit_up",
+    actor_label: str | None = None,
+) -> CopyGroup:
+    """Create a route led by ``leader``.
+
+    Raises ``ApplicationError`` when the leader belongs to another user or
+    already follows a group (no cycles).
+    """
+    BrokerAccount.objects.select_for_update().filter(pk=leader.pk).get()
+    if leader.owner_id != owner.pk:
+        raise ApplicationError("the leader account belongs to another user", field="leader")
+    if Follower.objects.filter(account=leader).exists():
+        raise ApplicationError(
+            f"{leader.name} follows a group, so it cannot lead one", field="leader"
+        )
+    group = CopyGroup.objects.create(
+        owner=owner,
+        name=name,
+        leader=leader,
+        copy_mode=copy_mode,
+        copy_value=copy_value,
+        rounding=rounding,
+    )
+    journal_record(
+        owner_id=owner.pk,
+        event_type=EventType.COPY_GROUP_CREATED,
+        group_id=group.pk,
+        account_id=leader.pk,
+        actor_label=actor_label or owner.username,
+        actor_user_id=owner.pk,
+        message=f"Copy group {name!r} created, leader {leader.name}",
+        after={"copy_mode": copy_mode, "copy_value": copy_value, "rounding": rounding},
+    )
+    return group
+
+
+@transaction.atomic
+def follower_add(
+    *,
+    group: CopyGroup,
+    account: BrokerAccount,
+    ratio: Decimal = Decimal(1),
+    actor_label: str | None = None,
+) -> Follower:
+    """Add ``account`` to ``group`` as a follower with ``ratio`` (0.1-1000).
+
+    Raises ``ApplicationError`` when the ratio is out of range, the account
+    belongs to another user, leads a group, or already follows one.
+    """
+    if not RATIO_MIN <= ratio <= RATIO_MAX:
+        raise ApplicationError(
+            f"ratio must be between {RATIO_MIN} and {RATIO_MAX}, got {ratio}", field="ratio"
+        )
+    BrokerAccount.objects.select_for_update().filter(pk=account.pk).get()
+    if account.owner_id != group.owner_id:
+        raise ApplicationError("the follower account belongs to another user", field="account")
+    if CopyGroup.objects.filter(leader=account).exists():
+        raise ApplicationError(
+            f"{account.name} leads a group, so it cannot follow one", field="account"
+        )
+    existing = Follower.objects.filter(account=account).select_related("group").first()
+    if existing is not None:
+        raise ApplicationError(
+            f"{account.name} already follows {existing.group.name!r}", field="account"
+        )
+    follower = Follower.objects.create(group=group, account=account, ratio=ratio)
+    journal_record(
+        owner_id=group.owner_id,
+        event_type=EventType.FOLLOWER_ADDED,
+        group_id=group.pk,
+        account_id=account.pk,
+        actor_label=actor_label or group.owner.username,
+        message=f"{account.name} follows {group.name!r} at ratio {ratio}",
+        after={"ratio": ratio},
+    )
+    return follower
+
+
+@transaction.atomic
+def risk_limit_set(
+    *,
+    account: BrokerAccount,
+    daily_loss: Decimal | None,
+    max_contracts: int | None,
+    actor_label: str,
+) -> RiskLimit:
+    """Set an account's daily loss limit (dollars) and max contracts per order.
+
+    ``None`` removes a limit. Raises ``ApplicationError`` for values ≤ 0.
+    """
+    if daily_loss is not None and daily_loss <= 0:
+        raise ApplicationError(
+            f"daily loss limit must be > 0, got {daily_loss}", field="daily_loss"
+        )
+    if max_contracts is not None and max_contracts <= 0:
+        raise ApplicationError(
+            f"max contracts must be > 0, got {max_contracts}", field="max_contracts"
+        )
+    limit, _ = RiskLimit.objects.select_for_update().get_or_create(account=account)
+    before = {"daily_loss": limit.daily_loss, "max_contracts": limit.max_contracts}
+    limit.daily_loss = daily_loss
+    limit.max_contracts = max_contracts
+    limit.save(update_fields=["daily_loss", "max_contracts", "updated_at"])
+    journal_record(
+        owner_id=account.owner_id,
+        event_type=EventType.RISK_LIMIT_CHANGED,
+        account_id=account.pk,
+        actor_label=actor_label,
+        message=f"Risk limits of {account.name} set",
+        before=before,
+        after={"daily_loss": daily_loss, "max_contracts": max_contracts},
+    )
+    return limit

@@ -1,0 +1,134 @@
+"""Copy orders after the decision: claim, send, record the broker's answer.
+
+Claiming is a conditional update (PENDING -> SENT) so two workers never send
+one order (Healthchecks' sendalerts). An order left SENT by a crash has an
+unknown outcome: recovery queries the broker by client order id and never
+resends it blind.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from journal.models import EventType
+from journal.services import fill_record, journal_record
+from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, OrderType
+from routing.engine.symbols import root_of
+from routing.engine.types import Side
+from routing.models import ContractSpec, CopyOrder
+from routing.selectors import copy_order_payload
+from routing.services.feed import feed_publish_on_commit
+
+_RESULT_STATUS = {
+    OrderStatus.FILLED: CopyOrder.Status.FILLED,
+    OrderStatus.PARTIALLY_FILLED: CopyOrder.Status.PARTIALLY_FILLED,
+    OrderStatus.WORKING: CopyOrder.Status.WORKING,
+    OrderStatus.REJECTED: CopyOrder.Status.REJECTED,
+    OrderStatus.CANCELLED: CopyOrder.Status.CANCELLED,
+}
+
+
+def copy_order_claim(*, order_id: int) -> OrderRequest | None:
+    """Mark a PENDING order SENT and return the request to hand the broker,
+    or ``None`` when another worker claimed it first or it is not pending."""
+    claimed = CopyOrder.objects.filter(pk=order_id, status=CopyOrder.Status.PENDING).update(
+        status=CopyOrder.Status.SENT
+    )
+    if claimed != 1:
+        return None
+    order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order_id)
+    return OrderRequest(
+        account=order.account.external_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=Side(order.side),
+        qty=order.qty,
+        order_type=OrderType.MARKET,
+        reference_price=order.leader_event.price,
+        time=order.leader_event.occurred_at,
+    )
+
+
+@transaction.atomic
+def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder:
+    """Apply the broker's answer to a SENT order: status, fills, position,
+    journal, feed. Fills already stored (same broker fill id) are skipped,
+    so recording one result twice changes nothing."""
+    order = (
+        CopyOrder.objects.select_for_update().select_related("account", "group").get(pk=order_id)
+    )
+    if result.client_order_id != order.client_order_id:
+        raise ValueError(
+            f"result for {result.client_order_id} applied to order {order.client_order_id}"
+        )
+    spec = ContractSpec.objects.get(root=root_of(order.symbol))
+    for fill in result.fills:
+        fill_record(
+            account_id=order.account_id,
+            broker_fill_id=fill.fill_id,
+            symbol=fill.symbol,
+            side=fill.side.value,
+            qty=fill.qty,
+            price=fill.price,
+            point_value=spec.point_value,
+            filled_at=fill.time,
+            copy_order_id=order.pk,
+        )
+    order.status = _RESULT_STATUS[result.status]
+    order.broker_order_id = result.broker_order_id or ""
+    order.filled_qty = result.filled_qty
+    order.avg_fill_price = result.avg_price
+    if result.reason:
+        order.reason = f"{order.reason}; broker: {result.reason}" if order.reason else result.reason
+    order.save(
+        update_fields=[
+            "status",
+            "broker_order_id",
+            "filled_qty",
+            "avg_fill_price",
+            "reason",
+            "updated_at",
+        ]
+    )
+    if order.status == CopyOrder.Status.REJECTED:
+        journal_record(
+            owner_id=order.group.owner_id,
+            event_type=EventType.COPY_ORDER_REJECTED,
+            group_id=order.group_id,
+            account_id=order.account_id,
+            actor_label="broker",
+            message=(
+                f"{order.account.name}: {order.side} {order.qty} {order.symbol} "
+                f"rejected: {result.reason}"
+            ),
+            extra_data={"client_order_id": order.client_order_id},
+        )
+    elif order.filled_qty:
+        journal_record(
+            owner_id=order.group.owner_id,
+            event_type=EventType.COPY_ORDER_FILLED,
+            group_id=order.group_id,
+            account_id=order.account_id,
+            actor_label="broker",
+            message=(
+                f"{order.account.name}: {order.side} {order.filled_qty} {order.symbol} "
+                f"filled @ {order.avg_fill_price}"
+            ),
+            extra_data={"client_order_id": order.client_order_id},
+        )
+    order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order.pk)
+    feed_publish_on_commit(
+        user_id=order.group.owner_id,
+        kind="copy_orders",
+        data={"group": order.group_id, "orders": [copy_order_payload(order)]},
+    )
+    return order
+
+
+def copy_orders_in_doubt() -> list[int]:
+    """Orders left SENT (outcome unknown, e.g. the worker died mid-send)."""
+    return list(
+        CopyOrder.objects.filter(status=CopyOrder.Status.SENT)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -7,9 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from journal.models import EventType, Fill, JournalEntry, Position
+from journal.importers.base import ImportResult
+from journal.models import EventType, ExportImport, Fill, JournalEntry, Position, Trade
 from routing.engine.positions import Position as EnginePosition
 from routing.engine.types import Side
 
@@ -119,3 +121,76 @@ def positions_mark(
         position.mark_price = price
         position.unrealized_pnl = book.unrealized_pnl(price, point_value)
         position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])
+
+
+@transaction.atomic
+def export_import_create(
+    *,
+    owner_id: int,
+    result: ImportResult,
+    actor_label: str,
+) -> ExportImport:
+    """Keep a parsed export: its leader fills (for replay) and its round-trip
+    trades (journal). ``result`` comes from ``journal.importers`` which has
+    already refused a bad file whole, so this never stores half a file.
+
+    Trades already imported (same source format, account and external id)
+    are kept as they were, so importing a file twice loses and doubles nothing.
+    """
+    record = ExportImport.objects.create(
+        owner_id=owner_id,
+        file_name=result.path,
+        format=result.format,
+        timezone=result.timezone,
+        leader_account_name=result.leader_account or "",
+        replayable=result.replayable,
+        fills=[
+            {
+                "event_id": f.event_id,
+                "account": f.account,
+                "symbol": f.symbol,
+                "side": f.side.value,
+                "qty": f.qty,
+                "price": str(f.price),
+                "time": f.time.isoformat(),
+            }
+            for f in result.fills
+        ],
+        fill_count=len(result.fills),
+        trade_count=len(result.trades),
+    )
+    Trade.objects.bulk_create(
+        [
+            Trade(
+                owner_id=owner_id,
+                export_import=record,
+                source_format=result.format,
+                account_name=t.account,
+                external_id=t.external_id,
+                symbol=t.symbol,
+                side=t.side.value,
+                qty=t.qty,
+                entry_price=t.entry_price,
+                exit_price=t.exit_price,
+                pnl=t.pnl,
+                fees=t.fees,
+                opened_at=t.opened_at,
+                closed_at=t.closed_at,
+            )
+            for t in result.trades
+        ],
+        ignore_conflicts=True,
+    )
+    note = "" if result.replayable else f" Not replayable: {result.not_replayable_reason}"
+    journal_record(
+        owner_id=owner_id,
+        event_type=EventType.EXPORT_IMPORTED,
+        actor_label=actor_label,
+        actor_user_id=owner_id,
+        message=(
+            f"Imported {result.path} ({result.format}): {len(result.fills)} leader fills, "
+            f"{len(result.trades)} trades; zone-less times read as {result.timezone}.{note}"
+        ),
+        extra_data={"import_id": record.pk, "leader_account": result.leader_account},
+    )
+    return record

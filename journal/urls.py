@@ -1,1 +1,5 @@
-urlpatterns: list = []
+from django.urls import path
+
+from journal import views
+
+urlpatterns = [path("", views.journal_list, name="journal")]

@@ -307,6 +307,8 @@ class ReplayJob(BaseModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     next_index = models.PositiveIntegerField(default=0)
     interval_ms = models.PositiveIntegerField(default=1500)
+    repeat = models.BooleanField(default=False, help_text="Start over when done (the demo loops).")
+    cycle = models.PositiveIntegerField(default=0, help_text="Times started over (in event ids).")
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last progress of the running worker."
     )

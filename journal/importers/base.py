@@ -116,6 +116,7 @@ class ImportResult:
     timezone: str
     replayable: bool
     not_replayable_reason: str | None
+    notes: tuple[str, ...] = ()  # caveats a reader should see (e.g. fills missing from a report)
 
     def require_replayable(self) -> None:
         """Raise :class:`ExportError` (file name, no row or field) when not replayable."""

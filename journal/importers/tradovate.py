@@ -124,7 +124,8 @@ def parse_performance(table: Table, ctx: ParseContext) -> ImportResult:
     """Tradovate Performance report (paired trades, SOURCES.md sections 1 and 4).
 
     The file has no account column. Its account is ``leader_account`` when
-    the caller names one, else the file name's stem (``"Performance (1)"``).
+    the caller names one, else the file name's stem (``"Performance (1)"``;
+    ``"tradovate-performance"`` if the name is empty).
     Each row is one :class:`ImportedTrade` (``external_id`` =
     ``"<buyFillId>-<sellFillId>"``, short when ``soldTimestamp`` is earlier
     than ``boughtTimestamp``, ``pnl`` from ``$23.75`` / ``$(41.25)``, fees 0)
@@ -135,7 +136,7 @@ def parse_performance(table: Table, ctx: ParseContext) -> ImportResult:
     Raises :class:`~journal.importers.base.ExportError` on a bad row, a fill id
     seen with a different price, time or symbol, or a repeated pair.
     """
-    account = ctx.leader_account or PurePath(ctx.name).stem
+    account = ctx.leader_account or PurePath(ctx.name).stem or "tradovate-performance"
     builder = PairedFills()
     trades = _read_pairs(table.rows, ctx, _PERFORMANCE, builder, lambda _row: account)
     return ImportResult(
@@ -154,8 +155,9 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
     ``account`` = ``Account``, ``symbol`` = ``Contract``, ``external_id`` =
     ``Pair ID``; the leader is chosen as in the Fills report. When the
     leader's pairs do not add up to a position's ``Bought``/``Sold`` totals,
-    fills are missing from the file and the result is not replayable (the
-    trades are still returned).
+    fills are missing from the file: the paired fills still form a consistent
+    stream (each pair opens and closes), so the result stays replayable and
+    ``notes`` says what is missing.
     """
     builder = PairedFills()
     trades = _read_pairs(
@@ -164,17 +166,16 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
     accounts = {trade.account for trade, _ in trades}
     leader = select_leader(ctx, accounts, "Account")
     gaps = _position_gaps(table, leader)
-    reason = None
+    notes = ()
     if gaps:
-        reason = (
-            f"{'; '.join(gaps)}: fills are missing from the file, so the leader's trading "
-            "cannot be replayed from it; import the trades into the journal, or export the "
-            "Fills report for replay"
+        notes = (
+            f"{'; '.join(gaps)}: fills are missing from the file; only the paired fills "
+            "are replayed (export the Fills report for the complete stream)",
         )
     return ImportResult(
         path=ctx.path, format=TRADOVATE_POSITION_HISTORY, fills=builder.fills(leader),
         trades=_by_close(trades), accounts=tuple(sorted(accounts)), leader_account=leader,
-        timezone=ctx.tz_name, replayable=not gaps, not_replayable_reason=reason,
+        timezone=ctx.tz_name, replayable=True, not_replayable_reason=None, notes=notes,
     )
 
 

@@ -94,8 +94,7 @@ class EngineWorker:
                     avg_price=None,
                     fills=(),
                     reason=(
-                        "outcome unknown after restart and the broker has no such order; "
-                        "not resent"
+                        "outcome unknown after restart and the broker has no such order; not resent"
                     ),
                 )
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
@@ -189,15 +188,22 @@ class EngineWorker:
         )(pk=job_id)
         fills = job.export_import.fills
         leader = job.group.leader
-        try:
-            for index in range(job.next_index, len(fills)):
-                fill = _restamped(fills[index], job, leader.external_id)
+        start, cycle = job.next_index, job.cycle
+        while True:
+            for index in range(start, len(fills)):
+                try:
+                    fill = _restamped(fills[index], job.pk, cycle, leader.external_id)
+                except (KeyError, ValueError) as exc:
+                    await database_sync_to_async(_job_finish)(job_id, f"fill {index}: {exc}")
+                    return
                 self.registry.paper.publish_leader_fill(fill)
-                await database_sync_to_async(_job_progress)(job_id, index + 1)
+                await database_sync_to_async(_job_progress)(job_id, index + 1, cycle)
                 await asyncio.sleep(job.interval_ms / 1000)
-            await database_sync_to_async(_job_finish)(job_id, "")
-        except (KeyError, ValueError) as exc:
-            await database_sync_to_async(_job_finish)(job_id, f"fill {index}: {exc}")
+            if not job.repeat:
+                break
+            start, cycle = 0, cycle + 1
+            await asyncio.sleep(5 * job.interval_ms / 1000)
+        await database_sync_to_async(_job_finish)(job_id, "")
 
 
 def _rejected(client_order_id: str, reason: str) -> OrderResult:
@@ -212,12 +218,13 @@ def _rejected(client_order_id: str, reason: str) -> OrderResult:
     )
 
 
-def _restamped(raw: dict[str, str], job: ReplayJob, leader_external_id: str) -> LeaderFill:
+def _restamped(raw: dict[str, str], job_id: int, cycle: int, leader_external_id: str) -> LeaderFill:
     # A replay is a new stream of events on the group's leader: ids are
-    # qualified by the job so a second replay of one export is not mistaken
-    # for re-deliveries, and times are now so sessions and the feed line up.
+    # qualified by job and cycle so a second replay of one export is not
+    # mistaken for re-deliveries, and times are now so sessions and the
+    # feed line up.
     return LeaderFill(
-        event_id=f"replay{job.pk}:{raw['event_id']}",
+        event_id=f"replay{job_id}.{cycle}:{raw['event_id']}",
         account=leader_external_id,
         symbol=raw["symbol"],
         side=Side(raw["side"]),
@@ -247,8 +254,10 @@ def _claim_jobs() -> list[int]:
     return claimed
 
 
-def _job_progress(job_id: int, next_index: int) -> None:
-    ReplayJob.objects.filter(pk=job_id).update(next_index=next_index, heartbeat_at=timezone.now())
+def _job_progress(job_id: int, next_index: int, cycle: int) -> None:
+    ReplayJob.objects.filter(pk=job_id).update(
+        next_index=next_index, cycle=cycle, heartbeat_at=timezone.now()
+    )
 
 
 def _job_finish(job_id: int, error: str) -> None:

@@ -40,12 +40,13 @@ TOPSTEPX = "arielSofer_aiTradeReports/topstepx_trades.csv"
 
 
 def data_file(relative: str) -> Path:
-    """The path of a real export, or skip the test when ``shared/data`` is not available."""
+    """The path of a real export; fails the test loudly when ``shared/data`` is absent
+    (CI always has it beside the clone: a silent skip would hide lost coverage)."""
     if DATA_DIR is None:
-        pytest.skip("shared/data not found (set COPYTRADE_SHARED_DATA)")
+        pytest.fail("shared/data not found beside the repository (set COPYTRADE_SHARED_DATA)")
     path = DATA_DIR / relative
     if not path.is_file():
-        pytest.skip(f"{relative} not found in {DATA_DIR}")
+        pytest.fail(f"{relative} not found in {DATA_DIR}")
     return path
 
 

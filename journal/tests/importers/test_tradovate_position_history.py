@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
-from journal.importers import ExportError, ImportedTrade, read_export
+from journal.importers import ImportedTrade, read_export
 from journal.tests.importers.exports import POSITION_HISTORY, data_file
 from routing.engine.types import LeaderFill, Side
 
@@ -53,18 +51,20 @@ def test_position_history_short_pair() -> None:
     )
 
 
-def test_position_history_sample_is_not_replayable_because_pairs_are_missing() -> None:
+def test_position_history_sample_replays_its_pairs_and_notes_the_missing_lots() -> None:
     # Every row repeats the position: Bought 24, Sold 24 (Avg. Buy 25065.97), but
     # the five pairs add up to 15 lots (average buy 25071.75): 9 lots of fills are
-    # not in the file.
+    # not in the file. The pairs still open and close, so they replay as a stream.
     result = read_export(data_file(POSITION_HISTORY))
 
-    assert not result.replayable
-    assert result.not_replayable_reason is not None
-    assert "position 465747740010" in result.not_replayable_reason
-    assert "bought 24 and sold 24" in result.not_replayable_reason
-    assert "add up to 15" in result.not_replayable_reason
-    with pytest.raises(ExportError, match="fills are missing") as info:
-        result.require_replayable()
-    assert info.value.path == "tradovate-paired-trades-sample.csv"
-    assert info.value.row is None
+    assert result.replayable
+    result.require_replayable()
+    assert len(result.notes) == 1
+    note = result.notes[0]
+    assert "position 465747740010" in note
+    assert "bought 24 and sold 24" in note
+    assert "add up to 15" in note
+    assert "fills are missing" in note
+    bought = sum(f.qty for f in result.fills if f.side is Side.BUY)
+    sold = sum(f.qty for f in result.fills if f.side is Side.SELL)
+    assert bought == sold == 15

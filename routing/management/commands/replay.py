@@ -77,6 +77,7 @@ class Command(BaseCommand):
                 f"timestamps without a zone were read as {export.timezone}"
                 + (" (the default; change with --tz)" if options["tz"] == DEFAULT_TIMEZONE else "")
             ),
+            "notes": list(export.notes),
             **result.summary,
         }
         if options["json"]:
@@ -94,19 +95,23 @@ class Command(BaseCommand):
             f"{summary['leader_account']} from {summary['export']} ({summary['format']})"
         )
         out(f"Note: {summary['timezone_note']}.")
+        for note in summary["notes"]:
+            out(f"Note: {note}")
         out(
             f"Leader {leader['name']}: final position {_positions(leader['final_position'])}, "
             f"realized {leader['realized_pnl']}, unrealized {leader['unrealized_pnl']}"
         )
         header = (
             f"{'follower':<20} {'ratio':>6} {'sent':>5} {'filled':>6} {'rejected':>8} "
-            f"{'blocked':>7} {'skipped':>7}  {'final position':<18} {'realized':>11} {'unrealized':>11}"
+            f"{'blocked':>7} {'skipped':>7}  {'final position':<18} "
+            f"{'realized':>11} {'unrealized':>11}"
         )
         out(header)
         out("-" * len(header))
         for f in summary["followers"]:
             out(
-                f"{f['follower']:<20} {f['ratio']:>6} {f['sent']:>5} {f['filled']:>6} {f['rejected']:>8} "
+                f"{f['follower']:<20} {f['ratio']:>6} {f['sent']:>5} {f['filled']:>6} "
+                f"{f['rejected']:>8} "
                 f"{f['blocked']:>7} {f['skipped']:>7}  {_positions(f['final_position']):<18} "
                 f"{f['realized_pnl']:>11} {f['unrealized_pnl']:>11}"
             )

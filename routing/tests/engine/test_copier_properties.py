@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.engine.copier import decide_copies
+from routing.engine.sizing import round_contracts
 from routing.engine.types import (
     CopyDecision,
     CopyMode,
@@ -251,3 +252,41 @@ def test_property_disabled_follower_never_trades(
             if not before.enabled:
                 assert d.status is DecisionStatus.SKIPPED, d
                 assert d.reason == "follower disabled", d
+
+
+@PROPERTY_SETTINGS
+@given(fills=leader_fills(), group=groups, followers=follower_lists())
+def test_property_fixed_mode_never_holds_more_than_fixed_target(
+    fills: list[tuple[Side, int]], group: GroupConfig, followers: list[FollowerState]
+) -> None:
+    # Arrange
+    group = replace(group, copy_mode=CopyMode.FIXED)
+
+    # Act
+    steps = _play(fills, group, followers)
+
+    # Assert: partial fills of one leader order top up to the target, never past it
+    for step in steps:
+        for f in step.followers_after:
+            target = round_contracts(group.copy_value * f.ratio, group.rounding, Intent.ENTRY)
+            assert abs(f.position) <= target, (step.fill, step.leader_before, f)
+
+
+@PROPERTY_SETTINGS
+@given(fills=leader_fills(), group=groups, followers=follower_lists())
+def test_property_default_rounding_never_holds_more_than_ratio_allows(
+    fills: list[tuple[Side, int]], group: GroupConfig, followers: list[FollowerState]
+) -> None:
+    # Arrange: multiplier mode, entry down / exit up
+    group = replace(
+        group, copy_mode=CopyMode.MULTIPLIER, rounding=RoundingMode.ENTRY_DOWN_EXIT_UP
+    )
+
+    # Act
+    steps = _play(fills, group, followers)
+
+    # Assert: |follower| <= |leader| x copy value x ratio after every fill
+    for step in steps:
+        for f in step.followers_after:
+            allowed = abs(step.leader_after) * group.copy_value * f.ratio
+            assert abs(f.position) <= allowed, (step.fill, step.leader_before, f)

@@ -1,0 +1,140 @@
+"""``manage.py seed_demo``: the demo user, a leader, five followers and a
+replay that makes the live feed move. Creates the accounts once; each run
+makes sure a demo replay is queued and prints the URL and the login."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from accounts.models import BrokerAccount, User
+from accounts.services import broker_account_create
+from journal.importers.base import ExportError, ImportResult
+from journal.importers.detect import read_export
+from journal.services import export_import_create
+from routing.models import ContractSpec, CopyGroup, ReplayJob
+from routing.runtime.simulated import simulated_session
+from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+from routing.services.replays import replay_job_create
+
+logger = logging.getLogger(__name__)
+
+DEMO_USERNAME = "demo"
+DEMO_GROUP = "Demo route"
+DEMO_EXPORT = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
+DEMO_LEADER_ACCOUNT = "Sim101"
+# name, balance, ratio, kind, daily loss limit, max contracts per order
+DEMO_FOLLOWERS = (
+    ("Eval 25K", 25_000, "0.5", "evaluation", 500, 5),
+    ("Eval 50K", 50_000, "1", "evaluation", 1_000, 10),
+    ("Eval 100K", 100_000, "1.5", "evaluation", 2_000, 15),
+    ("Funded 150K", 150_000, "2", "funded", 3_000, 20),
+    ("Personal 150K", 150_000, "3", "personal", 4_500, 30),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo user and route (once) and queue a demo replay."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--host", default="127.0.0.1:8000", help="Where the dashboard is served."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        credentials = settings.BASE_DIR / ".demo-credentials"
+        with transaction.atomic():
+            user = User.objects.filter(username=DEMO_USERNAME).first()
+            if user is None:
+                password = secrets.token_urlsafe(9)
+                user = User.objects.create_user(DEMO_USERNAME, password=password)
+                credentials.write_text(password)
+                credentials.chmod(0o600)
+                group = _create_route(user)
+            else:
+                group = CopyGroup.objects.get(owner=user, name=DEMO_GROUP)
+            source = _queue_replay(user, group)
+        password = (
+            credentials.read_text().strip() if credentials.exists() else "(see .demo-credentials)"
+        )
+        self.stdout.write(self.style.SUCCESS(f"Copytrade dashboard: http://{options['host']}/"))
+        self.stdout.write(f"Demo login: {DEMO_USERNAME} / {password}")
+        self.stdout.write(f"Demo feed: {source}")
+
+
+def _create_route(user: User) -> CopyGroup:
+    leader = broker_account_create(
+        owner=user,
+        name=f"Lead ({DEMO_LEADER_ACCOUNT})",
+        balance=Decimal(150_000),
+        kind=BrokerAccount.Kind.PERSONAL,
+    )
+    group = copy_group_create(owner=user, name=DEMO_GROUP, leader=leader, actor_label="seed_demo")
+    for name, balance, ratio, kind, daily_loss, max_contracts in DEMO_FOLLOWERS:
+        account = broker_account_create(owner=user, name=name, balance=Decimal(balance), kind=kind)
+        follower_add(group=group, account=account, ratio=Decimal(ratio), actor_label="seed_demo")
+        risk_limit_set(
+            account=account,
+            daily_loss=Decimal(daily_loss),
+            max_contracts=max_contracts,
+            actor_label="seed_demo",
+        )
+    return group
+
+
+def _queue_replay(user: User, group: CopyGroup) -> str:
+    open_job = ReplayJob.objects.filter(
+        group=group, status__in=[ReplayJob.Status.PENDING, ReplayJob.Status.RUNNING]
+    ).first()
+    if open_job is not None:
+        return f"{open_job.label} (already queued)"
+    result, simulated = _demo_export()
+    record = export_import_create(owner_id=user.pk, result=result, actor_label="seed_demo")
+    label = (
+        "Simulated MNQ session"
+        if simulated
+        else f"{DEMO_EXPORT.split('/')[-1]} ({DEMO_LEADER_ACCOUNT})"
+    )
+    replay_job_create(
+        group=group,
+        export_import=record,
+        actor_label="seed_demo",
+        simulated=simulated,
+        repeat=True,
+        label=label,
+        interval_ms=int(settings.DEMO_FILL_INTERVAL_SECONDS * 1000),
+    )
+    return label + (" — simulated, no real export found" if simulated else " — real export")
+
+
+def _demo_export() -> tuple[ImportResult, bool]:
+    path = settings.SHARED_DATA_DIR / DEMO_EXPORT
+    if path.is_file():
+        try:
+            known = set(ContractSpec.objects.values_list("root", flat=True))
+            return read_export(path, leader_account=DEMO_LEADER_ACCOUNT, known_roots=known), False
+        except ExportError as exc:
+            # The page labels the simulated session, and the operator sees why.
+            logger.warning("demo export unusable, simulating instead: %s", exc)
+    fills = simulated_session(start=datetime.now(UTC))
+    return (
+        ImportResult(
+            path="simulated-session",
+            format="simulated",
+            fills=tuple(fills),
+            trades=(),
+            accounts=("simulated",),
+            leader_account="simulated",
+            timezone="UTC",
+            replayable=True,
+            not_replayable_reason=None,
+        ),
+        True,
+    )

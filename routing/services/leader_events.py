@@ -82,6 +82,9 @@ def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResu
         occurred_at=fill.time,
         source=source,
     )
+    # The engine keys idempotency on the stored event (leader account id and
+    # broker fill id), whatever spelling of the account the source used.
+    fill = event.to_engine()
     spec, spec_problem = _spec_for(fill.symbol)
     leader_position = Position.objects.filter(account=account, symbol=fill.symbol).first()
     leader_before = leader_position.qty if leader_position else 0

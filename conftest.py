@@ -1,0 +1,57 @@
+"""Shared fixtures: personas (alice, bob) and a small route owned by alice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from accounts.models import BrokerAccount, User
+from accounts.services import broker_account_create
+from routing.models import CopyGroup, Follower
+from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``shared/data`` beside the repository; a test needing it fails loudly without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} not found: the tests read real exports from shared/data")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return User.objects.create_user("bob", password="bob-password-1")
+
+
+@dataclass
+class Route:
+    owner: User
+    group: CopyGroup
+    leader: BrokerAccount
+    small: BrokerAccount  # ratio 0.5, daily loss 375, max 5 contracts
+    large: BrokerAccount  # ratio 3, no limits
+    small_follower: Follower
+    large_follower: Follower
+
+
+@pytest.fixture
+def route(alice: User) -> Route:
+    leader = broker_account_create(owner=alice, name="Lead", balance=Decimal(150_000))
+    small = broker_account_create(owner=alice, name="Eval 25K", balance=Decimal(25_000), kind="evaluation")
+    large = broker_account_create(owner=alice, name="Funded 150K", balance=Decimal(150_000), kind="funded")
+    group = copy_group_create(owner=alice, name="Evals", leader=leader)
+    small_follower = follower_add(group=group, account=small, ratio=Decimal("0.5"))
+    large_follower = follower_add(group=group, account=large, ratio=Decimal(3))
+    risk_limit_set(account=small, daily_loss=Decimal(375), max_contracts=5, actor_label="test")
+    return Route(alice, group, leader, small, large, small_follower, large_follower)

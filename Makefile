@@ -27,8 +27,10 @@ run: $(STAMP)
 services:
 	bash deploy/ensure_services.sh
 
+# Browser tests run in a pytest process of their own (see tests/test_browser_live_feed.py).
 test: $(STAMP) services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ import pytest
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
 from routing.models import CopyGroup, Follower
+from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
 
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
@@ -47,9 +48,15 @@ class Route:
 
 @pytest.fixture
 def route(alice: User) -> Route:
+    # Transactional tests flush the tables between tests, seeded rows included.
+    contract_specs_sync()
     leader = broker_account_create(owner=alice, name="Lead", balance=Decimal(150_000))
-    small = broker_account_create(owner=alice, name="Eval 25K", balance=Decimal(25_000), kind="evaluation")
-    large = broker_account_create(owner=alice, name="Funded 150K", balance=Decimal(150_000), kind="funded")
+    small = broker_account_create(
+        owner=alice, name="Eval 25K", balance=Decimal(25_000), kind="evaluation"
+    )
+    large = broker_account_create(
+        owner=alice, name="Funded 150K", balance=Decimal(150_000), kind="funded"
+    )
     group = copy_group_create(owner=alice, name="Evals", leader=leader)
     small_follower = follower_add(group=group, account=small, ratio=Decimal("0.5"))
     large_follower = follower_add(group=group, account=large, ratio=Decimal(3))

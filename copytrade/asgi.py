@@ -14,9 +14,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from routing.ws_urls import websocket_urlpatterns  # noqa: E402
 
 from routing.runtime.embedded import EmbeddedEngineStarter  # noqa: E402
+from routing.ws_urls import websocket_urlpatterns  # noqa: E402
 
 application = EmbeddedEngineStarter(
     ProtocolTypeRouter(

@@ -100,7 +100,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": envstr("CHANNEL_PREFIX", "copytrade")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout, the same as the
+                # layer's 5 s blocking pop: idle consumers would time out.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": envstr("CHANNEL_PREFIX", "copytrade"),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -23,3 +23,7 @@ STORAGES = {
 # Connections opened in sync_to_async threads must close after each call, or
 # the test database cannot be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+# Named explicitly: the live-server process (channels.testing) derives its
+# database from TEST.NAME, and would otherwise prefix "test_" a second time.
+DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}  # noqa: F405

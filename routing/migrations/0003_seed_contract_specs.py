@@ -2,25 +2,16 @@
 
 Importing the project's table (rather than freezing rows here) keeps one copy
 of the figures; a later change to the table comes with its own migration
-calling the same upsert.
+calling the same upsert (``contract_specs_sync``).
 """
 
 from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from routing.contract_specs import CME_CONTRACT_SPECS
+    from routing.services.contracts import contract_specs_sync
 
-    ContractSpec = apps.get_model("routing", "ContractSpec")
-    for spec in CME_CONTRACT_SPECS:
-        ContractSpec.objects.update_or_create(
-            root=spec.root,
-            defaults={
-                "name": spec.name, "exchange": spec.exchange, "tick_size": spec.tick_size,
-                "tick_value": spec.tick_value, "point_value": spec.point_value,
-                "micro_of": spec.micro_of or "", "currency": spec.currency, "source": spec.source,
-            },
-        )
+    contract_specs_sync(model=apps.get_model("routing", "ContractSpec"))
 
 
 class Migration(migrations.Migration):

@@ -45,7 +45,9 @@ def _send(user_id: int, message: dict[str, Any]) -> None:
         return
     try:
         async_to_sync(layer.group_send)(user_group_name(user_id), message)
-    except (OSError, ConnectionError) as exc:
-        # The page re-reads its snapshot on the next gap or reconnect: a lost
-        # push costs freshness, never correctness.
-        logger.warning("feed push to user %s failed: %s", user_id, exc)
+    except Exception:
+        # Any layer failure (Redis down, a timeout) is caught: the push runs
+        # after commit inside the engine's path, and a lost push costs only
+        # freshness (the page re-reads its snapshot on the next gap), while
+        # an exception here would stop the orders of this event being sent.
+        logger.exception("feed push %s to user %s failed", message["seq"], user_id)

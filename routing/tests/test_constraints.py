@@ -53,7 +53,9 @@ def test_follower_twice_when_raw_insert_then_unique_constraint_refuses(route: Ro
 
 
 @pytest.mark.parametrize("ratio", [Decimal("0.09"), Decimal("1000.01"), Decimal(0)])
-def test_ratio_out_of_range_when_raw_insert_then_check_constraint_refuses(route: Route, ratio: Decimal) -> None:
+def test_ratio_out_of_range_when_raw_insert_then_check_constraint_refuses(
+    route: Route, ratio: Decimal
+) -> None:
     account = broker_account_create(owner=route.owner, name="New", balance=Decimal(1000))
     with pytest.raises(IntegrityError, match="follower_ratio_between"), transaction.atomic():
         Follower.objects.create(group=route.group, account=account, ratio=ratio)
@@ -63,15 +65,31 @@ def test_copy_order_twice_for_one_event_and_follower_then_refused(route: Route) 
     from django.utils import timezone
 
     event = LeaderEvent.objects.create(
-        account=route.leader, external_id="f1", symbol="MNQH5", side="buy", qty=1,
-        price=Decimal("21500"), occurred_at=timezone.now(), source="test",
+        account=route.leader,
+        external_id="f1",
+        symbol="MNQH5",
+        side="buy",
+        qty=1,
+        price=Decimal("21500"),
+        occurred_at=timezone.now(),
+        source="test",
     )
     fields = dict(
-        leader_event=event, group=route.group, follower=route.small_follower, account=route.small,
-        symbol="MNQH5", side="buy", qty=1, intent="entry", status="pending",
+        leader_event=event,
+        group=route.group,
+        follower=route.small_follower,
+        account=route.small,
+        symbol="MNQH5",
+        side="buy",
+        qty=1,
+        intent="entry",
+        status="pending",
     )
     CopyOrder.objects.create(client_order_id="ct-1", **fields)
-    with pytest.raises(IntegrityError, match="uniq_copy_order_event_follower"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match="uniq_copy_order_event_follower"),
+        transaction.atomic(),
+    ):
         CopyOrder.objects.create(client_order_id="ct-2", **fields)
 
 
@@ -84,12 +102,15 @@ def test_service_when_cycle_then_clear_error(route: Route) -> None:
         follower_add(group=group2, account=route.leader)
     with pytest.raises(ApplicationError, match="already follows 'Evals'"):
         follower_add(group=group2, account=route.small)
-    with pytest.raises(ApplicationError, match="ratio must be between 0.1 and 1000"):
-        follower_add(group=group2, account=broker_account_create(
-            owner=route.owner, name="X", balance=Decimal(1)), ratio=Decimal("0.05"))
+    with pytest.raises(ApplicationError, match=r"ratio must be between 0\.1 and 1000"):
+        follower_add(
+            group=group2,
+            account=broker_account_create(owner=route.owner, name="X", balance=Decimal(1)),
+            ratio=Decimal("0.05"),
+        )
 
 
-def test_service_when_other_users_account_then_refused(route: Route, bob) -> None:  # noqa: ANN001
+def test_service_when_other_users_account_then_refused(route: Route, bob) -> None:
     bobs = broker_account_create(owner=bob, name="Bob's", balance=Decimal(1000))
     with pytest.raises(ApplicationError, match="belongs to another user"):
         follower_add(group=route.group, account=bobs)

@@ -17,6 +17,8 @@ from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 
 T0 = datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)
+# Transactional tests use serialized_rollback: the flush between them would
+# otherwise drop the contract specs seeded by migration.
 
 
 def _registry(slippage_ticks: int = 0) -> AdapterRegistry:
@@ -24,11 +26,11 @@ def _registry(slippage_ticks: int = 0) -> AdapterRegistry:
     return AdapterRegistry({"paper": PaperBroker(specs, slippage_ticks=slippage_ticks)})
 
 
-# serialized_rollback: the flush between transactional tests would drop the
-# contract specs seeded by migration.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.asyncio
-async def test_leader_round_trip_when_copied_then_followers_filled_and_pnl_in_dollars(route: Route) -> None:
+async def test_leader_round_trip_when_copied_then_followers_filled_and_pnl_in_dollars(
+    route: Route,
+) -> None:
     # Arrange: 1 tick (0.25) slippage against every follower order.
     registry = await sync_to_async(_registry)(1)
     await registry.connect_all()
@@ -44,16 +46,18 @@ async def test_leader_round_trip_when_copied_then_followers_filled_and_pnl_in_do
     large = await sync_to_async(Position.objects.get)(account=route.large, symbol="MNQH5")
     assert (small.qty, small.realized_pnl) == (0, Decimal("38.00"))
     assert (large.qty, large.realized_pnl) == (0, Decimal("228.00"))
-    statuses = await sync_to_async(lambda: sorted(CopyOrder.objects.values_list("status", flat=True)))()
+    statuses = await sync_to_async(
+        lambda: sorted(CopyOrder.objects.values_list("status", flat=True))
+    )()
     assert statuses == ["filled"] * 4
     assert await sync_to_async(Fill.objects.filter(account=route.small).count)() == 2
 
 
-# serialized_rollback: the flush between transactional tests would drop the
-# contract specs seeded by migration.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.asyncio
-async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(route: Route) -> None:
+async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(
+    route: Route,
+) -> None:
     # Arrange: an order claimed (SENT) by a worker that died before recording.
     registry = await sync_to_async(_registry)()
     await registry.connect_all()

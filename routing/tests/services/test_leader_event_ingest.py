@@ -18,11 +18,13 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)
 
 
-def fill(event_id: str, side: Side, qty: int, price: str = "21539.50", symbol: str = "MNQH5") -> LeaderFill:
+def fill(
+    event_id: str, side: Side, qty: int, price: str = "21539.50", symbol: str = "MNQH5"
+) -> LeaderFill:
     return LeaderFill(event_id, "lead", symbol, side, qty, Decimal(price), T0)
 
 
-def orders_by_account(result) -> dict[str, CopyOrder]:  # noqa: ANN001
+def orders_by_account(result) -> dict[str, CopyOrder]:
     return {o.account.name: o for o in result.orders}
 
 
@@ -67,11 +69,19 @@ def test_entry_when_over_max_contracts_then_blocked_and_journaled(route: Route) 
 def test_entry_when_daily_loss_reached_then_blocked_exit_still_passes(route: Route) -> None:
     # Arrange: Eval 25K holds 2 MNQ bought at 21539.50; the mark falls 93.75
     # points: unrealized (21445.75 - 21539.50) x 2 x $2 = -375.00 = the limit.
-    Position.objects.create(account=route.small, symbol="MNQH5", qty=2, avg_price=Decimal("21539.50"))
-    Position.objects.create(account=route.leader, symbol="MNQH5", qty=4, avg_price=Decimal("21539.50"))
+    Position.objects.create(
+        account=route.small, symbol="MNQH5", qty=2, avg_price=Decimal("21539.50")
+    )
+    Position.objects.create(
+        account=route.leader, symbol="MNQH5", qty=4, avg_price=Decimal("21539.50")
+    )
     # Act: the leader adds 2 at 21445.75 (marks everyone there), then sells 2.
-    add = leader_event_ingest(account=route.leader, fill=fill("f1", Side.BUY, 2, "21445.75"), source="t")
-    exit_ = leader_event_ingest(account=route.leader, fill=fill("f2", Side.SELL, 2, "21445.75"), source="t")
+    add = leader_event_ingest(
+        account=route.leader, fill=fill("f1", Side.BUY, 2, "21445.75"), source="t"
+    )
+    exit_ = leader_event_ingest(
+        account=route.leader, fill=fill("f2", Side.SELL, 2, "21445.75"), source="t"
+    )
     # Assert
     blocked = orders_by_account(add)["Eval 25K"]
     assert blocked.status == "blocked"

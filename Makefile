@@ -21,8 +21,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver_demo 127.0.0.1:8000
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo --host 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload
 
 services:
 	bash deploy/ensure_services.sh

@@ -27,3 +27,6 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 # Named explicitly: the live-server process (channels.testing) derives its
 # database from TEST.NAME, and would otherwise prefix "test_" a second time.
 DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}  # noqa: F405
+# Serve static files from the source folders (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -124,6 +124,21 @@ class OrderResult:
         """True when the order can no longer change (filled, rejected, cancelled)."""
         return self.status in FINAL_STATUSES
 
+    @classmethod
+    def rejected(
+        cls, client_order_id: str, reason: str, *, broker_order_id: str | None = None
+    ) -> OrderResult:
+        """A REJECTED result with nothing filled and ``reason`` saying why."""
+        return cls(
+            client_order_id=client_order_id,
+            broker_order_id=broker_order_id,
+            status=OrderStatus.REJECTED,
+            filled_qty=0,
+            avg_price=None,
+            fills=(),
+            reason=reason,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PositionSnapshot:

@@ -209,14 +209,8 @@ class PaperBroker(BrokerAdapter):
         """
 
         def rejected(reason: str) -> OrderResult:
-            return OrderResult(
-                client_order_id=order.client_order_id,
-                broker_order_id=broker_order_id,
-                status=OrderStatus.REJECTED,
-                filled_qty=0,
-                avg_price=None,
-                fills=(),
-                reason=reason,
+            return OrderResult.rejected(
+                order.client_order_id, reason, broker_order_id=broker_order_id
             )
 
         if order.order_type is not OrderType.MARKET:

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
+from routing.brokers.base import OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder, ReplayJob
@@ -86,16 +86,9 @@ class EngineWorker:
             adapter = self.registry.for_platform(order.account.platform)
             result = await adapter.query_order(order.account.external_id, order.client_order_id)
             if result is None:
-                result = OrderResult(
-                    client_order_id=order.client_order_id,
-                    broker_order_id=None,
-                    status=OrderStatus.REJECTED,
-                    filled_qty=0,
-                    avg_price=None,
-                    fills=(),
-                    reason=(
-                        "outcome unknown after restart and the broker has no such order; not resent"
-                    ),
+                result = OrderResult.rejected(
+                    order.client_order_id,
+                    "outcome unknown after restart and the broker has no such order; not resent",
                 )
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
 
@@ -138,13 +131,13 @@ class EngineWorker:
                 return await adapter.place_order(request)
             except BrokerTemporaryError as exc:
                 if attempt == SEND_RETRIES:
-                    return _rejected(
+                    return OrderResult.rejected(
                         request.client_order_id, f"broker unavailable after {attempt} tries: {exc}"
                     )
                 await asyncio.sleep(delay)
                 delay *= 2
             except BrokerError as exc:  # rejected or fatal: final, recorded as such
-                return _rejected(request.client_order_id, str(exc))
+                return OrderResult.rejected(request.client_order_id, str(exc))
         raise AssertionError("unreachable")
 
     async def _start_leader_streams(self) -> None:
@@ -204,18 +197,6 @@ class EngineWorker:
             start, cycle = 0, cycle + 1
             await asyncio.sleep(5 * job.interval_ms / 1000)
         await database_sync_to_async(_job_finish)(job_id, "")
-
-
-def _rejected(client_order_id: str, reason: str) -> OrderResult:
-    return OrderResult(
-        client_order_id=client_order_id,
-        broker_order_id=None,
-        status=OrderStatus.REJECTED,
-        filled_qty=0,
-        avg_price=None,
-        fills=(),
-        reason=reason,
-    )
 
 
 def _restamped(raw: dict[str, str], job_id: int, cycle: int, leader_external_id: str) -> LeaderFill:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
@@ -14,15 +15,14 @@ from routing.models import CopyGroup, Follower
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
 
-SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
-
 
 @pytest.fixture
 def shared_data() -> Path:
     """``shared/data`` beside the repository; a test needing it fails loudly without it."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"{SHARED_DATA} not found: the tests read real exports from shared/data")
-    return SHARED_DATA
+    path: Path = settings.SHARED_DATA_DIR
+    if not path.is_dir():
+        pytest.fail(f"{path} not found: the tests read real exports from shared/data")
+    return path
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from copytrade.core.models import ZERO, BaseModel, money_field, price_field
+from routing.engine.positions import Position as EnginePosition
 
 
 class EventType(models.TextChoices):
@@ -108,6 +109,12 @@ class Position(BaseModel):
                 fields=["account", "symbol"], name="uniq_position_account_symbol"
             ),
         ]
+
+    def to_engine(self) -> EnginePosition:
+        """The engine's value for this row (position math lives in the engine)."""
+        return EnginePosition(
+            qty=self.qty, avg_price=self.avg_price, realized_pnl=self.realized_pnl
+        )
 
 
 class ExportImport(BaseModel):

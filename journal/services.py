@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, Fill, JournalEntry, Position, Trade
-from routing.engine.positions import Position as EnginePosition
 from routing.engine.types import Side
 
 
@@ -74,10 +73,7 @@ def fill_record(
     position, _ = Position.objects.select_for_update().get_or_create(
         account_id=account_id, symbol=symbol
     )
-    book = EnginePosition(
-        qty=position.qty, avg_price=position.avg_price, realized_pnl=position.realized_pnl
-    )
-    book, realized = book.apply_fill(Side(side), qty, price, point_value)
+    book, realized = position.to_engine().apply_fill(Side(side), qty, price, point_value)
     position.qty = book.qty
     position.avg_price = book.avg_price
     position.realized_pnl = book.realized_pnl
@@ -115,11 +111,8 @@ def positions_mark(
         .filter(account_id__in=account_ids, symbol=symbol)
         .exclude(qty=0)
     ):
-        book = EnginePosition(
-            qty=position.qty, avg_price=position.avg_price, realized_pnl=position.realized_pnl
-        )
         position.mark_price = price
-        position.unrealized_pnl = book.unrealized_pnl(price, point_value)
+        position.unrealized_pnl = position.to_engine().unrealized_pnl(price, point_value)
         position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])
 
 

@@ -16,8 +16,8 @@ from django.db.models import Q
 from copytrade.core.models import BaseModel, money_field, price_field
 from routing.engine import types as engine_types
 
-RATIO_MIN = Decimal("0.1")
-RATIO_MAX = Decimal("1000")
+RATIO_MIN = engine_types.RATIO_MIN
+RATIO_MAX = engine_types.RATIO_MAX
 
 
 def _plain(value: Decimal) -> Decimal:

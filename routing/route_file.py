@@ -34,10 +34,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from routing.engine.types import CopyMode, GroupConfig, RiskLimits, RoundingMode
+from routing.engine.types import (
+    RATIO_MAX,
+    RATIO_MIN,
+    CopyMode,
+    GroupConfig,
+    RiskLimits,
+    RoundingMode,
+)
 
-RATIO_MIN = Decimal("0.1")
-RATIO_MAX = Decimal("1000")
 ACCOUNT_KINDS = ("personal", "evaluation", "funded")
 
 _GROUP_KEYS = {"name", "copy_mode", "copy_value", "rounding"}

@@ -16,11 +16,16 @@ Invariants (tested by property in ``routing/tests/engine``):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from routing.engine.orders import client_order_id
 from routing.engine.risk import check_entry
-from routing.engine.sizing import entry_size, exit_size, round_contracts, rounding_rule_text
+from routing.engine.sizing import (
+    entry_size,
+    exit_size,
+    plain,
+    round_contracts,
+    rounding_rule_text,
+)
 from routing.engine.types import (
     CopyDecision,
     CopyMode,
@@ -144,7 +149,7 @@ def _exit_qty(
     raw, formula = exit_size(exit_leader, abs(leader_before), held, group, follower.ratio)
     qty = round_contracts(raw, group.rounding, Intent.EXIT)
     rule = rounding_rule_text(group.rounding, Intent.EXIT)
-    note = f"exit: {formula} = {_fmt(raw)} \u2192 {qty} ({rule})"
+    note = f"exit: {formula} = {plain(raw)} \u2192 {qty} ({rule})"
     if qty > held:
         note += f", capped at the {held} held"
         qty = held
@@ -163,7 +168,7 @@ def _entry_qty(
     raw, formula = entry_size(entry_leader, group, follower.ratio)
     qty = round_contracts(raw, group.rounding, Intent.ENTRY)
     rule = rounding_rule_text(group.rounding, Intent.ENTRY)
-    note = f"entry: {formula} = {_fmt(raw)} \u2192 {qty} ({rule})"
+    note = f"entry: {formula} = {plain(raw)} \u2192 {qty} ({rule})"
     if group.copy_mode is CopyMode.FIXED:
         # Fixed mode holds a fixed size while the leader is in the trade, so a
         # leader order split into partial fills is not copied once per fill.
@@ -180,7 +185,3 @@ def _entry_qty(
         return 0, denial
     notes.append(note)
     return qty, None
-
-
-def _fmt(value: Decimal) -> str:
-    return format(value.normalize(), "f")

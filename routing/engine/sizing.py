@@ -51,9 +51,9 @@ def entry_size(leader_qty: int, group: GroupConfig, ratio: Decimal) -> tuple[Dec
     Returns ``(raw, formula)`` such as ``(Decimal("1.5"), "3 x 1 x 0.5")``.
     """
     if group.copy_mode is CopyMode.FIXED:
-        return group.copy_value * ratio, f"fixed {_fmt(group.copy_value)} x {_fmt(ratio)}"
+        return group.copy_value * ratio, f"fixed {plain(group.copy_value)} x {plain(ratio)}"
     raw = leader_qty * group.copy_value * ratio
-    return raw, f"{leader_qty} x {_fmt(group.copy_value)} x {_fmt(ratio)}"
+    return raw, f"{leader_qty} x {plain(group.copy_value)} x {plain(ratio)}"
 
 
 def exit_size(
@@ -76,5 +76,6 @@ def exit_size(
     return entry_size(leader_exit_qty, group, ratio)
 
 
-def _fmt(value: Decimal) -> str:
+def plain(value: Decimal) -> str:
+    """``Decimal`` without trailing zeros or exponent, for reasons: 1.50 -> "1.5"."""
     return format(value.normalize(), "f")

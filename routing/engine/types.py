@@ -12,6 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+# Follower ratio bounds (DESIGN.md, Follower): enforced by the route file,
+# the services and a database check constraint.
+RATIO_MIN = Decimal("0.1")
+RATIO_MAX = Decimal("1000")
+
 
 class Side(StrEnum):
     """Order or fill direction."""

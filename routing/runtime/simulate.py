@@ -176,13 +176,20 @@ def _session_pnl(
     symbols: set[str],
     specs: Mapping[str, ContractSpec],
 ) -> Decimal:
-    unrealized = Decimal(0)
-    for symbol in symbols:
+    positions = {s: broker.position(account.name, s) for s in symbols}
+    return account.realized_by_session[session] + _unrealized(broker, positions, specs)
+
+
+def _unrealized(
+    broker: PaperBroker, positions: Mapping[str, Position], specs: Mapping[str, ContractSpec]
+) -> Decimal:
+    """Dollars of open PnL of ``positions`` (by symbol) at the broker's last marks."""
+    total = Decimal(0)
+    for symbol, position in positions.items():
         mark = broker.last_mark(symbol)
-        position = broker.position(account.name, symbol)
-        if mark is not None and position.qty:
-            unrealized += position.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
-    return account.realized_by_session[session] + unrealized
+        if position.qty and mark is not None:
+            total += position.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
+    return total
 
 
 def _summary(
@@ -196,11 +203,7 @@ def _summary(
 ) -> dict[str, Any]:
     def book(positions: Mapping[str, Position]) -> dict[str, Any]:
         realized = sum((p.realized_pnl for p in positions.values()), Decimal(0))
-        unrealized = Decimal(0)
-        for symbol, p in positions.items():
-            mark = broker.last_mark(symbol)
-            if p.qty and mark is not None:
-                unrealized += p.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
+        unrealized = _unrealized(broker, positions, specs)
         return {
             "final_position": {s: p.qty for s, p in sorted(positions.items()) if p.qty},
             "realized_pnl": str(realized.quantize(CENT)),

@@ -112,15 +112,10 @@ class EngineWorker:
         """Claim, place and record one order; broker errors become a recorded
         rejection, temporary ones are retried with backoff first."""
         async with self._sends:
-            request = await database_sync_to_async(copy_order_claim)(order_id=order_id)
-            if request is None:
+            claimed = await database_sync_to_async(copy_order_claim)(order_id=order_id)
+            if claimed is None:
                 return
-            platform = await database_sync_to_async(
-                lambda: (
-                    CopyOrder.objects.select_related("account").get(pk=order_id).account.platform
-                )
-            )()
-            result = await self._place(platform, request)
+            result = await self._place(claimed.platform, claimed.request)
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
 
     async def _place(self, platform: str, request: OrderRequest) -> OrderResult:

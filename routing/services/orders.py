@@ -8,6 +8,8 @@ resends it blind.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from journal.models import EventType
@@ -28,16 +30,24 @@ _RESULT_STATUS = {
 }
 
 
-def copy_order_claim(*, order_id: int) -> OrderRequest | None:
-    """Mark a PENDING order SENT and return the request to hand the broker,
-    or ``None`` when another worker claimed it first or it is not pending."""
+@dataclass(frozen=True, slots=True)
+class ClaimedOrder:
+    """A claimed order: the broker platform that serves it and the request."""
+
+    platform: str
+    request: OrderRequest
+
+
+def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
+    """Mark a PENDING order SENT and return what to hand which broker, or
+    ``None`` when another worker claimed it first or it is not pending."""
     claimed = CopyOrder.objects.filter(pk=order_id, status=CopyOrder.Status.PENDING).update(
         status=CopyOrder.Status.SENT
     )
     if claimed != 1:
         return None
     order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order_id)
-    return OrderRequest(
+    request = OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -47,6 +57,7 @@ def copy_order_claim(*, order_id: int) -> OrderRequest | None:
         reference_price=order.leader_event.price,
         time=order.leader_event.occurred_at,
     )
+    return ClaimedOrder(platform=order.account.platform, request=request)
 
 
 @transaction.atomic

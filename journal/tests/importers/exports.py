@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-_MARKER = Path("shared") / "data" / "SOURCES.md"
-
-
-def _find_data_dir() -> Path | None:
-    """``$COPYTRADE_SHARED_DATA``, else the first ``shared/data`` beside an ancestor of this file.
-
-    With the usual layout (``<work>/main`` = repo, ``<work>/shared/data``) this
-    is ``Path(__file__).resolve().parents[3] / ".." / "shared" / "data"``.
-    """
-    override = os.environ.get("COPYTRADE_SHARED_DATA")
-    if override:
-        return Path(override).resolve()
-    for ancestor in Path(__file__).resolve().parents:
-        if (ancestor / _MARKER).is_file():
-            return (ancestor / _MARKER).parent
-    return None
-
-
-DATA_DIR = _find_data_dir()
+# The one setting that says where shared/data is (env SHARED_DATA_DIR; by
+# default beside the repository); the conftest fixture reads it too.
+DATA_DIR: Path | None = settings.SHARED_DATA_DIR if settings.SHARED_DATA_DIR.is_dir() else None
 
 FILLS = "hamtaro777_tradovate-analytics-test/Fills_tradovate.csv"
 PERFORMANCE_HAMTARO = "hamtaro777_tradovate-analytics-test/Performance_trdovate.csv"
@@ -43,7 +27,7 @@ def data_file(relative: str) -> Path:
     """The path of a real export; fails the test loudly when ``shared/data`` is absent
     (CI always has it beside the clone: a silent skip would hide lost coverage)."""
     if DATA_DIR is None:
-        pytest.fail("shared/data not found beside the repository (set COPYTRADE_SHARED_DATA)")
+        pytest.fail("shared/data not found beside the repository (set SHARED_DATA_DIR)")
     path = DATA_DIR / relative
     if not path.is_file():
         pytest.fail(f"{relative} not found in {DATA_DIR}")
@@ -78,7 +62,7 @@ def drop_column(text: str, column: str) -> str:
     """``text`` without ``column``."""
     rows = csv_rows(text)
     index = rows[0].index(column)
-    return csv_text([row[:index] + row[index + 1:] for row in rows])
+    return csv_text([row[:index] + row[index + 1 :] for row in rows])
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -67,8 +67,9 @@ async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(
     buy = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, Decimal("21539.50"), T0)
     result = await sync_to_async(leader_event_ingest)(account=route.leader, fill=buy, source="test")
     order_id = result.pending_order_ids[0]
-    request = await sync_to_async(copy_order_claim)(order_id=order_id)
-    assert request is not None
+    claimed = await sync_to_async(copy_order_claim)(order_id=order_id)
+    assert claimed is not None
+    request = claimed.request
     await registry.paper.place_order(request)  # the broker did fill it
     # Act: a new worker starts and recovers.
     worker = EngineWorker(registry)

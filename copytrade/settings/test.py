@@ -26,7 +26,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 # Named explicitly: the live-server process (channels.testing) derives its
 # database from TEST.NAME, and would otherwise prefix "test_" a second time.
-DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}  # noqa: F405
+# COPYTRADE_TEST_DB lets two test runs on one machine use separate databases.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("COPYTRADE_TEST_DB", "test_" + DATABASES["default"]["NAME"])  # noqa: F405
+}
 # Serve static files from the source folders (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

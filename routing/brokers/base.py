@@ -23,13 +23,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import ClassVar, Self
 
-from routing.engine.types import LeaderFill, Side
-
-
-class OrderType(StrEnum):
-    """Order types an adapter may support (see ``capabilities``); limit/stop come later."""
-
-    MARKET = "market"
+from routing.engine.types import LeaderFill, OrderType, Side
 
 
 class OrderStatus(StrEnum):

@@ -48,6 +48,36 @@ class CopyMode(StrEnum):
     FIXED = "fixed"  # follower qty = copy value x ratio, leader size ignored
 
 
+class SizingMode(StrEnum):
+    """How a quantity crosses from the leader's contract to the follower's."""
+
+    CONTRACTS = "contracts"  # the count is copied as is (1 ES -> 1 MES)
+    NOTIONAL = "notional"  # dollars per point preserved (1 ES = $50/pt -> 10 MES)
+
+
+class SizingBasis(StrEnum):
+    """What scales a follower's size besides the group's copy value."""
+
+    RATIO = "ratio"  # x the follower's ratio
+    PERCENT_OF_BALANCE = "percent_of_balance"  # x ratio x follower balance / leader balance
+
+
+class PartialExit(StrEnum):
+    """What a follower does when the leader scales out without going flat."""
+
+    PROPORTIONAL = "proportional"  # reduce to the same share of the leader's position
+    EXIT_WITH_LEADER = "exit_with_leader"  # ignore partials, go flat when the leader does
+
+
+class OrderType(StrEnum):
+    """Order types (CME Globex order types; brackets are an entry plus OCO children)."""
+
+    MARKET = "market"
+    LIMIT = "limit"  # rests at ``limit_price``; fills there or better
+    STOP = "stop"  # becomes a market order when the market trades through ``stop_price``
+    STOP_LIMIT = "stop_limit"  # becomes a limit at ``limit_price`` once ``stop_price`` trades
+
+
 class RoundingMode(StrEnum):
     """How a fractional follower quantity becomes whole contracts."""
 
@@ -110,12 +140,67 @@ class LeaderFill:
     qty: int
     price: Decimal
     time: datetime
+    order_id: str | None = None  # the leader order this fill belongs to, when known
+    seq: int | None = None  # the leader stream's sequence number, when the source has one
 
     def __post_init__(self) -> None:
         if self.qty <= 0:
             raise ValueError(f"leader fill {self.event_id}: qty must be > 0, got {self.qty}")
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError(f"leader fill {self.event_id}: time must be timezone-aware")
+
+
+class LeaderOrderAction(StrEnum):
+    """What happened to a leader's working order."""
+
+    NEW = "new"  # placed and acknowledged, resting
+    MODIFY = "modify"  # price or quantity changed
+    CANCEL = "cancel"  # cancelled (the rest of it, after any partial fills)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderOrder:
+    """A working (non-market) order on the leader account, or a change to one.
+
+    ``order_id`` is the leader broker's order id and ties every follower order
+    mirrored from it; ``event_id`` is unique per delivery (``"<order_id>:new"``,
+    ``"<order_id>:modify:2"``...) and keys idempotency like a fill's.
+    ``qty`` > 0 is the order's total quantity after this action; prices are
+    points: ``limit_price`` for LIMIT / STOP_LIMIT, ``stop_price`` for STOP /
+    STOP_LIMIT; ``stop_loss`` / ``take_profit`` are a bracket's OCO exit prices.
+    Raises ``ValueError`` for a missing price, a non-positive quantity or a
+    naive time.
+    """
+
+    event_id: str
+    order_id: str
+    account: str
+    action: LeaderOrderAction
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType
+    time: datetime
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    seq: int | None = None
+
+    def __post_init__(self) -> None:
+        where = f"leader order {self.order_id} ({self.event_id})"
+        if self.qty <= 0:
+            raise ValueError(f"{where}: qty must be > 0, got {self.qty}")
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError(f"{where}: time must be timezone-aware")
+        if self.order_type is OrderType.MARKET:
+            raise ValueError(f"{where}: market orders are copied from their fills")
+        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_limit and self.limit_price is None:
+            raise ValueError(f"{where}: a {self.order_type} order needs a limit price")
+        if needs_stop and self.stop_price is None:
+            raise ValueError(f"{where}: a {self.order_type} order needs a stop price")
 
 
 @dataclass(frozen=True, slots=True)

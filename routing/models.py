@@ -94,11 +94,35 @@ class CopyGroup(BaseModel):
     rounding = models.CharField(
         max_length=30, choices=Rounding.choices, default="entry_down_exit_up"
     )
+    SizingMode = models.TextChoices(
+        "SizingMode", [(m.value, m.name) for m in engine_types.SizingMode]
+    )
+    PartialExit = models.TextChoices(
+        "PartialExit", [(m.value, m.name) for m in engine_types.PartialExit]
+    )
+    sizing_mode = models.CharField(max_length=20, choices=SizingMode.choices, default="contracts")
+    auto_micro = models.BooleanField(
+        default=False, help_text="Re-size on the micro an entry that rounds to zero on the mini."
+    )
+    quarantine = models.BooleanField(
+        default=True, help_text="Pause a symbol for a follower that rejected an entry in it."
+    )
+    partial_exit = models.CharField(
+        max_length=20, choices=PartialExit.choices, default="proportional"
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="uniq_copy_group_owner_name"),
+            models.CheckConstraint(
+                condition=Q(sizing_mode__in=[m.value for m in engine_types.SizingMode]),
+                name="copy_group_sizing_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(partial_exit__in=[m.value for m in engine_types.PartialExit]),
+                name="copy_group_partial_exit_valid",
+            ),
             models.CheckConstraint(
                 condition=Q(copy_value__gt=0), name="copy_group_copy_value_gt_0"
             ),
@@ -116,11 +140,41 @@ class CopyGroup(BaseModel):
         return self.name
 
     def to_engine(self) -> engine_types.GroupConfig:
+        """The engine's settings; reads the mappings and the leader's balance."""
         return engine_types.GroupConfig(
             copy_mode=engine_types.CopyMode(self.copy_mode),
             copy_value=self.copy_value,
             rounding=engine_types.RoundingMode(self.rounding),
+            sizing_mode=engine_types.SizingMode(self.sizing_mode),
+            auto_micro=self.auto_micro,
+            quarantine=self.quarantine,
+            partial_exit=engine_types.PartialExit(self.partial_exit),
+            mappings=tuple(
+                self.mappings.order_by("leader_root").values_list("leader_root", "follower_root")
+            ),
+            leader_balance=self.leader.balance,
+            enabled=self.enabled,
         )
+
+
+class ContractMapping(BaseModel):
+    """An explicit leader -> follower product pair for one group (``MNQ`` ->
+    ``NQ``); the contract month carries over. Overrides copying into the
+    leader's own product."""
+
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="mappings")
+    leader_root = models.CharField(max_length=10)
+    follower_root = models.CharField(max_length=10)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "leader_root"], name="uniq_contract_mapping_group_leader_root"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.leader_root} -> {self.follower_root}"
 
 
 class Follower(BaseModel):
@@ -134,7 +188,11 @@ class Follower(BaseModel):
     account = models.ForeignKey(
         "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="memberships"
     )
+    SizingBasis = models.TextChoices(
+        "SizingBasis", [(m.value, m.name) for m in engine_types.SizingBasis]
+    )
     ratio = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(1))
+    sizing_basis = models.CharField(max_length=20, choices=SizingBasis.choices, default="ratio")
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -143,6 +201,10 @@ class Follower(BaseModel):
             models.CheckConstraint(
                 condition=Q(ratio__gte=RATIO_MIN) & Q(ratio__lte=RATIO_MAX),
                 name="follower_ratio_between_0_1_and_1000",
+            ),
+            models.CheckConstraint(
+                condition=Q(sizing_basis__in=[m.value for m in engine_types.SizingBasis]),
+                name="follower_sizing_basis_valid",
             ),
         ]
 
@@ -196,6 +258,12 @@ class LeaderEvent(BaseModel):
     price = price_field()
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=60, help_text="Adapter or import that delivered it.")
+    seq = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The leader stream's sequence number, when it has one."
+    )
+    order_id = models.CharField(
+        max_length=100, blank=True, help_text="The leader order the fill belongs to."
+    )
 
     class Meta:
         constraints = [
@@ -217,6 +285,8 @@ class LeaderEvent(BaseModel):
             qty=self.qty,
             price=self.price,
             time=self.occurred_at,
+            order_id=self.order_id or None,
+            seq=self.seq,
         )
 
 
@@ -238,8 +308,13 @@ class CopyOrder(BaseModel):
         REJECTED = "rejected"  # the broker refused it
         CANCELLED = "cancelled"
 
+    class Kind(models.TextChoices):
+        COPY = "copy"  # decided from a leader fill
+        SYNC = "sync"  # sent by the user to bring a desynced follower to its expected position
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COPY)
     leader_event = models.ForeignKey(
-        LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders"
+        LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders", null=True, blank=True
     )
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="copy_orders")
     follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="copy_orders")
@@ -256,6 +331,12 @@ class CopyOrder(BaseModel):
     reason = models.TextField(blank=True)
     filled_qty = models.PositiveIntegerField(default=0)
     avg_fill_price = price_field(null=True, blank=True)
+    position_before = models.IntegerField(
+        default=0, help_text="Follower's tracked signed position before this order."
+    )
+    target = models.IntegerField(
+        default=0, help_text="Follower's tracked signed position once this order fills."
+    )
 
     class Meta:
         constraints = [
@@ -272,6 +353,10 @@ class CopyOrder(BaseModel):
             ),
             models.CheckConstraint(
                 condition=Q(filled_qty__lte=models.F("qty")), name="copy_order_filled_lte_qty"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="sync") | Q(leader_event__isnull=False),
+                name="copy_order_copy_has_leader_event",
             ),
         ]
         indexes = [
@@ -321,4 +406,87 @@ class ReplayJob(BaseModel):
                 name="replay_job_open",
                 condition=Q(status__in=["pending", "running"]),
             )
+        ]
+
+
+class ExpectedPosition(BaseModel):
+    """What copying has committed one follower account to in one contract.
+
+    ``qty`` (signed contracts) moves with every copy order when it is decided
+    (its full size, as if it fills) and back by the unfilled rest when the
+    order ends rejected or cancelled, in the same transactions, so it is the
+    engine's "follower position before" without reading the broker.
+    ``untracked`` is what the user chose to leave alone at the broker (the
+    *untrack* action on a desync): reconciliation expects ``qty + untracked``.
+    """
+
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="expected_positions"
+    )
+    symbol = models.CharField(max_length=20)
+    qty = models.IntegerField(default=0)
+    untracked = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "symbol"], name="uniq_expected_position_account_symbol"
+            ),
+        ]
+
+
+class Quarantine(BaseModel):
+    """A symbol paused for one follower after the broker rejected an entry in it.
+
+    Active while ``released_at`` is empty; released by the user or at the next
+    session (``trading_date`` is the CME session it started in), journaled
+    either way. Exits still pass, entries do not.
+    """
+
+    follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="quarantines")
+    symbol = models.CharField(max_length=20)
+    reason = models.TextField()
+    trading_date = models.DateField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follower", "symbol"],
+                condition=Q(released_at__isnull=True),
+                name="uniq_active_quarantine",
+            ),
+        ]
+
+
+class Desync(BaseModel):
+    """A follower whose broker position differs from what copying expects.
+
+    Found by reconciliation (engine start, adapter reconnect); resolved by
+    *sync* (an order for the difference), *untrack* (the difference is the
+    user's own and left alone) or by the positions agreeing again.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        SYNCED = "synced"
+        UNTRACKED = "untracked"
+        RESOLVED = "resolved"  # agreed again without action
+
+    follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="desyncs")
+    symbol = models.CharField(max_length=20)
+    expected = models.IntegerField(help_text="Signed contracts copying expects (incl. untracked).")
+    actual = models.IntegerField(help_text="Signed contracts the broker reports.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follower", "symbol"],
+                condition=Q(status="open"),
+                name="uniq_open_desync",
+            ),
         ]

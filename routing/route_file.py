@@ -7,7 +7,15 @@ default)::
     name = "Evals"
     copy_mode = "multiplier"          # or "fixed"
     copy_value = 1
+    sizing_mode = "contracts"         # or "notional" (dollars per point preserved)
     rounding = "entry_down_exit_up"   # or "nearest", "always_down"
+    auto_micro = false                # an entry rounding to 0 on a mini is sized on its micro
+    quarantine = true                 # a rejected entry pauses that symbol for the follower
+    partial_exit = "proportional"     # or "exit_with_leader"
+
+    [[mappings]]                      # optional, any number: leader root -> follower root
+    leader = "MNQ"
+    follower = "NQ"
 
     [leader]
     name = "Lead"
@@ -17,6 +25,7 @@ default)::
     name = "Eval 50K"
     balance = 50000
     ratio = 0.5                       # 0.1-1000, default 1
+    sizing_basis = "ratio"            # or "percent_of_balance" (x balance / leader balance)
     kind = "evaluation"               # personal / evaluation / funded
     [followers.limits]
     daily_loss = 1000                 # dollars
@@ -27,6 +36,7 @@ Pure: no Django. Numbers are read as ``Decimal`` (TOML floats included).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,17 +49,31 @@ from routing.engine.types import (
     RATIO_MIN,
     CopyMode,
     GroupConfig,
+    PartialExit,
     RiskLimits,
     RoundingMode,
+    SizingBasis,
+    SizingMode,
 )
 
 ACCOUNT_KINDS = ("personal", "evaluation", "funded")
 
-_GROUP_KEYS = {"name", "copy_mode", "copy_value", "rounding"}
+_GROUP_KEYS = {
+    "name",
+    "copy_mode",
+    "copy_value",
+    "sizing_mode",
+    "rounding",
+    "auto_micro",
+    "quarantine",
+    "partial_exit",
+}
 _LEADER_KEYS = {"name", "balance"}
-_FOLLOWER_KEYS = {"name", "balance", "ratio", "kind", "limits"}
+_FOLLOWER_KEYS = {"name", "balance", "ratio", "sizing_basis", "kind", "limits"}
 _LIMIT_KEYS = {"daily_loss", "max_contracts"}
-_TOP_KEYS = {"group", "leader", "followers"}
+_MAPPING_KEYS = {"leader", "follower"}
+_TOP_KEYS = {"group", "leader", "followers", "mappings"}
+_ROOT = re.compile(r"^[A-Z0-9]{1,4}$")
 
 
 class RouteFileError(ValueError):
@@ -68,6 +92,7 @@ class FollowerSpec:
     account: AccountSpec
     ratio: Decimal
     limits: RiskLimits
+    sizing_basis: SizingBasis = SizingBasis.RATIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +130,24 @@ def parse_route(text: str, *, name: str) -> RouteSpec:
     if not isinstance(followers, list) or not followers:
         raise RouteFileError(f"{name}: at least one [[followers]] table is required")
 
+    leader_spec = AccountSpec(
+        name=_text(leader, "name", name, "leader"),
+        balance=_money(leader.get("balance"), name, "leader.balance"),
+    )
     config = GroupConfig(
         copy_mode=_choice(group, "copy_mode", CopyMode, CopyMode.MULTIPLIER, name, "group"),
         copy_value=_positive(group.get("copy_value", Decimal(1)), name, "group.copy_value"),
         rounding=_choice(
             group, "rounding", RoundingMode, RoundingMode.ENTRY_DOWN_EXIT_UP, name, "group"
         ),
-    )
-    leader_spec = AccountSpec(
-        name=_text(leader, "name", name, "leader"),
-        balance=_money(leader.get("balance"), name, "leader.balance"),
+        sizing_mode=_choice(group, "sizing_mode", SizingMode, SizingMode.CONTRACTS, name, "group"),
+        auto_micro=_flag(group, "auto_micro", False, name, "group"),
+        quarantine=_flag(group, "quarantine", True, name, "group"),
+        partial_exit=_choice(
+            group, "partial_exit", PartialExit, PartialExit.PROPORTIONAL, name, "group"
+        ),
+        mappings=_mappings(data.get("mappings", []), name),
+        leader_balance=leader_spec.balance,
     )
     follower_specs = tuple(_follower(f, i, name) for i, f in enumerate(followers, start=1))
     names = [leader_spec.name] + [f.account.name for f in follower_specs]
@@ -169,7 +202,39 @@ def _follower(raw: Any, index: int, name: str) -> FollowerSpec:
         balance=_money(raw.get("balance"), name, f"{where}.balance"),
         kind=kind,
     )
-    return FollowerSpec(account=account, ratio=ratio, limits=limits)
+    basis = _choice(raw, "sizing_basis", SizingBasis, SizingBasis.RATIO, name, where)
+    if basis is SizingBasis.PERCENT_OF_BALANCE and account.balance <= 0:
+        raise RouteFileError(f"{name}: {where}.balance must be > 0 for percent_of_balance sizing")
+    return FollowerSpec(account=account, ratio=ratio, limits=limits, sizing_basis=basis)
+
+
+def _mappings(raw: Any, name: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list):
+        raise RouteFileError(f"{name}: mappings must be [[mappings]] tables")
+    pairs: list[tuple[str, str]] = []
+    for index, table in enumerate(raw, start=1):
+        where = f"mappings[{index}]"
+        if not isinstance(table, Mapping):
+            raise RouteFileError(f"{name}: {where} must be a table")
+        _no_unknown(table, _MAPPING_KEYS, name, where)
+        leader = _text(table, "leader", name, where).upper()
+        follower = _text(table, "follower", name, where).upper()
+        for key, root in (("leader", leader), ("follower", follower)):
+            if not _ROOT.match(root):
+                raise RouteFileError(
+                    f"{name}: {where}.{key} must be a product root like 'MNQ', got {root!r}"
+                )
+        if any(leader == existing for existing, _ in pairs):
+            raise RouteFileError(f"{name}: {where}: {leader} is already mapped")
+        pairs.append((leader, follower))
+    return tuple(pairs)
+
+
+def _flag(table: Mapping[str, Any], key: str, default: bool, name: str, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise RouteFileError(f"{name}: {where}.{key} must be true or false, got {value!r}")
+    return value
 
 
 def _no_unknown(table: Mapping[str, Any], allowed: set[str], name: str, where: str) -> None:

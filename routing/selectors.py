@@ -45,7 +45,8 @@ def copy_order_payload(order: CopyOrder) -> dict[str, Any]:
     return {
         "id": order.pk,
         "group": order.group_id,
-        "leader_event": order.leader_event.external_id,
+        "leader_event": order.leader_event.external_id if order.leader_event else None,
+        "kind": order.kind,
         "follower": order.account.name,
         "symbol": order.symbol,
         "side": order.side,

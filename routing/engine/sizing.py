@@ -1,79 +1,83 @@
-"""Follower sizing: from a leader quantity to whole follower contracts.
+"""Follower sizing: from the leader's cumulative position to a follower target.
 
-Rules (DESIGN.md, "Copy mode" and "Rounding mode"):
+A follower's target position is derived from the leader's *cumulative*
+position, never by rounding each fill, so rounding cannot drift: ten leader
+fills of 1 lot at ratio 0.3 end at ``floor(10 x 0.3) = 3`` follower lots,
+not ten times ``floor(0.3) = 0`` (issue "Copy semantics", Sizing).
 
-* multiplier: ``leader qty x copy value x ratio``;
-* fixed: ``copy value x ratio``, leader size ignored;
-* rounding: entry down / exit up (default), nearest (half up), always down.
+Rules (DESIGN.md, "Copy mode", "Sizing mode", "Rounding mode"):
 
-Rounding entries down and exits up means a follower never carries more risk
-than its ratio allows and never keeps a stray contract after the leader
-reduces.
+* factor = copy value x ratio, and x follower balance / leader balance when
+  the follower is sized on percent of balance;
+* multiplier: target = |leader position| x factor x conversion rate;
+* fixed: target = factor x conversion rate while the leader holds a position
+  (the leader's size is ignored); a leader scale-out reduces the follower by
+  the same share;
+* rounding of the target's size: *entry down, exit up* (default) rounds the
+  target down whichever way it moves, so entries round down and exits round
+  up; *nearest* rounds half up; *always down* rounds entries down and exits
+  down (the exit is the smaller one, so the target rounds up on an exit).
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from routing.engine.types import CopyMode, GroupConfig, Intent, RoundingMode
-
-_RULE_TEXT = {
-    (RoundingMode.ENTRY_DOWN_EXIT_UP, Intent.ENTRY): "entry rounds down",
-    (RoundingMode.ENTRY_DOWN_EXIT_UP, Intent.EXIT): "exit rounds up",
-    (RoundingMode.NEAREST, Intent.ENTRY): "rounds to nearest",
-    (RoundingMode.NEAREST, Intent.EXIT): "rounds to nearest",
-    (RoundingMode.ALWAYS_DOWN, Intent.ENTRY): "rounds down",
-    (RoundingMode.ALWAYS_DOWN, Intent.EXIT): "rounds down",
-}
+from routing.engine.types import (
+    FollowerState,
+    GroupConfig,
+    RoundingMode,
+    SizingBasis,
+)
 
 
-def round_contracts(raw: Decimal, mode: RoundingMode, intent: Intent) -> int:
-    """Whole contracts from a non-negative fractional quantity ``raw``."""
+class SizingError(ValueError):
+    """A size cannot be computed (e.g. a missing balance); the message says why."""
+
+
+def round_target(raw: Decimal, mode: RoundingMode, *, growing: bool) -> int:
+    """Whole contracts for a non-negative fractional target size ``raw``.
+
+    ``growing`` is True when the target grows from the follower's current
+    size (an entry), False when it shrinks (an exit). Raises ``ValueError``
+    for a negative ``raw``.
+    """
     if raw < 0:
         raise ValueError(f"cannot round a negative quantity {raw}")
     if mode is RoundingMode.NEAREST:
         rounding = ROUND_HALF_UP
-    elif mode is RoundingMode.ENTRY_DOWN_EXIT_UP and intent is Intent.EXIT:
-        rounding = ROUND_CEILING
+    elif mode is RoundingMode.ALWAYS_DOWN and not growing:
+        rounding = ROUND_CEILING  # the exit rounds down, so what stays rounds up
     else:
         rounding = ROUND_FLOOR
     return int(raw.to_integral_value(rounding=rounding))
 
 
-def rounding_rule_text(mode: RoundingMode, intent: Intent) -> str:
+def rounding_rule_text(mode: RoundingMode, *, growing: bool) -> str:
     """Human words for the rule applied, for decision reasons."""
-    return _RULE_TEXT[(mode, intent)]
+    if mode is RoundingMode.NEAREST:
+        return "rounds to nearest"
+    if mode is RoundingMode.ALWAYS_DOWN:
+        return "entry rounds down" if growing else "exit rounds down"
+    return "entry rounds down" if growing else "exit rounds up"
 
 
-def entry_size(leader_qty: int, group: GroupConfig, ratio: Decimal) -> tuple[Decimal, str]:
-    """Fractional follower entry size and the formula that produced it.
+def size_factor(group: GroupConfig, follower: FollowerState) -> tuple[Decimal, str]:
+    """``(factor, formula)``: copy value x ratio [x balance share].
 
-    Returns ``(raw, formula)`` such as ``(Decimal("1.5"), "3 x 1 x 0.5")``.
+    Raises :class:`SizingError` when percent-of-balance sizing lacks a
+    follower or leader balance, or the leader balance is not > 0.
     """
-    if group.copy_mode is CopyMode.FIXED:
-        return group.copy_value * ratio, f"fixed {plain(group.copy_value)} x {plain(ratio)}"
-    raw = leader_qty * group.copy_value * ratio
-    return raw, f"{leader_qty} x {plain(group.copy_value)} x {plain(ratio)}"
-
-
-def exit_size(
-    leader_exit_qty: int,
-    leader_position: int,
-    follower_position: int,
-    group: GroupConfig,
-    ratio: Decimal,
-) -> tuple[Decimal, str]:
-    """Fractional follower exit size for a leader reducing ``leader_exit_qty``.
-
-    Multiplier mode sizes the exit like an entry; fixed mode, where the
-    leader's size carries no meaning for the follower, exits the same share
-    of the follower's position as the leader exits of its own.
-    ``leader_position`` and ``follower_position`` are absolute contracts.
-    """
-    if group.copy_mode is CopyMode.FIXED:
-        raw = Decimal(follower_position) * leader_exit_qty / leader_position
-        return raw, f"{follower_position} x {leader_exit_qty}/{leader_position}"
-    return entry_size(leader_exit_qty, group, ratio)
+    factor = group.copy_value * follower.ratio
+    formula = f"{plain(group.copy_value)} x {plain(follower.ratio)}"
+    if follower.sizing_basis is SizingBasis.PERCENT_OF_BALANCE:
+        if follower.balance is None or group.leader_balance is None:
+            raise SizingError("percent of balance sizing needs the follower and leader balances")
+        if group.leader_balance <= 0:
+            raise SizingError(f"leader balance {plain(group.leader_balance)} must be > 0")
+        factor = factor * follower.balance / group.leader_balance
+        formula += f" x {plain(follower.balance)}/{plain(group.leader_balance)}"
+    return factor, formula
 
 
 def plain(value: Decimal) -> str:

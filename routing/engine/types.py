@@ -7,7 +7,8 @@ times are timezone-aware UTC ``datetime``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -208,16 +209,40 @@ class GroupConfig:
     """Sizing settings of one copy group (route).
 
     ``copy_value`` multiplies the leader's size in multiplier mode and is the
-    base contract count in fixed mode; it must be > 0.
+    base contract count in fixed mode; it must be > 0. ``mappings`` maps a
+    leader product root to the follower root it is copied into (``{"MNQ":
+    "NQ"}``; the contract month carries over) and overrides the default of
+    copying into the leader's own contract. ``auto_micro``: an entry that
+    rounds to zero on a mini is re-sized on its micro. ``quarantine``: a
+    follower that rejects an entry has that symbol paused. ``leader_balance``
+    (dollars) is needed by followers sized on percent of balance.
+    ``enabled`` False pauses the route: entries are not copied, exits still are.
     """
 
     copy_mode: CopyMode
     copy_value: Decimal
     rounding: RoundingMode = RoundingMode.ENTRY_DOWN_EXIT_UP
+    sizing_mode: SizingMode = SizingMode.CONTRACTS
+    auto_micro: bool = False
+    quarantine: bool = True
+    partial_exit: PartialExit = PartialExit.PROPORTIONAL
+    mappings: tuple[tuple[str, str], ...] = ()
+    leader_balance: Decimal | None = None
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         if self.copy_value <= 0:
             raise ValueError(f"copy value must be > 0, got {self.copy_value}")
+        leaders = [leader for leader, _ in self.mappings]
+        if len(set(leaders)) != len(leaders):
+            raise ValueError(f"a leader root is mapped twice: {self.mappings}")
+
+    def mapped_root(self, leader_root: str) -> str | None:
+        """The follower root an explicit mapping names for ``leader_root``, if any."""
+        for leader, follower in self.mappings:
+            if leader == leader_root:
+                return follower
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,25 +263,41 @@ class FollowerState:
     """What the engine needs to know about one follower for one leader event.
 
     ``key`` identifies the follower stably (database id or route-file name);
-    ``ratio`` 0.1-1000; ``position`` is the follower's signed net contracts
-    in the event's symbol; ``session_pnl`` its realized + unrealized PnL in
-    dollars for the current session (negative = loss).
+    ``ratio`` 0.1-1000; ``positions`` maps a contract code to the follower's
+    *tracked* signed net contracts there (what copying has committed it to:
+    fills plus orders in flight; positions the user untracked are left out);
+    ``session_pnl`` its realized + unrealized PnL in dollars for the current
+    session (negative = loss). ``balance`` (dollars) is needed when
+    ``sizing_basis`` is percent of balance. ``quarantined`` holds contract
+    codes where entries are paused after a rejected entry. ``enabled`` False
+    pauses the follower: entries are not copied, exits still are.
     """
 
     key: str
     ratio: Decimal
-    position: int = 0
+    positions: Mapping[str, int] = field(default_factory=dict)
     session_pnl: Decimal = Decimal(0)
     limits: RiskLimits = RiskLimits()
     enabled: bool = True
+    sizing_basis: SizingBasis = SizingBasis.RATIO
+    balance: Decimal | None = None
+    quarantined: frozenset[str] = frozenset()
+
+    def position(self, symbol: str) -> int:
+        """Tracked signed contracts in ``symbol`` (0 when none)."""
+        return self.positions.get(symbol, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class CopyDecision:
-    """The engine's answer for one follower and one leader fill.
+    """The engine's answer for one follower and one leader event.
 
+    ``symbol`` is the follower's contract (after mappings and conversions);
     ``qty`` is the contracts to send (0 unless ``status`` is SEND) on
-    ``side``; ``reason`` is a sentence a trader can read, with the numbers.
+    ``side``; ``position_before`` and ``target`` are the follower's tracked
+    signed position before and after this order; ``reason`` is a sentence a
+    trader can read, with the numbers. ``intent`` describes the follower's
+    order: entry (opens or adds), exit (reduces or closes), reversal (both).
     """
 
     follower: str
@@ -267,3 +308,5 @@ class CopyDecision:
     intent: Intent
     reason: str
     client_order_id: str
+    position_before: int = 0
+    target: int = 0

@@ -18,12 +18,13 @@ from typing import Any
 
 from routing.brokers.base import OrderRequest, OrderStatus
 from routing.brokers.paper import PaperBroker
-from routing.engine.copier import decide_copies
+from routing.engine.conversion import same_underlying
+from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.positions import Position
 from routing.engine.sessions import session_start
 from routing.engine.symbols import root_of
-from routing.engine.types import ContractSpec, DecisionStatus, FollowerState, LeaderFill
-from routing.route_file import RouteSpec
+from routing.engine.types import ContractSpec, DecisionStatus, FollowerState, Intent, LeaderFill
+from routing.route_file import RouteFileError, RouteSpec
 
 CENT = Decimal("0.01")
 
@@ -67,6 +68,9 @@ class DecisionRecord:
 @dataclass
 class _Account:
     name: str
+    expected: dict[str, int] = field(default_factory=dict)
+    quarantined: set[str] = field(default_factory=set)
+    quarantine_session: datetime | None = None
     realized_by_session: dict[datetime, Decimal] = field(
         default_factory=lambda: defaultdict(Decimal)
     )
@@ -89,7 +93,8 @@ def simulate(
     """Run ``fills`` (in order) through ``route``; ``specs`` keyed by root.
 
     Raises ``KeyError`` naming the root when a fill's contract has no spec
-    (importers check this first, so it signals a programming error).
+    (importers check this first, so it signals a programming error) and
+    :class:`RouteFileError` when a mapping names a product without a spec.
     """
     return asyncio.run(_simulate(route, list(fills), specs, slippage_ticks))
 
@@ -100,6 +105,13 @@ async def _simulate(
     specs: Mapping[str, ContractSpec],
     slippage_ticks: int,
 ) -> SimulationResult:
+    engine_specs = dict(specs)
+    for leader_root, follower_root in route.group.mappings:
+        for root in (leader_root, follower_root):
+            if root not in engine_specs:
+                raise KeyError(
+                    f"mapping {leader_root} -> {follower_root}: no contract spec for {root}"
+                )
     broker = PaperBroker(specs, slippage_ticks=slippage_ticks)
     await broker.connect()
     leader_book: dict[str, Position] = defaultdict(Position)
@@ -116,22 +128,36 @@ async def _simulate(
         leader_book[fill.symbol], _ = leader_before.apply_fill(
             fill.side, fill.qty, fill.price, spec.point_value
         )
-        states = [
-            FollowerState(
-                key=f.account.name,
-                ratio=f.ratio,
-                position=broker.position(f.account.name, fill.symbol).qty,
-                session_pnl=_session_pnl(broker, accounts[f.account.name], session, symbols, specs),
-                limits=f.limits,
+        states = []
+        for f in route.followers:
+            account = accounts[f.account.name]
+            if account.quarantine_session != session:
+                account.quarantined.clear()  # quarantines end with the session
+                account.quarantine_session = session
+            states.append(
+                FollowerState(
+                    key=f.account.name,
+                    ratio=f.ratio,
+                    positions=dict(account.expected),
+                    session_pnl=_session_pnl(broker, account, session, symbols, specs),
+                    limits=f.limits,
+                    sizing_basis=f.sizing_basis,
+                    balance=f.account.balance,
+                    quarantined=frozenset(account.quarantined),
+                )
             )
-            for f in route.followers
-        ]
+        marks = {s: m for s in symbols if (m := broker.last_mark(s)) is not None}
+        move = LeaderMove.of_fill(fill, leader_before.qty)
         for decision in decide_copies(
-            fill, leader_before.qty, route.group, states, route_key=route.name
+            move, route.group, states, engine_specs, route_key=route.name, marks=marks
         ):
+            account = accounts[decision.follower]
             status, price = decision.status.value, None
             if decision.status is DecisionStatus.SEND:
-                before = broker.position(decision.follower, fill.symbol).realized_pnl
+                symbols.add(decision.symbol)
+                account.expected[decision.symbol] = decision.target
+                before = broker.position(decision.follower, decision.symbol).realized_pnl
+                same = same_underlying(spec, specs[root_of(decision.symbol)])
                 result = await broker.place_order(
                     OrderRequest(
                         account=decision.follower,
@@ -139,15 +165,24 @@ async def _simulate(
                         symbol=decision.symbol,
                         side=decision.side,
                         qty=decision.qty,
-                        reference_price=fill.price,
+                        reference_price=fill.price if same else None,
                         time=fill.time,
                     )
                 )
                 status, price = result.status.value, result.avg_price
-                if result.status is OrderStatus.FILLED:
-                    after = broker.position(decision.follower, fill.symbol).realized_pnl
-                    accounts[decision.follower].realized_by_session[session] += after - before
-            accounts[decision.follower].counts[status] += 1
+                unfilled = decision.qty - result.filled_qty
+                if result.is_final and unfilled:
+                    account.expected[decision.symbol] -= decision.side.sign * unfilled
+                    if (
+                        result.status is OrderStatus.REJECTED
+                        and route.group.quarantine
+                        and (decision.intent is not Intent.EXIT)
+                    ):
+                        account.quarantined.add(decision.symbol)
+                if result.filled_qty:
+                    after = broker.position(decision.follower, decision.symbol).realized_pnl
+                    account.realized_by_session[session] += after - before
+            account.counts[status] += 1
             decisions.append(
                 DecisionRecord(
                     leader_event=fill.event_id,

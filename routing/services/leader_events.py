@@ -11,24 +11,31 @@ Orders to send are left PENDING for the order router (``routing.services.orders`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
 from accounts.models import BrokerAccount
 from journal.models import EventType, Position
 from journal.services import fill_record, journal_record, positions_mark
-from routing.engine.copier import decide_copies
-from routing.engine.symbols import SymbolError, root_of
+from routing.engine.conversion import micro_root
+from routing.engine.copier import LeaderMove, decide_copies
+from routing.engine.symbols import SymbolError, parse_contract, root_of
+from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import (
     CopyDecision,
     DecisionStatus,
     FollowerState,
+    GroupConfig,
     LeaderFill,
     RiskLimits,
+    SizingBasis,
 )
 from routing.models import ContractSpec, CopyGroup, CopyOrder, Follower, LeaderEvent, RiskLimit
 from routing.selectors import copy_order_payload, followers_for_engine, session_pnl_by_account
+from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
+from routing.services.quarantines import quarantines_active
 
 _STATUS = {
     DecisionStatus.SEND: CopyOrder.Status.PENDING,
@@ -81,18 +88,22 @@ def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResu
         price=fill.price,
         occurred_at=fill.time,
         source=source,
+        seq=fill.seq,
+        order_id=fill.order_id or "",
     )
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
-    spec, spec_problem = _spec_for(fill.symbol)
+    specs = {spec.root: spec.to_engine() for spec in ContractSpec.objects.all()}
+    spec = _spec_for(fill.symbol, specs)
     leader_position = Position.objects.filter(account=account, symbol=fill.symbol).first()
     leader_before = leader_position.qty if leader_position else 0
 
     orders: list[CopyOrder] = []
-    groups = CopyGroup.objects.filter(leader=account, enabled=True).order_by("pk")
+    # Paused groups are decided too: the engine copies their exits, not entries.
+    groups = CopyGroup.objects.filter(leader=account).order_by("pk")
     for group in groups:
-        orders.extend(_decide_group(group, event, fill, leader_before, spec, spec_problem))
+        orders.extend(_decide_group(group, event, fill, leader_before, specs))
 
     if spec is not None:
         fill_record(
@@ -121,15 +132,11 @@ def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResu
     return IngestResult(event=event, created=True, orders=orders)
 
 
-def _spec_for(symbol: str) -> tuple[ContractSpec | None, str | None]:
+def _spec_for(symbol: str, specs: dict[str, EngineSpec]) -> EngineSpec | None:
     try:
-        root = root_of(symbol)
-    except SymbolError as exc:
-        return None, str(exc)
-    spec = ContractSpec.objects.filter(root=root).first()
-    if spec is None:
-        return None, f"no contract spec for {root}: nothing is sent on a guess"
-    return spec, None
+        return specs.get(root_of(symbol))
+    except SymbolError:
+        return None
 
 
 def _decide_group(
@@ -137,45 +144,52 @@ def _decide_group(
     event: LeaderEvent,
     fill: LeaderFill,
     leader_before: int,
-    spec: ContractSpec | None,
-    spec_problem: str | None,
+    specs: dict[str, EngineSpec],
 ) -> list[CopyOrder]:
     followers = followers_for_engine(group)
     if not followers:
         return []
     account_ids = [f.account_id for f in followers]
-    if spec is not None:
+    config = group.to_engine()
+    move = LeaderMove.of_fill(fill, leader_before)
+    candidates = _follower_symbols(fill.symbol, config, specs)
+    if fill.symbol in candidates and root_of(fill.symbol) in specs:
         positions_mark(
             account_ids=account_ids,
             symbol=fill.symbol,
             price=fill.price,
-            point_value=spec.point_value,
+            point_value=specs[root_of(fill.symbol)].point_value,
         )
-    held = dict(
-        Position.objects.filter(account_id__in=account_ids, symbol=fill.symbol).values_list(
-            "account_id", "qty"
-        )
-    )
+    expected = expected_positions_locked(account_ids, candidates)
+    quarantined = quarantines_active(followers, at=fill.time)
     pnl = session_pnl_by_account(account_ids, fill.time)
     states = [
         FollowerState(
             key=str(f.account_id),
             ratio=f.ratio,
-            position=held.get(f.account_id, 0),
+            positions={s: row.qty for (a, s), row in expected.items() if a == f.account_id},
             session_pnl=pnl[f.account_id],
             enabled=f.enabled,
             limits=_limits(f),
+            sizing_basis=SizingBasis(f.sizing_basis),
+            balance=f.account.balance,
+            quarantined=quarantined.get(f.pk, frozenset()),
         )
         for f in followers
     ]
     decisions = decide_copies(
-        fill, leader_before, group.to_engine(), states, route_key=str(group.pk)
+        move, config, states, specs, route_key=str(group.pk), marks=_marks(candidates)
     )
     by_account = {f.account_id: f for f in followers}
     orders = []
     for decision in decisions:
         follower = by_account[int(decision.follower)]
-        orders.append(_order_from(decision, group, event, follower, spec_problem))
+        order = _order_from(decision, group, event, follower)
+        if order.status == CopyOrder.Status.PENDING:
+            row = expected[(follower.account_id, order.symbol)]
+            row.qty = decision.target
+        orders.append(order)
+    expected_positions_save(expected)
     CopyOrder.objects.bulk_create(orders)
     for order in orders:
         if order.status == CopyOrder.Status.BLOCKED:
@@ -186,7 +200,9 @@ def _decide_group(
                 account_id=order.account_id,
                 actor_label="engine",
                 occurred_at=fill.time,
-                message=f"{order.account.name}: {order.side} {fill.symbol} blocked: {order.reason}",
+                message=(
+                    f"{order.account.name}: {order.side} {order.symbol} blocked: {order.reason}"
+                ),
                 extra_data={
                     "client_order_id": order.client_order_id,
                     "leader_event": fill.event_id,
@@ -198,6 +214,36 @@ def _decide_group(
         data={"group": group.pk, "orders": [copy_order_payload(o) for o in orders]},
     )
     return orders
+
+
+def _follower_symbols(
+    leader_symbol: str, config: GroupConfig, specs: dict[str, EngineSpec]
+) -> set[str]:
+    """Every contract a follower may trade for ``leader_symbol``: the mapped
+    or own product and, with auto micro, its micro."""
+    try:
+        contract = parse_contract(leader_symbol)
+    except SymbolError:
+        return {leader_symbol}
+    root = config.mapped_root(contract.root) or contract.root
+    symbols = {contract.with_root(root).code}
+    micro = micro_root(root, specs) if config.auto_micro else None
+    if micro is not None:
+        symbols.add(contract.with_root(micro).code)
+    return symbols
+
+
+def _marks(symbols: set[str]) -> dict[str, Decimal]:
+    """Last known prices of ``symbols`` from any account's marked position."""
+    rows = (
+        Position.objects.filter(symbol__in=symbols, mark_price__isnull=False)
+        .order_by("symbol", "-updated_at")
+        .values_list("symbol", "mark_price")
+    )
+    marks: dict[str, Decimal] = {}
+    for symbol, price in rows:
+        marks.setdefault(symbol, price)
+    return marks
 
 
 def _limits(follower: Follower) -> RiskLimits:
@@ -212,14 +258,7 @@ def _order_from(
     group: CopyGroup,
     event: LeaderEvent,
     follower: Follower,
-    spec_problem: str | None,
 ) -> CopyOrder:
-    status = _STATUS[decision.status]
-    qty, reason = decision.qty, decision.reason
-    if spec_problem is not None and status == CopyOrder.Status.PENDING:
-        # Fail closed: without a contract spec the fill cannot be valued, so
-        # nothing is sent; the reason says what is missing.
-        status, qty, reason = CopyOrder.Status.BLOCKED, 0, f"{reason}; blocked: {spec_problem}"
     return CopyOrder(
         leader_event=event,
         group=group,
@@ -228,8 +267,10 @@ def _order_from(
         client_order_id=decision.client_order_id,
         symbol=decision.symbol,
         side=decision.side.value,
-        qty=qty,
+        qty=decision.qty,
         intent=decision.intent.value,
-        status=status,
-        reason=reason,
+        status=_STATUS[decision.status],
+        reason=decision.reason,
+        position_before=decision.position_before,
+        target=decision.target,
     )

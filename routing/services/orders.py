@@ -15,11 +15,14 @@ from django.db import transaction
 from journal.models import EventType
 from journal.services import fill_record, journal_record
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, OrderType
+from routing.engine.conversion import same_underlying
 from routing.engine.symbols import root_of
-from routing.engine.types import Side
+from routing.engine.types import Intent, Side
 from routing.models import ContractSpec, CopyOrder
 from routing.selectors import copy_order_payload
+from routing.services.expected import expected_position_move
 from routing.services.feed import feed_publish_on_commit
+from routing.services.quarantines import quarantine_start
 
 _RESULT_STATUS = {
     OrderStatus.FILLED: CopyOrder.Status.FILLED,
@@ -28,6 +31,8 @@ _RESULT_STATUS = {
     OrderStatus.REJECTED: CopyOrder.Status.REJECTED,
     OrderStatus.CANCELLED: CopyOrder.Status.CANCELLED,
 }
+
+_FINAL = frozenset({CopyOrder.Status.FILLED, CopyOrder.Status.REJECTED, CopyOrder.Status.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,11 @@ def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
     if claimed != 1:
         return None
     order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order_id)
+    event = order.leader_event
+    # A copy in the leader's product, or its mini/micro (one index, one
+    # price), fills near the leader's price; a product on another underlying
+    # or a sync order goes at the market (the broker's last mark).
+    same_contract = event is not None and _same_underlying(event.symbol, order.symbol)
     request = OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
@@ -54,10 +64,18 @@ def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
         side=Side(order.side),
         qty=order.qty,
         order_type=OrderType.MARKET,
-        reference_price=order.leader_event.price,
-        time=order.leader_event.occurred_at,
+        reference_price=event.price if same_contract else None,
+        time=event.occurred_at if event is not None else None,
     )
     return ClaimedOrder(platform=order.account.platform, request=request)
+
+
+def _same_underlying(a: str, b: str) -> bool:
+    roots = {root_of(a), root_of(b)}
+    if len(roots) == 1:
+        return True
+    specs = {s.root: s.to_engine() for s in ContractSpec.objects.filter(root__in=roots)}
+    return len(specs) == 2 and same_underlying(*specs.values())
 
 
 @transaction.atomic
@@ -85,6 +103,7 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
             filled_at=fill.time,
             copy_order_id=order.pk,
         )
+    was_final = order.status in _FINAL
     order.status = _RESULT_STATUS[result.status]
     order.broker_order_id = result.broker_order_id or ""
     order.filled_qty = result.filled_qty
@@ -101,6 +120,18 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
             "updated_at",
         ]
     )
+    if order.status in _FINAL and not was_final and order.filled_qty < order.qty:
+        # The unfilled rest will never fill: take it back out of what the
+        # follower is expected to hold, so the next event sizes against reality.
+        unfilled = (order.qty - order.filled_qty) * Side(order.side).sign
+        expected_position_move(account_id=order.account_id, symbol=order.symbol, delta=-unfilled)
+    if (
+        order.status == CopyOrder.Status.REJECTED
+        and not was_final
+        and order.intent in (Intent.ENTRY, Intent.REVERSAL)
+        and order.group.quarantine
+    ):
+        quarantine_start(order=order, reason=f"entry rejected: {result.reason}")
     if order.status == CopyOrder.Status.REJECTED:
         journal_record(
             owner_id=order.group.owner_id,

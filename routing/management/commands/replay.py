@@ -67,7 +67,10 @@ class Command(BaseCommand):
         if options["slippage_ticks"] < 0:
             raise CommandError("--slippage-ticks must be ≥ 0")
 
-        result = simulate(route, export.fills, specs, slippage_ticks=options["slippage_ticks"])
+        try:
+            result = simulate(route, export.fills, specs, slippage_ticks=options["slippage_ticks"])
+        except RouteFileError as exc:
+            raise CommandError(str(exc)) from exc
         summary = {
             "export": export.path,
             "format": export.format,

@@ -61,40 +61,41 @@ def test_ninjatrader_sim101_when_replayed_then_ratio_and_rounding_rules_hold(
     shared_data: Path, tmp_path: Path
 ) -> None:
     # Arrange: Sim101's first seven fills (SOURCES.md §6) and the hand-sized copies.
-    # leader  | Half (0.5)                      | Third (0.3)
-    # buy 9   | 4.5 -> 4 (entry down)           | 2.7 -> 2
-    # buy 1   | 0.5 -> 0 skipped (rounds to 0)  | 0.3 -> 0 skipped
-    # sell 6  | 3.0 -> 3 (holds 4 -> 1)         | 1.8 -> 2 (exit up; holds 2 -> 0)
-    # sell 4  | leader flat: close all 1        | holds nothing: skipped
-    # buy 10  | 5                               | 3
-    # sell 4  | 2                               | 1.2 -> 2 (exit up; holds 3 -> 1)
-    # sell 6  | leader flat: close 3            | leader flat: close 1
+    # Targets come from the leader's cumulative position (no per-fill drift).
+    # leader       | Half (0.5)                   | Third (0.3)
+    # buy 9  -> 9  | 4.5 -> 4: buy 4              | 2.7 -> 2: buy 2
+    # buy 1  -> 10 | 5: buy 1                     | 3: buy 1
+    # sell 6 -> 4  | 2: sell 3                    | 1.2 -> 1 (exit up): sell 2
+    # sell 4 -> 0  | flat: sell 2                 | flat: sell 1
+    # buy 10 -> 10 | 5: buy 5                     | 3: buy 3
+    # sell 4 -> 6  | 3: sell 2                    | 1.8 -> 1: sell 2
+    # sell 6 -> 0  | flat: sell 3                 | flat: sell 1
     rows, summary = _replay_json(
         shared_data / NINJATRADER, _route(tmp_path), "--leader-account", "Sim101"
     )
     # Act / Assert
     assert _decisions(rows, "Half")[:7] == [
         ("buy", 4, "filled"),
-        ("buy", 0, "skipped"),
+        ("buy", 1, "filled"),
         ("sell", 3, "filled"),
-        ("sell", 1, "filled"),
+        ("sell", 2, "filled"),
         ("buy", 5, "filled"),
         ("sell", 2, "filled"),
         ("sell", 3, "filled"),
     ]
     assert _decisions(rows, "Third")[:7] == [
         ("buy", 2, "filled"),
-        ("buy", 0, "skipped"),
+        ("buy", 1, "filled"),
         ("sell", 2, "filled"),
-        ("sell", 0, "skipped"),
+        ("sell", 1, "filled"),
         ("buy", 3, "filled"),
         ("sell", 2, "filled"),
         ("sell", 1, "filled"),
     ]
     second = [r for r in rows if r["follower"] == "Half"][1]
-    assert "1 x 1 x 0.5 = 0.5 → 0 (entry rounds down)" in second["reason"]
+    assert "10 x 1 x 0.5 = 5 → 5 (entry rounds down)" in second["reason"]
     exit_up = [r for r in rows if r["follower"] == "Third"][2]
-    assert "6 x 1 x 0.3 = 1.8 → 2 (exit rounds up)" in exit_up["reason"]
+    assert "4 x 1 x 0.3 = 1.2 → 1 (exit rounds up)" in exit_up["reason"]
     assert set(rows[0]) >= {
         "leader_event",
         "follower",
@@ -120,9 +121,18 @@ def test_nearest_rounding_when_half_then_rounds_up(shared_data: Path, tmp_path: 
     rows, _ = _replay_json(
         shared_data / NINJATRADER, _route(tmp_path, "nearest"), "--leader-account", "Sim101"
     )
-    # buy 9: Half 4.5 -> 5 (half up), Third 2.7 -> 3; buy 1: 0.5 -> 1, 0.3 -> 0.
-    assert _decisions(rows, "Half")[:2] == [("buy", 5, "filled"), ("buy", 1, "filled")]
-    assert _decisions(rows, "Third")[:2] == [("buy", 3, "filled"), ("buy", 0, "skipped")]
+    # buy 9: Half 4.5 -> 5 (half up), Third 2.7 -> 3; buy 1 (leader 10): targets
+    # 5 and 3 are already held; sell 6 (leader 4): Half 2 (sell 3), Third 1.2 -> 1 (sell 2).
+    assert _decisions(rows, "Half")[:3] == [
+        ("buy", 5, "filled"),
+        ("buy", 0, "skipped"),
+        ("sell", 3, "filled"),
+    ]
+    assert _decisions(rows, "Third")[:3] == [
+        ("buy", 3, "filled"),
+        ("buy", 0, "skipped"),
+        ("sell", 2, "filled"),
+    ]
 
 
 def test_replay_is_deterministic(shared_data: Path, tmp_path: Path) -> None:

@@ -112,7 +112,9 @@ def test_max_contracts_when_no_limit_set_then_passes_any_size() -> None:
 def test_check_entry_when_both_limits_tripped_then_daily_loss_wins() -> None:
     # Arrange: loss 500 >= 375 and 10 > 5; the daily-loss check runs first
     follower = FollowerState(
-        key="f1", ratio=D("1"), session_pnl=D("-500"),
+        key="f1",
+        ratio=D("1"),
+        session_pnl=D("-500"),
         limits=RiskLimits(daily_loss=D("375"), max_contracts=5),
     )
 
@@ -126,7 +128,9 @@ def test_check_entry_when_both_limits_tripped_then_daily_loss_wins() -> None:
 def test_check_entry_when_only_max_contracts_tripped_then_names_it() -> None:
     # Arrange: loss 100 < 375, order 10 > 5
     follower = FollowerState(
-        key="f1", ratio=D("1"), session_pnl=D("-100"),
+        key="f1",
+        ratio=D("1"),
+        session_pnl=D("-100"),
         limits=RiskLimits(daily_loss=D("375"), max_contracts=5),
     )
 
@@ -141,7 +145,9 @@ def test_check_entry_when_only_max_contracts_tripped_then_names_it() -> None:
 def test_check_entry_when_within_all_limits_then_passes(qty: int) -> None:
     # Arrange
     follower = FollowerState(
-        key="f1", ratio=D("1"), session_pnl=D("-374.99"),
+        key="f1",
+        ratio=D("1"),
+        session_pnl=D("-374.99"),
         limits=RiskLimits(daily_loss=D("375"), max_contracts=5),
     )
 

@@ -6,240 +6,95 @@ from decimal import Decimal
 
 import pytest
 
-from routing.engine.sizing import entry_size, exit_size, round_contracts, rounding_rule_text
-from routing.engine.types import CopyMode, GroupConfig, Intent, RoundingMode
+from routing.engine.sizing import SizingError, plain, round_target, rounding_rule_text, size_factor
+from routing.engine.types import (
+    CopyMode,
+    FollowerState,
+    GroupConfig,
+    RoundingMode,
+    SizingBasis,
+)
 
 D = Decimal
-
-
-# --- round_contracts ---------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("0", 0),
-        ("0.5", 0),  # default entry rounds down
-        ("1.5", 1),
-        ("1.99", 1),
-        ("2", 2),
-        ("9.0", 9),
-    ],
-)
-def test_entry_when_fraction_then_rounds_down(raw: str, expected: int) -> None:
-    # Arrange
-    mode = RoundingMode.ENTRY_DOWN_EXIT_UP
-
-    # Act
-    qty = round_contracts(D(raw), mode, Intent.ENTRY)
-
-    # Assert
-    assert qty == expected
+EDEU = RoundingMode.ENTRY_DOWN_EXIT_UP
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"),
+    ("raw", "mode", "growing", "expected"),
     [
-        ("0", 0),
-        ("0.5", 1),  # default exit rounds up
-        ("0.1", 1),
-        ("1.01", 2),
-        ("2", 2),  # an integer stays put
+        ("0", EDEU, True, 0),
+        ("0.9", EDEU, True, 0),  # entry rounds down
+        ("1.5", EDEU, False, 1),  # exit rounds up: what stays rounds down
+        ("2", EDEU, False, 2),
+        ("1.5", RoundingMode.NEAREST, True, 2),  # half up
+        ("1.49", RoundingMode.NEAREST, False, 1),
+        ("2.5", RoundingMode.NEAREST, False, 3),
+        ("1.5", RoundingMode.ALWAYS_DOWN, True, 1),
+        ("1.5", RoundingMode.ALWAYS_DOWN, False, 2),  # the exit rounds down: 2 stay
+        ("1.0", RoundingMode.ALWAYS_DOWN, False, 1),
     ],
 )
-def test_exit_when_fraction_then_rounds_up(raw: str, expected: int) -> None:
-    # Arrange
-    mode = RoundingMode.ENTRY_DOWN_EXIT_UP
-
-    # Act
-    qty = round_contracts(D(raw), mode, Intent.EXIT)
-
-    # Assert
-    assert qty == expected
+def test_round_target(raw: str, mode: RoundingMode, growing: bool, expected: int) -> None:
+    result = round_target(D(raw), mode, growing=growing)
+    assert result == expected
+    assert type(result) is int
 
 
-@pytest.mark.parametrize("intent", [Intent.ENTRY, Intent.EXIT])
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("1.5", 2),  # half up, not banker's rounding (which gives 2 too)
-        ("2.5", 3),  # half up: banker's rounding would give 2
-        ("0.4", 0),
-        ("0.5", 1),
-        ("0.49", 0),
-        ("3.51", 4),
-    ],
-)
-def test_nearest_when_half_then_rounds_half_up(raw: str, expected: int, intent: Intent) -> None:
-    # Arrange
-    mode = RoundingMode.NEAREST
-
-    # Act
-    qty = round_contracts(D(raw), mode, intent)
-
-    # Assert
-    assert qty == expected
-
-
-@pytest.mark.parametrize("intent", [Intent.ENTRY, Intent.EXIT])
-@pytest.mark.parametrize(("raw", "expected"), [("0.9", 0), ("1.5", 1), ("2.99", 2), ("3", 3)])
-def test_always_down_when_fraction_then_rounds_down_for_entry_and_exit(
-    raw: str, expected: int, intent: Intent
-) -> None:
-    # Arrange
-    mode = RoundingMode.ALWAYS_DOWN
-
-    # Act
-    qty = round_contracts(D(raw), mode, intent)
-
-    # Assert
-    assert qty == expected
-
-
-def test_round_contracts_when_negative_then_raises() -> None:
-    # Arrange
-    raw = D("-0.5")
-
-    # Act / Assert
+def test_round_target_refuses_a_negative_size() -> None:
     with pytest.raises(ValueError, match="negative"):
-        round_contracts(raw, RoundingMode.NEAREST, Intent.ENTRY)
-
-
-def test_round_contracts_when_result_then_returns_plain_int() -> None:
-    # Arrange
-    raw = D("2.5")
-
-    # Act
-    qty = round_contracts(raw, RoundingMode.NEAREST, Intent.ENTRY)
-
-    # Assert
-    assert type(qty) is int
+        round_target(D("-1"), EDEU, growing=True)
 
 
 @pytest.mark.parametrize(
-    ("mode", "intent", "text"),
+    ("mode", "growing", "text"),
     [
-        (RoundingMode.ENTRY_DOWN_EXIT_UP, Intent.ENTRY, "entry rounds down"),
-        (RoundingMode.ENTRY_DOWN_EXIT_UP, Intent.EXIT, "exit rounds up"),
-        (RoundingMode.NEAREST, Intent.ENTRY, "rounds to nearest"),
-        (RoundingMode.ALWAYS_DOWN, Intent.EXIT, "rounds down"),
+        (EDEU, True, "entry rounds down"),
+        (EDEU, False, "exit rounds up"),
+        (RoundingMode.NEAREST, False, "rounds to nearest"),
+        (RoundingMode.ALWAYS_DOWN, False, "exit rounds down"),
     ],
 )
-def test_rounding_rule_text_when_mode_and_intent_then_names_rule(
-    mode: RoundingMode, intent: Intent, text: str
-) -> None:
-    # Act
-    words = rounding_rule_text(mode, intent)
-
-    # Assert
-    assert words == text
+def test_rounding_rule_text(mode: RoundingMode, growing: bool, text: str) -> None:
+    assert rounding_rule_text(mode, growing=growing) == text
 
 
-# --- entry_size --------------------------------------------------------------
+def test_size_factor_ratio_basis() -> None:
+    factor, formula = size_factor(
+        GroupConfig(CopyMode.MULTIPLIER, D("2")), FollowerState("f", D("0.50"))
+    )
+    assert (factor, formula) == (D("1.00"), "2 x 0.5")
 
 
-def test_entry_size_when_multiplier_then_leader_qty_times_copy_value_times_ratio() -> None:
-    # Arrange: 3 x 2 x 1.5 = 9
-    group = GroupConfig(CopyMode.MULTIPLIER, D("2"))
-
-    # Act
-    raw, formula = entry_size(3, group, D("1.5"))
-
-    # Assert
-    assert raw == D("9")
-    assert formula == "3 x 2 x 1.5"
-
-
-def test_entry_size_when_multiplier_fractional_ratio_then_keeps_fraction() -> None:
-    # Arrange: 3 x 1 x 0.5 = 1.5
-    group = GroupConfig(CopyMode.MULTIPLIER, D("1"))
-
-    # Act
-    raw, formula = entry_size(3, group, D("0.5"))
-
-    # Assert
-    assert raw == D("1.5")
-    assert formula == "3 x 1 x 0.5"
+def test_size_factor_percent_of_balance() -> None:
+    # 1 x 2 x 25 000 / 100 000 = 0.5
+    group = GroupConfig(CopyMode.MULTIPLIER, D(1), leader_balance=D(100000))
+    follower = FollowerState(
+        "f", D(2), sizing_basis=SizingBasis.PERCENT_OF_BALANCE, balance=D(25000)
+    )
+    factor, formula = size_factor(group, follower)
+    assert factor == D("0.5")
+    assert formula == "1 x 2 x 25000/100000"
 
 
-@pytest.mark.parametrize("leader_qty", [1, 7, 20])
-def test_entry_size_when_fixed_then_ignores_leader_qty(leader_qty: int) -> None:
-    # Arrange: fixed 2 x 1.5 = 3 whatever the leader trades
-    group = GroupConfig(CopyMode.FIXED, D("2"))
-
-    # Act
-    raw, formula = entry_size(leader_qty, group, D("1.5"))
-
-    # Assert
-    assert raw == D("3")
-    assert formula == "fixed 2 x 1.5"
-
-
-def test_entry_size_when_formula_then_shows_normalised_numbers() -> None:
-    # Arrange: ratio 1000.0 prints as 1000, copy value 1.50 as 1.5; 2 x 1.5 x 1000 = 3000
-    group = GroupConfig(CopyMode.MULTIPLIER, D("1.50"))
-
-    # Act
-    raw, formula = entry_size(2, group, D("1000.0"))
-
-    # Assert
-    assert raw == D("3000")
-    assert formula == "2 x 1.5 x 1000"
-
-
-# --- exit_size ---------------------------------------------------------------
-
-
-def test_exit_size_when_multiplier_then_sized_like_an_entry() -> None:
-    # Arrange: leader exits 1 of 3, ratio 0.5: 1 x 1 x 0.5 = 0.5 (follower holding ignored)
-    group = GroupConfig(CopyMode.MULTIPLIER, D("1"))
-
-    # Act
-    raw, formula = exit_size(1, 3, 1, group, D("0.5"))
-
-    # Assert
-    assert raw == D("0.5")
-    assert formula == "1 x 1 x 0.5"
-
-
-def test_exit_size_when_fixed_then_proportional_to_follower_position() -> None:
-    # Arrange: leader exits 1 of 4, follower holds 6: 6 x 1/4 = 1.5
-    group = GroupConfig(CopyMode.FIXED, D("3"))
-
-    # Act
-    raw, formula = exit_size(1, 4, 6, group, D("2"))
-
-    # Assert
-    assert raw == D("1.5")
-    assert formula == "6 x 1/4"
-
-
-def test_exit_size_when_fixed_one_third_then_rounds_up_to_one() -> None:
-    # Arrange: follower holds 2, leader exits 1 of 3: 2 x 1/3 = 0.666... -> exit up 1
-    group = GroupConfig(CopyMode.FIXED, D("2"))
-
-    # Act
-    raw, _ = exit_size(1, 3, 2, group, D("1"))
-    qty = round_contracts(raw, group.rounding, Intent.EXIT)
-
-    # Assert
-    assert D("0.66") < raw < D("0.67")
-    assert qty == 1
-
-
-# --- GroupConfig validation --------------------------------------------------
+@pytest.mark.parametrize("leader_balance", [None, D(0)])
+def test_size_factor_percent_of_balance_fails_closed(leader_balance: Decimal | None) -> None:
+    group = GroupConfig(CopyMode.MULTIPLIER, D(1), leader_balance=leader_balance)
+    follower = FollowerState("f", D(1), sizing_basis=SizingBasis.PERCENT_OF_BALANCE, balance=D(1))
+    with pytest.raises(SizingError):
+        size_factor(group, follower)
 
 
 @pytest.mark.parametrize("copy_value", ["0", "-1"])
-def test_group_config_when_copy_value_not_positive_then_raises(copy_value: str) -> None:
-    # Act / Assert
-    with pytest.raises(ValueError, match="copy value must be > 0"):
-        GroupConfig(CopyMode.MULTIPLIER, D(copy_value))
+def test_group_config_refuses_a_non_positive_copy_value(copy_value: str) -> None:
+    with pytest.raises(ValueError, match="copy value"):
+        GroupConfig(CopyMode.FIXED, D(copy_value))
 
 
-def test_group_config_when_rounding_omitted_then_entry_down_exit_up() -> None:
-    # Act
-    group = GroupConfig(CopyMode.MULTIPLIER, D("1"))
+def test_group_config_refuses_a_root_mapped_twice() -> None:
+    with pytest.raises(ValueError, match="mapped twice"):
+        GroupConfig(CopyMode.MULTIPLIER, D(1), mappings=(("ES", "MES"), ("ES", "NQ")))
 
-    # Assert
-    assert group.rounding is RoundingMode.ENTRY_DOWN_EXIT_UP
+
+def test_plain_drops_trailing_zeros() -> None:
+    assert plain(D("1.50")) == "1.5"
+    assert plain(D("50.0000")) == "50"

@@ -11,7 +11,7 @@ from conftest import Route
 from journal.models import EventType, JournalEntry, Position
 from routing.engine.orders import client_order_id
 from routing.engine.types import LeaderFill, Side
-from routing.models import ContractSpec, CopyOrder, LeaderEvent
+from routing.models import ContractSpec, CopyOrder, ExpectedPosition, LeaderEvent
 from routing.services.leader_events import leader_event_ingest
 
 pytestmark = pytest.mark.django_db
@@ -72,15 +72,17 @@ def test_entry_when_daily_loss_reached_then_blocked_exit_still_passes(route: Rou
     Position.objects.create(
         account=route.small, symbol="MNQH5", qty=2, avg_price=Decimal("21539.50")
     )
+    ExpectedPosition.objects.create(account=route.small, symbol="MNQH5", qty=2)
     Position.objects.create(
         account=route.leader, symbol="MNQH5", qty=4, avg_price=Decimal("21539.50")
     )
-    # Act: the leader adds 2 at 21445.75 (marks everyone there), then sells 2.
+    # Act: the leader adds 2 at 21445.75 (marks everyone there), then sells 3:
+    # 6 -> 3 at ratio 0.5 is a target of floor(1.5) = 1, so Eval 25K sells 1.
     add = leader_event_ingest(
         account=route.leader, fill=fill("f1", Side.BUY, 2, "21445.75"), source="t"
     )
     exit_ = leader_event_ingest(
-        account=route.leader, fill=fill("f2", Side.SELL, 2, "21445.75"), source="t"
+        account=route.leader, fill=fill("f2", Side.SELL, 3, "21445.75"), source="t"
     )
     # Assert
     blocked = orders_by_account(add)["Eval 25K"]
@@ -88,7 +90,8 @@ def test_entry_when_daily_loss_reached_then_blocked_exit_still_passes(route: Rou
     assert "daily loss 375.00 ≥ limit 375.00" in blocked.reason
     passed = orders_by_account(exit_)["Eval 25K"]
     assert (passed.status, passed.qty, passed.side) == ("pending", 1, "sell")
-    assert "2 x 1 x 0.5 = 1 → 1 (exit rounds up)" in passed.reason
+    assert "3 x 1 x 0.5 = 1.5 → 1 (exit rounds up)" in passed.reason
+    assert ExpectedPosition.objects.get(account=route.small, symbol="MNQH5").qty == 1
 
 
 def test_symbol_without_contract_spec_then_fails_closed(route: Route) -> None:

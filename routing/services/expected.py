@@ -1,0 +1,54 @@
+"""Expected positions: what copying has committed each follower to.
+
+A copy order moves its account's expected position by its full signed size
+when it is decided (the engine sizes the next event against it at once, so
+orders still in flight are never sized twice) and back by the unfilled rest
+when it ends rejected or cancelled. Callers run inside the transaction that
+creates or finalises the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from django.db.models import F
+
+from routing.models import ExpectedPosition
+
+
+def expected_positions_locked(
+    account_ids: Iterable[int], symbols: Iterable[str]
+) -> dict[tuple[int, str], ExpectedPosition]:
+    """Rows for every (account, symbol) pair, created at 0 when missing and
+    locked (``SELECT ... FOR UPDATE``) until the caller's transaction ends.
+
+    Must run inside ``transaction.atomic``.
+    """
+    ids, syms = list(account_ids), sorted(set(symbols))
+    if not ids or not syms:
+        return {}
+    ExpectedPosition.objects.bulk_create(
+        [ExpectedPosition(account_id=a, symbol=s) for a in ids for s in syms],
+        ignore_conflicts=True,
+    )
+    rows = (
+        ExpectedPosition.objects.select_for_update()
+        .filter(account_id__in=ids, symbol__in=syms)
+        .order_by("pk")
+    )
+    return {(row.account_id, row.symbol): row for row in rows}
+
+
+def expected_positions_save(rows: Mapping[tuple[int, str], ExpectedPosition]) -> None:
+    """Write back rows from :func:`expected_positions_locked` after changing ``qty``."""
+    ExpectedPosition.objects.bulk_update(list(rows.values()), ["qty"])
+
+
+def expected_position_move(*, account_id: int, symbol: str, delta: int) -> None:
+    """Add signed ``delta`` contracts to one expected position (created at 0)."""
+    if delta == 0:
+        return
+    ExpectedPosition.objects.get_or_create(account_id=account_id, symbol=symbol)
+    ExpectedPosition.objects.filter(account_id=account_id, symbol=symbol).update(
+        qty=F("qty") + delta
+    )

@@ -1,0 +1,120 @@
+"""Symbol quarantines: a follower that rejected an entry stops taking entries there.
+
+Started when the broker rejects an entry (or the entry part of a reversal)
+and the group has quarantine on; released by the user or at the next CME
+session (17:00 America/Chicago), journaled either way. Exits still pass, so
+a quarantined follower is never left holding a position its leader closed,
+and later leader exits never open an opposite position there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from journal.models import EventType
+from journal.services import journal_record
+from routing.engine.sessions import trading_date
+from routing.models import CopyOrder, Follower, Quarantine
+
+
+def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[int, frozenset[str]]:
+    """Active quarantined symbols per follower id at aware ``at``.
+
+    Quarantines from an earlier trading date are released first (actor
+    "session"), so a worker that missed the session boundary catches up here.
+    """
+    ids = [f.pk for f in followers]
+    today = trading_date(at)
+    stale = Quarantine.objects.filter(
+        follower_id__in=ids, released_at__isnull=True, trading_date__lt=today
+    ).select_related("follower__group", "follower__account")
+    for quarantine in stale:
+        _release(quarantine, actor_label="session", at=at, why="a new session started")
+    active: dict[int, set[str]] = {}
+    for follower_id, symbol in Quarantine.objects.filter(
+        follower_id__in=ids, released_at__isnull=True
+    ).values_list("follower_id", "symbol"):
+        active.setdefault(follower_id, set()).add(symbol)
+    return {k: frozenset(v) for k, v in active.items()}
+
+
+def quarantine_start(*, order: CopyOrder, reason: str, at: datetime | None = None) -> Quarantine:
+    """Quarantine ``order.symbol`` for the order's follower (idempotent: an
+    active quarantine is returned unchanged)."""
+    at = at or timezone.now()
+    existing = Quarantine.objects.filter(
+        follower_id=order.follower_id, symbol=order.symbol, released_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    quarantine = Quarantine.objects.create(
+        follower_id=order.follower_id,
+        symbol=order.symbol,
+        reason=reason,
+        trading_date=trading_date(at),
+    )
+    journal_record(
+        owner_id=order.group.owner_id,
+        event_type=EventType.QUARANTINE_STARTED,
+        group_id=order.group_id,
+        account_id=order.account_id,
+        actor_label="engine",
+        occurred_at=at,
+        message=(
+            f"{order.account.name}: {order.symbol} quarantined, entries paused until released "
+            f"or the next session: {reason}"
+        ),
+        extra_data={"client_order_id": order.client_order_id, "quarantine": quarantine.pk},
+    )
+    return quarantine
+
+
+@transaction.atomic
+def quarantine_release(
+    *, quarantine: Quarantine, actor_label: str, actor_user_id: int | None = None
+) -> bool:
+    """Release an active quarantine by the user; False when already released."""
+    locked = (
+        Quarantine.objects.select_for_update()
+        .select_related("follower__group", "follower__account")
+        .get(pk=quarantine.pk)
+    )
+    if locked.released_at is not None:
+        return False
+    _release(
+        locked,
+        actor_label=actor_label,
+        at=timezone.now(),
+        why="released by the user",
+        actor_user_id=actor_user_id,
+    )
+    return True
+
+
+def _release(
+    quarantine: Quarantine,
+    *,
+    actor_label: str,
+    at: datetime,
+    why: str,
+    actor_user_id: int | None = None,
+) -> None:
+    quarantine.released_at = at
+    quarantine.released_by = actor_label
+    quarantine.save(update_fields=["released_at", "released_by", "updated_at"])
+    follower = quarantine.follower
+    journal_record(
+        owner_id=follower.group.owner_id,
+        event_type=EventType.QUARANTINE_RELEASED,
+        group_id=follower.group_id,
+        account_id=follower.account_id,
+        actor_label=actor_label,
+        actor_user_id=actor_user_id,
+        occurred_at=at,
+        message=f"{follower.account.name}: {quarantine.symbol} quarantine released: {why}",
+        extra_data={"quarantine": quarantine.pk},
+    )

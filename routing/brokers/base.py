@@ -23,7 +23,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import ClassVar, Self
 
-from routing.engine.types import LeaderFill, OrderType, Side
+from routing.engine.types import LeaderFill, LeaderOrder, OrderType, Side
 
 
 class OrderStatus(StrEnum):
@@ -58,6 +58,14 @@ class OrderRequest:
     orders there. ``time`` is the aware UTC time the order is sent; ``None``
     lets the adapter use its own notion of now. Raises ``ValueError`` for a
     naive ``time``.
+
+    Prices in points for the other order types: ``limit_price`` for LIMIT and
+    STOP_LIMIT, ``stop_price`` for STOP and STOP_LIMIT. ``stop_loss`` and
+    ``take_profit`` make the order a bracket entry (any type, market
+    included): once it fills, the adapter works an opposite-side STOP at
+    ``stop_loss`` and LIMIT at ``take_profit`` for the filled quantity,
+    one-cancels-other. Adapters check these fields, not this class: a missing
+    or misplaced price comes back as a REJECTED result, never an exception.
     """
 
     account: str
@@ -68,6 +76,10 @@ class OrderRequest:
     order_type: OrderType = OrderType.MARKET
     reference_price: Decimal | None = None
     time: datetime | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     def __post_init__(self) -> None:
         _require_aware(f"order {self.client_order_id}", self.time)
@@ -160,7 +172,10 @@ class BrokerAdapter(abc.ABC):
     Subclasses set ``platform`` (the broker account's platform code, e.g.
     ``"paper"``) and ``capabilities`` (feature name -> supported, e.g.
     ``{"market": True, "limit": False, "stream_leader": True}``); callers
-    check a capability before relying on it.
+    check a capability before relying on it. Names in use: ``market``,
+    ``limit``, ``stop``, ``stop_limit``, ``bracket``, ``modify``, ``cancel``,
+    ``partial_fills``, ``order_updates``, ``flatten``, ``stream_leader``,
+    ``stream_leader_orders``.
 
     Every method may raise :class:`~routing.brokers.errors.BrokerTemporaryError`
     (retry with backoff) or :class:`~routing.brokers.errors.BrokerFatal`
@@ -198,7 +213,8 @@ class BrokerAdapter(abc.ABC):
         unsupported type, risk check at the broker) is returned as status
         ``REJECTED`` with ``reason``, never raised. A market order returns
         ``FILLED`` or ``PARTIALLY_FILLED`` / ``WORKING`` when the platform
-        acknowledges before filling.
+        acknowledges before filling; a limit / stop / stop-limit order returns
+        ``WORKING`` while it rests, or its fills when it was marketable at once.
 
         Raises ``BrokerTemporaryError`` when the outcome is unknown (timeout,
         not connected): call :meth:`query_order` before resending.
@@ -226,20 +242,77 @@ class BrokerAdapter(abc.ABC):
     ) -> list[OrderResult]:
         """Close ``account``'s open positions at market: one in ``symbol``, or all.
 
-        Returns one result per closing order sent (empty when already flat);
-        a refused close comes back as ``REJECTED``, so the caller sees which
-        positions are still open. ``time`` is the aware UTC time the closes
+        The account's working orders in those symbols are cancelled first, so
+        a resting order cannot reopen a flattened position. Returns one
+        result per closing order sent (empty when already flat); a refused
+        close comes back as ``REJECTED``, so the caller sees which positions
+        are still open. ``time`` is the aware UTC time the closes
         are sent (``None``: the adapter's own notion of now).
         """
 
     @abc.abstractmethod
-    def leader_events(self, account: str) -> AsyncIterator[LeaderFill]:
-        """Stream ``account``'s fills, in the order the broker reports them.
+    async def modify_order(
+        self,
+        account: str,
+        client_order_id: str,
+        *,
+        qty: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time: datetime | None = None,
+    ) -> OrderResult | None:
+        """Change a working order's total ``qty`` (contracts) or its prices (points).
 
-        Implemented as an async generator; errors surface when iterated.
-        Events may be re-delivered after a reconnect: consumers de-duplicate
-        on ``LeaderFill.event_id``. The stream ends when the adapter
-        disconnects. One consumer per account.
+        ``None`` arguments are left as they are; ``time`` is the aware UTC time
+        of the request (``None``: the adapter's own notion of now). Returns the
+        order's result after the change, which may already carry fills when
+        the new price is marketable. A refused change (``qty`` not above what
+        has filled, a price the order type does not have, a stop that has
+        already triggered) returns the unchanged order's result with
+        ``reason`` saying why; the order keeps working. A final order's result
+        is returned unchanged, so calling twice is safe. ``None`` when the
+        broker never saw the order. Raises ``BrokerTemporaryError`` when the
+        outcome is unknown.
+        """
+
+    @abc.abstractmethod
+    async def cancel_order(
+        self, account: str, client_order_id: str, *, time: datetime | None = None
+    ) -> OrderResult | None:
+        """Cancel the working remainder of an order.
+
+        Returns ``CANCELLED`` with the fills so far (``filled_qty``,
+        ``avg_price``), or the final result unchanged when the order had
+        already filled, been rejected or been cancelled (calling twice is
+        safe). ``None`` when the broker never saw the order. ``time`` as for
+        :meth:`modify_order`. Raises ``BrokerTemporaryError`` when the
+        outcome is unknown.
+        """
+
+    @abc.abstractmethod
+    def order_updates(self) -> AsyncIterator[OrderResult]:
+        """Stream every change to any order of any account, in the order it happened.
+
+        Each item is the order's full new :class:`OrderResult` (acknowledged,
+        filled or partly filled, modified, cancelled, rejected). Errors
+        surface when iterated; the stream ends when the adapter disconnects.
+        ``OrderResult`` carries no account: tell accounts apart by
+        ``client_order_id`` (unique per copy order) or the fills' ``account``.
+        One consumer.
+        """
+
+    @abc.abstractmethod
+    def leader_events(self, account: str) -> AsyncIterator[LeaderFill | LeaderOrder]:
+        """Stream ``account``'s fills and working-order events, in broker order.
+
+        A :class:`~routing.engine.types.LeaderFill` for every execution; a
+        :class:`~routing.engine.types.LeaderOrder` when the leader places,
+        modifies or cancels a working (non-market) order, on adapters that
+        report them (capability ``"stream_leader_orders"``). Implemented as an
+        async generator; errors surface when iterated. Events may be
+        re-delivered after a reconnect: consumers de-duplicate on
+        ``event_id``. The stream ends when the adapter disconnects. One
+        consumer per account.
         """
 
     async def __aenter__(self) -> Self:

@@ -603,10 +603,13 @@ def test_is_a_broker_adapter_with_platform_and_capabilities() -> None:
     assert isinstance(paper, BrokerAdapter)
     assert PaperBroker.platform == "paper"
     assert PaperBroker.capabilities["market"] is True
-    assert PaperBroker.capabilities["limit"] is False
+    for feature in ("limit", "stop", "stop_limit", "bracket", "modify", "cancel"):
+        assert PaperBroker.capabilities[feature] is True
+    assert PaperBroker.capabilities["partial_fills"] is True
+    assert PaperBroker.capabilities["order_updates"] is True
     assert PaperBroker.capabilities["stream_leader"] is True
     with pytest.raises(TypeError):
-        PaperBroker.capabilities["limit"] = True  # type: ignore[index]
+        PaperBroker.capabilities["limit"] = False  # type: ignore[index]
 
 
 @pytest.mark.asyncio

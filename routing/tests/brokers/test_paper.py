@@ -86,7 +86,11 @@ async def test_buy_fills_at_reference_plus_slippage(slippy: PaperBroker) -> None
     (fill,) = result.fills
     assert (fill.fill_id, fill.client_order_id, fill.account) == ("paper-fill-1", "c1", ACCOUNT)
     assert (fill.symbol, fill.side, fill.qty, fill.price, fill.time) == (
-        "MNQH5", Side.BUY, 2, D("21540.00"), T0,
+        "MNQH5",
+        Side.BUY,
+        2,
+        D("21540.00"),
+        T0,
     )
     assert slippy.position(ACCOUNT, "MNQH5") == Position(qty=2, avg_price=D("21540.00"))
 
@@ -288,7 +292,9 @@ async def test_with_latency_order_is_working_until_it_fills() -> None:
         working = await paper.query_order(ACCOUNT, "c1")
         assert working is not None
         assert (working.status, working.broker_order_id, working.filled_qty) == (
-            OrderStatus.WORKING, "paper-order-1", 0,
+            OrderStatus.WORKING,
+            "paper-order-1",
+            0,
         )
         assert not working.is_final
         assert paper.position(ACCOUNT, "MNQH5").is_flat
@@ -344,8 +350,13 @@ async def test_realized_pnl_in_dollars_uses_point_value(broker: PaperBroker) -> 
 
     assert await broker.positions(ACCOUNT) == [
         PositionSnapshot(
-            account=ACCOUNT, symbol="NQH5", qty=0, avg_price=D(0),
-            realized_pnl=D("-60.00"), unrealized_pnl=D(0), mark=None,
+            account=ACCOUNT,
+            symbol="NQH5",
+            qty=0,
+            avg_price=D(0),
+            realized_pnl=D("-60.00"),
+            unrealized_pnl=D(0),
+            mark=None,
         )
     ]
 
@@ -359,8 +370,13 @@ async def test_unrealized_pnl_at_last_mark(broker: PaperBroker) -> None:
     (snapshot,) = await broker.positions(ACCOUNT)
 
     assert snapshot == PositionSnapshot(
-        account=ACCOUNT, symbol="MNQH5", qty=2, avg_price=D("21540.00"),
-        realized_pnl=D(0), unrealized_pnl=D("21.00"), mark=D("21545.25"),
+        account=ACCOUNT,
+        symbol="MNQH5",
+        qty=2,
+        avg_price=D("21540.00"),
+        realized_pnl=D(0),
+        unrealized_pnl=D("21.00"),
+        mark=D("21545.25"),
     )
 
 
@@ -387,9 +403,7 @@ async def test_position_helper_when_never_traded_is_flat(broker: PaperBroker) ->
 @pytest.mark.asyncio
 async def test_flatten_closes_every_position_at_last_mark(broker: PaperBroker) -> None:
     await broker.place_order(_order("c1", Side.BUY, qty=3, reference_price=D("21539.50")))
-    await broker.place_order(
-        _order("c2", Side.SELL, symbol="NQH5", reference_price=D("21538.75"))
-    )
+    await broker.place_order(_order("c2", Side.SELL, symbol="NQH5", reference_price=D("21538.75")))
     broker.mark("MNQH5", D("21541.50"), T0 + timedelta(seconds=10))
     broker.mark("NQH5", D("21535.75"), T0 + timedelta(seconds=11))
 
@@ -401,10 +415,16 @@ async def test_flatten_closes_every_position_at_last_mark(broker: PaperBroker) -
     ]
     mnq_close, nq_close = (r.fills[0] for r in results)
     assert (mnq_close.symbol, mnq_close.side, mnq_close.qty, mnq_close.price) == (
-        "MNQH5", Side.SELL, 3, D("21541.50"),
+        "MNQH5",
+        Side.SELL,
+        3,
+        D("21541.50"),
     )
     assert (nq_close.symbol, nq_close.side, nq_close.qty, nq_close.price) == (
-        "NQH5", Side.BUY, 1, D("21535.75"),
+        "NQH5",
+        Side.BUY,
+        1,
+        D("21535.75"),
     )
     assert mnq_close.time == T0 + timedelta(seconds=11)  # no time given: the last seen
     # MNQ long: (21541.50 - 21539.50) * 3 * $2 = +12.00

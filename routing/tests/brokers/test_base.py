@@ -32,6 +32,15 @@ def test_order_request_defaults_to_market_without_price_or_time() -> None:
     assert order.time is None
 
 
+def test_order_request_working_prices_default_to_none_after_the_old_fields() -> None:
+    order = OrderRequest(
+        "acct", "c1", "MNQH5", Side.BUY, 1, OrderType.LIMIT, None, T0, D("21538.00")
+    )
+
+    assert order.limit_price == D("21538.00")
+    assert (order.stop_price, order.stop_loss, order.take_profit) == (None, None, None)
+
+
 def test_order_request_when_time_naive_then_value_error() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         OrderRequest("acct", "c1", "MNQH5", Side.BUY, 1, time=datetime(2025, 3, 3, 14, 30))
@@ -58,7 +67,11 @@ def test_order_result_is_final(status: OrderStatus, final: bool) -> None:
 
 def test_status_values_are_stable_strings() -> None:
     assert [s.value for s in OrderStatus] == [
-        "filled", "rejected", "working", "partially_filled", "cancelled",
+        "filled",
+        "rejected",
+        "working",
+        "partially_filled",
+        "cancelled",
     ]
 
 
@@ -75,3 +88,4 @@ def test_errors_share_a_base_and_rejected_carries_reason() -> None:
 def test_adapter_is_abstract() -> None:
     with pytest.raises(TypeError, match="abstract"):
         BrokerAdapter()  # type: ignore[abstract]
+    assert {"modify_order", "cancel_order", "order_updates"} <= BrokerAdapter.__abstractmethods__

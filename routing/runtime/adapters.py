@@ -32,6 +32,10 @@ class AdapterRegistry:
         assert isinstance(adapter, PaperBroker)
         return adapter
 
+    def adapters(self) -> list[BrokerAdapter]:
+        """Every adapter in this registry."""
+        return list(self._adapters.values())
+
     async def connect_all(self) -> None:
         for adapter in self._adapters.values():
             await adapter.connect()

@@ -109,7 +109,7 @@ async def _simulate(
     for leader_root, follower_root in route.group.mappings:
         for root in (leader_root, follower_root):
             if root not in engine_specs:
-                raise KeyError(
+                raise RouteFileError(
                     f"mapping {leader_root} -> {follower_root}: no contract spec for {root}"
                 )
     broker = PaperBroker(specs, slippage_ticks=slippage_ticks)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from channels.db import database_sync_to_async
@@ -21,13 +21,27 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from routing.brokers.base import OrderRequest, OrderResult
+from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
-from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder, ReplayJob
+from routing.engine.sequencing import GateResult, SequenceGate
+from routing.engine.types import LeaderFill, LeaderOrder, Side
+from routing.models import ReplayJob
 from routing.runtime.adapters import AdapterRegistry, build_registry
-from routing.services.leader_events import leader_event_ingest
-from routing.services.orders import copy_order_claim, copy_order_record_result, copy_orders_in_doubt
+from routing.services.leader_events import (
+    leader_event_ingest,
+    leader_event_reject,
+    leader_last_seq,
+    leader_order_note,
+)
+from routing.services.orders import (
+    copy_order_claim,
+    copy_order_record_result,
+    copy_order_request,
+    copy_order_update,
+    copy_orders_in_doubt,
+    copy_orders_pending,
+)
+from routing.services.reconcile import reconcile_account
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +63,8 @@ class EngineWorker:
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._leader_streams: dict[int, asyncio.Task[None]] = {}
         self._replays: dict[int, asyncio.Task[None]] = {}
+        self._gates: dict[int, SequenceGate[LeaderFill | LeaderOrder]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
 
     @property
     def registry(self) -> AdapterRegistry:
@@ -60,37 +76,102 @@ class EngineWorker:
         if self._registry is None:
             self._registry = await database_sync_to_async(build_registry)()
         await self.registry.connect_all()
+        # Listen to order updates before recovering, so nothing that changes
+        # during recovery is missed.
+        updates = [
+            asyncio.create_task(self._consume_order_updates(a), name=f"updates-{a.platform}")
+            for a in self.registry.adapters()
+        ]
         try:
             await self.recover()
+            await self.reconcile()
             while not stop.is_set():
+                await self._check_connections()
                 await self._start_leader_streams()
                 await self._claim_replay_jobs()
+                await self.send_pending()
+                await self.expire_held_events()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
         finally:
-            for task in [*self._replays.values(), *self._leader_streams.values()]:
+            tasks = [*self._replays.values(), *self._leader_streams.values(), *updates]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(
-                *self._replays.values(), *self._leader_streams.values(), return_exceptions=True
-            )
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.registry.disconnect_all()
 
     # -- recovery -------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Resolve orders whose outcome is unknown by asking the broker."""
+        """Finish what a previous run left: orders SENT with an unknown outcome
+        are *queried* at the broker by client order id and resent (same id,
+        which the broker de-duplicates) only when it never saw them; orders
+        left PENDING (a fan-out cut short) are sent."""
         for order_id in await database_sync_to_async(copy_orders_in_doubt)():
-            order = await database_sync_to_async(CopyOrder.objects.select_related("account").get)(
-                pk=order_id
-            )
-            adapter = self.registry.for_platform(order.account.platform)
-            result = await adapter.query_order(order.account.external_id, order.client_order_id)
+            claimed = await database_sync_to_async(copy_order_request)(order_id=order_id)
+            adapter = self.registry.for_platform(claimed.platform)
+            request = claimed.request
+            try:
+                result = await adapter.query_order(request.account, request.client_order_id)
+            except BrokerTemporaryError:
+                logger.warning("order %s: broker unreachable, left in doubt", order_id)
+                continue
             if result is None:
-                result = OrderResult.rejected(
-                    order.client_order_id,
-                    "outcome unknown after restart and the broker has no such order; not resent",
-                )
+                result = await self._place(claimed.platform, request)
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+        await self.send_pending()
+
+    async def _consume_order_updates(self, adapter: BrokerAdapter) -> None:
+        """Record every order change the broker reports (working orders that
+        fill later, orders that finish after a restart)."""
+        while True:
+            try:
+                async for result in adapter.order_updates():
+                    try:
+                        await database_sync_to_async(copy_order_update)(result=result)
+                    except Exception:
+                        logger.exception("order update %s failed", result.client_order_id)
+            except BrokerTemporaryError:
+                pass
+            await asyncio.sleep(self._poll_seconds)  # the stream ended: reconnecting
+
+    async def send_pending(self) -> None:
+        """Send every order decided but not yet claimed (claims are conditional,
+        so an order another task is sending is skipped)."""
+        order_ids = await database_sync_to_async(copy_orders_pending)()
+        await asyncio.gather(*(self.send_order(order_id) for order_id in order_ids))
+
+    async def reconcile(self) -> None:
+        """Compare every follower's broker positions with its expected ones
+        (``routing.services.reconcile``); desyncs are journaled and shown."""
+        accounts = await database_sync_to_async(
+            lambda: list(BrokerAccount.objects.filter(memberships__isnull=False).order_by("pk"))
+        )()
+        for account in accounts:
+            adapter = self.registry.for_platform(account.platform)
+            try:
+                snapshots = await adapter.positions(account.external_id)
+            except BrokerError as exc:
+                logger.warning("reconcile %s: %s", account.name, exc)
+                continue
+            actual = {p.symbol: p.qty for p in snapshots if p.qty}
+            await database_sync_to_async(reconcile_account)(account=account, actual=actual)
+
+    async def _check_connections(self) -> None:
+        """Reconnect dropped adapters; after a reconnect, recover and reconcile."""
+        reconnected = False
+        for adapter in self.registry.adapters():
+            if adapter.connected:
+                continue
+            try:
+                await adapter.connect()
+            except BrokerError as exc:
+                logger.warning("adapter %s still down: %s", adapter.platform, exc)
+                continue
+            reconnected = True
+        if reconnected:
+            await self.recover()
+            await self.reconcile()
 
     # -- leader events ------------------------------------------------------------
 
@@ -154,13 +235,77 @@ class EngineWorker:
                 )
 
     async def _consume_leader(self, account_id: int, external_id: str) -> None:
-        async for fill in self.registry.paper.leader_events(external_id):
+        async for event in self.registry.paper.leader_events(external_id):
+            await self.handle_leader_event(account_id, event, source="paper")
+
+    async def handle_leader_event(
+        self, account_id: int, event: LeaderFill | LeaderOrder, *, source: str
+    ) -> None:
+        """Apply one leader stream event in leader sequence.
+
+        Numbered events pass a per-leader :class:`SequenceGate`: a gap holds
+        later events until the missing one arrives or the hold times out
+        (then it is skipped and journaled); duplicates and stale events are
+        rejected and journaled, never applied twice. Unnumbered events apply
+        in arrival order (the event id de-duplicates them).
+        """
+        async with self._leader_lock(account_id):
+            gate = await self._gate(account_id)
+            result = gate.offer(event, datetime.now(UTC))
+            await self._apply_gate_result(account_id, result, source)
+
+    async def expire_held_events(self) -> None:
+        """Give up on sequence gaps held longer than the gate's timeout."""
+        for account_id, gate in list(self._gates.items()):
+            async with self._leader_lock(account_id):
+                result = gate.expire(datetime.now(UTC))
+                await self._apply_gate_result(account_id, result, "gate")
+
+    async def _apply_gate_result(
+        self, account_id: int, result: GateResult[LeaderFill | LeaderOrder], source: str
+    ) -> None:
+        for seq in result.skipped:
+            await database_sync_to_async(leader_event_reject)(
+                account_id=account_id,
+                event_id=f"seq:{seq}",
+                reason=f"gap: seq {seq} never arrived within the hold time; skipped",
+            )
+        for rejection in result.rejected:
+            await database_sync_to_async(leader_event_reject)(
+                account_id=account_id, event_id=rejection.event.event_id, reason=rejection.reason
+            )
+        for ready in result.ready:
             try:
-                await self.handle_leader_fill(account_id, fill, source="paper")
+                if isinstance(ready, LeaderFill):
+                    await self.handle_leader_fill(account_id, ready, source=source)
+                else:
+                    await self.handle_leader_order(account_id, ready, source=source)
             except Exception:
                 # A poisoned event must not kill the stream for the next ones;
                 # it is logged with its id and the journal shows what landed.
-                logger.exception("leader fill %s on account %s failed", fill.event_id, account_id)
+                logger.exception("leader event %s on account %s failed", ready.event_id, account_id)
+
+    async def handle_leader_order(
+        self, account_id: int, order: LeaderOrder, *, source: str
+    ) -> None:
+        """A leader working order placed, modified or cancelled: journaled;
+        followers copy its fills when they come."""
+        await database_sync_to_async(leader_order_note)(
+            account_id=account_id, order=order, source=source
+        )
+
+    def _leader_lock(self, account_id: int) -> asyncio.Lock:
+        lock = self._locks.get(account_id)
+        if lock is None:
+            lock = self._locks[account_id] = asyncio.Lock()
+        return lock
+
+    async def _gate(self, account_id: int) -> SequenceGate[LeaderFill | LeaderOrder]:
+        gate = self._gates.get(account_id)
+        if gate is None:
+            last = await database_sync_to_async(leader_last_seq)(account_id=account_id)
+            gate = self._gates[account_id] = SequenceGate(next_seq=last + 1)
+        return gate
 
     # -- replay jobs ------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from routing.engine.types import (
     FollowerState,
     GroupConfig,
     LeaderFill,
+    LeaderOrder,
     RiskLimits,
     SizingBasis,
 )
@@ -273,4 +274,56 @@ def _order_from(
         reason=decision.reason,
         position_before=decision.position_before,
         target=decision.target,
+    )
+
+
+def leader_last_seq(*, account_id: int) -> int:
+    """The highest stream sequence number applied for a leader (0 when none),
+    so a restarted worker resumes its sequence gate after it."""
+    last = (
+        LeaderEvent.objects.filter(account_id=account_id, seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def leader_event_reject(*, account_id: int, event_id: str, reason: str) -> None:
+    """Journal a leader event that was not applied (duplicate, stale, gap)."""
+    account = BrokerAccount.objects.get(pk=account_id)
+    journal_record(
+        owner_id=account.owner_id,
+        event_type=EventType.LEADER_EVENT_REJECTED,
+        account_id=account.pk,
+        actor_label="engine",
+        message=f"Leader {account.name} event {event_id} not applied: {reason}",
+        extra_data={"event_id": event_id, "reason": reason},
+    )
+
+
+def leader_order_note(*, account_id: int, order: LeaderOrder, source: str) -> None:
+    """Journal a leader working-order change (followers copy its fills)."""
+    account = BrokerAccount.objects.get(pk=account_id)
+    prices = ", ".join(
+        f"{name} {value}"
+        for name, value in (
+            ("limit", order.limit_price),
+            ("stop", order.stop_price),
+            ("stop loss", order.stop_loss),
+            ("take profit", order.take_profit),
+        )
+        if value is not None
+    )
+    journal_record(
+        owner_id=account.owner_id,
+        event_type=EventType.LEADER_EVENT_RECEIVED,
+        account_id=account.pk,
+        actor_label=source,
+        occurred_at=order.time,
+        message=(
+            f"Leader {account.name} order {order.order_id} {order.action}: {order.side.value} "
+            f"{order.qty} {order.symbol} {order.order_type} ({prices})"
+        ),
+        extra_data={"event_id": order.event_id, "order_id": order.order_id, "seq": order.seq},
     )

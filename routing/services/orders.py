@@ -52,12 +52,16 @@ def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
     if claimed != 1:
         return None
     order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order_id)
+    return ClaimedOrder(platform=order.account.platform, request=_request(order))
+
+
+def _request(order: CopyOrder) -> OrderRequest:
     event = order.leader_event
     # A copy in the leader's product, or its mini/micro (one index, one
     # price), fills near the leader's price; a product on another underlying
     # or a sync order goes at the market (the broker's last mark).
     same_contract = event is not None and _same_underlying(event.symbol, order.symbol)
-    request = OrderRequest(
+    return OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -67,7 +71,6 @@ def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
         reference_price=event.price if same_contract else None,
         time=event.occurred_at if event is not None else None,
     )
-    return ClaimedOrder(platform=order.account.platform, request=request)
 
 
 def _same_underlying(a: str, b: str) -> bool:
@@ -104,6 +107,10 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
             copy_order_id=order.pk,
         )
     was_final = order.status in _FINAL
+    if was_final:
+        # A final order never changes again: a second report of it (the send's
+        # answer and the broker's update stream) records nothing twice.
+        return order
     order.status = _RESULT_STATUS[result.status]
     order.broker_order_id = result.broker_order_id or ""
     order.filled_qty = result.filled_qty
@@ -120,13 +127,15 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
             "updated_at",
         ]
     )
-    if order.status in _FINAL and not was_final and order.filled_qty < order.qty:
+    is_copy = order.kind == CopyOrder.Kind.COPY
+    if is_copy and order.status in _FINAL and not was_final and order.filled_qty < order.qty:
         # The unfilled rest will never fill: take it back out of what the
         # follower is expected to hold, so the next event sizes against reality.
         unfilled = (order.qty - order.filled_qty) * Side(order.side).sign
         expected_position_move(account_id=order.account_id, symbol=order.symbol, delta=-unfilled)
     if (
         order.status == CopyOrder.Status.REJECTED
+        and is_copy
         and not was_final
         and order.intent in (Intent.ENTRY, Intent.REVERSAL)
         and order.group.quarantine
@@ -167,6 +176,21 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
     return order
 
 
+def copy_order_update(*, result: OrderResult) -> CopyOrder | None:
+    """Apply an update from a broker's order stream to the copy order with
+    that client order id; ``None`` when no copy order has it (a flatten or a
+    bracket exit) or the order was never handed to the broker."""
+    order_id = (
+        CopyOrder.objects.filter(client_order_id=result.client_order_id)
+        .exclude(status=CopyOrder.Status.PENDING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if order_id is None:
+        return None
+    return copy_order_record_result(order_id=order_id, result=result)
+
+
 def copy_orders_in_doubt() -> list[int]:
     """Orders left SENT (outcome unknown, e.g. the worker died mid-send)."""
     return list(
@@ -174,3 +198,20 @@ def copy_orders_in_doubt() -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def copy_orders_pending() -> list[int]:
+    """Orders decided but never claimed: a fan-out cut short by a crash, or a
+    sync order queued from the dashboard. Sending them is safe: the claim is
+    conditional and the client order id is the broker's idempotency key."""
+    return list(
+        CopyOrder.objects.filter(status=CopyOrder.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def copy_order_request(*, order_id: int) -> ClaimedOrder:
+    """The request of an order already claimed (SENT), for recovery."""
+    order = CopyOrder.objects.select_related("leader_event", "account").get(pk=order_id)
+    return ClaimedOrder(platform=order.account.platform, request=_request(order))

@@ -4,7 +4,27 @@ from routing import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("groups/new/", views.group_create, name="group_create"),
     path("groups/<int:group_id>/", views.group_detail, name="group_detail"),
+    path("groups/<int:group_id>/edit/", views.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/pause/", views.group_pause, name="group_pause"),
+    path("groups/<int:group_id>/resume/", views.group_resume, name="group_resume"),
+    path("groups/<int:group_id>/delete/", views.group_delete, name="group_delete"),
+    path(
+        "groups/<int:group_id>/followers/add/",
+        views.group_follower_add,
+        name="group_follower_add",
+    ),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/pause/",
+        views.group_follower_pause,
+        name="group_follower_pause",
+    ),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/resume/",
+        views.group_follower_resume,
+        name="group_follower_resume",
+    ),
     path("groups/<int:group_id>/upload/", views.group_upload, name="group_upload"),
     path(
         "api/groups/<int:group_id>/snapshot/",

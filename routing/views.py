@@ -3,15 +3,21 @@ or service, and render; no business rules live here."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,10 +26,24 @@ from copytrade.core.errors import ApplicationError
 from journal.importers.base import ExportError
 from journal.importers.detect import parse_export
 from journal.services import export_import_create
-from routing.forms import ExportUploadForm
-from routing.models import ContractSpec, CopyGroup, ReplayJob
+from routing.forms import CopyGroupForm, CopyGroupSettingsForm, ExportUploadForm, FollowerAddForm
+from routing.models import ContractSpec, CopyGroup, Follower, ReplayJob
 from routing.selectors import group_for_user, group_snapshot, groups_for_user
+from routing.services.copy_groups import copy_group_create, follower_add
+from routing.services.group_rules import (
+    copy_group_delete,
+    copy_group_delete_preview,
+    copy_group_pause,
+    copy_group_resume,
+    copy_group_update,
+    follower_pause,
+    follower_resume,
+)
 from routing.services.replays import replay_job_create
+
+# Shown when a unique constraint or route trigger refuses a write that the
+# form's checks let through: another request changed the same rows meanwhile.
+RACE_MESSAGE = "Another change to your groups got there first; check the form and submit again."
 
 
 def _group_or_404(request: HttpRequest, group_id: int) -> CopyGroup:
@@ -41,9 +61,34 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "routing/dashboard.html", {"groups": groups})
 
 
-@login_required
-def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = _group_or_404(request, group_id)
+def _follower_or_404(group: CopyGroup, follower_id: int) -> Follower:
+    follower = (
+        Follower.objects.filter(group=group, pk=follower_id).select_related("account").first()
+    )
+    if follower is None:
+        raise Http404("No such follower")
+    follower.group = group
+    return follower
+
+
+def _add_error(form: forms.BaseForm, exc: ApplicationError) -> None:
+    """Show a service's refusal on the field it names (else above the form)."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """Redirect to the page the button was on (``next``), if it is ours."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = default
+    return redirect(target)
+
+
+def _render_group(
+    request: HttpRequest, group: CopyGroup, follower_form: FollowerAddForm | None = None
+) -> HttpResponse:
     replay = ReplayJob.objects.filter(group=group).order_by("-pk").first()
     context: dict[str, Any] = {
         "group": group,
@@ -53,9 +98,217 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
         ),
         "replay": replay,
         "upload_form": ExportUploadForm(),
+        "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,
     }
     return render(request, "routing/group.html", context)
+
+
+@login_required
+def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    return _render_group(request, _group_or_404(request, group_id))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_create(request: HttpRequest) -> HttpResponse:
+    """GET the new-group form; POST creates the group through ``copy_group_create``."""
+    user = request.user
+    if request.method != "POST":
+        form = CopyGroupForm(owner=user)  # type: ignore[arg-type]
+        return render(request, "routing/group_form.html", {"form": form, "group": None})
+    form = CopyGroupForm(request.POST, owner=user)  # type: ignore[arg-type]
+    if form.is_valid():
+        try:
+            group = copy_group_create(
+                owner=user,  # type: ignore[arg-type]
+                actor_label=user.username,
+                **form.cleaned_data,
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        except IntegrityError:
+            form.add_error(None, RACE_MESSAGE)
+        else:
+            messages.success(
+                request,
+                f"Created {group.name} led by {group.leader.name}. Add followers below.",
+            )
+            return redirect("group_detail", group_id=group.pk)
+    return render(request, "routing/group_form.html", {"form": form, "group": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
+    """GET a group's settings form (no leader: it is fixed); POST saves the
+    changes through ``copy_group_update``."""
+    group = _group_or_404(request, group_id)
+    # The form writes into its instance while validating; keep ``group``
+    # as stored for the page heading.
+    instance = copy.copy(group)
+    if request.method != "POST":
+        form = CopyGroupSettingsForm(instance=instance, owner=request.user)  # type: ignore[arg-type]
+        return render(request, "routing/group_form.html", {"form": form, "group": group})
+    form = CopyGroupSettingsForm(request.POST, instance=instance, owner=request.user)  # type: ignore[arg-type]
+    if form.is_valid():
+        try:
+            changed = copy_group_update(
+                group=group,
+                actor=request.user,  # type: ignore[arg-type]
+                data=form.cleaned_data,
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        except IntegrityError:
+            form.add_error(None, RACE_MESSAGE)
+        else:
+            if changed:
+                messages.success(request, f"Saved the settings of {group.name}.")
+            else:
+                messages.info(request, f"Nothing changed in {group.name}.")
+            return redirect("group_detail", group_id=group.pk)
+    return render(request, "routing/group_form.html", {"form": form, "group": group})
+
+
+@login_required
+@require_POST
+def group_follower_add(request: HttpRequest, group_id: int) -> HttpResponse:
+    """POST an account and ratio: the account follows the group
+    (``follower_add``); errors are shown on the group page's form."""
+    group = _group_or_404(request, group_id)
+    form = FollowerAddForm(request.POST, owner=request.user)  # type: ignore[arg-type]
+    if form.is_valid():
+        try:
+            follower = follower_add(
+                group=group,
+                account=form.cleaned_data["account"],
+                ratio=form.cleaned_data["ratio"],
+                actor_label=request.user.username,
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        except IntegrityError:
+            form.add_error(None, RACE_MESSAGE)
+        else:
+            messages.success(
+                request,
+                f"{follower.account.name} now follows {group.name} at ratio "
+                f"{follower.ratio.normalize()}.",
+            )
+            return redirect("group_detail", group_id=group.pk)
+    return _render_group(request, group, follower_form=form)
+
+
+def _toggle(
+    request: HttpRequest,
+    group: CopyGroup,
+    service: Callable[..., bool],
+    target: dict[str, Any],
+    messages_: tuple[str, str],
+) -> HttpResponse:
+    """Call a pause / resume service on ``target``; say whether it changed anything."""
+    changed, unchanged = messages_
+    try:
+        if service(actor=request.user, **target):
+            messages.success(request, changed)
+        else:
+            messages.info(request, unchanged)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return _back(request, reverse("group_detail", args=[group.pk]))
+
+
+@login_required
+@require_POST
+def group_pause(request: HttpRequest, group_id: int) -> HttpResponse:
+    """POST: pause the whole group (``copy_group_pause``)."""
+    group = _group_or_404(request, group_id)
+    return _toggle(
+        request,
+        group,
+        copy_group_pause,
+        {"group": group},
+        (
+            f"Paused {group.name}: the leader's new entries are not copied; exits still "
+            "are, so followers are not left holding positions the leader closed.",
+            f"{group.name} was already paused.",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def group_resume(request: HttpRequest, group_id: int) -> HttpResponse:
+    """POST: resume the whole group (``copy_group_resume``)."""
+    group = _group_or_404(request, group_id)
+    return _toggle(
+        request,
+        group,
+        copy_group_resume,
+        {"group": group},
+        (
+            f"Resumed {group.name}: the leader's next entry is copied again.",
+            f"{group.name} was already running.",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def group_follower_pause(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
+    """POST: pause one follower of the group (``follower_pause``)."""
+    group = _group_or_404(request, group_id)
+    follower = _follower_or_404(group, follower_id)
+    name = follower.account.name
+    return _toggle(
+        request,
+        group,
+        follower_pause,
+        {"follower": follower},
+        (
+            f"Paused {name}: new entries are not copied into it; exits still are.",
+            f"{name} was already paused.",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def group_follower_resume(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
+    """POST: resume one follower of the group (``follower_resume``)."""
+    group = _group_or_404(request, group_id)
+    follower = _follower_or_404(group, follower_id)
+    name = follower.account.name
+    return _toggle(
+        request,
+        group,
+        follower_resume,
+        {"follower": follower},
+        (
+            f"Resumed {name}: the leader's next entry is copied into it again.",
+            f"{name} was already running.",
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
+    """GET a confirmation naming what goes and what stays; POST deletes
+    the group (``copy_group_delete``) and returns to the dashboard."""
+    group = _group_or_404(request, group_id)
+    if request.method == "POST":
+        name = group.name
+        try:
+            copy_group_delete(group=group, actor=request.user)  # type: ignore[arg-type]
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("group_delete", group_id=group.pk)
+        messages.success(request, f"Deleted {name}. Its journal entries are kept.")
+        return redirect("dashboard")
+    preview = copy_group_delete_preview(group=group)
+    return render(request, "routing/group_delete.html", {"group": group, "preview": preview})
 
 
 @login_required

@@ -1,0 +1,311 @@
+"""Group rules from the dashboard: settings, pause / resume, delete.
+
+Every change is journaled in its own transaction with who did it and the
+state before and after; a request that changes nothing journals nothing.
+
+Lock order, everywhere: the group's leader broker account, then the group,
+then its followers or replay jobs. ``leader_event_ingest`` locks the leader
+account first and reads the enabled groups and followers under that lock, so
+once a pause (or delete) has returned, no later leader fill is copied into
+the paused group or follower as if it still ran, and a delete never interleaves with an ingest
+writing copy orders for the group it removes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import BrokerAccount, User
+from copytrade.core.errors import ApplicationError
+from journal.models import JournalEntry
+from journal.services import journal_record
+from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
+
+# Journal codes of these changes, in EventType's "<entity>.<change>" pattern.
+# They are not EventType members yet (journal_record does not validate the
+# choices); once they are, these names become EventType.COPY_GROUP_PAUSED etc.
+# with the same stored values.
+COPY_GROUP_CHANGED = "copy_group.changed"
+COPY_GROUP_PAUSED = "copy_group.paused"
+COPY_GROUP_RESUMED = "copy_group.resumed"
+COPY_GROUP_DELETED = "copy_group.deleted"
+FOLLOWER_PAUSED = "follower.paused"
+FOLLOWER_RESUMED = "follower.resumed"
+
+# Fields no settings change may touch: the leader is fixed at creation
+# (DESIGN.md; also a database trigger), the owner never moves, and enabled
+# has its own journaled pause / resume.
+_NOT_SETTINGS = frozenset({"id", "pk", "owner", "leader", "enabled", "created_at", "updated_at"})
+# Columns the journal already has (owner_id, group_id) or that say nothing.
+_NOT_SNAPSHOT = frozenset({"id", "owner", "created_at", "updated_at"})
+
+
+def _check_owner(owner_id: int, actor: User) -> None:
+    if actor.pk != owner_id:
+        raise ApplicationError("only the owner of a copy group may change it")
+
+
+def _lock_group(group: CopyGroup, actor: User) -> CopyGroup:
+    """Lock the leader account, then the group; the group as stored now."""
+    _check_owner(group.owner_id, actor)
+    BrokerAccount.objects.select_for_update().filter(pk=group.leader_id).first()
+    locked = CopyGroup.objects.select_for_update().filter(pk=group.pk).first()
+    if locked is None:
+        raise ApplicationError(f"copy group {group.name!r} no longer exists")
+    return locked
+
+
+def _lock_follower(follower: Follower, actor: User) -> Follower:
+    """Lock the group's leader account, then the follower; the follower as stored now."""
+    group = follower.group
+    _check_owner(group.owner_id, actor)
+    BrokerAccount.objects.select_for_update().filter(pk=group.leader_id).first()
+    locked = (
+        Follower.objects.select_for_update(of=("self",))
+        .select_related("account", "group")
+        .filter(pk=follower.pk)
+        .first()
+    )
+    if locked is None:
+        raise ApplicationError(f"{follower.account.name} no longer follows {group.name!r}")
+    return locked
+
+
+def _settings(group: CopyGroup) -> dict[str, Any]:
+    """Every stored setting of ``group`` (settings added later included), by
+    column name, plus the leader's name."""
+    settings = {
+        field.attname: getattr(group, field.attname)
+        for field in group._meta.concrete_fields
+        if field.name not in _NOT_SNAPSHOT
+    }
+    settings["leader"] = group.leader.name
+    return settings
+
+
+def _follower_rows(followers: list[Follower]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": f.account_id,
+            "account": f.account.name,
+            "ratio": f.ratio,
+            "enabled": f.enabled,
+        }
+        for f in followers
+    ]
+
+
+# -- settings ------------------------------------------------------------------
+
+
+@transaction.atomic
+def copy_group_update(*, group: CopyGroup, actor: User, data: dict[str, Any]) -> bool:
+    """Change ``group``'s settings (name, copy mode, copy value, rounding…)
+    to the values in ``data``; return whether anything changed.
+
+    Only changed fields are saved and journaled (``before``/``after`` hold
+    them). Raises ``ApplicationError`` for the leader (fixed at creation),
+    the owner, ``enabled`` (use pause / resume), a name the owner already
+    uses, or a copy value ≤ 0.
+    """
+    locked = _lock_group(group, actor)
+    for name in data:
+        if name == "leader":
+            raise ApplicationError(
+                "the leader of a copy group cannot change after creation; "
+                "create a new group to copy another account",
+                field="leader",
+            )
+        if name in _NOT_SETTINGS:
+            raise ApplicationError(f"{name} is not a group setting")
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in data.items():
+        current = getattr(locked, name)  # an unknown field raises AttributeError: a bug
+        if current != value:
+            before[name], after[name] = current, value
+    if not after:
+        return False
+    if (
+        "name" in after
+        and CopyGroup.objects.filter(owner_id=locked.owner_id, name=after["name"])
+        .exclude(pk=locked.pk)
+        .exists()
+    ):
+        raise ApplicationError(f"you already have a group named {after['name']!r}", field="name")
+    if "copy_value" in after and not after["copy_value"] > 0:
+        raise ApplicationError(
+            f"copy value must be > 0, got {after['copy_value']}", field="copy_value"
+        )
+    for name, value in after.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*after, "updated_at"])
+    changes = ", ".join(f"{name} {before[name]} → {after[name]}" for name in after)
+    journal_record(
+        owner_id=locked.owner_id,
+        event_type=COPY_GROUP_CHANGED,  # type: ignore[arg-type]
+        group_id=locked.pk,
+        account_id=locked.leader_id,
+        actor_label=actor.username,
+        actor_user_id=actor.pk,
+        message=f"Copy group {before.get('name', locked.name)!r} settings changed: {changes}",
+        before=before,
+        after=after,
+    )
+    for name, value in after.items():
+        setattr(group, name, value)
+    return True
+
+
+# -- pause / resume --------------------------------------------------------------
+
+
+def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool) -> bool:
+    locked = _lock_group(group, actor)
+    group.enabled = locked.enabled
+    if locked.enabled == enabled:
+        return False
+    locked.enabled = enabled
+    locked.save(update_fields=["enabled", "updated_at"])
+    group.enabled = enabled
+    verb = "resumed" if enabled else "paused"
+    journal_record(
+        owner_id=locked.owner_id,
+        event_type=COPY_GROUP_RESUMED if enabled else COPY_GROUP_PAUSED,  # type: ignore[arg-type]
+        group_id=locked.pk,
+        account_id=locked.leader_id,
+        actor_label=actor.username,
+        actor_user_id=actor.pk,
+        message=f"Copy group {locked.name!r} {verb} by {actor.username}",
+        before={"enabled": not enabled},
+        after={"enabled": enabled},
+    )
+    return True
+
+
+@transaction.atomic
+def copy_group_pause(*, group: CopyGroup, actor: User) -> bool:
+    """Pause ``group``: the engine copies none of the leader's new entries
+    into its followers (exits still are, so no follower is left holding a
+    position the leader closed). Return whether the group was running;
+    pausing a paused group changes and journals nothing.
+    """
+    return _group_set_enabled(group, actor, enabled=False)
+
+
+@transaction.atomic
+def copy_group_resume(*, group: CopyGroup, actor: User) -> bool:
+    """Resume ``group``: the leader's next entry is copied again. Return
+    whether the group was paused; resuming a running group changes and
+    journals nothing."""
+    return _group_set_enabled(group, actor, enabled=True)
+
+
+def _follower_set_enabled(follower: Follower, actor: User, enabled: bool) -> bool:
+    locked = _lock_follower(follower, actor)
+    follower.enabled = locked.enabled
+    if locked.enabled == enabled:
+        return False
+    locked.enabled = enabled
+    locked.save(update_fields=["enabled", "updated_at"])
+    follower.enabled = enabled
+    verb = "resumed" if enabled else "paused"
+    journal_record(
+        owner_id=locked.group.owner_id,
+        event_type=FOLLOWER_RESUMED if enabled else FOLLOWER_PAUSED,  # type: ignore[arg-type]
+        group_id=locked.group_id,
+        account_id=locked.account_id,
+        actor_label=actor.username,
+        actor_user_id=actor.pk,
+        message=f"{locked.account.name} in {locked.group.name!r} {verb} by {actor.username}",
+        before={"enabled": not enabled},
+        after={"enabled": enabled},
+    )
+    return True
+
+
+@transaction.atomic
+def follower_pause(*, follower: Follower, actor: User) -> bool:
+    """Pause one follower: the engine copies no new entries into its account
+    (exits still are). Return whether it was running; idempotent, journals
+    only a change."""
+    return _follower_set_enabled(follower, actor, enabled=False)
+
+
+@transaction.atomic
+def follower_resume(*, follower: Follower, actor: User) -> bool:
+    """Resume one follower: the leader's next entry is copied into it again.
+    Return whether it was paused; idempotent, journals only a change."""
+    return _follower_set_enabled(follower, actor, enabled=True)
+
+
+# -- delete ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupDeletePreview:
+    """What deleting a group removes, and what it keeps (the journal)."""
+
+    followers: list[Follower]
+    copy_order_count: int
+    journal_entry_count: int
+    running_replays: list[ReplayJob]
+
+
+def copy_group_delete_preview(*, group: CopyGroup) -> GroupDeletePreview:
+    """Read what ``copy_group_delete`` would remove, for the confirmation page."""
+    return GroupDeletePreview(
+        followers=list(group.followers.select_related("account").order_by("pk")),
+        copy_order_count=CopyOrder.objects.filter(group=group).count(),
+        journal_entry_count=JournalEntry.objects.filter(
+            owner_id=group.owner_id, group_id=group.pk
+        ).count(),
+        running_replays=list(
+            ReplayJob.objects.filter(group=group, status=ReplayJob.Status.RUNNING).order_by("pk")
+        ),
+    )
+
+
+@transaction.atomic
+def copy_group_delete(*, group: CopyGroup, actor: User) -> None:
+    """Delete ``group`` with its followers, copy orders and replay jobs.
+
+    The journal is kept: entries refer to groups by plain id, and one more
+    entry records the settings and follower list in ``before``. Leader events
+    and fills stay (they belong to the accounts). Raises ``ApplicationError``
+    while a replay job is streaming into the group: its worker would go on
+    feeding the leader, and so every other group that leader leads.
+    """
+    locked = _lock_group(group, actor)
+    # Locking the jobs also stops a worker claiming a pending one meanwhile:
+    # its conditional update waits for this transaction and then finds no row.
+    jobs = list(ReplayJob.objects.select_for_update().filter(group=locked).order_by("pk"))
+    running = [job for job in jobs if job.status == ReplayJob.Status.RUNNING]
+    if running:
+        labels = ", ".join(repr(job.label) for job in running)
+        raise ApplicationError(
+            f"{locked.name!r} cannot be deleted while a replay is streaming into it "
+            f"({labels}); wait until it is done. Pausing the group stops the copying meanwhile."
+        )
+    followers = list(locked.followers.select_related("account").order_by("pk"))
+    copy_orders = CopyOrder.objects.filter(group=locked).count()
+    settings = _settings(locked)
+    journal_record(
+        owner_id=locked.owner_id,
+        event_type=COPY_GROUP_DELETED,  # type: ignore[arg-type]
+        group_id=locked.pk,
+        account_id=locked.leader_id,
+        actor_label=actor.username,
+        actor_user_id=actor.pk,
+        message=(
+            f"Copy group {locked.name!r} deleted by {actor.username}: leader "
+            f"{settings['leader']}, {len(followers)} follower(s), {copy_orders} copy order(s)"
+        ),
+        before={**settings, "followers": _follower_rows(followers)},
+        after=None,
+        extra_data={"copy_orders": copy_orders, "replay_jobs": [job.pk for job in jobs]},
+    )
+    locked.delete()

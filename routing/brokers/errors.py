@@ -35,8 +35,9 @@ class BrokerRejected(BrokerError):
     Callers do not retry the same request; they journal ``reason`` and mark
     the order rejected (for an entry, the engine quarantines the symbol).
     ``place_order`` and ``flatten`` report refusals as ``OrderResult`` values
-    with status ``REJECTED`` instead of raising this; it is raised by
-    operations that have no result value to carry the refusal.
+    with status ``REJECTED`` (``modify_order`` as the unchanged order's result
+    with a ``reason``) instead of raising this; it is raised by operations
+    that have no result value to carry the refusal.
     """
 
     def __init__(self, reason: str, *, client_order_id: str | None = None) -> None:

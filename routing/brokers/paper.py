@@ -41,8 +41,8 @@ from routing.brokers.paper_book import (
     OrderBook,
     bracket_problem,
     entry_price,
+    modify_problem,
     order_prices_problem,
-    price_problem,
 )
 from routing.engine.positions import Position
 from routing.engine.symbols import SymbolError, parse_contract
@@ -297,7 +297,7 @@ class PaperBroker(BrokerAdapter):
         order = sent.state
         if order is None or not order.is_live:
             return sent.current()
-        refusal = self._modify_refusal(order, qty, limit_price, stop_price)
+        refusal = modify_problem(order, qty, limit_price, stop_price)
         if refusal is not None:
             return dataclasses.replace(order.result(), reason=refusal)
         new_qty = order.qty if qty is None else qty
@@ -473,45 +473,6 @@ class PaperBroker(BrokerAdapter):
         reason = self._reject_rules.get((account, root), self._reject_rules.get((account, None)))
         return None if reason is None else f"RISK_REJECT: {reason}"
 
-    def _modify_refusal(
-        self,
-        order: BookOrder,
-        qty: int | None,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-    ) -> str | None:
-        if qty is not None and qty <= order.filled_qty:
-            return (
-                f"MODIFY_QTY_NOT_ABOVE_FILLED: qty={qty} filled_qty={order.filled_qty} "
-                "(cancel_order stops the rest)"
-            )
-        has_limit = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        has_stop = order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        for name, value, applies in (
-            ("limit_price", limit_price, has_limit),
-            ("stop_price", stop_price, has_stop),
-        ):
-            if value is None:
-                continue
-            if not applies:
-                return f"MODIFY_PRICE_NOT_APPLICABLE: order_type={order.order_type} has no {name}"
-            if problem := price_problem(name, value, order.tick_size):
-                return problem
-        if stop_price is not None and order.triggered:
-            return f"MODIFY_ALREADY_TRIGGERED: stop_price={order.stop_price} has already traded"
-        if order.has_bracket:
-            entry = entry_price(
-                order.order_type,
-                order.limit_price if limit_price is None else limit_price,
-                order.stop_price if stop_price is None else stop_price,
-                None,
-            )
-            if entry is not None:
-                return bracket_problem(
-                    order.side, entry, order.stop_loss, order.take_profit, order.tick_size
-                )
-        return None
-
     # -- matching and fills ------------------------------------------------------
 
     def _work(
@@ -574,19 +535,7 @@ class PaperBroker(BrokerAdapter):
         self._last_time = time
         self._emit(order.result())
         if order.account in self._leader_seq:
-            self._publish(
-                LeaderFill(
-                    event_id=fill.fill_id,
-                    account=fill.account,
-                    symbol=fill.symbol,
-                    side=fill.side,
-                    qty=fill.qty,
-                    price=fill.price,
-                    time=fill.time,
-                    order_id=order.client_order_id,
-                    seq=self._next_leader_seq(order.account),
-                )
-            )
+            self._publish(order.leader_fill(fill, self._next_leader_seq(order.account)))
         if order.has_bracket:
             self._entry_filled(order, qty, time)
         elif order.parent is not None:
@@ -875,25 +824,7 @@ class PaperBroker(BrokerAdapter):
     def _publish_order(self, order: BookOrder, action: LeaderOrderAction, time: datetime) -> None:
         if order.account not in self._leader_seq:
             return
-        suffix = f"modify:{order.modifications}" if action is LeaderOrderAction.MODIFY else action
-        self._publish(
-            LeaderOrder(
-                event_id=f"{order.client_order_id}:{suffix}",
-                order_id=order.client_order_id,
-                account=order.account,
-                action=action,
-                symbol=order.symbol,
-                side=order.side,
-                qty=order.qty,
-                order_type=order.order_type,
-                time=time,
-                limit_price=order.limit_price,
-                stop_price=order.stop_price,
-                stop_loss=order.stop_loss,
-                take_profit=order.take_profit,
-                seq=self._next_leader_seq(order.account),
-            )
-        )
+        self._publish(order.leader_order(action, time, self._next_leader_seq(order.account)))
 
     def _publish(self, event: LeaderFill | LeaderOrder) -> None:
         self._queue(event.account).put_nowait(event)

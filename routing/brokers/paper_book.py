@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from routing.brokers.base import BrokerFill, OrderResult, OrderStatus, OrderType
-from routing.engine.types import Side
+from routing.engine.types import LeaderFill, LeaderOrder, LeaderOrderAction, Side
 
 LIVE_STATUSES: frozenset[OrderStatus] = frozenset(
     {OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED}
@@ -109,6 +109,40 @@ class BookOrder:
             avg_price=self.avg_price,
             fills=tuple(self.fills),
             reason=self.reason,
+        )
+
+    def leader_order(self, action: LeaderOrderAction, time: datetime, seq: int) -> LeaderOrder:
+        """This order's ``action`` as a leader stream event (ids per :class:`LeaderOrder`)."""
+        suffix = f"modify:{self.modifications}" if action is LeaderOrderAction.MODIFY else action
+        return LeaderOrder(
+            event_id=f"{self.client_order_id}:{suffix}",
+            order_id=self.client_order_id,
+            account=self.account,
+            action=action,
+            symbol=self.symbol,
+            side=self.side,
+            qty=self.qty,
+            order_type=self.order_type,
+            time=time,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+            seq=seq,
+        )
+
+    def leader_fill(self, fill: BrokerFill, seq: int) -> LeaderFill:
+        """``fill`` of this order as a leader stream event keyed by the fill id."""
+        return LeaderFill(
+            event_id=fill.fill_id,
+            account=fill.account,
+            symbol=fill.symbol,
+            side=fill.side,
+            qty=fill.qty,
+            price=fill.price,
+            time=fill.time,
+            order_id=self.client_order_id,
+            seq=seq,
         )
 
     def record_fill(self, fill: BrokerFill) -> None:
@@ -281,4 +315,50 @@ def bracket_problem(
             f"BRACKET_TAKE_PROFIT_WRONG_SIDE: a {side} needs take_profit {winning} the entry, "
             f"got take_profit={take_profit} entry={entry}"
         )
+    return None
+
+
+def modify_problem(
+    order: BookOrder,
+    qty: int | None,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+) -> str | None:
+    """Why a modify of the live ``order`` is refused, or ``None``.
+
+    ``None`` arguments are not being changed. Refused: ``qty`` not above
+    the filled quantity, a price the order type does not have, a bad price,
+    a new stop on a triggered stop, or exit prices no longer on the right
+    side of a bracket entry.
+    """
+    if qty is not None and qty <= order.filled_qty:
+        return (
+            f"MODIFY_QTY_NOT_ABOVE_FILLED: qty={qty} filled_qty={order.filled_qty} "
+            "(cancel_order stops the rest)"
+        )
+    has_limit = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    has_stop = order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    for name, value, applies in (
+        ("limit_price", limit_price, has_limit),
+        ("stop_price", stop_price, has_stop),
+    ):
+        if value is None:
+            continue
+        if not applies:
+            return f"MODIFY_PRICE_NOT_APPLICABLE: order_type={order.order_type} has no {name}"
+        if problem := price_problem(name, value, order.tick_size):
+            return problem
+    if stop_price is not None and order.triggered:
+        return f"MODIFY_ALREADY_TRIGGERED: stop_price={order.stop_price} has already traded"
+    if order.has_bracket:
+        entry = entry_price(
+            order.order_type,
+            order.limit_price if limit_price is None else limit_price,
+            order.stop_price if stop_price is None else stop_price,
+            None,
+        )
+        if entry is not None:
+            return bracket_problem(
+                order.side, entry, order.stop_loss, order.take_profit, order.tick_size
+            )
     return None

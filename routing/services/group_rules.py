@@ -20,20 +20,13 @@ from django.db import transaction
 
 from accounts.models import BrokerAccount, User
 from copytrade.core.errors import ApplicationError
-from journal.models import JournalEntry
+from journal.models import EventType, JournalEntry
 from journal.services import journal_record
 from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
 
-# Journal codes of these changes, in EventType's "<entity>.<change>" pattern.
-# They are not EventType members yet (journal_record does not validate the
-# choices); once they are, these names become EventType.COPY_GROUP_PAUSED etc.
-# with the same stored values.
+# Not an EventType member yet (journal_record does not validate the choices):
+# becomes EventType.COPY_GROUP_CHANGED with the same stored value.
 COPY_GROUP_CHANGED = "copy_group.changed"
-COPY_GROUP_PAUSED = "copy_group.paused"
-COPY_GROUP_RESUMED = "copy_group.resumed"
-COPY_GROUP_DELETED = "copy_group.deleted"
-FOLLOWER_PAUSED = "follower.paused"
-FOLLOWER_RESUMED = "follower.resumed"
 
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
@@ -174,7 +167,7 @@ def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool) -> bool:
     verb = "resumed" if enabled else "paused"
     journal_record(
         owner_id=locked.owner_id,
-        event_type=COPY_GROUP_RESUMED if enabled else COPY_GROUP_PAUSED,  # type: ignore[arg-type]
+        event_type=EventType.COPY_GROUP_RESUMED if enabled else EventType.COPY_GROUP_PAUSED,
         group_id=locked.pk,
         account_id=locked.leader_id,
         actor_label=actor.username,
@@ -215,7 +208,7 @@ def _follower_set_enabled(follower: Follower, actor: User, enabled: bool) -> boo
     verb = "resumed" if enabled else "paused"
     journal_record(
         owner_id=locked.group.owner_id,
-        event_type=FOLLOWER_RESUMED if enabled else FOLLOWER_PAUSED,  # type: ignore[arg-type]
+        event_type=EventType.FOLLOWER_RESUMED if enabled else EventType.FOLLOWER_PAUSED,
         group_id=locked.group_id,
         account_id=locked.account_id,
         actor_label=actor.username,
@@ -295,7 +288,7 @@ def copy_group_delete(*, group: CopyGroup, actor: User) -> None:
     settings = _settings(locked)
     journal_record(
         owner_id=locked.owner_id,
-        event_type=COPY_GROUP_DELETED,  # type: ignore[arg-type]
+        event_type=EventType.COPY_GROUP_DELETED,
         group_id=locked.pk,
         account_id=locked.leader_id,
         actor_label=actor.username,

@@ -264,6 +264,11 @@ class LeaderEvent(BaseModel):
     order_id = models.CharField(
         max_length=100, blank=True, help_text="The leader order the fill belongs to."
     )
+    action = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="For a working-order event: new, modify or cancel (blank for a fill).",
+    )
 
     class Meta:
         constraints = [
@@ -331,6 +336,13 @@ class CopyOrder(BaseModel):
     reason = models.TextField(blank=True)
     filled_qty = models.PositiveIntegerField(default=0)
     avg_fill_price = price_field(null=True, blank=True)
+    OrderType = models.TextChoices("OrderType", [(m.value, m.name) for m in engine_types.OrderType])
+    order_type = models.CharField(max_length=12, choices=OrderType.choices, default="market")
+    limit_price = price_field(null=True, blank=True)
+    stop_price = price_field(null=True, blank=True)
+    leader_order_id = models.CharField(
+        max_length=100, blank=True, help_text="The leader working order this one mirrors."
+    )
     position_before = models.IntegerField(
         default=0, help_text="Follower's tracked signed position before this order."
     )

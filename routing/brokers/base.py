@@ -187,6 +187,12 @@ class BrokerAdapter(abc.ABC):
     platform: ClassVar[str]
     capabilities: ClassVar[Mapping[str, bool]]
 
+    @property
+    @abc.abstractmethod
+    def connected(self) -> bool:
+        """True while the session is open; the engine worker reconnects an
+        adapter that reports False, then recovers and reconciles."""
+
     @abc.abstractmethod
     async def connect(self) -> None:
         """Open the session (log in, open sockets). Idempotent when already connected.

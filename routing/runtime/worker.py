@@ -31,11 +31,13 @@ from routing.services.leader_events import (
     leader_event_ingest,
     leader_event_reject,
     leader_last_seq,
-    leader_order_note,
 )
+from routing.services.mirrors import leader_order_apply
 from routing.services.orders import (
+    copy_order_broker_ref,
     copy_order_claim,
     copy_order_record_result,
+    copy_order_reprice,
     copy_order_request,
     copy_order_update,
     copy_orders_in_doubt,
@@ -288,11 +290,53 @@ class EngineWorker:
     async def handle_leader_order(
         self, account_id: int, order: LeaderOrder, *, source: str
     ) -> None:
-        """A leader working order placed, modified or cancelled: journaled;
-        followers copy its fills when they come."""
-        await database_sync_to_async(leader_order_note)(
-            account_id=account_id, order=order, source=source
+        """Mirror a leader working-order change: send new mirrors, modify or
+        cancel the live ones (``routing.services.mirrors``)."""
+        account = await database_sync_to_async(BrokerAccount.objects.get)(pk=account_id)
+        actions = await database_sync_to_async(leader_order_apply)(
+            account=account, order=order, source=source
         )
+        await asyncio.gather(
+            *(self._cancel(order_id) for order_id in actions.cancel),
+            *(
+                self._modify(order_id, actions.limit_price, actions.stop_price)
+                for order_id in actions.modify
+            ),
+        )
+        await asyncio.gather(*(self.send_order(order_id) for order_id in actions.send))
+
+    async def _cancel(self, order_id: int) -> None:
+        platform, account, coid = await database_sync_to_async(copy_order_broker_ref)(
+            order_id=order_id
+        )
+        try:
+            result = await self.registry.for_platform(platform).cancel_order(account, coid)
+        except BrokerError as exc:
+            logger.warning("cancel of order %s failed: %s", order_id, exc)
+            return
+        if result is not None:
+            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+
+    async def _modify(
+        self, order_id: int, limit_price: Decimal | None, stop_price: Decimal | None
+    ) -> None:
+        platform, account, coid = await database_sync_to_async(copy_order_broker_ref)(
+            order_id=order_id
+        )
+        try:
+            result = await self.registry.for_platform(platform).modify_order(
+                account, coid, limit_price=limit_price, stop_price=stop_price
+            )
+        except BrokerError as exc:
+            logger.warning("modify of order %s failed: %s", order_id, exc)
+            return
+        if result is None:
+            return
+        if not result.reason:  # a refused modify comes back with its reason, unchanged
+            await database_sync_to_async(copy_order_reprice)(
+                order_id=order_id, limit_price=limit_price, stop_price=stop_price
+            )
+        await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
 
     def _leader_lock(self, account_id: int) -> asyncio.Lock:
         lock = self._locks.get(account_id)

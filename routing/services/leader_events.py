@@ -28,7 +28,6 @@ from routing.engine.types import (
     FollowerState,
     GroupConfig,
     LeaderFill,
-    LeaderOrder,
     RiskLimits,
     SizingBasis,
 )
@@ -171,7 +170,7 @@ def _decide_group(
             positions={s: row.qty for (a, s), row in expected.items() if a == f.account_id},
             session_pnl=pnl[f.account_id],
             enabled=f.enabled,
-            limits=_limits(f),
+            limits=follower_limits(f),
             sizing_basis=SizingBasis(f.sizing_basis),
             balance=f.account.balance,
             quarantined=quarantined.get(f.pk, frozenset()),
@@ -247,7 +246,8 @@ def _marks(symbols: set[str]) -> dict[str, Decimal]:
     return marks
 
 
-def _limits(follower: Follower) -> RiskLimits:
+def follower_limits(follower: Follower) -> RiskLimits:
+    """The follower account's risk limits for the engine (none set: no limits)."""
     try:
         return follower.account.risk_limit.to_engine()
     except RiskLimit.DoesNotExist:
@@ -299,31 +299,4 @@ def leader_event_reject(*, account_id: int, event_id: str, reason: str) -> None:
         actor_label="engine",
         message=f"Leader {account.name} event {event_id} not applied: {reason}",
         extra_data={"event_id": event_id, "reason": reason},
-    )
-
-
-def leader_order_note(*, account_id: int, order: LeaderOrder, source: str) -> None:
-    """Journal a leader working-order change (followers copy its fills)."""
-    account = BrokerAccount.objects.get(pk=account_id)
-    prices = ", ".join(
-        f"{name} {value}"
-        for name, value in (
-            ("limit", order.limit_price),
-            ("stop", order.stop_price),
-            ("stop loss", order.stop_loss),
-            ("take profit", order.take_profit),
-        )
-        if value is not None
-    )
-    journal_record(
-        owner_id=account.owner_id,
-        event_type=EventType.LEADER_EVENT_RECEIVED,
-        account_id=account.pk,
-        actor_label=source,
-        occurred_at=order.time,
-        message=(
-            f"Leader {account.name} order {order.order_id} {order.action}: {order.side.value} "
-            f"{order.qty} {order.symbol} {order.order_type} ({prices})"
-        ),
-        extra_data={"event_id": order.event_id, "order_id": order.order_id, "seq": order.seq},
     )

@@ -9,6 +9,7 @@ resends it blind.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -67,8 +68,12 @@ def _request(order: CopyOrder) -> OrderRequest:
         symbol=order.symbol,
         side=Side(order.side),
         qty=order.qty,
-        order_type=OrderType.MARKET,
-        reference_price=event.price if same_contract else None,
+        order_type=OrderType(order.order_type),
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        reference_price=event.price
+        if same_contract and order.order_type == OrderType.MARKET
+        else None,
         time=event.occurred_at if event is not None else None,
     )
 
@@ -189,6 +194,19 @@ def copy_order_update(*, result: OrderResult) -> CopyOrder | None:
     if order_id is None:
         return None
     return copy_order_record_result(order_id=order_id, result=result)
+
+
+def copy_order_broker_ref(*, order_id: int) -> tuple[str, str, str]:
+    """``(platform, account external id, client order id)`` of a copy order."""
+    order = CopyOrder.objects.select_related("account").get(pk=order_id)
+    return order.account.platform, order.account.external_id, order.client_order_id
+
+
+def copy_order_reprice(
+    *, order_id: int, limit_price: Decimal | None, stop_price: Decimal | None
+) -> None:
+    """Record the prices a mirrored order works at after the broker accepted a modify."""
+    CopyOrder.objects.filter(pk=order_id).update(limit_price=limit_price, stop_price=stop_price)
 
 
 def copy_orders_in_doubt() -> list[int]:

@@ -22,6 +22,7 @@ class EventType(models.TextChoices):
     COPY_ORDER_BLOCKED = "copy_order.blocked"
     COPY_ORDER_FILLED = "copy_order.filled"
     COPY_ORDER_REJECTED = "copy_order.rejected"
+    COPY_GROUP_CHANGED = "copy_group.changed"
     COPY_GROUP_PAUSED = "copy_group.paused"
     COPY_GROUP_RESUMED = "copy_group.resumed"
     COPY_GROUP_DELETED = "copy_group.deleted"

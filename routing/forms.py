@@ -61,6 +61,10 @@ _CHOICE_LABELS = {
     "entry_down_exit_up": "Entry down, exit up",
     "nearest": "Nearest",
     "always_down": "Always down",
+    "contracts": "Contracts: the count as is",
+    "notional": "Notional: dollars per point preserved",
+    "proportional": "Proportional",
+    "exit_with_leader": "Exit with leader",
 }
 
 
@@ -68,15 +72,12 @@ def _label(code: str) -> str:
     return _CHOICE_LABELS.get(code, code.replace("_", " ").capitalize())
 
 
-# The codes a choice field of CopyGroup may hold, from the engine's enums (the
-# database constraints use the same ones). Workaround, to drop when fixed:
-# routing.models builds its TextChoices as (value, name) where the functional
-# API takes (name, value), so the model's choices are "MULTIPLIER", "FIXED"…
-# and Django's model validation refuses every stored code. The form field
-# validates against these instead and model validation skips these fields.
+# The choice fields shown with readable labels (the model labels them by enum name).
 _ENGINE_CHOICES: dict[str, type[StrEnum]] = {
     "copy_mode": engine_types.CopyMode,
     "rounding": engine_types.RoundingMode,
+    "sizing_mode": engine_types.SizingMode,
+    "partial_exit": engine_types.PartialExit,
 }
 
 
@@ -110,11 +111,23 @@ class CopyGroupForm(forms.ModelForm):
 
     class Meta:
         model = CopyGroup
-        fields = ["name", "leader", "copy_mode", "copy_value", "rounding"]
+        fields = [
+            "name",
+            "leader",
+            "copy_mode",
+            "copy_value",
+            "sizing_mode",
+            "rounding",
+            "auto_micro",
+            "quarantine",
+            "partial_exit",
+        ]
         help_texts = {
             "leader": "The account whose fills are copied. It cannot change after creation.",
             "copy_value": "Multiplier mode: x leader qty. Fixed mode: contracts per follower.",
             "rounding": "How fractional contracts become whole ones.",
+            "sizing_mode": "Notional keeps dollars per point across mini/micro (1 ES = 10 MES).",
+            "partial_exit": "Exit with leader ignores scale-outs; exits when the leader is flat.",
         }
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
@@ -131,11 +144,6 @@ class CopyGroupForm(forms.ModelForm):
                 valid=own,
                 offered=own.filter(memberships__isnull=True),
             )
-
-    def _get_validation_exclusions(self) -> set[str]:
-        # See _ENGINE_CHOICES: the form fields have checked these already.
-        exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
-        return exclude | set(_ENGINE_CHOICES)
 
     def clean_name(self) -> str:
         # (owner, name) is unique; the model form cannot check it, owner is not a field.

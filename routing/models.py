@@ -79,9 +79,9 @@ class CopyGroup(BaseModel):
     that leads a group never follows anywhere.
     """
 
-    CopyMode = models.TextChoices("CopyMode", [(m.value, m.name) for m in engine_types.CopyMode])
+    CopyMode = models.TextChoices("CopyMode", [(m.name, m.value) for m in engine_types.CopyMode])
     Rounding = models.TextChoices(
-        "Rounding", [(m.value, m.name) for m in engine_types.RoundingMode]
+        "Rounding", [(m.name, m.value) for m in engine_types.RoundingMode]
     )
 
     owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="copy_groups")
@@ -95,10 +95,10 @@ class CopyGroup(BaseModel):
         max_length=30, choices=Rounding.choices, default="entry_down_exit_up"
     )
     SizingMode = models.TextChoices(
-        "SizingMode", [(m.value, m.name) for m in engine_types.SizingMode]
+        "SizingMode", [(m.name, m.value) for m in engine_types.SizingMode]
     )
     PartialExit = models.TextChoices(
-        "PartialExit", [(m.value, m.name) for m in engine_types.PartialExit]
+        "PartialExit", [(m.name, m.value) for m in engine_types.PartialExit]
     )
     sizing_mode = models.CharField(max_length=20, choices=SizingMode.choices, default="contracts")
     auto_micro = models.BooleanField(
@@ -189,7 +189,7 @@ class Follower(BaseModel):
         "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="memberships"
     )
     SizingBasis = models.TextChoices(
-        "SizingBasis", [(m.value, m.name) for m in engine_types.SizingBasis]
+        "SizingBasis", [(m.name, m.value) for m in engine_types.SizingBasis]
     )
     ratio = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(1))
     sizing_basis = models.CharField(max_length=20, choices=SizingBasis.choices, default="ratio")
@@ -336,7 +336,7 @@ class CopyOrder(BaseModel):
     reason = models.TextField(blank=True)
     filled_qty = models.PositiveIntegerField(default=0)
     avg_fill_price = price_field(null=True, blank=True)
-    OrderType = models.TextChoices("OrderType", [(m.value, m.name) for m in engine_types.OrderType])
+    OrderType = models.TextChoices("OrderType", [(m.name, m.value) for m in engine_types.OrderType])
     order_type = models.CharField(max_length=12, choices=OrderType.choices, default="market")
     limit_price = price_field(null=True, blank=True)
     stop_price = price_field(null=True, blank=True)

@@ -717,6 +717,19 @@ class PaperBroker(BrokerAdapter):
         """
         return self._positions.get((account, parse_contract(symbol).code), Position())
 
+    def restore_position(self, account: str, symbol: str, position: Position) -> None:
+        """Seed ``account``'s net position in ``symbol`` when this simulated
+        exchange starts: the paper exchange lives in the web or worker process,
+        and its book is the journal's positions, so a restart resumes it there
+        instead of reporting every follower flat. Raises ``SymbolError`` for
+        an unreadable symbol and ``ValueError`` for an account that already
+        traded here (restoring is for a fresh broker only).
+        """
+        key = (account, parse_contract(symbol).code)
+        if key in self._positions:
+            raise ValueError(f"{account} already holds {key[1]} here: restore only a fresh broker")
+        self._positions[key] = position
+
     # -- price feed ------------------------------------------------------------
 
     def mark(self, symbol: str, price: Decimal, time: datetime, volume: int | None = None) -> None:

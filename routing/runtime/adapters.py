@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts.models import BrokerAccount
+from journal.models import Position
 from routing.brokers.base import BrokerAdapter
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.paper import PaperBroker
@@ -48,8 +50,18 @@ class AdapterRegistry:
 def build_registry() -> AdapterRegistry:
     """Adapters for this process, from the contract spec table and settings.
 
-    Synchronous ORM read: call from a thread (``sync_to_async``) in async code.
+    The paper broker's positions are restored from the journal. Synchronous
+    ORM read: call from a thread (``sync_to_async``) in async code.
     """
     specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
     paper = PaperBroker(specs, slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
+    # The paper exchange restarts with the process: resume its book from the
+    # journal so reconciliation compares against what was really filled.
+    rows = Position.objects.filter(account__platform=BrokerAccount.Platform.PAPER).select_related(
+        "account"
+    )
+    for row in rows:
+        paper.restore_position(row.account.external_id, row.symbol, row.to_engine())
+        if row.mark_price is not None and row.qty:
+            paper.mark(row.symbol, row.mark_price, row.updated_at)
     return AdapterRegistry({"paper": paper})

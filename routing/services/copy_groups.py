@@ -27,6 +27,10 @@ def copy_group_create(
     copy_mode: str = "multiplier",
     copy_value: Decimal = Decimal(1),
     rounding: str = "entry_down_exit_up",
+    sizing_mode: str = "contracts",
+    auto_micro: bool = False,
+    quarantine: bool = True,
+    partial_exit: str = "proportional",
     actor_label: str | None = None,
 ) -> CopyGroup:
     """Create a route led by ``leader``.
@@ -48,6 +52,10 @@ def copy_group_create(
         copy_mode=copy_mode,
         copy_value=copy_value,
         rounding=rounding,
+        sizing_mode=sizing_mode,
+        auto_micro=auto_micro,
+        quarantine=quarantine,
+        partial_exit=partial_exit,
     )
     journal_record(
         owner_id=owner.pk,
@@ -57,7 +65,15 @@ def copy_group_create(
         actor_label=actor_label or owner.username,
         actor_user_id=owner.pk,
         message=f"Copy group {name!r} created, leader {leader.name}",
-        after={"copy_mode": copy_mode, "copy_value": copy_value, "rounding": rounding},
+        after={
+            "copy_mode": copy_mode,
+            "copy_value": copy_value,
+            "rounding": rounding,
+            "sizing_mode": sizing_mode,
+            "auto_micro": auto_micro,
+            "quarantine": quarantine,
+            "partial_exit": partial_exit,
+        },
     )
     return group
 

@@ -24,10 +24,6 @@ from journal.models import EventType, JournalEntry
 from journal.services import journal_record
 from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
 
-# Not an EventType member yet (journal_record does not validate the choices):
-# becomes EventType.COPY_GROUP_CHANGED with the same stored value.
-COPY_GROUP_CHANGED = "copy_group.changed"
-
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
 # has its own journaled pause / resume.
@@ -139,7 +135,7 @@ def copy_group_update(*, group: CopyGroup, actor: User, data: dict[str, Any]) ->
     changes = ", ".join(f"{name} {before[name]} → {after[name]}" for name in after)
     journal_record(
         owner_id=locked.owner_id,
-        event_type=COPY_GROUP_CHANGED,  # type: ignore[arg-type]
+        event_type=EventType.COPY_GROUP_CHANGED,
         group_id=locked.pk,
         account_id=locked.leader_id,
         actor_label=actor.username,

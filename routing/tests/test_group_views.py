@@ -19,6 +19,9 @@ from routing.services.group_rules import copy_group_pause, follower_pause
 
 pytestmark = pytest.mark.django_db
 
+# The settings every create/edit form posts besides name, mode and value.
+SETTINGS = {"sizing_mode": "contracts", "partial_exit": "proportional", "quarantine": "on"}
+
 
 @pytest.fixture
 def alice_client(route: Route) -> Client:
@@ -73,7 +76,13 @@ def test_view_when_other_user_then_404_and_nothing_changes(
     follower_pause(follower=route.large_follower, actor=route.owner)
     entries = JournalEntry.objects.count()
     args = [route.group.pk, route.small_follower.pk] if per_follower else [route.group.pk]
-    data = {"name": "Hijacked", "copy_mode": "fixed", "copy_value": "5", "rounding": "nearest"}
+    data = {
+        "name": "Hijacked",
+        "copy_mode": "fixed",
+        "copy_value": "5",
+        "rounding": "nearest",
+        **SETTINGS,
+    }
     # Act
     response = getattr(bob_client, method)(reverse(name, args=args), data)
     # Assert
@@ -160,11 +169,18 @@ def test_create_then_group_journaled_and_redirects_to_it(
         "copy_mode": "fixed",
         "copy_value": "2",
         "rounding": "nearest",
+        **SETTINGS,
+        "sizing_mode": "notional",
     }
     # Act
     response = alice_client.post(reverse("group_create"), data)
     # Assert
     group = CopyGroup.objects.get(name="Funded route")
+    assert (group.sizing_mode, group.partial_exit, group.quarantine) == (
+        "notional",
+        "proportional",
+        True,
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("group_detail", args=[group.pk])
     assert (group.owner, group.leader, group.copy_mode, group.copy_value, group.rounding) == (
@@ -181,7 +197,7 @@ def test_create_then_group_journaled_and_redirects_to_it(
 def test_create_when_leader_follows_a_group_then_error_on_leader(
     route: Route, alice_client: Client
 ) -> None:
-    data = {"name": "X", "leader": route.small.pk, "copy_mode": "multiplier"}
+    data = {"name": "X", "leader": route.small.pk, "copy_mode": "multiplier", **SETTINGS}
     data |= {"copy_value": "1", "rounding": "entry_down_exit_up"}
     # Act
     response = alice_client.post(reverse("group_create"), data)
@@ -196,7 +212,7 @@ def test_create_when_leader_is_another_users_then_refused(
     route: Route, alice_client: Client, bob: User
 ) -> None:
     bobs = broker_account_create(owner=bob, name="Bob's", balance=Decimal(1))
-    data = {"name": "X", "leader": bobs.pk, "copy_mode": "multiplier"}
+    data = {"name": "X", "leader": bobs.pk, "copy_mode": "multiplier", **SETTINGS}
     data |= {"copy_value": "1", "rounding": "entry_down_exit_up"}
     response = alice_client.post(reverse("group_create"), data)
     assert _errors(response, "leader") == [
@@ -216,7 +232,7 @@ def test_create_when_leader_is_another_users_then_refused(
 def test_create_when_invalid_then_error_on_field(
     route: Route, alice_client: Client, spare: BrokerAccount, field: str, value: str, error: str
 ) -> None:
-    data = {"name": "New", "leader": spare.pk, "copy_mode": "multiplier"}
+    data = {"name": "New", "leader": spare.pk, "copy_mode": "multiplier", **SETTINGS}
     data |= {"copy_value": "1", "rounding": "entry_down_exit_up", field: value}
     response = alice_client.post(reverse("group_create"), data)
     assert response.status_code == 200
@@ -231,7 +247,16 @@ def test_edit_form_does_not_offer_the_leader(route: Route, alice_client: Client)
     response = alice_client.get(reverse("group_edit", args=[route.group.pk]))
     form = response.context["form"]
     assert "leader" not in form.fields
-    assert list(form.fields) == ["name", "copy_mode", "copy_value", "rounding"]
+    assert list(form.fields) == [
+        "name",
+        "copy_mode",
+        "copy_value",
+        "sizing_mode",
+        "rounding",
+        "auto_micro",
+        "quarantine",
+        "partial_exit",
+    ]
     page = response.content.decode()
     assert 'name="leader"' not in page
     assert "the leader cannot change" in page
@@ -240,7 +265,7 @@ def test_edit_form_does_not_offer_the_leader(route: Route, alice_client: Client)
 def test_edit_when_leader_posted_then_ignored_and_settings_saved(
     route: Route, alice_client: Client, spare: BrokerAccount
 ) -> None:
-    data = {"name": "Evals", "copy_mode": "multiplier", "copy_value": "2"}
+    data = {"name": "Evals", "copy_mode": "multiplier", "copy_value": "2", **SETTINGS}
     data |= {"rounding": "always_down", "leader": spare.pk}
     # Act
     response = alice_client.post(reverse("group_edit", args=[route.group.pk]), data)
@@ -257,7 +282,7 @@ def test_edit_when_leader_posted_then_ignored_and_settings_saved(
 def test_edit_when_invalid_then_errors_and_heading_keeps_stored_name(
     route: Route, alice_client: Client
 ) -> None:
-    data = {"name": "Renamed", "copy_mode": "multiplier", "copy_value": "-1"}
+    data = {"name": "Renamed", "copy_mode": "multiplier", "copy_value": "-1", **SETTINGS}
     data |= {"rounding": "nearest"}
     response = alice_client.post(reverse("group_edit", args=[route.group.pk]), data)
     assert _errors(response, "copy_value") == ["Copy value must be greater than 0."]

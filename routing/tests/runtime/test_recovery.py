@@ -69,9 +69,7 @@ async def test_fan_out_killed_half_way_then_restarted_ends_at_expected_positions
         first.handle_leader_fill(route.leader.pk, _fill("f1", Side.BUY, 4), source="t")
     )
     for _ in range(2000):  # polls the database: a row count, not an in-process event
-        sent = await sync_to_async(
-            CopyOrder.objects.filter(status__in=["sent", "filled"]).count
-        )()
+        sent = await sync_to_async(CopyOrder.objects.filter(status__in=["sent", "filled"]).count)()
         if sent >= 3:
             break
         await asyncio.sleep(0.005)
@@ -230,3 +228,25 @@ async def test_leader_events_apply_in_sequence_and_duplicates_are_rejected(route
         route.leader.pk, _fill("f3", Side.SELL, 4, seq=3), source="t"
     )
     assert registry.paper.position(route.large.external_id, "MNQH6").qty == 0
+
+
+async def test_paper_exchange_resumes_its_book_from_the_journal_on_restart(route: Route) -> None:
+    from routing.runtime.adapters import build_registry
+
+    registry = await sync_to_async(_registry)()
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    await worker.handle_leader_fill(route.leader.pk, _fill("f1", Side.BUY, 4), source="t")
+    # The process restarts: a new paper exchange is built from the database.
+    restarted = await sync_to_async(build_registry)()
+    await restarted.connect_all()
+    assert restarted.paper.position(route.large.external_id, "MNQH6").qty == 12
+    assert restarted.paper.position(route.small.external_id, "MNQH6").qty == 2
+    await EngineWorker(restarted).reconcile()
+    assert await sync_to_async(Desync.objects.count)() == 0  # nothing looks desynced
+    with pytest.raises(ValueError, match="fresh broker"):
+        restarted.paper.restore_position(
+            route.large.external_id,
+            "MNQH6",
+            registry.paper.position(route.large.external_id, "MNQH6"),
+        )

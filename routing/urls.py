@@ -27,6 +27,16 @@ urlpatterns = [
     ),
     path("groups/<int:group_id>/upload/", views.group_upload, name="group_upload"),
     path(
+        "groups/<int:group_id>/quarantines/<int:quarantine_id>/release/",
+        views.quarantine_release_view,
+        name="quarantine_release",
+    ),
+    path(
+        "groups/<int:group_id>/desyncs/<int:desync_id>/<str:action>/",
+        views.desync_action,
+        name="desync_action",
+    ),
+    path(
         "api/groups/<int:group_id>/snapshot/",
         views.GroupSnapshotApi.as_view(),
         name="group_snapshot",

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,7 +27,7 @@ from journal.importers.base import ExportError
 from journal.importers.detect import parse_export
 from journal.services import export_import_create
 from routing.forms import CopyGroupForm, CopyGroupSettingsForm, ExportUploadForm, FollowerAddForm
-from routing.models import ContractSpec, CopyGroup, Follower, ReplayJob
+from routing.models import ContractSpec, CopyGroup, Desync, Follower, Quarantine, ReplayJob
 from routing.selectors import group_for_user, group_snapshot, groups_for_user
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import (
@@ -39,6 +39,8 @@ from routing.services.group_rules import (
     follower_pause,
     follower_resume,
 )
+from routing.services.quarantines import quarantine_release
+from routing.services.reconcile import desync_sync, desync_untrack
 from routing.services.replays import replay_job_create
 
 # Shown when a unique constraint or route trigger refuses a write that the
@@ -100,6 +102,12 @@ def _render_group(
         "upload_form": ExportUploadForm(),
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,
+        "quarantines": Quarantine.objects.filter(follower__group=group, released_at__isnull=True)
+        .select_related("follower__account")
+        .order_by("pk"),
+        "desyncs": Desync.objects.filter(follower__group=group, status=Desync.Status.OPEN)
+        .select_related("follower__account")
+        .order_by("pk"),
     }
     return render(request, "routing/group.html", context)
 
@@ -377,3 +385,51 @@ class GroupSnapshotApi(APIView):
         if group is None:
             raise Http404("No such copy group")
         return Response(group_snapshot(user=request.user, group=group, at=timezone.now()))  # type: ignore[arg-type]
+
+
+@login_required
+@require_POST
+def quarantine_release_view(
+    request: HttpRequest, group_id: int, quarantine_id: int
+) -> HttpResponse:
+    """POST: release a symbol quarantine now (``quarantine_release``), journaled."""
+    group = _group_or_404(request, group_id)
+    quarantine = get_object_or_404(Quarantine, pk=quarantine_id, follower__group=group)
+    released = quarantine_release(
+        quarantine=quarantine, actor_label=request.user.username, actor_user_id=request.user.pk
+    )
+    name = quarantine.follower.account.name
+    if released:
+        messages.success(request, f"{name}: {quarantine.symbol} released; entries copy again.")
+    else:
+        messages.info(request, f"{name}: {quarantine.symbol} was already released.")
+    return redirect("group_detail", group_id=group.pk)
+
+
+@login_required
+@require_POST
+def desync_action(request: HttpRequest, group_id: int, desync_id: int, action: str) -> HttpResponse:
+    """POST: resolve a desync by *sync* (an order for the difference) or
+    *untrack* (leave the difference to the user), journaled with who did it."""
+    group = _group_or_404(request, group_id)
+    desync = get_object_or_404(Desync, pk=desync_id, follower__group=group)
+    if action not in ("sync", "untrack"):
+        raise Http404("unknown desync action")
+    service = desync_sync if action == "sync" else desync_untrack
+    try:
+        service(desync=desync, actor_label=request.user.username, actor_user_id=request.user.pk)
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        name = desync.follower.account.name
+        if action == "sync":
+            messages.success(
+                request, f"{name}: order sent to bring {desync.symbol} to {desync.expected:+d}."
+            )
+        else:
+            messages.success(
+                request,
+                f"{name}: {desync.actual - desync.expected:+d} {desync.symbol} left to you "
+                "(untracked).",
+            )
+    return redirect("group_detail", group_id=group.pk)

@@ -2,171 +2,316 @@
 
 import django.db.models.deletion
 from django.conf import settings
+import importlib
+
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
+# SQLite rebuilds a table to add a column with a check constraint; renaming
+# the rebuilt routing_copygroup fails while the follower triggers (migration
+# 0002) name it. Drop those triggers around the schema change and restore
+# them after. PostgreSQL alters in place and keeps its triggers.
+_TRIGGERS = importlib.import_module("routing.migrations.0002_route_triggers")
 
+
+def _sqlite(statements):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            for statement in statements:
+                schema_editor.execute(statement)
+
+    return run
+
+
+DROP_SQLITE_TRIGGERS = migrations.RunPython(
+    _sqlite(_TRIGGERS.SQLITE_BACKWARD), _sqlite(_TRIGGERS.SQLITE_FORWARD)
+)
+RESTORE_SQLITE_TRIGGERS = migrations.RunPython(
+    _sqlite(_TRIGGERS.SQLITE_FORWARD), _sqlite(_TRIGGERS.SQLITE_BACKWARD)
+)
+
+
+class Migration(migrations.Migration):
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('routing', '0004_replay_repeat'),
+        ("accounts", "0001_initial"),
+        ("routing", "0004_replay_repeat"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        DROP_SQLITE_TRIGGERS,
         migrations.CreateModel(
-            name='ContractMapping',
+            name="ContractMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('leader_root', models.CharField(max_length=10)),
-                ('follower_root', models.CharField(max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("leader_root", models.CharField(max_length=10)),
+                ("follower_root", models.CharField(max_length=10)),
             ],
         ),
         migrations.CreateModel(
-            name='Desync',
+            name="Desync",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('symbol', models.CharField(max_length=20)),
-                ('expected', models.IntegerField(help_text='Signed contracts copying expects (incl. untracked).')),
-                ('actual', models.IntegerField(help_text='Signed contracts the broker reports.')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('synced', 'Synced'), ('untracked', 'Untracked'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("symbol", models.CharField(max_length=20)),
+                (
+                    "expected",
+                    models.IntegerField(
+                        help_text="Signed contracts copying expects (incl. untracked)."
+                    ),
+                ),
+                ("actual", models.IntegerField(help_text="Signed contracts the broker reports.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("synced", "Synced"),
+                            ("untracked", "Untracked"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.CharField(blank=True, max_length=150)),
             ],
         ),
         migrations.CreateModel(
-            name='ExpectedPosition',
+            name="ExpectedPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('symbol', models.CharField(max_length=20)),
-                ('qty', models.IntegerField(default=0)),
-                ('untracked', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("symbol", models.CharField(max_length=20)),
+                ("qty", models.IntegerField(default=0)),
+                ("untracked", models.IntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Quarantine',
+            name="Quarantine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('symbol', models.CharField(max_length=20)),
-                ('reason', models.TextField()),
-                ('trading_date', models.DateField()),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('released_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("symbol", models.CharField(max_length=20)),
+                ("reason", models.TextField()),
+                ("trading_date", models.DateField()),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                ("released_by", models.CharField(blank=True, max_length=150)),
             ],
         ),
         migrations.AddField(
-            model_name='copygroup',
-            name='auto_micro',
-            field=models.BooleanField(default=False, help_text='Re-size on the micro an entry that rounds to zero on the mini.'),
+            model_name="copygroup",
+            name="auto_micro",
+            field=models.BooleanField(
+                default=False,
+                help_text="Re-size on the micro an entry that rounds to zero on the mini.",
+            ),
         ),
         migrations.AddField(
-            model_name='copygroup',
-            name='partial_exit',
-            field=models.CharField(choices=[('PROPORTIONAL', 'Proportional'), ('EXIT_WITH_LEADER', 'Exit With Leader')], default='proportional', max_length=20),
+            model_name="copygroup",
+            name="partial_exit",
+            field=models.CharField(
+                choices=[
+                    ("PROPORTIONAL", "Proportional"),
+                    ("EXIT_WITH_LEADER", "Exit With Leader"),
+                ],
+                default="proportional",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='copygroup',
-            name='quarantine',
-            field=models.BooleanField(default=True, help_text='Pause a symbol for a follower that rejected an entry in it.'),
+            model_name="copygroup",
+            name="quarantine",
+            field=models.BooleanField(
+                default=True,
+                help_text="Pause a symbol for a follower that rejected an entry in it.",
+            ),
         ),
         migrations.AddField(
-            model_name='copygroup',
-            name='sizing_mode',
-            field=models.CharField(choices=[('CONTRACTS', 'Contracts'), ('NOTIONAL', 'Notional')], default='contracts', max_length=20),
+            model_name="copygroup",
+            name="sizing_mode",
+            field=models.CharField(
+                choices=[("CONTRACTS", "Contracts"), ("NOTIONAL", "Notional")],
+                default="contracts",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='copyorder',
-            name='kind',
-            field=models.CharField(choices=[('copy', 'Copy'), ('sync', 'Sync')], default='copy', max_length=10),
+            model_name="copyorder",
+            name="kind",
+            field=models.CharField(
+                choices=[("copy", "Copy"), ("sync", "Sync")], default="copy", max_length=10
+            ),
         ),
         migrations.AddField(
-            model_name='copyorder',
-            name='position_before',
-            field=models.IntegerField(default=0, help_text="Follower's tracked signed position before this order."),
+            model_name="copyorder",
+            name="position_before",
+            field=models.IntegerField(
+                default=0, help_text="Follower's tracked signed position before this order."
+            ),
         ),
         migrations.AddField(
-            model_name='copyorder',
-            name='target',
-            field=models.IntegerField(default=0, help_text="Follower's tracked signed position once this order fills."),
+            model_name="copyorder",
+            name="target",
+            field=models.IntegerField(
+                default=0, help_text="Follower's tracked signed position once this order fills."
+            ),
         ),
         migrations.AddField(
-            model_name='follower',
-            name='sizing_basis',
-            field=models.CharField(choices=[('RATIO', 'Ratio'), ('PERCENT_OF_BALANCE', 'Percent Of Balance')], default='ratio', max_length=20),
+            model_name="follower",
+            name="sizing_basis",
+            field=models.CharField(
+                choices=[("RATIO", "Ratio"), ("PERCENT_OF_BALANCE", "Percent Of Balance")],
+                default="ratio",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='leaderevent',
-            name='order_id',
-            field=models.CharField(blank=True, help_text='The leader order the fill belongs to.', max_length=100),
+            model_name="leaderevent",
+            name="order_id",
+            field=models.CharField(
+                blank=True, help_text="The leader order the fill belongs to.", max_length=100
+            ),
         ),
         migrations.AddField(
-            model_name='leaderevent',
-            name='seq',
-            field=models.PositiveBigIntegerField(blank=True, help_text="The leader stream's sequence number, when it has one.", null=True),
+            model_name="leaderevent",
+            name="seq",
+            field=models.PositiveBigIntegerField(
+                blank=True,
+                help_text="The leader stream's sequence number, when it has one.",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='copyorder',
-            name='leader_event',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='copy_orders', to='routing.leaderevent'),
+            model_name="copyorder",
+            name="leader_event",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="copy_orders",
+                to="routing.leaderevent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='copygroup',
-            constraint=models.CheckConstraint(condition=models.Q(('sizing_mode__in', ['contracts', 'notional'])), name='copy_group_sizing_mode_valid'),
+            model_name="copygroup",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sizing_mode__in", ["contracts", "notional"])),
+                name="copy_group_sizing_mode_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='copygroup',
-            constraint=models.CheckConstraint(condition=models.Q(('partial_exit__in', ['proportional', 'exit_with_leader'])), name='copy_group_partial_exit_valid'),
+            model_name="copygroup",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("partial_exit__in", ["proportional", "exit_with_leader"])),
+                name="copy_group_partial_exit_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='copyorder',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'sync'), ('leader_event__isnull', False), _connector='OR'), name='copy_order_copy_has_leader_event'),
+            model_name="copyorder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "sync"), ("leader_event__isnull", False), _connector="OR"
+                ),
+                name="copy_order_copy_has_leader_event",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='follower',
-            constraint=models.CheckConstraint(condition=models.Q(('sizing_basis__in', ['ratio', 'percent_of_balance'])), name='follower_sizing_basis_valid'),
+            model_name="follower",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sizing_basis__in", ["ratio", "percent_of_balance"])),
+                name="follower_sizing_basis_valid",
+            ),
         ),
         migrations.AddField(
-            model_name='contractmapping',
-            name='group',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mappings', to='routing.copygroup'),
+            model_name="contractmapping",
+            name="group",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mappings",
+                to="routing.copygroup",
+            ),
         ),
         migrations.AddField(
-            model_name='desync',
-            name='follower',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='desyncs', to='routing.follower'),
+            model_name="desync",
+            name="follower",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="desyncs",
+                to="routing.follower",
+            ),
         ),
         migrations.AddField(
-            model_name='expectedposition',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='expected_positions', to='accounts.brokeraccount'),
+            model_name="expectedposition",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="expected_positions",
+                to="accounts.brokeraccount",
+            ),
         ),
         migrations.AddField(
-            model_name='quarantine',
-            name='follower',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quarantines', to='routing.follower'),
+            model_name="quarantine",
+            name="follower",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="quarantines",
+                to="routing.follower",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contractmapping',
-            constraint=models.UniqueConstraint(fields=('group', 'leader_root'), name='uniq_contract_mapping_group_leader_root'),
+            model_name="contractmapping",
+            constraint=models.UniqueConstraint(
+                fields=("group", "leader_root"), name="uniq_contract_mapping_group_leader_root"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='desync',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('follower', 'symbol'), name='uniq_open_desync'),
+            model_name="desync",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("follower", "symbol"),
+                name="uniq_open_desync",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='expectedposition',
-            constraint=models.UniqueConstraint(fields=('account', 'symbol'), name='uniq_expected_position_account_symbol'),
+            model_name="expectedposition",
+            constraint=models.UniqueConstraint(
+                fields=("account", "symbol"), name="uniq_expected_position_account_symbol"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='quarantine',
-            constraint=models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('follower', 'symbol'), name='uniq_active_quarantine'),
+            model_name="quarantine",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("released_at__isnull", True)),
+                fields=("follower", "symbol"),
+                name="uniq_active_quarantine",
+            ),
         ),
+        RESTORE_SQLITE_TRIGGERS,
     ]

@@ -40,6 +40,7 @@ def replay_job_create(
         label=label or export_import.file_name,
         simulated=simulated,
         interval_ms=interval_ms,
+        repeat=repeat,
     )
     kind = "simulated session" if simulated else export_import.file_name
     journal_record(

@@ -1,0 +1,28 @@
+"""seed_demo: the demo route and its looping replay (embedded default's first page)."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from routing.models import CopyGroup, ReplayJob
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_queues_a_looping_replay_once(
+    shared_data: Path, tmp_path: Path, settings: Any
+) -> None:
+    settings.BASE_DIR = tmp_path  # .demo-credentials is written there, not in the checkout
+    call_command("seed_demo", "--host", "127.0.0.1:8000", stdout=StringIO())
+    call_command("seed_demo", "--host", "127.0.0.1:8000", stdout=StringIO())
+    group = CopyGroup.objects.get()
+    assert group.followers.count() == 5
+    job = ReplayJob.objects.get(group=group)
+    # The demo feed must keep moving: the job starts over when it reaches the end.
+    assert job.repeat is True
+    assert job.status == ReplayJob.Status.PENDING

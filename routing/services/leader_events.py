@@ -11,6 +11,7 @@ Orders to send are left PENDING for the order router (``routing.services.orders`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -161,22 +162,11 @@ def _decide_group(
             point_value=specs[root_of(fill.symbol)].point_value,
         )
     expected = expected_positions_locked(account_ids, candidates)
-    quarantined = quarantines_active(followers, at=fill.time)
-    pnl = session_pnl_by_account(account_ids, fill.time)
-    states = [
-        FollowerState(
-            key=str(f.account_id),
-            ratio=f.ratio,
-            positions={s: row.qty for (a, s), row in expected.items() if a == f.account_id},
-            session_pnl=pnl[f.account_id],
-            enabled=f.enabled,
-            limits=follower_limits(f),
-            sizing_basis=SizingBasis(f.sizing_basis),
-            balance=f.account.balance,
-            quarantined=quarantined.get(f.pk, frozenset()),
-        )
-        for f in followers
-    ]
+    states = follower_states(
+        followers,
+        {key: row.qty for key, row in expected.items()},
+        at=fill.time,
+    )
     decisions = decide_copies(
         move, config, states, specs, route_key=str(group.pk), marks=_marks(candidates)
     )
@@ -244,6 +234,31 @@ def _marks(symbols: set[str]) -> dict[str, Decimal]:
     for symbol, price in rows:
         marks.setdefault(symbol, price)
     return marks
+
+
+def follower_states(
+    followers: list[Follower], positions: dict[tuple[int, str], int], *, at: datetime
+) -> list[FollowerState]:
+    """The engine's view of ``followers`` at aware ``at``: tracked positions
+    from ``positions`` ((account id, contract) -> signed contracts), session
+    PnL, limits, sizing basis, balance and active quarantines."""
+    account_ids = [f.account_id for f in followers]
+    quarantined = quarantines_active(followers, at=at)
+    pnl = session_pnl_by_account(account_ids, at)
+    return [
+        FollowerState(
+            key=str(f.account_id),
+            ratio=f.ratio,
+            positions={s: qty for (a, s), qty in positions.items() if a == f.account_id},
+            session_pnl=pnl[f.account_id],
+            enabled=f.enabled,
+            limits=follower_limits(f),
+            sizing_basis=SizingBasis(f.sizing_basis),
+            balance=f.account.balance,
+            quarantined=quarantined.get(f.pk, frozenset()),
+        )
+        for f in followers
+    ]
 
 
 def follower_limits(follower: Follower) -> RiskLimits:

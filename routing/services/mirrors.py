@@ -30,18 +30,15 @@ from journal.services import journal_record
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.types import (
     DecisionStatus,
-    FollowerState,
     LeaderOrder,
     LeaderOrderAction,
     Side,
-    SizingBasis,
 )
 from routing.models import ContractSpec, CopyGroup, CopyOrder, LeaderEvent
-from routing.selectors import copy_order_payload, followers_for_engine, session_pnl_by_account
+from routing.selectors import copy_order_payload, followers_for_engine
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
-from routing.services.leader_events import follower_limits
-from routing.services.quarantines import quarantines_active
+from routing.services.leader_events import follower_states
 
 WORKING = (
     CopyOrder.Status.PENDING,
@@ -171,26 +168,11 @@ def _mirror_group(
     for m in exclude:
         key = (m.account_id, m.symbol)
         replaced[key] = replaced.get(key, 0) + (m.qty - m.filled_qty) * Side(m.side).sign
-    pnl = session_pnl_by_account(account_ids, order.time)
-    quarantined = quarantines_active(followers, at=order.time)
-    states = [
-        FollowerState(
-            key=str(f.account_id),
-            ratio=f.ratio,
-            positions={
-                s: row.qty - replaced.get((a, s), 0)
-                for (a, s), row in expected.items()
-                if a == f.account_id
-            },
-            session_pnl=pnl[f.account_id],
-            enabled=f.enabled,
-            limits=follower_limits(f),
-            sizing_basis=SizingBasis(f.sizing_basis),
-            balance=f.account.balance,
-            quarantined=quarantined.get(f.pk, frozenset()),
-        )
-        for f in followers
-    ]
+    states = follower_states(
+        followers,
+        {key: row.qty - replaced.get(key, 0) for key, row in expected.items()},
+        at=order.time,
+    )
     config = group.to_engine()
     by_account = {f.account_id: f for f in followers}
     created = []

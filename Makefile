@@ -39,8 +39,9 @@ lint: $(STAMP)
 
 # Copy engine benchmark on scratch databases (never db.sqlite3 or DATABASE_URL):
 # a temporary SQLite file, then PostgreSQL when the server answers. One JSON
-# document each on stdout. BENCH_ARGS e.g. "--events 100 --followers 20 --profile 30".
+# document each on stdout (recipes not echoed, so it parses).
+# BENCH_ARGS e.g. "--events 100 --followers 20 --profile 30".
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/copytrade_bench
 bench: $(STAMP)
-	$(BIN)/python manage.py bench_engine $(BENCH_ARGS)
-	$(BIN)/python manage.py bench_engine --database-url $(BENCH_DATABASE_URL) --skip-unreachable $(BENCH_ARGS)
+	@$(BIN)/python manage.py bench_engine $(BENCH_ARGS)
+	@$(BIN)/python manage.py bench_engine --database-url $(BENCH_DATABASE_URL) --skip-unreachable $(BENCH_ARGS)

@@ -317,6 +317,11 @@ class CopyOrder(BaseModel):
         COPY = "copy"  # decided from a leader fill
         SYNC = "sync"  # sent by the user to bring a desynced follower to its expected position
 
+    # Handed to (or about to be handed to) the broker, outcome still open.
+    OPEN_STATUSES = (Status.PENDING, Status.SENT, Status.WORKING, Status.PARTIALLY_FILLED)
+    # Can never change again.
+    FINAL_STATUSES = frozenset({Status.FILLED, Status.REJECTED, Status.CANCELLED})
+
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COPY)
     leader_event = models.ForeignKey(
         LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders", null=True, blank=True

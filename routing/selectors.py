@@ -12,7 +12,8 @@ from django.db.models import Sum
 from accounts.models import User
 from journal.models import Fill, Position
 from routing.engine.sessions import session_start
-from routing.models import CopyGroup, CopyOrder, Follower
+from routing.engine.types import ContractSpec as EngineSpec
+from routing.models import ContractSpec, CopyGroup, CopyOrder, Follower
 
 FEED_LENGTH = 25
 
@@ -38,6 +39,15 @@ def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int
     for row in unrealized:
         pnl[row["account_id"]] += row["total"]
     return pnl
+
+
+def engine_contract_specs(roots: Iterable[str] | None = None) -> dict[str, EngineSpec]:
+    """Contract specs as the engine and adapters take them, keyed by root
+    (every product, or only ``roots``)."""
+    rows = (
+        ContractSpec.objects.all() if roots is None else ContractSpec.objects.filter(root__in=roots)
+    )
+    return {spec.root: spec.to_engine() for spec in rows}
 
 
 def copy_order_payload(order: CopyOrder) -> dict[str, Any]:

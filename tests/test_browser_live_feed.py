@@ -31,9 +31,9 @@ from accounts.models import User
 from accounts.services import broker_account_create
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import ContractSpec
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
+from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add
 
@@ -97,7 +97,7 @@ class LiveFeedTests(ChannelsLiveServerTestCase):
         for name, ratio in (("Eval 50K", "0.5"), ("Funded 150K", "2")):
             account = broker_account_create(owner=self.user, name=name, balance=Decimal(50_000))
             follower_add(group=self.group, account=account, ratio=Decimal(ratio))
-        specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+        specs = engine_contract_specs()
         self.registry = AdapterRegistry({"paper": PaperBroker(specs)})
         self.worker = EngineWorker(self.registry)
         self._run(self.registry.connect_all())

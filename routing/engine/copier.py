@@ -81,14 +81,6 @@ class LeaderMove:
         return Side.BUY if self.after >= self.before else Side.SELL
 
 
-def split_leader_fill(position_before: int, side: Side, qty: int) -> tuple[int, int]:
-    """``(exit_qty, entry_qty)`` of a leader fill given its signed position before it."""
-    if position_before * side.sign < 0:
-        exit_qty = min(qty, abs(position_before))
-        return exit_qty, qty - exit_qty
-    return 0, qty
-
-
 def decide_copies(
     move: LeaderMove,
     group: GroupConfig,
@@ -106,8 +98,17 @@ def decide_copies(
     order ids. Pure: the same inputs give the same decisions. A missing spec,
     balance or price blocks that follower with the reason, never raises.
     """
+    # The follower contract depends on the event and the group only: worked out
+    # once per event, not once per follower.
+    try:
+        conversion: Conversion | ConversionError = follower_contract(
+            move.symbol, group, specs, leader_price=move.price, marks=marks or {}
+        )
+        micro = _micro_conversion(conversion, group, specs)
+    except ConversionError as exc:
+        conversion, micro = exc, None
     return [
-        _decide_one(move, group, follower, specs, marks or {}, route_key) for follower in followers
+        _decide_one(move, group, follower, conversion, micro, route_key) for follower in followers
     ]
 
 
@@ -115,7 +116,8 @@ def _sign(qty: int) -> int:
     return (qty > 0) - (qty < 0)
 
 
-def _follower_intent(held: int, target: int) -> Intent:
+def follower_intent(held: int, target: int) -> Intent:
+    """The intent of an order taking signed position ``held`` to ``target`` (they differ)."""
     if held * target < 0:
         return Intent.REVERSAL
     return Intent.ENTRY if abs(target) > abs(held) else Intent.EXIT
@@ -129,8 +131,8 @@ def _decide_one(
     move: LeaderMove,
     group: GroupConfig,
     follower: FollowerState,
-    specs: Mapping[str, ContractSpec],
-    marks: Mapping[str, Decimal],
+    conversion: Conversion | ConversionError,
+    micro: Conversion | None,
     route_key: str,
 ) -> CopyDecision:
     coid = client_order_id(route_key, move.event_key, follower.key)
@@ -147,23 +149,22 @@ def _decide_one(
             side=side,
             qty=qty,
             status=status,
-            intent=_follower_intent(held, target) if delta else _leader_intent(move),
+            intent=follower_intent(held, target) if delta else _leader_intent(move),
             reason="; ".join(notes),
             client_order_id=coid,
             position_before=held,
             target=held + _sign(delta) * qty,
         )
 
+    if isinstance(conversion, ConversionError):
+        notes.append(f"blocked: {conversion}")
+        return decision(move.symbol, 0, 0, 0, DecisionStatus.BLOCKED)
     try:
-        conversion = follower_contract(
-            move.symbol, group, specs, leader_price=move.price, marks=marks
-        )
         factor, formula = size_factor(group, follower)
-    except (ConversionError, SizingError) as exc:
+    except SizingError as exc:
         notes.append(f"blocked: {exc}")
         return decision(move.symbol, 0, 0, 0, DecisionStatus.BLOCKED)
 
-    micro = _micro_conversion(conversion, group, specs)
     if micro is not None and follower.position(micro.symbol) != 0:
         # Once on the micro, stay there until flat, so exits close what was opened.
         conversion = micro

@@ -9,7 +9,7 @@ from journal.models import Position
 from routing.brokers.base import BrokerAdapter
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.paper import PaperBroker
-from routing.models import ContractSpec
+from routing.selectors import engine_contract_specs
 
 
 class AdapterRegistry:
@@ -53,7 +53,7 @@ def build_registry() -> AdapterRegistry:
     The paper broker's positions are restored from the journal. Synchronous
     ORM read: call from a thread (``sync_to_async``) in async code.
     """
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+    specs = engine_contract_specs()
     paper = PaperBroker(specs, slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
     # The paper exchange restarts with the process: resume its book from the
     # journal so reconciliation compares against what was really filled.

@@ -304,8 +304,10 @@ def _scratch_postgres(admin: Any, name: str, log: Callable[[str], None]) -> Iter
 def run_child(config: BenchConfig, *, log: Callable[[str], None]) -> dict[str, Any]:
     """In the child process: point at the scratch database named by the
     parent (refusing anything else), migrate it, run every case."""
+    from django.core.management import call_command
+
     notes = _enter_scratch()
-    notes += _migrate()
+    call_command("migrate", verbosity=0, interactive=False)
     return run_benchmark(config, notes=notes, log=log)
 
 
@@ -335,30 +337,6 @@ def _enter_scratch() -> list[str]:
             f"is not the scratch database {scratch['name']!r}: refusing to run"
         )
     return []
-
-
-def _migrate() -> list[str]:
-    from django.core.management import call_command
-    from django.db import OperationalError, connection
-
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        return []
-    except OperationalError as exc:
-        if connection.vendor != "sqlite" or "error in trigger" not in str(exc):
-            raise
-        # Remaking a table on SQLite renames it while other tables' triggers
-        # still name it; the failed migration rolled back, so retry it with
-        # the legacy rename behaviour (scratch database only).
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA legacy_alter_table = ON")
-        call_command("migrate", verbosity=0, interactive=False)
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA legacy_alter_table = OFF")
-        return [
-            f"migrate on a fresh SQLite database fails ({exc}); the scratch file was "
-            "migrated with PRAGMA legacy_alter_table=ON"
-        ]
 
 
 # -- the benchmark proper -----------------------------------------------------------
@@ -451,15 +429,14 @@ def _timed_paper_broker(probe: _Probe) -> Any:
     from django.conf import settings
 
     from routing.brokers.paper import PaperBroker
-    from routing.models import ContractSpec
+    from routing.selectors import engine_contract_specs
 
     class TimedPaperBroker(PaperBroker):
         async def place_order(self, order: Any) -> Any:
             probe.current.places.append(time.perf_counter_ns())
             return await super().place_order(order)
 
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
-    return TimedPaperBroker(specs, slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
+    return TimedPaperBroker(engine_contract_specs(), slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
 
 
 @dataclass

@@ -32,8 +32,13 @@ from routing.engine.types import (
     RiskLimits,
     SizingBasis,
 )
-from routing.models import ContractSpec, CopyGroup, CopyOrder, Follower, LeaderEvent, RiskLimit
-from routing.selectors import copy_order_payload, followers_for_engine, session_pnl_by_account
+from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent, RiskLimit
+from routing.selectors import (
+    copy_order_payload,
+    engine_contract_specs,
+    followers_for_engine,
+    session_pnl_by_account,
+)
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
 from routing.services.quarantines import quarantines_active
@@ -95,7 +100,7 @@ def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResu
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
-    specs = {spec.root: spec.to_engine() for spec in ContractSpec.objects.all()}
+    specs = engine_contract_specs()
     spec = _spec_for(fill.symbol, specs)
     leader_position = Position.objects.filter(account=account, symbol=fill.symbol).first()
     leader_before = leader_position.qty if leader_position else 0

@@ -28,24 +28,18 @@ from accounts.models import BrokerAccount
 from journal.models import EventType, Position
 from journal.services import journal_record
 from routing.engine.copier import LeaderMove, decide_copies
+from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import (
     DecisionStatus,
     LeaderOrder,
     LeaderOrderAction,
     Side,
 )
-from routing.models import ContractSpec, CopyGroup, CopyOrder, LeaderEvent
-from routing.selectors import copy_order_payload, followers_for_engine
+from routing.models import CopyGroup, CopyOrder, LeaderEvent
+from routing.selectors import copy_order_payload, engine_contract_specs, followers_for_engine
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
 from routing.services.leader_events import follower_states
-
-WORKING = (
-    CopyOrder.Status.PENDING,
-    CopyOrder.Status.SENT,
-    CopyOrder.Status.WORKING,
-    CopyOrder.Status.PARTIALLY_FILLED,
-)
 
 
 @dataclass
@@ -106,7 +100,11 @@ def _apply(account: BrokerAccount, order: LeaderOrder, source: str) -> MirrorAct
     )
     live = list(
         CopyOrder.objects.select_for_update()
-        .filter(group__leader=account, leader_order_id=order.order_id, status__in=WORKING)
+        .filter(
+            group__leader=account,
+            leader_order_id=order.order_id,
+            status__in=CopyOrder.OPEN_STATUSES,
+        )
         .order_by("pk")
     )
     actions = MirrorActions()
@@ -114,19 +112,16 @@ def _apply(account: BrokerAccount, order: LeaderOrder, source: str) -> MirrorAct
         actions.cancel = [o.pk for o in live]
         return actions
     if order.action is LeaderOrderAction.MODIFY:
-        resized = any(_mirrored_leader_qty(o) != order.qty for o in live)
+        resized = any(o.leader_event.qty != order.qty for o in live)
         if live and not resized:
             actions.modify = [o.pk for o in live]
             actions.limit_price, actions.stop_price = order.limit_price, order.stop_price
             return actions
         actions.cancel = [o.pk for o in live]
+    specs = engine_contract_specs()
     for group in CopyGroup.objects.filter(leader=account).order_by("pk"):
-        actions.send.extend(_mirror_group(group, event, order, exclude=live))
+        actions.send.extend(_mirror_group(group, event, order, specs, exclude=live))
     return actions
-
-
-def _mirrored_leader_qty(mirror: CopyOrder) -> int:
-    return mirror.leader_event.qty
 
 
 def _prices(order: LeaderOrder) -> str:
@@ -144,12 +139,16 @@ def _prices(order: LeaderOrder) -> str:
 
 
 def _mirror_group(
-    group: CopyGroup, event: LeaderEvent, order: LeaderOrder, *, exclude: list[CopyOrder]
+    group: CopyGroup,
+    event: LeaderEvent,
+    order: LeaderOrder,
+    specs: dict[str, EngineSpec],
+    *,
+    exclude: list[CopyOrder],
 ) -> list[int]:
     followers = followers_for_engine(group)
     if not followers:
         return []
-    specs = {spec.root: spec.to_engine() for spec in ContractSpec.objects.all()}
     account_ids = [f.account_id for f in followers]
     leader_row = Position.objects.filter(account=group.leader, symbol=order.symbol).first()
     leader_now = leader_row.qty if leader_row else 0

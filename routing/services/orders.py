@@ -20,7 +20,7 @@ from routing.engine.conversion import same_underlying
 from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
 from routing.models import ContractSpec, CopyOrder
-from routing.selectors import copy_order_payload
+from routing.selectors import copy_order_payload, engine_contract_specs
 from routing.services.expected import expected_position_move
 from routing.services.feed import feed_publish_on_commit
 from routing.services.quarantines import quarantine_start
@@ -32,8 +32,6 @@ _RESULT_STATUS = {
     OrderStatus.REJECTED: CopyOrder.Status.REJECTED,
     OrderStatus.CANCELLED: CopyOrder.Status.CANCELLED,
 }
-
-_FINAL = frozenset({CopyOrder.Status.FILLED, CopyOrder.Status.REJECTED, CopyOrder.Status.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +80,7 @@ def _same_underlying(a: str, b: str) -> bool:
     roots = {root_of(a), root_of(b)}
     if len(roots) == 1:
         return True
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.filter(root__in=roots)}
+    specs = engine_contract_specs(roots)
     return len(specs) == 2 and same_underlying(*specs.values())
 
 
@@ -111,7 +109,7 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
             filled_at=fill.time,
             copy_order_id=order.pk,
         )
-    was_final = order.status in _FINAL
+    was_final = order.status in CopyOrder.FINAL_STATUSES
     if was_final:
         # A final order never changes again: a second report of it (the send's
         # answer and the broker's update stream) records nothing twice.
@@ -133,7 +131,12 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
         ]
     )
     is_copy = order.kind == CopyOrder.Kind.COPY
-    if is_copy and order.status in _FINAL and not was_final and order.filled_qty < order.qty:
+    if (
+        is_copy
+        and order.status in CopyOrder.FINAL_STATUSES
+        and not was_final
+        and order.filled_qty < order.qty
+    ):
         # The unfilled rest will never fill: take it back out of what the
         # follower is expected to hold, so the next event sizes against reality.
         unfilled = (order.qty - order.filled_qty) * Side(order.side).sign

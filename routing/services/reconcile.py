@@ -26,18 +26,12 @@ from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
+from routing.engine.copier import follower_intent
 from routing.engine.orders import client_order_id
-from routing.engine.types import Intent, Side
+from routing.engine.types import Side
 from routing.models import CopyOrder, Desync, ExpectedPosition, Follower
 from routing.selectors import copy_order_payload
 from routing.services.feed import feed_publish_on_commit
-
-IN_FLIGHT = (
-    CopyOrder.Status.PENDING,
-    CopyOrder.Status.SENT,
-    CopyOrder.Status.WORKING,
-    CopyOrder.Status.PARTIALLY_FILLED,
-)
 
 
 @transaction.atomic
@@ -58,7 +52,7 @@ def reconcile_account(
         for row in ExpectedPosition.objects.filter(account=account)
     }
     busy = set(
-        CopyOrder.objects.filter(account=account, status__in=IN_FLIGHT).values_list(
+        CopyOrder.objects.filter(account=account, status__in=CopyOrder.OPEN_STATUSES).values_list(
             "symbol", flat=True
         )
     )
@@ -117,12 +111,7 @@ def desync_sync(*, desync: Desync, actor_label: str, actor_user_id: int | None =
     follower = locked.follower
     diff = locked.expected - locked.actual
     side = Side.of_signed(diff)
-    if locked.actual * locked.expected < 0:
-        intent = Intent.REVERSAL
-    elif abs(locked.expected) > abs(locked.actual):
-        intent = Intent.ENTRY
-    else:
-        intent = Intent.EXIT
+    intent = follower_intent(locked.actual, locked.expected)
     order = CopyOrder.objects.create(
         kind=CopyOrder.Kind.SYNC,
         leader_event=None,

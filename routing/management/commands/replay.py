@@ -15,9 +15,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from journal.importers.base import DEFAULT_TIMEZONE, ExportError
 from journal.importers.detect import read_export
-from routing.models import ContractSpec
 from routing.route_file import RouteFileError, load_route_file
 from routing.runtime.simulate import simulate
+from routing.selectors import engine_contract_specs
 
 
 class Command(BaseCommand):
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             route = load_route_file(options["route"])
         except RouteFileError as exc:
             raise CommandError(str(exc)) from exc
-        specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+        specs = engine_contract_specs()
         try:
             export = read_export(
                 options["export"],

@@ -80,7 +80,8 @@ def test_database_url_when_database_exists_then_refused_and_left_alone() -> None
     try:
         admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        # The suite runs on PostgreSQL (make test starts it): absent is a failure.
+        pytest.fail(f"PostgreSQL not reachable: {exc}")
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:

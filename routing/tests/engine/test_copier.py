@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from routing.contract_specs import SPECS_BY_ROOT
-from routing.engine.copier import LeaderMove, decide_copies, split_leader_fill
+from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.orders import client_order_id
 from routing.engine.types import (
     CopyDecision,
@@ -306,12 +306,6 @@ def test_max_contracts_blocks_an_oversized_entry() -> None:
 def test_client_order_id_is_route_event_follower() -> None:
     d = _one(_move(0, 1), _group(), _follower())
     assert d.client_order_id == client_order_id(ROUTE, "LEAD:fill-1", "f1")
-
-
-def test_split_leader_fill_exit_then_entry() -> None:
-    assert split_leader_fill(3, Side.SELL, 5) == (3, 2)
-    assert split_leader_fill(3, Side.BUY, 2) == (0, 2)
-    assert split_leader_fill(0, Side.SELL, 1) == (0, 1)
 
 
 @pytest.mark.parametrize("after", [-3, 0, 3])

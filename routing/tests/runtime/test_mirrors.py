@@ -20,9 +20,10 @@ from conftest import Route
 from routing.brokers.base import OrderRequest, OrderStatus
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import OrderType, Side
-from routing.models import ContractSpec, CopyOrder, ExpectedPosition
+from routing.models import CopyOrder, ExpectedPosition
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
+from routing.selectors import engine_contract_specs
 
 T0 = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
 SYMBOL = "MNQH6"
@@ -33,7 +34,7 @@ pytestmark = [
 
 
 def _registry() -> AdapterRegistry:
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+    specs = engine_contract_specs()
     return AdapterRegistry({"paper": PaperBroker(specs)})
 
 

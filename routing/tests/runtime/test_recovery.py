@@ -18,10 +18,11 @@ from conftest import Route
 from journal.models import EventType, Fill, JournalEntry
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import ContractSpec, CopyOrder, Desync, ExpectedPosition, Quarantine
+from routing.models import CopyOrder, Desync, ExpectedPosition, Quarantine
 from routing.runtime import worker as worker_module
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
+from routing.selectors import engine_contract_specs
 from routing.services.copy_groups import follower_add
 from routing.services.reconcile import desync_sync, desync_untrack
 
@@ -33,7 +34,7 @@ pytestmark = [
 
 
 def _registry(latency: float = 0.0) -> AdapterRegistry:
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+    specs = engine_contract_specs()
     return AdapterRegistry({"paper": PaperBroker(specs, latency_seconds=latency)})
 
 

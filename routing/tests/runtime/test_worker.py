@@ -12,9 +12,10 @@ from conftest import Route
 from journal.models import Fill, Position
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import ContractSpec, CopyOrder
+from routing.models import CopyOrder
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
+from routing.selectors import engine_contract_specs
 
 T0 = datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)
 # Transactional tests use serialized_rollback: the flush between them would
@@ -22,7 +23,7 @@ T0 = datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)
 
 
 def _registry(slippage_ticks: int = 0) -> AdapterRegistry:
-    specs = {s.root: s.to_engine() for s in ContractSpec.objects.all()}
+    specs = engine_contract_specs()
     return AdapterRegistry({"paper": PaperBroker(specs, slippage_ticks=slippage_ticks)})
 
 

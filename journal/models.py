@@ -39,6 +39,15 @@ class EventType(models.TextChoices):
     EXPORT_IMPORTED = "export.imported"
     REPLAY_STARTED = "replay.started"
     REPLAY_FINISHED = "replay.finished"
+    COPY_ORDER_SCALED = "copy_order.scaled_down"
+    ROUTE_LEVEL_CHANGED = "route.level_changed"
+    ROUTE_REVIEWED = "route.reviewed"
+    INCIDENT = "incident.recorded"
+    ACCOUNT_HALTED = "account.halted"
+    ACCOUNT_FLATTENED = "account.flattened"
+    FLATTEN_REQUESTED = "flatten.requested"
+    FLATTEN_DONE = "flatten.done"
+    SESSION_RESET = "session.reset"
 
 
 class JournalEntry(models.Model):

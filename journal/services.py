@@ -103,14 +103,14 @@ def fill_record(
 
 
 def positions_mark(
-    *, account_ids: list[int], symbol: str, price: Decimal, point_value: Decimal
+    *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
 ) -> None:
-    """Revalue open positions in ``symbol`` of ``account_ids`` at ``price``."""
-    for position in (
-        Position.objects.select_for_update()
-        .filter(account_id__in=account_ids, symbol=symbol)
-        .exclude(qty=0)
-    ):
+    """Revalue open positions in ``symbol`` of ``account_ids`` (every account
+    when ``None``) at ``price`` (points)."""
+    rows = Position.objects.select_for_update().filter(symbol=symbol).exclude(qty=0)
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=account_ids)
+    for position in rows:
         position.mark_price = price
         position.unrealized_pnl = position.to_engine().unrealized_pnl(price, point_value)
         position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])

@@ -8,12 +8,14 @@ both leader and follower (the last two by triggers, see migration 0002).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
 
 from copytrade.core.models import BaseModel, money_field, price_field
+from routing.engine import limits as engine_limits
 from routing.engine import types as engine_types
 
 RATIO_MIN = engine_types.RATIO_MIN
@@ -112,9 +114,45 @@ class CopyGroup(BaseModel):
     )
     enabled = models.BooleanField(default=True)
 
+    # Route budget (issue "The risk engine"): the level and the route's limits.
+    Level = models.IntegerChoices("Level", [(m.name, m.value) for m in engine_limits.RouteLevel])
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.ACTIVE)
+    level_reason = models.TextField(blank=True, help_text="Why the route is at its level.")
+    level_changed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_on = models.DateField(
+        null=True, blank=True, help_text="Trading date the route was last marked reviewed."
+    )
+    reviewed_by = models.CharField(max_length=150, blank=True)
+    max_accounts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Followers that receive entries (the first ones)."
+    )
+    max_contracts_per_account = models.PositiveIntegerField(null=True, blank=True)
+    max_total_contracts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Contracts across all followers."
+    )
+    max_session_loss = money_field(
+        null=True, blank=True, help_text="Dollars across all followers; reached: level 4."
+    )
+    stop_ticks = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Stop distance in ticks, for risk per contract."
+    )
+    slippage_ticks = models.PositiveIntegerField(
+        default=0, help_text="Slippage allowance in ticks, added to the stop distance."
+    )
+    max_slippage_ticks = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Fill slippage beyond this many ticks locks the route."
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="uniq_copy_group_owner_name"),
+            models.CheckConstraint(
+                condition=Q(level__gte=0) & Q(level__lte=4), name="copy_group_level_0_to_4"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_session_loss__isnull=True) | Q(max_session_loss__gt=0),
+                name="copy_group_max_session_loss_gt_0",
+            ),
             models.CheckConstraint(
                 condition=Q(sizing_mode__in=[m.value for m in engine_types.SizingMode]),
                 name="copy_group_sizing_mode_valid",
@@ -154,6 +192,22 @@ class CopyGroup(BaseModel):
             ),
             leader_balance=self.leader.balance,
             enabled=self.enabled,
+            limits=self.route_limits(),
+        )
+
+    def route_limits(self, *, trading_date: date | None = None) -> engine_limits.RouteLimits:
+        """The route's level and limits for the engine; ``reviewed`` is True
+        when the route was marked reviewed for ``trading_date``."""
+        return engine_limits.RouteLimits(
+            level=engine_limits.RouteLevel(self.level),
+            reviewed=trading_date is not None and self.reviewed_on == trading_date,
+            max_accounts=self.max_accounts or None,
+            max_contracts_per_account=self.max_contracts_per_account or None,
+            max_total_contracts=self.max_total_contracts or None,
+            max_session_loss=self.max_session_loss,
+            stop_ticks=self.stop_ticks or None,
+            slippage_ticks=self.slippage_ticks,
+            max_slippage_ticks=self.max_slippage_ticks,
         )
 
 
@@ -212,8 +266,22 @@ class Follower(BaseModel):
         return f"{self.account} in {self.group}"
 
 
+def _roots(text: str) -> frozenset[str]:
+    return frozenset(r.strip().upper() for r in text.split(",") if r.strip())
+
+
 class RiskLimit(BaseModel):
-    """Per-account limits checked before every copied entry (minimal set)."""
+    """Per-account limits checked before every copied entry and watched while
+    positions are open (:class:`routing.engine.limits.RiskLimits` documents
+    each one). Empty means no limit."""
+
+    OnBreach = models.TextChoices("OnBreach", [(m.name, m.value) for m in engine_limits.OnBreach])
+    Direction = models.TextChoices(
+        "Direction", [(m.name, m.value) for m in engine_limits.Direction]
+    )
+    DrawdownMode = models.TextChoices(
+        "DrawdownMode", [(m.name, m.value) for m in engine_limits.DrawdownMode]
+    )
 
     account = models.OneToOneField(
         "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="risk_limit"
@@ -221,7 +289,44 @@ class RiskLimit(BaseModel):
     daily_loss = money_field(
         null=True, blank=True, help_text="Dollars; entries stop at this session loss."
     )
+    flatten_on_breach = models.BooleanField(
+        default=False, help_text="Also close the account's positions when the daily loss trips."
+    )
     max_contracts = models.PositiveIntegerField(null=True, blank=True, help_text="Per entry order.")
+    max_position = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Contracts per position."
+    )
+    max_open_positions = models.PositiveIntegerField(null=True, blank=True)
+    position_cap_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Percent of balance one position may risk (dollars of exposure).",
+    )
+    exposure_cap = money_field(
+        null=True, blank=True, help_text="Dollars of exposure across all positions."
+    )
+    on_breach = models.CharField(
+        max_length=12, choices=OnBreach.choices, default=engine_limits.OnBreach.BLOCK.value
+    )
+    allowed_roots = models.CharField(
+        max_length=200, blank=True, help_text="Comma-separated product roots; empty: all."
+    )
+    denied_roots = models.CharField(max_length=200, blank=True)
+    direction = models.CharField(
+        max_length=12, choices=Direction.choices, default=engine_limits.Direction.BOTH.value
+    )
+    max_drawdown = money_field(null=True, blank=True)
+    drawdown_mode = models.CharField(
+        max_length=20,
+        choices=DrawdownMode.choices,
+        default=engine_limits.DrawdownMode.STATIC.value,
+    )
+    profit_target = money_field(null=True, blank=True)
+    consistency_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=engine_limits.DEFAULT_CONSISTENCY_PCT
+    )
 
     class Meta:
         constraints = [
@@ -233,10 +338,48 @@ class RiskLimit(BaseModel):
                 condition=Q(max_contracts__isnull=True) | Q(max_contracts__gt=0),
                 name="risk_limit_max_contracts_gt_0",
             ),
+            models.CheckConstraint(
+                condition=Q(position_cap_pct__isnull=True)
+                | (Q(position_cap_pct__gt=0) & Q(position_cap_pct__lte=100)),
+                name="risk_limit_position_cap_pct_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(consistency_pct__gt=0) & Q(consistency_pct__lte=100),
+                name="risk_limit_consistency_pct_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(on_breach__in=[m.value for m in engine_limits.OnBreach]),
+                name="risk_limit_on_breach_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=[m.value for m in engine_limits.Direction]),
+                name="risk_limit_direction_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(drawdown_mode__in=[m.value for m in engine_limits.DrawdownMode]),
+                name="risk_limit_drawdown_mode_valid",
+            ),
         ]
 
-    def to_engine(self) -> engine_types.RiskLimits:
-        return engine_types.RiskLimits(daily_loss=self.daily_loss, max_contracts=self.max_contracts)
+    def to_engine(self) -> engine_limits.RiskLimits:
+        """The engine's value; raises ``ValueError`` naming an inconsistent limit."""
+        return engine_limits.RiskLimits(
+            daily_loss=self.daily_loss,
+            max_contracts=self.max_contracts or None,
+            max_position=self.max_position or None,
+            max_open_positions=self.max_open_positions or None,
+            position_cap_pct=self.position_cap_pct,
+            exposure_cap=self.exposure_cap or None,
+            on_breach=engine_limits.OnBreach(self.on_breach),
+            allowed_roots=_roots(self.allowed_roots),
+            denied_roots=_roots(self.denied_roots),
+            direction=engine_limits.Direction(self.direction),
+            max_drawdown=self.max_drawdown or None,
+            drawdown_mode=engine_limits.DrawdownMode(self.drawdown_mode),
+            profit_target=self.profit_target or None,
+            consistency_pct=self.consistency_pct,
+            flatten_on_breach=self.flatten_on_breach,
+        )
 
 
 class Side(models.TextChoices):
@@ -505,5 +648,115 @@ class Desync(BaseModel):
                 fields=["follower", "symbol"],
                 condition=Q(status="open"),
                 name="uniq_open_desync",
+            ),
+        ]
+
+
+class AccountSession(BaseModel):
+    """One account's risk state for one CME session (trading date).
+
+    Created by the session reset (Celery beat at 17:00 America/Chicago, or the
+    first event of the session when the scheduler was down); unique on
+    ``(account, trading_date)`` so a redelivered or doubled reset applies
+    once. A new row *is* the reset: no halt, high-water marks carried over.
+    ``opening_balance``: the balance snapshot at the session start (dollars);
+    ``high_water``: the highest equity seen (intraday trailing drawdown);
+    ``eod_high_water``: the highest opening balance, i.e. session-close
+    balance (end-of-day trailing drawdown). ``halted_at`` / ``halt_reason``:
+    no new entries for the rest of the session (daily loss, consistency,
+    emergency flatten), journaled when set.
+    """
+
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="sessions"
+    )
+    trading_date = models.DateField()
+    opened_at = models.DateTimeField(help_text="UTC start of the session.")
+    opening_balance = money_field()
+    high_water = money_field()
+    eod_high_water = money_field()
+    halted_at = models.DateTimeField(null=True, blank=True)
+    halt_reason = models.TextField(blank=True)
+    flatten_due = models.BooleanField(
+        default=False,
+        help_text="A breach halted it and its flatten on breach setting is on: close all.",
+    )
+    flattened_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a flatten on breach closed its positions."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "trading_date"], name="uniq_account_session_trading_date"
+            ),
+        ]
+
+
+class Incident(BaseModel):
+    """Something that went wrong on a route and locked it (level 4).
+
+    Kinds (issue "The risk engine", Route budget): a duplicate order, a
+    rejected order, an adapter disconnect, a symbol mismatch, slippage beyond
+    the route's ``max_slippage_ticks``.
+    """
+
+    class Kind(models.TextChoices):
+        DUPLICATE_ORDER = "duplicate_order"
+        REJECTED_ORDER = "rejected_order"
+        ADAPTER_DISCONNECT = "adapter_disconnect"
+        SYMBOL_MISMATCH = "symbol_mismatch"
+        SLIPPAGE = "slippage"
+
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.TextField()
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    copy_order = models.ForeignKey(
+        CopyOrder, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+    occurred_at = models.DateTimeField()
+
+
+class FlattenRequest(BaseModel):
+    """An emergency flatten asked for in the dashboard, carried out by the
+    engine worker (which holds the broker connections).
+
+    ``group`` empty means all of ``owner``'s groups. Entries are refused as
+    soon as the request is made (the routes go to level 4 in the same
+    transaction); the worker then cancels working follower orders and closes
+    every follower position. One open request per scope: pressing twice
+    returns the open one.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"  # detail says which accounts could not be flattened
+
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="flatten_requests"
+    )
+    group = models.ForeignKey(
+        CopyGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="flattens"
+    )
+    requested_by = models.CharField(max_length=150)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "group"],
+                condition=Q(status="pending"),
+                name="uniq_pending_flatten_group",
+            ),
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=Q(status="pending", group__isnull=True),
+                name="uniq_pending_flatten_all",
             ),
         ]

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from routing.engine.conversion import Conversion, ConversionError, follower_contract, micro_root
+from routing.engine.limits import RouteLevel
 from routing.engine.orders import client_order_id
-from routing.engine.risk import check_entry
+from routing.engine.risk import EntryRequest, check_entry
 from routing.engine.sizing import (
     SizingError,
     plain,
@@ -107,9 +108,35 @@ def decide_copies(
         micro = _micro_conversion(conversion, group, specs)
     except ConversionError as exc:
         conversion, micro = exc, None
-    return [
-        _decide_one(move, group, follower, conversion, micro, route_key) for follower in followers
-    ]
+    route = _RouteRun.of(group, followers)
+    decisions = []
+    for follower in followers:
+        decision = _decide_one(move, group, follower, conversion, micro, route_key, specs, route)
+        route.total += abs(decision.target) - abs(decision.position_before)
+        decisions.append(decision)
+    return decisions
+
+
+@dataclass(slots=True)
+class _RouteRun:
+    """Route-wide figures while one event's decisions are made: followers'
+    summed session PnL, contracts held across followers (updated as each
+    follower's order is decided) and the followers that may receive entries
+    (the first ``max_accounts`` enabled ones)."""
+
+    pnl: Decimal
+    total: int
+    eligible: frozenset[str]
+
+    @classmethod
+    def of(cls, group: GroupConfig, followers: Sequence[FollowerState]) -> _RouteRun:
+        enabled = [f.key for f in followers if f.enabled]
+        cap = group.limits.max_accounts
+        return cls(
+            pnl=sum((f.session_pnl for f in followers), Decimal(0)),
+            total=sum(abs(q) for f in followers for q in f.positions.values()),
+            eligible=frozenset(enabled if cap is None else enabled[:cap]),
+        )
 
 
 def _sign(qty: int) -> int:
@@ -134,12 +161,19 @@ def _decide_one(
     conversion: Conversion | ConversionError,
     micro: Conversion | None,
     route_key: str,
+    specs: Mapping[str, ContractSpec],
+    route: _RouteRun,
 ) -> CopyDecision:
     coid = client_order_id(route_key, move.event_key, follower.key)
     notes = [_describe_move(move)]
 
     def decision(
-        symbol: str, held: int, target: int, qty: int, status: DecisionStatus
+        symbol: str,
+        held: int,
+        target: int,
+        qty: int,
+        status: DecisionStatus,
+        scaled_from: int | None = None,
     ) -> CopyDecision:
         delta = target - held
         side = Side.of_signed(delta) if delta else move.side
@@ -154,6 +188,7 @@ def _decide_one(
             client_order_id=coid,
             position_before=held,
             target=held + _sign(delta) * qty,
+            scaled_from=scaled_from,
         )
 
     if isinstance(conversion, ConversionError):
@@ -197,15 +232,30 @@ def _decide_one(
     exit_qty = min(abs(delta), abs(held)) if held and _sign(delta) != _sign(held) else 0
     entry_qty = abs(delta) - exit_qty
 
-    refusal, status = _entry_refusal(group, follower, symbol, entry_qty)
-    if refusal is not None:
-        notes.append(f"entry of {entry_qty} not sent: {refusal}")
-        entry_qty = 0
+    requested = entry_qty
+    status = DecisionStatus.SKIPPED
+    if entry_qty:
+        request = EntryRequest(
+            symbol=symbol,
+            sign=_sign(delta),
+            held=held,
+            exit_qty=exit_qty,
+            entry_qty=entry_qty,
+            route_total=route.total,
+            route_pnl=route.pnl,
+            eligible=follower.key in route.eligible,
+        )
+        entry_qty, status, risk_notes = _entry_allowed(group, follower, request, specs)
+        if entry_qty == 0:
+            notes.append(f"entry of {requested} not sent: {'; '.join(risk_notes)}")
+        else:
+            notes.extend(risk_notes)
     qty = exit_qty + entry_qty
     verb = "buy" if delta > 0 else "sell"
+    scaled_from = requested if 0 < entry_qty < requested else None
     if qty:
         notes.append(f"holds {held:+d}, target {target:+d}: {verb} {qty}")
-        return decision(symbol, held, target, qty, DecisionStatus.SEND)
+        return decision(symbol, held, target, qty, DecisionStatus.SEND, scaled_from)
     return decision(symbol, held, target, 0, status)
 
 
@@ -262,6 +312,10 @@ def _target(
         f"target {text} = {plain(raw)} \u2192 {rounded} "
         f"({rounding_rule_text(group.rounding, growing=growing)})"
     )
+    if group.limits.level is RouteLevel.TEST and rounded != 1:
+        # Level 1 tests the route end to end at the smallest size, unscaled.
+        notes.append(f"route level 1 Test: size forced to 1 contract (not {rounded})")
+        rounded = 1
 
     if growing:
         if not reversal and on_side > rounded:
@@ -277,18 +331,31 @@ def _target(
     return direction * min(rounded, on_side), raw
 
 
-def _entry_refusal(
-    group: GroupConfig, follower: FollowerState, symbol: str, entry_qty: int
-) -> tuple[str | None, DecisionStatus]:
-    if entry_qty == 0:
-        return None, DecisionStatus.SKIPPED
+def _entry_allowed(
+    group: GroupConfig,
+    follower: FollowerState,
+    request: EntryRequest,
+    specs: Mapping[str, ContractSpec],
+) -> tuple[int, DecisionStatus, tuple[str, ...]]:
+    """``(entry contracts allowed, status when none is, reasons)``.
+
+    A paused route or follower skips the entry (the user's choice, not a
+    risk event); a quarantine or a risk rule blocks it; a cap may scale it.
+    """
     if not group.enabled:
-        return "route paused: entries are not copied, exits are", DecisionStatus.SKIPPED
+        return 0, DecisionStatus.SKIPPED, ("route paused: entries are not copied, exits are",)
     if not follower.enabled:
-        return "follower paused: entries are not copied, exits are", DecisionStatus.SKIPPED
-    if group.quarantine and symbol in follower.quarantined:
-        return f"{symbol} quarantined after a rejected entry", DecisionStatus.BLOCKED
-    denial = check_entry(follower, entry_qty)
-    if denial is not None:
-        return f"blocked: {denial}", DecisionStatus.BLOCKED
-    return None, DecisionStatus.SKIPPED
+        return 0, DecisionStatus.SKIPPED, ("follower paused: entries are not copied, exits are",)
+    if group.limits.level is RouteLevel.OFF:
+        return 0, DecisionStatus.SKIPPED, ("route level 0 Off: entries are not copied, exits are",)
+    if group.quarantine and request.symbol in follower.quarantined:
+        return (
+            0,
+            DecisionStatus.BLOCKED,
+            (f"{request.symbol} quarantined after a rejected entry",),
+        )
+    verdict = check_entry(follower, group.limits, request, specs)
+    if verdict.qty == 0:
+        *scaled, last = verdict.notes
+        return 0, DecisionStatus.BLOCKED, (*scaled, f"blocked: {last}")
+    return verdict.qty, DecisionStatus.SEND, verdict.notes

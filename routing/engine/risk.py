@@ -1,18 +1,68 @@
-"""Pre-trade risk checks for one follower entry.
+"""Pre-trade risk checks (layer 1) for the entry part of one follower order.
 
-Each check returns ``None`` when the order may pass or a denial reason: a
-sentence naming the limit and the numbers, e.g. ``"daily loss 375.00 >=
-limit 375.00"``. Checks apply to entries only: an exit always reduces risk,
-and blocking it would leave the follower holding a position its leader no
-longer has (DESIGN.md, Session: "a tripped daily limit blocks new entries,
-never closes open positions").
+Checks apply to entries only: an exit always reduces risk, and blocking it
+would leave the follower holding a position its leader no longer has
+(DESIGN.md, Session: "a tripped daily limit blocks new entries, never closes
+open positions"). Every denial or scale-down is a sentence naming the limit
+and the numbers, e.g. ``"daily loss 375.00 ≥ limit 375.00"``.
+
+Order of the checks (the first gate that refuses wins; then each cap may
+scale the entry down further):
+
+1. gates, which refuse the whole entry: route level (0 Off, 2 Reduced not
+   reviewed, 4 Locked), route accounts beyond ``max_accounts``, the account's
+   session halt, daily loss, drawdown floor, consistency lock, route session
+   loss, direction, symbol allow/deny lists, max open positions;
+2. caps, which scale the entry down to fit or block it (the account's
+   ``on_breach``): contracts per order, per position, per account on the
+   route, percent-of-balance position cap, total exposure cap, route total
+   contracts.
+
+Pure: the caller passes every figure in.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 
-from routing.engine.types import FollowerState, RiskLimits
+from routing.engine.limits import (
+    AccountSession,
+    Direction,
+    DrawdownMode,
+    OnBreach,
+    RiskLimits,
+    RouteLevel,
+    RouteLimits,
+)
+from routing.engine.symbols import SymbolError, root_of
+from routing.engine.types import ContractSpec, FollowerState
+
+
+def money(value: Decimal) -> str:
+    """Dollars as the reasons print them: two decimals, thousands separated."""
+    return f"{value:,.2f}"
+
+
+def drawdown_floor(
+    mode: DrawdownMode,
+    max_drawdown: Decimal,
+    starting_balance: Decimal,
+    high_water: Decimal,
+) -> Decimal:
+    """The equity (dollars) at or below which an account takes no new entries.
+
+    Static: ``starting_balance - max_drawdown``. Trailing (intraday or end of
+    day; the caller passes the matching ``high_water``): ``high_water -
+    max_drawdown``, never above ``starting_balance`` (the trail locks there,
+    as Topstep's Maximum Loss Limit and Apex's trailing threshold do) and
+    never below the static floor.
+    """
+    static = starting_balance - max_drawdown
+    if mode is DrawdownMode.STATIC:
+        return static
+    return max(static, min(high_water - max_drawdown, starting_balance))
 
 
 def check_daily_loss(session_pnl: Decimal, limits: RiskLimits) -> str | None:
@@ -21,19 +71,270 @@ def check_daily_loss(session_pnl: Decimal, limits: RiskLimits) -> str | None:
         return None
     loss = -session_pnl
     if loss >= limits.daily_loss:
-        return f"daily loss {loss:.2f} \u2265 limit {limits.daily_loss:.2f}"
+        return f"daily loss {money(loss)} \u2265 limit {money(limits.daily_loss)}"
     return None
 
 
-def check_max_contracts(qty: int, limits: RiskLimits) -> str | None:
-    """Deny an entry order larger than the account's max contracts per order."""
-    if limits.max_contracts is None or qty <= limits.max_contracts:
+def check_drawdown(session: AccountSession, limits: RiskLimits) -> str | None:
+    """Deny when the account's equity is at or below its drawdown floor.
+
+    Fails closed: a drawdown limit without a known equity or floor denies.
+    """
+    if limits.max_drawdown is None:
         return None
-    return f"order {qty} contracts > max contracts per order {limits.max_contracts}"
+    if session.equity is None or session.drawdown_floor is None:
+        return "drawdown limit set but the session has no balance snapshot yet"
+    if session.equity <= session.drawdown_floor:
+        return (
+            f"equity {money(session.equity)} \u2264 drawdown floor "
+            f"{money(session.drawdown_floor)} ({limits.drawdown_mode.value.replace('_', ' ')}, "
+            f"max drawdown {money(limits.max_drawdown)})"
+        )
+    return None
 
 
-def check_entry(follower: FollowerState, qty: int) -> str | None:
-    """Run every entry check in order; the first denial wins."""
-    return check_daily_loss(follower.session_pnl, follower.limits) or check_max_contracts(
-        qty, follower.limits
-    )
+def check_consistency(session: AccountSession, limits: RiskLimits) -> str | None:
+    """Deny once the session's realized profit exceeds the consistency share
+    of the profit target."""
+    if limits.profit_target is None:
+        return None
+    share = limits.profit_target * limits.consistency_pct / 100
+    if session.realized > share:
+        return (
+            f"consistency lock: session profit {money(session.realized)} > "
+            f"{limits.consistency_pct.normalize():f}% of profit target "
+            f"{money(limits.profit_target)} ({money(share)})"
+        )
+    return None
+
+
+def route_level_refusal(route: RouteLimits) -> str | None:
+    """Why the route's level refuses entries, or ``None`` (levels 1 and 3, 2 reviewed)."""
+    if route.level is RouteLevel.OFF:
+        return "route level 0 Off: entries are not copied, exits are"
+    if route.level is RouteLevel.LOCKED:
+        return "route level 4 Locked: entries are not copied until it is unlocked with a reason"
+    if route.level is RouteLevel.REDUCED and not route.reviewed:
+        return "route level 2 Reduced: not marked reviewed this session"
+    if route.level is RouteLevel.REDUCED and route.max_total_contracts is None:
+        return "route level 2 Reduced needs a max total contracts cap"
+    return None
+
+
+def risk_per_contract(spec: ContractSpec, route: RouteLimits) -> Decimal | None:
+    """Dollars at risk per contract: (stop ticks + slippage ticks) x tick value,
+    or ``None`` when the route sets no stop distance."""
+    if route.stop_ticks is None:
+        return None
+    return (route.stop_ticks + route.slippage_ticks) * spec.tick_value
+
+
+@dataclass(frozen=True, slots=True)
+class EntryVerdict:
+    """How much of an entry may go: ``qty`` contracts (0 = none).
+
+    ``blocked`` is True when a rule refused it (as opposed to scaling it to a
+    smaller size); ``notes`` are the reasons, in the order applied.
+    """
+
+    qty: int
+    blocked: bool
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRequest:
+    """One follower's entry, in context.
+
+    ``symbol`` is the follower contract, ``sign`` +1 for a long entry, -1
+    short; ``held`` the signed position there before the order; ``exit_qty``
+    and ``entry_qty`` the parts of the order towards flat and beyond it;
+    ``route_total`` contracts held across all the route's followers before
+    this order; ``route_pnl`` the followers' summed session PnL (dollars).
+    """
+
+    symbol: str
+    sign: int
+    held: int
+    exit_qty: int
+    entry_qty: int
+    route_total: int
+    route_pnl: Decimal
+    eligible: bool
+
+
+def check_entry(
+    follower: FollowerState,
+    route: RouteLimits,
+    request: EntryRequest,
+    specs: Mapping[str, ContractSpec],
+) -> EntryVerdict:
+    """Run every layer-1 check on ``request`` for ``follower`` on ``route``.
+
+    ``specs`` maps product roots to contract specs (exposure needs every held
+    contract's tick value; a missing one blocks, fail closed).
+    """
+    gate = _gate(follower, route, request)
+    if gate is not None:
+        return EntryVerdict(0, True, (gate,))
+    return _caps(follower, route, request, specs)
+
+
+def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) -> str | None:
+    limits, session = follower.limits, follower.session
+    refusal = route_level_refusal(route)
+    if refusal is not None:
+        return refusal
+    if not request.eligible:
+        return f"route max accounts {route.max_accounts}: this account is not among them"
+    if session.halt is not None:
+        return f"halted this session: {session.halt}"
+    for check in (
+        check_daily_loss(follower.session_pnl, limits),
+        check_drawdown(session, limits),
+        check_consistency(session, limits),
+    ):
+        if check is not None:
+            return check
+    if route.max_session_loss is not None and -request.route_pnl >= route.max_session_loss:
+        return (
+            f"route session loss {money(-request.route_pnl)} \u2265 limit "
+            f"{money(route.max_session_loss)}"
+        )
+    if limits.direction is Direction.LONG_ONLY and request.sign < 0:
+        return "account is long only: short entries are not copied"
+    if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
+        return "account is short only: long entries are not copied"
+    try:
+        root = root_of(request.symbol)
+    except SymbolError:
+        return f"unreadable contract {request.symbol!r}"
+    if root in limits.denied_roots:
+        return f"{root} is on the account's deny list"
+    if limits.allowed_roots and root not in limits.allowed_roots:
+        return (
+            f"{root} is not on the account's allow list ({', '.join(sorted(limits.allowed_roots))})"
+        )
+    if limits.max_open_positions is not None and request.held == 0:
+        open_now = sum(1 for s, q in follower.positions.items() if q and s != request.symbol)
+        if open_now >= limits.max_open_positions:
+            return (
+                f"open positions {open_now} \u2265 max open positions {limits.max_open_positions}"
+            )
+    return None
+
+
+def _contracts(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _caps(
+    follower: FollowerState,
+    route: RouteLimits,
+    request: EntryRequest,
+    specs: Mapping[str, ContractSpec],
+) -> EntryVerdict:
+    limits = follower.limits
+    base = max(abs(request.held) - request.exit_qty, 0)  # this position's size after the exit part
+    account_total = sum(abs(q) for q in follower.positions.values()) - request.exit_qty
+    rooms: list[tuple[int, str]] = []
+    if limits.max_contracts is not None:
+        rooms.append(
+            (
+                limits.max_contracts - request.exit_qty,
+                f"max contracts per order {limits.max_contracts}"
+                + (f" (exit part {request.exit_qty})" if request.exit_qty else ""),
+            )
+        )
+    if limits.max_position is not None:
+        rooms.append(
+            (
+                limits.max_position - base,
+                f"max contracts per position {limits.max_position} (holds {base})",
+            )
+        )
+    if route.max_contracts_per_account is not None:
+        rooms.append(
+            (
+                route.max_contracts_per_account - account_total,
+                f"route max contracts per account {route.max_contracts_per_account} "
+                f"(holds {account_total})",
+            )
+        )
+    if limits.position_cap_pct is not None or limits.exposure_cap is not None:
+        exposure = _exposure_rooms(follower, route, request, specs, base)
+        if isinstance(exposure, str):
+            return EntryVerdict(0, True, (exposure,))
+        rooms.extend(exposure)
+    if route.max_total_contracts is not None:
+        route_after_exit = request.route_total - request.exit_qty
+        rooms.append(
+            (
+                route.max_total_contracts - route_after_exit,
+                f"route max total contracts {route.max_total_contracts} "
+                f"(followers hold {route_after_exit})",
+            )
+        )
+
+    qty, notes = request.entry_qty, []
+    for room, rule in rooms:
+        room = max(room, 0)
+        if qty <= room:
+            continue
+        if limits.on_breach is OnBreach.BLOCK or room == 0:
+            return EntryVerdict(
+                0, True, (*notes, f"entry {qty} contracts > {room} allowed by {rule}")
+            )
+        notes.append(f"entry scaled down {qty} \u2192 {room}: {rule}")
+        qty = room
+    return EntryVerdict(qty, False, tuple(notes))
+
+
+def _exposure_rooms(
+    follower: FollowerState,
+    route: RouteLimits,
+    request: EntryRequest,
+    specs: Mapping[str, ContractSpec],
+    base: int,
+) -> list[tuple[int, str]] | str:
+    """Rooms (contracts) under the position cap and the exposure cap, or a
+    blocking reason when exposure cannot be computed."""
+    limits = follower.limits
+    if route.stop_ticks is None:
+        return "exposure caps need the route's stop distance (stop ticks) to price risk"
+    rpc: dict[str, Decimal] = {}
+    for symbol in {request.symbol, *(s for s, q in follower.positions.items() if q)}:
+        try:
+            spec = specs.get(root_of(symbol))
+        except SymbolError:
+            spec = None
+        if spec is None:
+            return f"no contract spec for {symbol}: exposure cannot be computed"
+        rpc[symbol] = risk_per_contract(spec, route) or Decimal(0)
+    per_contract = rpc[request.symbol]
+    rooms: list[tuple[int, str]] = []
+    if limits.position_cap_pct is not None:
+        balance = follower.balance
+        if balance is None or balance <= 0:
+            return "position cap in percent of balance needs the account balance"
+        cap = balance * limits.position_cap_pct / 100
+        rooms.append(
+            (
+                _contracts(cap / per_contract) - base,
+                f"position cap {limits.position_cap_pct.normalize():f}% of balance "
+                f"{money(balance)} = {money(cap)} at {money(per_contract)} risk per contract "
+                f"(holds {base})",
+            )
+        )
+    if limits.exposure_cap is not None:
+        held = {s: abs(q) for s, q in follower.positions.items() if q}
+        held[request.symbol] = base
+        current = sum(q * rpc[s] for s, q in held.items())
+        rooms.append(
+            (
+                _contracts((limits.exposure_cap - current) / per_contract),
+                f"exposure cap {money(limits.exposure_cap)} (exposure {money(current)}, "
+                f"{money(per_contract)} risk per contract)",
+            )
+        )
+    return rooms

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from routing.engine.limits import AccountSession, RiskLimits, RouteLimits
+
 # Follower ratio bounds (DESIGN.md, Follower): enforced by the route file,
 # the services and a database check constraint.
 RATIO_MIN = Decimal("0.1")
@@ -217,6 +219,7 @@ class GroupConfig:
     follower that rejects an entry has that symbol paused. ``leader_balance``
     (dollars) is needed by followers sized on percent of balance.
     ``enabled`` False pauses the route: entries are not copied, exits still are.
+    ``limits`` holds the route level and the route's risk limits.
     """
 
     copy_mode: CopyMode
@@ -229,6 +232,7 @@ class GroupConfig:
     mappings: tuple[tuple[str, str], ...] = ()
     leader_balance: Decimal | None = None
     enabled: bool = True
+    limits: RouteLimits = RouteLimits()
 
     def __post_init__(self) -> None:
         if self.copy_value <= 0:
@@ -246,19 +250,6 @@ class GroupConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """Per-account limits checked before each copied entry.
-
-    ``daily_loss`` in dollars (> 0) is the largest session loss (realized +
-    unrealized) the account may carry before entries stop; ``max_contracts``
-    is the largest entry order in contracts. ``None`` means no limit set.
-    """
-
-    daily_loss: Decimal | None = None
-    max_contracts: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class FollowerState:
     """What the engine needs to know about one follower for one leader event.
 
@@ -271,6 +262,9 @@ class FollowerState:
     ``sizing_basis`` is percent of balance. ``quarantined`` holds contract
     codes where entries are paused after a rejected entry. ``enabled`` False
     pauses the follower: entries are not copied, exits still are.
+    ``positions`` holds every tracked position of the account (the risk
+    checks count open positions and exposure across contracts); ``session``
+    is its risk state for the current session.
     """
 
     key: str
@@ -282,6 +276,7 @@ class FollowerState:
     sizing_basis: SizingBasis = SizingBasis.RATIO
     balance: Decimal | None = None
     quarantined: frozenset[str] = frozenset()
+    session: AccountSession = AccountSession()
 
     def position(self, symbol: str) -> int:
         """Tracked signed contracts in ``symbol`` (0 when none)."""
@@ -310,3 +305,4 @@ class CopyDecision:
     client_order_id: str
     position_before: int = 0
     target: int = 0
+    scaled_from: int | None = None  # the entry size before a risk cap scaled it down

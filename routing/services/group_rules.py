@@ -27,7 +27,11 @@ from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
 # has its own journaled pause / resume.
-_NOT_SETTINGS = frozenset({"id", "pk", "owner", "leader", "enabled", "created_at", "updated_at"})
+_NOT_SETTINGS = frozenset(
+    {"id", "pk", "owner", "leader", "enabled", "created_at", "updated_at"}
+    # The route level and review have their own journaled service (route_levels).
+    | {"level", "level_reason", "level_changed_at", "reviewed_on", "reviewed_by"}
+)
 # Columns the journal already has (owner_id, group_id) or that say nothing.
 _NOT_SNAPSHOT = frozenset({"id", "owner", "created_at", "updated_at"})
 

@@ -29,19 +29,18 @@ from routing.engine.types import (
     FollowerState,
     GroupConfig,
     LeaderFill,
-    RiskLimits,
     SizingBasis,
 )
-from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent, RiskLimit
+from routing.models import CopyGroup, CopyOrder, ExpectedPosition, Follower, LeaderEvent
 from routing.selectors import (
     copy_order_payload,
     engine_contract_specs,
     followers_for_engine,
-    session_pnl_by_account,
 )
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
 from routing.services.quarantines import quarantines_active
+from routing.services.risk_watch import account_breaches_apply, accounts_risk
 
 _STATUS = {
     DecisionStatus.SEND: CopyOrder.Status.PENDING,
@@ -177,7 +176,10 @@ def _decide_group(
     )
     by_account = {f.account_id: f for f in followers}
     orders = []
+    scaled: dict[str, int] = {}
     for decision in decisions:
+        if decision.scaled_from is not None:
+            scaled[decision.client_order_id] = decision.scaled_from
         follower = by_account[int(decision.follower)]
         order = _order_from(decision, group, event, follower)
         if order.status == CopyOrder.Status.PENDING:
@@ -187,6 +189,24 @@ def _decide_group(
     expected_positions_save(expected)
     CopyOrder.objects.bulk_create(orders)
     for order in orders:
+        if order.client_order_id in scaled:
+            journal_record(
+                owner_id=group.owner_id,
+                event_type=EventType.COPY_ORDER_SCALED,
+                group_id=group.pk,
+                account_id=order.account_id,
+                actor_label="engine",
+                occurred_at=fill.time,
+                message=(
+                    f"{order.account.name}: {order.side} {order.symbol} entry scaled down from "
+                    f"{scaled[order.client_order_id]}: {order.reason}"
+                ),
+                extra_data={
+                    "client_order_id": order.client_order_id,
+                    "leader_event": fill.event_id,
+                    "entry_requested": scaled[order.client_order_id],
+                },
+            )
         if order.status == CopyOrder.Status.BLOCKED:
             journal_record(
                 owner_id=group.owner_id,
@@ -244,34 +264,45 @@ def _marks(symbols: set[str]) -> dict[str, Decimal]:
 def follower_states(
     followers: list[Follower], positions: dict[tuple[int, str], int], *, at: datetime
 ) -> list[FollowerState]:
-    """The engine's view of ``followers`` at aware ``at``: tracked positions
-    from ``positions`` ((account id, contract) -> signed contracts), session
-    PnL, limits, sizing basis, balance and active quarantines."""
+    """The engine's view of ``followers`` at aware ``at``.
+
+    ``positions`` ((account id, contract) -> signed contracts) holds the
+    tracked positions of the event's contracts (locked by the caller); every
+    other tracked position of the accounts is read too, because the risk
+    checks count open positions and exposure across contracts. Also: session
+    PnL, limits, sizing basis, balance, active quarantines and the session
+    risk state, after layer 2 applied any halt due now (journaled).
+    """
     account_ids = [f.account_id for f in followers]
+    held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
+    for account_id, symbol, qty in (
+        ExpectedPosition.objects.filter(account_id__in=account_ids)
+        .exclude(qty=0)
+        .values_list("account_id", "symbol", "qty")
+    ):
+        held[account_id][symbol] = qty
+    for (account_id, symbol), qty in positions.items():
+        held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
-    pnl = session_pnl_by_account(account_ids, at)
+    risks = accounts_risk([f.account for f in followers], at=at)
+    risks = account_breaches_apply(
+        risks, at=at, group_of={f.account_id: f.group_id for f in followers}
+    )
     return [
         FollowerState(
             key=str(f.account_id),
             ratio=f.ratio,
-            positions={s: qty for (a, s), qty in positions.items() if a == f.account_id},
-            session_pnl=pnl[f.account_id],
+            positions=held[f.account_id],
+            session_pnl=risks[f.account_id].session_pnl,
             enabled=f.enabled,
-            limits=follower_limits(f),
+            limits=risks[f.account_id].limits,
             sizing_basis=SizingBasis(f.sizing_basis),
             balance=f.account.balance,
             quarantined=quarantined.get(f.pk, frozenset()),
+            session=risks[f.account_id].state,
         )
         for f in followers
     ]
-
-
-def follower_limits(follower: Follower) -> RiskLimits:
-    """The follower account's risk limits for the engine (none set: no limits)."""
-    try:
-        return follower.account.risk_limit.to_engine()
-    except RiskLimit.DoesNotExist:
-        return RiskLimits()
 
 
 def _order_from(

@@ -297,7 +297,7 @@ def test_daily_loss_blocks_the_entry_part_of_a_reversal_only() -> None:
 def test_max_contracts_blocks_an_oversized_entry() -> None:
     d = _one(_move(0, 6), _group(), _follower("1", limits=RiskLimits(max_contracts=5)))
     assert (d.status, d.qty) == (DecisionStatus.BLOCKED, 0)
-    assert "order 6 contracts > max contracts per order 5" in d.reason
+    assert "entry 6 contracts > 5 allowed by max contracts per order 5" in d.reason
 
 
 # -- identity ---------------------------------------------------------------------

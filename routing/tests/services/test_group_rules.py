@@ -331,6 +331,6 @@ def test_delete_preview_counts_what_goes_and_what_stays(route: Route) -> None:
     # Assert
     assert [f.account.name for f in preview.followers] == ["Eval 25K", "Funded 150K"]
     assert preview.copy_order_count == 2
-    # created + 2 followers added
-    assert preview.journal_entry_count == 3
+    # created + 2 followers added + each follower's first session reset
+    assert preview.journal_entry_count == 5
     assert preview.running_replays == [running]

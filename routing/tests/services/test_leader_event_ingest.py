@@ -60,7 +60,7 @@ def test_entry_when_over_max_contracts_then_blocked_and_journaled(route: Route) 
     result = leader_event_ingest(account=route.leader, fill=fill("f1", Side.BUY, 12), source="test")
     order = orders_by_account(result)["Eval 25K"]
     assert (order.status, order.qty) == ("blocked", 0)
-    assert "order 6 contracts > max contracts per order 5" in order.reason
+    assert "entry 6 contracts > 5 allowed by max contracts per order 5" in order.reason
     entry = JournalEntry.objects.get(event_type=EventType.COPY_ORDER_BLOCKED)
     assert entry.account_id == route.small.pk
     assert "max contracts per order 5" in entry.message

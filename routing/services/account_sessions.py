@@ -1,0 +1,199 @@
+"""Per-account session state: the reset at the CME session start, halts, and
+the figures the risk checks need (equity, drawdown floor, session profit).
+
+A session reset *is* the creation of the account's :class:`AccountSession`
+row for a trading date: unique on ``(account, trading_date)``, so a reset
+that is redelivered, doubled by two schedulers, or run late by a worker that
+was down at the boundary applies once. The new row starts without a halt
+(daily counters reset), carries the high-water marks over, and snapshots the
+opening balance = the previous opening balance + the realized PnL of the
+fills since that session opened. Quarantines of earlier sessions are
+released in the same transaction. Sources: CME Globex hours (sessions open at
+17:00 America/Chicago, :mod:`routing.engine.sessions`); drawdown kinds as
+prop firms define them (:class:`routing.engine.limits.DrawdownMode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from accounts.models import BrokerAccount
+from journal.models import EventType, Fill
+from journal.services import journal_record
+from routing.engine.limits import AccountSession as EngineSession
+from routing.engine.limits import DrawdownMode, RiskLimits
+from routing.engine.risk import drawdown_floor, money
+from routing.engine.sessions import CHICAGO, session_start, trading_date
+from routing.models import AccountSession, Follower
+from routing.services.quarantines import quarantines_active
+
+
+def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountSession:
+    """The account's session row for the trading date holding aware ``at``,
+    created (the reset, journaled) when missing. Idempotent and race-safe:
+    two callers creating it at once get the same row."""
+    return _session_for(account, at)[0]
+
+
+def _session_for(account: BrokerAccount, at: datetime) -> tuple[AccountSession, bool]:
+    """(row, True when this call performed the reset)."""
+    day = trading_date(at)
+    row = AccountSession.objects.filter(account=account, trading_date=day).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return _reset(account, at), True
+    except IntegrityError:
+        # Another worker or scheduler reset it first: its insert committed and
+        # ours hit the unique constraint. Any other integrity error is ours.
+        row = AccountSession.objects.filter(account=account, trading_date=day).first()
+        if row is None:
+            raise
+        return row, False
+
+
+def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
+    opened = session_start(at)
+    day = trading_date(at)
+    previous = (
+        AccountSession.objects.filter(account=account, trading_date__lt=day)
+        .order_by("-trading_date")
+        .first()
+    )
+    if previous is None:
+        # Read from the row, not ``account``: the caller's instance may predate
+        # a balance the user edited since, and the reset writes the balance.
+        current = BrokerAccount.objects.values("balance", "starting_balance").get(pk=account.pk)
+        opening = current["balance"]
+        high = eod_high = max(opening, current["starting_balance"])
+        realized = Decimal(0)
+    else:
+        realized = Fill.objects.filter(
+            account=account, filled_at__gte=previous.opened_at, filled_at__lt=opened
+        ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
+        opening = previous.opening_balance + realized
+        high = max(previous.high_water, opening)
+        eod_high = max(previous.eod_high_water, opening)
+    row = AccountSession.objects.create(
+        account=account,
+        trading_date=day,
+        opened_at=opened,
+        opening_balance=opening,
+        high_water=high,
+        eod_high_water=eod_high,
+    )
+    BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(balance=opening)
+    account.balance = opening
+    followers = list(Follower.objects.filter(account=account).select_related("group", "account"))
+    quarantines_active(followers, at=at)  # releases those of earlier sessions, journaled
+    carried = (
+        f"realized {money(realized)} since {previous.trading_date}" if previous else "first session"
+    )
+    journal_record(
+        owner_id=account.owner_id,
+        event_type=EventType.SESSION_RESET,
+        account_id=account.pk,
+        group_id=followers[0].group_id if followers else None,
+        actor_label="session",
+        occurred_at=at,
+        message=(
+            f"{account.name}: session {day} opened "
+            f"{opened.astimezone(CHICAGO):%Y-%m-%d %H:%M %Z}: daily limits and halts reset, "
+            f"opening balance {money(opening)} ({carried}), high-water {money(high)} "
+            f"intraday / {money(eod_high)} end of day"
+        ),
+        after={
+            "trading_date": day.isoformat(),
+            "opening_balance": str(opening),
+            "high_water": str(high),
+            "eod_high_water": str(eod_high),
+        },
+    )
+    return row
+
+
+def account_sessions_roll(*, at: datetime, accounts: Iterable[BrokerAccount] | None = None) -> int:
+    """Reset every follower account (or ``accounts``) into the session holding
+    aware ``at``; returns how many resets this call performed (0: every
+    account was current, or a concurrent roll got there first)."""
+    if accounts is None:
+        accounts = BrokerAccount.objects.filter(memberships__isnull=False).distinct().order_by("pk")
+    return sum(_session_for(account, at)[1] for account in accounts)
+
+
+def session_realized(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
+    """Realized PnL (dollars) per account since the session holding ``at`` opened."""
+    ids = list(account_ids)
+    realized = dict.fromkeys(ids, Decimal(0))
+    rows = (
+        Fill.objects.filter(account_id__in=ids, filled_at__gte=session_start(at))
+        .values("account_id")
+        .annotate(total=Sum("realized_pnl"))
+    )
+    for row in rows:
+        realized[row["account_id"]] = row["total"]
+    return realized
+
+
+def engine_session(
+    row: AccountSession,
+    *,
+    account: BrokerAccount,
+    limits: RiskLimits,
+    session_pnl: Decimal,
+    realized: Decimal,
+) -> EngineSession:
+    """The engine's view of ``row`` given the account's session PnL (realized
+    + unrealized) and realized PnL, dollars."""
+    equity = row.opening_balance + session_pnl
+    floor = None
+    if limits.max_drawdown is not None:
+        high = (
+            row.eod_high_water
+            if limits.drawdown_mode is DrawdownMode.TRAILING_EOD
+            else max(row.high_water, equity)
+        )
+        floor = drawdown_floor(
+            limits.drawdown_mode, limits.max_drawdown, account.starting_balance, high
+        )
+    return EngineSession(
+        trading_date=row.trading_date,
+        halt=(row.halt_reason or "halted") if row.halted_at else None,
+        equity=equity,
+        realized=realized,
+        drawdown_floor=floor,
+    )
+
+
+def account_halt(
+    *, row: AccountSession, reason: str, at: datetime, group_id: int | None = None
+) -> bool:
+    """Halt new entries on the account for the rest of the session, journaled
+    with ``reason``; False (nothing written) when it is already halted."""
+    updated = AccountSession.objects.filter(pk=row.pk, halted_at__isnull=True).update(
+        halted_at=at, halt_reason=reason
+    )
+    if not updated:
+        return False
+    row.halted_at, row.halt_reason = at, reason
+    account = row.account
+    journal_record(
+        owner_id=account.owner_id,
+        event_type=EventType.ACCOUNT_HALTED,
+        account_id=account.pk,
+        group_id=group_id,
+        actor_label="risk",
+        occurred_at=at,
+        message=(
+            f"{account.name}: new entries halted until the next session "
+            f"(open positions stay open unless flatten on breach is on): {reason}"
+        ),
+        extra_data={"trading_date": row.trading_date.isoformat(), "reason": reason},
+    )
+    return True

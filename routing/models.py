@@ -660,6 +660,8 @@ class AccountSession(BaseModel):
     ``(account, trading_date)`` so a redelivered or doubled reset applies
     once. A new row *is* the reset: no halt, high-water marks carried over.
     ``opening_balance``: the balance snapshot at the session start (dollars);
+    ``opening_unrealized``: the open positions' PnL then, so the session's
+    PnL counts only what moved since (futures are marked to market daily);
     ``high_water``: the highest equity seen (intraday trailing drawdown);
     ``eod_high_water``: the highest opening balance, i.e. session-close
     balance (end-of-day trailing drawdown). ``halted_at`` / ``halt_reason``:
@@ -673,6 +675,9 @@ class AccountSession(BaseModel):
     trading_date = models.DateField()
     opened_at = models.DateTimeField(help_text="UTC start of the session.")
     opening_balance = money_field()
+    opening_unrealized = money_field(
+        default=0, help_text="Open positions' PnL at the session start (carried in, not today's)."
+    )
     high_water = money_field()
     eod_high_water = money_field()
     halted_at = models.DateTimeField(null=True, blank=True)

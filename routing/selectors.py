@@ -11,16 +11,18 @@ from django.db.models import Sum
 
 from accounts.models import User
 from journal.models import Fill, Position
-from routing.engine.sessions import session_start
+from routing.engine.sessions import session_start, trading_date
 from routing.engine.types import ContractSpec as EngineSpec
-from routing.models import ContractSpec, CopyGroup, CopyOrder, Follower
+from routing.models import AccountSession, ContractSpec, CopyGroup, CopyOrder, Follower
 
 FEED_LENGTH = 25
 
 
 def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
-    """Realized (fills since the session opened) + unrealized (open positions
-    at their last mark) PnL in dollars per account, for the session holding ``at``."""
+    """PnL in dollars per account for the session holding ``at``: realized
+    (fills since the session opened) + unrealized (open positions at their
+    last mark) - the unrealized they carried in at the session start
+    (:class:`routing.models.AccountSession`, once the session was reset)."""
     ids = list(account_ids)
     pnl = dict.fromkeys(ids, Decimal(0))
     realized = (
@@ -38,6 +40,11 @@ def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int
     )
     for row in unrealized:
         pnl[row["account_id"]] += row["total"]
+    # PnL open positions carried into the session belongs to the opening equity.
+    for account_id, carried in AccountSession.objects.filter(
+        account_id__in=ids, trading_date=trading_date(at)
+    ).values_list("account_id", "opening_unrealized"):
+        pnl[account_id] -= carried
     return pnl
 
 

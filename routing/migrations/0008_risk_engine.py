@@ -35,6 +35,15 @@ class Migration(migrations.Migration):
                 ("trading_date", models.DateField()),
                 ("opened_at", models.DateTimeField(help_text="UTC start of the session.")),
                 ("opening_balance", models.DecimalField(decimal_places=4, max_digits=20)),
+                (
+                    "opening_unrealized",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=0,
+                        help_text="Open positions' PnL at the session start (carried in, not today's).",
+                        max_digits=20,
+                    ),
+                ),
                 ("high_water", models.DecimalField(decimal_places=4, max_digits=20)),
                 ("eod_high_water", models.DecimalField(decimal_places=4, max_digits=20)),
                 ("halted_at", models.DateTimeField(blank=True, null=True)),

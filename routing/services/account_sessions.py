@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from accounts.models import BrokerAccount
-from journal.models import EventType, Fill
+from journal.models import EventType, Fill, Position
 from journal.services import journal_record
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import DrawdownMode, RiskLimits
@@ -66,25 +66,32 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
         .order_by("-trading_date")
         .first()
     )
+    # Open positions carry their PnL so far into the session: it belongs to
+    # the opening equity, not to the new session's PnL (futures are marked to
+    # market daily).
+    carried_in = Position.objects.filter(account=account).exclude(qty=0).aggregate(
+        total=Sum("unrealized_pnl")
+    )["total"] or Decimal(0)
     if previous is None:
         # Read from the row, not ``account``: the caller's instance may predate
         # a balance the user edited since, and the reset writes the balance.
         current = BrokerAccount.objects.values("balance", "starting_balance").get(pk=account.pk)
         opening = current["balance"]
-        high = eod_high = max(opening, current["starting_balance"])
+        high = eod_high = max(opening + carried_in, current["starting_balance"])
         realized = Decimal(0)
     else:
         realized = Fill.objects.filter(
             account=account, filled_at__gte=previous.opened_at, filled_at__lt=opened
         ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
         opening = previous.opening_balance + realized
-        high = max(previous.high_water, opening)
-        eod_high = max(previous.eod_high_water, opening)
+        high = max(previous.high_water, opening + carried_in)
+        eod_high = max(previous.eod_high_water, opening + carried_in)
     row = AccountSession.objects.create(
         account=account,
         trading_date=day,
         opened_at=opened,
         opening_balance=opening,
+        opening_unrealized=carried_in,
         high_water=high,
         eod_high_water=eod_high,
     )
@@ -111,6 +118,7 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
         after={
             "trading_date": day.isoformat(),
             "opening_balance": str(opening),
+            "opening_unrealized": str(carried_in),
             "high_water": str(high),
             "eod_high_water": str(eod_high),
         },
@@ -150,8 +158,11 @@ def engine_session(
     realized: Decimal,
 ) -> EngineSession:
     """The engine's view of ``row`` given the account's session PnL (realized
-    + unrealized) and realized PnL, dollars."""
-    equity = row.opening_balance + session_pnl
+    + unrealized since the session opened, as
+    :func:`routing.selectors.session_pnl_by_account` gives it) and realized
+    PnL, dollars. Equity = opening balance + PnL the open positions carried
+    in + session PnL."""
+    equity = row.opening_balance + row.opening_unrealized + session_pnl
     floor = None
     if limits.max_drawdown is not None:
         high = (

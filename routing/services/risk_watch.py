@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
+
 from accounts.models import BrokerAccount
 from journal.models import Position
 from journal.services import positions_mark
@@ -172,6 +174,7 @@ def risk_watch(*, at: datetime) -> list[int]:
     ]
 
 
+@transaction.atomic
 def positions_revalue(marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec]) -> None:
     """Revalue every open position in a contract of ``marks`` (contract ->
     last price, points) at that price; contracts without a spec are skipped

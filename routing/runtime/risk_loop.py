@@ -1,0 +1,31 @@
+"""The engine worker's layer-2 pass: mark open positions at the paper
+broker's prices, then halt, lock and find accounts to flatten
+(:mod:`routing.services.risk_watch`).
+
+Runs on the worker's loop every poll, so a position losing money halts its
+account within a poll of the price that did it, whether or not the leader
+trades.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from channels.db import database_sync_to_async
+
+from routing.runtime.adapters import AdapterRegistry
+from routing.selectors import engine_contract_specs
+from routing.services.risk_watch import open_position_symbols, positions_revalue, risk_watch
+
+
+def _watch(marks: dict, at: datetime) -> list[int]:
+    positions_revalue(marks, engine_contract_specs())
+    return risk_watch(at=at)
+
+
+async def watch_risk(registry: AdapterRegistry, *, at: datetime | None = None) -> list[int]:
+    """One layer-2 pass at aware ``at`` (now by default); returns the ids of
+    accounts due to be flattened (their flatten on breach is on)."""
+    symbols = await database_sync_to_async(open_position_symbols)()
+    marks = {s: mark for s in symbols if (mark := registry.paper.last_mark(s)) is not None}
+    return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC))

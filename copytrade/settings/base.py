@@ -110,6 +110,11 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # RedBeat keeps the beat schedule in Redis and holds a Redis lock while it
+    # runs, so a second beat (a redeploy, a standby) waits instead of sending
+    # every scheduled task twice.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
@@ -120,7 +125,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TIMEZONE = "UTC"
+# Beat reads crontab entries in this zone: the session jobs run at 17:00
+# America/Chicago whatever the DST offset (copytrade/celery.py). Messages and
+# the database stay in UTC.
+CELERY_TIMEZONE = "America/Chicago"
+# Beat wakes at least every minute; RedBeat's lock lives 5 x this (5 minutes),
+# so a standby beat takes over within 5 minutes of the active one dying.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 60
 
 # The copy engine runs inside the web process unless a separate worker
 # (manage.py run_copy_engine) is deployed; a Redis deployment has one.

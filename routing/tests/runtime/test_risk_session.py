@@ -51,9 +51,7 @@ def _orders(account_id: int, event_id: str) -> list[tuple[str, int, str]]:
 
 def _positions(account_id: int) -> dict[str, int]:
     return dict(
-        Position.objects.filter(account_id=account_id)
-        .exclude(qty=0)
-        .values_list("symbol", "qty")
+        Position.objects.filter(account_id=account_id).exclude(qty=0).values_list("symbol", "qty")
     )
 
 

@@ -1,0 +1,43 @@
+"""Celery tasks of the routing app: the session jobs of the risk engine.
+
+Scheduled by Celery beat (``copytrade/celery.py``): at the CME session open
+(17:00 America/Chicago, Sunday to Thursday) and every minute as a catch-up,
+so a worker or scheduler that was down at the boundary resets the accounts
+when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from routing.services.account_sessions import account_sessions_roll
+
+logger = logging.getLogger(__name__)
+
+SESSION_OPEN_TASK = "routing.session_open"
+
+
+@shared_task(name=SESSION_OPEN_TASK, acks_late=True)
+def session_open(at: str | None = None) -> int:
+    """Reset every follower account into the current CME session; returns how
+    many accounts this run reset (0 when all were current already).
+
+    ``at``: an ISO 8601 time with an offset to roll as of (a replay, or a
+    test moving the clock); default now. Raises ``ValueError`` for a time
+    without an offset. Idempotent: each reset is keyed by (account, trading
+    date) by a unique constraint, so a redelivered, doubled or concurrent run
+    resets each account once. That is what makes ``acks_late`` safe: the
+    broker redelivers a run whose worker died mid-way.
+    """
+    when = timezone.now() if at is None else datetime.fromisoformat(at)
+    if timezone.is_naive(when):
+        raise ValueError(f"session_open needs a time with an offset, got {at!r}")
+    count = account_sessions_roll(at=when)
+    # Every minute the catch-up finds nothing to do: only resets are worth a line.
+    level = logging.INFO if count else logging.DEBUG
+    logger.log(level, "session open as of %s: %d accounts reset", when.isoformat(), count)
+    return count

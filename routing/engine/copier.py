@@ -254,7 +254,9 @@ def _decide_one(
     verb = "buy" if delta > 0 else "sell"
     scaled_from = requested if 0 < entry_qty < requested else None
     if qty:
-        notes.append(f"holds {held:+d}, target {target:+d}: {verb} {qty}")
+        after = held + _sign(delta) * qty
+        reached = f" (capped at {after:+d})" if after != target else ""
+        notes.append(f"holds {held:+d}, target {target:+d}{reached}: {verb} {qty}")
         return decision(symbol, held, target, qty, DecisionStatus.SEND, scaled_from)
     return decision(symbol, held, target, 0, status)
 

@@ -2,8 +2,14 @@
 
 A what-if: the route file's group fed every leader fill of a broker export,
 through the copy engine and the paper broker, in memory (nothing is written
-to the database). Prints a per-follower summary, or with ``--json`` one JSON
-object per copy decision and a last ``{"summary": …}`` object.
+to the database), applying the route's level and limits and each follower's
+risk limits (:mod:`routing.runtime.simulate`). Prints a per-follower summary
+(with halts and the route's lock), or with ``--json`` one JSON object per
+line, in order: ``{"event": "decision", …}`` per copy decision (its
+``reason`` names any limit that blocked or scaled it, with the numbers;
+``scaled_from`` the size before a cap), ``{"event": "halt" | "flatten" |
+"lock", "time", "reason", …}`` per risk event, and a last
+``{"summary": …}`` object.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ class Command(BaseCommand):
             **result.summary,
         }
         if options["json"]:
-            for record in result.decisions:
+            for record in result.records:
                 self.stdout.write(json.dumps(record.as_json()))
             self.stdout.write(json.dumps({"summary": summary}))
             return
@@ -104,19 +110,35 @@ class Command(BaseCommand):
             f"Leader {leader['name']}: final position {_positions(leader['final_position'])}, "
             f"realized {leader['realized_pnl']}, unrealized {leader['unrealized_pnl']}"
         )
+        level = summary["level"]
+        if summary["final_level"] != level:
+            level = f"{level} \u2192 {summary['final_level']}"
+        out(f"Route level {level}")
         header = (
             f"{'follower':<20} {'ratio':>6} {'sent':>5} {'filled':>6} {'rejected':>8} "
-            f"{'blocked':>7} {'skipped':>7}  {'final position':<18} "
-            f"{'realized':>11} {'unrealized':>11}"
+            f"{'blocked':>7} {'scaled':>6} {'skipped':>7} {'halts':>5} {'flattened':>9}  "
+            f"{'final position':<18} {'realized':>11} {'unrealized':>11}"
         )
         out(header)
         out("-" * len(header))
         for f in summary["followers"]:
             out(
                 f"{f['follower']:<20} {f['ratio']:>6} {f['sent']:>5} {f['filled']:>6} "
-                f"{f['rejected']:>8} "
-                f"{f['blocked']:>7} {f['skipped']:>7}  {_positions(f['final_position']):<18} "
+                f"{f['rejected']:>8} {f['blocked']:>7} {f['scaled']:>6} {f['skipped']:>7} "
+                f"{len(f['halts']):>5} {f['flatten_orders']:>9}  "
+                f"{_positions(f['final_position']):<18} "
                 f"{f['realized_pnl']:>11} {f['unrealized_pnl']:>11}"
+            )
+        for f in summary["followers"]:
+            for halt in f["halts"]:
+                out(
+                    f"Halt: {f['follower']} at {halt['time']} (session {halt['trading_date']}), "
+                    f"entries blocked until the next session: {halt['reason']}"
+                )
+        if summary["lock"] is not None:
+            out(
+                f"Route locked (level 4) at {summary['lock']['time']} for the rest of the "
+                f"replay: {summary['lock']['reason']}"
             )
 
 

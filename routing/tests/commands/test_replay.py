@@ -50,7 +50,8 @@ def _replay_json(export: Path, route: Path, *extra: str) -> tuple[list[dict], di
     out = StringIO()
     call_command("replay", str(export), "--route", str(route), "--json", *extra, stdout=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    return lines[:-1], lines[-1]["summary"]
+    # Copy decisions only: halt / flatten / lock events are lines of their own.
+    return [r for r in lines[:-1] if r["event"] == "decision"], lines[-1]["summary"]
 
 
 def _decisions(rows: list[dict], follower: str) -> list[tuple[str, int, str]]:

@@ -204,6 +204,14 @@ def _decide_one(
         # Once on the micro, stay there until flat, so exits close what was opened.
         conversion = micro
         notes.append(f"holds the micro {micro.symbol}")
+    elif (
+        micro is not None
+        and group.limits.level is RouteLevel.TEST
+        and follower.position(conversion.symbol) == 0
+    ):
+        # Level 1 forces one contract: the micro's, or it would risk more than Active.
+        conversion = micro
+        notes.append(f"route level 1 Test: sized on the micro {micro.symbol}")
 
     held = follower.position(conversion.symbol)
     target, raw = _target(move, group, follower, conversion, factor, formula, held, notes)

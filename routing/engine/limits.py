@@ -41,9 +41,9 @@ class DrawdownMode(StrEnum):
     * trailing end of day (Topstep's "Maximum Loss Limit"): high-water mark
       of the balance at session closes - max drawdown.
 
-    A trailing floor stops rising at the starting balance (both firms: once
-    the account has made its drawdown in profit, the floor locks at the
-    starting balance).
+    A trailing floor stops rising at the starting balance (Topstep's rule:
+    once the account has made its drawdown in profit, the floor locks there;
+    Apex locks it $100 higher, not modelled).
     """
 
     STATIC = "static"

@@ -39,6 +39,8 @@ from routing.engine.limits import (
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec, FollowerState
 
+CENT = Decimal("0.01")
+
 
 def money(value: Decimal) -> str:
     """Dollars as the reasons print them: two decimals, thousands separated."""
@@ -56,8 +58,8 @@ def drawdown_floor(
     Static: ``starting_balance - max_drawdown``. Trailing (intraday or end of
     day; the caller passes the matching ``high_water``): ``high_water -
     max_drawdown``, never above ``starting_balance`` (the trail locks there,
-    as Topstep's Maximum Loss Limit and Apex's trailing threshold do) and
-    never below the static floor.
+    as Topstep's Maximum Loss Limit does; Apex's threshold stops $100 above
+    it, which this does not model) and never below the static floor.
     """
     static = starting_balance - max_drawdown
     if mode is DrawdownMode.STATIC:
@@ -98,7 +100,11 @@ def check_consistency(session: AccountSession, limits: RiskLimits) -> str | None
     of the profit target."""
     if limits.profit_target is None:
         return None
-    share = limits.profit_target * limits.consistency_pct / 100
+    # Whole cents, rounded down, so the reason's figures compare as printed
+    # (33% of 1,234.57 is 407.4081: 407.41 is over it, shown against 407.40).
+    share = (limits.profit_target * limits.consistency_pct / 100).quantize(
+        CENT, rounding=ROUND_FLOOR
+    )
     if session.realized > share:
         return (
             f"consistency lock: session profit {money(session.realized)} > "
@@ -186,7 +192,11 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
     if refusal is not None:
         return refusal
     if not request.eligible:
-        return f"route max accounts {route.max_accounts}: this account is not among them"
+        return (
+            f"route max accounts {route.max_accounts}: this account is not among them"
+            if route.max_accounts is not None
+            else "this account is not among the route's eligible accounts"
+        )
     if session.halt is not None:
         return f"halted this session: {session.halt}"
     for check in (
@@ -303,7 +313,10 @@ def _exposure_rooms(
     if route.stop_ticks is None:
         return "exposure caps need the route's stop distance (stop ticks) to price risk"
     rpc: dict[str, Decimal] = {}
-    for symbol in {request.symbol, *(s for s, q in follower.positions.items() if q)}:
+    # The entry's contract first, then the held ones in code order: a set's
+    # order follows string hashing (PYTHONHASHSEED), and the reason must not.
+    held_symbols = sorted(s for s, q in follower.positions.items() if q and s != request.symbol)
+    for symbol in (request.symbol, *held_symbols):
         try:
             spec = specs.get(root_of(symbol))
         except SymbolError:
@@ -317,7 +330,10 @@ def _exposure_rooms(
         balance = follower.balance
         if balance is None or balance <= 0:
             return "position cap in percent of balance needs the account balance"
-        cap = balance * limits.position_cap_pct / 100
+        # Whole cents, rounded down: the reason prints cents, and the contracts
+        # allowed must follow from the figure it prints (49,999.99 x 2% is
+        # 999.9998: 9 contracts at 100.00, printed as 999.99, not 1,000.00).
+        cap = (balance * limits.position_cap_pct / 100).quantize(CENT, rounding=ROUND_FLOOR)
         rooms.append(
             (
                 _contracts(cap / per_contract) - base,

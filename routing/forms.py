@@ -13,7 +13,9 @@ from django.db.models import QuerySet
 from accounts.models import BrokerAccount, User
 from journal.importers.base import DEFAULT_TIMEZONE
 from routing.engine import types as engine_types
-from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup
+from routing.engine.limits import RouteLevel
+from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, RiskLimit
+from routing.services.risk_limits import RISK_LIMIT_FIELDS
 
 _ZONES = sorted(
     z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
@@ -81,6 +83,36 @@ _ENGINE_CHOICES: dict[str, type[StrEnum]] = {
 }
 
 
+# Route limits (issue "The risk engine", Route budget) on the group forms.
+ROUTE_LIMIT_FIELDS = (
+    "max_accounts",
+    "max_contracts_per_account",
+    "max_total_contracts",
+    "max_session_loss",
+    "stop_ticks",
+    "slippage_ticks",
+    "max_slippage_ticks",
+)
+# Empty means no limit; a value must be > 0: 0 would read as "no limit"
+# downstream, the opposite of what it says (fail closed).
+_ROUTE_POSITIVE = (
+    "max_accounts",
+    "max_contracts_per_account",
+    "max_total_contracts",
+    "max_session_loss",
+    "stop_ticks",
+)
+_POSITIVE_MESSAGE = "Must be greater than 0 (leave empty for no limit)."
+
+
+def _positive(form: forms.BaseForm, names: tuple[str, ...]) -> None:
+    """Add an error on each of ``names`` whose cleaned value is ≤ 0."""
+    for name in names:
+        value = form.cleaned_data.get(name)
+        if value is not None and value <= 0:
+            form.add_error(name, _POSITIVE_MESSAGE)
+
+
 def _account_label(account: BrokerAccount) -> str:
     return f"{account.name} ({account.get_kind_display().lower()})"
 
@@ -121,6 +153,7 @@ class CopyGroupForm(forms.ModelForm):
             "auto_micro",
             "quarantine",
             "partial_exit",
+            *ROUTE_LIMIT_FIELDS,
         ]
         help_texts = {
             "leader": "The account whose fills are copied. It cannot change after creation.",
@@ -128,11 +161,23 @@ class CopyGroupForm(forms.ModelForm):
             "rounding": "How fractional contracts become whole ones.",
             "sizing_mode": "Notional keeps dollars per point across mini/micro (1 ES = 10 MES).",
             "partial_exit": "Exit with leader ignores scale-outs; exits when the leader is flat.",
+            "max_accounts": "Followers that receive entries (the first enabled ones); empty: all.",
+            "max_contracts_per_account": "Contracts one follower may hold on this route.",
+            "max_total_contracts": "Contracts across all followers (level 2 Reduced needs it).",
+            "max_session_loss": "Dollars lost across all followers this session; reached: no "
+            "entries.",
+            "stop_ticks": "Stop distance in ticks: risk per contract = (stop + slippage ticks) x "
+            "tick value. Empty: exposure cannot be computed.",
+            "slippage_ticks": "Slippage allowance in ticks, added to the stop distance.",
+            "max_slippage_ticks": "A fill further than this from the leader's price locks the "
+            "route (level 4).",
         }
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
+        if "slippage_ticks" in self.fields:
+            self.fields["slippage_ticks"].required = False  # empty: no allowance (0)
         for name, enum in _ENGINE_CHOICES.items():
             if name in self.fields:
                 field = self.fields[name]
@@ -160,6 +205,24 @@ class CopyGroupForm(forms.ModelForm):
         if value <= 0:
             raise forms.ValidationError("Copy value must be greater than 0.")
         return value
+
+    def clean_slippage_ticks(self) -> int:
+        # Optional on the form (empty: no allowance); the column is not null.
+        value: int | None = self.cleaned_data.get("slippage_ticks")
+        return 0 if value is None else value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        _positive(self, _ROUTE_POSITIVE)
+        return cleaned
+
+    def route_limits(self) -> dict[str, Any]:
+        """The cleaned route limit fields (for ``copy_group_update`` after a create)."""
+        return {name: self.cleaned_data[name] for name in ROUTE_LIMIT_FIELDS}
+
+    def group_settings(self) -> dict[str, Any]:
+        """The cleaned fields but the route limits (``copy_group_create``'s arguments)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in ROUTE_LIMIT_FIELDS}
 
 
 class CopyGroupSettingsForm(CopyGroupForm):
@@ -194,3 +257,79 @@ class FollowerAddForm(forms.Form):
             valid=own,
             offered=own.filter(memberships__isnull=True, led_groups__isnull=True),
         )
+
+
+class RouteLevelForm(forms.Form):
+    """A new route level and why (``route_level_set``: leaving 4 needs the reason)."""
+
+    level = forms.TypedChoiceField(
+        choices=[(m.value, m.label) for m in RouteLevel],
+        coerce=lambda v: RouteLevel(int(v)),
+        help_text="0 Off: no entries · 1 Test: 1 contract per follower, no scaling · "
+        "2 Reduced: total capped, needs a review each session · 3 Active · 4 Locked.",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Journaled with the change; required to leave 4 Locked.",
+    )
+
+
+class RiskLimitForm(forms.ModelForm):
+    """Every risk limit of one account; ``risk_limit_update`` takes
+    ``cleaned_data`` as is (and checks the limits together)."""
+
+    class Meta:
+        model = RiskLimit
+        fields = list(RISK_LIMIT_FIELDS)
+        labels = {
+            "daily_loss": "Daily loss limit ($)",
+            "max_contracts": "Max contracts per order",
+            "max_position": "Max contracts per position",
+            "position_cap_pct": "Position cap (% of balance)",
+            "exposure_cap": "Exposure cap ($)",
+            "max_drawdown": "Max drawdown ($)",
+            "profit_target": "Profit target ($)",
+            "consistency_pct": "Consistency (% of profit target per session)",
+        }
+        help_texts = {
+            "on_breach": "What an entry that breaks a quantity or exposure cap does.",
+            "allowed_roots": "Comma-separated product roots (MNQ, ES…); empty: all.",
+            "denied_roots": "Comma-separated product roots never copied.",
+            "direction": "Which way entries may open positions; exits always pass.",
+            "drawdown_mode": "Static: from the starting balance; trailing: from the high-water "
+            "mark (intraday or end of day), locking at the starting balance.",
+            "consistency_pct": "Once the session's realized profit exceeds this share of the "
+            "profit target, no more entries this session.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("on_breach", "direction", "drawdown_mode"):
+            field = self.fields[name]
+            field.choices = [  # type: ignore[attr-defined]
+                (code, _label(code))
+                for code, _ in field.choices  # type: ignore[attr-defined]
+            ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        _positive(
+            self,
+            (
+                "daily_loss",
+                "max_contracts",
+                "max_position",
+                "max_open_positions",
+                "position_cap_pct",
+                "exposure_cap",
+                "max_drawdown",
+                "profit_target",
+            ),
+        )
+        for name in ("position_cap_pct", "consistency_pct"):
+            value = cleaned.get(name)
+            if value is not None and not 0 < value <= 100:
+                self.add_error(name, "A percent greater than 0, at most 100.")
+        return cleaned

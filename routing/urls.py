@@ -1,6 +1,6 @@
 from django.urls import path
 
-from routing import views
+from routing import flatten_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -25,7 +25,17 @@ urlpatterns = [
         views.group_follower_resume,
         name="group_follower_resume",
     ),
+    path("groups/<int:group_id>/budget/", views.group_budget, name="group_budget"),
+    path("groups/<int:group_id>/level/", views.group_level, name="group_level"),
+    path("groups/<int:group_id>/review/", views.group_review, name="group_review"),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/limits/",
+        views.follower_limits,
+        name="follower_limits",
+    ),
     path("groups/<int:group_id>/upload/", views.group_upload, name="group_upload"),
+    path("groups/<int:group_id>/flatten/", flatten_views.group_flatten, name="group_flatten"),
+    path("flatten/", flatten_views.flatten_all, name="flatten_all"),
     path(
         "groups/<int:group_id>/quarantines/<int:quarantine_id>/release/",
         views.quarantine_release_view,

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,8 +26,24 @@ from copytrade.core.errors import ApplicationError
 from journal.importers.base import ExportError
 from journal.importers.detect import parse_export
 from journal.services import export_import_create
-from routing.forms import CopyGroupForm, CopyGroupSettingsForm, ExportUploadForm, FollowerAddForm
-from routing.models import ContractSpec, CopyGroup, Desync, Follower, Quarantine, ReplayJob
+from routing.forms import (
+    CopyGroupForm,
+    CopyGroupSettingsForm,
+    ExportUploadForm,
+    FollowerAddForm,
+    RiskLimitForm,
+    RouteLevelForm,
+)
+from routing.models import (
+    ContractSpec,
+    CopyGroup,
+    Desync,
+    Follower,
+    Quarantine,
+    ReplayJob,
+    RiskLimit,
+)
+from routing.route_budget import route_budget
 from routing.selectors import group_for_user, group_snapshot, groups_for_user
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import (
@@ -42,6 +58,8 @@ from routing.services.group_rules import (
 from routing.services.quarantines import quarantine_release
 from routing.services.reconcile import desync_sync, desync_untrack
 from routing.services.replays import replay_job_create
+from routing.services.risk_limits import risk_limit_update
+from routing.services.route_levels import route_level_set, route_review
 
 # Shown when a unique constraint or route trigger refuses a write that the
 # form's checks let through: another request changed the same rows meanwhile.
@@ -92,12 +110,19 @@ def _render_group(
     request: HttpRequest, group: CopyGroup, follower_form: FollowerAddForm | None = None
 ) -> HttpResponse:
     replay = ReplayJob.objects.filter(group=group).order_by("-pk").first()
+    budget = route_budget(group=group, at=timezone.now())
+    risk_state = {b.follower_id: b for b in budget.followers}
+    followers = list(
+        group.followers.select_related("account", "account__risk_limit").order_by("pk")
+    )
+    for follower in followers:
+        # This session's risk state (eligible, or why not) beside each row.
+        follower.budget = risk_state.get(follower.pk)  # type: ignore[attr-defined]
     context: dict[str, Any] = {
         "group": group,
         "groups": groups_for_user(request.user),  # type: ignore[arg-type]
-        "followers": group.followers.select_related("account", "account__risk_limit").order_by(
-            "pk"
-        ),
+        "budget": budget,
+        "followers": followers,
         "replay": replay,
         "upload_form": ExportUploadForm(),
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
@@ -128,11 +153,14 @@ def group_create(request: HttpRequest) -> HttpResponse:
     form = CopyGroupForm(request.POST, owner=user)  # type: ignore[arg-type]
     if form.is_valid():
         try:
-            group = copy_group_create(
-                owner=user,  # type: ignore[arg-type]
-                actor_label=user.username,
-                **form.cleaned_data,
-            )
+            with transaction.atomic():
+                group = copy_group_create(
+                    owner=user,  # type: ignore[arg-type]
+                    actor_label=user.username,
+                    **form.group_settings(),
+                )
+                # Route limits set on the new-group form: journaled as a change.
+                copy_group_update(group=group, actor=user, data=form.route_limits())  # type: ignore[arg-type]
         except ApplicationError as exc:
             _add_error(form, exc)
         except IntegrityError:
@@ -433,3 +461,106 @@ def desync_action(request: HttpRequest, group_id: int, desync_id: int, action: s
                 "(untracked).",
             )
     return redirect("group_detail", group_id=group.pk)
+
+
+# -- route budget: pre-session check, level, review, risk limits ----------------------
+
+
+def _render_budget(
+    request: HttpRequest, group: CopyGroup, level_form: RouteLevelForm | None = None
+) -> HttpResponse:
+    context = {
+        "group": group,
+        "budget": route_budget(group=group, at=timezone.now()),
+        "level_form": level_form or RouteLevelForm(initial={"level": group.level}),
+    }
+    return render(request, "routing/budget.html", context)
+
+
+@login_required
+@require_http_methods(["GET"])
+def group_budget(request: HttpRequest, group_id: int) -> HttpResponse:
+    """GET the pre-session check: the route budget (``route_budget``) for
+    the current session, the level form and the review button."""
+    return _render_budget(request, _group_or_404(request, group_id))
+
+
+@login_required
+@require_POST
+def group_level(request: HttpRequest, group_id: int) -> HttpResponse:
+    """POST a level and a reason: ``route_level_set`` (journaled); a refusal
+    (leaving 4 Locked without a reason) is shown on the budget page's form."""
+    group = _group_or_404(request, group_id)
+    form = RouteLevelForm(request.POST)
+    if form.is_valid():
+        level = form.cleaned_data["level"]
+        try:
+            changed = route_level_set(
+                group=group,
+                level=level,
+                actor=request.user,  # type: ignore[arg-type]
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        else:
+            if changed:
+                messages.success(request, f"{group.name} is now at level {level.label}.")
+            else:
+                messages.info(request, f"{group.name} was already at level {level.label}.")
+            return redirect("group_budget", group_id=group.pk)
+    return _render_budget(request, group, level_form=form)
+
+
+@login_required
+@require_POST
+def group_review(request: HttpRequest, group_id: int) -> HttpResponse:
+    """POST: mark the route reviewed for the current session (``route_review``)."""
+    group = _group_or_404(request, group_id)
+    try:
+        if route_review(group=group, actor=request.user):  # type: ignore[arg-type]
+            messages.success(
+                request, f"{group.name} marked reviewed for session {group.reviewed_on}."
+            )
+        else:
+            messages.info(request, f"{group.name} was already reviewed for this session.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("group_budget", group_id=group.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def follower_limits(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
+    """GET every risk limit of a follower's account; POST saves them through
+    ``risk_limit_update`` (journaled; errors on the field at fault)."""
+    group = _group_or_404(request, group_id)
+    follower = _follower_or_404(group, follower_id)
+    account = follower.account
+    stored = RiskLimit.objects.filter(account=account).first()
+    # The form writes into its instance while validating: never the stored row.
+    instance = copy.copy(stored) if stored is not None else RiskLimit(account=account)
+    if request.method != "POST":
+        form = RiskLimitForm(instance=instance)
+    else:
+        form = RiskLimitForm(request.POST, instance=instance)
+        if form.is_valid():
+            try:
+                changed = risk_limit_update(
+                    account=account,
+                    actor=request.user,  # type: ignore[arg-type]
+                    **form.cleaned_data,
+                )
+            except ApplicationError as exc:
+                _add_error(form, exc)
+            else:
+                if changed:
+                    messages.success(request, f"Saved the risk limits of {account.name}.")
+                else:
+                    messages.info(request, f"Nothing changed in the risk limits of {account.name}.")
+                return redirect("group_detail", group_id=group.pk)
+    return render(
+        request,
+        "routing/follower_limits.html",
+        {"group": group, "follower": follower, "form": form},
+    )

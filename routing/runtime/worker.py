@@ -27,6 +27,18 @@ from routing.engine.sequencing import GateResult, SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder, Side
 from routing.models import ReplayJob
 from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.services.flatten import (
+    FlattenOutcome,
+    FlattenTarget,
+    account_session_flattened,
+    flatten_account_record,
+    flatten_finish,
+    flatten_orders_open,
+    flatten_orders_still_open,
+    flatten_pending,
+    flatten_target,
+)
+from routing.services.incidents import incidents_adapter_disconnect
 from routing.services.leader_events import (
     leader_event_ingest,
     leader_event_reject,
@@ -35,6 +47,7 @@ from routing.services.leader_events import (
 from routing.services.mirrors import leader_order_apply
 from routing.services.orders import (
     copy_order_broker_ref,
+    copy_order_cancel_unsent,
     copy_order_claim,
     copy_order_record_result,
     copy_order_reprice,
@@ -67,6 +80,9 @@ class EngineWorker:
         self._replays: dict[int, asyncio.Task[None]] = {}
         self._gates: dict[int, SequenceGate[LeaderFill | LeaderOrder]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        # Platforms whose disconnect was already reported as an incident; cleared
+        # when the adapter is back, so each disconnect is reported once.
+        self._down: set[str] = set()
 
     @property
     def registry(self) -> AdapterRegistry:
@@ -89,6 +105,7 @@ class EngineWorker:
             await self.reconcile()
             while not stop.is_set():
                 await self._check_connections()
+                await self.flatten_requests()
                 await self._start_leader_streams()
                 await self._claim_replay_jobs()
                 await self.send_pending()
@@ -160,20 +177,172 @@ class EngineWorker:
             await database_sync_to_async(reconcile_account)(account=account, actual=actual)
 
     async def _check_connections(self) -> None:
-        """Reconnect dropped adapters; after a reconnect, recover and reconcile."""
+        """Reconnect dropped adapters; after a reconnect, recover and reconcile.
+
+        An adapter found down is an incident (route locked) for every group
+        with its leader or a follower on that platform, recorded before the
+        reconnect and once per disconnect, not once per poll while it stays down.
+        """
         reconnected = False
         for adapter in self.registry.adapters():
             if adapter.connected:
+                self._down.discard(adapter.platform)
                 continue
+            if adapter.platform not in self._down:
+                await database_sync_to_async(incidents_adapter_disconnect)(
+                    platform=adapter.platform, detail="found not connected; reconnecting"
+                )
+                self._down.add(adapter.platform)
             try:
                 await adapter.connect()
             except BrokerError as exc:
                 logger.warning("adapter %s still down: %s", adapter.platform, exc)
                 continue
+            self._down.discard(adapter.platform)
             reconnected = True
         if reconnected:
             await self.recover()
             await self.reconcile()
+
+    # -- emergency flatten --------------------------------------------------------
+
+    async def flatten_requests(self) -> None:
+        """Carry out every pending emergency flatten (``routing.services.flatten``).
+
+        Per request, the leaders of its groups are held (their stream events
+        wait) while the followers are flattened concurrently, so no copy
+        decided from a leader event interleaves with the cancels and closes;
+        what arrives afterwards sees the route locked and the followers flat
+        (an exit has nothing left to close, an entry is refused).
+        """
+        for job in await database_sync_to_async(flatten_pending)():
+            async with contextlib.AsyncExitStack() as held:
+                for leader_id in sorted({t.leader_id for t in job.targets}):
+                    await held.enter_async_context(self._leader_lock(leader_id))
+                outcomes = await asyncio.gather(
+                    *(
+                        self._flatten_guarded(t, reason=job.reason, actor_label=job.requested_by)
+                        for t in job.targets
+                    )
+                )
+            await database_sync_to_async(flatten_finish)(
+                request_id=job.request_id, outcomes=outcomes
+            )
+
+    async def flatten_account(
+        self,
+        account_id: int,
+        *,
+        reason: str,
+        actor_label: str = "risk",
+        at: datetime | None = None,
+    ) -> FlattenOutcome:
+        """Flatten one follower account now (flatten on breach): cancel its
+        open copy orders, close every position at market, record the closes,
+        journal ``ACCOUNT_FLATTENED`` with ``reason`` and, when it ended flat,
+        set ``flattened_at`` on the account's session holding aware ``at``
+        (default now: the breach's session). Returns the outcome
+        (``ok`` False with the problems in ``detail`` when it is not flat).
+
+        Neither halts the account nor locks the route: the caller halts new
+        entries first (``account_halt``). Takes no leader lock, so it may be
+        called while handling that leader's event. Safe twice: a flat account
+        gets no order. Raises ``ApplicationError`` when the account follows
+        no group.
+        """
+        target = await database_sync_to_async(flatten_target)(account_id=account_id)
+        outcome = await self._flatten_target(target, reason=reason, actor_label=actor_label)
+        if outcome.ok:
+            await database_sync_to_async(account_session_flattened)(
+                account_id=account_id, at=at or timezone.now()
+            )
+        return outcome
+
+    async def _flatten_guarded(
+        self, target: FlattenTarget, *, reason: str, actor_label: str
+    ) -> FlattenOutcome:
+        try:
+            return await self._flatten_target(target, reason=reason, actor_label=actor_label)
+        except Exception as exc:
+            # One account's unexpected failure must not leave the others
+            # unflattened or the request pending forever (retried every poll):
+            # it is logged and the request ends FAILED naming the account.
+            logger.exception("flatten of account %s failed", target.account_id)
+            return FlattenOutcome(
+                account_id=target.account_id,
+                name=target.name,
+                ok=False,
+                detail=f"{target.name} NOT flat ({reason}): internal error: {exc!r}",
+            )
+
+    async def _flatten_target(
+        self, target: FlattenTarget, *, reason: str, actor_label: str
+    ) -> FlattenOutcome:
+        problems: list[str] = []
+        closes: list[OrderResult] = []
+        actual: dict[str, int] | None = None
+        # Orders never sent are cancelled first, whatever the broker's state:
+        # nothing decided before the flatten may reach the broker after it.
+        opened = await database_sync_to_async(flatten_orders_open)(
+            account_id=target.account_id, reason=reason
+        )
+        cancelled = opened.cancelled
+        try:
+            adapter = self.registry.for_platform(target.platform)
+        except BrokerError as exc:
+            problems.append(str(exc))
+        else:
+            for order_id in opened.live:
+                problem = await self._flatten_cancel(adapter, order_id, reason)
+                if problem:
+                    problems.append(problem)
+                else:
+                    cancelled += 1
+            try:
+                closes = await adapter.flatten(target.external_id)
+            except BrokerError as exc:
+                problems.append(f"flatten refused by the broker: {exc}")
+            # The adapter's flatten cancels working orders too (any whose cancel
+            # failed above): record them now, before expected positions are set,
+            # so a late cancel cannot move an expected position after the flatten.
+            for order_id in await database_sync_to_async(flatten_orders_still_open)(
+                account_id=target.account_id
+            ):
+                await self._flatten_cancel(adapter, order_id, reason)
+            try:
+                snapshots = await adapter.positions(target.external_id)
+            except BrokerError as exc:
+                problems.append(f"positions unreadable: {exc}")
+            else:
+                actual = {p.symbol: p.qty for p in snapshots if p.qty}
+        return await database_sync_to_async(flatten_account_record)(
+            target=target,
+            closes=closes,
+            actual=actual,
+            cancelled=cancelled,
+            problems=problems,
+            reason=reason,
+            actor_label=actor_label,
+        )
+
+    async def _flatten_cancel(self, adapter: BrokerAdapter, order_id: int, reason: str) -> str:
+        """Cancel one open copy order at the broker and record the answer;
+        returns an empty string when done, else what went wrong. An order the
+        broker never saw is cancelled in the database (a recovery must not
+        send it later). On a final order the broker's answer is its final
+        state, so this also settles orders something else cancelled."""
+        _, account, coid = await database_sync_to_async(copy_order_broker_ref)(order_id=order_id)
+        try:
+            result = await adapter.cancel_order(account, coid)
+        except BrokerError as exc:
+            return f"cancel of {coid} failed: {exc}"
+        if result is None:
+            await database_sync_to_async(copy_order_cancel_unsent)(
+                order_id=order_id, reason=f"never reached the broker; cancelled: {reason}"
+            )
+        else:
+            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+        return ""
 
     # -- leader events ------------------------------------------------------------
 

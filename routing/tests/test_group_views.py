@@ -256,6 +256,14 @@ def test_edit_form_does_not_offer_the_leader(route: Route, alice_client: Client)
         "auto_micro",
         "quarantine",
         "partial_exit",
+        # route limits (issue "The risk engine", Route budget)
+        "max_accounts",
+        "max_contracts_per_account",
+        "max_total_contracts",
+        "max_session_loss",
+        "stop_ticks",
+        "slippage_ticks",
+        "max_slippage_ticks",
     ]
     page = response.content.decode()
     assert 'name="leader"' not in page

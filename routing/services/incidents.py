@@ -1,0 +1,122 @@
+"""Route incidents: something went wrong on a route, so the route locks.
+
+Issue "The risk engine", Route budget: a duplicate order, a rejected order,
+an adapter disconnect, a symbol mismatch or slippage beyond the route's
+``max_slippage_ticks`` locks the route at level 4 (new entries refused, exits
+still copied) until the owner unlocks it with a written reason. Every
+incident is an :class:`~routing.models.Incident` row, an ``INCIDENT`` journal
+entry with its numbers, and the lock's own ``ROUTE_LEVEL_CHANGED`` entry.
+
+Detection lives where the facts are: broker answers in
+:func:`routing.services.orders.copy_order_record_result`, disconnects in the
+engine worker's connection check. Lock order as in
+:mod:`routing.services.route_levels`: leader account, then group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import BrokerAccount
+from journal.models import EventType
+from journal.services import journal_record
+from routing.models import CopyGroup, CopyOrder, Incident
+from routing.services.route_levels import route_lock
+
+
+@transaction.atomic
+def incident_record(
+    *,
+    group: CopyGroup,
+    kind: Incident.Kind,
+    detail: str,
+    account: BrokerAccount | None = None,
+    copy_order: CopyOrder | None = None,
+    at: datetime | None = None,
+    numbers: Mapping[str, Any] | None = None,
+    actor_label: str = "engine",
+) -> tuple[Incident, bool]:
+    """Record an incident on ``group`` and lock the route; ``(incident, created)``.
+
+    ``detail`` is the human sentence (what happened, with its numbers);
+    ``numbers`` are the same figures as JSON for the journal entry (Decimals
+    allowed). ``at`` is aware UTC (default now). With ``copy_order`` the call
+    is idempotent per ``(copy_order, kind)``: a broker answer recorded twice
+    returns the first incident with ``created`` False, journals nothing and
+    does not lock again (the owner may have unlocked since). The lock's
+    reason names the incident: ``"incident: slippage: <detail>"``.
+    """
+    at = at or timezone.now()
+    if copy_order is not None:
+        existing = Incident.objects.filter(copy_order=copy_order, kind=kind).first()
+        if existing is not None:
+            return existing, False
+    # Leader account, then group (the route lock order), before inserting a
+    # row that references the group: the insert's key-share lock on the group
+    # taken first would invert that order against a concurrent route change.
+    BrokerAccount.objects.select_for_update().filter(pk=group.leader_id).first()
+    CopyGroup.objects.select_for_update().filter(pk=group.pk).first()
+    incident = Incident.objects.create(
+        group=group,
+        kind=kind,
+        detail=detail,
+        account=account,
+        copy_order=copy_order,
+        occurred_at=at,
+    )
+    label = Incident.Kind(kind).label
+    journal_record(
+        owner_id=group.owner_id,
+        event_type=EventType.INCIDENT,
+        group_id=group.pk,
+        account_id=account.pk if account is not None else None,
+        actor_label=actor_label,
+        occurred_at=at,
+        message=f"{group.name}: incident, {label.lower()}: {detail}",
+        extra_data={
+            "incident": incident.pk,
+            "kind": str(kind),
+            "client_order_id": copy_order.client_order_id if copy_order is not None else None,
+            **dict(numbers or {}),
+        },
+    )
+    route_lock(group=group, reason=f"incident: {kind}: {detail}", actor_label=actor_label, at=at)
+    return incident, True
+
+
+def incidents_adapter_disconnect(
+    *, platform: str, detail: str, at: datetime | None = None
+) -> list[Incident]:
+    """An ``adapter_disconnect`` incident (and lock) for every group with its
+    leader or a follower on ``platform``; returns the new incidents.
+
+    One call per disconnect: the engine worker remembers which adapters it
+    already reported, so a platform that stays down is not reported every poll.
+    Each group is its own transaction, so one group's failure does not undo
+    the others' locks.
+    """
+    at = at or timezone.now()
+    groups = (
+        CopyGroup.objects.filter(
+            Q(leader__platform=platform) | Q(followers__account__platform=platform)
+        )
+        .distinct()
+        .order_by("pk")
+    )
+    incidents = []
+    for group in groups:
+        incident, _ = incident_record(
+            group=group,
+            kind=Incident.Kind.ADAPTER_DISCONNECT,
+            detail=f"{platform} adapter disconnected: {detail}",
+            at=at,
+            numbers={"platform": platform},
+        )
+        incidents.append(incident)
+    return incidents

@@ -10,6 +10,7 @@ trades.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from channels.db import database_sync_to_async
 
@@ -18,14 +19,15 @@ from routing.selectors import engine_contract_specs
 from routing.services.risk_watch import open_position_symbols, positions_revalue, risk_watch
 
 
-def _watch(marks: dict, at: datetime) -> list[int]:
+def _watch(marks: dict[str, Decimal], at: datetime) -> dict[int, str]:
     positions_revalue(marks, engine_contract_specs())
     return risk_watch(at=at)
 
 
-async def watch_risk(registry: AdapterRegistry, *, at: datetime | None = None) -> list[int]:
-    """One layer-2 pass at aware ``at`` (now by default); returns the ids of
-    accounts due to be flattened (their flatten on breach is on)."""
+async def watch_risk(registry: AdapterRegistry, *, at: datetime | None = None) -> dict[int, str]:
+    """One layer-2 pass at aware ``at`` (now by default); returns the
+    accounts due to be flattened (their flatten on breach is on): id -> the
+    breach that halted them."""
     symbols = await database_sync_to_async(open_position_symbols)()
     marks = {s: mark for s in symbols if (mark := registry.paper.last_mark(s)) is not None}
     return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC))

@@ -21,12 +21,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
+from copytrade.core.errors import ApplicationError
 from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.engine.sequencing import GateResult, SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder, Side
 from routing.models import ReplayJob
 from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.runtime.risk_loop import watch_risk
 from routing.services.flatten import (
     FlattenOutcome,
     FlattenTarget,
@@ -65,6 +67,8 @@ MAX_CONCURRENT_SENDS = 32
 SEND_RETRIES = 3
 REPLAY_HEARTBEAT_STALE = timedelta(seconds=30)
 POLL_SECONDS = 0.5
+# Layer-2 passes (marks, halts, flatten on breach) at most this often.
+RISK_WATCH_SECONDS = 1.0
 
 
 class EngineWorker:
@@ -80,6 +84,7 @@ class EngineWorker:
         self._replays: dict[int, asyncio.Task[None]] = {}
         self._gates: dict[int, SequenceGate[LeaderFill | LeaderOrder]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._risk_watched_at = float("-inf")
         # Platforms whose disconnect was already reported as an incident; cleared
         # when the adapter is back, so each disconnect is reported once.
         self._down: set[str] = set()
@@ -106,6 +111,7 @@ class EngineWorker:
             while not stop.is_set():
                 await self._check_connections()
                 await self.flatten_requests()
+                await self._watch_risk_every(RISK_WATCH_SECONDS)
                 await self._start_leader_streams()
                 await self._claim_replay_jobs()
                 await self.send_pending()
@@ -228,6 +234,36 @@ class EngineWorker:
             await database_sync_to_async(flatten_finish)(
                 request_id=job.request_id, outcomes=outcomes
             )
+
+    async def watch_risk(self, *, at: datetime | None = None) -> None:
+        """Layer 2: mark open positions at the paper broker's prices, halt
+        accounts that reached a loss limit or a lock, lock routes past their
+        session loss, and flatten the halted accounts whose flatten on breach
+        is on (:mod:`routing.runtime.risk_loop`). A session boundary crossed
+        since the last pass resets the accounts here too."""
+        due = await watch_risk(self.registry, at=at)
+        for account_id, reason in due.items():
+            try:
+                outcome = await self.flatten_account(
+                    account_id, reason=f"flatten on breach: {reason}", at=at
+                )
+            except ApplicationError as exc:
+                logger.warning("flatten on breach of account %s: %s", account_id, exc)
+                continue
+            if not outcome.ok:
+                logger.warning("flatten on breach of account %s incomplete", account_id)
+
+    async def _watch_risk_every(self, seconds: float) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._risk_watched_at < seconds:
+            return
+        self._risk_watched_at = now
+        try:
+            await self.watch_risk()
+        except Exception:
+            # Layer 1 still checks every entry against live PnL; a failed pass
+            # is logged loudly and retried on the next poll.
+            logger.exception("risk watch pass failed")
 
     async def flatten_account(
         self,

@@ -149,11 +149,11 @@ def route_session_loss_check(
     )
 
 
-def risk_watch(*, at: datetime) -> list[int]:
+def risk_watch(*, at: datetime) -> dict[int, str]:
     """One pass of layer 2 over every follower account: halts, route locks.
 
-    Returns the ids of accounts whose positions are due to be flattened
-    (halted on a loss with flatten on breach on, not flattened yet).
+    Returns the accounts whose positions are due to be flattened (halted on
+    a loss with flatten on breach on, not flattened yet): id -> halt reason.
     """
     followers = list(
         Follower.objects.select_related("account", "account__risk_limit", "group").order_by("pk")
@@ -167,11 +167,11 @@ def risk_watch(*, at: datetime) -> list[int]:
     for members in by_group.values():
         group = members[0].group
         route_session_loss_check(group, {f.account_id: risks[f.account_id] for f in members}, at=at)
-    return [
-        account_id
+    return {
+        account_id: risk.row.halt_reason
         for account_id, risk in risks.items()
         if risk.row.flatten_due and risk.row.flattened_at is None
-    ]
+    }
 
 
 @transaction.atomic

@@ -21,7 +21,7 @@ from conftest import Route
 from journal.models import JournalEntry, Position
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import AccountSession, CopyOrder
+from routing.models import AccountSession, CopyOrder, RiskLimit
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.risk_loop import watch_risk
 from routing.runtime.worker import EngineWorker
@@ -88,7 +88,7 @@ async def test_daily_loss_on_unrealized_halts_one_follower_until_next_session(
 
     # Assert 1: small halted (journaled with the numbers), nothing to flatten
     # (flatten on breach is off), large untouched.
-    assert due == []
+    assert due == {}
     halted = await sync_to_async(
         lambda: list(
             JournalEntry.objects.filter(event_type="account.halted").values_list(
@@ -147,3 +147,62 @@ async def test_daily_loss_on_unrealized_halts_one_follower_until_next_session(
         ).count()
     )()
     assert resets == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_flatten_on_breach_closes_only_the_breached_account(route: Route) -> None:
+    # Arrange: as above, but Eval 25K closes everything when its daily loss trips.
+    registry = await sync_to_async(
+        lambda: AdapterRegistry({"paper": PaperBroker(engine_contract_specs())})
+    )()
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    small, large, lead = route.small.pk, route.large.pk, route.leader.pk
+    await sync_to_async(
+        lambda: RiskLimit.objects.filter(account_id=small).update(flatten_on_breach=True)
+    )()
+    await worker.handle_leader_fill(
+        lead, _fill("e1", "MNQZ6", Side.BUY, 4, "21000.00", T_MNQ), source="test"
+    )
+    await worker.handle_leader_fill(
+        lead, _fill("e2", "MESZ6", Side.BUY, 2, "6000.00", T_MES), source="test"
+    )
+    # Act: the same drop (-450.00 on Eval 25K), one layer-2 pass of the worker.
+    registry.paper.mark("MNQZ6", Decimal("20900.00"), T_DROP)
+    registry.paper.mark("MESZ6", Decimal("5990.00"), T_DROP)
+    await worker.watch_risk(at=T_DROP)
+    # Assert: Eval 25K closed at the marks, realizing the 450.00; Funded untouched.
+    assert await sync_to_async(_positions)(small) == {}
+    assert await sync_to_async(_positions)(large) == {"MNQZ6": 12, "MESZ6": 6}
+    realized = await sync_to_async(
+        lambda: sum(p.realized_pnl for p in Position.objects.filter(account_id=small))
+    )()
+    assert realized == Decimal("-450.00")
+    row = await sync_to_async(AccountSession.objects.get)(
+        account_id=small, trading_date=date(2026, 11, 17)
+    )
+    assert row.flatten_due and row.flattened_at is not None
+    flattened = await sync_to_async(
+        lambda: list(
+            JournalEntry.objects.filter(event_type="account.flattened").values_list(
+                "account_id", "message"
+            )
+        )
+    )()
+    assert [a for a, _ in flattened] == [small]
+    assert "daily loss 450.00 \u2265 limit 375.00" in flattened[0][1]
+    # A second pass sends nothing more (already flattened).
+    await worker.watch_risk(at=T_DROP)
+    assert (
+        await sync_to_async(
+            lambda: JournalEntry.objects.filter(event_type="account.flattened").count()
+        )()
+        == 1
+    )
+    # Later leader entries: blocked for Eval 25K only.
+    await worker.handle_leader_fill(
+        lead, _fill("e3", "MNQZ6", Side.BUY, 2, "20900.00", T_ADD), source="test"
+    )
+    assert [(s, q) for s, q, _ in await sync_to_async(_orders)(small, "e3")] == [("blocked", 0)]
+    assert [(s, q) for s, q, _ in await sync_to_async(_orders)(large, "e3")] == [("filled", 6)]

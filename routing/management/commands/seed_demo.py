@@ -22,7 +22,9 @@ from journal.services import export_import_create
 from routing.models import ContractSpec, CopyGroup, ReplayJob
 from routing.runtime.simulated import simulated_session
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+from routing.services.group_rules import copy_group_update
 from routing.services.replays import replay_job_create
+from routing.services.risk_limits import risk_limit_update
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,22 @@ DEMO_USERNAME = "demo"
 DEMO_GROUP = "Demo route"
 DEMO_EXPORT = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
 DEMO_LEADER_ACCOUNT = "Sim101"
+# Route budget of the demo: a 40-tick stop plus 4 ticks of slippage prices
+# the risk per contract; fills more than 8 ticks from the leader lock it.
+DEMO_ROUTE_LIMITS = {
+    "stop_ticks": 40,
+    "slippage_ticks": 4,
+    "max_slippage_ticks": 8,
+    "max_contracts_per_account": 40,
+    "max_total_contracts": 120,
+    "max_session_loss": Decimal(10_000),
+}
+# Prop-firm style drawdowns on the evaluations: account -> (max drawdown, mode).
+DEMO_DRAWDOWNS = {
+    "Eval 25K": (Decimal(1_500), "trailing_eod"),
+    "Eval 50K": (Decimal(2_500), "trailing_intraday"),
+    "Eval 100K": (Decimal(3_000), "trailing_intraday"),
+}
 # name, balance, ratio, kind, daily loss limit, max contracts per order
 DEMO_FOLLOWERS = (
     ("Eval 25K", 25_000, "0.5", "evaluation", 500, 5),
@@ -86,6 +104,12 @@ def _create_route(user: User) -> CopyGroup:
             max_contracts=max_contracts,
             actor_label="seed_demo",
         )
+        if name in DEMO_DRAWDOWNS:
+            max_drawdown, mode = DEMO_DRAWDOWNS[name]
+            risk_limit_update(
+                account=account, actor=user, max_drawdown=max_drawdown, drawdown_mode=mode
+            )
+    copy_group_update(group=group, actor=user, data=DEMO_ROUTE_LIMITS)
     return group
 
 

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from accounts.models import BrokerAccount, User
 from journal.importers.base import DEFAULT_TIMEZONE
 from routing.engine import types as engine_types
-from routing.engine.limits import RouteLevel
+from routing.engine.limits import POSITIVE_LIMITS, RouteLevel
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, RiskLimit
 from routing.services.risk_limits import RISK_LIMIT_FIELDS
 
@@ -315,19 +315,7 @@ class RiskLimitForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        _positive(
-            self,
-            (
-                "daily_loss",
-                "max_contracts",
-                "max_position",
-                "max_open_positions",
-                "position_cap_pct",
-                "exposure_cap",
-                "max_drawdown",
-                "profit_target",
-            ),
-        )
+        _positive(self, POSITIVE_LIMITS)
         for name in ("position_cap_pct", "consistency_pct"):
             value = cleaned.get(name)
             if value is not None and not 0 < value <= 100:

@@ -86,6 +86,7 @@ from routing.engine.limits import (
     RiskLimits,
     RouteLevel,
     RouteLimits,
+    limit_names,
 )
 from routing.engine.types import (
     RATIO_MAX,
@@ -130,23 +131,7 @@ _FOLLOWER_KEYS = {
     "kind",
     "limits",
 }
-_LIMIT_KEYS = {
-    "daily_loss",
-    "max_contracts",
-    "max_position",
-    "max_open_positions",
-    "position_cap_pct",
-    "exposure_cap",
-    "on_breach",
-    "allowed_roots",
-    "denied_roots",
-    "direction",
-    "max_drawdown",
-    "drawdown_mode",
-    "profit_target",
-    "consistency_pct",
-    "flatten_on_breach",
-}
+_LIMIT_KEYS = set(limit_names())
 _MAPPING_KEYS = {"leader", "follower"}
 _TOP_KEYS = {"group", "route", "leader", "followers", "mappings"}
 _ROOT = re.compile(r"^[A-Z0-9]{1,4}$")

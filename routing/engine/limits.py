@@ -7,7 +7,7 @@ Pure: no Django, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -65,6 +65,12 @@ class RouteLevel(IntEnum):
         return f"{self.value} {self.name.title()}"
 
 
+# Limits that must be > 0 when set (0 would read as "no limit": refused).
+POSITIVE_MONEY_LIMITS = ("daily_loss", "exposure_cap", "max_drawdown", "profit_target")
+POSITIVE_CONTRACT_LIMITS = ("max_contracts", "max_position", "max_open_positions")
+POSITIVE_LIMITS = (*POSITIVE_MONEY_LIMITS, *POSITIVE_CONTRACT_LIMITS, "position_cap_pct")
+
+
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
     """Per-account limits checked before each copied entry.
@@ -104,11 +110,11 @@ class RiskLimits:
     flatten_on_breach: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("daily_loss", "exposure_cap", "max_drawdown", "profit_target"):
+        for name in POSITIVE_MONEY_LIMITS:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0 dollars, got {value}")
-        for name in ("max_contracts", "max_position", "max_open_positions"):
+        for name in POSITIVE_CONTRACT_LIMITS:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0 contracts, got {value}")
@@ -180,3 +186,9 @@ class RouteLimits:
             raise ValueError(f"slippage_ticks must be >= 0, got {self.slippage_ticks}")
         if self.max_slippage_ticks is not None and self.max_slippage_ticks < 0:
             raise ValueError(f"max_slippage_ticks must be >= 0, got {self.max_slippage_ticks}")
+
+
+def limit_names() -> tuple[str, ...]:
+    """Every account limit's name, in declaration order (route files, forms
+    and services accept exactly these)."""
+    return tuple(f.name for f in fields(RiskLimits))

@@ -16,41 +16,18 @@ from accounts.models import BrokerAccount, User
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
+from routing.engine.limits import POSITIVE_LIMITS, POSITIVE_MONEY_LIMITS, limit_names
 from routing.engine.risk import money
 from routing.models import Follower, RiskLimit
 
-# Every editable limit (the model's columns but the account and timestamps).
-RISK_LIMIT_FIELDS = (
-    "daily_loss",
-    "flatten_on_breach",
-    "max_contracts",
-    "max_position",
-    "max_open_positions",
-    "position_cap_pct",
-    "exposure_cap",
-    "on_breach",
-    "allowed_roots",
-    "denied_roots",
-    "direction",
-    "max_drawdown",
-    "drawdown_mode",
-    "profit_target",
-    "consistency_pct",
-)
+# Every editable limit: the engine's own list (the model's columns but the
+# account and timestamps).
+RISK_LIMIT_FIELDS = limit_names()
 # ``None`` = no limit; a value must be > 0 (0 would silently read as "no
 # limit" in ``RiskLimit.to_engine``: refused, fail closed).
-_POSITIVE = (
-    "daily_loss",
-    "max_contracts",
-    "max_position",
-    "max_open_positions",
-    "position_cap_pct",
-    "exposure_cap",
-    "max_drawdown",
-    "profit_target",
-)
+_POSITIVE = POSITIVE_LIMITS
 _ROOT = re.compile(r"^[A-Z0-9]{1,5}$")
-_MONEY = frozenset({"daily_loss", "exposure_cap", "max_drawdown", "profit_target"})
+_MONEY = frozenset(POSITIVE_MONEY_LIMITS)
 
 
 def _roots_text(name: str, text: str) -> str:

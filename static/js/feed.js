@@ -74,6 +74,8 @@
       renderOrders();
       // Positions and PnL move with fills; re-read them, throttled.
       if (message.data.orders.some((o) => o.filled_qty > 0)) scheduleRefresh();
+    } else if (message.kind === "positions") {
+      scheduleRefresh(); // positions moved outside copy orders (a flatten)
     }
   }
 

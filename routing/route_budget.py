@@ -46,20 +46,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Sum
-
-from accounts.models import BrokerAccount
-from journal.models import Fill, Position
+from journal.models import Position
 from routing.engine.limits import RiskLimits, RouteLevel, RouteLimits
 from routing.engine.risk import (
     check_consistency,
     check_daily_loss,
     check_drawdown,
+    check_route_session_loss,
     money,
     risk_per_contract,
     route_level_refusal,
 )
-from routing.engine.sessions import session_start, trading_date
+from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, parse_contract
 from routing.models import (
     AccountSession,
@@ -67,10 +65,14 @@ from routing.models import (
     CopyGroup,
     Follower,
     LeaderEvent,
-    RiskLimit,
 )
 from routing.selectors import session_pnl_by_account
-from routing.services.account_sessions import engine_session, session_realized
+from routing.services.account_sessions import (
+    account_session_preview,
+    engine_session,
+    session_realized,
+)
+from routing.services.risk_watch import limits_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +290,9 @@ def _refusals(group: CopyGroup, limits: RouteLimits, route_pnl: Decimal) -> tupl
     level = route_level_refusal(limits)
     if level is not None:
         refusals.append(level)
-    if limits.max_session_loss is not None and -route_pnl >= limits.max_session_loss:
-        refusals.append(
-            f"route session loss {money(-route_pnl)} \u2265 limit {money(limits.max_session_loss)}"
-        )
+    route_loss = check_route_session_loss(route_pnl, limits)
+    if route_loss is not None:
+        refusals.append(route_loss)
     return tuple(refusals)
 
 
@@ -367,12 +368,16 @@ def _follower_budget(
 ) -> FollowerBudget:
     account = follower.account
     try:
-        risk = _risk_limits(account)
+        risk = limits_of(account)
         broken = None
     except ValueError as exc:  # stored limits the engine refuses: block (fail closed)
         risk, broken = RiskLimits(), f"risk limits invalid: {exc}"
     provisional = row is None
-    session_row = row if row is not None else _provisional_row(account, at)
+    session_row = row
+    if session_row is None:
+        session_row = account_session_preview(account=account, at=at)
+        # What the reset will carry in is opening equity, not the session's PnL.
+        session_pnl -= session_row.opening_unrealized
     session = engine_session(
         session_row, account=account, limits=risk, session_pnl=session_pnl, realized=realized
     )
@@ -423,16 +428,6 @@ def _follower_budget(
     )
 
 
-def _risk_limits(account: BrokerAccount) -> RiskLimits:
-    """The account's limits for the engine (no row: no limits); raises
-    ``ValueError`` for stored limits the engine refuses."""
-    try:
-        row = account.risk_limit
-    except RiskLimit.DoesNotExist:
-        return RiskLimits()
-    return row.to_engine()
-
-
 def _account_max(risk: RiskLimits, limits: RouteLimits) -> tuple[int | None, str]:
     bounds = [
         (value, text)
@@ -447,32 +442,3 @@ def _account_max(risk: RiskLimits, limits: RouteLimits) -> tuple[int | None, str
         return None, "unbounded: no max per position, no route max per account"
     value = min(v for v, _ in bounds)
     return value, ", ".join(f"{text} {v}" for v, text in bounds)
-
-
-def _provisional_row(account: BrokerAccount, at: datetime) -> AccountSession:
-    """The session row the reset would create for ``account`` at ``at``
-    (unsaved; see :mod:`routing.services.account_sessions`)."""
-    opened = session_start(at)
-    previous = (
-        AccountSession.objects.filter(account=account, trading_date__lt=trading_date(at))
-        .order_by("-trading_date")
-        .first()
-    )
-    if previous is None:
-        opening = account.balance
-        high = eod_high = max(opening, account.starting_balance)
-    else:
-        since = Fill.objects.filter(
-            account=account, filled_at__gte=previous.opened_at, filled_at__lt=opened
-        ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
-        opening = previous.opening_balance + since
-        high = max(previous.high_water, opening)
-        eod_high = max(previous.eod_high_water, opening)
-    return AccountSession(
-        account=account,
-        trading_date=trading_date(at),
-        opened_at=opened,
-        opening_balance=opening,
-        high_water=high,
-        eod_high_water=eod_high,
-    )

@@ -114,6 +114,14 @@ def check_consistency(session: AccountSession, limits: RiskLimits) -> str | None
     return None
 
 
+def check_route_session_loss(route_pnl: Decimal, route: RouteLimits) -> str | None:
+    """Deny when the followers' summed session PnL (dollars) reached the
+    route's max session loss (layer 1 refuses entries; layer 2 locks the route)."""
+    if route.max_session_loss is None or -route_pnl < route.max_session_loss:
+        return None
+    return f"route session loss {money(-route_pnl)} \u2265 limit {money(route.max_session_loss)}"
+
+
 def route_level_refusal(route: RouteLimits) -> str | None:
     """Why the route's level refuses entries, or ``None`` (levels 1 and 3, 2 reviewed)."""
     if route.level is RouteLevel.OFF:
@@ -206,11 +214,9 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
     ):
         if check is not None:
             return check
-    if route.max_session_loss is not None and -request.route_pnl >= route.max_session_loss:
-        return (
-            f"route session loss {money(-request.route_pnl)} \u2265 limit "
-            f"{money(route.max_session_loss)}"
-        )
+    route_loss = check_route_session_loss(request.route_pnl, route)
+    if route_loss is not None:
+        return route_loss
     if limits.direction is Direction.LONG_ONLY and request.sign < 0:
         return "account is long only: short entries are not copied"
     if limits.direction is Direction.SHORT_ONLY and request.sign > 0:

@@ -58,7 +58,19 @@ def _session_for(account: BrokerAccount, at: datetime) -> tuple[AccountSession, 
         return row, False
 
 
-def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
+def account_session_preview(*, account: BrokerAccount, at: datetime) -> AccountSession:
+    """The session row the reset would create for ``account`` at aware
+    ``at``, unsaved: opening balance = the previous opening + the realized PnL
+    of the fills since that session opened (the account's balance for its
+    first session), the PnL open positions carry in, high-water marks carried
+    over. Reads only."""
+    return _opening(account, at)[0]
+
+
+def _opening(
+    account: BrokerAccount, at: datetime
+) -> tuple[AccountSession, AccountSession | None, Decimal]:
+    """``(unsaved row, previous row or None, realized PnL since the previous open)``."""
     opened = session_start(at)
     day = trading_date(at)
     previous = (
@@ -86,7 +98,7 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
         opening = previous.opening_balance + realized
         high = max(previous.high_water, opening + carried_in)
         eod_high = max(previous.eod_high_water, opening + carried_in)
-    row = AccountSession.objects.create(
+    row = AccountSession(
         account=account,
         trading_date=day,
         opened_at=opened,
@@ -95,6 +107,14 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
         high_water=high,
         eod_high_water=eod_high,
     )
+    return row, previous, realized
+
+
+def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
+    row, previous, realized = _opening(account, at)
+    row.save(force_insert=True)
+    day, opened, opening = row.trading_date, row.opened_at, row.opening_balance
+    carried_in, high, eod_high = row.opening_unrealized, row.high_water, row.eod_high_water
     BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(balance=opening)
     account.balance = opening
     followers = list(Follower.objects.filter(account=account).select_related("group", "account"))

@@ -25,7 +25,12 @@ from journal.models import Position
 from journal.services import positions_mark
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits, RouteLevel
-from routing.engine.risk import check_consistency, check_daily_loss, check_drawdown, money
+from routing.engine.risk import (
+    check_consistency,
+    check_daily_loss,
+    check_drawdown,
+    check_route_session_loss,
+)
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
@@ -52,7 +57,10 @@ class AccountRisk:
 
 
 def limits_of(account: BrokerAccount) -> RiskLimits:
-    """The account's risk limits for the engine (none set: no limits)."""
+    """The account's risk limits for the engine (none set: no limits).
+
+    Raises ``ValueError`` naming a stored limit the engine refuses.
+    """
     try:
         return account.risk_limit.to_engine()
     except RiskLimit.DoesNotExist:
@@ -136,17 +144,13 @@ def route_session_loss_check(
 ) -> bool:
     """Lock ``group`` (level 4) when its followers' summed session loss
     reached its max session loss; True when this call locked it."""
-    if group.max_session_loss is None or group.level == RouteLevel.LOCKED:
+    if group.level == RouteLevel.LOCKED:
         return False
-    loss = -sum((r.session_pnl for r in risks.values()), Decimal(0))
-    if loss < group.max_session_loss:
+    pnl = sum((r.session_pnl for r in risks.values()), Decimal(0))
+    reason = check_route_session_loss(pnl, group.route_limits())
+    if reason is None:
         return False
-    return route_lock(
-        group=group,
-        reason=(f"route session loss {money(loss)} \u2265 limit {money(group.max_session_loss)}"),
-        actor_label="risk",
-        at=at,
-    )
+    return route_lock(group=group, reason=reason, actor_label="risk", at=at)
 
 
 def risk_watch(*, at: datetime) -> dict[int, str]:

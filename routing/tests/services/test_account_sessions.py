@@ -17,12 +17,13 @@ from django.db import connection
 
 from accounts.models import BrokerAccount
 from conftest import Route
-from journal.models import EventType, Fill, JournalEntry
+from journal.models import EventType, Fill, JournalEntry, Position
 from routing.engine.limits import RiskLimits
 from routing.models import AccountSession, Quarantine
 from routing.services.account_sessions import (
     account_halt,
     account_session_current,
+    account_session_preview,
     account_sessions_roll,
     engine_session,
 )
@@ -390,3 +391,33 @@ def test_concurrent_rolls_on_separate_connections_reset_each_account_once(
     assert JournalEntry.objects.filter(event_type=EventType.QUARANTINE_RELEASED).count() == 1
     monday = AccountSession.objects.get(account=route.small, trading_date=date(2026, 3, 9))
     assert monday.opening_balance == Decimal("25125.00")  # 25,000.00 + 125.00, once
+
+
+@pytest.mark.django_db
+def test_preview_is_the_row_the_reset_then_creates_open_position_included(route: Route) -> None:
+    # Friday: +125.00 realized, and +2 MNQ open at -60.00 carried into Monday.
+    account_session_current(account=route.small, at=FRIDAY)
+    _fill(route.small, "fri-1", "125", FRIDAY)
+    Position.objects.create(
+        account=route.small,
+        symbol="MNQH6",
+        qty=2,
+        avg_price=Decimal("21015"),
+        mark_price=Decimal("21000"),
+        unrealized_pnl=Decimal("-60"),
+    )
+    # Act
+    preview = account_session_preview(account=route.small, at=MONDAY)
+    row = account_session_current(account=route.small, at=MONDAY)
+    # Assert: 25,000 + 125 = 25,125 opening, -60 carried in; the preview wrote nothing.
+    fields = (
+        "trading_date",
+        "opened_at",
+        "opening_balance",
+        "opening_unrealized",
+        "high_water",
+        "eod_high_water",
+    )
+    assert [getattr(preview, f) for f in fields] == [getattr(row, f) for f in fields]
+    assert (row.opening_balance, row.opening_unrealized) == (Decimal("25125"), Decimal("-60"))
+    assert preview.pk is None

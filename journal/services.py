@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,47 @@ from django.utils import timezone
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, Fill, JournalEntry, Position, Trade
 from routing.engine.types import Side
+
+
+def journal_entry(
+    *,
+    owner_id: int,
+    event_type: EventType,
+    message: str,
+    actor_label: str,
+    actor_user_id: int | None = None,
+    group_id: int | None = None,
+    account_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    extra_data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> JournalEntry:
+    """One journal entry, unsaved: for :func:`journal_entries_add`, which
+    writes many in one statement (the hot path journals an event's orders
+    together). Arguments as :func:`journal_record`."""
+    return JournalEntry(
+        occurred_at=occurred_at or timezone.now(),
+        owner_id=owner_id,
+        actor_user_id=actor_user_id,
+        actor_label=actor_label,
+        event_type=event_type,
+        group_id=group_id,
+        account_id=account_id,
+        message=message,
+        before=before,
+        after=after,
+        extra_data=extra_data or {},
+    )
+
+
+def journal_entries_add(entries: Sequence[JournalEntry]) -> None:
+    """Append unsaved ``entries`` (from :func:`journal_entry`) in one INSERT.
+
+    Call inside the transaction of the change being recorded.
+    """
+    if entries:
+        JournalEntry.objects.bulk_create(entries)
 
 
 def journal_record(
@@ -34,19 +77,38 @@ def journal_record(
     ``message`` is the human sentence shown in the dashboard (it carries the
     reason and numbers); ``before``/``after`` are JSON-able state snapshots.
     """
-    return JournalEntry.objects.create(
-        occurred_at=occurred_at or timezone.now(),
+    entry = journal_entry(
         owner_id=owner_id,
-        actor_user_id=actor_user_id,
-        actor_label=actor_label,
         event_type=event_type,
+        message=message,
+        actor_label=actor_label,
+        actor_user_id=actor_user_id,
         group_id=group_id,
         account_id=account_id,
-        message=message,
         before=before,
         after=after,
-        extra_data=extra_data or {},
+        extra_data=extra_data,
+        occurred_at=occurred_at,
     )
+    entry.save()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class FillInput:
+    """One execution to store: ``side`` "buy"/"sell", ``qty`` contracts > 0,
+    ``price`` in points, ``point_value`` dollars per point per contract,
+    ``filled_at`` aware UTC; ``copy_order_id`` when it fills a copy order."""
+
+    account_id: int
+    broker_fill_id: str
+    symbol: str
+    side: str
+    qty: int
+    price: Decimal
+    point_value: Decimal
+    filled_at: datetime
+    copy_order_id: int | None = None
 
 
 def fill_record(
@@ -68,38 +130,95 @@ def fill_record(
     ``point_value`` (dollars per point per contract). Locks the position row;
     call inside the caller's transaction.
     """
-    if Fill.objects.filter(account_id=account_id, broker_fill_id=broker_fill_id).exists():
-        return None
-    position, _ = Position.objects.select_for_update().get_or_create(
-        account_id=account_id, symbol=symbol
-    )
-    book, realized = position.to_engine().apply_fill(Side(side), qty, price, point_value)
-    position.qty = book.qty
-    position.avg_price = book.avg_price
-    position.realized_pnl = book.realized_pnl
-    position.mark_price = price
-    position.unrealized_pnl = book.unrealized_pnl(price, point_value)
-    position.save(
-        update_fields=[
-            "qty",
-            "avg_price",
-            "realized_pnl",
-            "mark_price",
-            "unrealized_pnl",
-            "updated_at",
+    stored = fills_record(
+        [
+            FillInput(
+                account_id=account_id,
+                broker_fill_id=broker_fill_id,
+                symbol=symbol,
+                side=side,
+                qty=qty,
+                price=price,
+                point_value=point_value,
+                filled_at=filled_at,
+                copy_order_id=copy_order_id,
+            )
         ]
     )
-    return Fill.objects.create(
-        account_id=account_id,
-        copy_order_id=copy_order_id,
-        broker_fill_id=broker_fill_id,
-        symbol=symbol,
-        side=side,
-        qty=qty,
-        price=price,
-        realized_pnl=realized,
-        filled_at=filled_at,
+    return stored[0] if stored else None
+
+
+def fills_record(fills: Sequence[FillInput]) -> list[Fill]:
+    """Store ``fills`` in order and move each account's positions by them,
+    with a constant number of statements whatever their count.
+
+    Idempotent on ``(account, broker_fill_id)``: fills already stored (or
+    repeated within ``fills``) are skipped. Returns the fills stored. The
+    position rows touched are locked (``SELECT ... FOR UPDATE``, in pk order)
+    until the caller's transaction ends; call inside it.
+    """
+    if not fills:
+        return []
+    stored_ids = set(
+        Fill.objects.filter(
+            account_id__in={f.account_id for f in fills},
+            broker_fill_id__in={f.broker_fill_id for f in fills},
+        ).values_list("account_id", "broker_fill_id")
     )
+    fresh: list[FillInput] = []
+    for fill in fills:
+        key = (fill.account_id, fill.broker_fill_id)
+        if key not in stored_ids:
+            stored_ids.add(key)
+            fresh.append(fill)
+    if not fresh:
+        return []
+    pairs = {(f.account_id, f.symbol) for f in fresh}
+    Position.objects.bulk_create(
+        [Position(account_id=a, symbol=s) for a, s in sorted(pairs)], ignore_conflicts=True
+    )
+    # A superset of the pairs (every symbol of every account named) keeps
+    # the statement small; only the pairs' rows are written back.
+    locked = Position.objects.select_for_update().filter(
+        account_id__in={a for a, _ in pairs}, symbol__in={s for _, s in pairs}
+    )
+    positions = {
+        (p.account_id, p.symbol): p
+        for p in locked.order_by("pk")
+        if (p.account_id, p.symbol) in pairs
+    }
+    rows = []
+    for fill in fresh:
+        position = positions[(fill.account_id, fill.symbol)]
+        book, realized = position.to_engine().apply_fill(
+            Side(fill.side), fill.qty, fill.price, fill.point_value
+        )
+        position.qty = book.qty
+        position.avg_price = book.avg_price
+        position.realized_pnl = book.realized_pnl
+        position.mark_price = fill.price
+        position.unrealized_pnl = book.unrealized_pnl(fill.price, fill.point_value)
+        rows.append(
+            Fill(
+                account_id=fill.account_id,
+                copy_order_id=fill.copy_order_id,
+                broker_fill_id=fill.broker_fill_id,
+                symbol=fill.symbol,
+                side=fill.side,
+                qty=fill.qty,
+                price=fill.price,
+                realized_pnl=realized,
+                filled_at=fill.filled_at,
+            )
+        )
+    now = timezone.now()
+    for position in positions.values():
+        position.updated_at = now
+    Position.objects.bulk_update(
+        list(positions.values()),
+        ["qty", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl", "updated_at"],
+    )
+    return Fill.objects.bulk_create(rows)
 
 
 def positions_mark(

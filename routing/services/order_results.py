@@ -1,0 +1,432 @@
+"""Broker answers to copy orders, recorded in batches.
+
+The order router hands every follower order of a leader event to its broker
+at once and records all their answers in one transaction here
+(:func:`copy_orders_record`), with a constant number of statements whatever
+the number of orders: status, fills, positions, journal, expected positions,
+quarantines, incidents and one live-feed message per user. The broker's
+order-update stream is recorded through the same function, in batches.
+
+Incidents (each locks the route at level 4, :mod:`routing.services.incidents`,
+at most one per order and kind): the order REJECTED; a fill in another
+contract than the order's (stored under its own contract when that has a
+spec, else left out of the journal and named in the incident); more
+contracts executed than ordered (a duplicate execution: every fill is
+stored, since it really happened, and ``filled_qty`` is capped at ``qty``;
+reconciliation then shows the extra as a desync); a market order in the
+leader's contract (or its mini/micro) whose average fill is more than the
+group's ``max_slippage_ticks`` from the leader's fill price.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import BrokerAccount
+from journal.models import EventType, JournalEntry
+from journal.services import FillInput, fills_record, journal_entries_add, journal_entry
+from routing.brokers.base import OrderResult, OrderStatus, OrderType
+from routing.engine.conversion import same_underlying
+from routing.engine.symbols import SymbolError, parse_contract, root_of
+from routing.engine.types import Intent, Side
+from routing.models import ContractSpec, CopyOrder, Incident
+from routing.selectors import copy_order_payload
+from routing.services.expected import expected_position_move
+from routing.services.feed import feed_publish_on_commit
+from routing.services.incidents import incident_record
+from routing.services.quarantines import quarantine_start
+
+_RESULT_STATUS = {
+    OrderStatus.FILLED: CopyOrder.Status.FILLED,
+    OrderStatus.PARTIALLY_FILLED: CopyOrder.Status.PARTIALLY_FILLED,
+    OrderStatus.WORKING: CopyOrder.Status.WORKING,
+    OrderStatus.REJECTED: CopyOrder.Status.REJECTED,
+    OrderStatus.CANCELLED: CopyOrder.Status.CANCELLED,
+}
+_ORDER_FIELDS = [
+    "status",
+    "broker_order_id",
+    "filled_qty",
+    "avg_fill_price",
+    "reason",
+    "updated_at",
+]
+
+
+@transaction.atomic
+def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder:
+    """Apply the broker's answer to one SENT order (:func:`copy_orders_record`
+    for one): status, fills, position, journal, feed, incidents. Recording one
+    result twice changes nothing. Raises ``ValueError`` when ``result``
+    belongs to another client order id."""
+    return copy_orders_record(results=[(order_id, result)])[0]
+
+
+@transaction.atomic
+def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[CopyOrder]:
+    """Apply broker answers ``(copy order id, result)`` in order, in one
+    transaction; returns the orders as recorded, one per result.
+
+    Fills already stored (same broker fill id) are skipped and a final order
+    never changes again, so an answer recorded twice (the send's answer and
+    the broker's update stream) records nothing twice; fills arriving after
+    an order ended are still a duplicate execution. The unfilled rest of an
+    order that ends is taken out of the follower's expected position; a
+    rejected entry starts a quarantine when the group has it on. Lock order
+    (as leader events and mirrors): the leaders of orders with an incident,
+    then the orders in pk order, then positions. Raises ``ValueError`` when a
+    result belongs to another client order id (nothing is recorded).
+    """
+    if not results:
+        return []
+    ids = sorted({order_id for order_id, _ in results})
+    peek = CopyOrder.objects.select_related("account", "group", "leader_event").in_bulk(ids)
+    for order_id, result in results:
+        if result.client_order_id != peek[order_id].client_order_id:
+            raise ValueError(
+                f"result for {result.client_order_id} applied to order "
+                f"{peek[order_id].client_order_id}"
+            )
+    specs = _specs_for(peek.values(), [r for _, r in results])
+    leaders = sorted(
+        {
+            peek[order_id].group.leader_id
+            for order_id, result in results
+            if _findings(peek[order_id], result, specs)
+        }
+    )
+    if leaders:
+        # An incident locks the route (leader account, then group): take the
+        # leaders' rows before the orders', as leader events do, so the two
+        # never wait on each other in opposite order. The locked re-check decides.
+        list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
+    orders = (
+        CopyOrder.objects.select_for_update(of=("self",))
+        .select_related("account", "group", "leader_event")
+        .order_by("pk")
+        .in_bulk(ids)
+    )
+    unrecorded = _record_fills(orders, results, specs)
+    batch = _Batch()
+    for order_id, result in results:
+        _apply(orders[order_id], result, specs, unrecorded, batch)
+    if batch.changed:
+        CopyOrder.objects.bulk_update([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+    for (account_id, symbol), delta in sorted(batch.expected.items()):
+        expected_position_move(account_id=account_id, symbol=symbol, delta=delta)
+    for order, reason in batch.quarantines:
+        quarantine_start(order=order, reason=reason)
+    journal_entries_add(batch.journal)
+    for order, findings in batch.incidents:
+        _incidents(order, findings)
+    for owner_id, group_orders in sorted(batch.feed.items()):
+        for group_id, changed in sorted(group_orders.items()):
+            feed_publish_on_commit(
+                user_id=owner_id,
+                kind="copy_orders",
+                data={"group": group_id, "orders": [copy_order_payload(o) for o in changed]},
+            )
+    return [orders[order_id] for order_id, _ in results]
+
+
+@dataclass
+class _Batch:
+    """What one batch writes after its orders are updated in memory."""
+
+    changed: set[int]
+    expected: dict[tuple[int, str], int]
+    quarantines: list[tuple[CopyOrder, str]]
+    journal: list[JournalEntry]
+    incidents: list[tuple[CopyOrder, list[_Finding]]]
+    feed: dict[int, dict[int, list[CopyOrder]]]
+
+    def __init__(self) -> None:
+        self.changed = set()
+        self.expected = defaultdict(int)
+        self.quarantines = []
+        self.journal = []
+        self.incidents = []
+        self.feed = defaultdict(lambda: defaultdict(list))
+
+
+def _apply(
+    order: CopyOrder,
+    result: OrderResult,
+    specs: Mapping[str, ContractSpec],
+    unrecorded: Mapping[str, str],
+    batch: _Batch,
+) -> None:
+    findings = _findings(order, result, specs, unrecorded=unrecorded)
+    if findings:
+        batch.incidents.append((order, findings))
+    if order.status in CopyOrder.FINAL_STATUSES:
+        return
+    order.status = _RESULT_STATUS[result.status]
+    order.broker_order_id = result.broker_order_id or ""
+    # The database holds filled <= qty; a broker reporting more (a duplicate
+    # execution) is an incident, the order itself counts as completely filled.
+    order.filled_qty = min(result.filled_qty, order.qty)
+    order.avg_fill_price = result.avg_price
+    if result.reason:
+        order.reason = f"{order.reason}; broker: {result.reason}" if order.reason else result.reason
+    order.updated_at = timezone.now()  # bulk_update skips auto_now
+    batch.changed.add(order.pk)
+    is_copy = order.kind == CopyOrder.Kind.COPY
+    final = order.status in CopyOrder.FINAL_STATUSES
+    if is_copy and final and order.filled_qty < order.qty:
+        # The unfilled rest will never fill: take it back out of what the
+        # follower is expected to hold, so the next event sizes against reality.
+        unfilled = (order.qty - order.filled_qty) * Side(order.side).sign
+        batch.expected[(order.account_id, order.symbol)] -= unfilled
+    rejected = order.status == CopyOrder.Status.REJECTED
+    if (
+        rejected
+        and is_copy
+        and order.intent in (Intent.ENTRY, Intent.REVERSAL)
+        and order.group.quarantine
+    ):
+        batch.quarantines.append((order, f"entry rejected: {result.reason}"))
+    name = order.account.name
+    if rejected:
+        batch.journal.append(
+            _journal(
+                order,
+                EventType.COPY_ORDER_REJECTED,
+                f"{name}: {order.side} {order.qty} {order.symbol} rejected: {result.reason}",
+            )
+        )
+    elif order.filled_qty:
+        batch.journal.append(
+            _journal(
+                order,
+                EventType.COPY_ORDER_FILLED,
+                f"{name}: {order.side} {order.filled_qty} {order.symbol} "
+                f"filled @ {order.avg_fill_price}",
+            )
+        )
+    changed = batch.feed[order.group.owner_id][order.group_id]
+    if order not in changed:
+        changed.append(order)
+
+
+def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalEntry:
+    return journal_entry(
+        owner_id=order.group.owner_id,
+        event_type=event_type,
+        group_id=order.group_id,
+        account_id=order.account_id,
+        actor_label="broker",
+        message=message,
+        extra_data={"client_order_id": order.client_order_id},
+    )
+
+
+def _contract_code(symbol: str) -> str | None:
+    try:
+        return parse_contract(symbol).code
+    except SymbolError:
+        return None
+
+
+def _specs_for(
+    orders: Sequence[CopyOrder] | Any, results: Sequence[OrderResult]
+) -> dict[str, ContractSpec]:
+    """Specs of every product the batch names (orders, leader events, fills)."""
+    roots: set[str] = set()
+    for order in orders:
+        roots.add(root_of(order.symbol))
+        if order.leader_event is not None:
+            roots.add(root_of(order.leader_event.symbol))
+    for result in results:
+        for fill in result.fills:
+            code = _contract_code(fill.symbol)
+            if code is not None:
+                roots.add(root_of(code))
+    return {spec.root: spec for spec in ContractSpec.objects.filter(root__in=roots)}
+
+
+def _record_fills(
+    orders: Mapping[int, CopyOrder],
+    results: Sequence[tuple[int, OrderResult]],
+    specs: Mapping[str, ContractSpec],
+) -> dict[str, str]:
+    """Store every fill of ``results`` on its order's account; returns the
+    fills that could not be stored (fill id -> why): fills in an unreadable
+    contract or one without a spec (no point value, so no honest PnL)."""
+    unrecorded: dict[str, str] = {}
+    inputs: list[FillInput] = []
+    for order_id, result in results:
+        order = orders[order_id]
+        for fill in result.fills:
+            symbol = order.symbol
+            if fill.symbol != order.symbol:
+                code = _contract_code(fill.symbol)
+                if code is None:
+                    unrecorded[fill.fill_id] = f"contract {fill.symbol!r} unreadable"
+                    continue
+                if root_of(code) not in specs:
+                    unrecorded[fill.fill_id] = f"no contract spec for {root_of(code)}"
+                    continue
+                symbol = code
+            inputs.append(
+                FillInput(
+                    account_id=order.account_id,
+                    broker_fill_id=fill.fill_id,
+                    symbol=symbol,
+                    side=fill.side.value,
+                    qty=fill.qty,
+                    price=fill.price,
+                    point_value=specs[root_of(symbol)].point_value,
+                    filled_at=fill.time,
+                    copy_order_id=order.pk,
+                )
+            )
+    fills_record(inputs)
+    return unrecorded
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """One incident found in a broker answer: kind, sentence, figures."""
+
+    kind: Incident.Kind
+    detail: str
+    numbers: dict[str, Any]
+
+
+def _findings(
+    order: CopyOrder,
+    result: OrderResult,
+    specs: Mapping[str, ContractSpec],
+    *,
+    unrecorded: Mapping[str, str] | None = None,
+) -> list[_Finding]:
+    """What in ``result`` is an incident for ``order``; a pure function of
+    the two (and the group's slippage limit), so the unlocked pre-check and
+    the locked check agree."""
+    who = f"{order.account.name}: "
+    what = f"{order.side} {order.qty} {order.symbol}"
+    coid = order.client_order_id
+    found: list[_Finding] = []
+    if result.status is OrderStatus.REJECTED:
+        found.append(
+            _Finding(
+                Incident.Kind.REJECTED_ORDER,
+                f"{who}{what} rejected by the broker: {result.reason or 'no reason given'} "
+                f"(order {coid})",
+                {"reason": result.reason},
+            )
+        )
+    mismatched = [f for f in result.fills if _contract_code(f.symbol) != order.symbol]
+    for fill in mismatched:
+        note = (unrecorded or {}).get(fill.fill_id)
+        found.append(
+            _Finding(
+                Incident.Kind.SYMBOL_MISMATCH,
+                f"{who}{what} (order {coid}) filled in {fill.symbol}: {fill.side.value} "
+                f"{fill.qty} @ {fill.price}, fill {fill.fill_id}"
+                + (f"; not journaled: {note}" if note else ""),
+                {
+                    "ordered_symbol": order.symbol,
+                    "filled_symbol": fill.symbol,
+                    "fill_id": fill.fill_id,
+                    "qty": fill.qty,
+                    "price": fill.price,
+                },
+            )
+        )
+        break  # one incident per order and kind: the first mismatch names it
+    executions = {f.fill_id: f.qty for f in result.fills}  # a fill listed twice is one
+    executed = max(result.filled_qty, sum(executions.values()))
+    if executed > order.qty:
+        found.append(
+            _Finding(
+                Incident.Kind.DUPLICATE_ORDER,
+                f"{who}{what} (order {coid}): the broker reports {executed} contracts executed "
+                f"in {len(executions)} fill{'s' if len(executions) != 1 else ''}, "
+                f"{executed - order.qty} more than ordered",
+                {"ordered": order.qty, "executed": executed, "extra": executed - order.qty},
+            )
+        )
+    slipped = _slippage(order, result, specs)
+    if slipped is not None:
+        found.append(slipped)
+    return found
+
+
+def _same_underlying(a: str, b: str, specs: Mapping[str, ContractSpec]) -> bool:
+    ra, rb = root_of(a), root_of(b)
+    if ra == rb:
+        return True
+    if ra not in specs or rb not in specs:
+        return False
+    return same_underlying(specs[ra].to_engine(), specs[rb].to_engine())
+
+
+def _slippage(
+    order: CopyOrder, result: OrderResult, specs: Mapping[str, ContractSpec]
+) -> _Finding | None:
+    """Slippage beyond the group's ``max_slippage_ticks``: ``|avg fill - leader
+    fill| / tick size`` for a market copy in the leader's contract or its
+    mini/micro (the orders sent with the leader's price as reference)."""
+    limit = order.group.max_slippage_ticks
+    event = order.leader_event
+    if (
+        limit is None
+        or event is None
+        or order.order_type != OrderType.MARKET
+        or not _same_underlying(event.symbol, order.symbol, specs)
+    ):
+        return None
+    own = [f for f in result.fills if _contract_code(f.symbol) == order.symbol]
+    qty = sum(f.qty for f in own)
+    if qty:
+        avg = sum((f.price * f.qty for f in own), Decimal(0)) / qty
+    elif result.avg_price is not None:
+        avg = result.avg_price
+    else:
+        return None
+    tick = specs[root_of(order.symbol)].tick_size
+    ticks = abs(avg - event.price) / tick
+    if ticks <= limit:
+        return None
+    shown = _plain(ticks.quantize(Decimal("0.01")))
+    name = order.account.name
+    return _Finding(
+        Incident.Kind.SLIPPAGE,
+        f"slipped {shown} ticks > max {limit} on {order.symbol}: {name} {order.side} "
+        f"{qty or result.filled_qty} @ avg {_plain(avg)} vs leader {_plain(event.price)} "
+        f"(tick {_plain(tick)}, order {order.client_order_id})",
+        {
+            "ticks": shown,
+            "max_slippage_ticks": limit,
+            "avg_fill_price": _plain(avg),
+            "leader_price": _plain(event.price),
+            "tick_size": _plain(tick),
+        },
+    )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``6.00`` -> ``6``, ``21001.500000`` -> ``21001.5``: figures as people write them."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+def _incidents(order: CopyOrder, findings: list[_Finding]) -> None:
+    for finding in findings:
+        incident_record(
+            group=order.group,
+            kind=finding.kind,
+            detail=finding.detail,
+            account=order.account,
+            copy_order=order,
+            numbers=finding.numbers,
+        )

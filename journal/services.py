@@ -225,14 +225,18 @@ def positions_mark(
     *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
 ) -> None:
     """Revalue open positions in ``symbol`` of ``account_ids`` (every account
-    when ``None``) at ``price`` (points)."""
+    when ``None``) at ``price`` (points); two statements whatever their number."""
     rows = Position.objects.select_for_update().filter(symbol=symbol).exclude(qty=0)
     if account_ids is not None:
         rows = rows.filter(account_id__in=account_ids)
-    for position in rows:
+    now = timezone.now()
+    marked = list(rows.order_by("pk"))
+    for position in marked:
         position.mark_price = price
         position.unrealized_pnl = position.to_engine().unrealized_pnl(price, point_value)
-        position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])
+        position.updated_at = now  # bulk_update skips auto_now
+    if marked:
+        Position.objects.bulk_update(marked, ["mark_price", "unrealized_pnl", "updated_at"])
 
 
 @transaction.atomic

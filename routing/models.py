@@ -8,6 +8,7 @@ both leader and follower (the last two by triggers, see migration 0002).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -765,3 +766,19 @@ class FlattenRequest(BaseModel):
                 name="uniq_pending_flatten_all",
             ),
         ]
+
+
+class RouteConfigVersion(models.Model):
+    """The version of everything an engine worker keeps in memory about
+    routes: groups, followers, risk limits, accounts, contract specs and
+    mappings (``routing.services.route_state``). One row (pk 1), bumped in
+    the transaction of every change to those tables (``routing.signals``),
+    so a worker that reads it at the start of a leader event sees every
+    change saved before the event arrived. ``token`` tells a recreated row
+    (a flushed database) from the one a cache was built on."""
+
+    token = models.UUIDField(default=uuid.uuid4)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"route configuration v{self.version}"

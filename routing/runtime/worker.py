@@ -47,6 +47,7 @@ from routing.services.leader_events import (
     leader_last_seq,
 )
 from routing.services.mirrors import leader_order_apply
+from routing.services.order_results import copy_orders_record
 from routing.services.orders import (
     copy_order_broker_ref,
     copy_order_cancel_unsent,
@@ -54,7 +55,7 @@ from routing.services.orders import (
     copy_order_record_result,
     copy_order_reprice,
     copy_order_request,
-    copy_order_update,
+    copy_order_updates,
     copy_orders_in_doubt,
     copy_orders_pending,
 )
@@ -66,6 +67,10 @@ logger = logging.getLogger(__name__)
 MAX_CONCURRENT_SENDS = 32
 SEND_RETRIES = 3
 REPLAY_HEARTBEAT_STALE = timedelta(seconds=30)
+# Broker updates recorded per transaction at most.
+MAX_RESULT_BATCH = 500
+# Final answers remembered to skip their echo on the update stream.
+RECORDED_MEMORY = 100_000
 POLL_SECONDS = 0.5
 # Layer-2 passes (marks, halts, flatten on breach) at most this often.
 RISK_WATCH_SECONDS = 1.0
@@ -85,6 +90,8 @@ class EngineWorker:
         self._gates: dict[int, SequenceGate[LeaderFill | LeaderOrder]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._risk_watched_at = float("-inf")
+        # client order id -> (status, fill ids) of final answers recorded here.
+        self._recorded: dict[str, tuple[str, frozenset[str]]] = {}
         # Platforms whose disconnect was already reported as an incident; cleared
         # when the adapter is back, so each disconnect is reported once.
         self._down: set[str] = set()
@@ -148,17 +155,55 @@ class EngineWorker:
 
     async def _consume_order_updates(self, adapter: BrokerAdapter) -> None:
         """Record every order change the broker reports (working orders that
-        fill later, orders that finish after a restart)."""
+        fill later, orders that finish after a restart), in batches: the
+        stream is read into a queue and whatever has arrived is recorded in
+        one transaction."""
+        queue: asyncio.Queue[OrderResult] = asyncio.Queue()
+        recorder = asyncio.create_task(
+            self._record_updates(queue), name=f"record-{adapter.platform}"
+        )
+        try:
+            while True:
+                try:
+                    async for result in adapter.order_updates():
+                        if not self._already_recorded(result):
+                            queue.put_nowait(result)
+                except BrokerTemporaryError:
+                    pass
+                await asyncio.sleep(self._poll_seconds)  # the stream ended: reconnecting
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+
+    async def _record_updates(self, queue: asyncio.Queue[OrderResult]) -> None:
         while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < MAX_RESULT_BATCH:
+                batch.append(queue.get_nowait())
             try:
-                async for result in adapter.order_updates():
+                await database_sync_to_async(copy_order_updates)(results=batch)
+            except Exception:
+                # One bad update must not lose the others of its batch.
+                logger.exception(
+                    "order update batch of %d failed; recording one by one", len(batch)
+                )
+                for result in batch:
                     try:
-                        await database_sync_to_async(copy_order_update)(result=result)
+                        await database_sync_to_async(copy_order_updates)(results=[result])
                     except Exception:
                         logger.exception("order update %s failed", result.client_order_id)
-            except BrokerTemporaryError:
-                pass
-            await asyncio.sleep(self._poll_seconds)  # the stream ended: reconnecting
+
+    def _remember(self, results: list[OrderResult]) -> None:
+        """Keep the final answers this worker recorded, so the same answer
+        arriving again on the update stream costs no database work."""
+        for result in results:
+            if result.is_final:
+                self._recorded[result.client_order_id] = _answer_key(result)
+        while len(self._recorded) > RECORDED_MEMORY:
+            del self._recorded[next(iter(self._recorded))]
+
+    def _already_recorded(self, result: OrderResult) -> bool:
+        return self._recorded.get(result.client_order_id) == _answer_key(result)
 
     async def send_pending(self) -> None:
         """Send every order decided but not yet claimed (claims are conditional,
@@ -383,18 +428,43 @@ class EngineWorker:
     # -- leader events ------------------------------------------------------------
 
     async def handle_leader_fill(self, account_id: int, fill: LeaderFill, source: str) -> list[int]:
-        """Ingest one leader fill, then send its copy orders concurrently.
+        """Ingest one leader fill, then hand its copy orders to the brokers
+        concurrently and record their answers in one batch.
 
-        Returns the ids of the orders sent.
+        The ingest is one transaction that stores the orders SENT with their
+        requests; no database call is made per order. Returns the ids of the
+        orders sent.
         """
-        account = await database_sync_to_async(BrokerAccount.objects.get)(pk=account_id)
         self.registry.paper.mark(fill.symbol, fill.price, fill.time)
         result = await database_sync_to_async(leader_event_ingest)(
-            account=account, fill=fill, source=source
+            account=account_id, fill=fill, source=source, claimed=True
         )
-        order_ids = result.pending_order_ids
-        await asyncio.gather(*(self.send_order(order_id) for order_id in order_ids))
+        if not result.requests:
+            return []
+        order_ids = list(result.requests)
+        answers = await asyncio.gather(
+            *(
+                self._place_limited(platform, request)
+                for platform, request in result.requests.values()
+            )
+        )
+        await self._record(list(zip(order_ids, answers, strict=True)))
         return order_ids
+
+    async def _record(self, results: list[tuple[int, OrderResult]]) -> None:
+        """Record broker answers in one batch; when the batch fails, one by one,
+        so one bad answer cannot lose the others. An answer that still cannot
+        be recorded leaves its order SENT: recovery queries the broker for it."""
+        try:
+            await database_sync_to_async(copy_orders_record)(results=results)
+        except Exception:
+            logger.exception("recording %d broker answers failed; one by one", len(results))
+            for order_id, answer in results:
+                try:
+                    await database_sync_to_async(copy_orders_record)(results=[(order_id, answer)])
+                except Exception:
+                    logger.exception("recording the answer for order %s failed", order_id)
+        self._remember([answer for _, answer in results])
 
     async def send_order(self, order_id: int) -> None:
         """Claim, place and record one order; broker errors become a recorded
@@ -405,6 +475,10 @@ class EngineWorker:
                 return
             result = await self._place(claimed.platform, claimed.request)
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+
+    async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult:
+        async with self._sends:
+            return await self._place(platform, request)
 
     async def _place(self, platform: str, request: OrderRequest) -> OrderResult:
         delay = 0.2
@@ -586,6 +660,10 @@ class EngineWorker:
             start, cycle = 0, cycle + 1
             await asyncio.sleep(5 * job.interval_ms / 1000)
         await database_sync_to_async(_job_finish)(job_id, "")
+
+
+def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:
+    return result.status.value, frozenset(f.fill_id for f in result.fills)
 
 
 def _restamped(raw: dict[str, str], job_id: int, cycle: int, leader_external_id: str) -> LeaderFill:

@@ -31,6 +31,7 @@ from routing.engine.risk import drawdown_floor, money
 from routing.engine.sessions import CHICAGO, session_start, trading_date
 from routing.models import AccountSession, Follower
 from routing.services.quarantines import quarantines_active
+from routing.services.route_state import route_config_bump
 
 
 def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountSession:
@@ -115,7 +116,11 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
     row.save(force_insert=True)
     day, opened, opening = row.trading_date, row.opened_at, row.opening_balance
     carried_in, high, eod_high = row.opening_unrealized, row.high_water, row.eod_high_water
-    BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(balance=opening)
+    if BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(
+        balance=opening
+    ):
+        # The balance sizes percent-of-balance followers: cached routes reload.
+        route_config_bump()
     account.balance = opening
     followers = list(Follower.objects.filter(account=account).select_related("group", "account"))
     quarantines_active(followers, at=at)  # releases those of earlier sessions, journaled

@@ -52,3 +52,24 @@ def expected_position_move(*, account_id: int, symbol: str, delta: int) -> None:
     ExpectedPosition.objects.filter(account_id=account_id, symbol=symbol).update(
         qty=F("qty") + delta
     )
+
+
+def expected_positions_of(
+    account_ids: Iterable[int], symbols: Iterable[str]
+) -> dict[tuple[int, str], ExpectedPosition]:
+    """Every expected position row of ``account_ids``, locked (``SELECT ...
+    FOR UPDATE``, pk order) until the caller's transaction ends, with a row
+    at 0 created first for each (account, symbol in ``symbols``) pair that
+    has none. Two statements whatever the number of accounts. Must run inside
+    ``transaction.atomic``.
+    """
+    ids, syms = sorted(set(account_ids)), sorted(set(symbols))
+    if not ids:
+        return {}
+    if syms:
+        ExpectedPosition.objects.bulk_create(
+            [ExpectedPosition(account_id=a, symbol=s) for a in ids for s in syms],
+            ignore_conflicts=True,
+        )
+    rows = ExpectedPosition.objects.select_for_update().filter(account_id__in=ids).order_by("pk")
+    return {(row.account_id, row.symbol): row for row in rows}

@@ -2,8 +2,12 @@
 
 The channel layer is at-most-once (Channels' layer spec), so each message
 carries the user's next ``feed_seq``; a page that sees a gap re-reads the
-snapshot. The counter increments in the caller's transaction, which also
-locks the user row until commit, so numbers follow commit order per user.
+snapshot. The number is taken *after* the change commits, in a statement of
+its own (``UPDATE ... RETURNING``), so the user's row is locked only for
+that statement: concurrent leader events of one user (several engine
+workers, several groups) never wait on each other's transactions for it.
+Numbers follow send order; a message that overtakes another shows the page
+a gap, and the page re-reads its snapshot.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from accounts.models import User
 
@@ -26,17 +29,34 @@ def user_group_name(user_id: int) -> str:
     return f"user_{user_id}"
 
 
-def feed_publish_on_commit(*, user_id: int, kind: str, data: dict[str, Any]) -> int:
-    """Number a feed message for ``user_id`` now and send it after commit.
+def feed_publish_on_commit(*, user_id: int, kind: str, data: dict[str, Any]) -> None:
+    """Send a feed message to ``user_id`` once the caller's transaction
+    commits (nothing when it rolls back), numbered then.
 
     ``kind`` names the message (``"copy_orders"``, ``"positions"``); ``data``
-    must be JSON-able. Returns the sequence number. Must run in a transaction.
+    must be JSON-able. Outside a transaction it is sent at once.
     """
-    User.objects.filter(pk=user_id).update(feed_seq=F("feed_seq") + 1)
-    seq = User.objects.filter(pk=user_id).values_list("feed_seq", flat=True).get()
-    message = {"type": "feed.message", "seq": seq, "kind": kind, "data": data}
-    transaction.on_commit(lambda: _send(user_id, message))
-    return seq
+    transaction.on_commit(lambda: _publish(user_id, kind, data))
+
+
+def feed_seq_next(user_id: int) -> int | None:
+    """Take the user's next feed sequence number in a statement of its own;
+    ``None`` when the user no longer exists."""
+    table = connection.ops.quote_name(User._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET feed_seq = feed_seq + 1 WHERE id = %s RETURNING feed_seq",  # noqa: S608
+            [user_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _publish(user_id: int, kind: str, data: dict[str, Any]) -> None:
+    seq = feed_seq_next(user_id)
+    if seq is None:  # the user was deleted meanwhile: no page to update
+        return
+    _send(user_id, {"type": "feed.message", "seq": seq, "kind": kind, "data": data})
 
 
 def _send(user_id: int, message: dict[str, Any]) -> None:

@@ -3,24 +3,45 @@
 ``leader_event_ingest`` is the one door every leader fill goes through: the
 paper broker's stream, an adapter, a replay job. It stores the event once
 (re-deliveries are recognised by the broker fill id), runs the engine for
-every enabled group the account leads, and writes one ``CopyOrder`` per
-follower in the same transaction, so an event never has half its decisions.
-Orders to send are left PENDING for the order router (``routing.services.orders``).
+every group the account leads, and writes one ``CopyOrder`` per follower in
+the same transaction, so an event never has half its decisions.
+
+The hot path costs a constant number of statements per event, whatever the
+number of followers: the leader's routes come from memory
+(:mod:`routing.services.route_state`, checked against the configuration
+version in the statement that locks the leader), the state that moves with
+trading is read for all followers at once, and orders, expected positions
+and journal rows are written in bulk. Orders to send are left PENDING for
+the order router (``routing.services.orders``) or, for the engine worker,
+stored SENT and handed to the brokers right after commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
+from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from journal.models import EventType, Position
-from journal.services import fill_record, journal_record, positions_mark
+from journal.models import EventType, JournalEntry, Position
+from journal.services import (
+    FillInput,
+    fills_record,
+    journal_entries_add,
+    journal_entry,
+    journal_record,
+    positions_mark,
+)
+from routing.brokers.base import OrderRequest
 from routing.engine.conversion import micro_root
 from routing.engine.copier import LeaderMove, decide_copies
+from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import (
@@ -31,16 +52,21 @@ from routing.engine.types import (
     LeaderFill,
     SizingBasis,
 )
-from routing.models import CopyGroup, CopyOrder, ExpectedPosition, Follower, LeaderEvent
-from routing.selectors import (
-    copy_order_payload,
-    engine_contract_specs,
-    followers_for_engine,
+from routing.models import (
+    CopyGroup,
+    CopyOrder,
+    ExpectedPosition,
+    Follower,
+    LeaderEvent,
+    RouteConfigVersion,
 )
-from routing.services.expected import expected_positions_locked, expected_positions_save
+from routing.selectors import copy_order_payload
+from routing.services.expected import expected_positions_of
 from routing.services.feed import feed_publish_on_commit
+from routing.services.orders import order_request
 from routing.services.quarantines import quarantines_active
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
+from routing.services.route_state import VERSION_PK, ConfigKey, LeaderRoutes, leader_routes
 
 _STATUS = {
     DecisionStatus.SEND: CopyOrder.Status.PENDING,
@@ -51,39 +77,70 @@ _STATUS = {
 
 @dataclass
 class IngestResult:
-    """``created`` is False for a re-delivered event (nothing new was decided)."""
+    """``created`` is False for a re-delivered event (nothing new was decided).
+
+    ``requests`` holds, for a ``claimed`` ingest, what to hand which broker
+    for every order stored SENT: copy order id -> (platform, request).
+    """
 
     event: LeaderEvent
     created: bool
     orders: list[CopyOrder] = field(default_factory=list)
+    requests: dict[int, tuple[str, OrderRequest]] = field(default_factory=dict)
 
     @property
     def pending_order_ids(self) -> list[int]:
         return [o.pk for o in self.orders if o.status == CopyOrder.Status.PENDING]
 
 
-def leader_event_ingest(*, account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResult:
-    """Store ``fill`` on leader ``account`` once and decide its copies.
+def leader_event_ingest(
+    *, account: BrokerAccount | int, fill: LeaderFill, source: str, claimed: bool = False
+) -> IngestResult:
+    """Store ``fill`` on leader ``account`` (a row or its id) once and decide
+    its copies, in one transaction whose statements do not grow with the
+    number of followers.
 
-    Idempotent on ``(account, fill.event_id)``: a second delivery returns the
-    first event's orders with ``created=False`` and sends nothing new, also
-    when two deliveries race (the unique constraint decides).
+    Orders to send are stored PENDING for the order router, or, with
+    ``claimed``, SENT with their requests in the result: the caller (the
+    engine worker that owns the leader) hands them to the brokers right after
+    commit; one whose send is cut short is queried by client order id on
+    recovery, never resent blind. Idempotent on ``(account, fill.event_id)``:
+    a second delivery returns the first event's orders with ``created=False``
+    and sends nothing new, also when two deliveries race (the unique
+    constraint decides). Raises ``BrokerAccount.DoesNotExist`` for an
+    unknown account.
     """
+    account_id = account if isinstance(account, int) else account.pk
     try:
         with transaction.atomic():
-            return _ingest(account, fill, source)
+            return _ingest(account_id, fill, source, claimed)
     except IntegrityError:
-        event = LeaderEvent.objects.get(account=account, external_id=fill.event_id)
+        event = LeaderEvent.objects.filter(account_id=account_id, external_id=fill.event_id).first()
+        if event is None:
+            raise  # not a re-delivery: some other constraint refused the event
         return IngestResult(event=event, created=False, orders=list(event.copy_orders.all()))
 
 
-def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResult:
-    # One leader's events are applied one at a time: its position before
-    # each fill must be the position after the previous one.
-    BrokerAccount.objects.select_for_update().filter(pk=account.pk).get()
-    existing = LeaderEvent.objects.filter(account=account, external_id=fill.event_id).first()
-    if existing is not None:
-        return IngestResult(event=existing, created=False, orders=list(existing.copy_orders.all()))
+def _locked_leader(account_id: int) -> tuple[BrokerAccount, ConfigKey | None]:
+    """The leader's row, locked, and the route configuration key, in one
+    statement: one leader's events are applied one at a time (its position
+    before each fill must be the position after the previous one)."""
+    version = RouteConfigVersion.objects.filter(pk=VERSION_PK)
+    leader = (
+        BrokerAccount.objects.select_for_update(of=("self",))
+        .annotate(
+            config_token=Subquery(version.values("token")[:1]),
+            config_version=Subquery(version.values("version")[:1]),
+        )
+        .get(pk=account_id)
+    )
+    token, number = leader.config_token, leader.config_version  # type: ignore[attr-defined]
+    return leader, (None if number is None else (token, number))
+
+
+def _ingest(account_id: int, fill: LeaderFill, source: str, claimed: bool) -> IngestResult:
+    account, key = _locked_leader(account_id)
+    routes = leader_routes(leader_id=account.pk, key=key)
     event = LeaderEvent.objects.create(
         account=account,
         external_id=fill.event_id,
@@ -99,98 +156,158 @@ def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResu
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
-    specs = engine_contract_specs()
+    specs = routes.specs
     spec = _spec_for(fill.symbol, specs)
-    leader_position = Position.objects.filter(account=account, symbol=fill.symbol).first()
-    leader_before = leader_position.qty if leader_position else 0
-
-    orders: list[CopyOrder] = []
-    # Paused groups are decided too: the engine copies their exits, not entries.
-    groups = CopyGroup.objects.filter(leader=account).order_by("pk")
-    for group in groups:
-        orders.extend(_decide_group(group, event, fill, leader_before, specs))
-
+    leader_before = (
+        Position.objects.filter(account=account, symbol=fill.symbol)
+        .values_list("qty", flat=True)
+        .first()
+    ) or 0
+    decided = _decide(routes, event, fill, leader_before, claimed)
     if spec is not None:
-        fill_record(
-            account_id=account.pk,
-            broker_fill_id=fill.event_id,
-            symbol=fill.symbol,
-            side=fill.side.value,
-            qty=fill.qty,
-            price=fill.price,
-            point_value=spec.point_value,
-            filled_at=fill.time,
+        fills_record(
+            [
+                FillInput(
+                    account_id=account.pk,
+                    broker_fill_id=fill.event_id,
+                    symbol=fill.symbol,
+                    side=fill.side.value,
+                    qty=fill.qty,
+                    price=fill.price,
+                    point_value=spec.point_value,
+                    filled_at=fill.time,
+                )
+            ]
         )
-    journal_record(
-        owner_id=account.owner_id,
-        event_type=EventType.LEADER_EVENT_RECEIVED,
-        account_id=account.pk,
-        actor_label=source,
-        occurred_at=fill.time,
-        message=f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} @ {fill.price}",
-        extra_data={
-            "event_id": fill.event_id,
-            "position_before": leader_before,
-            "position_after": leader_before + fill.side.sign * fill.qty,
-        },
+    decided.journal.append(
+        journal_entry(
+            owner_id=account.owner_id,
+            event_type=EventType.LEADER_EVENT_RECEIVED,
+            account_id=account.pk,
+            actor_label=source,
+            occurred_at=fill.time,
+            message=(
+                f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} @ {fill.price}"
+            ),
+            extra_data={
+                "event_id": fill.event_id,
+                "position_before": leader_before,
+                "position_after": leader_before + fill.side.sign * fill.qty,
+            },
+        )
     )
-    return IngestResult(event=event, created=True, orders=orders)
+    journal_entries_add(decided.journal)
+    for owner_id, payloads in sorted(decided.feed.items()):
+        # One message per user per event, whatever the number of groups.
+        feed_publish_on_commit(
+            user_id=owner_id,
+            kind="copy_orders",
+            data={"groups": sorted({p["group"] for p in payloads}), "orders": payloads},
+        )
+    requests = {
+        order.pk: (order.account.platform, order_request(order, event=event, specs=specs))
+        for order in decided.orders
+        if order.status == CopyOrder.Status.SENT
+    }
+    return IngestResult(event=event, created=True, orders=decided.orders, requests=requests)
 
 
-def _spec_for(symbol: str, specs: dict[str, EngineSpec]) -> EngineSpec | None:
+def _spec_for(symbol: str, specs: Mapping[str, EngineSpec]) -> EngineSpec | None:
     try:
         return specs.get(root_of(symbol))
     except SymbolError:
         return None
 
 
-def _decide_group(
-    group: CopyGroup,
-    event: LeaderEvent,
-    fill: LeaderFill,
-    leader_before: int,
-    specs: dict[str, EngineSpec],
-) -> list[CopyOrder]:
-    followers = followers_for_engine(group)
-    if not followers:
-        return []
-    account_ids = [f.account_id for f in followers]
-    config = group.to_engine()
-    move = LeaderMove.of_fill(fill, leader_before)
-    candidates = _follower_symbols(fill.symbol, config, specs)
-    if fill.symbol in candidates and root_of(fill.symbol) in specs:
+@dataclass
+class _Decided:
+    """What one event's decisions write: orders, journal rows, feed payloads."""
+
+    orders: list[CopyOrder] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)
+    feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _decide(
+    routes: LeaderRoutes, event: LeaderEvent, fill: LeaderFill, leader_before: int, claimed: bool
+) -> _Decided:
+    """Decide every follower of every group of the leader, reading the
+    volatile state (marks, expected positions, quarantines, sessions, PnL) of
+    all of them at once, and write the orders and expected positions in bulk."""
+    decided = _Decided()
+    specs = routes.specs
+    plans = [
+        (route, _follower_symbols(fill.symbol, route.config, specs))
+        for route in routes.groups
+        if route.followers
+    ]
+    if not plans:
+        return decided
+    followers = [f for route, _ in plans for f in route.followers]
+    account_ids = sorted({f.account_id for f in followers})
+    symbols = set().union(*(candidates for _, candidates in plans))
+    spec = _spec_for(fill.symbol, specs)
+    if spec is not None:
+        marked = {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
         positions_mark(
-            account_ids=account_ids,
+            account_ids=sorted(marked),
             symbol=fill.symbol,
             price=fill.price,
-            point_value=specs[root_of(fill.symbol)].point_value,
+            point_value=spec.point_value,
         )
-    expected = expected_positions_locked(account_ids, candidates)
+    expected = expected_positions_of(account_ids, symbols)
     states = follower_states(
-        followers,
-        {key: row.qty for key, row in expected.items()},
-        at=fill.time,
+        followers, {k: row.qty for k, row in expected.items()}, at=fill.time, complete=True
     )
-    decisions = decide_copies(
-        move, config, states, specs, route_key=str(group.pk), marks=_marks(candidates)
-    )
-    by_account = {f.account_id: f for f in followers}
-    orders = []
-    scaled: dict[str, int] = {}
-    for decision in decisions:
-        if decision.scaled_from is not None:
-            scaled[decision.client_order_id] = decision.scaled_from
-        follower = by_account[int(decision.follower)]
-        order = _order_from(decision, group, event, follower)
-        if order.status == CopyOrder.Status.PENDING:
-            row = expected[(follower.account_id, order.symbol)]
-            row.qty = decision.target
-        orders.append(order)
-    expected_positions_save(expected)
-    CopyOrder.objects.bulk_create(orders)
-    for order in orders:
-        if order.client_order_id in scaled:
-            journal_record(
+    state_of = {
+        (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
+    }
+    marks = _marks(symbols)
+    move = LeaderMove.of_fill(fill, leader_before)
+    day = trading_date(fill.time)
+    changed: dict[tuple[int, str], ExpectedPosition] = {}
+    for route, _ in plans:
+        group = route.group
+        # Whether a level-2 route was reviewed depends on this event's session.
+        config = replace(route.config, limits=group.route_limits(trading_date=day))
+        decisions = decide_copies(
+            move,
+            config,
+            [state_of[(group.pk, f.account_id)] for f in route.followers],
+            specs,
+            route_key=str(group.pk),
+            marks=marks,
+        )
+        by_account = {f.account_id: f for f in route.followers}
+        for decision in decisions:
+            follower = by_account[int(decision.follower)]
+            order = _order_from(decision, group, event, follower, claimed=claimed)
+            if decision.status is DecisionStatus.SEND:
+                row = expected[(follower.account_id, order.symbol)]
+                row.qty = decision.target
+                changed[(follower.account_id, order.symbol)] = row
+            decided.orders.append(order)
+            decided.journal.extend(_decision_journal(decision, order, group, fill))
+    CopyOrder.objects.bulk_create(decided.orders)
+    if changed:
+        now = timezone.now()
+        for row in changed.values():
+            row.updated_at = now  # bulk_update skips auto_now
+        ExpectedPosition.objects.bulk_update(list(changed.values()), ["qty", "updated_at"])
+    for order in decided.orders:
+        decided.feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
+    return decided
+
+
+def _decision_journal(
+    decision: CopyDecision, order: CopyOrder, group: CopyGroup, fill: LeaderFill
+) -> list[JournalEntry]:
+    """Journal rows for a scaled-down or blocked decision (none otherwise)."""
+    entries = []
+    name = order.account.name
+    if decision.scaled_from is not None:
+        entries.append(
+            journal_entry(
                 owner_id=group.owner_id,
                 event_type=EventType.COPY_ORDER_SCALED,
                 group_id=group.pk,
@@ -198,41 +315,37 @@ def _decide_group(
                 actor_label="engine",
                 occurred_at=fill.time,
                 message=(
-                    f"{order.account.name}: {order.side} {order.symbol} entry scaled down from "
-                    f"{scaled[order.client_order_id]}: {order.reason}"
+                    f"{name}: {order.side} {order.symbol} entry scaled down from "
+                    f"{decision.scaled_from}: {order.reason}"
                 ),
                 extra_data={
                     "client_order_id": order.client_order_id,
                     "leader_event": fill.event_id,
-                    "entry_requested": scaled[order.client_order_id],
+                    "entry_requested": decision.scaled_from,
                 },
             )
-        if order.status == CopyOrder.Status.BLOCKED:
-            journal_record(
+        )
+    if order.status == CopyOrder.Status.BLOCKED:
+        entries.append(
+            journal_entry(
                 owner_id=group.owner_id,
                 event_type=EventType.COPY_ORDER_BLOCKED,
                 group_id=group.pk,
                 account_id=order.account_id,
                 actor_label="engine",
                 occurred_at=fill.time,
-                message=(
-                    f"{order.account.name}: {order.side} {order.symbol} blocked: {order.reason}"
-                ),
+                message=f"{name}: {order.side} {order.symbol} blocked: {order.reason}",
                 extra_data={
                     "client_order_id": order.client_order_id,
                     "leader_event": fill.event_id,
                 },
             )
-    feed_publish_on_commit(
-        user_id=group.owner_id,
-        kind="copy_orders",
-        data={"group": group.pk, "orders": [copy_order_payload(o) for o in orders]},
-    )
-    return orders
+        )
+    return entries
 
 
 def _follower_symbols(
-    leader_symbol: str, config: GroupConfig, specs: dict[str, EngineSpec]
+    leader_symbol: str, config: GroupConfig, specs: Mapping[str, EngineSpec]
 ) -> set[str]:
     """Every contract a follower may trade for ``leader_symbol``: the mapped
     or own product and, with auto micro, its micro."""
@@ -262,29 +375,39 @@ def _marks(symbols: set[str]) -> dict[str, Decimal]:
 
 
 def follower_states(
-    followers: list[Follower], positions: dict[tuple[int, str], int], *, at: datetime
+    followers: Sequence[Follower],
+    positions: Mapping[tuple[int, str], int],
+    *,
+    at: datetime,
+    complete: bool = False,
 ) -> list[FollowerState]:
-    """The engine's view of ``followers`` at aware ``at``.
+    """The engine's view of ``followers`` at aware ``at``, in their order.
 
-    ``positions`` ((account id, contract) -> signed contracts) holds the
-    tracked positions of the event's contracts (locked by the caller); every
-    other tracked position of the accounts is read too, because the risk
-    checks count open positions and exposure across contracts. Also: session
-    PnL, limits, sizing basis, balance, active quarantines and the session
-    risk state, after layer 2 applied any halt due now (journaled).
+    ``positions`` ((account id, contract) -> signed contracts) holds tracked
+    positions locked by the caller; unless ``complete`` (``positions`` holds
+    every tracked position of the accounts), every other tracked position of
+    the accounts is read too, because the risk checks count open positions
+    and exposure across contracts. Also: session PnL, limits, sizing basis,
+    balance, active quarantines and the session risk state, after layer 2
+    applied any halt due now (journaled) — so this writes: the session reset
+    when one is due, stale quarantine releases, halts and high-water marks.
+    A constant number of statements whatever the number of followers.
     """
-    account_ids = [f.account_id for f in followers]
+    account_ids = sorted({f.account_id for f in followers})
     held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
-    for account_id, symbol, qty in (
-        ExpectedPosition.objects.filter(account_id__in=account_ids)
-        .exclude(qty=0)
-        .values_list("account_id", "symbol", "qty")
-    ):
-        held[account_id][symbol] = qty
+    if not complete:
+        for account_id, symbol, qty in (
+            ExpectedPosition.objects.filter(account_id__in=account_ids)
+            .exclude(qty=0)
+            .values_list("account_id", "symbol", "qty")
+        ):
+            held[account_id][symbol] = qty
     for (account_id, symbol), qty in positions.items():
-        held[account_id][symbol] = qty
+        if account_id in held and qty:
+            held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
-    risks = accounts_risk([f.account for f in followers], at=at)
+    accounts = list({f.account_id: f.account for f in followers}.values())
+    risks = accounts_risk(accounts, at=at)
     risks = account_breaches_apply(
         risks, at=at, group_of={f.account_id: f.group_id for f in followers}
     )
@@ -310,6 +433,8 @@ def _order_from(
     group: CopyGroup,
     event: LeaderEvent,
     follower: Follower,
+    *,
+    claimed: bool = False,
 ) -> CopyOrder:
     return CopyOrder(
         leader_event=event,
@@ -321,7 +446,9 @@ def _order_from(
         side=decision.side.value,
         qty=decision.qty,
         intent=decision.intent.value,
-        status=_STATUS[decision.status],
+        status=CopyOrder.Status.SENT
+        if claimed and decision.status is DecisionStatus.SEND
+        else _STATUS[decision.status],
         reason=decision.reason,
         position_before=decision.position_before,
         target=decision.target,

@@ -8,6 +8,7 @@ resends it blind.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,12 +17,13 @@ from django.db import transaction
 from routing.brokers.base import OrderRequest, OrderResult, OrderType
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import root_of
+from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import Side
-from routing.models import CopyOrder
+from routing.models import CopyOrder, LeaderEvent
 from routing.selectors import copy_order_payload, engine_contract_specs
 from routing.services.expected import expected_position_move
 from routing.services.feed import feed_publish_on_commit
-from routing.services.order_results import copy_order_record_result
+from routing.services.order_results import copy_order_record_result, copy_orders_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +47,23 @@ def copy_order_claim(*, order_id: int) -> ClaimedOrder | None:
 
 
 def _request(order: CopyOrder) -> OrderRequest:
-    event = order.leader_event
+    return order_request(order)
+
+
+def order_request(
+    order: CopyOrder,
+    *,
+    event: LeaderEvent | None = None,
+    specs: Mapping[str, EngineSpec] | None = None,
+) -> OrderRequest:
+    """What to hand the broker for ``order``. ``event`` (default: the
+    order's leader event) and ``specs`` (contract specs by root; default read
+    when needed) let the hot path build requests without a query."""
+    event = event if event is not None else order.leader_event
     # A copy in the leader's product, or its mini/micro (one index, one
     # price), fills near the leader's price; a product on another underlying
     # or a sync order goes at the market (the broker's last mark).
-    same_contract = event is not None and _same_underlying(event.symbol, order.symbol)
+    same_contract = event is not None and _same_underlying(event.symbol, order.symbol, specs)
     return OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
@@ -60,18 +74,20 @@ def _request(order: CopyOrder) -> OrderRequest:
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         reference_price=event.price
-        if same_contract and order.order_type == OrderType.MARKET
+        if event is not None and same_contract and order.order_type == OrderType.MARKET
         else None,
         time=event.occurred_at if event is not None else None,
     )
 
 
-def _same_underlying(a: str, b: str) -> bool:
+def _same_underlying(a: str, b: str, specs: Mapping[str, EngineSpec] | None = None) -> bool:
     roots = {root_of(a), root_of(b)}
     if len(roots) == 1:
         return True
-    specs = engine_contract_specs(roots)
-    return len(specs) == 2 and same_underlying(*specs.values())
+    if specs is None:
+        specs = engine_contract_specs(roots)
+    found = [specs[r] for r in roots if r in specs]
+    return len(found) == 2 and same_underlying(*found)
 
 
 def copy_order_update(*, result: OrderResult) -> CopyOrder | None:
@@ -87,6 +103,22 @@ def copy_order_update(*, result: OrderResult) -> CopyOrder | None:
     if order_id is None:
         return None
     return copy_order_record_result(order_id=order_id, result=result)
+
+
+def copy_order_updates(*, results: Sequence[OrderResult]) -> list[CopyOrder]:
+    """Apply a batch of order-stream updates in one transaction
+    (:func:`routing.services.order_results.copy_orders_record`); updates with
+    no copy order handed to a broker under their client order id (a flatten,
+    a bracket exit) are left out. Returns the orders recorded."""
+    coids = {r.client_order_id for r in results}
+    order_of = dict(
+        CopyOrder.objects.filter(client_order_id__in=coids)
+        .exclude(status=CopyOrder.Status.PENDING)
+        .order_by("-pk")
+        .values_list("client_order_id", "pk")
+    )
+    found = [(order_of[r.client_order_id], r) for r in results if r.client_order_id in order_of]
+    return copy_orders_record(results=found) if found else []
 
 
 def copy_order_broker_ref(*, order_id: int) -> tuple[str, str, str]:

@@ -19,6 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from accounts.models import BrokerAccount
 from journal.models import Position
@@ -31,6 +33,7 @@ from routing.engine.risk import (
     check_drawdown,
     check_route_session_loss,
 )
+from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
@@ -73,9 +76,16 @@ def accounts_risk(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[in
     ids = [a.pk for a in accounts]
     pnl = session_pnl_by_account(ids, at)
     realized = session_realized(ids, at)
+    # The current rows in one read; only an account whose session is not
+    # reset yet goes through the (race-safe) reset one by one.
+    current = {
+        row.account_id: row
+        for row in AccountSession.objects.filter(account_id__in=ids, trading_date=trading_date(at))
+    }
     result = {}
     for account in accounts:
-        row = account_session_current(account=account, at=at)
+        row = current.get(account.pk) or account_session_current(account=account, at=at)
+        row.account = account  # the halt's journal names it without a read
         limits = limits_of(account)
         state = engine_session(
             row,
@@ -114,13 +124,18 @@ def account_breaches_apply(
     ``group_of`` maps account id -> the group it follows (for the journal).
     """
     updated = {}
-    for account_id, risk in risks.items():
+    raised = []
+    for risk in risks.values():
         row, state = risk.row, risk.state
         if state.equity is not None and state.equity > row.high_water:
-            AccountSession.objects.filter(pk=row.pk, high_water__lt=state.equity).update(
-                high_water=state.equity
-            )
             row.high_water = state.equity
+            raised.append(row)
+    if raised:
+        # One statement for every mark raised; GREATEST keeps a higher mark a
+        # concurrent pass wrote meanwhile (the mark never goes down).
+        _high_water_raise(raised)
+    for account_id, risk in risks.items():
+        row, state = risk.row, risk.state
         breach = None if row.halted_at else breach_of(risk)
         if breach is not None:
             reason, loss = breach
@@ -137,6 +152,18 @@ def account_breaches_apply(
             )
         updated[account_id] = AccountRisk(risk.account, row, risk.limits, risk.session_pnl, state)
     return updated
+
+
+def _high_water_raise(rows: Sequence[AccountSession]) -> None:
+    """Store each row's raised intraday high-water mark (its ``high_water``),
+    never lowering a mark stored meanwhile."""
+    marks = {row.pk: row.high_water for row in rows}
+    field = AccountSession._meta.get_field("high_water")
+    for row in rows:
+        row.high_water = Greatest(F("high_water"), Value(marks[row.pk], output_field=field))
+    AccountSession.objects.bulk_update(rows, ["high_water"])
+    for row in rows:
+        row.high_water = marks[row.pk]
 
 
 def route_session_loss_check(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -38,13 +39,17 @@ def test_group_page_requires_login(route: Route) -> None:
     assert "/login/" in response["Location"]
 
 
-def test_snapshot_when_owner_then_orders_and_positions(route: Route, alice_client: Client) -> None:
+def test_snapshot_when_owner_then_orders_and_positions(
+    route: Route, alice_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
     from datetime import UTC, datetime
 
     from routing.engine.types import LeaderFill, Side
 
     fill = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, Decimal("21539.50"), datetime.now(UTC))
-    leader_event_ingest(account=route.leader, fill=fill, source="test")
+    # The feed message is numbered when the event commits: one event, one message.
+    with django_capture_on_commit_callbacks(execute=True):
+        leader_event_ingest(account=route.leader, fill=fill, source="test")
     body = alice_client.get(reverse("group_snapshot", args=[route.group.pk])).json()
     assert body["seq"] == 1
     assert {(o["follower"], o["qty"]) for o in body["orders"]} == {

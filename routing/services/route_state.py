@@ -1,0 +1,130 @@
+"""A leader's routes, held in memory between leader events.
+
+Everything the engine needs about a leader's copy groups that changes only
+when someone edits it — the groups' settings, their followers (ratio, sizing
+basis, enabled), the follower accounts (balance, starting balance, platform),
+their risk limits, the mappings and the contract specs — is loaded once per
+leader and kept in the process (:func:`leader_routes`). What moves with
+trading (expected positions, sessions and halts, quarantines, PnL, marks) is
+read per event in bulk by the ingest.
+
+The cache is keyed by :class:`routing.models.RouteConfigVersion`: one row
+bumped in the transaction of every change to the cached tables
+(``routing.signals`` for saves and deletes, :func:`route_config_bump` for
+queryset updates). The ingest reads the version in the same statement that
+locks the leader, so a change whose save returned before the event arrived
+is always seen: the cache is rebuilt when the version moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from routing.engine.limits import RiskLimits
+from routing.engine.types import ContractSpec as EngineSpec
+from routing.engine.types import GroupConfig
+from routing.models import CopyGroup, Follower, RouteConfigVersion
+from routing.selectors import engine_contract_specs
+
+VERSION_PK = 1
+ConfigKey = tuple[UUID, int]
+
+
+def route_config_bump() -> None:
+    """Move the route configuration version on by one, in the caller's
+    transaction (the row is created when missing, e.g. after a flush)."""
+    if RouteConfigVersion.objects.filter(pk=VERSION_PK).update(version=F("version") + 1):
+        return
+    try:
+        with transaction.atomic():
+            RouteConfigVersion.objects.create(pk=VERSION_PK, version=1)
+    except IntegrityError:
+        # Created meanwhile by a concurrent bump: move it on as well.
+        RouteConfigVersion.objects.filter(pk=VERSION_PK).update(version=F("version") + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRoute:
+    """One copy group as the engine sees it between edits.
+
+    ``config`` carries the route limits with ``reviewed`` False: whether a
+    level-2 route was reviewed depends on the event's session, so the ingest
+    sets it per event from ``group.reviewed_on``. ``followers`` are in pk
+    order with their accounts; ``limits`` maps follower account id to its
+    risk limits.
+    """
+
+    group: CopyGroup
+    config: GroupConfig
+    followers: tuple[Follower, ...]
+    limits: Mapping[int, RiskLimits]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRoutes:
+    """Every group a leader account leads (paused ones too: their exits are
+    copied), in pk order, and the contract specs by root."""
+
+    key: ConfigKey | None
+    leader_id: int
+    groups: tuple[GroupRoute, ...]
+    specs: Mapping[str, EngineSpec]
+
+
+_cache: dict[int, LeaderRoutes] = {}
+
+
+def leader_routes(*, leader_id: int, key: ConfigKey | None) -> LeaderRoutes:
+    """The routes of leader account ``leader_id`` for configuration ``key``
+    (from :func:`route_config_key` or the ingest's leader lock): the cached
+    copy when it was built on ``key``, else loaded now and cached. ``None``
+    (no version row) loads without caching.
+
+    Raises ``ValueError`` naming a stored risk limit the engine refuses.
+    """
+    cached = _cache.get(leader_id)
+    if key is not None and cached is not None and cached.key == key:
+        return cached
+    routes = _load(leader_id, key)
+    if key is not None:
+        _cache[leader_id] = routes
+    return routes
+
+
+def route_config_key() -> ConfigKey | None:
+    """The current configuration key, or ``None`` when the row is missing."""
+    row = RouteConfigVersion.objects.filter(pk=VERSION_PK).values_list("token", "version").first()
+    return None if row is None else (row[0], row[1])
+
+
+def route_cache_clear() -> None:
+    """Forget every cached route (tests; a worker that lost its leases)."""
+    _cache.clear()
+
+
+def _load(leader_id: int, key: ConfigKey | None) -> LeaderRoutes:
+    from routing.services.risk_watch import limits_of
+
+    groups = []
+    for group in (
+        CopyGroup.objects.filter(leader_id=leader_id).select_related("leader").order_by("pk")
+    ):
+        followers = tuple(
+            group.followers.select_related("account", "account__risk_limit").order_by("pk")
+        )
+        groups.append(
+            GroupRoute(
+                group=group,
+                config=group.to_engine(),
+                followers=followers,
+                limits={f.account_id: limits_of(f.account) for f in followers},
+            )
+        )
+    return LeaderRoutes(
+        key=key, leader_id=leader_id, groups=tuple(groups), specs=engine_contract_specs()
+    )

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from copytrade.core.bulk import bulk_set
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, Fill, JournalEntry, Position, Trade
 from routing.engine.types import Side
@@ -214,7 +215,7 @@ def fills_record(fills: Sequence[FillInput]) -> list[Fill]:
     now = timezone.now()
     for position in positions.values():
         position.updated_at = now
-    Position.objects.bulk_update(
+    bulk_set(
         list(positions.values()),
         ["qty", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl", "updated_at"],
     )
@@ -236,7 +237,7 @@ def positions_mark(
         position.unrealized_pnl = position.to_engine().unrealized_pnl(price, point_value)
         position.updated_at = now  # bulk_update skips auto_now
     if marked:
-        Position.objects.bulk_update(marked, ["mark_price", "unrealized_pnl", "updated_at"])
+        bulk_set(marked, ["mark_price", "unrealized_pnl", "updated_at"])
 
 
 @transaction.atomic

@@ -18,18 +18,19 @@ with ``time.perf_counter_ns``. An event with nothing to send (every follower
 skipped or blocked) is timed to when ``handle_leader_fill`` returns.
 Reported per case, in milliseconds: ``p50_ms``, ``p99_ms`` (nearest rank),
 ``max_ms``, ``mean_ms``; ``complete_*_ms`` to when ``handle_leader_fill``
-returns (broker results recorded too). ``events_per_s`` and
+returns (broker answers recorded too, in one batch). ``events_per_s`` and
 ``orders_per_s``: measured events, and orders handed to the adapter, per
 second of wall time of the measured loop (events handled back to back).
 The first ``warmup`` events are run and not counted.
 
 **Split** (``split_p50_ms`` / ``split_p99_ms``, each stage's own percentiles,
-so they do not add up): ``load_account`` (call to ingest start: the account
-read and the paper mark), ``ingest`` (inside ``leader_event_ingest``),
+so they do not add up): ``to_ingest`` (call to ingest start: the paper
+mark and the thread hop), ``ingest`` (inside ``leader_event_ingest``: one
+transaction storing the event, the orders SENT and the journal),
 ``engine_in_ingest`` (``decide_copies`` inside it), ``ingest_to_last_handoff``
-(claims and sends), ``after_last_handoff`` (results recorded). Per event,
-``db_calls_p50_ms`` sums the time spent inside ``copy_order_claim`` and
-``copy_order_record_result`` (one thread hop each per order).
+(the concurrent sends, no database call), ``after_last_handoff`` (answers
+recorded). Per event, ``db_calls_p50_ms.results`` is the time inside
+``copy_orders_record`` (one transaction for all of the event's answers).
 ``engine_only_*_us`` replays ``decide_copies`` alone, in microseconds, on the
 very inputs captured during the run (same moves, follower states, specs);
 ``engine_only_per_follower_us`` is its p50 divided by the follower count.
@@ -351,7 +352,6 @@ class _Event:
     ingest_end: int = 0
     done: int = 0
     engine_ns: int = 0
-    claim_ns: int = 0
     record_ns: int = 0
     places: list[int] = field(default_factory=list)
     decisions: Counter[str] = field(default_factory=Counter)
@@ -371,8 +371,7 @@ class _Probe:
         from routing.services import leader_events
 
         self._wrap(worker, "leader_event_ingest", self._ingest)
-        self._wrap(worker, "copy_order_claim", self._timed("claim_ns"))
-        self._wrap(worker, "copy_order_record_result", self._timed("record_ns"))
+        self._wrap(worker, "copy_orders_record", self._timed("record_ns"))
         self._wrap(leader_events, "decide_copies", self._engine)
 
     def unpatch(self) -> None:
@@ -577,7 +576,7 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
         decisions.update(e.decisions)
     with_orders = [e for e in events if e.places]
     split_values = {
-        "load_account": [e.ingest_start - e.start for e in events],
+        "to_ingest": [e.ingest_start - e.start for e in events],
         "ingest": [e.ingest_end - e.ingest_start for e in events],
         "engine_in_ingest": [e.engine_ns for e in events],
         "ingest_to_last_handoff": [max(e.places) - e.ingest_end for e in with_orders] or [0],
@@ -614,7 +613,6 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
         "split_p50_ms": {k: _ms(percentile(v, 50)) for k, v in split_values.items()},
         "split_p99_ms": {k: _ms(percentile(v, 99)) for k, v in split_values.items()},
         "db_calls_p50_ms": {
-            "claims": _ms(percentile([e.claim_ns for e in events], 50)),
             "results": _ms(percentile([e.record_ns for e in events], 50)),
         },
         "copy_orders_in_db": dict(sorted(in_db.items())),

@@ -29,6 +29,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import bulk_set
 from journal.models import EventType, JournalEntry, Position
 from journal.services import (
     FillInput,
@@ -293,7 +294,7 @@ def _decide(
         now = timezone.now()
         for row in changed.values():
             row.updated_at = now  # bulk_update skips auto_now
-        ExpectedPosition.objects.bulk_update(list(changed.values()), ["qty", "updated_at"])
+        bulk_set(list(changed.values()), ["qty", "updated_at"])
     for order in decided.orders:
         decided.feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
     return decided

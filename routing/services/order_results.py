@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import bulk_set
 from journal.models import EventType, JournalEntry
 from journal.services import FillInput, fills_record, journal_entries_add, journal_entry
 from routing.brokers.base import OrderResult, OrderStatus, OrderType
@@ -118,7 +119,7 @@ def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[Co
     for order_id, result in results:
         _apply(orders[order_id], result, specs, unrecorded, batch)
     if batch.changed:
-        CopyOrder.objects.bulk_update([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+        bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
     for (account_id, symbol), delta in sorted(batch.expected.items()):
         expected_position_move(account_id=account_id, symbol=symbol, delta=delta)
     for order, reason in batch.quarantines:

@@ -1,0 +1,60 @@
+"""Write many rows' columns in one statement.
+
+Django's ``bulk_update`` builds one ``CASE WHEN pk = … THEN …`` per row and
+field and resolves every branch as an expression: on the copy path (one
+event, 200 followers) that cost tens of milliseconds of Python before the
+database saw anything. :func:`bulk_set` sends the new values as one
+``VALUES`` list joined on the primary key instead, which PostgreSQL and
+SQLite (3.33+, ``UPDATE … FROM``) both run as one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections, models, router
+
+
+def bulk_set(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
+    """Store ``fields`` of every object in ``objs`` (saved rows of one model)
+    in one ``UPDATE``; returns the rows matched. Values are taken from the
+    objects as they are (``auto_now`` does not apply: set ``updated_at``
+    yourself) and prepared by each field as ``save()`` would. Raises ``ValueError`` for an
+    object without a primary key or of another model.
+    """
+    if not objs:
+        return 0
+    model = type(objs[0])
+    opts = model._meta
+    names = list(fields)
+    targets = [opts.get_field(name) for name in names]
+    pk = opts.pk
+    using = router.db_for_write(model)
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    cast = connection.vendor == "postgresql"
+
+    def slot(field: Any) -> str:
+        # PostgreSQL types a VALUES column from its first row; an all-NULL
+        # column would be text. Each slot carries the column's own type.
+        return f"CAST(%s AS {field.db_type(connection)})" if cast else "%s"
+
+    row_sql = "(" + ", ".join(slot(f) for f in [pk, *targets]) + ")"
+    params: list[Any] = []
+    for obj in objs:
+        if type(obj) is not model or obj.pk is None:
+            raise ValueError(f"bulk_set needs saved {model.__name__} rows, got {obj!r}")
+        params.append(pk.get_db_prep_value(obj.pk, connection))
+        for field in targets:
+            params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
+    columns = ", ".join(quote(c) for c in ["_pk", *(f.column for f in targets)])
+    table = quote(opts.db_table)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in targets)
+    sql = (
+        f"WITH v ({columns}) AS (VALUES {', '.join([row_sql] * len(objs))}) "  # noqa: S608
+        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote(pk.column)} = v._pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -22,6 +22,7 @@ from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, OrderTy
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.engine.types import Intent, Side
+from routing.engine.watch import slippage_finding
 from routing.models import ContractSpec, CopyOrder, Incident
 from routing.selectors import copy_order_payload, engine_contract_specs
 from routing.services.expected import expected_position_move
@@ -320,7 +321,9 @@ def _findings(
 def _slippage(order: CopyOrder, result: OrderResult, spec: ContractSpec) -> _Finding | None:
     """Slippage beyond the group's ``max_slippage_ticks``: ``|avg fill - leader
     fill| / tick size`` for a market copy in the leader's contract or its
-    mini/micro (the orders sent with the leader's price as reference)."""
+    mini/micro (the orders sent with the leader's price as reference); the
+    rule and its wording are the engine's, shared with the replay
+    (:func:`routing.engine.watch.slippage_finding`)."""
     limit = order.group.max_slippage_ticks
     event = order.leader_event
     if (
@@ -338,23 +341,28 @@ def _slippage(order: CopyOrder, result: OrderResult, spec: ContractSpec) -> _Fin
         avg = result.avg_price
     else:
         return None
-    tick = spec.tick_size
-    ticks = abs(avg - event.price) / tick
-    if ticks <= limit:
+    slipped = slippage_finding(
+        account=order.account.name,
+        side=order.side,
+        qty=qty or result.filled_qty,
+        symbol=order.symbol,
+        avg_price=avg,
+        leader_price=event.price,
+        tick_size=spec.tick_size,
+        max_ticks=limit,
+        client_order_id=order.client_order_id,
+    )
+    if slipped is None:
         return None
-    shown = _plain(ticks.quantize(Decimal("0.01")))
-    name = order.account.name
     return _Finding(
         Incident.Kind.SLIPPAGE,
-        f"slipped {shown} ticks > max {limit} on {order.symbol}: {name} {order.side} "
-        f"{qty or result.filled_qty} @ avg {_plain(avg)} vs leader {_plain(event.price)} "
-        f"(tick {_plain(tick)}, order {order.client_order_id})",
+        slipped.reason.text,
         {
-            "ticks": shown,
+            "ticks": slipped.ticks,
             "max_slippage_ticks": limit,
             "avg_fill_price": _plain(avg),
             "leader_price": _plain(event.price),
-            "tick_size": _plain(tick),
+            "tick_size": _plain(spec.tick_size),
         },
     )
 

@@ -44,16 +44,15 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
 from routing.brokers.paper import PaperBroker
 from routing.engine.conversion import same_underlying
 from routing.engine.copier import LeaderMove, decide_copies
-from routing.engine.limits import AccountSession, RouteLevel, RouteLimits
+from routing.engine.limits import AccountSession, RouteLevel
 from routing.engine.positions import Position
 from routing.engine.sessions import trading_date
 from routing.engine.symbols import root_of
@@ -62,13 +61,11 @@ from routing.engine.types import (
     CopyDecision,
     DecisionStatus,
     FollowerState,
-    GroupConfig,
     Intent,
     LeaderFill,
 )
 from routing.engine.watch import (
     Reason,
-    SessionState,
     account_check,
     engine_view,
     incident_lock_text,
@@ -78,53 +75,21 @@ from routing.engine.watch import (
     session_roll,
     slippage_finding,
 )
-from routing.route_file import FollowerSpec, RouteFileError, RouteSpec
-from routing.runtime.replay_records import DecisionRecord, RiskEvent, SimulationResult
+from routing.route_file import RouteSpec
+from routing.runtime.replay_records import (
+    DecisionRecord,
+    ReplayAccount,
+    ReplayRoute,
+    RiskEvent,
+    SimulationResult,
+    check_roots,
+    replay_summary,
+    unrealized_at_marks,
+)
 
 __all__ = ["DecisionRecord", "RiskEvent", "SimulationResult", "simulate"]
 
 CENT = Decimal("0.01")
-
-
-@dataclass
-class _Account:
-    """One follower's replay state: tracked positions, quarantines and its
-    layer-2 session (:class:`SessionState`, ``None`` before the first fill);
-    ``realized_at_open`` the account's cumulative realized PnL (dollars) when
-    the session opened."""
-
-    spec: FollowerSpec
-    expected: dict[str, int] = field(default_factory=dict)
-    quarantined: set[str] = field(default_factory=set)
-    session: SessionState | None = None
-    realized_at_open: Decimal = Decimal(0)
-    halts: list[dict[str, str]] = field(default_factory=list)
-    flatten_orders: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @property
-    def name(self) -> str:
-        return self.spec.account.name
-
-    @property
-    def state(self) -> SessionState:
-        assert self.session is not None  # every fill rolls the accounts first
-        return self.session
-
-
-@dataclass
-class _Route:
-    """The route's level during the replay (starts at the file's; a lock is
-    for the rest of the replay) and the engine's group config at that level."""
-
-    group: GroupConfig
-    start: RouteLevel
-    lock: dict[str, str] | None = None
-
-    def locked(self, reason: str, at: datetime) -> None:
-        limits: RouteLimits = replace(self.group.limits, level=RouteLevel.LOCKED)
-        self.group = replace(self.group, limits=limits)
-        self.lock = {"time": at.isoformat(), "reason": reason}
 
 
 def simulate(
@@ -157,23 +122,6 @@ def simulate(
     return asyncio.run(_simulate(route, list(fills), specs, broker))
 
 
-def _check_roots(route: RouteSpec, specs: Mapping[str, ContractSpec]) -> None:
-    for leader_root, follower_root in route.group.mappings:
-        for root in (leader_root, follower_root):
-            if root not in specs:
-                raise RouteFileError(
-                    f"mapping {leader_root} -> {follower_root}: no contract spec for {root}"
-                )
-    for f in route.followers:
-        for key in ("allowed_roots", "denied_roots"):
-            unknown = sorted(r for r in getattr(f.limits, key) if r not in specs)
-            if unknown:
-                raise RouteFileError(
-                    f"follower {f.account.name!r} limits.{key}: no contract spec for "
-                    f"{', '.join(unknown)}"
-                )
-
-
 class _Replay:
     """The replay's mutable state around the pure engine."""
 
@@ -184,8 +132,8 @@ class _Replay:
         self.specs = specs
         self.broker = broker
         group_limits = replace(route.group.limits, reviewed=True)
-        self.route = _Route(replace(route.group, limits=group_limits), group_limits.level)
-        self.accounts = {f.account.name: _Account(f) for f in route.followers}
+        self.route = ReplayRoute(replace(route.group, limits=group_limits), group_limits.level)
+        self.accounts = {f.account.name: ReplayAccount(f) for f in route.followers}
         self.leader_book: dict[str, Position] = defaultdict(Position)
         self.symbols: set[str] = set()
         self.linked: dict[str, set[str]] = defaultdict(set)  # leader symbol -> same-index ones
@@ -193,24 +141,24 @@ class _Replay:
 
     # -- figures -------------------------------------------------------------
 
-    def realized_total(self, account: _Account) -> Decimal:
+    def realized_total(self, account: ReplayAccount) -> Decimal:
         return sum(
             (self.broker.position(account.name, s).realized_pnl for s in self.symbols),
             Decimal(0),
         )
 
-    def unrealized(self, account: _Account) -> Decimal:
+    def unrealized(self, account: ReplayAccount) -> Decimal:
         positions = {s: self.broker.position(account.name, s) for s in self.symbols}
-        return _unrealized(self.broker, positions, self.specs)
+        return unrealized_at_marks(self.broker, positions, self.specs)
 
-    def session_figures(self, account: _Account) -> tuple[Decimal, Decimal]:
+    def session_figures(self, account: ReplayAccount) -> tuple[Decimal, Decimal]:
         """``(session realized, session PnL)``, dollars: session PnL =
         realized since the session opened + unrealized at the marks - the
         unrealized carried into the session."""
         realized = self.realized_total(account) - account.realized_at_open
         return realized, realized + self.unrealized(account) - account.state.carried_in
 
-    def view(self, account: _Account) -> tuple[Decimal, AccountSession]:
+    def view(self, account: ReplayAccount) -> tuple[Decimal, AccountSession]:
         """``(session PnL, the layer-1 checks' session view)`` now."""
         realized, pnl = self.session_figures(account)
         return pnl, engine_view(
@@ -285,7 +233,7 @@ class _Replay:
         if reason is not None:
             self.lock(reason, reason.text, at)
 
-    async def flatten(self, account: _Account, reason: str, at: datetime) -> None:
+    async def flatten(self, account: ReplayAccount, reason: str, at: datetime) -> None:
         """Close every open position of ``account`` at the marks (flatten on breach)."""
         for symbol in sorted(self.symbols):
             held = self.broker.position(account.name, symbol).qty
@@ -476,64 +424,22 @@ async def _simulate(
     specs: Mapping[str, ContractSpec],
     broker: PaperBroker,
 ) -> SimulationResult:
-    _check_roots(route, specs)
+    check_roots(route, specs)
     await broker.connect()
     replay = _Replay(route, specs, broker)
     for fill in fills:
         await replay.on_fill(fill)
     await broker.disconnect()
-    return SimulationResult(replay.records, _summary(replay, fills))
-
-
-def _unrealized(
-    broker: PaperBroker, positions: Mapping[str, Position], specs: Mapping[str, ContractSpec]
-) -> Decimal:
-    """Dollars of open PnL of ``positions`` (by symbol) at the broker's last marks."""
-    total = Decimal(0)
-    for symbol, position in positions.items():
-        mark = broker.last_mark(symbol)
-        if position.qty and mark is not None:
-            total += position.unrealized_pnl(mark, specs[root_of(symbol)].point_value)
-    return total
-
-
-def _summary(replay: _Replay, fills: list[LeaderFill]) -> dict[str, Any]:
-    broker, specs, route = replay.broker, replay.specs, replay.spec
-
-    def book(positions: Mapping[str, Position]) -> dict[str, Any]:
-        realized = sum((p.realized_pnl for p in positions.values()), Decimal(0))
-        unrealized = _unrealized(broker, positions, specs)
-        return {
-            "final_position": {s: p.qty for s, p in sorted(positions.items()) if p.qty},
-            "realized_pnl": str(realized.quantize(CENT)),
-            "unrealized_pnl": str(unrealized.quantize(CENT)),
-        }
-
-    followers = []
-    for f in route.followers:
-        account = replay.accounts[f.account.name]
-        positions = {s: broker.position(account.name, s) for s in replay.symbols}
-        counts = account.counts
-        followers.append(
-            {
-                "follower": account.name,
-                "ratio": str(f.ratio),
-                "sent": counts["filled"] + counts["rejected"],
-                "filled": counts["filled"],
-                "rejected": counts["rejected"],
-                "blocked": counts["blocked"],
-                "skipped": counts["skipped"],
-                "scaled": counts["scaled"],
-                "halts": list(account.halts),
-                "flatten_orders": account.flatten_orders,
-                **book(positions),
-            }
-        )
-    return {
-        "route": route.name,
-        "level": replay.route.start.label,
-        "final_level": replay.route.group.limits.level.label,
-        "lock": replay.route.lock,
-        "leader": {"name": route.leader.name, "fills": len(fills), **book(replay.leader_book)},
-        "followers": followers,
-    }
+    return SimulationResult(
+        replay.records,
+        replay_summary(
+            route,
+            replay.accounts,
+            broker=broker,
+            specs=specs,
+            symbols=replay.symbols,
+            leader_book=replay.leader_book,
+            route_state=replay.route,
+            fills=len(fills),
+        ),
+    )

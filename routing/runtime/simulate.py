@@ -89,8 +89,6 @@ from routing.runtime.replay_records import (
 
 __all__ = ["DecisionRecord", "RiskEvent", "SimulationResult", "simulate"]
 
-CENT = Decimal("0.01")
-
 
 def simulate(
     route: RouteSpec,

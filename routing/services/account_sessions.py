@@ -11,6 +11,11 @@ fills since that session opened. Quarantines of earlier sessions are
 released in the same transaction. Sources: CME Globex hours (sessions open at
 17:00 America/Chicago, :mod:`routing.engine.sessions`); drawdown kinds as
 prop firms define them (:class:`routing.engine.limits.DrawdownMode`).
+
+The arithmetic of the reset and of the session view is the engine's
+(:func:`routing.engine.watch.session_open`, :func:`~routing.engine.watch.session_roll`,
+:func:`~routing.engine.watch.engine_view`), shared with the replay and the
+pre-session check; this module reads the figures and writes the row.
 """
 
 from __future__ import annotations

@@ -139,8 +139,9 @@ def account_breaches_apply(
             if halted and check.flatten:
                 AccountSession.objects.filter(pk=row.pk).update(flatten_due=True)
                 row.flatten_due = True
-            # Halted here or by a concurrent pass: the row holds the reason that won.
-            state = replace(state, halt=row.halt_reason)
+            # Halted here (the row holds the reason) or by a concurrent pass
+            # (halted all the same: its reason is in the journal).
+            state = replace(state, halt=row.halt_reason or check.halt.text)
         updated[account_id] = AccountRisk(risk.account, row, risk.limits, risk.session_pnl, state)
     return updated
 

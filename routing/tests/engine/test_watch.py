@@ -8,6 +8,7 @@ Money in dollars. Sources of the rules: CME session times
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -66,7 +67,7 @@ def test_session_roll_worked_example_from_the_risk_session() -> None:
     # Arrange: 25,000 opening, halted; the session realized -50.00 (MES 1 x
     # -10 x $5) and an MNQ position carries -400.00 into the next session.
     state = session_open(trading_date=DAY, balance=D(25_000), starting_balance=D(25_000))
-    state = SessionState(**{**_fields(state), "halt": "daily loss 450.00", "flatten_due": True})
+    state = replace(state, halt="daily loss 450.00", flatten_due=True)
     # Act
     rolled = session_roll(
         state, trading_date=DAY + timedelta(days=1), realized_since=D(-50), carried_in=D(-400)
@@ -87,10 +88,6 @@ def test_session_roll_worked_example_from_the_risk_session() -> None:
     )
     with pytest.raises(ValueError, match="cannot roll"):
         session_roll(rolled, trading_date=DAY, realized_since=D(0), carried_in=D(0))
-
-
-def _fields(state: SessionState) -> dict:
-    return {name: getattr(state, name) for name in SessionState.__slots__}
 
 
 def test_daily_loss_at_the_limit_halts_with_code_and_text() -> None:

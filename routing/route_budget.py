@@ -37,7 +37,10 @@ if eligible.
 Session state: the account's :class:`routing.models.AccountSession` row for
 the trading date; when the session reset has not run yet, the figures the
 reset would compute (opening balance = previous opening + realized since,
-high-water marks carried over), marked *provisional*.
+high-water marks carried over: :func:`routing.engine.watch.session_roll`),
+marked *provisional*. Halts and the route's session-loss lock are previewed
+with layer 2's own rules (:func:`routing.engine.watch.breaches`,
+:func:`routing.engine.watch.route_session_loss`).
 """
 
 from __future__ import annotations
@@ -48,17 +51,10 @@ from decimal import Decimal
 
 from journal.models import Position
 from routing.engine.limits import RiskLimits, RouteLevel, RouteLimits
-from routing.engine.risk import (
-    check_consistency,
-    check_daily_loss,
-    check_drawdown,
-    check_route_session_loss,
-    money,
-    risk_per_contract,
-    route_level_refusal,
-)
+from routing.engine.risk import money, risk_per_contract, route_level_refusal
 from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, parse_contract
+from routing.engine.watch import breaches, route_session_loss
 from routing.models import (
     AccountSession,
     ContractSpec,
@@ -290,9 +286,9 @@ def _refusals(group: CopyGroup, limits: RouteLimits, route_pnl: Decimal) -> tupl
     level = route_level_refusal(limits)
     if level is not None:
         refusals.append(level)
-    route_loss = check_route_session_loss(route_pnl, limits)
+    route_loss = route_session_loss(route_pnl, limits)
     if route_loss is not None:
-        refusals.append(route_loss)
+        refusals.append(route_loss.text)
     return tuple(refusals)
 
 
@@ -390,13 +386,8 @@ def _follower_budget(
         reasons.append(f"not among the route's first {limits.max_accounts} enabled followers")
     if session.halt is not None:
         reasons.append(f"halted this session: {session.halt}")
-    for check in (
-        check_daily_loss(session_pnl, risk),
-        check_drawdown(session, risk),
-        check_consistency(session, risk),
-    ):
-        if check is not None:
-            reasons.append(check)
+    # The limits layer 2 would halt the account on at this mark (the same rule).
+    reasons.extend(b.text for b in breaches(session, session_pnl, risk))
     max_contracts, max_note = _account_max(risk, limits)
     daily = None if risk.daily_loss is None else risk.daily_loss + session_pnl
     drawdown = (

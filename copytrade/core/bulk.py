@@ -16,7 +16,9 @@ from typing import Any
 from django.db import connections, models, router
 
 
-def bulk_set(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
+def bulk_set(
+    objs: Sequence[models.Model], fields: Iterable[str], *, never_lower: Iterable[str] = ()
+) -> int:
     """Store ``fields`` of every object in ``objs`` (saved rows of one model)
     in one ``UPDATE``; returns the rows matched. Values are taken from the
     objects as they are (``auto_now`` does not apply: set ``updated_at``
@@ -50,7 +52,16 @@ def bulk_set(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
             params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
     columns = ", ".join(quote(c) for c in ["_pk", *(f.column for f in targets)])
     table = quote(opts.db_table)
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in targets)
+    greatest = "GREATEST" if cast else "MAX"  # SQLite's two-argument MAX is a scalar
+    keep = set(never_lower)
+
+    def assign(field: Any) -> str:
+        col = quote(field.column)
+        if field.name in keep:
+            return f"{col} = {greatest}({table}.{col}, v.{col})"
+        return f"{col} = v.{col}"
+
+    assignments = ", ".join(assign(f) for f in targets)
     sql = (
         f"WITH v ({columns}) AS (VALUES {', '.join([row_sql] * len(objs))}) "  # noqa: S608
         f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote(pk.column)} = v._pk"

@@ -11,6 +11,11 @@ fills since that session opened. Quarantines of earlier sessions are
 released in the same transaction. Sources: CME Globex hours (sessions open at
 17:00 America/Chicago, :mod:`routing.engine.sessions`); drawdown kinds as
 prop firms define them (:class:`routing.engine.limits.DrawdownMode`).
+
+The arithmetic of the reset and of the session view is the engine's
+(:func:`routing.engine.watch.session_open`, :func:`~routing.engine.watch.session_roll`,
+:func:`~routing.engine.watch.engine_view`), shared with the replay and the
+pre-session check; this module reads the figures and writes the row.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from accounts.models import BrokerAccount
 from journal.models import EventType, Fill, Position
 from journal.services import journal_record
 from routing.engine.limits import AccountSession as EngineSession
-from routing.engine.limits import DrawdownMode, RiskLimits
-from routing.engine.risk import drawdown_floor, money
+from routing.engine.limits import RiskLimits
+from routing.engine.risk import money
 from routing.engine.sessions import CHICAGO, session_start, trading_date
+from routing.engine.watch import SessionState, engine_view, session_open, session_roll
 from routing.models import AccountSession, Follower
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
@@ -89,24 +95,31 @@ def _opening(
         # Read from the row, not ``account``: the caller's instance may predate
         # a balance the user edited since, and the reset writes the balance.
         current = BrokerAccount.objects.values("balance", "starting_balance").get(pk=account.pk)
-        opening = current["balance"]
-        high = eod_high = max(opening + carried_in, current["starting_balance"])
+        state = session_open(
+            trading_date=day,
+            balance=current["balance"],
+            starting_balance=current["starting_balance"],
+            carried_in=carried_in,
+        )
         realized = Decimal(0)
     else:
         realized = Fill.objects.filter(
             account=account, filled_at__gte=previous.opened_at, filled_at__lt=opened
         ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
-        opening = previous.opening_balance + realized
-        high = max(previous.high_water, opening + carried_in)
-        eod_high = max(previous.eod_high_water, opening + carried_in)
+        state = session_roll(
+            session_state_of(previous),
+            trading_date=day,
+            realized_since=realized,
+            carried_in=carried_in,
+        )
     row = AccountSession(
         account=account,
         trading_date=day,
         opened_at=opened,
-        opening_balance=opening,
-        opening_unrealized=carried_in,
-        high_water=high,
-        eod_high_water=eod_high,
+        opening_balance=state.opening_balance,
+        opening_unrealized=state.carried_in,
+        high_water=state.high_water,
+        eod_high_water=state.eod_high_water,
     )
     return row, previous, realized
 
@@ -187,31 +200,41 @@ def engine_session(
     :func:`routing.selectors.session_pnl_by_account` gives it) and realized
     PnL, dollars. Equity = opening balance + PnL the open positions carried
     in + session PnL."""
-    equity = row.opening_balance + row.opening_unrealized + session_pnl
-    floor = None
-    if limits.max_drawdown is not None:
-        high = (
-            row.eod_high_water
-            if limits.drawdown_mode is DrawdownMode.TRAILING_EOD
-            else max(row.high_water, equity)
-        )
-        floor = drawdown_floor(
-            limits.drawdown_mode, limits.max_drawdown, account.starting_balance, high
-        )
-    return EngineSession(
-        trading_date=row.trading_date,
-        halt=(row.halt_reason or "halted") if row.halted_at else None,
-        equity=equity,
+    return engine_view(
+        session_state_of(row),
+        limits,
+        starting_balance=account.starting_balance,
+        session_pnl=session_pnl,
         realized=realized,
-        drawdown_floor=floor,
+    )
+
+
+def session_state_of(row: AccountSession) -> SessionState:
+    """The engine's session state of ``row`` (a halt without a stored
+    reason reads ``"halted"``: halted all the same)."""
+    return SessionState(
+        trading_date=row.trading_date,
+        opening_balance=row.opening_balance,
+        carried_in=row.opening_unrealized,
+        high_water=row.high_water,
+        eod_high_water=row.eod_high_water,
+        halt=(row.halt_reason or "halted") if row.halted_at else None,
+        flatten_due=row.flatten_due,
     )
 
 
 def account_halt(
-    *, row: AccountSession, reason: str, at: datetime, group_id: int | None = None
+    *,
+    row: AccountSession,
+    reason: str,
+    at: datetime,
+    group_id: int | None = None,
+    code: str = "",
 ) -> bool:
     """Halt new entries on the account for the rest of the session, journaled
-    with ``reason``; False (nothing written) when it is already halted."""
+    with ``reason`` and its stable ``code`` (:class:`routing.engine.watch.ReasonCode`,
+    empty when the caller has none); False (nothing written) when it is
+    already halted."""
     updated = AccountSession.objects.filter(pk=row.pk, halted_at__isnull=True).update(
         halted_at=at, halt_reason=reason
     )
@@ -230,6 +253,10 @@ def account_halt(
             f"{account.name}: new entries halted until the next session "
             f"(open positions stay open unless flatten on breach is on): {reason}"
         ),
-        extra_data={"trading_date": row.trading_date.isoformat(), "reason": reason},
+        extra_data={
+            "trading_date": row.trading_date.isoformat(),
+            "reason": reason,
+            **({"code": code} if code else {}),
+        },
     )
     return True

@@ -86,7 +86,13 @@ def incident_record(
             **dict(numbers or {}),
         },
     )
-    route_lock(group=group, reason=f"incident: {kind}: {detail}", actor_label=actor_label, at=at)
+    route_lock(
+        group=group,
+        reason=f"incident: {kind}: {detail}",
+        actor_label=actor_label,
+        at=at,
+        code=str(kind),
+    )
     return incident, True
 
 

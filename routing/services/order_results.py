@@ -37,6 +37,7 @@ from routing.brokers.base import OrderResult, OrderStatus, OrderType
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.engine.types import Intent, Side
+from routing.engine.watch import slippage_finding
 from routing.models import ContractSpec, CopyOrder, Incident
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_position_move
@@ -376,7 +377,9 @@ def _slippage(
 ) -> _Finding | None:
     """Slippage beyond the group's ``max_slippage_ticks``: ``|avg fill - leader
     fill| / tick size`` for a market copy in the leader's contract or its
-    mini/micro (the orders sent with the leader's price as reference)."""
+    mini/micro (the orders sent with the leader's price as reference); the
+    rule and its wording are the engine's, shared with the replay
+    (:func:`routing.engine.watch.slippage_finding`)."""
     limit = order.group.max_slippage_ticks
     event = order.leader_event
     if (
@@ -395,18 +398,24 @@ def _slippage(
     else:
         return None
     tick = specs[root_of(order.symbol)].tick_size
-    ticks = abs(avg - event.price) / tick
-    if ticks <= limit:
+    slipped = slippage_finding(
+        account=order.account.name,
+        side=order.side,
+        qty=qty or result.filled_qty,
+        symbol=order.symbol,
+        avg_price=avg,
+        leader_price=event.price,
+        tick_size=tick,
+        max_ticks=limit,
+        client_order_id=order.client_order_id,
+    )
+    if slipped is None:
         return None
-    shown = _plain(ticks.quantize(Decimal("0.01")))
-    name = order.account.name
     return _Finding(
         Incident.Kind.SLIPPAGE,
-        f"slipped {shown} ticks > max {limit} on {order.symbol}: {name} {order.side} "
-        f"{qty or result.filled_qty} @ avg {_plain(avg)} vs leader {_plain(event.price)} "
-        f"(tick {_plain(tick)}, order {order.client_order_id})",
+        slipped.reason.text,
         {
-            "ticks": shown,
+            "ticks": slipped.ticks,
             "max_slippage_ticks": limit,
             "avg_fill_price": _plain(avg),
             "leader_price": _plain(event.price),

@@ -9,33 +9,31 @@ positions stay open unless its *flatten on breach* setting is on (then the
 session row is marked ``flatten_due`` and the engine worker closes them). A
 route whose followers' summed session loss reaches its max session loss goes
 to level 4 (issue "The risk engine", Layer 2).
+
+The rules are the engine's (:mod:`routing.engine.watch`, shared with the
+replay and the pre-session check); this module reads the figures they need
+and persists what they decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import bulk_set
 from journal.models import Position
 from journal.services import positions_mark
 from routing.engine.limits import AccountSession as EngineSession
-from routing.engine.limits import RiskLimits, RouteLevel
-from routing.engine.risk import (
-    check_consistency,
-    check_daily_loss,
-    check_drawdown,
-    check_route_session_loss,
-)
+from routing.engine.limits import RiskLimits
 from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
+from routing.engine.watch import account_check, breaches, route_check
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
 from routing.selectors import session_pnl_by_account
 from routing.services.account_sessions import (
@@ -43,6 +41,7 @@ from routing.services.account_sessions import (
     account_session_current,
     engine_session,
     session_realized,
+    session_state_of,
 )
 from routing.services.route_levels import route_lock
 
@@ -99,85 +98,84 @@ def accounts_risk(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[in
 
 
 def breach_of(risk: AccountRisk) -> tuple[str, bool] | None:
-    """``(reason, may flatten)`` when the account must halt now, else ``None``.
+    """``(reason, may flatten)`` when the account is past a limit now, else
+    ``None`` (:func:`routing.engine.watch.breaches`, the first one).
 
     Daily loss and the drawdown floor are losses (a flatten on breach closes
     the positions); the consistency lock is a profit rule (never flattens).
     """
-    loss = check_daily_loss(risk.session_pnl, risk.limits) or (
-        check_drawdown(risk.state, risk.limits) if risk.limits.max_drawdown is not None else None
-    )
-    if loss is not None:
-        return loss, True
-    consistency = check_consistency(risk.state, risk.limits)
-    if consistency is not None:
-        return consistency, False
-    return None
+    found = breaches(risk.state, risk.session_pnl, risk.limits)
+    if not found:
+        return None
+    return found[0].text, found[0].code.is_loss
 
 
 def account_breaches_apply(
     risks: Mapping[int, AccountRisk], *, at: datetime, group_of: Mapping[int, int]
 ) -> dict[int, AccountRisk]:
-    """Halt every account in ``risks`` that breached (journaled), raise the
-    intraday high-water marks, and return ``risks`` with the halts applied.
+    """Persist one :func:`routing.engine.watch.account_check` per account in
+    ``risks``: the raised intraday high-water mark, the halt (journaled with
+    its reason and code) and the flatten it makes due; returns ``risks`` with
+    the halts applied.
 
     ``group_of`` maps account id -> the group it follows (for the journal).
     """
     updated = {}
-    raised = []
-    for risk in risks.values():
-        row, state = risk.row, risk.state
-        if state.equity is not None and state.equity > row.high_water:
-            row.high_water = state.equity
+    raised: list[AccountSession] = []
+    for account_id, risk in risks.items():
+        row = risk.row
+        check = account_check(
+            session_state_of(row),
+            risk.limits,
+            starting_balance=risk.account.starting_balance,
+            session_pnl=risk.session_pnl,
+            realized=risk.state.realized,
+        )
+        if check.state.high_water > row.high_water:
+            row.high_water = check.state.high_water
             raised.append(row)
+        state = risk.state
+        if check.halt is not None:
+            halted = account_halt(
+                row=row,
+                reason=check.halt.text,
+                at=at,
+                group_id=group_of.get(account_id),
+                code=check.halt.code.value,
+            )
+            if halted and check.flatten:
+                AccountSession.objects.filter(pk=row.pk).update(flatten_due=True)
+                row.flatten_due = True
+            # Halted here (the row holds the reason) or by a concurrent pass
+            # (halted all the same: its reason is in the journal).
+            state = replace(state, halt=row.halt_reason or check.halt.text)
+        updated[account_id] = AccountRisk(risk.account, row, risk.limits, risk.session_pnl, state)
     if raised:
         # One statement for every mark raised; GREATEST keeps a higher mark a
         # concurrent pass wrote meanwhile (the mark never goes down).
         _high_water_raise(raised)
-    for account_id, risk in risks.items():
-        row, state = risk.row, risk.state
-        breach = None if row.halted_at else breach_of(risk)
-        if breach is not None:
-            reason, loss = breach
-            halted = account_halt(row=row, reason=reason, at=at, group_id=group_of.get(account_id))
-            if halted and loss and risk.limits.flatten_on_breach:
-                AccountSession.objects.filter(pk=row.pk).update(flatten_due=True)
-                row.flatten_due = True
-            state = EngineSession(
-                trading_date=state.trading_date,
-                halt=row.halt_reason,
-                equity=state.equity,
-                realized=state.realized,
-                drawdown_floor=state.drawdown_floor,
-            )
-        updated[account_id] = AccountRisk(risk.account, row, risk.limits, risk.session_pnl, state)
     return updated
 
 
 def _high_water_raise(rows: Sequence[AccountSession]) -> None:
-    """Store each row's raised intraday high-water mark (its ``high_water``),
-    never lowering a mark stored meanwhile."""
-    marks = {row.pk: row.high_water for row in rows}
-    field = AccountSession._meta.get_field("high_water")
-    for row in rows:
-        row.high_water = Greatest(F("high_water"), Value(marks[row.pk], output_field=field))
-    AccountSession.objects.bulk_update(rows, ["high_water"])
-    for row in rows:
-        row.high_water = marks[row.pk]
+    """Store each row's raised intraday high-water mark (its ``high_water``)
+    in one statement, never lowering a mark stored meanwhile."""
+    bulk_set(rows, ["high_water"], never_lower=["high_water"])
 
 
 def route_session_loss_check(
     group: CopyGroup, risks: Mapping[int, AccountRisk], *, at: datetime
 ) -> bool:
     """Lock ``group`` (level 4) when its followers' summed session loss
-    reached its max session loss; True when this call locked it."""
-    if group.level == RouteLevel.LOCKED:
-        return False
+    reached its max session loss (:func:`routing.engine.watch.route_check`);
+    True when this call locked it."""
     pnl = sum((r.session_pnl for r in risks.values()), Decimal(0))
-    reason = check_route_session_loss(pnl, group.route_limits())
+    reason = route_check(pnl, group.route_limits())
     if reason is None:
         return False
-    return route_lock(group=group, reason=reason, actor_label="risk", at=at)
+    return route_lock(
+        group=group, reason=reason.text, actor_label="risk", at=at, code=reason.code.value
+    )
 
 
 def risk_watch(*, at: datetime) -> dict[int, str]:

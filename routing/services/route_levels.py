@@ -39,6 +39,7 @@ def _apply(
     actor_label: str,
     actor_user_id: int | None,
     at: datetime,
+    code: str = "",
 ) -> bool:
     before = RouteLevel(group.level)
     if before is level:
@@ -56,7 +57,7 @@ def _apply(
         occurred_at=at,
         message=f"{group.name}: level {before.label} \u2192 {level.label}: {reason}",
         before={"level": before.value},
-        after={"level": level.value, "reason": reason},
+        after={"level": level.value, "reason": reason, **({"code": code} if code else {})},
     )
     return True
 
@@ -90,9 +91,18 @@ def route_level_set(
 
 @transaction.atomic
 def route_lock(
-    *, group: CopyGroup, reason: str, actor_label: str, at: datetime | None = None
+    *,
+    group: CopyGroup,
+    reason: str,
+    actor_label: str,
+    at: datetime | None = None,
+    code: str = "",
 ) -> bool:
-    """Lock ``group`` (level 4) for ``reason``; False when it was locked already."""
+    """Lock ``group`` (level 4) for ``reason``; False when it was locked already.
+
+    ``code`` is the reason's stable code (:class:`routing.engine.watch.ReasonCode`
+    or an incident kind), journaled beside it; empty when there is none.
+    """
     row = _locked(group)
     changed = _apply(
         row,
@@ -101,6 +111,7 @@ def route_lock(
         actor_label=actor_label,
         actor_user_id=None,
         at=at or timezone.now(),
+        code=code,
     )
     group.level, group.level_reason = row.level, row.level_reason
     return changed

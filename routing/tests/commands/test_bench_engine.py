@@ -56,7 +56,7 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
         assert not {"pending", "sent"} & in_db.keys()
         assert case["engine_only_p50_us"] <= case["engine_only_p99_us"]
         assert set(case["split_p50_ms"]) == {
-            "load_account",
+            "to_ingest",
             "ingest",
             "engine_in_ingest",
             "ingest_to_last_handoff",

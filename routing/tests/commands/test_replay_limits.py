@@ -157,6 +157,7 @@ def test_daily_loss_reached_then_halted_entries_blocked_exits_go(
             "follower": "Loser",
             "reason": "daily loss 394.50 \u2265 limit 394.50",
             "trading_date": "2025-01-28",
+            "code": "daily_loss",
         }
     ]
     loser = _of(rows, "Loser")
@@ -326,6 +327,7 @@ def test_trailing_drawdown_floor_blocks_entries_the_static_floor_allows(
             "follower": "Trail",
             "reason": floor,
             "trading_date": "2025-01-28",
+            "code": "drawdown",
         }
     ]
     assert (trail[11]["side"], trail[11]["qty"], trail[11]["status"]) == ("sell", 10, "filled")
@@ -342,13 +344,16 @@ def test_slippage_beyond_the_route_max_locks_the_route(shared_data: Path, tmp_pa
     )
     rows, summary = _sim101(shared_data, route, "--slippage-ticks", "2")
     assert rows[0]["fill_price"] == "21540.00"
+    # The lock's reason is live copying's incident wording (the route level
+    # shows the same sentence after a live slippage incident).
     assert rows[1] == {
         "event": "lock",
         "time": "2025-01-28T10:59:52+00:00",
-        "reason": "slippage 2 ticks > max slippage 1 ticks "
-        "(One MNQH5 filled 21540.00 vs leader 21539.50)",
+        "reason": "incident: slippage: slipped 2 ticks > max 1 on MNQH5: One buy 9 @ avg "
+        f"21540 vs leader 21539.5 (tick 0.25, order {rows[0]['client_order_id']})",
         "route": "Limits",
         "level": "4 Locked",
+        "code": "slippage",
     }
     assert "route level 4 Locked" in rows[2]["reason"] and rows[2]["status"] == "blocked"
     assert summary["final_level"] == "4 Locked"
@@ -459,6 +464,7 @@ def test_route_session_loss_locks_the_route_for_the_rest_of_the_replay(
             "reason": "route session loss 128.00 \u2265 limit 100.00",
             "route": "Limits",
             "level": "4 Locked",
+            "code": "route_session_loss",
         }
     ]
     one = _of(rows, "One")

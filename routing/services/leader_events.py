@@ -39,6 +39,7 @@ from routing.selectors import (
 )
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
+from routing.services.leases import LeaseFence, leader_lock
 from routing.services.quarantines import quarantines_active
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
 
@@ -62,25 +63,32 @@ class IngestResult:
         return [o.pk for o in self.orders if o.status == CopyOrder.Status.PENDING]
 
 
-def leader_event_ingest(*, account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResult:
+def leader_event_ingest(
+    *, account: BrokerAccount, fill: LeaderFill, source: str, fence: LeaseFence | None = None
+) -> IngestResult:
     """Store ``fill`` on leader ``account`` once and decide its copies.
 
     Idempotent on ``(account, fill.event_id)``: a second delivery returns the
     first event's orders with ``created=False`` and sends nothing new, also
-    when two deliveries race (the unique constraint decides).
+    when two deliveries race (the unique constraint decides). With ``fence``
+    (an engine worker's lease on the leader) nothing is stored or decided
+    unless the lease is still the fence's: raises ``LeaseLostError``.
     """
     try:
         with transaction.atomic():
-            return _ingest(account, fill, source)
+            return _ingest(account, fill, source, fence)
     except IntegrityError:
         event = LeaderEvent.objects.get(account=account, external_id=fill.event_id)
         return IngestResult(event=event, created=False, orders=list(event.copy_orders.all()))
 
 
-def _ingest(account: BrokerAccount, fill: LeaderFill, source: str) -> IngestResult:
+def _ingest(
+    account: BrokerAccount, fill: LeaderFill, source: str, fence: LeaseFence | None
+) -> IngestResult:
     # One leader's events are applied one at a time: its position before
-    # each fill must be the position after the previous one.
-    BrokerAccount.objects.select_for_update().filter(pk=account.pk).get()
+    # each fill must be the position after the previous one. The same locked
+    # read checks the worker still holds the leader's lease (fencing).
+    leader_lock(leader_id=account.pk, fence=fence)
     existing = LeaderEvent.objects.filter(account=account, external_id=fill.event_id).first()
     if existing is not None:
         return IngestResult(event=existing, created=False, orders=list(existing.copy_orders.all()))

@@ -239,3 +239,48 @@ async def test_worker_without_the_lease_when_running_then_never_consumes_the_lea
     positions = await sync_to_async(_positions)(paper, route)
     assert positions == {"Eval 25K": 1, "Funded 150K": 6}  # leader +2: 2 x 0.5, 2 x 3
     await paper.disconnect()
+
+
+async def test_worker_that_lost_its_lease_when_events_come_then_decides_nothing(
+    route: Route,
+) -> None:
+    from django.db.models import F
+    from django.utils import timezone
+
+    from routing.models import LeaderEvent
+    from routing.services.leases import LeaseLostError
+
+    # Arrange: a holds the leader, then stalls long enough for z to take it.
+    paper = await sync_to_async(CountingPaper)()
+    await paper.connect()
+    stop_a = asyncio.Event()
+    a = EngineWorker(
+        ProcessRegistry({"paper": paper}), poll_seconds=0.05, worker_id="a", lease_ttl=TTL
+    )
+    task_a = asyncio.create_task(a.run(stop_a))
+
+    def a_holds_the_leader() -> bool:
+        """worker a holds the leader's lease"""
+        return leader_leases_held() == {route.leader.pk: "a"}
+
+    await _until(a_holds_the_leader)
+    await sync_to_async(LeaderLease.objects.filter(leader=route.leader).update)(
+        worker_id="z",
+        generation=F("generation") + 1,
+        expires_at=timezone.now() + timedelta(minutes=1),
+    )
+    await asyncio.sleep(TTL.total_seconds())  # a renews, finds the lease gone
+    # Act: the leader trades; the event is also handed to a directly.
+    paper.publish_leader_fill(_fill(route, "f1", Side.BUY, 2))
+    await asyncio.sleep(0.3)
+    with pytest.raises(LeaseLostError, match="a no longer holds the lease"):
+        await a.handle_leader_fill(route.leader.pk, _fill(route, "f1", Side.BUY, 2), source="t")
+    stop_a.set()
+    await task_a
+    # Assert: nothing stored, nothing sent; z keeps the lease after a's stop.
+    assert await sync_to_async(LeaderEvent.objects.count)() == 0
+    assert await sync_to_async(CopyOrder.objects.count)() == 0
+    assert not paper.placed
+    lease = await sync_to_async(LeaderLease.objects.get)()
+    assert (lease.worker_id, lease.generation) == ("z", 2)
+    await paper.disconnect()

@@ -48,6 +48,7 @@ class EventType(models.TextChoices):
     FLATTEN_REQUESTED = "flatten.requested"
     FLATTEN_DONE = "flatten.done"
     SESSION_RESET = "session.reset"
+    LEADER_TAKEN_OVER = "engine.leader_taken_over"
 
 
 class JournalEntry(models.Model):

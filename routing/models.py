@@ -9,7 +9,7 @@ both leader and follower (the last two by triggers, see migration 0002).
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -782,3 +782,62 @@ class RouteConfigVersion(models.Model):
 
     def __str__(self) -> str:
         return f"route configuration v{self.version}"
+
+
+class LeaderLease(models.Model):
+    """Which engine worker owns a leader: its stream, its copy decisions, its
+    unsent orders and their recovery (:mod:`routing.services.leases`).
+
+    Claimed by a conditional update when released or expired (Healthchecks'
+    sendalerts), renewed every few seconds by its holder, so a dead worker's
+    leaders are free within ``TTL``. ``generation`` goes up on every
+    acquisition: it is the fencing token the holder's ingest checks under the
+    leader's row lock, so a worker that lost the lease decides nothing more.
+    """
+
+    # A dead worker's leaders are free after at most this long (the issue asks
+    # for 10 s); renewals come four times per TTL, so one slow pass loses nothing.
+    TTL = timedelta(seconds=8)
+    RENEW_EVERY = timedelta(seconds=2)
+
+    leader = models.OneToOneField(
+        "accounts.BrokerAccount",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="leader_lease",
+    )
+    worker_id = models.CharField(
+        max_length=200, blank=True, help_text="The holding engine worker; empty when released."
+    )
+    generation = models.PositiveBigIntegerField(
+        default=0, help_text="Acquisitions so far (the fencing token; 0: never held)."
+    )
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="Free for any worker from then on.")
+
+    class Meta:
+        indexes = [
+            # Renewal and release: a worker's own leases.
+            models.Index(fields=["worker_id"], name="leader_lease_worker"),
+        ]
+
+    def __str__(self) -> str:
+        holder = self.worker_id or "nobody"
+        return f"leader {self.leader_id}: {holder} (generation {self.generation})"
+
+
+class EngineWorkerHeartbeat(models.Model):
+    """One engine worker process, seen alive at ``seen_at`` (renewed with its
+    leases); live while ``seen_at`` is within the lease TTL and it has not
+    stopped. Counted for the fair share of leaders and for the health page."""
+
+    worker_id = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="A clean stop.")
+    leaders = models.PositiveIntegerField(default=0, help_text="Leases held at the last beat.")
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} (seen {self.seen_at:%H:%M:%S})"

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.models import User
 from journal.models import Fill, Position
 from routing.engine.sessions import session_start, trading_date
 from routing.engine.types import ContractSpec as EngineSpec
-from routing.models import AccountSession, ContractSpec, CopyGroup, CopyOrder, Follower
+from routing.models import (
+    AccountSession,
+    ContractSpec,
+    CopyGroup,
+    CopyOrder,
+    EngineWorkerHeartbeat,
+    Follower,
+    LeaderLease,
+)
 
 FEED_LENGTH = 25
 
@@ -142,3 +151,37 @@ def group_for_user(*, user: User, group_id: int) -> CopyGroup | None:
 
 def followers_for_engine(group: CopyGroup) -> list[Follower]:
     return list(group.followers.select_related("account", "account__risk_limit").order_by("pk"))
+
+
+def engine_workers_live(
+    *, at: datetime | None = None, ttl: timedelta = LeaderLease.TTL
+) -> list[EngineWorkerHeartbeat]:
+    """Engine workers alive at aware ``at`` (default now): seen within ``ttl``
+    (the lease length: a worker silent longer has lost its leases) and not
+    stopped. Oldest first."""
+    now = at or timezone.now()
+    return list(
+        EngineWorkerHeartbeat.objects.filter(
+            seen_at__gt=now - ttl, stopped_at__isnull=True
+        ).order_by("started_at", "pk")
+    )
+
+
+def engine_workers_live_count(
+    *, at: datetime | None = None, ttl: timedelta = LeaderLease.TTL
+) -> int:
+    """How many engine workers are alive (see :func:`engine_workers_live`)."""
+    now = at or timezone.now()
+    return EngineWorkerHeartbeat.objects.filter(
+        seen_at__gt=now - ttl, stopped_at__isnull=True
+    ).count()
+
+
+def leader_leases_held(*, at: datetime | None = None) -> dict[int, str]:
+    """Leader account id -> the worker holding its unexpired lease at ``at``."""
+    now = at or timezone.now()
+    return dict(
+        LeaderLease.objects.filter(expires_at__gt=now)
+        .exclude(worker_id="")
+        .values_list("leader_id", "worker_id")
+    )

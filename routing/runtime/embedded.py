@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 from django.conf import settings
@@ -31,9 +32,10 @@ def ensure_embedded_worker() -> None:
     from routing.runtime.worker import EngineWorker
 
     _stop = asyncio.Event()
-    _worker_task = asyncio.get_running_loop().create_task(
-        EngineWorker().run(_stop), name="copy-engine"
-    )
+    # A fixed id per host: a restarted web process takes its leaders' leases
+    # back at once instead of waiting for the previous process's to expire.
+    worker = EngineWorker(worker_id=f"{socket.gethostname()}-web")
+    _worker_task = asyncio.get_running_loop().create_task(worker.run(_stop), name="copy-engine")
     _worker_task.add_done_callback(_log_exit)
     logger.info("copy engine started inside the web process")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from routing.engine.sequencing import GateResult, SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder, Side
 from routing.models import ReplayJob
 from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.runtime.leases import LeaseKeeper
 from routing.runtime.risk_loop import watch_risk
 from routing.services.flatten import (
     FlattenOutcome,
@@ -46,6 +48,7 @@ from routing.services.leader_events import (
     leader_event_reject,
     leader_last_seq,
 )
+from routing.services.leases import LEASE_RENEW_EVERY, LEASE_TTL, default_worker_id
 from routing.services.mirrors import leader_order_apply
 from routing.services.order_results import copy_orders_record
 from routing.services.orders import (
@@ -77,13 +80,28 @@ RISK_WATCH_SECONDS = 1.0
 
 
 class EngineWorker:
-    """Runs until ``stop`` is set; finishes the event in hand first."""
+    """Runs until ``stop`` is set; finishes the event in hand first.
+
+    Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
+    ``worker_id`` names it in the lease rows (default ``<hostname>-<pid>``),
+    ``lease_ttl`` is how long its leases outlive it if it dies.
+    """
 
     def __init__(
-        self, registry: AdapterRegistry | None = None, *, poll_seconds: float = POLL_SECONDS
+        self,
+        registry: AdapterRegistry | None = None,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        worker_id: str | None = None,
+        lease_ttl: timedelta = LEASE_TTL,
     ) -> None:
         self._registry = registry
         self._poll_seconds = poll_seconds
+        self._leases = LeaseKeeper(
+            worker_id=worker_id or default_worker_id(),
+            ttl=lease_ttl,
+            renew_every=min(LEASE_RENEW_EVERY, lease_ttl / 4),
+        )
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._leader_streams: dict[int, asyncio.Task[None]] = {}
         self._replays: dict[int, asyncio.Task[None]] = {}
@@ -102,6 +120,10 @@ class EngineWorker:
             raise RuntimeError("worker not started")
         return self._registry
 
+    @property
+    def worker_id(self) -> str:
+        return self._leases.worker_id
+
     async def run(self, stop: asyncio.Event) -> None:
         if self._registry is None:
             self._registry = await database_sync_to_async(build_registry)()
@@ -112,34 +134,56 @@ class EngineWorker:
             asyncio.create_task(self._consume_order_updates(a), name=f"updates-{a.platform}")
             for a in self.registry.adapters()
         ]
+        renewing = asyncio.create_task(self._leases.keep_renewed(), name="leases")
         try:
-            await self.recover()
-            await self.reconcile()
+            await self._take_leaders()
             while not stop.is_set():
                 await self._check_connections()
                 await self.flatten_requests()
                 await self._watch_risk_every(RISK_WATCH_SECONDS)
+                await self._take_leaders()
                 await self._start_leader_streams()
                 await self._claim_replay_jobs()
-                await self.send_pending()
+                await self.send_pending(leader_ids=self._leases.owned)
                 await self.expire_held_events()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
         finally:
-            tasks = [*self._replays.values(), *self._leader_streams.values(), *updates]
+            tasks = [
+                *self._replays.values(),
+                *self._leader_streams.values(),
+                *updates,
+                renewing,
+            ]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if stop.is_set():
+                # A clean stop hands the leaders over at once; a crash or a
+                # cancel leaves them to expire (the next owner recovers either way).
+                await self._leases.release()
             await self.registry.disconnect_all()
+
+    async def _take_leaders(self) -> None:
+        """Acquire free leader leases (a dead worker's included), then recover
+        and reconcile every leader acquired before its stream is consumed."""
+        await self._leases.acquire()
+        due = self._leases.unrecovered
+        if due:
+            await self.recover(leader_ids=due)
+            await self.reconcile(leader_ids=due)
+            self._leases.recovered(due)
 
     # -- recovery -------------------------------------------------------------
 
-    async def recover(self) -> None:
+    async def recover(self, *, leader_ids: Collection[int] | None = None) -> None:
         """Finish what a previous run left: orders SENT with an unknown outcome
         are *queried* at the broker by client order id and resent (same id,
         which the broker de-duplicates) only when it never saw them; orders
-        left PENDING (a fan-out cut short) are sent."""
-        for order_id in await database_sync_to_async(copy_orders_in_doubt)():
+        left PENDING (a fan-out cut short) are sent. Only the orders of the
+        groups led by ``leader_ids`` when given (this worker's leases)."""
+        in_doubt = await database_sync_to_async(copy_orders_in_doubt)(leader_ids=leader_ids)
+        for order_id in in_doubt:
             claimed = await database_sync_to_async(copy_order_request)(order_id=order_id)
             adapter = self.registry.for_platform(claimed.platform)
             request = claimed.request
@@ -151,7 +195,7 @@ class EngineWorker:
             if result is None:
                 result = await self._place(claimed.platform, request)
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
-        await self.send_pending()
+        await self.send_pending(leader_ids=leader_ids)
 
     async def _consume_order_updates(self, adapter: BrokerAdapter) -> None:
         """Record every order change the broker reports (working orders that
@@ -205,18 +249,21 @@ class EngineWorker:
     def _already_recorded(self, result: OrderResult) -> bool:
         return self._recorded.get(result.client_order_id) == _answer_key(result)
 
-    async def send_pending(self) -> None:
+    async def send_pending(self, *, leader_ids: Collection[int] | None = None) -> None:
         """Send every order decided but not yet claimed (claims are conditional,
-        so an order another task is sending is skipped)."""
-        order_ids = await database_sync_to_async(copy_orders_pending)()
+        so an order another task is sending is skipped); only those of the
+        groups led by ``leader_ids`` when given."""
+        order_ids = await database_sync_to_async(copy_orders_pending)(leader_ids=leader_ids)
         await asyncio.gather(*(self.send_order(order_id) for order_id in order_ids))
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, *, leader_ids: Collection[int] | None = None) -> None:
         """Compare every follower's broker positions with its expected ones
-        (``routing.services.reconcile``); desyncs are journaled and shown."""
-        accounts = await database_sync_to_async(
-            lambda: list(BrokerAccount.objects.filter(memberships__isnull=False).order_by("pk"))
-        )()
+        (``routing.services.reconcile``); desyncs are journaled and shown.
+        Only the followers of groups led by ``leader_ids`` when given."""
+        followers = BrokerAccount.objects.filter(memberships__isnull=False)
+        if leader_ids is not None:
+            followers = followers.filter(memberships__group__leader_id__in=list(leader_ids))
+        accounts = await database_sync_to_async(lambda: list(followers.distinct().order_by("pk")))()
         for account in accounts:
             adapter = self.registry.for_platform(account.platform)
             try:
@@ -252,8 +299,8 @@ class EngineWorker:
             self._down.discard(adapter.platform)
             reconnected = True
         if reconnected:
-            await self.recover()
-            await self.reconcile()
+            await self.recover(leader_ids=self._leases.owned)
+            await self.reconcile(leader_ids=self._leases.owned)
 
     # -- emergency flatten --------------------------------------------------------
 
@@ -437,7 +484,11 @@ class EngineWorker:
         """
         self.registry.paper.mark(fill.symbol, fill.price, fill.time)
         result = await database_sync_to_async(leader_event_ingest)(
-            account=account_id, fill=fill, source=source, claimed=True
+            account=account_id,
+            fill=fill,
+            source=source,
+            claimed=True,
+            fence=self._leases.fence(account_id),
         )
         if not result.requests:
             return []
@@ -498,15 +549,21 @@ class EngineWorker:
         raise AssertionError("unreachable")
 
     async def _start_leader_streams(self) -> None:
-        """One stream consumer per paper leader account (new groups included)."""
+        """One stream consumer per paper leader account this worker owns (new
+        groups included); the streams of leaders it lost are stopped."""
+        owned = self._leases.owned
+        if owned is not None:
+            for account_id in [a for a in self._leader_streams if a not in owned]:
+                self._leader_streams.pop(account_id).cancel()
+                # A later owner resumes the sequence from the database.
+                self._gates.pop(account_id, None)
+        paper_leaders = BrokerAccount.objects.filter(
+            led_groups__isnull=False, platform=BrokerAccount.Platform.PAPER
+        )
+        if owned is not None:
+            paper_leaders = paper_leaders.filter(pk__in=owned)
         leaders = await database_sync_to_async(
-            lambda: list(
-                BrokerAccount.objects.filter(
-                    led_groups__isnull=False, platform=BrokerAccount.Platform.PAPER
-                )
-                .distinct()
-                .values_list("pk", "external_id")
-            )
+            lambda: list(paper_leaders.distinct().values_list("pk", "external_id"))
         )()
         for account_id, external_id in leaders:
             task = self._leader_streams.get(account_id)
@@ -573,7 +630,7 @@ class EngineWorker:
         cancel the live ones (``routing.services.mirrors``)."""
         account = await database_sync_to_async(BrokerAccount.objects.get)(pk=account_id)
         actions = await database_sync_to_async(leader_order_apply)(
-            account=account, order=order, source=source
+            account=account, order=order, source=source, fence=self._leases.fence(account_id)
         )
         await asyncio.gather(
             *(self._cancel(order_id) for order_id in actions.cancel),
@@ -633,7 +690,8 @@ class EngineWorker:
     # -- replay jobs ------------------------------------------------------------
 
     async def _claim_replay_jobs(self) -> None:
-        for job_id in await database_sync_to_async(_claim_jobs)():
+        # A replay feeds this process's paper exchange: only for owned leaders.
+        for job_id in await database_sync_to_async(_claim_jobs)(self._leases.owned):
             self._replays[job_id] = asyncio.create_task(
                 self._run_replay(job_id), name=f"replay-{job_id}"
             )
@@ -682,16 +740,15 @@ def _restamped(raw: dict[str, str], job_id: int, cycle: int, leader_external_id:
     )
 
 
-def _claim_jobs() -> list[int]:
+def _claim_jobs(leader_ids: Collection[int] | None = None) -> list[int]:
     stale = timezone.now() - REPLAY_HEARTBEAT_STALE
-    claimable = (
-        ReplayJob.objects.filter(
-            Q(status=ReplayJob.Status.PENDING)
-            | Q(status=ReplayJob.Status.RUNNING, heartbeat_at__lt=stale)
-        )
-        .order_by("pk")
-        .values_list("pk", "status", "heartbeat_at")
+    claimable = ReplayJob.objects.filter(
+        Q(status=ReplayJob.Status.PENDING)
+        | Q(status=ReplayJob.Status.RUNNING, heartbeat_at__lt=stale)
     )
+    if leader_ids is not None:
+        claimable = claimable.filter(group__leader_id__in=list(leader_ids))
+    claimable = claimable.order_by("pk").values_list("pk", "status", "heartbeat_at")
     claimed = []
     for job_id, status, heartbeat in claimable:
         updated = ReplayJob.objects.filter(pk=job_id, status=status, heartbeat_at=heartbeat).update(

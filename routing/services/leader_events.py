@@ -64,6 +64,7 @@ from routing.models import (
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_positions_of
 from routing.services.feed import feed_publish_on_commit
+from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.quarantines import quarantines_active
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
@@ -95,7 +96,12 @@ class IngestResult:
 
 
 def leader_event_ingest(
-    *, account: BrokerAccount | int, fill: LeaderFill, source: str, claimed: bool = False
+    *,
+    account: BrokerAccount | int,
+    fill: LeaderFill,
+    source: str,
+    claimed: bool = False,
+    fence: LeaseFence | None = None,
 ) -> IngestResult:
     """Store ``fill`` on leader ``account`` (a row or its id) once and decide
     its copies, in one transaction whose statements do not grow with the
@@ -108,13 +114,15 @@ def leader_event_ingest(
     recovery, never resent blind. Idempotent on ``(account, fill.event_id)``:
     a second delivery returns the first event's orders with ``created=False``
     and sends nothing new, also when two deliveries race (the unique
-    constraint decides). Raises ``BrokerAccount.DoesNotExist`` for an
-    unknown account.
+    constraint decides). With ``fence`` (an engine worker's lease on the
+    leader) nothing is stored or decided unless the lease is still the
+    fence's: raises ``LeaseLostError``. Raises ``BrokerAccount.DoesNotExist``
+    for an unknown account.
     """
     account_id = account if isinstance(account, int) else account.pk
     try:
         with transaction.atomic():
-            return _ingest(account_id, fill, source, claimed)
+            return _ingest(account_id, fill, source, claimed, fence)
     except IntegrityError:
         event = LeaderEvent.objects.filter(account_id=account_id, external_id=fill.event_id).first()
         if event is None:
@@ -122,25 +130,43 @@ def leader_event_ingest(
         return IngestResult(event=event, created=False, orders=list(event.copy_orders.all()))
 
 
-def _locked_leader(account_id: int) -> tuple[BrokerAccount, ConfigKey | None]:
+def _locked_leader(
+    account_id: int, fence: LeaseFence | None
+) -> tuple[BrokerAccount, ConfigKey | None]:
     """The leader's row, locked, and the route configuration key, in one
     statement: one leader's events are applied one at a time (its position
-    before each fill must be the position after the previous one)."""
+    before each fill must be the position after the previous one). With
+    ``fence`` the same statement joins the lease row (locking it too, so a
+    take-over waits for this event) and checks its worker and generation."""
     version = RouteConfigVersion.objects.filter(pk=VERSION_PK)
-    leader = (
-        BrokerAccount.objects.select_for_update(of=("self",))
+    rows = (
+        BrokerAccount.objects.select_for_update()
+        .filter(pk=account_id)
         .annotate(
             config_token=Subquery(version.values("token")[:1]),
             config_version=Subquery(version.values("version")[:1]),
         )
-        .get(pk=account_id)
     )
+    if fence is not None:
+        rows = rows.filter(
+            leader_lease__worker_id=fence.worker_id, leader_lease__generation=fence.generation
+        )
+    leader = rows.first()
+    if leader is None:
+        BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
+        assert fence is not None
+        raise LeaseLostError(
+            f"engine worker {fence.worker_id} no longer holds the lease of leader {account_id} "
+            f"(generation {fence.generation}); the event is left to the new holder"
+        )
     token, number = leader.config_token, leader.config_version  # type: ignore[attr-defined]
     return leader, (None if number is None else (token, number))
 
 
-def _ingest(account_id: int, fill: LeaderFill, source: str, claimed: bool) -> IngestResult:
-    account, key = _locked_leader(account_id)
+def _ingest(
+    account_id: int, fill: LeaderFill, source: str, claimed: bool, fence: LeaseFence | None
+) -> IngestResult:
+    account, key = _locked_leader(account_id, fence)
     routes = leader_routes(leader_id=account.pk, key=key)
     event = LeaderEvent.objects.create(
         account=account,

@@ -40,6 +40,7 @@ from routing.selectors import copy_order_payload, engine_contract_specs, followe
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
 from routing.services.leader_events import follower_states
+from routing.services.leases import LeaseFence, leader_lock
 
 
 @dataclass
@@ -56,21 +57,27 @@ class MirrorActions:
     stop_price: Decimal | None = None
 
 
-def leader_order_apply(*, account: BrokerAccount, order: LeaderOrder, source: str) -> MirrorActions:
+def leader_order_apply(
+    *, account: BrokerAccount, order: LeaderOrder, source: str, fence: LeaseFence | None = None
+) -> MirrorActions:
     """Store leader working-order event ``order`` once and decide its mirrors.
 
     Idempotent on ``(account, order.event_id)``: a re-delivery returns no
-    actions. Runs in one transaction holding the leader's row lock, like fills.
+    actions. Runs in one transaction holding the leader's row lock, like fills,
+    and with ``fence`` only while the worker holds the leader's lease (else
+    raises ``LeaseLostError``, nothing stored).
     """
     try:
         with transaction.atomic():
-            return _apply(account, order, source)
+            return _apply(account, order, source, fence)
     except IntegrityError:
         return MirrorActions()  # a concurrent delivery of the same event won
 
 
-def _apply(account: BrokerAccount, order: LeaderOrder, source: str) -> MirrorActions:
-    BrokerAccount.objects.select_for_update().filter(pk=account.pk).get()
+def _apply(
+    account: BrokerAccount, order: LeaderOrder, source: str, fence: LeaseFence | None
+) -> MirrorActions:
+    leader_lock(leader_id=account.pk, fence=fence)
     if LeaderEvent.objects.filter(account=account, external_id=order.event_id).exists():
         return MirrorActions()
     event = LeaderEvent.objects.create(

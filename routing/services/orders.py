@@ -8,7 +8,7 @@ resends it blind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -134,24 +134,24 @@ def copy_order_reprice(
     CopyOrder.objects.filter(pk=order_id).update(limit_price=limit_price, stop_price=stop_price)
 
 
-def copy_orders_in_doubt() -> list[int]:
-    """Orders left SENT (outcome unknown, e.g. the worker died mid-send)."""
-    return list(
-        CopyOrder.objects.filter(status=CopyOrder.Status.SENT)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+def copy_orders_in_doubt(*, leader_ids: Collection[int] | None = None) -> list[int]:
+    """Orders left SENT (outcome unknown, e.g. the worker died mid-send); only
+    those of groups led by ``leader_ids`` when given (a worker's leases)."""
+    orders = CopyOrder.objects.filter(status=CopyOrder.Status.SENT)
+    if leader_ids is not None:
+        orders = orders.filter(group__leader_id__in=list(leader_ids))
+    return list(orders.order_by("pk").values_list("pk", flat=True))
 
 
-def copy_orders_pending() -> list[int]:
+def copy_orders_pending(*, leader_ids: Collection[int] | None = None) -> list[int]:
     """Orders decided but never claimed: a fan-out cut short by a crash, or a
     sync order queued from the dashboard. Sending them is safe: the claim is
-    conditional and the client order id is the broker's idempotency key."""
-    return list(
-        CopyOrder.objects.filter(status=CopyOrder.Status.PENDING)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    conditional and the client order id is the broker's idempotency key.
+    Only those of groups led by ``leader_ids`` when given (a worker's leases)."""
+    orders = CopyOrder.objects.filter(status=CopyOrder.Status.PENDING)
+    if leader_ids is not None:
+        orders = orders.filter(group__leader_id__in=list(leader_ids))
+    return list(orders.order_by("pk").values_list("pk", flat=True))
 
 
 def copy_order_request(*, order_id: int) -> ClaimedOrder:

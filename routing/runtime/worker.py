@@ -16,8 +16,10 @@ import logging
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +33,7 @@ from routing.models import ReplayJob
 from routing.runtime.adapters import AdapterRegistry, build_registry
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.risk_loop import watch_risk
+from routing.services.feed import user_group_name
 from routing.services.flatten import (
     FlattenOutcome,
     FlattenTarget,
@@ -50,7 +53,12 @@ from routing.services.leader_events import (
 )
 from routing.services.leases import LEASE_RENEW_EVERY, LEASE_TTL, default_worker_id
 from routing.services.mirrors import leader_order_apply
-from routing.services.order_results import copy_orders_record
+from routing.services.order_results import (
+    FeedMessage,
+    copy_orders_record,
+    event_answers_record,
+    feed_messages_number,
+)
 from routing.services.orders import (
     copy_order_broker_ref,
     copy_order_cancel_unsent,
@@ -479,8 +487,10 @@ class EngineWorker:
         concurrently and record their answers in one batch.
 
         The ingest is one transaction that stores the orders SENT with their
-        requests; no database call is made per order. Returns the ids of the
-        orders sent.
+        requests; no database call is made per order. The event's live-feed
+        message (one per user, every order with its answer) goes out after
+        the answers are recorded, off the path to the brokers. Returns the
+        ids of the orders sent.
         """
         self.registry.paper.mark(fill.symbol, fill.price, fill.time)
         result = await database_sync_to_async(leader_event_ingest)(
@@ -490,8 +500,6 @@ class EngineWorker:
             claimed=True,
             fence=self._leases.fence(account_id),
         )
-        if not result.requests:
-            return []
         order_ids = list(result.requests)
         answers = await asyncio.gather(
             *(
@@ -499,15 +507,22 @@ class EngineWorker:
                 for platform, request in result.requests.values()
             )
         )
-        await self._record(list(zip(order_ids, answers, strict=True)))
+        if result.created:
+            messages = await self._record(list(zip(order_ids, answers, strict=True)), result.feed)
+            await self._push(messages)
         return order_ids
 
-    async def _record(self, results: list[tuple[int, OrderResult]]) -> None:
-        """Record broker answers in one batch; when the batch fails, one by one,
-        so one bad answer cannot lose the others. An answer that still cannot
-        be recorded leaves its order SENT: recovery queries the broker for it."""
+    async def _record(
+        self, results: list[tuple[int, OrderResult]], feed: dict[int, list[dict[str, Any]]]
+    ) -> list[FeedMessage]:
+        """Record one event's broker answers in one batch and number its feed
+        messages. When the batch fails, the answers are recorded one by one,
+        so one bad answer cannot lose the others; one that still cannot be
+        recorded leaves its order SENT, and recovery queries the broker."""
         try:
-            await database_sync_to_async(copy_orders_record)(results=results)
+            messages = await database_sync_to_async(event_answers_record)(
+                results=results, feed=feed
+            )
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             for order_id, answer in results:
@@ -515,7 +530,25 @@ class EngineWorker:
                     await database_sync_to_async(copy_orders_record)(results=[(order_id, answer)])
                 except Exception:
                     logger.exception("recording the answer for order %s failed", order_id)
+            messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
+        return messages
+
+    async def _push(self, messages: list[FeedMessage]) -> None:
+        """Send numbered feed messages from the loop. The channel layer is
+        at-most-once: a lost push costs freshness only (the page sees the gap
+        and re-reads its snapshot), so a layer failure is logged, never raised
+        into the copy path."""
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for feed in messages:
+            try:
+                await layer.group_send(user_group_name(feed.user_id), feed.message)
+            except Exception:
+                logger.exception(
+                    "feed push %s to user %s failed", feed.message["seq"], feed.user_id
+                )
 
     async def send_order(self, order_id: int) -> None:
         """Claim, place and record one order; broker errors become a recorded

@@ -82,13 +82,16 @@ class IngestResult:
     """``created`` is False for a re-delivered event (nothing new was decided).
 
     ``requests`` holds, for a ``claimed`` ingest, what to hand which broker
-    for every order stored SENT: copy order id -> (platform, request).
+    for every order stored SENT: copy order id -> (platform, request); and
+    ``feed`` the event's order payloads per user id, for the one live-feed
+    message the caller sends per user once the answers are recorded.
     """
 
     event: LeaderEvent
     created: bool
     orders: list[CopyOrder] = field(default_factory=list)
     requests: dict[int, tuple[str, OrderRequest]] = field(default_factory=dict)
+    feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def pending_order_ids(self) -> list[int]:
@@ -107,11 +110,13 @@ def leader_event_ingest(
     its copies, in one transaction whose statements do not grow with the
     number of followers.
 
-    Orders to send are stored PENDING for the order router, or, with
-    ``claimed``, SENT with their requests in the result: the caller (the
-    engine worker that owns the leader) hands them to the brokers right after
-    commit; one whose send is cut short is queried by client order id on
-    recovery, never resent blind. Idempotent on ``(account, fill.event_id)``:
+    Orders to send are stored PENDING for the order router, and one live-feed
+    message per user goes out on commit. With ``claimed`` they are stored
+    SENT with their requests in the result and no feed message is sent: the
+    caller (the engine worker that owns the leader) hands them to the brokers
+    right after commit and sends the feed with their answers; an order whose
+    send is cut short is queried by client order id on recovery, never
+    resent blind. Idempotent on ``(account, fill.event_id)``:
     a second delivery returns the first event's orders with ``created=False``
     and sends nothing new, also when two deliveries race (the unique
     constraint decides). With ``fence`` (an engine worker's lease on the
@@ -224,19 +229,22 @@ def _ingest(
         )
     )
     journal_entries_add(decided.journal)
-    for owner_id, payloads in sorted(decided.feed.items()):
-        # One message per user per event, whatever the number of groups.
-        feed_publish_on_commit(
-            user_id=owner_id,
-            kind="copy_orders",
-            data={"groups": sorted({p["group"] for p in payloads}), "orders": payloads},
-        )
+    if not claimed:
+        for owner_id, payloads in sorted(decided.feed.items()):
+            # One message per user per event, whatever the number of groups.
+            feed_publish_on_commit(
+                user_id=owner_id,
+                kind="copy_orders",
+                data={"groups": sorted({p["group"] for p in payloads}), "orders": payloads},
+            )
     requests = {
         order.pk: (order.account.platform, order_request(order, event=event, specs=specs))
         for order in decided.orders
         if order.status == CopyOrder.Status.SENT
     }
-    return IngestResult(event=event, created=True, orders=decided.orders, requests=requests)
+    return IngestResult(
+        event=event, created=True, orders=decided.orders, requests=requests, feed=decided.feed
+    )
 
 
 def _spec_for(symbol: str, specs: Mapping[str, EngineSpec]) -> EngineSpec | None:

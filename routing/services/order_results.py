@@ -41,7 +41,7 @@ from routing.engine.watch import slippage_finding
 from routing.models import ContractSpec, CopyOrder, Incident
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_position_move
-from routing.services.feed import feed_publish_on_commit
+from routing.services.feed import feed_publish_on_commit, feed_seq_next
 from routing.services.incidents import incident_record
 from routing.services.quarantines import quarantine_start
 
@@ -72,7 +72,9 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
 
 
 @transaction.atomic
-def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[CopyOrder]:
+def copy_orders_record(
+    *, results: Sequence[tuple[int, OrderResult]], publish: bool = True
+) -> list[CopyOrder]:
     """Apply broker answers ``(copy order id, result)`` in order, in one
     transaction; returns the orders as recorded, one per result.
 
@@ -85,6 +87,8 @@ def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[Co
     (as leader events and mirrors): the leaders of orders with an incident,
     then the orders in pk order, then positions. Raises ``ValueError`` when a
     result belongs to another client order id (nothing is recorded).
+    ``publish`` False leaves the live feed to the caller (the engine worker
+    sends one message per user per leader event, :func:`event_answers_record`).
     """
     if not results:
         return []
@@ -128,7 +132,7 @@ def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[Co
     journal_entries_add(batch.journal)
     for order, findings in batch.incidents:
         _incidents(order, findings)
-    for owner_id, group_orders in sorted(batch.feed.items()):
+    for owner_id, group_orders in sorted(batch.feed.items() if publish else ()):
         for group_id, changed in sorted(group_orders.items()):
             feed_publish_on_commit(
                 user_id=owner_id,
@@ -136,6 +140,56 @@ def copy_orders_record(*, results: Sequence[tuple[int, OrderResult]]) -> list[Co
                 data={"group": group_id, "orders": [copy_order_payload(o) for o in changed]},
             )
     return [orders[order_id] for order_id, _ in results]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMessage:
+    """One numbered live-feed message for one user (the channel-layer event)."""
+
+    user_id: int
+    message: dict[str, Any]
+
+
+def event_answers_record(
+    *,
+    results: Sequence[tuple[int, OrderResult]],
+    feed: Mapping[int, Sequence[dict[str, Any]]],
+) -> list[FeedMessage]:
+    """Record one leader event's broker answers (:func:`copy_orders_record`,
+    one transaction), then number one feed message per user carrying every
+    order of the event as it now stands: ``feed`` maps user id to the
+    event's order payloads from the ingest, replaced by the recorded ones.
+    The caller sends the messages (no channel-layer call in here). Raises
+    as :func:`copy_orders_record`; nothing is numbered then."""
+    orders = copy_orders_record(results=results, publish=False)
+    return feed_messages_number(feed=feed, orders=orders)
+
+
+def feed_messages_number(
+    *, feed: Mapping[int, Sequence[dict[str, Any]]], orders: Sequence[CopyOrder] = ()
+) -> list[FeedMessage]:
+    """Number one ``copy_orders`` message per user in ``feed`` (user id ->
+    order payloads), each payload replaced by the one of the same order in
+    ``orders`` when given. One statement per user, after any transaction."""
+    recorded = {order.pk: copy_order_payload(order) for order in orders}
+    messages = []
+    for user_id, payloads in sorted(feed.items()):
+        seq = feed_seq_next(user_id)
+        if seq is None:  # the user was deleted meanwhile
+            continue
+        merged = [recorded.get(p["id"], p) for p in payloads]
+        messages.append(
+            FeedMessage(
+                user_id,
+                {
+                    "type": "feed.message",
+                    "seq": seq,
+                    "kind": "copy_orders",
+                    "data": {"groups": sorted({p["group"] for p in merged}), "orders": merged},
+                },
+            )
+        )
+    return messages
 
 
 @dataclass

@@ -91,3 +91,47 @@ async def test_foreign_origin_is_refused(route: Route) -> None:
     cookie = await database_sync_to_async(_cookie_for)(route.owner)
     _, connected = await _connect((b"origin", b"http://evil.example"), cookie)
     assert not connected
+
+
+def _second_group(route: Route) -> None:
+    from accounts.services import broker_account_create
+    from routing.services.copy_groups import copy_group_create, follower_add
+
+    group = copy_group_create(owner=route.owner, name="Funded", leader=route.leader)
+    other = broker_account_create(owner=route.owner, name="PA 50K", balance=Decimal(50_000))
+    follower_add(group=group, account=other, ratio=Decimal(2))
+
+
+@pytest.mark.asyncio
+async def test_worker_sends_one_message_per_user_per_event_with_every_answer(
+    route: Route,
+) -> None:
+    from routing.brokers.paper import PaperBroker
+    from routing.runtime.adapters import AdapterRegistry
+    from routing.runtime.worker import EngineWorker
+    from routing.selectors import engine_contract_specs
+
+    # Arrange: the leader leads two groups of alice's (three followers).
+    await database_sync_to_async(_second_group)(route)
+    ws, ok = await _connect(ORIGIN, await database_sync_to_async(_cookie_for)(route.owner))
+    assert ok
+    specs = await database_sync_to_async(engine_contract_specs)()
+    registry = AdapterRegistry({"paper": PaperBroker(specs)})
+    await registry.connect_all()
+    fill = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, Decimal("21539.50"), datetime.now(UTC))
+    # Act
+    await EngineWorker(registry).handle_leader_fill(route.leader.pk, fill, source="t")
+    # Assert: one message, every order of the event across both groups, as
+    # the broker answered (filled), not as first stored (sent).
+    message = await ws.receive_json_from(timeout=5)
+    assert (message["kind"], message["seq"]) == ("copy_orders", 1)
+    assert {
+        (o["follower"], o["qty"], o["status"], o["filled_qty"]) for o in message["data"]["orders"]
+    } == {
+        ("Eval 25K", 1, "filled", 1),
+        ("Funded 150K", 6, "filled", 6),
+        ("PA 50K", 4, "filled", 4),
+    }
+    assert len(message["data"]["groups"]) == 2
+    assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()

@@ -59,17 +59,23 @@ def expected_positions_of(
 ) -> dict[tuple[int, str], ExpectedPosition]:
     """Every expected position row of ``account_ids``, locked (``SELECT ...
     FOR UPDATE``, pk order) until the caller's transaction ends, with a row
-    at 0 created first for each (account, symbol in ``symbols``) pair that
-    has none. Two statements whatever the number of accounts. Must run inside
-    ``transaction.atomic``.
+    at 0 for each (account, symbol in ``symbols``) pair: one statement when
+    they all exist (the usual case), three when some must be created first.
+    Must run inside ``transaction.atomic``.
     """
     ids, syms = sorted(set(account_ids)), sorted(set(symbols))
     if not ids:
         return {}
-    if syms:
+    rows = _locked_rows(ids)
+    missing = [(a, s) for a in ids for s in syms if (a, s) not in rows]
+    if missing:
         ExpectedPosition.objects.bulk_create(
-            [ExpectedPosition(account_id=a, symbol=s) for a in ids for s in syms],
-            ignore_conflicts=True,
+            [ExpectedPosition(account_id=a, symbol=s) for a, s in missing], ignore_conflicts=True
         )
+        rows = _locked_rows(ids)
+    return rows
+
+
+def _locked_rows(ids: list[int]) -> dict[tuple[int, str], ExpectedPosition]:
     rows = ExpectedPosition.objects.select_for_update().filter(account_id__in=ids).order_by("pk")
     return {(row.account_id, row.symbol): row for row in rows}

@@ -471,11 +471,11 @@ def _order_from(
     *,
     claimed: bool = False,
 ) -> CopyOrder:
-    return CopyOrder(
-        leader_event=event,
-        group=group,
-        follower=follower,
-        account=follower.account,
+    order = CopyOrder(
+        leader_event_id=event.pk,
+        group_id=group.pk,
+        follower_id=follower.pk,
+        account_id=follower.account_id,
         client_order_id=decision.client_order_id,
         symbol=decision.symbol,
         side=decision.side.value,
@@ -488,6 +488,17 @@ def _order_from(
         position_before=decision.position_before,
         target=decision.target,
     )
+    # The related rows are at hand: cached as select_related would, because
+    # assigning them through the descriptors (router checks per assignment)
+    # cost more than the engine itself at 200 followers.
+    for name, related in (
+        ("leader_event", event),
+        ("group", group),
+        ("follower", follower),
+        ("account", follower.account),
+    ):
+        CopyOrder._meta.get_field(name).set_cached_value(order, related)
+    return order
 
 
 def leader_last_seq(*, account_id: int) -> int:

@@ -84,8 +84,8 @@ def copy_orders_record(
     an order ended are still a duplicate execution. The unfilled rest of an
     order that ends is taken out of the follower's expected position; a
     rejected entry starts a quarantine when the group has it on. Lock order
-    (as leader events and mirrors): the leaders of orders with an incident,
-    then the orders in pk order, then positions. Raises ``ValueError`` when a
+    (as leader events and mirrors): the orders' leaders, then the orders in
+    pk order, then positions. Raises ``ValueError`` when a
     result belongs to another client order id (nothing is recorded).
     ``publish`` False leaves the live feed to the caller (the engine worker
     sends one message per user per leader event, :func:`event_answers_record`).
@@ -93,32 +93,29 @@ def copy_orders_record(
     if not results:
         return []
     ids = sorted({order_id for order_id, _ in results})
-    peek = CopyOrder.objects.select_related("account", "group", "leader_event").in_bulk(ids)
-    for order_id, result in results:
-        if result.client_order_id != peek[order_id].client_order_id:
-            raise ValueError(
-                f"result for {result.client_order_id} applied to order "
-                f"{peek[order_id].client_order_id}"
-            )
-    specs = _specs_for(peek.values(), [r for _, r in results])
+    # Lock order (as leader events): the leaders first, then the orders in pk
+    # order, then positions, so recording and a leader event never wait on
+    # each other in opposite order (an incident locks the route, which takes
+    # the leader's row).
     leaders = sorted(
-        {
-            peek[order_id].group.leader_id
-            for order_id, result in results
-            if _findings(peek[order_id], result, specs)
-        }
+        set(CopyOrder.objects.filter(pk__in=ids).values_list("group__leader_id", flat=True))
     )
-    if leaders:
-        # An incident locks the route (leader account, then group): take the
-        # leaders' rows before the orders', as leader events do, so the two
-        # never wait on each other in opposite order. The locked re-check decides.
-        list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
+    list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
     orders = (
         CopyOrder.objects.select_for_update(of=("self",))
         .select_related("account", "group", "leader_event")
         .order_by("pk")
         .in_bulk(ids)
     )
+    for order_id, result in results:
+        if order_id not in orders:
+            raise CopyOrder.DoesNotExist(f"no copy order {order_id}")
+        if result.client_order_id != orders[order_id].client_order_id:
+            raise ValueError(
+                f"result for {result.client_order_id} applied to order "
+                f"{orders[order_id].client_order_id}"
+            )
+    specs = _specs_for(orders.values(), [r for _, r in results])
     unrecorded = _record_fills(orders, results, specs)
     batch = _Batch()
     for order_id, result in results:
@@ -202,8 +199,10 @@ class _Batch:
     journal: list[JournalEntry]
     incidents: list[tuple[CopyOrder, list[_Finding]]]
     feed: dict[int, dict[int, list[CopyOrder]]]
+    fed: set[int]
 
     def __init__(self) -> None:
+        self.fed = set()
         self.changed = set()
         self.expected = defaultdict(int)
         self.quarantines = []
@@ -268,7 +267,8 @@ def _apply(
             )
         )
     changed = batch.feed[order.group.owner_id][order.group_id]
-    if order not in changed:
+    if order.pk not in batch.fed:
+        batch.fed.add(order.pk)
         changed.append(order)
 
 

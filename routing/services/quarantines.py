@@ -29,16 +29,21 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     """
     ids = [f.pk for f in followers]
     today = trading_date(at)
-    stale = Quarantine.objects.filter(
-        follower_id__in=ids, released_at__isnull=True, trading_date__lt=today
-    ).select_related("follower__group", "follower__account")
-    for quarantine in stale:
-        _release(quarantine, actor_label="session", at=at, why="a new session started")
     active: dict[int, set[str]] = {}
-    for follower_id, symbol in Quarantine.objects.filter(
+    stale = []
+    for pk, follower_id, symbol, day in Quarantine.objects.filter(
         follower_id__in=ids, released_at__isnull=True
-    ).values_list("follower_id", "symbol"):
-        active.setdefault(follower_id, set()).add(symbol)
+    ).values_list("pk", "follower_id", "symbol", "trading_date"):
+        if day < today:
+            stale.append(pk)
+        else:
+            active.setdefault(follower_id, set()).add(symbol)
+    if stale:
+        rows = Quarantine.objects.filter(pk__in=stale).select_related(
+            "follower__group", "follower__account"
+        )
+        for quarantine in rows:
+            _release(quarantine, actor_label="session", at=at, why="a new session started")
     return {k: frozenset(v) for k, v in active.items()}
 
 

@@ -84,7 +84,8 @@ def accounts_risk(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[in
     result = {}
     for account in accounts:
         row = current.get(account.pk) or account_session_current(account=account, at=at)
-        row.account = account  # the halt's journal names it without a read
+        # The halt's journal names the account without a read.
+        AccountSession._meta.get_field("account").set_cached_value(row, account)
         limits = limits_of(account)
         state = engine_session(
             row,

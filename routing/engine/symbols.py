@@ -9,6 +9,7 @@ Month letters are the CME standard (F G H J K M N Q U V X Z).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -42,10 +43,13 @@ class Contract:
         return Contract(root=root, month=self.month, year=self.year)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_contract(text: str) -> Contract:
     """Parse any accepted spelling into a :class:`Contract`.
 
     Raises :class:`SymbolError` naming the input when it matches none.
+    Results are cached (a contract is immutable, and the copy path reads
+    the same few codes for every follower of every event).
     """
     s = text.strip().upper()
     if m := _NT_NAMED.match(s):

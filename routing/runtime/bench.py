@@ -628,7 +628,9 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     from routing.runtime.bench_floor import measure_floor, route_of
 
     log(f"case {followers} follower(s): setting up")
+    set_up = time.perf_counter()
     case = _setup_case(followers, config.seed)
+    log(f"case {followers} follower(s): set up in {time.perf_counter() - set_up:.2f} s")
     profiled = config.profile_top > 0 and followers == max(config.followers)
     fills = leader_stream(
         config.warmup + config.events + (1 if profiled else 0),

@@ -5,16 +5,20 @@ driver alone (the DB-API connection Django opened on the benchmark's scratch
 database, so the same settings: on SQLite WAL, ``synchronous=NORMAL`` and the
 embedded settings' ``BEGIN IMMEDIATE``; on PostgreSQL the deployment's
 connection): ``BEGIN``, one ``INSERT`` of one ``routing_leaderevent`` row
-(``RETURNING id``), one ``INSERT`` of N ``routing_copyorder`` rows for it
-(PostgreSQL: a single multi-row ``INSERT ... VALUES``; SQLite:
-``executemany`` of one statement), ``COMMIT``. No ORM, no lock of the leader,
-no positions, fills or journal: the least an ingest that stores the event
-and its orders must do.
+(``RETURNING id``), the N ``routing_copyorder`` rows for it, ``COMMIT``.
+PostgreSQL: the orders in one ``COPY ... FROM STDIN`` (text format), the
+cheapest bulk load the server has: a 1000-row multi-row ``INSERT`` costs
+several times more, most of it psycopg composing or the server parsing a
+22,000-value statement, which is not the database's floor. SQLite:
+``executemany`` of one ``INSERT`` (one prepared statement, bound per row in
+C). No ORM, no lock of the leader, no positions, fills or journal: the least
+an ingest that stores the event and its orders must do.
 
 **From where to where.** ``time.perf_counter_ns`` just before ``BEGIN`` to
-just after ``COMMIT`` returns; that window also puts the new event's id in
-the order rows (a slice assignment), everything else (SQL text, column
-values, client order ids) is built before the clock starts. Reported in
+just after ``COMMIT`` returns. That window also puts the new event's id in
+the order rows (SQLite: one list item per row; PostgreSQL: one bytes join of
+the pre-rendered COPY lines); everything else (SQL text, column values,
+client order ids, COPY lines) is built before the clock starts. Reported in
 milliseconds: ``floor_p50_ms``, ``floor_p99_ms`` (nearest rank) over as many
 iterations as the case's measured events, after as many untimed warm-up
 iterations as the case's.
@@ -31,7 +35,6 @@ untouched.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,10 +42,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-# PostgreSQL takes at most 65535 parameters per statement: more rows than
-# that allows are split into several multi-row INSERTs (never at the
-# default case sizes: 1000 orders x 22 columns).
-PG_MAX_PARAMS = 65_535
 EXTERNAL_ID_PREFIX = "bench-floor-"
 
 
@@ -108,9 +107,9 @@ def measure_floor(
             cursor.execute(statements.event_sql, event_params)
             event_id = cursor.fetchone()[0]
             if vendor == "postgresql":
-                for sql, flat in rows:
-                    flat[:: statements.width] = [event_id] * (len(flat) // statements.width)
-                    cursor.execute(sql, flat)
+                prefix = str(event_id).encode()
+                with cursor.copy(statements.orders_sql) as copy:
+                    copy.write(b"".join([prefix + line for line in rows]))
             else:
                 for row in rows:
                     row[0] = event_id
@@ -147,20 +146,13 @@ class _Statements:
         # leader_event_id first: the one value set inside the timed window.
         order_fields.sort(key=lambda f: f.attname != "leader_event_id")
         self._order_fields = order_fields
-        self.width = len(order_fields)
         self.placeholder = placeholder = "%s" if vendor == "postgresql" else "?"
-        self.event_sql = _insert(LeaderEvent, self._event_fields, 1, placeholder) + " RETURNING id"
+        self.event_sql = _insert(LeaderEvent, self._event_fields, placeholder) + " RETURNING id"
         if vendor == "postgresql":
-            per_statement, followers = max(1, PG_MAX_PARAMS // self.width), len(route.followers)
-            self._chunks = [
-                min(per_statement, followers - start)
-                for start in range(0, followers, per_statement)
-            ]
-            self._chunk_sql = {
-                n: _insert(CopyOrder, order_fields, n, placeholder) for n in set(self._chunks)
-            }
+            columns = ", ".join(f'"{f.column}"' for f in order_fields)
+            self.orders_sql = f'COPY "{CopyOrder._meta.db_table}" ({columns}) FROM STDIN'
         else:
-            self.orders_sql = _insert(CopyOrder, order_fields, 1, placeholder)
+            self.orders_sql = _insert(CopyOrder, order_fields, placeholder)
         self._now = datetime.now(UTC)
         self._client_id_at = [f.attname for f in order_fields].index("client_order_id")
         self._base_rows = self._order_base(route)
@@ -182,9 +174,9 @@ class _Statements:
         return self._prepare(self._event_fields, values)
 
     def order_rows(self, route: FloorRoute, *, event_key: str) -> list[Any]:
-        """SQLite: one parameter list per order; PostgreSQL: (SQL, flat
-        parameters) per multi-row statement. ``leader_event_id`` (0 here)
-        is set once the event row exists."""
+        """SQLite: one parameter list per order, ``leader_event_id`` (0
+        here) set once the event row exists; PostgreSQL: one COPY text line
+        per order without its first column (the event id, written first)."""
         from routing.engine.orders import client_order_id
 
         route_key, event = str(route.group_id), f"{route.leader_id}:{event_key}"
@@ -195,12 +187,10 @@ class _Statements:
             rows.append(row)
         if self.vendor != "postgresql":
             return rows
-        statements, start = [], 0
-        for size in self._chunks:
-            flat = list(itertools.chain.from_iterable(rows[start : start + size]))
-            statements.append((self._chunk_sql[size], flat))
-            start += size
-        return statements
+        return [
+            ("\t" + "\t".join(_copy_text(value) for value in row[1:]) + "\n").encode()
+            for row in rows
+        ]
 
     def _order_base(self, route: FloorRoute) -> list[list[Any]]:
         """Each follower's order row, prepared once (client order id blank)."""
@@ -247,11 +237,30 @@ def _fields(model: Any) -> list[Any]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _insert(model: Any, fields: Sequence[Any], rows: int, placeholder: str) -> str:
+def _insert(model: Any, fields: Sequence[Any], placeholder: str) -> str:
     columns = ", ".join(f'"{f.column}"' for f in fields)
-    one = "(" + ", ".join([placeholder] * len(fields)) + ")"
-    values = ", ".join([one] * rows)
-    return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {values}'  # noqa: S608
+    values = ", ".join([placeholder] * len(fields))
+    return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608
+
+
+def _copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    raise FloorError(f"no COPY text for {type(value).__name__}: update bench_floor._copy_text")
 
 
 def _rollback(cursor: Any, driver_error: type[Exception]) -> None:

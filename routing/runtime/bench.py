@@ -1,8 +1,9 @@
 """Engine benchmark: a long leader stream through the real worker path, timed.
 
-**What is measured.** For each case (1, 20 and 200 followers by default) one
-user owns a paper leader account and a copy group of N paper followers
-(ratios 0.5-3, balances $25K-$150K, daily loss and max-contracts limits). A
+**What is measured.** For each case (1, 20, 200 and 1000 followers by
+default) one user owns a paper leader account and a copy group of N paper
+followers (ratios 0.5-3, balances $25K-$150K, daily loss and max-contracts
+limits; the followers' rows written in bulk as the services write them). A
 deterministic, seeded stream of MNQ leader fills (entries, adds, scale-outs,
 flats; increasing aware UTC times one second apart) is fed one event at a
 time to ``EngineWorker(registry).handle_leader_fill`` on an asyncio loop,
@@ -38,6 +39,20 @@ The stages are observed by wrapping the worker's and the ingest service's
 module-level names for the run (the code under test is not changed).
 ``--profile N`` cProfiles one extra event of the largest case afterwards
 (top N by own time, and project code by cumulative time, on stderr).
+
+**Floor and ratio.** Right after each case, in the same process, on the
+same database and the case's rows, :mod:`routing.runtime.bench_floor` times
+the database alone storing one event and its N orders (``floor_p50_ms``,
+``floor_p99_ms``); ``ratio_p99`` is ``p99_ms`` over ``floor_p99_ms``.
+
+**Sustained.** After the cases, :mod:`routing.runtime.bench_sustained`
+feeds ``--sustained-rate`` events per second into ``--sustained-followers``
+for ``--sustained`` seconds, paced by the clock (``sustained`` in the JSON).
+
+**Targets** (``TARGET_*`` here and in ``bench_sustained``, printed in
+``targets``, with a boolean per case or block): p99 by follower count,
+``ratio_p99`` at 200 and 1000, ``decide_copies`` per follower, sustained
+orders per second and flat memory.
 
 **Scratch database, never the user's.** The command runs the benchmark in a
 child process (``manage.py bench_engine --child``) whose environment names

@@ -191,7 +191,9 @@ async def _feed(
     return run
 
 
-def run_sustained(config: SustainedConfig, *, seed: int, log: Callable[[str], None]) -> dict:
+def run_sustained(
+    config: SustainedConfig, *, seed: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """Set up the sustained group, feed it at the configured rate, report."""
     from routing.models import CopyOrder
 

@@ -1,11 +1,14 @@
-"""``manage.py bench_engine [--followers 1,20,200] [--events 500] [--database-url URL]``
+"""``manage.py bench_engine [--followers 1,20,200,1000] [--events 500] [--database-url URL]
+[--sustained 60 --sustained-rate 25 --sustained-followers 200]``
 
 Replays a long seeded leader stream through the engine worker and the paper
 broker, per follower count, on a scratch database (never the configured
 one), and prints one JSON document: per case p50 / p99 / max milliseconds
 from a leader event to its last follower order handed to the adapter, events
-and orders per second, and the split by stage. What is measured and how the
-scratch database is made: :mod:`routing.runtime.bench`.
+and orders per second, the split by stage, the database floor of the same
+rows (:mod:`routing.runtime.bench_floor`) and the ratio to it; then the
+sustained case (:mod:`routing.runtime.bench_sustained`). What is measured
+and how the scratch database is made: :mod:`routing.runtime.bench`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from routing.runtime.bench import (
     DEFAULT_EVENTS,
+    DEFAULT_FOLLOWERS,
     DEFAULT_SEED,
+    DEFAULT_SUSTAINED_FOLLOWERS,
+    DEFAULT_SUSTAINED_RATE,
+    DEFAULT_SUSTAINED_SECONDS,
     DEFAULT_WARMUP,
     BenchConfig,
     BenchError,
@@ -35,8 +42,9 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
+        followers = ",".join(str(n) for n in DEFAULT_FOLLOWERS)
         parser.add_argument(
-            "--followers", default="1,20,200", help="Follower counts, one case each (1,20,200)."
+            "--followers", default=followers, help=f"Follower counts, one case each ({followers})."
         )
         parser.add_argument(
             "--events", type=int, default=DEFAULT_EVENTS, help="Measured leader events per case."
@@ -67,6 +75,28 @@ class Command(BaseCommand):
             metavar="N",
             help="Also cProfile one extra event of the largest case; top N functions to stderr.",
         )
+        parser.add_argument(
+            "--sustained",
+            type=float,
+            default=DEFAULT_SUSTAINED_SECONDS,
+            metavar="SECONDS",
+            help="Sustained case: seconds of leader events at --sustained-rate "
+            f"(default {DEFAULT_SUSTAINED_SECONDS:g}; 0 skips it).",
+        )
+        parser.add_argument(
+            "--sustained-rate",
+            type=float,
+            default=DEFAULT_SUSTAINED_RATE,
+            metavar="PER_S",
+            help=f"Leader events per second of the sustained case ({DEFAULT_SUSTAINED_RATE:g}).",
+        )
+        parser.add_argument(
+            "--sustained-followers",
+            type=int,
+            default=DEFAULT_SUSTAINED_FOLLOWERS,
+            metavar="N",
+            help=f"Followers of the sustained case ({DEFAULT_SUSTAINED_FOLLOWERS}).",
+        )
         parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -80,6 +110,9 @@ class Command(BaseCommand):
                 warmup=options["warmup"],
                 seed=options["seed"],
                 profile_top=options["profile"],
+                sustained_seconds=options["sustained"],
+                sustained_rate=options["sustained_rate"],
+                sustained_followers=options["sustained_followers"],
             )
             if options["child"]:
                 result = run_child(config, log=log)

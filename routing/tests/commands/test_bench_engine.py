@@ -15,8 +15,19 @@ from django.core.management import CommandError, call_command
 from psycopg import sql
 
 from accounts.models import BrokerAccount
-from routing.models import CopyOrder, LeaderEvent
-from routing.runtime.bench import SCRATCH_ENV, leader_stream, percentile
+from journal.models import EventType, JournalEntry
+from routing.models import CopyOrder, Follower, LeaderEvent, RiskLimit
+from routing.runtime.bench import (
+    SCRATCH_ENV,
+    TARGET_ENGINE_PER_FOLLOWER_US,
+    TARGET_P99_MS,
+    _setup_case,
+    leader_stream,
+    percentile,
+)
+from routing.runtime.bench_floor import _copy_text
+from routing.runtime.bench_sustained import TARGET_ORDERS_PER_S, TARGET_RSS_GROWTH
+from routing.services.route_state import leader_routes, route_config_key
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 
@@ -28,7 +39,8 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
     out, err = StringIO(), StringIO()
     # Act
     call_command(
-        "bench_engine", "--events", "20", "--followers", "1,3", "--warmup", "5",
+        "bench_engine", "--events", "20", "--followers", "1,3,20", "--warmup", "5",
+        "--sustained", "1", "--sustained-rate", "5", "--sustained-followers", "3",
         stdout=out, stderr=err,
     )  # fmt: skip
     # Assert
@@ -36,7 +48,9 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
     assert result["machine"]["cpu_count"] >= 1
     assert result["machine"]["db_vendor"] == "sqlite"
     assert result["machine"]["python"]
-    assert [case["followers"] for case in result["cases"]] == [1, 3]
+    assert [case["followers"] for case in result["cases"]] == [1, 3, 20]
+    assert result["targets"]["p99_ms_by_followers"] == {"20": 2.0, "200": 10.0, "1000": 50.0}
+    assert result["targets"]["ratio_p99_by_followers"] == {"200": 2.0, "1000": 2.0}
     for case in result["cases"]:
         followers, events = case["followers"], case["events"]
         assert events == 20
@@ -55,6 +69,21 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
         assert sum(in_db.values()) == (events + case["warmup_events"]) * followers
         assert not {"pending", "sent"} & in_db.keys()
         assert case["engine_only_p50_us"] <= case["engine_only_p99_us"]
+        # Targets: printed, and the booleans follow from the figures.
+        target = TARGET_P99_MS.get(followers)
+        assert case["target_p99_ms"] == target
+        assert case["meets_target"] == (None if target is None else case["p99_ms"] <= target)
+        assert case["meets_engine_target"] == (
+            case["engine_only_per_follower_us"] <= TARGET_ENGINE_PER_FOLLOWER_US
+        )
+        assert case["target_ratio_p99"] is None and case["meets_ratio_target"] is None
+        # The database floor, and the ratio to it (to the reported figures' rounding).
+        assert 0 < case["floor_p50_ms"] <= case["floor_p99_ms"]
+        p99, floor = case["p99_ms"], case["floor_p99_ms"]
+        low, high = (p99 - 0.0005) / (floor + 0.0005), (p99 + 0.0005) / (floor - 0.0005)
+        assert low - 0.005 <= case["ratio_p99"] <= high + 0.005
+        # The floor's rows were deleted: only the case's own events are left.
+        assert case["leader_events_in_db"] == events + case["warmup_events"]
         assert set(case["split_p50_ms"]) == {
             "to_ingest",
             "ingest",
@@ -62,9 +91,85 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
             "ingest_to_last_handoff",
             "after_last_handoff",
         }
+    sustained = result["sustained"]
+    assert (sustained["followers"], sustained["rate_per_s"], sustained["events"]) == (3, 5.0, 5)
+    # Paced: event i is due at i / rate, so five events take at least 0.8 s.
+    assert sustained["wall_s"] >= 0.8
+    assert 0 < sustained["orders"] <= sustained["events"] * 3
+    assert sustained["orders_per_s"] == pytest.approx(
+        sustained["orders"] / sustained["wall_s"], rel=0.01
+    )
+    assert 0 < sustained["p50_ms"] <= sustained["p99_ms"] <= sustained["max_ms"]
+    assert sustained["behind_at_end"] == 0
+    assert sustained["rss_start_mb"] > 0 and sustained["rss_end_mb"] > 0
+    assert sustained["rss_source"].startswith("/proc/self/status")
+    assert sustained["meets_orders_target"] == (sustained["orders_per_s"] >= TARGET_ORDERS_PER_S)
+    assert sustained["meets_memory_target"] == (
+        sustained["rss_end_mb"] - sustained["rss_start_mb"]
+        <= sustained["rss_start_mb"] * TARGET_RSS_GROWTH
+    )
+    sustained_orders = sustained["copy_orders_in_db"]
+    assert sum(sustained_orders.values()) == (5 + sustained["warmup_events"]) * 3
+    assert not {"pending", "sent"} & sustained_orders.keys()
     # The configured (here: test) database was never written to.
     assert (BrokerAccount.objects.count(), LeaderEvent.objects.count()) == rows_before
     assert CopyOrder.objects.count() == 0
+
+
+def test_postgresql_run_when_small_then_floor_measured_and_cleaned_and_database_dropped() -> None:
+    # Arrange
+    name = f"copytrade_bench_run_{os.getpid()}"
+    out, err = StringIO(), StringIO()
+    # Act
+    call_command(
+        "bench_engine", "--database-url", f"{PG_SERVER}/{name}", "--events", "3",
+        "--warmup", "1", "--followers", "2", "--sustained", "0", stdout=out, stderr=err,
+    )  # fmt: skip
+    # Assert
+    result = json.loads(out.getvalue())
+    assert result["machine"]["db_vendor"] == "postgresql"
+    assert result["sustained"] is None
+    (case,) = result["cases"]
+    assert 0 < case["floor_p50_ms"] <= case["floor_p99_ms"]
+    assert case["ratio_p99"] > 0
+    assert case["leader_events_in_db"] == 4
+    assert sum(case["copy_orders_in_db"].values()) == 4 * 2
+    with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=5) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        assert found.fetchone() is None
+
+
+@pytest.mark.django_db
+def test_case_set_up_when_bulk_then_rows_as_the_services_write_them() -> None:
+    # Arrange
+    key_before = route_config_key()
+    # Act
+    case = _setup_case(4, seed=7, label="setup")
+    # Assert
+    followers = list(Follower.objects.filter(group_id=case.group_id).select_related("account"))
+    assert len(followers) == 4
+    leader = BrokerAccount.objects.get(pk=case.leader_id)
+    for follower in followers:
+        assert follower.account.owner_id == leader.owner_id
+        assert follower.account.platform == "paper"
+        assert follower.account.balance == follower.account.starting_balance > 0
+        limit = RiskLimit.objects.get(account=follower.account)
+        assert limit.daily_loss == follower.account.balance / 25
+        assert limit.max_contracts in (5, 10, 20)
+    journal = JournalEntry.objects.filter(owner_id=leader.owner_id)
+    assert journal.filter(event_type=EventType.FOLLOWER_ADDED).count() == 4
+    assert journal.filter(event_type=EventType.RISK_LIMIT_CHANGED).count() == 4
+    # The route configuration moved, and the engine's routes see every follower.
+    key = route_config_key()
+    assert key is not None and key != key_before
+    (route,) = leader_routes(leader_id=case.leader_id, key=key).groups
+    assert [f.pk for f in route.followers] == sorted(f.pk for f in followers)
+    assert set(route.limits) == {f.account_id for f in followers}
+
+
+def test_copy_text_escapes_as_postgresql_copy_reads_it() -> None:
+    assert _copy_text("a\tb\\c\nd") == "a\\tb\\\\c\\nd"
+    assert (_copy_text(None), _copy_text(True), _copy_text(3)) == ("\\N", "t", "3")
 
 
 def test_child_mode_when_not_started_by_the_command_then_refused(

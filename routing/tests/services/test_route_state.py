@@ -42,7 +42,7 @@ from routing.services.group_rules import copy_group_update, follower_pause, foll
 from routing.services.leader_events import leader_event_ingest
 from routing.services.order_results import copy_order_record_result
 from routing.services.risk_limits import risk_limit_update
-from routing.services.route_levels import route_level_set
+from routing.services.route_levels import route_level_set, route_review
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +269,23 @@ def test_route_level_changes_apply_to_the_next_event(route: Route) -> None:
     active = event(route, Side.BUY, 2, "MNQH6")
     assert sent(active["Eval 25K"]) == ("pending", "buy", 1, "MNQH6")
     assert sent(active["Funded 150K"]) == ("pending", "buy", 6, "MNQH6")
+
+
+def test_route_review_applies_to_the_next_event(route: Route) -> None:
+    # Arrange: level 2 Reduced with at most 10 contracts across followers.
+    copy_group_update(group=route.group, actor=route.owner, data={"max_total_contracts": 10})
+    route_level_set(group=route.group, level=RouteLevel.REDUCED, actor=route.owner, reason="new")
+    unreviewed = event(route, Side.BUY, 2)
+    for order in unreviewed.values():
+        assert (order.status, order.qty) == ("blocked", 0)
+        assert "route level 2 Reduced: not marked reviewed this session" in order.reason
+    assert_cached(route)
+    # Act: marked reviewed for the session of the 28th.
+    assert route_review(group=route.group, actor=route.owner, at=T0)
+    reviewed = event(route, Side.BUY, 2, "MNQM5")
+    # Assert: 1 + 6 = 7 contracts, within the 10.
+    assert sent(reviewed["Eval 25K"]) == ("pending", "buy", 1, "MNQM5")
+    assert sent(reviewed["Funded 150K"]) == ("pending", "buy", 6, "MNQM5")
 
 
 def test_risk_limit_change_applies_to_the_next_event(route: Route) -> None:

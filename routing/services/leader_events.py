@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
@@ -59,7 +58,6 @@ from routing.models import (
     ExpectedPosition,
     Follower,
     LeaderEvent,
-    RouteConfigVersion,
 )
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_positions_of
@@ -68,7 +66,12 @@ from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.quarantines import quarantines_active
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
-from routing.services.route_state import VERSION_PK, ConfigKey, LeaderRoutes, leader_routes
+from routing.services.route_state import (
+    ConfigKey,
+    LeaderRoutes,
+    leader_routes,
+    route_config_key,
+)
 
 _STATUS = {
     DecisionStatus.SEND: CopyOrder.Status.PENDING,
@@ -138,20 +141,17 @@ def leader_event_ingest(
 def _locked_leader(
     account_id: int, fence: LeaseFence | None
 ) -> tuple[BrokerAccount, ConfigKey | None]:
-    """The leader's row, locked, and the route configuration key, in one
-    statement: one leader's events are applied one at a time (its position
-    before each fill must be the position after the previous one). With
-    ``fence`` the same statement joins the lease row (locking it too, so a
-    take-over waits for this event) and checks its worker and generation."""
-    version = RouteConfigVersion.objects.filter(pk=VERSION_PK)
-    rows = (
-        BrokerAccount.objects.select_for_update()
-        .filter(pk=account_id)
-        .annotate(
-            config_token=Subquery(version.values("token")[:1]),
-            config_version=Subquery(version.values("version")[:1]),
-        )
-    )
+    """The leader's row, locked, and the route configuration key.
+
+    One leader's events are applied one at a time (its position before each
+    fill must be the position after the previous one). With ``fence`` the
+    locking statement joins the lease row (locking it too, so a take-over
+    waits for this event) and checks its worker and generation. The key is
+    read by a statement of its own *after* the lock: a statement's snapshot
+    is taken before it waits, so a key read with the lock would miss a
+    change whose transaction held the leader's row while this event waited.
+    """
+    rows = BrokerAccount.objects.select_for_update().filter(pk=account_id)
     if fence is not None:
         rows = rows.filter(
             leader_lease__worker_id=fence.worker_id, leader_lease__generation=fence.generation
@@ -164,8 +164,7 @@ def _locked_leader(
             f"engine worker {fence.worker_id} no longer holds the lease of leader {account_id} "
             f"(generation {fence.generation}); the event is left to the new holder"
         )
-    token, number = leader.config_token, leader.config_version  # type: ignore[attr-defined]
-    return leader, (None if number is None else (token, number))
+    return leader, route_config_key()
 
 
 def _ingest(

@@ -4,30 +4,48 @@ broker's prices, then halt, lock and find accounts to flatten
 
 Runs on the worker's loop every poll, so a position losing money halts its
 account within a poll of the price that did it, whether or not the leader
-trades.
+trades. With several workers each one watches the routes of the leaders it
+holds (``leader_ids``), so no account is halted or flattened by two of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from channels.db import database_sync_to_async
 
+from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
 from routing.services.risk_watch import open_position_symbols, positions_revalue, risk_watch
 
 
-def _watch(marks: dict[str, Decimal], at: datetime) -> dict[int, str]:
-    positions_revalue(marks, engine_contract_specs())
-    return risk_watch(at=at)
+def _watch(
+    marks: dict[str, Decimal], at: datetime, leader_ids: Collection[int] | None
+) -> dict[int, str]:
+    accounts = None
+    if leader_ids is not None:
+        accounts = set(
+            Follower.objects.filter(group__leader_id__in=list(leader_ids)).values_list(
+                "account_id", flat=True
+            )
+        )
+    positions_revalue(marks, engine_contract_specs(), account_ids=accounts)
+    return risk_watch(at=at, leader_ids=leader_ids)
 
 
-async def watch_risk(registry: AdapterRegistry, *, at: datetime | None = None) -> dict[int, str]:
-    """One layer-2 pass at aware ``at`` (now by default); returns the
-    accounts due to be flattened (their flatten on breach is on): id -> the
-    breach that halted them."""
+async def watch_risk(
+    registry: AdapterRegistry,
+    *,
+    at: datetime | None = None,
+    leader_ids: Collection[int] | None = None,
+) -> dict[int, str]:
+    """One layer-2 pass at aware ``at`` (now by default) over the routes of
+    ``leader_ids`` (every route when ``None``); returns the accounts due to
+    be flattened (their flatten on breach is on): id -> the breach that
+    halted them."""
     symbols = await database_sync_to_async(open_position_symbols)()
     marks = {s: mark for s in symbols if (mark := registry.paper.last_mark(s)) is not None}
-    return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC))
+    return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC), leader_ids)

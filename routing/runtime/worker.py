@@ -321,7 +321,7 @@ class EngineWorker:
         what arrives afterwards sees the route locked and the followers flat
         (an exit has nothing left to close, an entry is refused).
         """
-        for job in await database_sync_to_async(flatten_pending)():
+        for job in await database_sync_to_async(flatten_pending)(leader_ids=self._leases.owned):
             async with contextlib.AsyncExitStack() as held:
                 for leader_id in sorted({t.leader_id for t in job.targets}):
                     await held.enter_async_context(self._leader_lock(leader_id))
@@ -341,7 +341,7 @@ class EngineWorker:
         session loss, and flatten the halted accounts whose flatten on breach
         is on (:mod:`routing.runtime.risk_loop`). A session boundary crossed
         since the last pass resets the accounts here too."""
-        due = await watch_risk(self.registry, at=at)
+        due = await watch_risk(self.registry, at=at, leader_ids=self._leases.owned)
         for account_id, reason in due.items():
             try:
                 outcome = await self.flatten_account(

@@ -26,7 +26,7 @@ Flatten on breach (layer-2 risk) uses the same worker steps for one account
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -194,9 +194,14 @@ def _target(follower: Follower) -> FlattenTarget:
     )
 
 
-def flatten_pending() -> list[FlattenJob]:
+def flatten_pending(*, leader_ids: Collection[int] | None = None) -> list[FlattenJob]:
     """Every pending flatten request, oldest first, with the follower accounts
-    of its scope (paused followers too: they hold positions all the same)."""
+    of its scope (paused followers too: they hold positions all the same).
+
+    With ``leader_ids`` (an engine worker's leases) only the requests this
+    worker carries out: those whose scope's lowest leader id it owns, so with
+    several workers each request is flattened by one of them, never twice.
+    """
     jobs = []
     for request in FlattenRequest.objects.filter(status=FlattenRequest.Status.PENDING).order_by(
         "pk"
@@ -206,12 +211,16 @@ def flatten_pending() -> list[FlattenJob]:
             followers = followers.filter(group_id=request.group_id)
         else:
             followers = followers.filter(group__owner_id=request.owner_id)
+        targets = tuple(_target(f) for f in followers)
+        leaders = {t.leader_id for t in targets}
+        if leader_ids is not None and leaders and min(leaders) not in leader_ids:
+            continue  # another worker owns it
         jobs.append(
             FlattenJob(
                 request_id=request.pk,
                 requested_by=request.requested_by,
                 reason=_reason(request.requested_by),
-                targets=tuple(_target(f) for f in followers),
+                targets=targets,
             )
         )
     return jobs

@@ -17,7 +17,7 @@ and persists what they decide.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -179,15 +179,17 @@ def route_session_loss_check(
     )
 
 
-def risk_watch(*, at: datetime) -> dict[int, str]:
-    """One pass of layer 2 over every follower account: halts, route locks.
+def risk_watch(*, at: datetime, leader_ids: Collection[int] | None = None) -> dict[int, str]:
+    """One pass of layer 2 over every follower account (of the groups led by
+    ``leader_ids`` when given: an engine worker's leases): halts, route locks.
 
     Returns the accounts whose positions are due to be flattened (halted on
     a loss with flatten on breach on, not flattened yet): id -> halt reason.
     """
-    followers = list(
-        Follower.objects.select_related("account", "account__risk_limit", "group").order_by("pk")
-    )
+    followers_of = Follower.objects.select_related("account", "account__risk_limit", "group")
+    if leader_ids is not None:
+        followers_of = followers_of.filter(group__leader_id__in=list(leader_ids))
+    followers = list(followers_of.order_by("pk"))
     by_group: dict[int, list[Follower]] = {}
     for f in followers:
         by_group.setdefault(f.group_id, []).append(f)
@@ -205,15 +207,20 @@ def risk_watch(*, at: datetime) -> dict[int, str]:
 
 
 @transaction.atomic
-def positions_revalue(marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec]) -> None:
-    """Revalue every open position in a contract of ``marks`` (contract ->
-    last price, points) at that price; contracts without a spec are skipped
-    (their PnL cannot be priced, and the fill path already refused them)."""
-    held = set(
-        Position.objects.exclude(qty=0)
-        .filter(symbol__in=list(marks))
-        .values_list("symbol", flat=True)
-    )
+def positions_revalue(
+    marks: Mapping[str, Decimal],
+    specs: Mapping[str, ContractSpec],
+    *,
+    account_ids: Collection[int] | None = None,
+) -> None:
+    """Revalue every open position (of ``account_ids`` when given) in a
+    contract of ``marks`` (contract -> last price, points) at that price;
+    contracts without a spec are skipped (their PnL cannot be priced, and
+    the fill path already refused them)."""
+    open_rows = Position.objects.exclude(qty=0).filter(symbol__in=list(marks))
+    if account_ids is not None:
+        open_rows = open_rows.filter(account_id__in=list(account_ids))
+    held = set(open_rows.values_list("symbol", flat=True))
     for symbol in sorted(held):
         try:
             spec = specs.get(root_of(symbol))
@@ -222,7 +229,10 @@ def positions_revalue(marks: Mapping[str, Decimal], specs: Mapping[str, Contract
         if spec is None:
             continue
         positions_mark(
-            account_ids=None, symbol=symbol, price=marks[symbol], point_value=spec.point_value
+            account_ids=None if account_ids is None else sorted(account_ids),
+            symbol=symbol,
+            price=marks[symbol],
+            point_value=spec.point_value,
         )
 
 

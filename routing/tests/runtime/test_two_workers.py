@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
@@ -20,12 +21,13 @@ from journal.models import EventType, JournalEntry
 from routing.brokers.base import OrderRequest, OrderResult
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder, EngineWorkerHeartbeat, LeaderLease
+from routing.models import CopyOrder, EngineWorkerHeartbeat, FlattenRequest, LeaderLease
 from routing.runtime import worker as worker_module
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs, leader_leases_held
 from routing.services.copy_groups import follower_add
+from routing.services.flatten import flatten_request
 
 T0 = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
 TTL = timedelta(seconds=1)
@@ -47,6 +49,18 @@ class CountingPaper(PaperBroker):
     async def place_order(self, order: OrderRequest) -> OrderResult:
         self.placed[order.client_order_id] += 1
         return await super().place_order(order)
+
+
+class FlattenCountingPaper(CountingPaper):
+    """Also counts ``flatten`` calls per account."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flattened: Counter[str] = Counter()
+
+    async def flatten(self, account: str, *args: Any, **kwargs: Any) -> Any:
+        self.flattened[account] += 1
+        return await super().flatten(account, *args, **kwargs)
 
 
 class ProcessRegistry(AdapterRegistry):
@@ -288,4 +302,58 @@ async def test_worker_that_lost_its_lease_when_events_come_then_decides_nothing(
     assert not paper.placed
     lease = await sync_to_async(LeaderLease.objects.get)()
     assert (lease.worker_id, lease.generation) == ("z", 2)
+    await paper.disconnect()
+
+
+async def test_flatten_with_two_workers_when_pressed_then_only_the_owner_flattens(
+    route: Route,
+) -> None:
+    # Arrange: a holds the leader, b runs beside it; the followers hold 1 and 6.
+    paper = await sync_to_async(FlattenCountingPaper)()
+    await paper.connect()
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    a = EngineWorker(
+        ProcessRegistry({"paper": paper}), poll_seconds=0.05, worker_id="a", lease_ttl=TTL
+    )
+    b = EngineWorker(
+        ProcessRegistry({"paper": paper}), poll_seconds=0.05, worker_id="b", lease_ttl=TTL
+    )
+    task_a = asyncio.create_task(a.run(stop_a))
+
+    def a_holds_the_leader() -> bool:
+        """worker a holds the leader's lease"""
+        return leader_leases_held() == {route.leader.pk: "a"}
+
+    await _until(a_holds_the_leader)
+    task_b = asyncio.create_task(b.run(stop_b))
+
+    def b_is_up() -> bool:
+        """worker b has beaten"""
+        return EngineWorkerHeartbeat.objects.filter(worker_id="b").exists()
+
+    await _until(b_is_up)
+    paper.publish_leader_fill(_fill(route, "f1", Side.BUY, 2))
+
+    def both_filled() -> bool:
+        """both copies filled"""
+        return CopyOrder.objects.filter(status="filled").count() == 2
+
+    await _until(both_filled)
+    # Act: the owner presses emergency flatten on the group.
+    await sync_to_async(flatten_request)(user=route.owner, group=route.group)
+
+    def flatten_done() -> bool:
+        """the flatten request ended"""
+        return FlattenRequest.objects.filter(status=FlattenRequest.Status.DONE).exists()
+
+    await _until(flatten_done)
+    await asyncio.sleep(0.3)  # several more passes of both workers
+    stop_b.set()
+    await task_b
+    stop_a.set()
+    await task_a
+    # Assert: each follower flattened once, by the worker that owns its leader.
+    assert paper.flattened == Counter({route.small.external_id: 1, route.large.external_id: 1})
+    positions = await sync_to_async(_positions)(paper, route)
+    assert positions == {"Eval 25K": 0, "Funded 150K": 0}
     await paper.disconnect()

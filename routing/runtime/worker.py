@@ -20,31 +20,19 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db.models import Q
-from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
 from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.engine.sequencing import GateResult, SequenceGate
-from routing.engine.types import LeaderFill, LeaderOrder, Side
-from routing.models import ReplayJob
+from routing.engine.types import LeaderFill, LeaderOrder
 from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.runtime.flattening import FlattenMixin
 from routing.runtime.leases import LeaseKeeper
+from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
 from routing.services.feed import user_group_name
-from routing.services.flatten import (
-    FlattenOutcome,
-    FlattenTarget,
-    account_session_flattened,
-    flatten_account_record,
-    flatten_finish,
-    flatten_orders_open,
-    flatten_orders_still_open,
-    flatten_pending,
-    flatten_target,
-)
 from routing.services.incidents import incidents_adapter_disconnect
 from routing.services.leader_events import (
     leader_event_ingest,
@@ -61,7 +49,6 @@ from routing.services.order_results import (
 )
 from routing.services.orders import (
     copy_order_broker_ref,
-    copy_order_cancel_unsent,
     copy_order_claim,
     copy_order_record_result,
     copy_order_reprice,
@@ -77,7 +64,6 @@ logger = logging.getLogger(__name__)
 # Per-order sends in flight at once; the brokers' own rate limits come later.
 MAX_CONCURRENT_SENDS = 32
 SEND_RETRIES = 3
-REPLAY_HEARTBEAT_STALE = timedelta(seconds=30)
 # Broker updates recorded per transaction at most.
 MAX_RESULT_BATCH = 500
 # Final answers remembered to skip their echo on the update stream.
@@ -87,7 +73,7 @@ POLL_SECONDS = 0.5
 RISK_WATCH_SECONDS = 1.0
 
 
-class EngineWorker:
+class EngineWorker(FlattenMixin):
     """Runs until ``stop`` is set; finishes the event in hand first.
 
     Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
@@ -127,6 +113,11 @@ class EngineWorker:
         if self._registry is None:
             raise RuntimeError("worker not started")
         return self._registry
+
+    @property
+    def owned_leaders(self) -> frozenset[int] | None:
+        """Leaders this worker acts for (``None``: every leader, one worker)."""
+        return self._leases.owned
 
     @property
     def worker_id(self) -> str:
@@ -310,30 +301,7 @@ class EngineWorker:
             await self.recover(leader_ids=self._leases.owned)
             await self.reconcile(leader_ids=self._leases.owned)
 
-    # -- emergency flatten --------------------------------------------------------
-
-    async def flatten_requests(self) -> None:
-        """Carry out every pending emergency flatten (``routing.services.flatten``).
-
-        Per request, the leaders of its groups are held (their stream events
-        wait) while the followers are flattened concurrently, so no copy
-        decided from a leader event interleaves with the cancels and closes;
-        what arrives afterwards sees the route locked and the followers flat
-        (an exit has nothing left to close, an entry is refused).
-        """
-        for job in await database_sync_to_async(flatten_pending)(leader_ids=self._leases.owned):
-            async with contextlib.AsyncExitStack() as held:
-                for leader_id in sorted({t.leader_id for t in job.targets}):
-                    await held.enter_async_context(self._leader_lock(leader_id))
-                outcomes = await asyncio.gather(
-                    *(
-                        self._flatten_guarded(t, reason=job.reason, actor_label=job.requested_by)
-                        for t in job.targets
-                    )
-                )
-            await database_sync_to_async(flatten_finish)(
-                request_id=job.request_id, outcomes=outcomes
-            )
+    # -- layer 2 ------------------------------------------------------------------
 
     async def watch_risk(self, *, at: datetime | None = None) -> None:
         """Layer 2: mark open positions at the paper broker's prices, halt
@@ -364,121 +332,6 @@ class EngineWorker:
             # Layer 1 still checks every entry against live PnL; a failed pass
             # is logged loudly and retried on the next poll.
             logger.exception("risk watch pass failed")
-
-    async def flatten_account(
-        self,
-        account_id: int,
-        *,
-        reason: str,
-        actor_label: str = "risk",
-        at: datetime | None = None,
-    ) -> FlattenOutcome:
-        """Flatten one follower account now (flatten on breach): cancel its
-        open copy orders, close every position at market, record the closes,
-        journal ``ACCOUNT_FLATTENED`` with ``reason`` and, when it ended flat,
-        set ``flattened_at`` on the account's session holding aware ``at``
-        (default now: the breach's session). Returns the outcome
-        (``ok`` False with the problems in ``detail`` when it is not flat).
-
-        Neither halts the account nor locks the route: the caller halts new
-        entries first (``account_halt``). Takes no leader lock, so it may be
-        called while handling that leader's event. Safe twice: a flat account
-        gets no order. Raises ``ApplicationError`` when the account follows
-        no group.
-        """
-        target = await database_sync_to_async(flatten_target)(account_id=account_id)
-        outcome = await self._flatten_target(target, reason=reason, actor_label=actor_label)
-        if outcome.ok:
-            await database_sync_to_async(account_session_flattened)(
-                account_id=account_id, at=at or timezone.now()
-            )
-        return outcome
-
-    async def _flatten_guarded(
-        self, target: FlattenTarget, *, reason: str, actor_label: str
-    ) -> FlattenOutcome:
-        try:
-            return await self._flatten_target(target, reason=reason, actor_label=actor_label)
-        except Exception as exc:
-            # One account's unexpected failure must not leave the others
-            # unflattened or the request pending forever (retried every poll):
-            # it is logged and the request ends FAILED naming the account.
-            logger.exception("flatten of account %s failed", target.account_id)
-            return FlattenOutcome(
-                account_id=target.account_id,
-                name=target.name,
-                ok=False,
-                detail=f"{target.name} NOT flat ({reason}): internal error: {exc!r}",
-            )
-
-    async def _flatten_target(
-        self, target: FlattenTarget, *, reason: str, actor_label: str
-    ) -> FlattenOutcome:
-        problems: list[str] = []
-        closes: list[OrderResult] = []
-        actual: dict[str, int] | None = None
-        # Orders never sent are cancelled first, whatever the broker's state:
-        # nothing decided before the flatten may reach the broker after it.
-        opened = await database_sync_to_async(flatten_orders_open)(
-            account_id=target.account_id, reason=reason
-        )
-        cancelled = opened.cancelled
-        try:
-            adapter = self.registry.for_platform(target.platform)
-        except BrokerError as exc:
-            problems.append(str(exc))
-        else:
-            for order_id in opened.live:
-                problem = await self._flatten_cancel(adapter, order_id, reason)
-                if problem:
-                    problems.append(problem)
-                else:
-                    cancelled += 1
-            try:
-                closes = await adapter.flatten(target.external_id)
-            except BrokerError as exc:
-                problems.append(f"flatten refused by the broker: {exc}")
-            # The adapter's flatten cancels working orders too (any whose cancel
-            # failed above): record them now, before expected positions are set,
-            # so a late cancel cannot move an expected position after the flatten.
-            for order_id in await database_sync_to_async(flatten_orders_still_open)(
-                account_id=target.account_id
-            ):
-                await self._flatten_cancel(adapter, order_id, reason)
-            try:
-                snapshots = await adapter.positions(target.external_id)
-            except BrokerError as exc:
-                problems.append(f"positions unreadable: {exc}")
-            else:
-                actual = {p.symbol: p.qty for p in snapshots if p.qty}
-        return await database_sync_to_async(flatten_account_record)(
-            target=target,
-            closes=closes,
-            actual=actual,
-            cancelled=cancelled,
-            problems=problems,
-            reason=reason,
-            actor_label=actor_label,
-        )
-
-    async def _flatten_cancel(self, adapter: BrokerAdapter, order_id: int, reason: str) -> str:
-        """Cancel one open copy order at the broker and record the answer;
-        returns an empty string when done, else what went wrong. An order the
-        broker never saw is cancelled in the database (a recovery must not
-        send it later). On a final order the broker's answer is its final
-        state, so this also settles orders something else cancelled."""
-        _, account, coid = await database_sync_to_async(copy_order_broker_ref)(order_id=order_id)
-        try:
-            result = await adapter.cancel_order(account, coid)
-        except BrokerError as exc:
-            return f"cancel of {coid} failed: {exc}"
-        if result is None:
-            await database_sync_to_async(copy_order_cancel_unsent)(
-                order_id=order_id, reason=f"never reached the broker; cancelled: {reason}"
-            )
-        else:
-            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
-        return ""
 
     # -- leader events ------------------------------------------------------------
 
@@ -724,83 +577,11 @@ class EngineWorker:
 
     async def _claim_replay_jobs(self) -> None:
         # A replay feeds this process's paper exchange: only for owned leaders.
-        for job_id in await database_sync_to_async(_claim_jobs)(self._leases.owned):
+        for job_id in await database_sync_to_async(replay_jobs_claim)(self._leases.owned):
             self._replays[job_id] = asyncio.create_task(
-                self._run_replay(job_id), name=f"replay-{job_id}"
+                replay_job_run(job_id, self.registry.paper), name=f"replay-{job_id}"
             )
-
-    async def _run_replay(self, job_id: int) -> None:
-        job = await database_sync_to_async(
-            ReplayJob.objects.select_related("group__leader", "export_import").get
-        )(pk=job_id)
-        fills = job.export_import.fills
-        leader = job.group.leader
-        start, cycle = job.next_index, job.cycle
-        while True:
-            for index in range(start, len(fills)):
-                try:
-                    fill = _restamped(fills[index], job.pk, cycle, leader.external_id)
-                except (KeyError, ValueError) as exc:
-                    await database_sync_to_async(_job_finish)(job_id, f"fill {index}: {exc}")
-                    return
-                self.registry.paper.publish_leader_fill(fill)
-                await database_sync_to_async(_job_progress)(job_id, index + 1, cycle)
-                await asyncio.sleep(job.interval_ms / 1000)
-            if not job.repeat:
-                break
-            start, cycle = 0, cycle + 1
-            await asyncio.sleep(5 * job.interval_ms / 1000)
-        await database_sync_to_async(_job_finish)(job_id, "")
 
 
 def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:
     return result.status.value, frozenset(f.fill_id for f in result.fills)
-
-
-def _restamped(raw: dict[str, str], job_id: int, cycle: int, leader_external_id: str) -> LeaderFill:
-    # A replay is a new stream of events on the group's leader: ids are
-    # qualified by job and cycle so a second replay of one export is not
-    # mistaken for re-deliveries, and times are now so sessions and the
-    # feed line up.
-    return LeaderFill(
-        event_id=f"replay{job_id}.{cycle}:{raw['event_id']}",
-        account=leader_external_id,
-        symbol=raw["symbol"],
-        side=Side(raw["side"]),
-        qty=int(raw["qty"]),
-        price=Decimal(raw["price"]),
-        time=timezone.now(),
-    )
-
-
-def _claim_jobs(leader_ids: Collection[int] | None = None) -> list[int]:
-    stale = timezone.now() - REPLAY_HEARTBEAT_STALE
-    claimable = ReplayJob.objects.filter(
-        Q(status=ReplayJob.Status.PENDING)
-        | Q(status=ReplayJob.Status.RUNNING, heartbeat_at__lt=stale)
-    )
-    if leader_ids is not None:
-        claimable = claimable.filter(group__leader_id__in=list(leader_ids))
-    claimable = claimable.order_by("pk").values_list("pk", "status", "heartbeat_at")
-    claimed = []
-    for job_id, status, heartbeat in claimable:
-        updated = ReplayJob.objects.filter(pk=job_id, status=status, heartbeat_at=heartbeat).update(
-            status=ReplayJob.Status.RUNNING, heartbeat_at=timezone.now()
-        )
-        if updated == 1:  # else another worker got there first
-            claimed.append(job_id)
-    return claimed
-
-
-def _job_progress(job_id: int, next_index: int, cycle: int) -> None:
-    ReplayJob.objects.filter(pk=job_id).update(
-        next_index=next_index, cycle=cycle, heartbeat_at=timezone.now()
-    )
-
-
-def _job_finish(job_id: int, error: str) -> None:
-    ReplayJob.objects.filter(pk=job_id).update(
-        status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
-        error=error,
-        heartbeat_at=timezone.now(),
-    )

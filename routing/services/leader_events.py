@@ -9,8 +9,9 @@ the same transaction, so an event never has half its decisions.
 The hot path costs a constant number of statements per event, whatever the
 number of followers: the leader's routes come from memory
 (:mod:`routing.services.route_state`, checked against the configuration
-version in the statement that locks the leader), the state that moves with
-trading is read for all followers at once, and orders, expected positions
+version read right after the leader's row is locked), the state that moves
+with trading is read for all followers at once
+(:mod:`routing.services.follower_state`), and orders, expected positions
 and journal rows are written in bulk. Orders to send are left PENDING for
 the order router (``routing.services.orders``) or, for the engine worker,
 stored SENT and handed to the brokers right after commit.
@@ -18,10 +19,8 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -39,18 +38,14 @@ from journal.services import (
     positions_mark,
 )
 from routing.brokers.base import OrderRequest
-from routing.engine.conversion import micro_root
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
-from routing.engine.symbols import SymbolError, parse_contract, root_of
+from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import (
     CopyDecision,
     DecisionStatus,
-    FollowerState,
-    GroupConfig,
     LeaderFill,
-    SizingBasis,
 )
 from routing.models import (
     CopyGroup,
@@ -62,10 +57,9 @@ from routing.models import (
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_positions_of
 from routing.services.feed import feed_publish_on_commit
+from routing.services.follower_state import contract_marks, follower_states, follower_symbols
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
-from routing.services.quarantines import quarantines_active
-from routing.services.risk_watch import account_breaches_apply, accounts_risk
 from routing.services.route_state import (
     ConfigKey,
     LeaderRoutes,
@@ -271,7 +265,7 @@ def _decide(
     decided = _Decided()
     specs = routes.specs
     plans = [
-        (route, _follower_symbols(fill.symbol, route.config, specs))
+        (route, follower_symbols(fill.symbol, route.config, specs))
         for route in routes.groups
         if route.followers
     ]
@@ -296,7 +290,7 @@ def _decide(
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
     }
-    marks = _marks(symbols)
+    marks = contract_marks(symbols)
     move = LeaderMove.of_fill(fill, leader_before)
     day = trading_date(fill.time)
     changed: dict[tuple[int, str], ExpectedPosition] = {}
@@ -376,90 +370,6 @@ def _decision_journal(
             )
         )
     return entries
-
-
-def _follower_symbols(
-    leader_symbol: str, config: GroupConfig, specs: Mapping[str, EngineSpec]
-) -> set[str]:
-    """Every contract a follower may trade for ``leader_symbol``: the mapped
-    or own product and, with auto micro, its micro."""
-    try:
-        contract = parse_contract(leader_symbol)
-    except SymbolError:
-        return {leader_symbol}
-    root = config.mapped_root(contract.root) or contract.root
-    symbols = {contract.with_root(root).code}
-    micro = micro_root(root, specs) if config.auto_micro else None
-    if micro is not None:
-        symbols.add(contract.with_root(micro).code)
-    return symbols
-
-
-def _marks(symbols: set[str]) -> dict[str, Decimal]:
-    """Last known prices of ``symbols`` from any account's marked position."""
-    rows = (
-        Position.objects.filter(symbol__in=symbols, mark_price__isnull=False)
-        .order_by("symbol", "-updated_at")
-        .values_list("symbol", "mark_price")
-    )
-    marks: dict[str, Decimal] = {}
-    for symbol, price in rows:
-        marks.setdefault(symbol, price)
-    return marks
-
-
-def follower_states(
-    followers: Sequence[Follower],
-    positions: Mapping[tuple[int, str], int],
-    *,
-    at: datetime,
-    complete: bool = False,
-) -> list[FollowerState]:
-    """The engine's view of ``followers`` at aware ``at``, in their order.
-
-    ``positions`` ((account id, contract) -> signed contracts) holds tracked
-    positions locked by the caller; unless ``complete`` (``positions`` holds
-    every tracked position of the accounts), every other tracked position of
-    the accounts is read too, because the risk checks count open positions
-    and exposure across contracts. Also: session PnL, limits, sizing basis,
-    balance, active quarantines and the session risk state, after layer 2
-    applied any halt due now (journaled) — so this writes: the session reset
-    when one is due, stale quarantine releases, halts and high-water marks.
-    A constant number of statements whatever the number of followers.
-    """
-    account_ids = sorted({f.account_id for f in followers})
-    held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
-    if not complete:
-        for account_id, symbol, qty in (
-            ExpectedPosition.objects.filter(account_id__in=account_ids)
-            .exclude(qty=0)
-            .values_list("account_id", "symbol", "qty")
-        ):
-            held[account_id][symbol] = qty
-    for (account_id, symbol), qty in positions.items():
-        if account_id in held and qty:
-            held[account_id][symbol] = qty
-    quarantined = quarantines_active(followers, at=at)
-    accounts = list({f.account_id: f.account for f in followers}.values())
-    risks = accounts_risk(accounts, at=at)
-    risks = account_breaches_apply(
-        risks, at=at, group_of={f.account_id: f.group_id for f in followers}
-    )
-    return [
-        FollowerState(
-            key=str(f.account_id),
-            ratio=f.ratio,
-            positions=held[f.account_id],
-            session_pnl=risks[f.account_id].session_pnl,
-            enabled=f.enabled,
-            limits=risks[f.account_id].limits,
-            sizing_basis=SizingBasis(f.sizing_basis),
-            balance=f.account.balance,
-            quarantined=quarantined.get(f.pk, frozenset()),
-            session=risks[f.account_id].state,
-        )
-        for f in followers
-    ]
 
 
 def _order_from(

@@ -39,7 +39,7 @@ from routing.models import CopyGroup, CopyOrder, LeaderEvent
 from routing.selectors import copy_order_payload, engine_contract_specs, followers_for_engine
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
-from routing.services.leader_events import follower_states
+from routing.services.follower_state import follower_states
 from routing.services.leases import LeaseFence, leader_lock
 
 

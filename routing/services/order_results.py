@@ -7,7 +7,7 @@ the number of orders: status, fills, positions, journal, expected positions,
 quarantines, incidents and one live-feed message per user. The broker's
 order-update stream is recorded through the same function, in batches.
 
-Incidents (each locks the route at level 4, :mod:`routing.services.incidents`,
+Incidents (found by :mod:`routing.services.order_findings`; each locks the route,
 at most one per order and kind): the order REJECTED; a fill in another
 contract than the order's (stored under its own contract when that has a
 spec, else left out of the journal and named in the incident); more
@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -33,16 +32,19 @@ from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
 from journal.models import EventType, JournalEntry
 from journal.services import FillInput, fills_record, journal_entries_add, journal_entry
-from routing.brokers.base import OrderResult, OrderStatus, OrderType
-from routing.engine.conversion import same_underlying
-from routing.engine.symbols import SymbolError, parse_contract, root_of
+from routing.brokers.base import OrderResult, OrderStatus
+from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
-from routing.engine.watch import slippage_finding
-from routing.models import ContractSpec, CopyOrder, Incident
+from routing.models import ContractSpec, CopyOrder
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_position_move
 from routing.services.feed import feed_publish_on_commit, feed_seq_next
-from routing.services.incidents import incident_record
+from routing.services.order_findings import (
+    Finding,
+    contract_code,
+    findings_of,
+    incidents_record,
+)
 from routing.services.quarantines import quarantine_start
 
 _RESULT_STATUS = {
@@ -128,7 +130,7 @@ def copy_orders_record(
         quarantine_start(order=order, reason=reason)
     journal_entries_add(batch.journal)
     for order, findings in batch.incidents:
-        _incidents(order, findings)
+        incidents_record(order, findings)
     for owner_id, group_orders in sorted(batch.feed.items() if publish else ()):
         for group_id, changed in sorted(group_orders.items()):
             feed_publish_on_commit(
@@ -197,7 +199,7 @@ class _Batch:
     expected: dict[tuple[int, str], int]
     quarantines: list[tuple[CopyOrder, str]]
     journal: list[JournalEntry]
-    incidents: list[tuple[CopyOrder, list[_Finding]]]
+    incidents: list[tuple[CopyOrder, list[Finding]]]
     feed: dict[int, dict[int, list[CopyOrder]]]
     fed: set[int]
 
@@ -218,7 +220,7 @@ def _apply(
     unrecorded: Mapping[str, str],
     batch: _Batch,
 ) -> None:
-    findings = _findings(order, result, specs, unrecorded=unrecorded)
+    findings = findings_of(order, result, specs, unrecorded=unrecorded)
     if findings:
         batch.incidents.append((order, findings))
     if order.status in CopyOrder.FINAL_STATUSES:
@@ -284,13 +286,6 @@ def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalEn
     )
 
 
-def _contract_code(symbol: str) -> str | None:
-    try:
-        return parse_contract(symbol).code
-    except SymbolError:
-        return None
-
-
 def _specs_for(
     orders: Sequence[CopyOrder] | Any, results: Sequence[OrderResult]
 ) -> dict[str, ContractSpec]:
@@ -302,7 +297,7 @@ def _specs_for(
             roots.add(root_of(order.leader_event.symbol))
     for result in results:
         for fill in result.fills:
-            code = _contract_code(fill.symbol)
+            code = contract_code(fill.symbol)
             if code is not None:
                 roots.add(root_of(code))
     return {spec.root: spec for spec in ContractSpec.objects.filter(root__in=roots)}
@@ -323,7 +318,7 @@ def _record_fills(
         for fill in result.fills:
             symbol = order.symbol
             if fill.symbol != order.symbol:
-                code = _contract_code(fill.symbol)
+                code = contract_code(fill.symbol)
                 if code is None:
                     unrecorded[fill.fill_id] = f"contract {fill.symbol!r} unreadable"
                     continue
@@ -346,151 +341,3 @@ def _record_fills(
             )
     fills_record(inputs)
     return unrecorded
-
-
-@dataclass(frozen=True, slots=True)
-class _Finding:
-    """One incident found in a broker answer: kind, sentence, figures."""
-
-    kind: Incident.Kind
-    detail: str
-    numbers: dict[str, Any]
-
-
-def _findings(
-    order: CopyOrder,
-    result: OrderResult,
-    specs: Mapping[str, ContractSpec],
-    *,
-    unrecorded: Mapping[str, str] | None = None,
-) -> list[_Finding]:
-    """What in ``result`` is an incident for ``order``; a pure function of
-    the two (and the group's slippage limit), so the unlocked pre-check and
-    the locked check agree."""
-    who = f"{order.account.name}: "
-    what = f"{order.side} {order.qty} {order.symbol}"
-    coid = order.client_order_id
-    found: list[_Finding] = []
-    if result.status is OrderStatus.REJECTED:
-        found.append(
-            _Finding(
-                Incident.Kind.REJECTED_ORDER,
-                f"{who}{what} rejected by the broker: {result.reason or 'no reason given'} "
-                f"(order {coid})",
-                {"reason": result.reason},
-            )
-        )
-    mismatched = [f for f in result.fills if _contract_code(f.symbol) != order.symbol]
-    for fill in mismatched:
-        note = (unrecorded or {}).get(fill.fill_id)
-        found.append(
-            _Finding(
-                Incident.Kind.SYMBOL_MISMATCH,
-                f"{who}{what} (order {coid}) filled in {fill.symbol}: {fill.side.value} "
-                f"{fill.qty} @ {fill.price}, fill {fill.fill_id}"
-                + (f"; not journaled: {note}" if note else ""),
-                {
-                    "ordered_symbol": order.symbol,
-                    "filled_symbol": fill.symbol,
-                    "fill_id": fill.fill_id,
-                    "qty": fill.qty,
-                    "price": fill.price,
-                },
-            )
-        )
-        break  # one incident per order and kind: the first mismatch names it
-    executions = {f.fill_id: f.qty for f in result.fills}  # a fill listed twice is one
-    executed = max(result.filled_qty, sum(executions.values()))
-    if executed > order.qty:
-        found.append(
-            _Finding(
-                Incident.Kind.DUPLICATE_ORDER,
-                f"{who}{what} (order {coid}): the broker reports {executed} contracts executed "
-                f"in {len(executions)} fill{'s' if len(executions) != 1 else ''}, "
-                f"{executed - order.qty} more than ordered",
-                {"ordered": order.qty, "executed": executed, "extra": executed - order.qty},
-            )
-        )
-    slipped = _slippage(order, result, specs)
-    if slipped is not None:
-        found.append(slipped)
-    return found
-
-
-def _same_underlying(a: str, b: str, specs: Mapping[str, ContractSpec]) -> bool:
-    ra, rb = root_of(a), root_of(b)
-    if ra == rb:
-        return True
-    if ra not in specs or rb not in specs:
-        return False
-    return same_underlying(specs[ra].to_engine(), specs[rb].to_engine())
-
-
-def _slippage(
-    order: CopyOrder, result: OrderResult, specs: Mapping[str, ContractSpec]
-) -> _Finding | None:
-    """Slippage beyond the group's ``max_slippage_ticks``: ``|avg fill - leader
-    fill| / tick size`` for a market copy in the leader's contract or its
-    mini/micro (the orders sent with the leader's price as reference); the
-    rule and its wording are the engine's, shared with the replay
-    (:func:`routing.engine.watch.slippage_finding`)."""
-    limit = order.group.max_slippage_ticks
-    event = order.leader_event
-    if (
-        limit is None
-        or event is None
-        or order.order_type != OrderType.MARKET
-        or not _same_underlying(event.symbol, order.symbol, specs)
-    ):
-        return None
-    own = [f for f in result.fills if _contract_code(f.symbol) == order.symbol]
-    qty = sum(f.qty for f in own)
-    if qty:
-        avg = sum((f.price * f.qty for f in own), Decimal(0)) / qty
-    elif result.avg_price is not None:
-        avg = result.avg_price
-    else:
-        return None
-    tick = specs[root_of(order.symbol)].tick_size
-    slipped = slippage_finding(
-        account=order.account.name,
-        side=order.side,
-        qty=qty or result.filled_qty,
-        symbol=order.symbol,
-        avg_price=avg,
-        leader_price=event.price,
-        tick_size=tick,
-        max_ticks=limit,
-        client_order_id=order.client_order_id,
-    )
-    if slipped is None:
-        return None
-    return _Finding(
-        Incident.Kind.SLIPPAGE,
-        slipped.reason.text,
-        {
-            "ticks": slipped.ticks,
-            "max_slippage_ticks": limit,
-            "avg_fill_price": _plain(avg),
-            "leader_price": _plain(event.price),
-            "tick_size": _plain(tick),
-        },
-    )
-
-
-def _plain(value: Decimal) -> Decimal:
-    """``6.00`` -> ``6``, ``21001.500000`` -> ``21001.5``: figures as people write them."""
-    value = value.normalize()
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
-
-
-def _incidents(order: CopyOrder, findings: list[_Finding]) -> None:
-    for finding in findings:
-        incident_record(
-            group=order.group,
-            kind=finding.kind,
-            detail=finding.detail,
-            account=order.account,
-            copy_order=order,
-            numbers=finding.numbers,
-        )

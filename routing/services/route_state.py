@@ -11,9 +11,11 @@ read per event in bulk by the ingest.
 The cache is keyed by :class:`routing.models.RouteConfigVersion`: one row
 bumped in the transaction of every change to the cached tables
 (``routing.signals`` for saves and deletes, :func:`route_config_bump` for
-queryset updates). The ingest reads the version in the same statement that
-locks the leader, so a change whose save returned before the event arrived
-is always seen: the cache is rebuilt when the version moved.
+queryset updates). The ingest reads the version right after it locks the
+leader's row, in a statement of its own (so its snapshot is taken after any
+change that held the leader's row commits): a change whose save returned
+before the event arrived, or that the event waited for, is always seen; the
+cache is rebuilt when the version moved.
 """
 
 from __future__ import annotations

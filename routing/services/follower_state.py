@@ -1,0 +1,109 @@
+"""The engine's view of followers for one leader event.
+
+Everything here reads (or, for the session state, brings up to date) the
+state that moves with trading, for all followers of an event at once, so
+the copy path costs a constant number of statements whatever their number:
+tracked positions, quarantines, session PnL and halts, and the last marks.
+Used by leader fills (:mod:`routing.services.leader_events`) and working
+orders (:mod:`routing.services.mirrors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from journal.models import Position
+from routing.engine.conversion import micro_root
+from routing.engine.symbols import SymbolError, parse_contract
+from routing.engine.types import ContractSpec as EngineSpec
+from routing.engine.types import FollowerState, GroupConfig, SizingBasis
+from routing.models import ExpectedPosition, Follower
+from routing.services.quarantines import quarantines_active
+from routing.services.risk_watch import account_breaches_apply, accounts_risk
+
+
+def follower_symbols(
+    leader_symbol: str, config: GroupConfig, specs: Mapping[str, EngineSpec]
+) -> set[str]:
+    """Every contract a follower may trade for ``leader_symbol``: the mapped
+    or own product and, with auto micro, its micro (codes, e.g. ``{"NQH6",
+    "MNQH6"}``)."""
+    try:
+        contract = parse_contract(leader_symbol)
+    except SymbolError:
+        return {leader_symbol}
+    root = config.mapped_root(contract.root) or contract.root
+    symbols = {contract.with_root(root).code}
+    micro = micro_root(root, specs) if config.auto_micro else None
+    if micro is not None:
+        symbols.add(contract.with_root(micro).code)
+    return symbols
+
+
+def contract_marks(symbols: set[str]) -> dict[str, Decimal]:
+    """Last known prices of ``symbols`` from any account's marked position."""
+    rows = (
+        Position.objects.filter(symbol__in=symbols, mark_price__isnull=False)
+        .order_by("symbol", "-updated_at")
+        .values_list("symbol", "mark_price")
+    )
+    marks: dict[str, Decimal] = {}
+    for symbol, price in rows:
+        marks.setdefault(symbol, price)
+    return marks
+
+
+def follower_states(
+    followers: Sequence[Follower],
+    positions: Mapping[tuple[int, str], int],
+    *,
+    at: datetime,
+    complete: bool = False,
+) -> list[FollowerState]:
+    """The engine's view of ``followers`` at aware ``at``, in their order.
+
+    ``positions`` ((account id, contract) -> signed contracts) holds tracked
+    positions locked by the caller; unless ``complete`` (``positions`` holds
+    every tracked position of the accounts), every other tracked position of
+    the accounts is read too, because the risk checks count open positions
+    and exposure across contracts. Also: session PnL, limits, sizing basis,
+    balance, active quarantines and the session risk state, after layer 2
+    applied any halt due now (journaled) — so this writes: the session reset
+    when one is due, stale quarantine releases, halts and high-water marks.
+    A constant number of statements whatever the number of followers.
+    """
+    account_ids = sorted({f.account_id for f in followers})
+    held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
+    if not complete:
+        for account_id, symbol, qty in (
+            ExpectedPosition.objects.filter(account_id__in=account_ids)
+            .exclude(qty=0)
+            .values_list("account_id", "symbol", "qty")
+        ):
+            held[account_id][symbol] = qty
+    for (account_id, symbol), qty in positions.items():
+        if account_id in held and qty:
+            held[account_id][symbol] = qty
+    quarantined = quarantines_active(followers, at=at)
+    accounts = list({f.account_id: f.account for f in followers}.values())
+    risks = accounts_risk(accounts, at=at)
+    risks = account_breaches_apply(
+        risks, at=at, group_of={f.account_id: f.group_id for f in followers}
+    )
+    return [
+        FollowerState(
+            key=str(f.account_id),
+            ratio=f.ratio,
+            positions=held[f.account_id],
+            session_pnl=risks[f.account_id].session_pnl,
+            enabled=f.enabled,
+            limits=risks[f.account_id].limits,
+            sizing_basis=SizingBasis(f.sizing_basis),
+            balance=f.account.balance,
+            quarantined=quarantined.get(f.pk, frozenset()),
+            session=risks[f.account_id].state,
+        )
+        for f in followers
+    ]

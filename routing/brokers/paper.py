@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import uuid
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,8 +143,17 @@ class PaperBroker(BrokerAdapter):
     ``reject_orders``, ``allow_orders``, ``watch_leader``) and the
     synchronous ``position`` work connected or not.
 
-    Ids are deterministic per instance: ``paper-order-<n>`` (in the order
-    orders are sent and bracket exits created) and ``paper-fill-<n>``.
+    Order ids are deterministic per instance: ``paper-order-<n>`` (in the
+    order orders are sent and bracket exits created). Fill ids are
+    ``<fill_id_prefix>-<n>``, the prefix by default ``paper-<12 hex digits>``
+    drawn at random (``uuid4``) per instance: the journal keys fills on
+    ``(account, broker fill id)`` for good, and a restarted process builds a
+    new broker that counts from 1 again, so the ids must differ between
+    instances. A random prefix makes them differ without reading anything at
+    start (an id seeded from the journal would need the database reachable,
+    and two brokers started from the same journal would agree on it); 48
+    random bits make a collision between instances negligible. Tests pass a
+    fixed ``fill_id_prefix`` for readable ids.
     """
 
     platform: ClassVar[str] = "paper"
@@ -170,13 +180,18 @@ class PaperBroker(BrokerAdapter):
         *,
         slippage_ticks: int = 0,
         latency_seconds: float = 0.0,
+        fill_id_prefix: str | None = None,
     ) -> None:
-        """Raise ``ValueError`` for negative slippage or a negative / non-finite latency."""
+        """Raise ``ValueError`` for negative slippage, a negative / non-finite
+        latency or an empty ``fill_id_prefix`` (``None``: a random one)."""
         if slippage_ticks < 0:
             raise ValueError(f"slippage_ticks must be >= 0, got {slippage_ticks}")
         if not math.isfinite(latency_seconds) or latency_seconds < 0:
             raise ValueError(f"latency_seconds must be finite and >= 0, got {latency_seconds}")
+        if fill_id_prefix == "":
+            raise ValueError("fill_id_prefix must not be empty")
         self._specs: dict[str, ContractSpec] = dict(specs)
+        self.fill_id_prefix = fill_id_prefix or f"paper-{uuid.uuid4().hex[:12]}"
         self._slippage_ticks = slippage_ticks
         self._latency_seconds = latency_seconds
 
@@ -520,7 +535,7 @@ class PaperBroker(BrokerAdapter):
         self._positions[key] = position
         self._fill_seq += 1
         fill = BrokerFill(
-            fill_id=f"paper-fill-{self._fill_seq}",
+            fill_id=f"{self.fill_id_prefix}-{self._fill_seq}",
             client_order_id=order.client_order_id,
             account=order.account,
             symbol=order.symbol,

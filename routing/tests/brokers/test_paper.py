@@ -7,6 +7,7 @@ NQ tick 0.25 pt, $20/pt.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -60,13 +61,13 @@ def _leader_fill(n: int, side: Side = Side.BUY, price: D = D("21539.50")) -> Lea
 
 @pytest_asyncio.fixture
 async def broker() -> AsyncIterator[PaperBroker]:
-    async with PaperBroker(SPECS_BY_ROOT) as paper:
+    async with PaperBroker(SPECS_BY_ROOT, fill_id_prefix="paper-fill") as paper:
         yield paper
 
 
 @pytest_asyncio.fixture
 async def slippy() -> AsyncIterator[PaperBroker]:
-    async with PaperBroker(SPECS_BY_ROOT, slippage_ticks=2) as paper:
+    async with PaperBroker(SPECS_BY_ROOT, slippage_ticks=2, fill_id_prefix="paper-fill") as paper:
         yield paper
 
 
@@ -118,6 +119,23 @@ async def test_ids_are_deterministic_in_send_order(broker: PaperBroker) -> None:
 
     assert [first.broker_order_id, second.broker_order_id] == ["paper-order-1", "paper-order-2"]
     assert [first.fills[0].fill_id, second.fills[0].fill_id] == ["paper-fill-1", "paper-fill-2"]
+
+
+@pytest.mark.asyncio
+async def test_fill_ids_differ_between_instances_as_after_a_restart() -> None:
+    ids = []
+    for _ in range(2):  # a stopped broker, then the one a restarted process builds
+        async with PaperBroker(SPECS_BY_ROOT) as paper:
+            ids.append((await paper.place_order(_order("c1"))).fills[0].fill_id)
+
+    assert ids[0] != ids[1]
+    for fill_id in ids:
+        assert re.fullmatch(r"paper-[0-9a-f]{12}-1", fill_id), fill_id
+
+
+def test_empty_fill_id_prefix_is_refused() -> None:
+    with pytest.raises(ValueError, match="fill_id_prefix"):
+        PaperBroker(SPECS_BY_ROOT, fill_id_prefix="")
 
 
 @pytest.mark.asyncio
@@ -317,7 +335,9 @@ async def test_with_latency_concurrent_repeat_fills_once() -> None:
 
 @pytest.mark.asyncio
 async def test_with_latency_concurrent_orders_fill_in_send_order() -> None:
-    async with PaperBroker(SPECS_BY_ROOT, latency_seconds=0.01) as paper:
+    async with PaperBroker(
+        SPECS_BY_ROOT, latency_seconds=0.01, fill_id_prefix="paper-fill"
+    ) as paper:
         results = await asyncio.gather(*(paper.place_order(_order(f"c{n}")) for n in range(5)))
 
         assert [r.client_order_id for r in results] == [f"c{n}" for n in range(5)]

@@ -99,14 +99,16 @@ def _summary(result: OrderResult) -> tuple[str, OrderStatus, int, D | None]:
 
 @pytest_asyncio.fixture
 async def broker() -> AsyncIterator[PaperBroker]:
-    async with PaperBroker(SPECS_BY_ROOT) as paper:
+    async with PaperBroker(SPECS_BY_ROOT, fill_id_prefix="paper-fill") as paper:
         paper.mark("MNQH5", D("21540.00"), T0)
         yield paper
 
 
 @pytest_asyncio.fixture
 async def slippy() -> AsyncIterator[PaperBroker]:
-    async with PaperBroker(SPECS_BY_ROOT, slippage_ticks=2) as paper:  # 2 x 0.25 = 0.50 pt
+    async with PaperBroker(
+        SPECS_BY_ROOT, slippage_ticks=2, fill_id_prefix="paper-fill"
+    ) as paper:  # 2 x 0.25 = 0.50 pt
         paper.mark("MNQH5", D("21540.00"), T0)
         yield paper
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,8 +13,7 @@ from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set
 from journal.importers.base import ImportResult
-from journal.models import EventType, ExportImport, Fill, JournalEntry, Position, Trade
-from routing.engine.types import Side
+from journal.models import EventType, ExportImport, JournalEntry, Position, Trade
 
 
 def journal_entry(
@@ -93,133 +91,6 @@ def journal_record(
     )
     entry.save()
     return entry
-
-
-@dataclass(frozen=True, slots=True)
-class FillInput:
-    """One execution to store: ``side`` "buy"/"sell", ``qty`` contracts > 0,
-    ``price`` in points, ``point_value`` dollars per point per contract,
-    ``filled_at`` aware UTC; ``copy_order_id`` when it fills a copy order."""
-
-    account_id: int
-    broker_fill_id: str
-    symbol: str
-    side: str
-    qty: int
-    price: Decimal
-    point_value: Decimal
-    filled_at: datetime
-    copy_order_id: int | None = None
-
-
-def fill_record(
-    *,
-    account_id: int,
-    broker_fill_id: str,
-    symbol: str,
-    side: str,
-    qty: int,
-    price: Decimal,
-    point_value: Decimal,
-    filled_at: datetime,
-    copy_order_id: int | None = None,
-) -> Fill | None:
-    """Store one execution and move the account's position by it.
-
-    Idempotent on ``(account, broker_fill_id)``: a fill already stored is
-    ignored and ``None`` returned. Realized PnL in dollars uses
-    ``point_value`` (dollars per point per contract). Locks the position row;
-    call inside the caller's transaction.
-    """
-    stored = fills_record(
-        [
-            FillInput(
-                account_id=account_id,
-                broker_fill_id=broker_fill_id,
-                symbol=symbol,
-                side=side,
-                qty=qty,
-                price=price,
-                point_value=point_value,
-                filled_at=filled_at,
-                copy_order_id=copy_order_id,
-            )
-        ]
-    )
-    return stored[0] if stored else None
-
-
-def fills_record(fills: Sequence[FillInput]) -> list[Fill]:
-    """Store ``fills`` in order and move each account's positions by them,
-    with a constant number of statements whatever their count.
-
-    Idempotent on ``(account, broker_fill_id)``: fills already stored (or
-    repeated within ``fills``) are skipped. Returns the fills stored. The
-    position rows touched are locked (``SELECT ... FOR UPDATE``, in pk order)
-    until the caller's transaction ends; call inside it.
-    """
-    if not fills:
-        return []
-    stored_ids = set(
-        Fill.objects.filter(
-            account_id__in={f.account_id for f in fills},
-            broker_fill_id__in={f.broker_fill_id for f in fills},
-        ).values_list("account_id", "broker_fill_id")
-    )
-    fresh: list[FillInput] = []
-    for fill in fills:
-        key = (fill.account_id, fill.broker_fill_id)
-        if key not in stored_ids:
-            stored_ids.add(key)
-            fresh.append(fill)
-    if not fresh:
-        return []
-    pairs = {(f.account_id, f.symbol) for f in fresh}
-    Position.objects.bulk_create(
-        [Position(account_id=a, symbol=s) for a, s in sorted(pairs)], ignore_conflicts=True
-    )
-    # A superset of the pairs (every symbol of every account named) keeps
-    # the statement small; only the pairs' rows are written back.
-    locked = Position.objects.select_for_update().filter(
-        account_id__in={a for a, _ in pairs}, symbol__in={s for _, s in pairs}
-    )
-    positions = {
-        (p.account_id, p.symbol): p
-        for p in locked.order_by("pk")
-        if (p.account_id, p.symbol) in pairs
-    }
-    rows = []
-    for fill in fresh:
-        position = positions[(fill.account_id, fill.symbol)]
-        book, realized = position.to_engine().apply_fill(
-            Side(fill.side), fill.qty, fill.price, fill.point_value
-        )
-        position.qty = book.qty
-        position.avg_price = book.avg_price
-        position.realized_pnl = book.realized_pnl
-        position.mark_price = fill.price
-        position.unrealized_pnl = book.unrealized_pnl(fill.price, fill.point_value)
-        rows.append(
-            Fill(
-                account_id=fill.account_id,
-                copy_order_id=fill.copy_order_id,
-                broker_fill_id=fill.broker_fill_id,
-                symbol=fill.symbol,
-                side=fill.side,
-                qty=fill.qty,
-                price=fill.price,
-                realized_pnl=realized,
-                filled_at=fill.filled_at,
-            )
-        )
-    now = timezone.now()
-    for position in positions.values():
-        position.updated_at = now
-    bulk_set(
-        list(positions.values()),
-        ["qty", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl", "updated_at"],
-    )
-    return Fill.objects.bulk_create(rows)
 
 
 def positions_mark(

@@ -704,7 +704,8 @@ class Incident(BaseModel):
 
     Kinds (issue "The risk engine", Route budget): a duplicate order, a
     rejected order, an adapter disconnect, a symbol mismatch, slippage beyond
-    the route's ``max_slippage_ticks``.
+    the route's ``max_slippage_ticks``; and (issue 10) a broker fill id
+    re-used with other content.
     """
 
     class Kind(models.TextChoices):
@@ -713,6 +714,9 @@ class Incident(BaseModel):
         ADAPTER_DISCONNECT = "adapter_disconnect"
         SYMBOL_MISMATCH = "symbol_mismatch"
         SLIPPAGE = "slippage"
+        # A broker fill id already journaled on the account, received again
+        # with other content: that execution is not in the journal.
+        FILL_ID_REUSED = "fill_id_reused", "Fill id re-used"
 
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="incidents")
     kind = models.CharField(max_length=20, choices=Kind.choices)

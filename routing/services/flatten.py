@@ -36,8 +36,9 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount, User
 from copytrade.core.errors import ApplicationError
+from journal.fills import FillIdReusedError, fill_record
 from journal.models import EventType
-from journal.services import fill_record, journal_record
+from journal.services import journal_record
 from routing.brokers.base import OrderResult, OrderStatus
 from routing.engine.risk import money
 from routing.engine.symbols import SymbolError, parse_contract
@@ -300,7 +301,7 @@ def flatten_account_record(
     """Record one account's flatten after the broker calls.
 
     ``closes`` are the adapter's ``flatten`` results (their fills are stored
-    with :func:`journal.services.fill_record`, so journal positions and PnL
+    with :func:`journal.fills.fill_record`, so journal positions and PnL
     follow); ``actual`` the broker's positions afterwards (contract code ->
     signed contracts; ``None`` when they could not be read); ``cancelled``
     how many working copy orders were cancelled; ``problems`` what already
@@ -326,16 +327,25 @@ def flatten_account_record(
             if spec is None:
                 problems.append(f"close fill {fill.fill_id} in {fill.symbol!r}: no contract spec")
                 continue
-            stored = fill_record(
-                account_id=account.pk,
-                broker_fill_id=fill.fill_id,
-                symbol=parse_contract(fill.symbol).code,
-                side=fill.side.value,
-                qty=fill.qty,
-                price=fill.price,
-                point_value=spec.point_value,
-                filled_at=fill.time,
-            )
+            try:
+                stored = fill_record(
+                    account_id=account.pk,
+                    broker_fill_id=fill.fill_id,
+                    symbol=parse_contract(fill.symbol).code,
+                    side=fill.side.value,
+                    qty=fill.qty,
+                    price=fill.price,
+                    point_value=spec.point_value,
+                    filled_at=fill.time,
+                )
+            except FillIdReusedError as reused:
+                # Not journaled: the id holds another fill. Said in the outcome,
+                # so the owner checks the broker's fills against the journal.
+                problems.append(
+                    f"close {reused.conflict.describe()}: the broker re-used the fill id, "
+                    "not journaled; check this account's fills at the broker"
+                )
+                continue
             if stored is not None:
                 realized += stored.realized_pnl
         if result.filled_qty:

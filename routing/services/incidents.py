@@ -2,7 +2,8 @@
 
 Issue "The risk engine", Route budget: a duplicate order, a rejected order,
 an adapter disconnect, a symbol mismatch or slippage beyond the route's
-``max_slippage_ticks`` locks the route at level 4 (new entries refused, exits
+``max_slippage_ticks`` (and, issue 10, a broker fill id re-used with other
+content) locks the route at level 4 (new entries refused, exits
 still copied) until the owner unlocks it with a written reason. Every
 incident is an :class:`~routing.models.Incident` row, an ``INCIDENT`` journal
 entry with its numbers, and the lock's own ``ROUTE_LEVEL_CHANGED`` entry.
@@ -15,7 +16,7 @@ engine worker's connection check. Lock order as in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
+from journal.fills import FillConflict
 from journal.models import EventType
 from journal.services import journal_record
 from routing.models import CopyGroup, CopyOrder, Incident
@@ -125,4 +127,32 @@ def incidents_adapter_disconnect(
             numbers={"platform": platform},
         )
         incidents.append(incident)
+    return incidents
+
+
+def incidents_leader_fill_reused(
+    *, leader: BrokerAccount, conflicts: Sequence[FillConflict], at: datetime | None = None
+) -> list[Incident]:
+    """A ``fill_id_reused`` incident (and lock) on every group ``leader``
+    leads, one per conflict: the leader's own fill came with a broker fill id
+    its journal already holds with other content, so the leader's journal
+    position misses it. Call in the ingest's transaction (leader row locked:
+    the route lock order holds). Returns the new incidents."""
+    groups = list(CopyGroup.objects.filter(leader=leader).order_by("pk"))
+    incidents = []
+    for conflict in conflicts:
+        for group in groups:
+            incident, _ = incident_record(
+                group=group,
+                kind=Incident.Kind.FILL_ID_REUSED,
+                detail=(
+                    f"leader {leader.name}: the broker re-used a fill id, {conflict.describe()}. "
+                    "The received fill is not journaled: check the leader's fills at the "
+                    "broker against the journal"
+                ),
+                account=leader,
+                at=at,
+                numbers=conflict.numbers(),
+            )
+            incidents.append(incident)
     return incidents

@@ -28,10 +28,9 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
+from journal.fills import FillInput, fills_record
 from journal.models import EventType, JournalEntry, Position
 from journal.services import (
-    FillInput,
-    fills_record,
     journal_entries_add,
     journal_entry,
     journal_record,
@@ -58,6 +57,7 @@ from routing.selectors import copy_order_payload
 from routing.services.expected import expected_positions_of
 from routing.services.feed import feed_publish_on_commit
 from routing.services.follower_state import contract_marks, follower_states, follower_symbols
+from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.route_state import (
@@ -190,7 +190,7 @@ def _ingest(
     ) or 0
     decided = _decide(routes, event, fill, leader_before, claimed)
     if spec is not None:
-        fills_record(
+        recorded = fills_record(
             [
                 FillInput(
                     account_id=account.pk,
@@ -204,6 +204,8 @@ def _ingest(
                 )
             ]
         )
+        if recorded.conflicts:
+            incidents_leader_fill_reused(leader=account, conflicts=recorded.conflicts)
     decided.journal.append(
         journal_entry(
             owner_id=account.owner_id,

@@ -6,17 +6,20 @@ answer is recorded: the order REJECTED; a fill in another contract than the
 order's; more contracts executed than ordered (a duplicate execution); a
 market copy whose average fill is more than the group's
 ``max_slippage_ticks`` from the leader's fill price (the rule and its
-wording are the engine's, :func:`routing.engine.watch.slippage_finding`).
+wording are the engine's, :func:`routing.engine.watch.slippage_finding`); a
+fill whose broker id the account already has with other content (found by
+:func:`journal.fills.fills_record`, passed in as ``reused``).
 :func:`incidents_record` records them (each locks the route at level 4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from journal.fills import FillConflict
 from routing.brokers.base import OrderResult, OrderStatus, OrderType
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import SymbolError, parse_contract, root_of
@@ -48,10 +51,13 @@ def findings_of(
     specs: Mapping[str, ContractSpec],
     *,
     unrecorded: Mapping[str, str] | None = None,
+    reused: Sequence[FillConflict] = (),
 ) -> list[Finding]:
     """What in ``result`` is an incident for ``order``; a pure function of
     the two (and the group's slippage limit), so the unlocked pre-check and
-    the locked check agree."""
+    the locked check agree. ``unrecorded`` (fill id -> why) names fills left
+    out of the journal; ``reused`` are ``order``'s fills whose id the account
+    already has with other content (one incident names the first)."""
     who = f"{order.account.name}: "
     what = f"{order.side} {order.qty} {order.symbol}"
     coid = order.client_order_id
@@ -94,6 +100,19 @@ def findings_of(
                 f"in {len(executions)} fill{'s' if len(executions) != 1 else ''}, "
                 f"{executed - order.qty} more than ordered",
                 {"ordered": order.qty, "executed": executed, "extra": executed - order.qty},
+            )
+        )
+    if reused:
+        first = reused[0]
+        found.append(
+            Finding(
+                Incident.Kind.FILL_ID_REUSED,
+                f"{who}{what} (order {coid}): the broker re-used a fill id, "
+                f"{first.describe()}"
+                + (f" (and {len(reused) - 1} more)" if len(reused) > 1 else "")
+                + ". The received fill is not journaled: check this account's fills at the "
+                "broker against the journal, and reconcile its position and PnL",
+                {**first.numbers(), "reused": len(reused)},
             )
         )
     slipped = _slippage(order, result, specs)

@@ -15,7 +15,9 @@ contracts executed than ordered (a duplicate execution: every fill is
 stored, since it really happened, and ``filled_qty`` is capped at ``qty``;
 reconciliation then shows the extra as a desync); a market order in the
 leader's contract (or its mini/micro) whose average fill is more than the
-group's ``max_slippage_ticks`` from the leader's fill price.
+group's ``max_slippage_ticks`` from the leader's fill price; a broker fill
+id the account already has, received with other content (the fill is not
+journaled: its id holds another).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
+from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType, JournalEntry
-from journal.services import FillInput, fills_record, journal_entries_add, journal_entry
+from journal.services import journal_entries_add, journal_entry
 from routing.brokers.base import OrderResult, OrderStatus
 from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
@@ -118,10 +121,10 @@ def copy_orders_record(
                 f"{orders[order_id].client_order_id}"
             )
     specs = _specs_for(orders.values(), [r for _, r in results])
-    unrecorded = _record_fills(orders, results, specs)
+    unrecorded, reused = _record_fills(orders, results, specs)
     batch = _Batch()
     for order_id, result in results:
-        _apply(orders[order_id], result, specs, unrecorded, batch)
+        _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
     if batch.changed:
         bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
     for (account_id, symbol), delta in sorted(batch.expected.items()):
@@ -218,9 +221,10 @@ def _apply(
     result: OrderResult,
     specs: Mapping[str, ContractSpec],
     unrecorded: Mapping[str, str],
+    reused: Sequence[FillConflict],
     batch: _Batch,
 ) -> None:
-    findings = findings_of(order, result, specs, unrecorded=unrecorded)
+    findings = findings_of(order, result, specs, unrecorded=unrecorded, reused=reused)
     if findings:
         batch.incidents.append((order, findings))
     if order.status in CopyOrder.FINAL_STATUSES:
@@ -307,10 +311,12 @@ def _record_fills(
     orders: Mapping[int, CopyOrder],
     results: Sequence[tuple[int, OrderResult]],
     specs: Mapping[str, ContractSpec],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[int, list[FillConflict]]]:
     """Store every fill of ``results`` on its order's account; returns the
-    fills that could not be stored (fill id -> why): fills in an unreadable
-    contract or one without a spec (no point value, so no honest PnL)."""
+    fills that could not be stored: ``(fill id -> why, copy order id ->
+    conflicts)``, the first for fills in an unreadable contract or one
+    without a spec (no point value, so no honest PnL), the second for fill
+    ids the account already has with other content."""
     unrecorded: dict[str, str] = {}
     inputs: list[FillInput] = []
     for order_id, result in results:
@@ -339,5 +345,8 @@ def _record_fills(
                     copy_order_id=order.pk,
                 )
             )
-    fills_record(inputs)
-    return unrecorded
+    reused: dict[int, list[FillConflict]] = defaultdict(list)
+    for conflict in fills_record(inputs).conflicts:
+        assert conflict.received.copy_order_id is not None  # every input above has one
+        reused[conflict.received.copy_order_id].append(conflict)
+    return unrecorded, reused

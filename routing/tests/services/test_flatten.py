@@ -218,6 +218,31 @@ def test_account_record_stores_closes_zeroes_expected_and_journals(route: Route)
     )
 
 
+def test_account_record_with_a_reused_close_fill_id_says_so_and_stores_nothing(
+    route: Route,
+) -> None:
+    _fill_all(_leader(route, "f1", Side.BUY, 4))  # Eval 25K +2 @ 21000
+    target = flatten_target(account_id=route.small.pk)
+    first = _close(route.small.external_id, 1, Side.SELL, 2, "21010.50")
+    common = {"actual": {}, "cancelled": 0, "problems": [], "reason": "r", "actor_label": "alice"}
+    flatten_account_record(target=target, closes=[first], **common)  # type: ignore[arg-type]
+
+    # The broker numbers another close (buy 1 @ 21020) "close-fill-1" again.
+    outcome = flatten_account_record(
+        target=target,
+        closes=[_close(route.small.external_id, 1, Side.BUY, 1, "21020")],
+        **common,  # type: ignore[arg-type]
+    )
+
+    assert outcome.ok is False
+    assert (
+        "close fill close-fill-1: stored sell 2 MNQH6 @ 21010.5 at 2026-03-03T15:30:00+00:00, "
+        "received buy 1 MNQH6 @ 21020 at 2026-03-03T15:30:00+00:00: the broker re-used the "
+        "fill id, not journaled; check this account's fills at the broker"
+    ) in outcome.detail
+    assert Position.objects.get(account=route.small, symbol="MNQH6").qty == 0
+
+
 def test_account_record_with_a_refused_close_is_not_flat_and_keeps_expected(route: Route) -> None:
     _fill_all(_leader(route, "f1", Side.BUY, 4))  # Funded 150K +12
     refused = OrderResult.rejected("flatten-1", "NO_PRICE: symbol=MNQH6 has no mark")

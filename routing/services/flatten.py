@@ -137,6 +137,12 @@ def flatten_request(
         groups = list(CopyGroup.objects.filter(owner=user).order_by("pk"))
         if not groups:
             raise ApplicationError("you have no copy groups to flatten")
+    # Every leader first, in pk order, then the groups: a level change bumps
+    # the route configuration version (routing.signals), and an ingest holding
+    # a leader's row may bump it too, so no transaction may take that version
+    # row and then wait for a leader's row.
+    leaders = sorted({each.leader_id for each in groups})
+    list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
     for each in groups:
         route_lock(group=each, reason=_reason(username), actor_label=username, at=at)
     pending = FlattenRequest.objects.filter(

@@ -801,7 +801,8 @@ class PaperBroker(BrokerAdapter):
         From now on every fill of an order placed on ``account`` is published
         as a ``LeaderFill`` (``event_id`` the fill id, ``order_id`` the client
         order id), and every acknowledgement, change and cancel of its
-        limit / stop / stop-limit orders (bracket exits included) as a
+        limit / stop / stop-limit orders (bracket exits included, with
+        ``parent_order_id`` the entry's) as a
         ``LeaderOrder`` (``event_id`` ``"<order_id>:new"``,
         ``"<order_id>:modify:<n>"``, ``"<order_id>:cancel"``; ``qty`` the
         order's total after the change, ``time`` the change's). A limit

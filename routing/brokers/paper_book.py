@@ -129,6 +129,7 @@ class BookOrder:
             stop_loss=self.stop_loss,
             take_profit=self.take_profit,
             seq=seq,
+            parent_order_id=None if self.parent is None else self.parent.client_order_id,
         )
 
     def leader_fill(self, fill: BrokerFill, seq: int) -> LeaderFill:

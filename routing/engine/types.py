@@ -171,8 +171,9 @@ class LeaderOrder:
     ``qty`` > 0 is the order's total quantity after this action; prices are
     points: ``limit_price`` for LIMIT / STOP_LIMIT, ``stop_price`` for STOP /
     STOP_LIMIT; ``stop_loss`` / ``take_profit`` are a bracket's OCO exit prices.
-    Raises ``ValueError`` for a missing price, a non-positive quantity or a
-    naive time.
+    ``parent_order_id`` names the bracket entry when this order is one of its
+    exit legs (see :attr:`is_bracket_exit`). Raises ``ValueError`` for a
+    missing price, a non-positive quantity or a naive time.
     """
 
     event_id: str
@@ -189,6 +190,20 @@ class LeaderOrder:
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     seq: int | None = None
+    parent_order_id: str | None = None
+
+    @property
+    def is_bracket_exit(self) -> bool:
+        """True for a bracket's stop-loss or take-profit leg.
+
+        Such a leg is never mirrored into the followers: its sibling is the
+        same exit at the other price (one-cancels-other), so a mirror counted
+        in the follower's expected position would make the leader's fill of
+        either leg look already done, and a follower's own leg fills at its
+        broker independently of the leader's. Followers exit from the leg's
+        fills instead, like from any leader fill.
+        """
+        return self.parent_order_id is not None
 
     def __post_init__(self) -> None:
         where = f"leader order {self.order_id} ({self.event_id})"

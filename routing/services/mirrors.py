@@ -13,8 +13,12 @@ mirror fills at its broker on the same prices. Leader changes propagate:
 * cancelled: the mirrors are cancelled (their unfilled rest leaves the
   expected position when the broker confirms).
 
-A bracket's stop loss and take profit are not mirrored as orders: when the
-leader's exit fills, followers exit from that fill like any other exit.
+A bracket's stop loss and take profit are not mirrored as orders
+(:attr:`LeaderOrder.is_bracket_exit` says why): when either leg fills, in
+full or in part, followers exit from that fill like from any other exit, to
+their rounded targets. A leg's events are stored and journaled; a mirror of
+it left working (by a release that mirrored legs) is cancelled at its next
+event, so it cannot close a follower a second time.
 """
 
 from __future__ import annotations
@@ -102,8 +106,18 @@ def _apply(
         message=(
             f"Leader {account.name} order {order.order_id} {order.action}: {order.side.value} "
             f"{order.qty} {order.symbol} {order.order_type} {_prices(order)}"
+            + (
+                f"; exit leg of bracket {order.parent_order_id}: followers exit from its fills"
+                if order.is_bracket_exit
+                else ""
+            )
         ),
-        extra_data={"event_id": order.event_id, "order_id": order.order_id, "seq": order.seq},
+        extra_data={
+            "event_id": order.event_id,
+            "order_id": order.order_id,
+            "seq": order.seq,
+            "parent_order_id": order.parent_order_id,
+        },
     )
     live = list(
         CopyOrder.objects.select_for_update()
@@ -115,7 +129,7 @@ def _apply(
         .order_by("pk")
     )
     actions = MirrorActions()
-    if order.action is LeaderOrderAction.CANCEL:
+    if order.action is LeaderOrderAction.CANCEL or order.is_bracket_exit:
         actions.cancel = [o.pk for o in live]
         return actions
     if order.action is LeaderOrderAction.MODIFY:

@@ -824,6 +824,15 @@ async def test_watched_leader_publishes_orders_fills_and_exits_with_seq(
     )
     assert isinstance(events[3], LeaderOrder)
     assert (events[3].stop_loss, events[3].take_profit) == (None, None)
+    # The exits name their entry, so they are never mirrored as orders of their own.
+    assert [(e.order_id, e.parent_order_id) for e in events if isinstance(e, LeaderOrder)] == [
+        ("c1", None),
+        ("c1", None),
+        ("c1:sl", "c1"),
+        ("c1:tp", "c1"),
+        ("c1:sl", "c1"),
+    ]
+    assert not events[0].is_bracket_exit and events[3].is_bracket_exit
 
 
 @pytest.mark.asyncio

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from django.db import models
 
+from accounts.models import BrokerAccount
 from journal.importers.base import ImportLimits
 from journal.models import ExportImport, Fill, Trade
 from routing.engine.bounds import DecimalColumn
-from routing.models import LeaderEvent
+from routing.models import CopyGroup, LeaderEvent, RiskLimit
 
 
 def decimal_column(*fields: models.Field) -> DecimalColumn:
@@ -54,4 +55,17 @@ def import_limits() -> ImportLimits:
             trade.get_field("account_name"), ExportImport._meta.get_field("leader_account_name"),
         ),
         trade_id=_length(trade.get_field("external_id")),
+    )
+
+
+def money_column() -> DecimalColumn:
+    """The narrowest dollar column a route file's balances and limits are stored in."""
+    limit, group = RiskLimit._meta, CopyGroup._meta
+    return decimal_column(
+        BrokerAccount._meta.get_field("balance"),
+        BrokerAccount._meta.get_field("starting_balance"),
+        group.get_field("max_session_loss"),
+        *(limit.get_field(key) for key in (
+            "daily_loss", "exposure_cap", "max_drawdown", "profit_target",
+        )),
     )

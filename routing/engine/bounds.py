@@ -10,7 +10,8 @@ pass. Each rule returns the problem as a sentence quoting the value, or
 field; route-file key; form field).
 
 The column limits are not copied here: callers pass a :class:`DecimalColumn`
-built from the model field (``journal.limits.column_limits``), so the check
+built from the model field (``journal.limits.import_limits`` and
+``money_column``), so the check
 follows a migration that widens the column. Pure: no Django.
 """
 

@@ -56,5 +56,4 @@ def check_price_collar(
 
 def _plain(value: Decimal) -> str:
     """``value`` without trailing zeros and never in exponent notation (``19950``)."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from accounts.models import BrokerAccount, User
 from journal.importers.base import DEFAULT_TIMEZONE
 from routing.engine import types as engine_types
+from routing.engine.bounds import MAX_CONTRACTS, quantity_problem
 from routing.engine.limits import POSITIVE_LIMITS, RouteLevel
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, RiskLimit
 from routing.services.risk_limits import RISK_LIMIT_FIELDS
@@ -105,6 +106,33 @@ _ROUTE_POSITIVE = (
 _POSITIVE_MESSAGE = "Must be greater than 0 (leave empty for no limit)."
 
 
+# Fields that count contracts: 1 to 10,000 (routing.engine.bounds, issue 10, defect 8).
+_CONTRACT_FIELDS = (
+    "max_contracts", "max_position", "max_contracts_per_account", "max_total_contracts",
+)
+
+
+def _bound_contracts(form: forms.BaseForm) -> None:
+    """Cap the form's contract-count fields at 10,000 (validator and the input's ``max``).
+
+    Money fields need nothing here: a model form's ``DecimalField`` already
+    checks the column's ``max_digits``/``decimal_places``.
+    """
+    for name in _CONTRACT_FIELDS:
+        field = form.fields.get(name)
+        if isinstance(field, forms.IntegerField):
+            field.max_value = MAX_CONTRACTS
+            field.validators.append(_contracts_validator)
+            field.widget.attrs["max"] = str(MAX_CONTRACTS)
+
+
+def _contracts_validator(value: int) -> None:
+    # The lower bound (> 0) is ``_positive``'s, with the form's own message.
+    problem = quantity_problem(value) if value > MAX_CONTRACTS else None
+    if problem is not None:
+        raise forms.ValidationError(problem[0].upper() + problem[1:] + ".")
+
+
 def _positive(form: forms.BaseForm, names: tuple[str, ...]) -> None:
     """Add an error on each of ``names`` whose cleaned value is ≤ 0."""
     for name in names:
@@ -176,6 +204,7 @@ class CopyGroupForm(forms.ModelForm):
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
+        _bound_contracts(self)
         if "slippage_ticks" in self.fields:
             self.fields["slippage_ticks"].required = False  # empty: no allowance (0)
         for name, enum in _ENGINE_CHOICES.items():
@@ -306,6 +335,7 @@ class RiskLimitForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _bound_contracts(self)
         for name in ("on_breach", "direction", "drawdown_mode"):
             field = self.fields[name]
             field.choices = [  # type: ignore[attr-defined]

@@ -78,6 +78,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from routing.engine.bounds import (
+    MAX_CONTRACTS,
+    MIN_CONTRACTS,
+    DecimalColumn,
+    amount_problem,
+    quantity_problem,
+)
 from routing.engine.limits import (
     DEFAULT_CONSISTENCY_PCT,
     Direction,
@@ -178,21 +185,57 @@ class RouteSpec:
     followers: tuple[FollowerSpec, ...]
 
 
-def load_route_file(path: str | Path) -> RouteSpec:
+def load_route_file(path: str | Path, *, money: DecimalColumn | None = None) -> RouteSpec:
     """Read and validate a route file. Raises :class:`RouteFileError`."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise RouteFileError(f"{p}: cannot read route file: {exc.strerror}") from exc
-    return parse_route(text, name=p.name)
+    return parse_route(text, name=p.name, money=money)
 
 
-def parse_route(text: str, *, name: str) -> RouteSpec:
+def parse_route(text: str, *, name: str, money: DecimalColumn | None = None) -> RouteSpec:
     """Parse route TOML ``text``; ``name`` is used in error messages.
 
-    Raises :class:`RouteFileError` naming ``name``, the key and the value.
+    Contract counts must be 1 to 10,000 and every balance and dollar limit
+    must fit ``money``, the dollar column they are stored in (default: read
+    from the models by ``journal.limits.money_column``, which needs Django set
+    up; issue 10, defect 8). Raises :class:`RouteFileError` naming ``name``,
+    the key and the value.
     """
+    spec = _parse_route(text, name=name)
+    if money is None:
+        from journal.limits import money_column  # Django models: only when not given
+
+        money = money_column()
+    for where, value in _money_values(spec):
+        problem = amount_problem(value, money)
+        if problem is not None:
+            raise RouteFileError(f"{name}: {where} {problem}")
+    return spec
+
+
+def _money_values(spec: RouteSpec) -> list[tuple[str, Decimal]]:
+    """Every dollar figure of ``spec`` with its key, in file order."""
+    values: list[tuple[str, Decimal | None]] = [
+        ("leader.balance", spec.leader.balance),
+        ("route.max_session_loss", spec.group.limits.max_session_loss),
+    ]
+    for index, follower in enumerate(spec.followers, start=1):
+        where = f"followers[{index}]"
+        values += [
+            (f"{where}.balance", follower.account.balance),
+            (f"{where}.starting_balance", follower.account.starting_balance),
+        ]
+        values += [
+            (f"{where}.limits.{key}", getattr(follower.limits, key))
+            for key in ("daily_loss", "exposure_cap", "max_drawdown", "profit_target")
+        ]
+    return [(where, value) for where, value in values if value is not None]
+
+
+def _parse_route(text: str, *, name: str) -> RouteSpec:
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -261,8 +304,8 @@ def _route_limits(raw: Any, name: str) -> RouteLimits:
     limits = RouteLimits(
         level=level,
         max_accounts=_count(raw, "max_accounts", 1, name, "route"),
-        max_contracts_per_account=_count(raw, "max_contracts_per_account", 1, name, "route"),
-        max_total_contracts=_count(raw, "max_total_contracts", 1, name, "route"),
+        max_contracts_per_account=_contracts(raw, "max_contracts_per_account", name, "route"),
+        max_total_contracts=_contracts(raw, "max_total_contracts", name, "route"),
         max_session_loss=_optional_positive(raw, "max_session_loss", name, "route"),
         stop_ticks=_count(raw, "stop_ticks", 1, name, "route"),
         slippage_ticks=_count(raw, "slippage_ticks", 0, name, "route") or 0,
@@ -319,8 +362,8 @@ def _risk_limits(raw: Mapping[str, Any], name: str, where: str, route: RouteLimi
     denied = _roots(raw, "denied_roots", name, where)
     limits = RiskLimits(
         daily_loss=_optional_positive(raw, "daily_loss", name, where),
-        max_contracts=_count(raw, "max_contracts", 1, name, where),
-        max_position=_count(raw, "max_position", 1, name, where),
+        max_contracts=_contracts(raw, "max_contracts", name, where),
+        max_position=_contracts(raw, "max_position", name, where),
         max_open_positions=_count(raw, "max_open_positions", 1, name, where),
         position_cap_pct=_percent(raw, "position_cap_pct", None, name, where),
         exposure_cap=_optional_positive(raw, "exposure_cap", name, where),
@@ -379,6 +422,17 @@ def _count(table: Mapping[str, Any], key: str, minimum: int, name: str, where: s
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         bound = "> 0" if minimum == 1 else f"≥ {minimum}"
         raise RouteFileError(f"{name}: {where}.{key} must be a whole number {bound}, got {value!r}")
+    return value
+
+
+def _contracts(table: Mapping[str, Any], key: str, name: str, where: str) -> int | None:
+    """An optional number of contracts, 1 to 10,000 (:mod:`routing.engine.bounds`)."""
+    value = _count(table, key, MIN_CONTRACTS, name, where)
+    if value is not None and quantity_problem(value):
+        raise RouteFileError(
+            f"{name}: {where}.{key} must be a whole number of contracts from {MIN_CONTRACTS} "
+            f"to {MAX_CONTRACTS:,}, got {value!r}"
+        )
     return value
 
 

@@ -363,13 +363,15 @@ def group_upload(request: HttpRequest, group_id: int) -> HttpResponse:
     except UnicodeDecodeError:
         messages.error(request, f"{upload.name}: not a UTF-8 text file")
         return redirect("group_detail", group_id=group.pk)
+    tick_sizes = dict(ContractSpec.objects.values_list("root", "tick_size"))
     try:
         result = parse_export(
             text,
             name=upload.name,
             tz=form.cleaned_data["timezone"],
             leader_account=form.cleaned_data["leader_account"] or None,
-            known_roots=set(ContractSpec.objects.values_list("root", flat=True)),
+            known_roots=set(tick_sizes),
+            tick_sizes=tick_sizes,
         )
     except ExportError as exc:
         messages.error(request, f"Nothing imported: {exc}")

@@ -10,11 +10,13 @@ channel layer and Celery on Redis, with the engine in its own worker
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from copytrade.env import envbool, envint, envsecret, envstr
+from copytrade.env import envbool, envdecimal, envint, envsecret, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -140,6 +142,15 @@ ENGINE_EMBEDDED = envbool("ENGINE_EMBEDDED", default=not REDIS_URL)
 DEMO_FILL_INTERVAL_SECONDS = envint("DEMO_FILL_INTERVAL_MS", 1500) / 1000
 # Paper broker: slippage applied to follower market orders, in ticks.
 PAPER_SLIPPAGE_TICKS = envint("PAPER_SLIPPAGE_TICKS", 1)
+# Price collar (issue 10, defect 8): a leader fill more than this percentage
+# away from the contract's last mark is not copied (every follower decision
+# BLOCKED, reason journaled), as CME Globex price banding refuses orders
+# outside a band around a reference price (CME Group Client Systems Wiki,
+# "Price Banding"; CME Rule 589 dynamic circuit breakers: 7 % for the equity
+# index futures). Percent of the mark, > 0; default 5.
+PRICE_COLLAR_PCT = envdecimal("PRICE_COLLAR_PCT", Decimal(5))
+if PRICE_COLLAR_PCT <= 0:
+    raise ImproperlyConfigured(f"PRICE_COLLAR_PCT must be > 0 percent, got {PRICE_COLLAR_PCT}")
 # Where the demo looks for real exports (absent on a bare install: the demo
 # then streams a simulated session and the page says so).
 SHARED_DATA_DIR = Path(envstr("SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))

@@ -1,8 +1,9 @@
 """Importers for real broker exports: Tradovate, NinjaTrader 8, TopstepX.
 
-Pure Python (no Django): :func:`read_export` / :func:`parse_export` detect the
+Parsing is pure Python: :func:`read_export` / :func:`parse_export` detect the
 format from the header row and return an :class:`ImportResult` with leader
-fills for replay and round trips for the journal. See ``base`` for the result
+fills for replay and round trips for the journal. Only the default column
+limits (``limits=None``) are read from the Django models. See ``base`` for the result
 types and ``shared/data/SOURCES.md`` for the formats.
 """
 

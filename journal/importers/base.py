@@ -10,12 +10,15 @@ format has them, the closed round trips for the journal. Money and prices are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import PurePath
 from zoneinfo import ZoneInfo
 
+from routing.engine.bounds import DecimalColumn
+from routing.engine.symbols import SymbolError, parse_contract
 from routing.engine.types import LeaderFill, Side
 
 DEFAULT_TIMEZONE = "UTC"
@@ -128,13 +131,32 @@ class ImportResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """Column limits an imported value must fit (issue 10, defect 8).
+
+    ``price`` and ``money`` are the price and dollar-amount columns,
+    ``fill_id`` / ``account`` / ``trade_id`` the ``max_length`` of the fill
+    id, account name and round-trip id columns. Built from the models by
+    ``journal.limits.import_limits`` (parsing itself stays free of Django).
+    """
+
+    price: DecimalColumn
+    money: DecimalColumn
+    fill_id: int
+    account: int
+    trade_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParseContext:
     """What every format parser needs besides the rows.
 
     ``path`` is reported in :attr:`ImportResult.path`; ``name`` is the file
     name used in errors (and as the account of a Tradovate Performance file);
     ``zone`` is ``ZoneInfo(tz_name)``; ``known_roots`` the product roots that
-    have a contract spec.
+    have a contract spec; ``tick_sizes`` their tick sizes in price points
+    (a root without one is refused where a price is read); ``limits`` the
+    column limits every value is checked against.
     """
 
     path: str
@@ -143,7 +165,17 @@ class ParseContext:
     zone: ZoneInfo
     leader_account: str | None
     known_roots: frozenset[str]
+    tick_sizes: Mapping[str, Decimal]
+    limits: ImportLimits
 
     def error(self, row: int | None, field: str | None, message: str) -> ExportError:
         """An :class:`ExportError` for this file."""
         return ExportError(self.name, row, field, message)
+
+    def tick_size(self, symbol: str) -> Decimal | None:
+        """Tick size (price points) of ``symbol``'s root (a code ``"MNQH5"`` or a bare root)."""
+        try:
+            root = parse_contract(symbol).root
+        except SymbolError:
+            root = symbol
+        return self.tick_sizes.get(root)

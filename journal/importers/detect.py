@@ -7,8 +7,9 @@ grid (section 6) and the TopstepX trade dump (section 4).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path, PurePath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,7 @@ from journal.importers.base import (
     TRADOVATE_PERFORMANCE,
     TRADOVATE_POSITION_HISTORY,
     ExportError,
+    ImportLimits,
     ImportResult,
     ParseContext,
 )
@@ -89,18 +91,22 @@ def detect_format(table: Table) -> ExportFormat:
 
 def parse_export(text: str, *, name: str, tz: str = DEFAULT_TIMEZONE,
                  leader_account: str | None = None,
-                 known_roots: Collection[str] | None = None) -> ImportResult:
+                 known_roots: Collection[str] | None = None,
+                 tick_sizes: Mapping[str, Decimal] | None = None,
+                 limits: ImportLimits | None = None) -> ImportResult:
     """Read an export already in memory (a dashboard upload); ``name`` is used in errors.
 
     Same as :func:`read_export` with ``ImportResult.path == name``.
     """
     return _parse(text, path=name, tz=tz, leader_account=leader_account,
-                  known_roots=known_roots)
+                  known_roots=known_roots, tick_sizes=tick_sizes, limits=limits)
 
 
 def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
                 leader_account: str | None = None,
-                known_roots: Collection[str] | None = None) -> ImportResult:
+                known_roots: Collection[str] | None = None,
+                tick_sizes: Mapping[str, Decimal] | None = None,
+                limits: ImportLimits | None = None) -> ImportResult:
     """Read a broker export file (UTF-8, optional BOM) into an :class:`ImportResult`.
 
     The format is detected from the header row. ``tz`` is the IANA zone of
@@ -109,7 +115,14 @@ def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
     chooses whose fills are returned when the file holds several accounts (for
     Tradovate Performance, which has no account column, it names the
     account). ``known_roots`` are the product roots accepted (default: every
-    root in ``routing.contract_specs.SPECS_BY_ROOT``).
+    root in ``routing.contract_specs.SPECS_BY_ROOT``); ``tick_sizes`` maps
+    roots to tick sizes in price points (default: that table's); ``limits``
+    are the column limits (default: read from the models by
+    ``journal.limits.import_limits``, which needs Django set up).
+
+    Every price must be > 0 and on its contract's tick grid, every quantity
+    1 to 10,000 contracts, every price, amount and id must fit its column
+    (:mod:`routing.engine.bounds`, issue 10 defect 8).
 
     All or nothing: raises :class:`ExportError` (file name, line, column) for
     an unreadable file, an invalid ``tz``, an unrecognised header, a missing
@@ -128,16 +141,26 @@ def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
             name, None, None, f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
         ) from None
     return _parse(text, path=str(path), tz=tz, leader_account=leader_account,
-                  known_roots=known_roots)
+                  known_roots=known_roots, tick_sizes=tick_sizes, limits=limits)
 
 
 def _parse(text: str, *, path: str, tz: str, leader_account: str | None,
-           known_roots: Collection[str] | None) -> ImportResult:
+           known_roots: Collection[str] | None, tick_sizes: Mapping[str, Decimal] | None,
+           limits: ImportLimits | None) -> ImportResult:
     name = PurePath(path).name
+    if limits is None:
+        from journal.limits import import_limits  # Django models: only when not given
+
+        limits = import_limits()
     ctx = ParseContext(
         path=path, name=name, tz_name=tz, zone=_zone(tz, name),
         leader_account=leader_account,
         known_roots=frozenset(SPECS_BY_ROOT if known_roots is None else known_roots),
+        tick_sizes=(
+            {root: spec.tick_size for root, spec in SPECS_BY_ROOT.items()}
+            if tick_sizes is None else dict(tick_sizes)
+        ),
+        limits=limits,
     )
     table = read_table(text, name)
     fmt = detect_format(table)

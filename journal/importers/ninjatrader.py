@@ -41,17 +41,18 @@ def parse_executions(table: Table, ctx: ParseContext) -> ImportResult:
     parsed: list[tuple[LeaderFill, int]] = []
     seen: dict[str, int] = {}
     for row in table.rows:
-        event_id = row.text("ID")
+        event_id = row.bounded_text("ID", ctx.limits.fill_id)
         if event_id in seen:
             raise row.error("ID", f"execution id {event_id} repeats row {seen[event_id]}")
         seen[event_id] = row.line
+        symbol = row.symbol("Instrument", ctx.known_roots)
         fill = LeaderFill(
             event_id=event_id,
-            account=row.text("Account"),
-            symbol=row.symbol("Instrument", ctx.known_roots),
+            account=row.bounded_text("Account", ctx.limits.account),
+            symbol=symbol,
             side=row.side("Action", NINJATRADER_SIDES),
             qty=row.quantity("Quantity"),
-            price=row.decimal("Price"),
+            price=row.price("Price", symbol, ctx),
             time=row.local_time(
                 "Time", NINJATRADER_TIME_FORMATS, ctx.zone, NINJATRADER_TIME_EXPECTED
             ),

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from journal.importers.base import ExportError
+from journal.importers.base import ExportError, ParseContext
 from journal.importers.values import (
     BadValue,
     parse_count,
@@ -29,6 +29,7 @@ from journal.importers.values import (
     parse_signed_quantity,
     parse_symbol,
 )
+from routing.engine.bounds import DecimalColumn, amount_problem, length_problem, price_problem
 from routing.engine.types import Side
 
 
@@ -66,6 +67,37 @@ class Row:
     def optional_decimal(self, field: str) -> Decimal | None:
         """Like :meth:`decimal`, but ``None`` for an empty cell or a missing column."""
         return self.decimal(field) if self.raw(field) else None
+
+    def price(self, field: str, symbol: str, ctx: ParseContext) -> Decimal:
+        """A price of ``symbol``: > 0, on its tick grid, fitting the price column.
+
+        Raises :class:`ExportError` naming this row and ``field`` otherwise
+        (see :func:`routing.engine.bounds.price_problem`).
+        """
+        value = self.decimal(field)
+        problem = price_problem(value, ctx.tick_size(symbol), ctx.limits.price)
+        if problem is not None:
+            raise self.error(field, problem)
+        return value
+
+    def amount(self, field: str, column: DecimalColumn) -> Decimal:
+        """A dollar amount (either sign) that fits ``column``."""
+        value = self.decimal(field)
+        problem = amount_problem(value, column)
+        if problem is not None:
+            raise self.error(field, problem)
+        return value
+
+    def bounded_text(self, field: str, max_length: int) -> str:
+        """Non-empty cell text (an id, an account) of at most ``max_length`` characters."""
+        return self.check_length(field, self.text(field), max_length)
+
+    def check_length(self, field: str, value: str, max_length: int) -> str:
+        """``value`` (read from ``field``) if it fits ``max_length`` characters, else an error."""
+        problem = length_problem(value, max_length)
+        if problem is not None:
+            raise self.error(field, problem)
+        return value
 
     def quantity(self, field: str) -> int:
         """A whole number of contracts > 0."""

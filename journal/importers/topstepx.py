@@ -80,12 +80,14 @@ def parse_trades(table: Table, ctx: ParseContext) -> ImportResult:
         repeats[external_id] += 1
         if repeats[external_id] > 1:
             external_id = f"{external_id}-{repeats[external_id]}"
+        row.check_length("id", external_id, ctx.limits.trade_id)
         trades.append(ImportedTrade(
             external_id=external_id, account=account, symbol=symbol,
             side=Side.of_signed(size), qty=abs(size),
-            entry_price=_price(row, "entryPrice"), exit_price=_price(row, "exitPrice"),
-            pnl=row.decimal("profitAndLoss"),
-            fees=row.optional_decimal("fees") or Decimal("0"),
+            entry_price=_price(row, "entryPrice", symbol, ctx),
+            exit_price=_price(row, "exitPrice", symbol, ctx),
+            pnl=row.amount("profitAndLoss", ctx.limits.money),
+            fees=row.amount("fees", ctx.limits.money) if row.raw("fees") else Decimal("0"),
             opened_at=_opened_at(row, ctx), closed_at=closed_at,
         ))
     return ImportResult(
@@ -109,9 +111,12 @@ def _root(row: Row, ctx: ParseContext) -> str:
     return root
 
 
-def _price(row: Row, field: str) -> Decimal | None:
+def _price(row: Row, field: str, root: str, ctx: ParseContext) -> Decimal | None:
+    """A price, or ``None`` for an empty cell or the dump's ``0`` placeholder ("not set")."""
     value = row.optional_decimal(field)
-    return value if value else None
+    if not value:
+        return None
+    return row.price(field, root, ctx)
 
 
 def _opened_at(row: Row, ctx: ParseContext) -> datetime | None:

@@ -70,17 +70,20 @@ def parse_fills(table: Table, ctx: ParseContext) -> ImportResult:
     parsed: list[tuple[LeaderFill, int]] = []
     seen: dict[str, int] = {}
     for row in table.rows:
-        event_id = row.raw("Fill ID") or row.text("_id")
+        event_id = row.check_length(
+            id_field, row.raw("Fill ID") or row.text("_id"), ctx.limits.fill_id
+        )
         if event_id in seen:
             raise row.error(id_field, f"fill id {event_id} repeats row {seen[event_id]}")
         seen[event_id] = row.line
+        symbol = row.symbol("Contract", ctx.known_roots)
         fill = LeaderFill(
             event_id=event_id,
-            account=row.text("Account"),
-            symbol=row.symbol("Contract", ctx.known_roots),
+            account=row.bounded_text("Account", ctx.limits.account),
+            symbol=symbol,
             side=row.side("B/S", TRADOVATE_SIDES),
             qty=row.quantity("Quantity"),
-            price=row.decimal("Price"),
+            price=row.price("Price", symbol, ctx),
             time=row.iso_time("_timestamp", ctx.zone),
         )
         parsed.append((fill, row.line))
@@ -137,6 +140,12 @@ def parse_performance(table: Table, ctx: ParseContext) -> ImportResult:
     seen with a different price, time or symbol, or a repeated pair.
     """
     account = ctx.leader_account or PurePath(ctx.name).stem or "tradovate-performance"
+    if len(account) > ctx.limits.account:
+        raise ctx.error(
+            None, None,
+            f"account {account[:40]!r}... (the file name) is {len(account)} characters; the "
+            f"account column holds at most {ctx.limits.account}: name the leader account",
+        )
     builder = PairedFills()
     trades = _read_pairs(table.rows, ctx, _PERFORMANCE, builder, lambda _row: account)
     return ImportResult(
@@ -161,7 +170,8 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
     """
     builder = PairedFills()
     trades = _read_pairs(
-        table.rows, ctx, _POSITION_HISTORY, builder, lambda row: row.text("Account"),
+        table.rows, ctx, _POSITION_HISTORY, builder,
+        lambda row: row.bounded_text("Account", ctx.limits.account),
     )
     accounts = {trade.account for trade, _ in trades}
     leader = select_leader(ctx, accounts, "Account")
@@ -190,26 +200,28 @@ def _read_pairs(
     for row in rows:
         account = account_of(row)
         symbol = row.symbol(cols.symbol, ctx.known_roots)
-        buy_id, sell_id = row.text(cols.buy_id), row.text(cols.sell_id)
+        buy_id = row.bounded_text(cols.buy_id, ctx.limits.fill_id)
+        sell_id = row.bounded_text(cols.sell_id, ctx.limits.fill_id)
         if (buy_id, sell_id) in pairs:
             raise row.error(
                 cols.sell_id,
                 f"pair {buy_id}-{sell_id} repeats row {pairs[buy_id, sell_id]}",
             )
         pairs[buy_id, sell_id] = row.line
-        external_id = f"{buy_id}-{sell_id}"
+        external_id = row.check_length(cols.sell_id, f"{buy_id}-{sell_id}", ctx.limits.trade_id)
         if cols.pair_id is not None:
-            external_id = row.text(cols.pair_id)
+            external_id = row.bounded_text(cols.pair_id, ctx.limits.trade_id)
             if external_id in pair_ids:
                 raise row.error(
                     cols.pair_id, f"pair id {external_id} repeats row {pair_ids[external_id]}"
                 )
             pair_ids[external_id] = row.line
         qty = row.quantity(cols.qty)
-        buy_price, sell_price = row.decimal(cols.buy_price), row.decimal(cols.sell_price)
+        buy_price = row.price(cols.buy_price, symbol, ctx)
+        sell_price = row.price(cols.sell_price, symbol, ctx)
         bought_at = _local_time(row, cols.bought_at, ctx)
         sold_at = _local_time(row, cols.sold_at, ctx)
-        pnl = row.decimal(cols.pnl)
+        pnl = row.amount(cols.pnl, ctx.limits.money)
         builder.add(
             row, cols.buy_id, buy_id, account=account, symbol=symbol, side=Side.BUY, qty=qty,
             price=buy_price, price_field=cols.buy_price, time=bought_at,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from routing.engine.bounds import quantity_problem
 from routing.engine.symbols import SymbolError, normalise_symbol, parse_contract
 from routing.engine.types import Side
 
@@ -54,15 +55,19 @@ def parse_decimal(text: str) -> Decimal:
 
 
 def parse_quantity(text: str) -> int:
-    """A whole, positive number of contracts (``"1,000"`` and ``"2.0"`` are accepted).
+    """A whole number of contracts, 1 to 10,000 (``"1,000"`` and ``"2.0"`` are accepted).
 
-    Raises :class:`BadValue` for non-numbers, fractions and values <= 0.
+    Raises :class:`BadValue` for non-numbers, fractions, values <= 0 and
+    values above :data:`~routing.engine.bounds.MAX_CONTRACTS`.
     """
     value = parse_decimal(text)
     if value != value.to_integral_value():
         raise BadValue(f"{text!r} is not a whole number of contracts")
     if value <= 0:
         raise BadValue(f"quantity must be > 0, got {text!r}")
+    problem = quantity_problem(int(value))
+    if problem is not None:
+        raise BadValue(problem)
     return int(value)
 
 
@@ -81,6 +86,9 @@ def parse_signed_quantity(text: str) -> int:
         raise BadValue(f"{text!r} is not a whole number of contracts")
     if value == 0:
         raise BadValue(f"quantity must not be 0, got {text!r}")
+    problem = quantity_problem(abs(int(value)))
+    if problem is not None:
+        raise BadValue(problem)
     return int(value)
 
 

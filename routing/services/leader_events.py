@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from journal.services import (
     positions_mark,
 )
 from routing.brokers.base import OrderRequest
+from routing.engine.collar import check_price_collar
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, root_of
@@ -277,7 +279,12 @@ def _decide(
     account_ids = sorted({f.account_id for f in followers})
     symbols = set().union(*(candidates for _, candidates in plans))
     spec = _spec_for(fill.symbol, specs)
-    if spec is not None:
+    # The collar is checked against the mark before this fill moves it; a
+    # collared price marks nothing (issue 10, defect 8).
+    collared = check_price_collar(
+        fill.price, contract_marks({fill.symbol}).get(fill.symbol), settings.PRICE_COLLAR_PCT
+    )
+    if spec is not None and collared is None:
         marked = {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
         positions_mark(
             account_ids=sorted(marked),
@@ -308,6 +315,8 @@ def _decide(
             route_key=str(group.pk),
             marks=marks,
         )
+        if collared is not None:
+            decisions = [_blocked(decision, collared) for decision in decisions]
         by_account = {f.account_id: f for f in route.followers}
         for decision in decisions:
             follower = by_account[int(decision.follower)]
@@ -327,6 +336,14 @@ def _decide(
     for order in decided.orders:
         decided.feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
     return decided
+
+
+def _blocked(decision: CopyDecision, reason: str) -> CopyDecision:
+    """``decision`` turned into a BLOCKED one (no order, position unchanged) for ``reason``."""
+    return replace(
+        decision, status=DecisionStatus.BLOCKED, qty=0, target=decision.position_before,
+        scaled_from=None, reason=reason,
+    )
 
 
 def _decision_journal(

@@ -66,6 +66,7 @@ class Command(BaseCommand):
                 tz=options["tz"],
                 leader_account=options["leader_account"],
                 known_roots=specs.keys(),
+                tick_sizes={root: spec.tick_size for root, spec in specs.items()},
             )
             export.require_replayable()
         except ExportError as exc:

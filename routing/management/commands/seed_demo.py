@@ -142,8 +142,11 @@ def _demo_export() -> tuple[ImportResult, bool]:
     path = settings.SHARED_DATA_DIR / DEMO_EXPORT
     if path.is_file():
         try:
-            known = set(ContractSpec.objects.values_list("root", flat=True))
-            return read_export(path, leader_account=DEMO_LEADER_ACCOUNT, known_roots=known), False
+            ticks = dict(ContractSpec.objects.values_list("root", "tick_size"))
+            result = read_export(
+                path, leader_account=DEMO_LEADER_ACCOUNT, known_roots=set(ticks), tick_sizes=ticks
+            )
+            return result, False
         except ExportError as exc:
             # The page labels the simulated session, and the operator sees why.
             logger.warning("demo export unusable, simulating instead: %s", exc)

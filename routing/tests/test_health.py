@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -85,6 +86,31 @@ def test_healthz_when_redis_unreachable_then_down_and_503(settings) -> None:
     engine_worker_beat(worker_id="w1", leaders=0)
     response = Client().get(reverse("healthz"))
     assert (response.status_code, response.json()["redis"]) == (503, "down")
+    assert "127.0.0.1" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_healthz_when_the_database_is_unreachable_then_503_database_down() -> None:
+    # Arrange: a real failure, isolated to this test: the default connection
+    # is closed and pointed at a local port nothing listens on, then restored.
+    # (Transactional: closing the connection mid-transaction would break the
+    # test's own rollback.)
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        # Act
+        response = Client().get(reverse("healthz"))
+    finally:
+        connection.close()
+        connection.settings_dict.update(original)
+    # Assert: the engine cannot be read without the database: down.
+    assert response.status_code == 503
+    assert response.json() == {
+        "engine": {"status": "down", "last_heartbeat": None, "workers": 0},
+        "database": "down",
+        "redis": "ok",
+    }
     assert "127.0.0.1" not in response.content.decode()
 
 

@@ -842,6 +842,11 @@ class EngineWorkerHeartbeat(models.Model):
     seen_at = models.DateTimeField(db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True, help_text="A clean stop.")
     leaders = models.PositiveIntegerField(default=0, help_text="Leases held at the last beat.")
+    adapters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Platform -> adapter connected at the last beat, e.g. {"paper": true}.',
+    )
 
     def __str__(self) -> str:
         return f"{self.worker_id} (seen {self.seen_at:%H:%M:%S})"

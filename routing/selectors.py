@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -25,6 +26,9 @@ from routing.models import (
 )
 
 FEED_LENGTH = 25
+# A silent engine is "stale" (maybe a long pass, a paused process) for this
+# long after its newest heartbeat, then "down".
+ENGINE_STALE_FOR = timedelta(seconds=60)
 
 
 def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
@@ -175,6 +179,82 @@ def engine_workers_live_count(
     return EngineWorkerHeartbeat.objects.filter(
         seen_at__gt=now - ttl, stopped_at__isnull=True
     ).count()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """The engine's state as the heartbeats show it (:func:`engine_status`)."""
+
+    status: str  # "running" | "stale" | "down"
+    last_heartbeat: datetime | None  # the newest beat of any worker; None: never seen
+    workers: int  # live workers
+
+
+def engine_status(
+    *,
+    at: datetime | None = None,
+    ttl: timedelta = LeaderLease.TTL,
+    stale_for: timedelta = ENGINE_STALE_FOR,
+) -> EngineStatus:
+    """The engine's state at aware ``at`` (default now), from the worker heartbeats.
+
+    - **running**: at least one live worker (seen within ``ttl``, the lease
+      length, and not stopped; :func:`engine_workers_live`);
+    - **stale**: none live, but a worker that did not stop cleanly was seen
+      within ``stale_for``: it may come back (a long pass, a pause), and its
+      leases are being taken over meanwhile;
+    - **down**: neither (no heartbeat ever, every worker stopped, or silent
+      longer than ``stale_for``).
+
+    ``last_heartbeat`` is the newest ``seen_at`` of any worker, stopped ones
+    included (a stale engine is "stale since" then). One query.
+    """
+    now = at or timezone.now()
+    running = Q(stopped_at__isnull=True)
+    row = EngineWorkerHeartbeat.objects.aggregate(
+        live=Count("pk", filter=running & Q(seen_at__gt=now - ttl)),
+        last=Max("seen_at"),
+        last_running=Max("seen_at", filter=running),
+    )
+    if row["live"]:
+        status = "running"
+    elif row["last_running"] is not None and row["last_running"] > now - stale_for:
+        status = "stale"
+    else:
+        status = "down"
+    return EngineStatus(status=status, last_heartbeat=row["last"], workers=row["live"])
+
+
+def route_connections(
+    *, group: CopyGroup, at: datetime | None = None, ttl: timedelta = LeaderLease.TTL
+) -> dict[str, str]:
+    """Platform -> "connected" | "disconnected" | "unknown" for every platform
+    the route's leader and followers are on, sorted by platform.
+
+    Read from the heartbeat of the live worker holding the leader's lease, else
+    the freshest live heartbeat reporting the platform (the embedded engine,
+    a single worker). "unknown": no live worker reports that platform.
+    """
+    now = at or timezone.now()
+    platforms = {group.leader.platform}
+    platforms.update(group.followers.values_list("account__platform", flat=True))
+    live = engine_workers_live(at=now, ttl=ttl)
+    owner = (
+        LeaderLease.objects.filter(leader_id=group.leader_id, expires_at__gt=now)
+        .values_list("worker_id", flat=True)
+        .first()
+    )
+    # The owner's heartbeat first, then the freshest.
+    live.sort(key=lambda w: (w.worker_id != owner, -w.seen_at.timestamp()))
+    states: dict[str, str] = {}
+    for platform in sorted(platforms):
+        states[platform] = "unknown"
+        for worker in live:
+            connected = worker.adapters.get(platform)
+            if connected is not None:
+                states[platform] = "connected" if connected else "disconnected"
+                break
+    return states
 
 
 def leader_leases_held(*, at: datetime | None = None) -> dict[int, str]:

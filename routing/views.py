@@ -44,7 +44,12 @@ from routing.models import (
     RiskLimit,
 )
 from routing.route_budget import route_budget
-from routing.selectors import group_for_user, group_snapshot, groups_for_user
+from routing.selectors import (
+    group_for_user,
+    group_snapshot,
+    groups_for_user,
+    route_connections,
+)
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import (
     copy_group_delete,
@@ -127,6 +132,8 @@ def _render_group(
         "upload_form": ExportUploadForm(),
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,
+        # Platform -> adapter connection state, from the engine's heartbeats.
+        "connections": route_connections(group=group),
         "quarantines": Quarantine.objects.filter(follower__group=group, released_at__isnull=True)
         .select_related("follower__account")
         .order_by("pk"),

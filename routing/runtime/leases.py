@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -42,8 +43,11 @@ class LeaseKeeper:
         worker_id: str,
         ttl: timedelta = LEASE_TTL,
         renew_every: timedelta = LEASE_RENEW_EVERY,
+        adapters: Callable[[], dict[str, bool]] | None = None,
     ) -> None:
         self.worker_id = worker_id
+        # Platform -> connected, read at every beat (the health page shows it).
+        self._adapters = adapters
         self.ttl = ttl
         self.renew_every = renew_every
         self.active = False
@@ -89,9 +93,7 @@ class LeaseKeeper:
         if now - self._tried_at < self.renew_every.total_seconds() / 2:
             return frozenset()
         self._tried_at = now
-        await database_sync_to_async(engine_worker_beat)(
-            worker_id=self.worker_id, leaders=len(self._held)
-        )
+        await self.beat()
         won = await database_sync_to_async(leader_leases_acquire)(
             worker_id=self.worker_id, held=self.held, ttl=self.ttl
         )
@@ -125,10 +127,16 @@ class LeaseKeeper:
             self._unrecovered.discard(leader_id)
         if lost:
             logger.warning("worker %s lost leaders %s", self.worker_id, sorted(lost))
-        await database_sync_to_async(engine_worker_beat)(
-            worker_id=self.worker_id, leaders=len(self._held)
-        )
+        await self.beat()
         return lost
+
+    async def beat(self) -> None:
+        """Record this worker alive now, with its lease count and its
+        adapters' connection state (when it was given a way to read them)."""
+        adapters = self._adapters() if self._adapters is not None else None
+        await database_sync_to_async(engine_worker_beat)(
+            worker_id=self.worker_id, leaders=len(self._held), adapters=adapters
+        )
 
     async def keep_renewed(self) -> None:
         """Renew every ``renew_every`` until cancelled. A database error is

@@ -95,6 +95,7 @@ class EngineWorker(FlattenMixin):
             worker_id=worker_id or default_worker_id(),
             ttl=lease_ttl,
             renew_every=min(LEASE_RENEW_EVERY, lease_ttl / 4),
+            adapters=self._adapter_states,
         )
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._leader_streams: dict[int, asyncio.Task[None]] = {}
@@ -122,6 +123,16 @@ class EngineWorker(FlattenMixin):
     @property
     def worker_id(self) -> str:
         return self._leases.worker_id
+
+    def _adapter_states(self) -> dict[str, bool]:
+        """Platform -> adapter connected, sent with every heartbeat."""
+        if self._registry is None:
+            return {}
+        return {a.platform: a.connected for a in self._registry.adapters()}
+
+    async def beat(self) -> None:
+        """Record now that this worker is alive (its leases and adapters' state)."""
+        await self._leases.beat()
 
     async def run(self, stop: asyncio.Event) -> None:
         if self._registry is None:

@@ -65,26 +65,34 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def engine_worker_beat(*, worker_id: str, leaders: int, at: datetime | None = None) -> None:
+def engine_worker_beat(
+    *,
+    worker_id: str,
+    leaders: int,
+    adapters: Mapping[str, bool] | None = None,
+    at: datetime | None = None,
+) -> None:
     """Record that ``worker_id`` (this process) is alive and holds ``leaders`` leases.
 
-    Creates the worker's row on its first beat (``started_at``, hostname,
-    pid) and clears ``stopped_at`` when a worker id is reused after a stop.
+    ``adapters`` (platform -> connected) replaces the stored connection
+    state; ``None`` leaves it as it was. Creates the worker's row on its
+    first beat (``started_at``, hostname, pid) and clears ``stopped_at``
+    when a worker id is reused after a stop.
     """
     now = at or timezone.now()
-    updated = EngineWorkerHeartbeat.objects.filter(worker_id=worker_id).update(
-        seen_at=now, leaders=leaders, stopped_at=None
-    )
+    fields: dict[str, object] = {"seen_at": now, "leaders": leaders, "stopped_at": None}
+    if adapters is not None:
+        fields["adapters"] = dict(adapters)
+    updated = EngineWorkerHeartbeat.objects.filter(worker_id=worker_id).update(**fields)
     if not updated:
         EngineWorkerHeartbeat.objects.update_or_create(
             worker_id=worker_id,
-            defaults={"seen_at": now, "leaders": leaders, "stopped_at": None},
+            defaults=fields,
             create_defaults={
+                **fields,
                 "hostname": socket.gethostname()[:200],
                 "pid": os.getpid(),
                 "started_at": now,
-                "seen_at": now,
-                "leaders": leaders,
             },
         )
 

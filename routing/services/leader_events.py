@@ -281,9 +281,12 @@ def _decide(
     spec = _spec_for(fill.symbol, specs)
     # The collar is checked against the mark before this fill moves it; a
     # collared price marks nothing (issue 10, defect 8).
-    collared = check_price_collar(
-        fill.price, contract_marks({fill.symbol}).get(fill.symbol), settings.PRICE_COLLAR_PCT
-    )
+    # One read of the marks serves the collar (the mark before this fill) and
+    # the decisions (other contracts' prices for conversions across products).
+    marks = contract_marks(symbols | {fill.symbol})
+    collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
+    if collared is None:
+        marks[fill.symbol] = fill.price
     if spec is not None and collared is None:
         marked = {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
         positions_mark(
@@ -299,7 +302,6 @@ def _decide(
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
     }
-    marks = contract_marks(symbols)
     move = LeaderMove.of_fill(fill, leader_before)
     day = trading_date(fill.time)
     changed: dict[tuple[int, str], ExpectedPosition] = {}

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import InterfaceError, OperationalError
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
@@ -39,7 +40,12 @@ from routing.services.leader_events import (
     leader_event_reject,
     leader_last_seq,
 )
-from routing.services.leases import LEASE_RENEW_EVERY, LEASE_TTL, default_worker_id
+from routing.services.leases import (
+    LEASE_RENEW_EVERY,
+    LEASE_TTL,
+    LeaseLostError,
+    default_worker_id,
+)
 from routing.services.mirrors import leader_order_apply
 from routing.services.order_results import (
     FeedMessage,
@@ -71,6 +77,21 @@ RECORDED_MEMORY = 100_000
 POLL_SECONDS = 0.5
 # Layer-2 passes (marks, halts, flatten on breach) at most this often.
 RISK_WATCH_SECONDS = 1.0
+# Temporary database errors: a dropped connection, a restart, a failover.
+# ``database_sync_to_async`` runs ``close_old_connections()`` in its thread
+# after every call, which closes a connection an error left unusable, so the
+# next try connects afresh. A leader event's store is tried this many times,
+# the delay doubling from the first up to the maximum (about 18 s in all);
+# the main loop's pass is retried with the same backoff, without end.
+DB_ERRORS = (OperationalError, InterfaceError)
+DB_RETRIES = 8
+DB_RETRY_FIRST_DELAY = 0.25
+DB_RETRY_MAX_DELAY = 5.0
+
+
+class LeaderEventNotStoredError(Exception):
+    """A leader event could not be stored: the database stayed unavailable
+    through every retry. The worker journals it as dropped with the reason."""
 
 
 class EngineWorker(FlattenMixin):
@@ -108,6 +129,15 @@ class EngineWorker(FlattenMixin):
         # Platforms whose disconnect was already reported as an incident; cleared
         # when the adapter is back, so each disconnect is reported once.
         self._down: set[str] = set()
+        # Leader events dropped whose journal entry could not be written yet
+        # (the database was down too): (leader account id, event id, reason),
+        # journaled on a later pass, never forgotten.
+        self._drops: list[tuple[int, str, str]] = []
+        self._drops_lock = asyncio.Lock()
+        self._passed = False  # one main loop pass completed
+        # A database error may have left broker answers unrecorded (orders
+        # still SENT): the next pass recovers them, as after a restart.
+        self._recover_due = False
 
     @property
     def registry(self) -> AdapterRegistry:
@@ -135,8 +165,19 @@ class EngineWorker(FlattenMixin):
         await self._leases.beat()
 
     async def run(self, stop: asyncio.Event) -> None:
-        if self._registry is None:
-            self._registry = await database_sync_to_async(build_registry)()
+        """Work until ``stop`` is set. A pass of the main loop that fails (the
+        database unavailable, an unexpected error) is retried with backoff;
+        one account's or adapter's failure is handled where it happens, so
+        the other routes keep copying meanwhile."""
+        while self._registry is None:
+            try:
+                self._registry = await database_sync_to_async(build_registry)()
+            except DB_ERRORS as exc:
+                logger.warning("database unavailable building the adapters: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=DB_RETRY_FIRST_DELAY)
+                if stop.is_set():
+                    return
         await self.registry.connect_all()
         # Listen to order updates before recovering, so nothing that changes
         # during recovery is missed.
@@ -146,18 +187,30 @@ class EngineWorker(FlattenMixin):
         ]
         renewing = asyncio.create_task(self._leases.keep_renewed(), name="leases")
         try:
-            await self._take_leaders()
+            failures = 0
             while not stop.is_set():
-                await self._check_connections()
-                await self.flatten_requests()
-                await self._watch_risk_every(RISK_WATCH_SECONDS)
-                await self._take_leaders()
-                await self._start_leader_streams()
-                await self._claim_replay_jobs()
-                await self.send_pending(leader_ids=self._leases.owned)
-                await self.expire_held_events()
+                wait = self._poll_seconds
+                try:
+                    await self._pass()
+                    failures = 0
+                except DB_ERRORS as exc:
+                    self._recover_due = True
+                    failures += 1
+                    wait = _backoff(failures)
+                    logger.warning(
+                        "database unavailable (%s); engine pass %d retried in %.2f s",
+                        exc,
+                        failures,
+                        wait,
+                    )
+                except Exception:
+                    # Not one account's failure (those are handled where they
+                    # happen): the leader streams keep copying meanwhile.
+                    failures += 1
+                    wait = _backoff(failures)
+                    logger.exception("engine pass failed; retried in %.2f s", wait)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
             tasks = [
                 *self._replays.values(),
@@ -173,6 +226,24 @@ class EngineWorker(FlattenMixin):
                 # cancel leaves them to expire (the next owner recovers either way).
                 await self._leases.release()
             await self.registry.disconnect_all()
+
+    async def _pass(self) -> None:
+        """One round of the main loop; the first one takes the leaders and
+        recovers them before anything else."""
+        if not self._passed:
+            await self._take_leaders()
+        await self.journal_drops()
+        if self._recover_due:
+            await self._recover_after_db_error()
+        await self._check_connections()
+        await self.flatten_requests()
+        await self._watch_risk_every(RISK_WATCH_SECONDS)
+        await self._take_leaders()
+        await self._start_leader_streams()
+        await self._claim_replay_jobs()
+        await self.send_pending(leader_ids=self._leases.owned)
+        await self.expire_held_events()
+        self._passed = True
 
     async def _take_leaders(self) -> None:
         """Acquire free leader leases (a dead worker's included), then recover
@@ -195,16 +266,29 @@ class EngineWorker(FlattenMixin):
         in_doubt = await database_sync_to_async(copy_orders_in_doubt)(leader_ids=leader_ids)
         for order_id in in_doubt:
             claimed = await database_sync_to_async(copy_order_request)(order_id=order_id)
-            adapter = self.registry.for_platform(claimed.platform)
             request = claimed.request
             try:
-                result = await adapter.query_order(request.account, request.client_order_id)
-            except BrokerTemporaryError:
-                logger.warning("order %s: broker unreachable, left in doubt", order_id)
-                continue
-            if result is None:
-                result = await self._place(claimed.platform, request)
-            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+                adapter = self.registry.for_platform(claimed.platform)
+            except BrokerError as exc:
+                # No adapter serves the account here, so its outcome cannot be
+                # asked: the order ends rejected with the reason (journaled, an
+                # incident on its route only) and the other orders go on.
+                result = OrderResult.rejected(
+                    request.client_order_id,
+                    f"{exc}; the order's outcome cannot be queried: check it at the broker",
+                )
+            else:
+                try:
+                    result = await adapter.query_order(request.account, request.client_order_id)
+                except BrokerTemporaryError:
+                    logger.warning("order %s: broker unreachable, left in doubt", order_id)
+                    continue
+                except BrokerError as exc:
+                    logger.warning("order %s: query refused (%s), left in doubt", order_id, exc)
+                    continue
+                if result is None:
+                    result = await self._place(claimed.platform, request)
+            await self._db(copy_order_record_result, order_id=order_id, result=result)
         await self.send_pending(leader_ids=leader_ids)
 
     async def _consume_order_updates(self, adapter: BrokerAdapter) -> None:
@@ -235,7 +319,8 @@ class EngineWorker(FlattenMixin):
             while not queue.empty() and len(batch) < MAX_RESULT_BATCH:
                 batch.append(queue.get_nowait())
             try:
-                await database_sync_to_async(copy_order_updates)(results=batch)
+                # Broker facts: kept and retried while the database is down.
+                await self._db(copy_order_updates, forever=True, results=batch)
             except Exception:
                 # One bad update must not lose the others of its batch.
                 logger.exception(
@@ -275,8 +360,10 @@ class EngineWorker(FlattenMixin):
             followers = followers.filter(memberships__group__leader_id__in=list(leader_ids))
         accounts = await database_sync_to_async(lambda: list(followers.distinct().order_by("pk")))()
         for account in accounts:
-            adapter = self.registry.for_platform(account.platform)
             try:
+                # No adapter for the account's platform: its orders are
+                # rejected with that reason when sent; the others reconcile.
+                adapter = self.registry.for_platform(account.platform)
                 snapshots = await adapter.positions(account.external_id)
             except BrokerError as exc:
                 logger.warning("reconcile %s: %s", account.name, exc)
@@ -357,7 +444,9 @@ class EngineWorker(FlattenMixin):
         ids of the orders sent.
         """
         self.registry.paper.mark(fill.symbol, fill.price, fill.time)
-        result = await database_sync_to_async(leader_event_ingest)(
+        result = await self._store(
+            fill.event_id,
+            leader_event_ingest,
             account=account_id,
             fill=fill,
             source=source,
@@ -384,9 +473,7 @@ class EngineWorker(FlattenMixin):
         so one bad answer cannot lose the others; one that still cannot be
         recorded leaves its order SENT, and recovery queries the broker."""
         try:
-            messages = await database_sync_to_async(event_answers_record)(
-                results=results, feed=feed
-            )
+            messages = await self._db(event_answers_record, results=results, feed=feed)
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             for order_id, answer in results:
@@ -422,7 +509,7 @@ class EngineWorker(FlattenMixin):
             if claimed is None:
                 return
             result = await self._place(claimed.platform, claimed.request)
-            await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
+            await self._db(copy_order_record_result, order_id=order_id, result=result)
 
     async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult:
         async with self._sends:
@@ -471,7 +558,12 @@ class EngineWorker(FlattenMixin):
 
     async def _consume_leader(self, account_id: int, external_id: str) -> None:
         async for event in self.registry.paper.leader_events(external_id):
-            await self.handle_leader_event(account_id, event, source="paper")
+            try:
+                await self.handle_leader_event(account_id, event, source="paper")
+            except Exception:
+                # The stream goes on with the next event; what was not stored
+                # is journaled by handle_leader_event.
+                logger.exception("leader event %s on account %s failed", event.event_id, account_id)
 
     async def handle_leader_event(
         self, account_id: int, event: LeaderFill | LeaderOrder, *, source: str
@@ -485,7 +577,13 @@ class EngineWorker(FlattenMixin):
         in arrival order (the event id de-duplicates them).
         """
         async with self._leader_lock(account_id):
-            gate = await self._gate(account_id)
+            try:
+                gate = await self._gate(account_id)
+            except DB_ERRORS as exc:
+                await self._journal_drop(
+                    account_id, event.event_id, f"dropped: database unavailable: {exc}"
+                )
+                return
             result = gate.offer(event, datetime.now(UTC))
             await self._apply_gate_result(account_id, result, source)
 
@@ -500,21 +598,24 @@ class EngineWorker(FlattenMixin):
         self, account_id: int, result: GateResult[LeaderFill | LeaderOrder], source: str
     ) -> None:
         for seq in result.skipped:
-            await database_sync_to_async(leader_event_reject)(
-                account_id=account_id,
-                event_id=f"seq:{seq}",
-                reason=f"gap: seq {seq} never arrived within the hold time; skipped",
+            await self._journal_drop(
+                account_id,
+                f"seq:{seq}",
+                f"gap: seq {seq} never arrived within the hold time; skipped",
             )
         for rejection in result.rejected:
-            await database_sync_to_async(leader_event_reject)(
-                account_id=account_id, event_id=rejection.event.event_id, reason=rejection.reason
-            )
+            await self._journal_drop(account_id, rejection.event.event_id, rejection.reason)
         for ready in result.ready:
             try:
                 if isinstance(ready, LeaderFill):
                     await self.handle_leader_fill(account_id, ready, source=source)
                 else:
                     await self.handle_leader_order(account_id, ready, source=source)
+            except (LeaderEventNotStoredError, LeaseLostError) as exc:
+                logger.error(
+                    "leader event %s on account %s dropped: %s", ready.event_id, account_id, exc
+                )
+                await self._journal_drop(account_id, ready.event_id, f"dropped: {exc}")
             except Exception:
                 # A poisoned event must not kill the stream for the next ones;
                 # it is logged with its id and the journal shows what landed.
@@ -525,9 +626,14 @@ class EngineWorker(FlattenMixin):
     ) -> None:
         """Mirror a leader working-order change: send new mirrors, modify or
         cancel the live ones (``routing.services.mirrors``)."""
-        account = await database_sync_to_async(BrokerAccount.objects.get)(pk=account_id)
-        actions = await database_sync_to_async(leader_order_apply)(
-            account=account, order=order, source=source, fence=self._leases.fence(account_id)
+        account = await self._store(order.event_id, BrokerAccount.objects.get, pk=account_id)
+        actions = await self._store(
+            order.event_id,
+            leader_order_apply,
+            account=account,
+            order=order,
+            source=source,
+            fence=self._leases.fence(account_id),
         )
         await asyncio.gather(
             *(self._cancel(order_id) for order_id in actions.cancel),
@@ -571,6 +677,91 @@ class EngineWorker(FlattenMixin):
             )
         await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
 
+    # -- database faults ---------------------------------------------------------
+
+    async def _db[T](self, fn: Callable[..., T], /, *, forever: bool = False, **kwargs: Any) -> T:
+        """``fn(**kwargs)`` in the database thread; temporary database errors
+        are retried with backoff, ``DB_RETRIES`` tries in all (without end
+        when ``forever``), then the last one is raised. Only for calls that
+        are safe to repeat (one transaction, idempotent)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await database_sync_to_async(fn)(**kwargs)
+            except DB_ERRORS as exc:
+                self._recover_due = True
+                if attempt >= DB_RETRIES and not forever:
+                    raise
+                delay = _backoff(attempt)
+                logger.warning(
+                    "database unavailable in %s (try %d): %s; retried in %.2f s",
+                    getattr(fn, "__name__", fn),
+                    attempt,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _store[T](self, event_id: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Store a leader event's decisions with :meth:`_db`; the event is kept
+        (the leader's next events wait behind it) until stored or the retries
+        are spent: then ``LeaderEventNotStoredError`` with the reason."""
+        try:
+            return await self._db(fn, **kwargs)
+        except DB_ERRORS as exc:
+            raise LeaderEventNotStoredError(
+                f"leader event {event_id} not stored: database unavailable "
+                f"after {DB_RETRIES} tries: {exc}"
+            ) from exc
+
+    async def _recover_after_db_error(self) -> None:
+        """Recover this worker's orders left SENT while the database was
+        unavailable (an answer that could not be recorded), holding the
+        leaders' locks so no event's own sends are in flight meanwhile."""
+        async with contextlib.AsyncExitStack() as held:
+            for leader_id in sorted(self._locks):
+                await held.enter_async_context(self._leader_lock(leader_id))
+            await self.recover(leader_ids=self._leases.owned)
+        self._recover_due = False
+
+    @property
+    def unjournaled_drops(self) -> int:
+        """Dropped leader events whose journal entry is still to be written."""
+        return len(self._drops)
+
+    async def _journal_drop(self, account_id: int, event_id: str, reason: str) -> None:
+        """Journal a leader event that was not applied, with the reason; kept
+        in memory and journaled on a later pass when the database is down."""
+        self._drops.append((account_id, event_id, reason))
+        await self.journal_drops()
+
+    async def journal_drops(self) -> None:
+        """Journal the dropped leader events still owed, oldest first; stops at
+        the first temporary database error (the rest wait for the next pass)."""
+        async with self._drops_lock:
+            while self._drops:
+                account_id, event_id, reason = self._drops[0]
+                try:
+                    await database_sync_to_async(leader_event_reject)(
+                        account_id=account_id, event_id=event_id, reason=reason
+                    )
+                except DB_ERRORS as exc:
+                    logger.warning(
+                        "journal of dropped leader event %s deferred (database unavailable: %s)",
+                        event_id,
+                        exc,
+                    )
+                    return
+                except BrokerAccount.DoesNotExist:
+                    logger.error(
+                        "leader event %s of deleted account %s not journaled: %s",
+                        event_id,
+                        account_id,
+                        reason,
+                    )
+                self._drops.pop(0)
+
     def _leader_lock(self, account_id: int) -> asyncio.Lock:
         lock = self._locks.get(account_id)
         if lock is None:
@@ -580,7 +771,7 @@ class EngineWorker(FlattenMixin):
     async def _gate(self, account_id: int) -> SequenceGate[LeaderFill | LeaderOrder]:
         gate = self._gates.get(account_id)
         if gate is None:
-            last = await database_sync_to_async(leader_last_seq)(account_id=account_id)
+            last = await self._db(leader_last_seq, account_id=account_id)
             gate = self._gates[account_id] = SequenceGate(next_seq=last + 1)
         return gate
 
@@ -592,6 +783,11 @@ class EngineWorker(FlattenMixin):
             self._replays[job_id] = asyncio.create_task(
                 replay_job_run(job_id, self.registry.paper), name=f"replay-{job_id}"
             )
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before try ``attempt + 1``: doubling, capped."""
+    return float(min(DB_RETRY_FIRST_DELAY * 2 ** (attempt - 1), DB_RETRY_MAX_DELAY))
 
 
 def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:

@@ -62,6 +62,7 @@ from routing.services.follower_state import contract_marks, follower_states, fol
 from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
+from routing.services.replay_progress import replay_progress_record
 from routing.services.route_state import (
     ConfigKey,
     LeaderRoutes,
@@ -180,6 +181,9 @@ def _ingest(
         seq=fill.seq,
         order_id=fill.order_id or "",
     )
+    # A replayed fill counts in its job's progress with its decisions (issue
+    # 10, defect 7): a fill published but never ingested is replayed again.
+    replay_progress_record(leader_id=account.pk, event_id=event.external_id)
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()

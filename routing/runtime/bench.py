@@ -31,7 +31,8 @@ transaction storing the event, the orders SENT and the journal),
 ``engine_in_ingest`` (``decide_copies`` inside it), ``ingest_to_last_handoff``
 (the concurrent sends, no database call), ``after_last_handoff`` (answers
 recorded). Per event, ``db_calls_p50_ms.results`` is the time inside
-``copy_orders_record`` (one transaction for all of the event's answers).
+``event_answers_record`` (one transaction for all of the event's answers,
+then the feed numbers).
 ``engine_only_*_us`` replays ``decide_copies`` alone, in microseconds, on the
 very inputs captured during the run (same moves, follower states, specs);
 ``engine_only_per_follower_us`` is its p50 divided by the follower count.
@@ -411,7 +412,7 @@ class _Probe:
         from routing.services import leader_events
 
         self._wrap(worker, "leader_event_ingest", self._ingest)
-        self._wrap(worker, "copy_orders_record", self._timed("record_ns"))
+        self._wrap(worker, "event_answers_record", self._timed("record_ns"))
         self._wrap(leader_events, "decide_copies", self._engine)
 
     def unpatch(self) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Collection
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -42,18 +43,15 @@ logger = logging.getLogger(__name__)
 
 
 class FlattenMixin:
-    """Flatten requests and single accounts for the engine worker."""
+    """Flatten requests and single accounts for the engine worker, which
+    provides the adapter ``registry``, the leaders it acts for
+    (``owned_leaders``) and its per-leader locks (``_leader_lock``)."""
 
-    @property
-    def registry(self) -> AdapterRegistry:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        registry: AdapterRegistry
+        owned_leaders: Collection[int] | None
 
-    @property
-    def owned_leaders(self) -> Collection[int] | None:
-        raise NotImplementedError
-
-    def _leader_lock(self, account_id: int) -> asyncio.Lock:
-        raise NotImplementedError
+        def _leader_lock(self, account_id: int) -> asyncio.Lock: ...
 
     async def flatten_requests(self) -> None:
         """Carry out every pending emergency flatten (``routing.services.flatten``).

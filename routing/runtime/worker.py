@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import InterfaceError, OperationalError
 
 from accounts.models import BrokerAccount
@@ -33,7 +32,7 @@ from routing.runtime.flattening import FlattenMixin
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
-from routing.services.feed import user_group_name
+from routing.services.feed import FeedMessage, feed_push
 from routing.services.incidents import incidents_adapter_disconnect
 from routing.services.leader_events import (
     leader_event_ingest,
@@ -48,7 +47,6 @@ from routing.services.leases import (
 )
 from routing.services.mirrors import leader_order_apply
 from routing.services.order_results import (
-    FeedMessage,
     copy_orders_record,
     event_answers_record,
     feed_messages_number,
@@ -462,7 +460,8 @@ class EngineWorker(FlattenMixin):
         )
         if result.created:
             messages = await self._record(list(zip(order_ids, answers, strict=True)), result.feed)
-            await self._push(messages)
+            for feed in messages:
+                await feed_push(feed)
         return order_ids
 
     async def _record(
@@ -484,22 +483,6 @@ class EngineWorker(FlattenMixin):
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
         return messages
-
-    async def _push(self, messages: list[FeedMessage]) -> None:
-        """Send numbered feed messages from the loop. The channel layer is
-        at-most-once: a lost push costs freshness only (the page sees the gap
-        and re-reads its snapshot), so a layer failure is logged, never raised
-        into the copy path."""
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for feed in messages:
-            try:
-                await layer.group_send(user_group_name(feed.user_id), feed.message)
-            except Exception:
-                logger.exception(
-                    "feed push %s to user %s failed", feed.message["seq"], feed.user_id
-                )
 
     async def send_order(self, order_id: int) -> None:
         """Claim, place and record one order; broker errors become a recorded

@@ -13,6 +13,7 @@ a gap, and the page re-reads its snapshot.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -52,22 +53,41 @@ def feed_seq_next(user_id: int) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _publish(user_id: int, kind: str, data: dict[str, Any]) -> None:
-    seq = feed_seq_next(user_id)
-    if seq is None:  # the user was deleted meanwhile: no page to update
-        return
-    _send(user_id, {"type": "feed.message", "seq": seq, "kind": kind, "data": data})
+@dataclass(frozen=True, slots=True)
+class FeedMessage:
+    """One numbered live-feed message for one user (the channel-layer event)."""
+
+    user_id: int
+    message: dict[str, Any]
 
 
-def _send(user_id: int, message: dict[str, Any]) -> None:
+def feed_message(*, user_id: int, seq: int, kind: str, data: dict[str, Any]) -> FeedMessage:
+    """The channel-layer event of feed message ``seq`` for ``user_id``."""
+    return FeedMessage(user_id, {"type": "feed.message", "seq": seq, "kind": kind, "data": data})
+
+
+def copy_orders_data(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``data`` of a ``copy_orders`` message: the order payloads
+    (:func:`routing.selectors.copy_order_payload`) and the groups they belong to."""
+    return {"groups": sorted({p["group"] for p in payloads}), "orders": payloads}
+
+
+async def feed_push(feed: FeedMessage) -> None:
+    """Send ``feed`` through the channel layer. The layer is at-most-once: a
+    lost push costs freshness only (the page sees the gap and re-reads its
+    snapshot), so a layer failure (Redis down, a timeout) is logged, never
+    raised into the copy path that sends it."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group_name(user_id), message)
+        await layer.group_send(user_group_name(feed.user_id), feed.message)
     except Exception:
-        # Any layer failure (Redis down, a timeout) is caught: the push runs
-        # after commit inside the engine's path, and a lost push costs only
-        # freshness (the page re-reads its snapshot on the next gap), while
-        # an exception here would stop the orders of this event being sent.
-        logger.exception("feed push %s to user %s failed", message["seq"], user_id)
+        logger.exception("feed push %s to user %s failed", feed.message["seq"], feed.user_id)
+
+
+def _publish(user_id: int, kind: str, data: dict[str, Any]) -> None:
+    seq = feed_seq_next(user_id)
+    if seq is None:  # the user was deleted meanwhile: no page to update
+        return
+    async_to_sync(feed_push)(feed_message(user_id=user_id, seq=seq, kind=kind, data=data))

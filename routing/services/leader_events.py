@@ -57,7 +57,7 @@ from routing.models import (
 )
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_positions_of
-from routing.services.feed import feed_publish_on_commit
+from routing.services.feed import copy_orders_data, feed_publish_on_commit
 from routing.services.follower_state import contract_marks, follower_states, follower_symbols
 from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leases import LeaseFence, LeaseLostError
@@ -236,7 +236,7 @@ def _ingest(
             feed_publish_on_commit(
                 user_id=owner_id,
                 kind="copy_orders",
-                data={"groups": sorted({p["group"] for p in payloads}), "orders": payloads},
+                data=copy_orders_data(payloads),
             )
     requests = {
         order.pk: (order.account.platform, order_request(order, event=event, specs=specs))

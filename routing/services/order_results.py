@@ -41,7 +41,13 @@ from routing.engine.types import Intent, Side
 from routing.models import ContractSpec, CopyOrder
 from routing.selectors import copy_order_payload
 from routing.services.expected import expected_position_move
-from routing.services.feed import feed_publish_on_commit, feed_seq_next
+from routing.services.feed import (
+    FeedMessage,
+    copy_orders_data,
+    feed_message,
+    feed_publish_on_commit,
+    feed_seq_next,
+)
 from routing.services.order_findings import (
     Finding,
     contract_code,
@@ -144,14 +150,6 @@ def copy_orders_record(
     return [orders[order_id] for order_id, _ in results]
 
 
-@dataclass(frozen=True, slots=True)
-class FeedMessage:
-    """One numbered live-feed message for one user (the channel-layer event)."""
-
-    user_id: int
-    message: dict[str, Any]
-
-
 def event_answers_record(
     *,
     results: Sequence[tuple[int, OrderResult]],
@@ -181,14 +179,8 @@ def feed_messages_number(
             continue
         merged = [recorded.get(p["id"], p) for p in payloads]
         messages.append(
-            FeedMessage(
-                user_id,
-                {
-                    "type": "feed.message",
-                    "seq": seq,
-                    "kind": "copy_orders",
-                    "data": {"groups": sorted({p["group"] for p in merged}), "orders": merged},
-                },
+            feed_message(
+                user_id=user_id, seq=seq, kind="copy_orders", data=copy_orders_data(merged)
             )
         )
     return messages

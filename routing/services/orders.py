@@ -23,7 +23,11 @@ from routing.models import CopyOrder, LeaderEvent
 from routing.selectors import copy_order_payload, engine_contract_specs
 from routing.services.expected import expected_position_move
 from routing.services.feed import feed_publish_on_commit
-from routing.services.order_results import copy_order_record_result, copy_orders_record
+
+# Recording a broker answer is part of this module's API (it lives beside the
+# batch recorder): re-exported for the router's callers.
+from routing.services.order_results import copy_order_record_result as copy_order_record_result
+from routing.services.order_results import copy_orders_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +92,6 @@ def _same_underlying(a: str, b: str, specs: Mapping[str, EngineSpec] | None = No
         specs = engine_contract_specs(roots)
     found = [specs[r] for r in roots if r in specs]
     return len(found) == 2 and same_underlying(*found)
-
-
-def copy_order_update(*, result: OrderResult) -> CopyOrder | None:
-    """Apply an update from a broker's order stream to the copy order with
-    that client order id; ``None`` when no copy order has it (a flatten or a
-    bracket exit) or the order was never handed to the broker."""
-    order_id = (
-        CopyOrder.objects.filter(client_order_id=result.client_order_id)
-        .exclude(status=CopyOrder.Status.PENDING)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if order_id is None:
-        return None
-    return copy_order_record_result(order_id=order_id, result=result)
 
 
 def copy_order_updates(*, results: Sequence[OrderResult]) -> list[CopyOrder]:

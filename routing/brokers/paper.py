@@ -204,7 +204,9 @@ class PaperBroker(BrokerAdapter):
         self._fill_seq = 0
         self._flatten_seq = 0
         self._positions: dict[tuple[str, str], Position] = {}
-        self._marks: dict[str, Decimal] = {}
+        # (venue, contract) -> last price; account -> venue (see assign_venue)
+        self._marks: dict[tuple[str, str], Decimal] = {}
+        self._venues: dict[str, str] = {}
         self._last_time: datetime | None = None
         self._queues: dict[str, asyncio.Queue[LeaderFill | LeaderOrder | _StreamClosed]] = {}
         self._updates: asyncio.Queue[OrderResult | _StreamClosed] | None = None
@@ -328,7 +330,14 @@ class PaperBroker(BrokerAdapter):
         when = self._now(time, order)
         self._resize(order, new_qty, when)
         if repriced:
-            self._work(order.symbol, when, since=since, include_resting=False, volume=None)
+            self._work(
+                order.symbol,
+                when,
+                venue=self.venue_of(order.account),
+                since=since,
+                include_resting=False,
+                volume=None,
+            )
         return order.result()
 
     async def cancel_order(
@@ -434,7 +443,14 @@ class PaperBroker(BrokerAdapter):
         else:
             self._rest(order)
         # marketable at once? (and any bracket exits just created)
-        self._work(order.symbol, checked.time, since=since, include_resting=False, volume=None)
+        self._work(
+            order.symbol,
+            checked.time,
+            venue=self.venue_of(order.account),
+            since=since,
+            include_resting=False,
+            volume=None,
+        )
 
     def _check_new(self, order: OrderRequest) -> _Accepted | str:
         """Why a new order is refused, or what it needs to proceed."""
@@ -462,7 +478,7 @@ class PaperBroker(BrokerAdapter):
         if order.order_type is OrderType.MARKET:
             market_price = order.reference_price
             if market_price is None:
-                market_price = self._marks.get(symbol)
+                market_price = self._marks.get((self.venue_of(order.account), symbol))
             if market_price is None:
                 return f"NO_PRICE: symbol={symbol} has no reference price and no mark"
             if not isinstance(market_price, Decimal) or not market_price.is_finite():
@@ -495,11 +511,13 @@ class PaperBroker(BrokerAdapter):
         symbol: str,
         time: datetime,
         *,
+        venue: str,
         since: int,
         include_resting: bool,
         volume: int | None,
     ) -> None:
-        """Match ``symbol``'s working orders against its last mark, in time priority.
+        """Match ``symbol``'s working orders of accounts in ``venue`` against
+        the venue's last mark, in time priority.
 
         Orders the book received after priority ``since`` are aggressors
         (just placed, repriced, or bracket exits created during this call,
@@ -507,13 +525,15 @@ class PaperBroker(BrokerAdapter):
         ``include_resting``. ``volume`` caps the contracts filled in total
         (``None``: no cap); stops still trigger when it is used up.
         """
-        mark = self._marks.get(symbol)
+        mark = self._marks.get((venue, symbol))
         if mark is None:
             return
         budget = volume
         cursor = 0 if include_resting else since
         while (order := self._book.next_after(symbol, cursor)) is not None:
             cursor = order.priority
+            if self.venue_of(order.account) != venue:
+                continue
             price = order.match(
                 mark, aggressor=order.priority > since, slippage=self._slippage(order)
             )
@@ -670,7 +690,7 @@ class PaperBroker(BrokerAdapter):
         ]
 
     def _snapshot(self, account: str, symbol: str, position: Position) -> PositionSnapshot:
-        mark = self._marks.get(symbol)
+        mark = self._marks.get((self.venue_of(account), symbol))
         point_value = self._specs[parse_contract(symbol).root].point_value
         return PositionSnapshot(
             account=account,
@@ -747,9 +767,41 @@ class PaperBroker(BrokerAdapter):
 
     # -- price feed ------------------------------------------------------------
 
-    def mark(self, symbol: str, price: Decimal, time: datetime, volume: int | None = None) -> None:
+    def assign_venue(self, account: str, venue: str) -> None:
+        """Price ``account``'s positions and orders on ``venue``'s marks only.
+
+        A venue is one price stream per contract inside this exchange: a
+        mark or a leader fill moves the prices of one venue, and only the
+        accounts assigned to it are valued, filled at market without a
+        reference price, or matched against that price. The engine worker
+        gives each leader's routes a venue of their own, so a replay or a
+        user's own fills never move the price at which anyone else's
+        positions are marked, halted or flattened (issue 10, defect 2).
+        Accounts never assigned share the venue ``""``. Reassigning is
+        allowed at any time: positions and orders stay with the account,
+        only the prices it sees change.
+        """
+        if venue:
+            self._venues[account] = venue
+        else:
+            self._venues.pop(account, None)
+
+    def venue_of(self, account: str) -> str:
+        """The venue whose prices ``account`` sees (``""``: the shared one)."""
+        return self._venues.get(account, "")
+
+    def mark(
+        self,
+        symbol: str,
+        price: Decimal,
+        time: datetime,
+        volume: int | None = None,
+        *,
+        venue: str = "",
+    ) -> None:
         """Record a trade print for ``symbol`` at ``price`` points and aware
-        ``time``, and work the symbol's resting orders against it.
+        ``time`` on ``venue`` (see :meth:`assign_venue`), and work the
+        symbol's resting orders of that venue's accounts against it.
 
         Values unrealized PnL, fills market orders that carry no reference
         price, and becomes the broker's notion of now. Working orders are
@@ -769,13 +821,16 @@ class PaperBroker(BrokerAdapter):
             if volume < 0:
                 raise ValueError(f"volume must be >= 0, got {volume}")
         code = parse_contract(symbol).code
-        self._marks[code] = price
+        self._marks[(venue, code)] = price
         self._last_time = time
-        self._work(code, time, since=self._book.horizon, include_resting=True, volume=volume)
+        self._work(
+            code, time, venue=venue, since=self._book.horizon, include_resting=True, volume=volume
+        )
 
-    def last_mark(self, symbol: str) -> Decimal | None:
-        """The last price recorded for ``symbol`` by ``mark`` or a leader fill."""
-        return self._marks.get(parse_contract(symbol).code)
+    def last_mark(self, symbol: str, *, venue: str = "") -> Decimal | None:
+        """The last price recorded for ``symbol`` on ``venue`` by ``mark`` or
+        a leader fill."""
+        return self._marks.get((venue, parse_contract(symbol).code))
 
     # -- streams -----------------------------------------------------------------
 
@@ -783,17 +838,26 @@ class PaperBroker(BrokerAdapter):
         """Queue ``fill`` for ``leader_events(fill.account)`` as given (replays).
 
         The leader traded on this simulated exchange, so the fill is also a
-        print: it sets the symbol's mark to ``fill.price`` and the broker's
-        notion of now to ``fill.time``, then works the symbol's resting
-        orders like :meth:`mark` with no volume cap. Fills published before
-        anyone listens are kept and delivered in order. Raises
-        ``SymbolError`` for an unreadable symbol.
+        print on the leader's venue (:meth:`venue_of`): it sets the symbol's
+        mark there to ``fill.price`` and the broker's notion of now to
+        ``fill.time``, then works the symbol's resting orders of that venue
+        like :meth:`mark` with no volume cap. Fills published before anyone
+        listens are kept and delivered in order. Raises ``SymbolError`` for
+        an unreadable symbol.
         """
         code = parse_contract(fill.symbol).code
-        self._marks[code] = fill.price
+        venue = self.venue_of(fill.account)
+        self._marks[(venue, code)] = fill.price
         self._last_time = fill.time
         self._queue(fill.account).put_nowait(fill)
-        self._work(code, fill.time, since=self._book.horizon, include_resting=True, volume=None)
+        self._work(
+            code,
+            fill.time,
+            venue=venue,
+            since=self._book.horizon,
+            include_resting=True,
+            volume=None,
+        )
 
     def watch_leader(self, account: str) -> None:
         """Publish ``account``'s own trading on ``leader_events(account)``. Idempotent.

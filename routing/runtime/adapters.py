@@ -9,15 +9,34 @@ from journal.models import Position
 from routing.brokers.base import BrokerAdapter
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.paper import PaperBroker
+from routing.runtime.venues import VenueKeeper, route_venue
 from routing.selectors import engine_contract_specs
 
 
 class AdapterRegistry:
     """Platform name -> connected adapter. Only the paper broker exists so
-    far; any other platform fails closed with :class:`BrokerFatal`."""
+    far; any other platform fails closed with :class:`BrokerFatal`.
 
-    def __init__(self, adapters: dict[str, BrokerAdapter]) -> None:
+    ``venues`` keeps the paper exchange's prices apart per leader's routes
+    (:mod:`routing.runtime.venues`); without it (tests of one route) every
+    paper account shares one price per contract.
+    """
+
+    def __init__(
+        self, adapters: dict[str, BrokerAdapter], *, venues: VenueKeeper | None = None
+    ) -> None:
         self._adapters = adapters
+        self.venues = venues
+
+    def route_venue(self, leader_id: int) -> str:
+        """The paper venue that leader ``leader_id``'s fills print on."""
+        return "" if self.venues is None else route_venue(leader_id)
+
+    def venues_refresh(self) -> None:
+        """Bring the paper venue assignments up to date with the routes (a
+        no-op without venues). Synchronous ORM reads: call from a thread."""
+        if self.venues is not None:
+            self.venues.refresh()
 
     def for_platform(self, platform: str) -> BrokerAdapter:
         """Raises ``BrokerFatal`` naming the platform when no adapter serves it."""
@@ -50,18 +69,24 @@ class AdapterRegistry:
 def build_registry() -> AdapterRegistry:
     """Adapters for this process, from the contract spec table and settings.
 
-    The paper broker's positions are restored from the journal. Synchronous
-    ORM read: call from a thread (``sync_to_async``) in async code.
+    The paper broker's positions are restored from the journal, each
+    account on its route's venue with its last mark there. Synchronous ORM
+    read: call from a thread (``sync_to_async``) in async code.
     """
     specs = engine_contract_specs()
     paper = PaperBroker(specs, slippage_ticks=settings.PAPER_SLIPPAGE_TICKS)
+    venues = VenueKeeper(paper)
+    venues.refresh()
     # The paper exchange restarts with the process: resume its book from the
     # journal so reconciliation compares against what was really filled.
     rows = Position.objects.filter(account__platform=BrokerAccount.Platform.PAPER).select_related(
         "account"
     )
-    for row in rows:
-        paper.restore_position(row.account.external_id, row.symbol, row.to_engine())
+    for row in rows.order_by("updated_at", "pk"):
+        external_id = row.account.external_id
+        paper.restore_position(external_id, row.symbol, row.to_engine())
         if row.mark_price is not None and row.qty:
-            paper.mark(row.symbol, row.mark_price, row.updated_at)
-    return AdapterRegistry({"paper": paper})
+            paper.mark(
+                row.symbol, row.mark_price, row.updated_at, venue=paper.venue_of(external_id)
+            )
+    return AdapterRegistry({"paper": paper}, venues=venues)

@@ -1,6 +1,6 @@
-"""The engine worker's layer-2 pass: mark open positions at the paper
-broker's prices, then halt, lock and find accounts to flatten
-(:mod:`routing.services.risk_watch`).
+"""The engine worker's layer-2 pass: mark open paper positions at their
+venue's prices (:mod:`routing.runtime.venues`), then halt, lock and find
+accounts to flatten (:mod:`routing.services.risk_watch`).
 
 Runs on the worker's loop every poll, so a position losing money halts its
 account within a poll of the price that did it, whether or not the leader
@@ -19,12 +19,17 @@ from channels.db import database_sync_to_async
 from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
-from routing.services.risk_watch import open_position_symbols, positions_revalue, risk_watch
+from routing.services.risk_watch import paper_positions_open, positions_revalue, risk_watch
 
 
 def _watch(
-    marks: dict[str, Decimal], at: datetime, leader_ids: Collection[int] | None
+    marks: dict[tuple[int, str], Decimal], at: datetime, leader_ids: Collection[int] | None
 ) -> dict[int, str]:
+    positions_revalue(marks, engine_contract_specs())
+    return risk_watch(at=at, leader_ids=leader_ids)
+
+
+def _positions(leader_ids: Collection[int] | None) -> list[tuple[int, str, str]]:
     accounts = None
     if leader_ids is not None:
         accounts = set(
@@ -32,8 +37,7 @@ def _watch(
                 "account_id", flat=True
             )
         )
-    positions_revalue(marks, engine_contract_specs(), account_ids=accounts)
-    return risk_watch(at=at, leader_ids=leader_ids)
+    return paper_positions_open(accounts)
 
 
 async def watch_risk(
@@ -45,7 +49,13 @@ async def watch_risk(
     """One layer-2 pass at aware ``at`` (now by default) over the routes of
     ``leader_ids`` (every route when ``None``); returns the accounts due to
     be flattened (their flatten on breach is on): id -> the breach that
-    halted them."""
-    symbols = await database_sync_to_async(open_position_symbols)()
-    marks = {s: mark for s in symbols if (mark := registry.paper.last_mark(s)) is not None}
+    halted them. Each paper position is marked at the last price of its
+    account's venue (never another route's)."""
+    paper = registry.paper
+    held = await database_sync_to_async(_positions)(leader_ids)
+    marks = {
+        (account_id, symbol): mark
+        for account_id, external_id, symbol in held
+        if (mark := paper.last_mark(symbol, venue=paper.venue_of(external_id))) is not None
+    }
     return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC), leader_ids)

@@ -231,6 +231,7 @@ class EngineWorker(FlattenMixin):
         if not self._passed:
             await self._take_leaders()
         await self.journal_drops()
+        await database_sync_to_async(self.registry.venues_refresh)()
         if self._recover_due:
             await self._recover_after_db_error()
         await self._check_connections()
@@ -441,7 +442,9 @@ class EngineWorker(FlattenMixin):
         the answers are recorded, off the path to the brokers. Returns the
         ids of the orders sent.
         """
-        self.registry.paper.mark(fill.symbol, fill.price, fill.time)
+        # The leader's fill is a print on its routes' venue only (defect 2).
+        venue = self.registry.route_venue(account_id)
+        self.registry.paper.mark(fill.symbol, fill.price, fill.time, venue=venue)
         result = await self._store(
             fill.event_id,
             leader_event_ingest,
@@ -452,6 +455,11 @@ class EngineWorker(FlattenMixin):
             fence=self._leases.fence(account_id),
         )
         order_ids = list(result.requests)
+        if venue:
+            # A follower added since the last pass sees its route's prices at once.
+            for platform, request in result.requests.values():
+                if platform == BrokerAccount.Platform.PAPER:
+                    self.registry.paper.assign_venue(request.account, venue)
         answers = await asyncio.gather(
             *(
                 self._place_limited(platform, request)

@@ -42,10 +42,14 @@ def follower_symbols(
     return symbols
 
 
-def contract_marks(symbols: set[str]) -> dict[str, Decimal]:
-    """Last known prices of ``symbols`` from any account's marked position."""
+def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str, Decimal]:
+    """Last known prices (points) of ``symbols`` (contract codes) from the
+    marked positions of ``account_ids`` only — one leader's routes — so no
+    other user's fills or replays reach a route's collar or conversions."""
     rows = (
-        Position.objects.filter(symbol__in=symbols, mark_price__isnull=False)
+        Position.objects.filter(
+            symbol__in=symbols, mark_price__isnull=False, account_id__in=list(account_ids)
+        )
         .order_by("symbol", "-updated_at")
         .values_list("symbol", "mark_price")
     )

@@ -287,7 +287,9 @@ def _decide(
     # collared price marks nothing (issue 10, defect 8).
     # One read of the marks serves the collar (the mark before this fill) and
     # the decisions (other contracts' prices for conversions across products).
-    marks = contract_marks(symbols | {fill.symbol})
+    # Only the marks of this leader's routes: another user's (or route's)
+    # prices never collar or size this one (issue 10, defect 2).
+    marks = contract_marks(symbols | {fill.symbol}, account_ids=[routes.leader_id, *account_ids])
     collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
     if collared is None:
         marks[fill.symbol] = fill.price
@@ -347,8 +349,12 @@ def _decide(
 def _blocked(decision: CopyDecision, reason: str) -> CopyDecision:
     """``decision`` turned into a BLOCKED one (no order, position unchanged) for ``reason``."""
     return replace(
-        decision, status=DecisionStatus.BLOCKED, qty=0, target=decision.position_before,
-        scaled_from=None, reason=reason,
+        decision,
+        status=DecisionStatus.BLOCKED,
+        qty=0,
+        target=decision.position_before,
+        scaled_from=None,
+        reason=reason,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType, ExportImport
 from journal.services import journal_record
-from routing.models import CopyGroup, ReplayJob
+from routing.models import CopyGroup, Follower, ReplayJob
 
 
 @transaction.atomic
@@ -25,10 +26,32 @@ def replay_job_create(
     one fill every ``interval_ms`` milliseconds; the engine worker picks it up.
 
     Raises ``ApplicationError`` when the import has no replayable fills or
-    belongs to another user.
+    belongs to another user, and when the replay could reach anything but
+    the group's own simulated exchange: a leader that is not a paper
+    account (a replay is streamed through the paper exchange) or a follower
+    of the leader on a real platform (a replay must never send an order to
+    a real account).
     """
     if export_import.owner_id != group.owner_id:
         raise ApplicationError("the export belongs to another user")
+    leader = group.leader
+    if leader.platform != BrokerAccount.Platform.PAPER:
+        raise ApplicationError(
+            f"{leader.name} is a {leader.get_platform_display()} account: "
+            "replays run only into paper leaders"
+        )
+    real = (
+        Follower.objects.filter(group__leader_id=leader.pk)
+        .exclude(account__platform=BrokerAccount.Platform.PAPER)
+        .select_related("account")
+        .order_by("pk")
+        .first()
+    )
+    if real is not None:
+        raise ApplicationError(
+            f"{real.account.name} is a {real.account.get_platform_display()} account "
+            f"following {leader.name}: replays trade paper accounts only"
+        )
     if not export_import.replayable or not export_import.fills:
         raise ApplicationError(f"{export_import.file_name} has no leader fills to replay")
     if interval_ms < 0:

@@ -1,7 +1,8 @@
 """Layer 2 of the risk engine: accounts watched while positions are open.
 
-Daily loss = realized + unrealized PnL at current marks (the paper broker's
-price feed, written to the journal's positions by :func:`positions_revalue`).
+Daily loss = realized + unrealized PnL at current marks (for paper accounts
+the paper exchange's prices on the account's own venue, written to the
+journal's positions by :func:`positions_revalue`).
 When an account reaches its daily loss limit or its drawdown floor, or locks
 on consistency, new mirroring halts for that account only, until the next
 session (:func:`routing.services.account_sessions.account_halt`); its open
@@ -208,20 +209,19 @@ def risk_watch(*, at: datetime, leader_ids: Collection[int] | None = None) -> di
 
 @transaction.atomic
 def positions_revalue(
-    marks: Mapping[str, Decimal],
+    marks: Mapping[tuple[int, str], Decimal],
     specs: Mapping[str, ContractSpec],
-    *,
-    account_ids: Collection[int] | None = None,
 ) -> None:
-    """Revalue every open position (of ``account_ids`` when given) in a
-    contract of ``marks`` (contract -> last price, points) at that price;
-    contracts without a spec are skipped (their PnL cannot be priced, and
-    the fill path already refused them)."""
-    open_rows = Position.objects.exclude(qty=0).filter(symbol__in=list(marks))
-    if account_ids is not None:
-        open_rows = open_rows.filter(account_id__in=list(account_ids))
-    held = set(open_rows.values_list("symbol", flat=True))
-    for symbol in sorted(held):
+    """Revalue open positions at ``marks`` ((account id, contract) -> the
+    last price that account sees, points): each account is marked only at
+    the prices of its own venue or platform, never at another account's.
+    Contracts without a spec are skipped (their PnL cannot be priced, and
+    the fill path already refused them). Two statements per (contract,
+    price) whatever the number of accounts."""
+    by_price: dict[tuple[str, Decimal], list[int]] = {}
+    for (account_id, symbol), price in marks.items():
+        by_price.setdefault((symbol, price), []).append(account_id)
+    for (symbol, price), account_ids in sorted(by_price.items()):
         try:
             spec = specs.get(root_of(symbol))
         except SymbolError:
@@ -229,13 +229,21 @@ def positions_revalue(
         if spec is None:
             continue
         positions_mark(
-            account_ids=None if account_ids is None else sorted(account_ids),
+            account_ids=sorted(account_ids),
             symbol=symbol,
-            price=marks[symbol],
+            price=price,
             point_value=spec.point_value,
         )
 
 
-def open_position_symbols() -> list[str]:
-    """Contracts in which any account holds a position (for marking)."""
-    return sorted(set(Position.objects.exclude(qty=0).values_list("symbol", flat=True)))
+def paper_positions_open(
+    account_ids: Collection[int] | None = None,
+) -> list[tuple[int, str, str]]:
+    """(account id, account external id, contract) of every open position
+    held on the paper platform (of ``account_ids`` when given), for marking
+    at the paper exchange's prices; positions on other platforms are marked
+    by their own platform's market data only."""
+    rows = Position.objects.exclude(qty=0).filter(account__platform=BrokerAccount.Platform.PAPER)
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=list(account_ids))
+    return list(rows.order_by("pk").values_list("account_id", "account__external_id", "symbol"))

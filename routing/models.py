@@ -705,7 +705,7 @@ class Incident(BaseModel):
     Kinds (issue "The risk engine", Route budget): a duplicate order, a
     rejected order, an adapter disconnect, a symbol mismatch, slippage beyond
     the route's ``max_slippage_ticks``; and (issue 10) a broker fill id
-    re-used with other content.
+    re-used with other content, and an event the engine could not apply.
     """
 
     class Kind(models.TextChoices):
@@ -717,6 +717,9 @@ class Incident(BaseModel):
         # A broker fill id already journaled on the account, received again
         # with other content: that execution is not in the journal.
         FILL_ID_REUSED = "fill_id_reused", "Fill id re-used"
+        # A leader event, a broker update or a cancel / modify that still
+        # failed after its retries: the route's state may be wrong.
+        EVENT_NOT_APPLIED = "event_not_applied", "Event not applied"
 
     group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="incidents")
     kind = models.CharField(max_length=20, choices=Kind.choices)

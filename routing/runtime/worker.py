@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import InterfaceError, OperationalError
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
@@ -28,15 +27,26 @@ from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.engine.sequencing import GateResult, SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder
 from routing.runtime.adapters import AdapterRegistry, build_registry
+from routing.runtime.faults import (
+    DB_ERRORS,
+    DB_RETRY_FIRST_DELAY,
+    EVENT_TRIES,
+    SEND_RETRIES,
+    FaultsMixin,
+    LeaderEventNotStoredError,
+    Unapplied,
+    backoff,
+)
 from routing.runtime.flattening import FlattenMixin
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
 from routing.services.feed import FeedMessage, feed_push
-from routing.services.incidents import incidents_adapter_disconnect
+from routing.services.incidents import (
+    incidents_adapter_disconnect,
+)
 from routing.services.leader_events import (
     leader_event_ingest,
-    leader_event_reject,
     leader_last_seq,
 )
 from routing.services.leases import (
@@ -67,7 +77,6 @@ logger = logging.getLogger(__name__)
 
 # Per-order sends in flight at once; the brokers' own rate limits come later.
 MAX_CONCURRENT_SENDS = 32
-SEND_RETRIES = 3
 # Broker updates recorded per transaction at most.
 MAX_RESULT_BATCH = 500
 # Final answers remembered to skip their echo on the update stream.
@@ -75,24 +84,9 @@ RECORDED_MEMORY = 100_000
 POLL_SECONDS = 0.5
 # Layer-2 passes (marks, halts, flatten on breach) at most this often.
 RISK_WATCH_SECONDS = 1.0
-# Temporary database errors: a dropped connection, a restart, a failover.
-# ``database_sync_to_async`` runs ``close_old_connections()`` in its thread
-# after every call, which closes a connection an error left unusable, so the
-# next try connects afresh. A leader event's store is tried this many times,
-# the delay doubling from the first up to the maximum (about 18 s in all);
-# the main loop's pass is retried with the same backoff, without end.
-DB_ERRORS = (OperationalError, InterfaceError)
-DB_RETRIES = 8
-DB_RETRY_FIRST_DELAY = 0.25
-DB_RETRY_MAX_DELAY = 5.0
 
 
-class LeaderEventNotStoredError(Exception):
-    """A leader event could not be stored: the database stayed unavailable
-    through every retry. The worker journals it as dropped with the reason."""
-
-
-class EngineWorker(FlattenMixin):
+class EngineWorker(FaultsMixin, FlattenMixin):
     """Runs until ``stop`` is set; finishes the event in hand first.
 
     Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
@@ -127,10 +121,10 @@ class EngineWorker(FlattenMixin):
         # Platforms whose disconnect was already reported as an incident; cleared
         # when the adapter is back, so each disconnect is reported once.
         self._down: set[str] = set()
-        # Leader events dropped whose journal entry could not be written yet
-        # (the database was down too): (leader account id, event id, reason),
-        # journaled on a later pass, never forgotten.
-        self._drops: list[tuple[int, str, str]] = []
+        # Leader events not applied whose journal entry (or incident, when
+        # ``failed``) could not be written yet (the database was down too),
+        # written on a later pass, never forgotten.
+        self._drops: list[Unapplied] = []
         self._drops_lock = asyncio.Lock()
         self._passed = False  # one main loop pass completed
         # A database error may have left broker answers unrecorded (orders
@@ -194,7 +188,7 @@ class EngineWorker(FlattenMixin):
                 except DB_ERRORS as exc:
                     self._recover_due = True
                     failures += 1
-                    wait = _backoff(failures)
+                    wait = backoff(failures)
                     logger.warning(
                         "database unavailable (%s); engine pass %d retried in %.2f s",
                         exc,
@@ -205,7 +199,7 @@ class EngineWorker(FlattenMixin):
                     # Not one account's failure (those are handled where they
                     # happen): the leader streams keep copying meanwhile.
                     failures += 1
-                    wait = _backoff(failures)
+                    wait = backoff(failures)
                     logger.exception("engine pass failed; retried in %.2f s", wait)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
@@ -326,10 +320,7 @@ class EngineWorker(FlattenMixin):
                     "order update batch of %d failed; recording one by one", len(batch)
                 )
                 for result in batch:
-                    try:
-                        await database_sync_to_async(copy_order_updates)(results=[result])
-                    except Exception:
-                        logger.exception("order update %s failed", result.client_order_id)
+                    await self._record_one(copy_order_updates, result)
 
     def _remember(self, results: list[OrderResult]) -> None:
         """Keep the final answers this worker recorded, so the same answer
@@ -484,10 +475,7 @@ class EngineWorker(FlattenMixin):
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             for order_id, answer in results:
-                try:
-                    await database_sync_to_async(copy_orders_record)(results=[(order_id, answer)])
-                except Exception:
-                    logger.exception("recording the answer for order %s failed", order_id)
+                await self._record_one(copy_orders_record, answer, order_id=order_id)
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
         return messages
@@ -597,20 +585,45 @@ class EngineWorker(FlattenMixin):
         for rejection in result.rejected:
             await self._journal_drop(account_id, rejection.event.event_id, rejection.reason)
         for ready in result.ready:
+            await self._apply(account_id, ready, source)
+
+    async def _apply(self, account_id: int, event: LeaderFill | LeaderOrder, source: str) -> None:
+        """Apply one leader event; one that fails is retried (``EVENT_TRIES``
+        in all; temporary database errors were already retried inside), and
+        one that still fails is an incident on the leader's routes (level 4,
+        shown on the group page) with the error, never only logged. The
+        leader's later events wait meanwhile, so none overtakes it."""
+        error = ""
+        for attempt in range(1, EVENT_TRIES + 1):
             try:
-                if isinstance(ready, LeaderFill):
-                    await self.handle_leader_fill(account_id, ready, source=source)
+                if isinstance(event, LeaderFill):
+                    await self.handle_leader_fill(account_id, event, source=source)
                 else:
-                    await self.handle_leader_order(account_id, ready, source=source)
-            except (LeaderEventNotStoredError, LeaseLostError) as exc:
-                logger.error(
-                    "leader event %s on account %s dropped: %s", ready.event_id, account_id, exc
+                    await self.handle_leader_order(account_id, event, source=source)
+                return
+            except LeaseLostError as exc:
+                # Another worker holds the leader now and applies it there.
+                await self._journal_drop(account_id, event.event_id, f"dropped: {exc}")
+                return
+            except LeaderEventNotStoredError as exc:
+                error = str(exc)  # the database retries are spent already
+                break
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                logger.exception(
+                    "leader event %s on account %s failed (try %d of %d)",
+                    event.event_id,
+                    account_id,
+                    attempt,
+                    EVENT_TRIES,
                 )
-                await self._journal_drop(account_id, ready.event_id, f"dropped: {exc}")
-            except Exception:
-                # A poisoned event must not kill the stream for the next ones;
-                # it is logged with its id and the journal shows what landed.
-                logger.exception("leader event %s on account %s failed", ready.event_id, account_id)
+                if attempt < EVENT_TRIES:
+                    await asyncio.sleep(backoff(attempt))
+        logger.error(
+            "leader event %s on account %s not applied: %s", event.event_id, account_id, error
+        )
+        self._drops.append(Unapplied(account_id, event.event_id, error, failed=True))
+        await self.journal_drops()
 
     async def handle_leader_order(
         self, account_id: int, order: LeaderOrder, *, source: str
@@ -640,9 +653,12 @@ class EngineWorker(FlattenMixin):
             order_id=order_id
         )
         try:
-            result = await self.registry.for_platform(platform).cancel_order(account, coid)
+            result = await self._with_retries(
+                lambda: self.registry.for_platform(platform).cancel_order(account, coid)
+            )
         except BrokerError as exc:
-            logger.warning("cancel of order %s failed: %s", order_id, exc)
+            # The leader's order is gone but the mirror may still work: shown.
+            await self._not_applied(coid, "the cancel (mirroring the leader's)", str(exc))
             return
         if result is not None:
             await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
@@ -654,11 +670,14 @@ class EngineWorker(FlattenMixin):
             order_id=order_id
         )
         try:
-            result = await self.registry.for_platform(platform).modify_order(
-                account, coid, limit_price=limit_price, stop_price=stop_price
+            result = await self._with_retries(
+                lambda: self.registry.for_platform(platform).modify_order(
+                    account, coid, limit_price=limit_price, stop_price=stop_price
+                )
             )
         except BrokerError as exc:
-            logger.warning("modify of order %s failed: %s", order_id, exc)
+            prices = f"limit {limit_price}, stop {stop_price}"
+            await self._not_applied(coid, f"the modify ({prices}) mirroring the leader's", str(exc))
             return
         if result is None:
             return
@@ -667,44 +686,6 @@ class EngineWorker(FlattenMixin):
                 order_id=order_id, limit_price=limit_price, stop_price=stop_price
             )
         await database_sync_to_async(copy_order_record_result)(order_id=order_id, result=result)
-
-    # -- database faults ---------------------------------------------------------
-
-    async def _db[T](self, fn: Callable[..., T], /, *, forever: bool = False, **kwargs: Any) -> T:
-        """``fn(**kwargs)`` in the database thread; temporary database errors
-        are retried with backoff, ``DB_RETRIES`` tries in all (without end
-        when ``forever``), then the last one is raised. Only for calls that
-        are safe to repeat (one transaction, idempotent)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await database_sync_to_async(fn)(**kwargs)
-            except DB_ERRORS as exc:
-                self._recover_due = True
-                if attempt >= DB_RETRIES and not forever:
-                    raise
-                delay = _backoff(attempt)
-                logger.warning(
-                    "database unavailable in %s (try %d): %s; retried in %.2f s",
-                    getattr(fn, "__name__", fn),
-                    attempt,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
-    async def _store[T](self, event_id: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """Store a leader event's decisions with :meth:`_db`; the event is kept
-        (the leader's next events wait behind it) until stored or the retries
-        are spent: then ``LeaderEventNotStoredError`` with the reason."""
-        try:
-            return await self._db(fn, **kwargs)
-        except DB_ERRORS as exc:
-            raise LeaderEventNotStoredError(
-                f"leader event {event_id} not stored: database unavailable "
-                f"after {DB_RETRIES} tries: {exc}"
-            ) from exc
 
     async def _recover_after_db_error(self) -> None:
         """Recover this worker's orders left SENT while the database was
@@ -715,43 +696,6 @@ class EngineWorker(FlattenMixin):
                 await held.enter_async_context(self._leader_lock(leader_id))
             await self.recover(leader_ids=self._leases.owned)
         self._recover_due = False
-
-    @property
-    def unjournaled_drops(self) -> int:
-        """Dropped leader events whose journal entry is still to be written."""
-        return len(self._drops)
-
-    async def _journal_drop(self, account_id: int, event_id: str, reason: str) -> None:
-        """Journal a leader event that was not applied, with the reason; kept
-        in memory and journaled on a later pass when the database is down."""
-        self._drops.append((account_id, event_id, reason))
-        await self.journal_drops()
-
-    async def journal_drops(self) -> None:
-        """Journal the dropped leader events still owed, oldest first; stops at
-        the first temporary database error (the rest wait for the next pass)."""
-        async with self._drops_lock:
-            while self._drops:
-                account_id, event_id, reason = self._drops[0]
-                try:
-                    await database_sync_to_async(leader_event_reject)(
-                        account_id=account_id, event_id=event_id, reason=reason
-                    )
-                except DB_ERRORS as exc:
-                    logger.warning(
-                        "journal of dropped leader event %s deferred (database unavailable: %s)",
-                        event_id,
-                        exc,
-                    )
-                    return
-                except BrokerAccount.DoesNotExist:
-                    logger.error(
-                        "leader event %s of deleted account %s not journaled: %s",
-                        event_id,
-                        account_id,
-                        reason,
-                    )
-                self._drops.pop(0)
 
     def _leader_lock(self, account_id: int) -> asyncio.Lock:
         lock = self._locks.get(account_id)
@@ -774,11 +718,6 @@ class EngineWorker(FlattenMixin):
             self._replays[job_id] = asyncio.create_task(
                 replay_job_run(job_id, self.registry.paper), name=f"replay-{job_id}"
             )
-
-
-def _backoff(attempt: int) -> float:
-    """Seconds to wait before try ``attempt + 1``: doubling, capped."""
-    return float(min(DB_RETRY_FIRST_DELAY * 2 ** (attempt - 1), DB_RETRY_MAX_DELAY))
 
 
 def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:

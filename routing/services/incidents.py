@@ -3,10 +3,11 @@
 Issue "The risk engine", Route budget: a duplicate order, a rejected order,
 an adapter disconnect, a symbol mismatch or slippage beyond the route's
 ``max_slippage_ticks`` (and, issue 10, a broker fill id re-used with other
-content) locks the route at level 4 (new entries refused, exits
-still copied) until the owner unlocks it with a written reason. Every
-incident is an :class:`~routing.models.Incident` row, an ``INCIDENT`` journal
-entry with its numbers, and the lock's own ``ROUTE_LEVEL_CHANGED`` entry.
+content, or an event the engine could not apply after its retries) locks
+the route at level 4 (new entries refused, exits still copied) until the
+owner unlocks it with a written reason. Every incident is an
+:class:`~routing.models.Incident` row, an ``INCIDENT`` journal entry with its
+numbers, and the lock's own ``ROUTE_LEVEL_CHANGED`` entry.
 
 Detection lives where the facts are: broker answers in
 :func:`routing.services.orders.copy_order_record_result`, disconnects in the
@@ -156,3 +157,74 @@ def incidents_leader_fill_reused(
             )
             incidents.append(incident)
     return incidents
+
+
+def incidents_leader_event_not_applied(
+    *, leader_id: int, event_id: str, error: str, at: datetime | None = None
+) -> list[Incident]:
+    """An ``event_not_applied`` incident (and lock) on every group leader
+    account ``leader_id`` leads: its event ``event_id`` still failed after
+    the engine's retries (``error`` says how), so none of its copies were
+    decided and the followers may now differ from their targets. A leader
+    that leads no group gets a journal entry instead. Returns the new
+    incidents; each group is its own transaction, like a disconnect."""
+    leader = BrokerAccount.objects.get(pk=leader_id)
+    detail = (
+        f"leader {leader.name} event {event_id} could not be applied: {error}. "
+        "No copy was decided for it: check the followers against the leader at the broker"
+    )
+    groups = list(CopyGroup.objects.filter(leader_id=leader_id).order_by("pk"))
+    if not groups:
+        journal_record(
+            owner_id=leader.owner_id,
+            event_type=EventType.LEADER_EVENT_REJECTED,
+            account_id=leader.pk,
+            actor_label="engine",
+            occurred_at=at,
+            message=f"Leader {leader.name} event {event_id} not applied: {error}",
+            extra_data={"event_id": event_id, "reason": error},
+        )
+        return []
+    incidents = []
+    for group in groups:
+        incident, _ = incident_record(
+            group=group,
+            kind=Incident.Kind.EVENT_NOT_APPLIED,
+            detail=detail,
+            account=leader,
+            at=at,
+            numbers={"event_id": event_id, "error": error},
+        )
+        incidents.append(incident)
+    return incidents
+
+
+def incident_order_not_applied(
+    *, client_order_id: str, what: str, error: str, at: datetime | None = None
+) -> Incident | None:
+    """An ``event_not_applied`` incident (and lock) on the route of the copy
+    order ``client_order_id``: ``what`` happened to it (e.g. "the broker's
+    update filled 2 @ 21000", "the cancel") could not be recorded or carried
+    out, ``error`` says why. Idempotent per order. ``None`` when no copy
+    order has that id (the engine's own orders, e.g. a flatten's closes,
+    are journaled by the flatten itself)."""
+    order = (
+        CopyOrder.objects.select_related("group", "account")
+        .filter(client_order_id=client_order_id)
+        .first()
+    )
+    if order is None:
+        return None
+    incident, _ = incident_record(
+        group=order.group,
+        kind=Incident.Kind.EVENT_NOT_APPLIED,
+        detail=(
+            f"{order.account.name} order {client_order_id}: {what} could not be applied: "
+            f"{error}. Check the order and the position at the broker"
+        ),
+        account=order.account,
+        copy_order=order,
+        at=at,
+        numbers={"client_order_id": client_order_id, "error": error},
+    )
+    return incident

@@ -21,6 +21,7 @@ from journal.models import EventType, JournalEntry
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder, Incident, LeaderEvent
+from routing.runtime import faults as faults_module
 from routing.runtime import worker as worker_module
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
@@ -262,27 +263,27 @@ async def test_database_blip_when_connections_terminated_then_worker_survives_an
     assert events == ["f1", "f2"]  # nothing lost, nothing twice
 
 
-async def test_ingest_failing_past_retries_when_journal_also_down_then_kept_and_journaled_later(
+async def test_ingest_failing_past_retries_when_journal_also_down_then_kept_and_locked_later(
     route: Route, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Arrange: the ingest always fails as if the database were gone, and the
-    # first attempts to journal the drop fail too.
-    monkeypatch.setattr(worker_module, "DB_RETRY_FIRST_DELAY", 0.01)
-    calls = {"reject": 0}
+    # first attempts to record the incident fail too.
+    monkeypatch.setattr(faults_module, "DB_RETRY_FIRST_DELAY", 0.01)
+    calls = {"incident": 0}
 
     def ingest_down(**kwargs: object) -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
-    real_reject = worker_module.leader_event_reject
+    real_incidents = faults_module.incidents_leader_event_not_applied
 
-    def reject_flaky(**kwargs: object) -> None:
-        calls["reject"] += 1
-        if calls["reject"] <= 2:
+    def incidents_flaky(**kwargs: object) -> object:
+        calls["incident"] += 1
+        if calls["incident"] <= 2:
             raise OperationalError("server closed the connection unexpectedly")
-        real_reject(**kwargs)  # type: ignore[arg-type]
+        return real_incidents(**kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(worker_module, "leader_event_ingest", ingest_down)
-    monkeypatch.setattr(worker_module, "leader_event_reject", reject_flaky)
+    monkeypatch.setattr(faults_module, "incidents_leader_event_not_applied", incidents_flaky)
     registry = await sync_to_async(_registry)()
     await registry.connect_all()
     worker = EngineWorker(registry, poll_seconds=0.05)
@@ -294,10 +295,11 @@ async def test_ingest_failing_past_retries_when_journal_also_down_then_kept_and_
     await worker.journal_drops()  # fails again (2nd try), still kept
     assert worker.unjournaled_drops == 1
     await worker.journal_drops()
-    # Assert
+    # Assert: the event could not be applied, so its route is locked with
+    # an incident naming it and the database's error (journaled).
     assert worker.unjournaled_drops == 0
-    entry = await sync_to_async(JournalEntry.objects.get)(
-        event_type=EventType.LEADER_EVENT_REJECTED
-    )
+    entry = await sync_to_async(JournalEntry.objects.get)(event_type=EventType.INCIDENT)
     assert "f1" in entry.message and "server closed the connection" in entry.message
-    assert "dropped" in entry.message
+    assert "not stored: database unavailable" in entry.message
+    level = await sync_to_async(lambda: CopyGroup.objects.get(pk=route.group.pk).level)()
+    assert level == 4

@@ -2,8 +2,9 @@
 the press itself (POST, ``routing.services.flatten.flatten_request``).
 
 Per group and for all of the user's groups; another user's group is a 404.
-The engine worker carries the flatten out; the page says so and the journal
-shows how it went.
+The engine worker carries the flatten out; the press says at once when no
+engine is running, and the group page shows the outcome when it is done
+(``routing.selectors.flatten_state``, pushed on the live feed).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from accounts.models import User
 from copytrade.core.errors import ApplicationError
 from journal.models import Position
 from routing.models import CopyGroup, CopyOrder, FlattenRequest, Follower
-from routing.selectors import group_for_user, groups_for_user
+from routing.selectors import engine_status, group_for_user, groups_for_user
 from routing.services.flatten import flatten_request
 
 
@@ -63,12 +64,21 @@ def _press(request: HttpRequest, group: CopyGroup | None) -> bool:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return False
-    if created:
+    engine = engine_status()
+    if created and engine.status != "running":
+        # Said at once: nothing closes until an engine runs (issue 10).
+        messages.error(
+            request,
+            f"Emergency flatten of {scope}: pending — the copy engine is not running "
+            f"({engine.status}). New entries are refused now (level 4 Locked); follower "
+            "positions close only when the engine runs. This page shows the outcome.",
+        )
+    elif created:
         messages.warning(
             request,
             f"Emergency flatten of {scope}: new entries are refused (level 4 Locked); the engine "
             f"is cancelling working follower orders and closing every follower position. "
-            f"The journal shows each account as it is done.",
+            f"This page shows the outcome when it is done.",
         )
     else:
         messages.info(

@@ -21,6 +21,7 @@ from routing.models import (
     CopyGroup,
     CopyOrder,
     EngineWorkerHeartbeat,
+    FlattenRequest,
     Follower,
     LeaderLease,
 )
@@ -141,6 +142,58 @@ def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, A
         "group": group.pk,
         "orders": [copy_order_payload(o) for o in orders],
         "followers": follower_positions_payload(group, at),
+        "flatten": flatten_state(owner_id=group.owner_id, group=group),
+    }
+
+
+def flatten_state(*, owner_id: int, group: CopyGroup | None) -> dict[str, Any] | None:
+    """The latest emergency flatten covering ``group`` (one of its own, or
+    of all the owner's groups; with ``group`` ``None``, the latest of all
+    groups), as the pages show it; ``None`` when there never was one.
+
+    ``{"id", "status": "pending" | "done" | "failed", "state": "waiting" |
+    "in_progress" | "done" | "failed", "text": one sentence for the page,
+    "requested_by", "requested_at", "finished_at" (ISO or None)}``. A pending
+    flatten is ``"waiting"`` when no engine worker is running: its entries
+    are refused already, but nothing can close before the engine starts,
+    and the page must say so at once (issue 10, health you can see).
+    """
+    requests = FlattenRequest.objects.filter(owner_id=owner_id)
+    if group is not None:
+        requests = requests.filter(Q(group=group) | Q(group__isnull=True))
+    else:
+        requests = requests.filter(group__isnull=True)
+    request = requests.select_related("group").order_by("-pk").first()
+    if request is None:
+        return None
+    scope = request.group.name if request.group is not None else "all your groups"
+    head = f"Emergency flatten #{request.pk} of {scope} (by {request.requested_by})"
+    if request.status == FlattenRequest.Status.PENDING:
+        engine = engine_status()
+        if engine.status == "running":
+            state = "in_progress"
+            text = (
+                f"{head}: in progress; entries are refused, the engine is cancelling "
+                "working follower orders and closing every follower position."
+            )
+        else:
+            state = "waiting"
+            text = (
+                f"{head}: pending; the copy engine is not running ({engine.status}). "
+                "Entries are refused now; positions close only when the engine runs."
+            )
+    elif request.status == FlattenRequest.Status.DONE:
+        state, text = "done", f"{head} done: {request.detail}."
+    else:
+        state, text = "failed", f"{head} FAILED: {request.detail}."
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "state": state,
+        "text": text,
+        "requested_by": request.requested_by,
+        "requested_at": request.created_at.isoformat(),
+        "finished_at": request.finished_at.isoformat() if request.finished_at else None,
     }
 
 

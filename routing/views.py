@@ -45,6 +45,7 @@ from routing.models import (
 )
 from routing.route_budget import route_budget
 from routing.selectors import (
+    flatten_state,
     group_for_user,
     group_snapshot,
     groups_for_user,
@@ -83,7 +84,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     groups = groups_for_user(request.user)  # type: ignore[arg-type]
     if len(groups) == 1:
         return redirect("group_detail", group_id=groups[0].pk)
-    return render(request, "routing/dashboard.html", {"groups": groups})
+    flatten = flatten_state(owner_id=request.user.pk, group=None)
+    return render(request, "routing/dashboard.html", {"groups": groups, "flatten": flatten})
 
 
 def _follower_or_404(group: CopyGroup, follower_id: int) -> Follower:
@@ -129,6 +131,7 @@ def _render_group(
         "budget": budget,
         "followers": followers,
         "replay": replay,
+        "flatten": flatten_state(owner_id=group.owner_id, group=group),
         "upload_form": ExportUploadForm(),
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,

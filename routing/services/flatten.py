@@ -455,6 +455,12 @@ def flatten_finish(
         message = f"Emergency flatten #{request.pk} of {scope} done: {request.detail}"
     request.finished_at = at
     request.save(update_fields=["status", "detail", "finished_at", "updated_at"])
+    # The group pages show the outcome as soon as it is known.
+    feed_publish_on_commit(
+        user_id=request.owner_id,
+        kind="flatten",
+        data={"flatten": request.pk, "group": request.group_id, "status": request.status},
+    )
     journal_record(
         owner_id=request.owner_id,
         event_type=EventType.FLATTEN_DONE,

@@ -15,7 +15,7 @@ from accounts.models import User
 from accounts.services import broker_account_create
 from conftest import Route
 from journal.models import EventType, JournalEntry, Position
-from routing.models import CopyGroup, FlattenRequest, Incident
+from routing.models import CopyGroup, EngineWorkerHeartbeat, FlattenRequest, Incident
 from routing.services.copy_groups import copy_group_create
 
 pytestmark = pytest.mark.django_db
@@ -48,13 +48,25 @@ def test_confirmation_says_what_happens_and_changes_nothing(route: Route) -> Non
     assert _level(route.group) == 3
 
 
+def _engine_running() -> None:
+    now = timezone.now()
+    EngineWorkerHeartbeat.objects.create(
+        worker_id="w1", hostname="h", pid=1, started_at=now, seen_at=now
+    )
+
+
 def test_press_locks_queues_and_journals_then_twice_is_safe(route: Route) -> None:
+    _engine_running()
     client = _client(route.owner)
     url = reverse("group_flatten", args=[route.group.pk])
 
     response = client.post(url, follow=True)
     assert response.redirect_chain[0] == (reverse("group_detail", args=[route.group.pk]), 302)
-    assert "new entries are refused (level 4 Locked)" in response.content.decode()
+    page = response.content.decode()
+    assert "new entries are refused (level 4 Locked)" in page
+    # The group page says it is under way, until the outcome replaces it.
+    assert 'class="flatten-status in_progress"' in page
+    assert "of Evals (by alice): in progress; entries are refused" in page
     again = client.post(url, follow=True)
     assert "already under way" in again.content.decode()
 
@@ -71,6 +83,43 @@ def test_press_locks_queues_and_journals_then_twice_is_safe(route: Route) -> Non
     # The confirmation now says one is under way.
     page = client.get(url).content.decode()
     assert 'data-testid="flatten-pending"' in page
+
+
+def test_press_without_a_running_engine_says_pending_at_once(route: Route) -> None:
+    # No engine heartbeat: the engine is down (never started, or stopped).
+    client = _client(route.owner)
+
+    response = client.post(reverse("group_flatten", args=[route.group.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "pending — the copy engine is not running (down)" in page
+    assert 'class="flatten-status waiting"' in page
+    assert "pending; the copy engine is not running (down)" in page
+    # The lock is not waiting for the engine: entries are refused now.
+    assert _level(route.group) == 4
+    snapshot = client.get(f"/api/groups/{route.group.pk}/snapshot/").json()
+    assert snapshot["flatten"]["state"] == "waiting"
+
+
+def test_dashboard_shows_the_latest_flatten_of_all_groups(route: Route) -> None:
+    second = copy_group_create(
+        owner=route.owner,
+        name="Second",
+        leader=broker_account_create(owner=route.owner, name="Lead 2", balance=Decimal(50_000)),
+    )
+    assert second.pk
+    FlattenRequest.objects.create(
+        owner=route.owner,
+        requested_by="alice",
+        status=FlattenRequest.Status.FAILED,
+        detail="Funded 150K NOT flat: still holds +12 MNQH6",
+        finished_at=timezone.now(),
+    )
+
+    page = _client(route.owner).get(reverse("dashboard")).content.decode()
+
+    assert 'class="flatten-status failed"' in page
+    assert "of all your groups (by alice) FAILED: Funded 150K NOT flat" in page
 
 
 def test_other_users_get_404_and_nothing_changes(route: Route, bob: User) -> None:

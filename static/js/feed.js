@@ -49,6 +49,21 @@
     lastSeq = Math.max(snap.seq, lastSeq ?? 0);
     renderOrders();
     renderFollowers(snap.followers);
+    renderFlatten(snap.flatten);
+  }
+
+  // The latest emergency flatten covering this group: pending, in progress,
+  // done or failed, as the server words it.
+  function renderFlatten(flatten) {
+    const line = document.getElementById("flatten-status");
+    if (!line) return;
+    if (!flatten) {
+      line.hidden = true;
+      return;
+    }
+    line.hidden = false;
+    line.className = "flatten-status " + flatten.state;
+    line.textContent = flatten.text;
   }
 
   function scheduleRefresh() {
@@ -74,8 +89,8 @@
       renderOrders();
       // Positions and PnL move with fills; re-read them, throttled.
       if (message.data.orders.some((o) => o.filled_qty > 0)) scheduleRefresh();
-    } else if (message.kind === "positions") {
-      scheduleRefresh(); // positions moved outside copy orders (a flatten)
+    } else if (message.kind === "positions" || message.kind === "flatten") {
+      scheduleRefresh(); // positions moved outside copy orders, or a flatten ended
     }
   }
 

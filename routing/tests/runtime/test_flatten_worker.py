@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
+from django.test import Client
 
 from conftest import Route
 from journal.models import EventType, Fill, JournalEntry, Position
@@ -94,6 +96,20 @@ async def _opened(route: Route, worker: EngineWorker) -> None:
     )
 
 
+def _snapshot(route: Route) -> dict[str, Any]:
+    client = Client()
+    client.force_login(route.owner)
+    response = client.get(f"/api/groups/{route.group.pk}/snapshot/")
+    assert response.status_code == 200
+    return response.json()
+
+
+def _group_page(route: Route) -> str:
+    client = Client()
+    client.force_login(route.owner)
+    return client.get(f"/groups/{route.group.pk}/").content.decode()
+
+
 async def test_flatten_cancels_working_orders_closes_positions_and_is_safe_twice(
     route: Route,
 ) -> None:
@@ -163,6 +179,18 @@ async def test_flatten_cancels_working_orders_closes_positions_and_is_safe_twice
     ]
     assert len(await sync_to_async(_journal)(EventType.FLATTEN_REQUESTED)) == 2
     assert len(await sync_to_async(_journal)(EventType.FLATTEN_DONE)) == 1
+    # The group page's snapshot (the API the page reads) shows what the
+    # broker holds now, flat, and the flatten's outcome.
+    snapshot = await sync_to_async(_snapshot)(route)
+    assert [(f["follower"], f["positions"]) for f in snapshot["followers"]] == [
+        ("Eval 25K", []),
+        ("Funded 150K", []),
+    ]
+    assert (snapshot["flatten"]["state"], snapshot["flatten"]["text"]) == (
+        "done",
+        f"Emergency flatten #{request.pk} of Evals (by alice) done: "
+        "2 follower accounts flat, 2 positions closed.",
+    )
 
     # Pressed once more after it finished: a new request, nothing left to send.
     fills_before = await sync_to_async(Fill.objects.count)()
@@ -213,6 +241,22 @@ async def test_a_refused_close_fails_the_request_naming_the_account(route: Route
     assert await sync_to_async(_expected)() == {"Eval 25K": 0, "Funded 150K": 12}
     done = await sync_to_async(_journal)(EventType.FLATTEN_DONE)
     assert done[0].startswith(f"Emergency flatten #{request.pk} of all groups FAILED for 1 of 2")
+    # The group page shows the failure (not only the journal) and the
+    # positions the broker still holds.
+    snapshot = await sync_to_async(_snapshot)(route)
+    assert snapshot["flatten"]["state"] == "failed"
+    assert snapshot["flatten"]["text"].startswith(
+        f"Emergency flatten #{request.pk} of all your groups (by alice) FAILED: "
+        "Funded 150K NOT flat"
+    )
+    held = {
+        f["follower"]: [(p["symbol"], p["qty"]) for p in f["positions"]]
+        for f in snapshot["followers"]
+    }
+    assert held == {"Eval 25K": [], "Funded 150K": [(SYMBOL, 12)]}
+    page = await sync_to_async(_group_page)(route)
+    assert 'class="flatten-status failed"' in page
+    assert "still holds +12 MNQH6" in page
 
     # The broker takes orders again: pressing again finishes the job.
     registry.paper.allow_orders(route.large.external_id)

@@ -534,7 +534,11 @@ class ReplayJob(BaseModel):
     """A stream of imported leader fills fed to a group's leader, paced.
 
     Claimed by the engine worker with a conditional update (pending ->
-    running), so two workers never stream the same job.
+    running, or a running job whose heartbeat went stale), which bumps
+    ``generation``: the claim is a lease. The runner's heartbeats and its
+    finish only count while the generation is still its own, so a runner
+    that was presumed dead and replaced stops instead of streaming the job
+    a second time (issue 10, defect 7).
     """
 
     class Status(models.TextChoices):
@@ -558,6 +562,10 @@ class ReplayJob(BaseModel):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last progress of the running worker."
     )
+    generation = models.PositiveBigIntegerField(
+        default=0, help_text="Claims so far: the running worker's lease on the job."
+    )
+    runner = models.CharField(max_length=200, blank=True, help_text="The worker streaming it.")
     error = models.TextField(blank=True)
 
     class Meta:

@@ -714,9 +714,13 @@ class EngineWorker(FaultsMixin, FlattenMixin):
 
     async def _claim_replay_jobs(self) -> None:
         # A replay feeds this process's paper exchange: only for owned leaders.
-        for job_id in await database_sync_to_async(replay_jobs_claim)(self._leases.owned):
-            self._replays[job_id] = asyncio.create_task(
-                replay_job_run(job_id, self.registry.paper), name=f"replay-{job_id}"
+        claims = await database_sync_to_async(replay_jobs_claim)(
+            self._leases.owned, runner=self.worker_id
+        )
+        for claim in claims:
+            # A runner of this job still here lost its claim with this one: it stops.
+            self._replays[claim.job_id] = asyncio.create_task(
+                replay_job_run(claim, self.registry.paper), name=f"replay-{claim.job_id}"
             )
 
 

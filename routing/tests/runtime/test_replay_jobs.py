@@ -23,7 +23,7 @@ from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
 from routing.models import LeaderEvent, ReplayJob
 from routing.runtime import replay_jobs
-from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
+from routing.runtime.replay_jobs import ReplayClaim, replay_job_run, replay_jobs_claim
 from routing.selectors import engine_contract_specs
 from routing.services.leader_events import leader_event_ingest
 from routing.services.replay_progress import (
@@ -38,7 +38,9 @@ pytestmark = [
 ]
 
 
-def _claimed_job(route: Route, *, fills: int = 3, interval_ms: int = 0) -> ReplayJob:
+def _claimed_job(
+    route: Route, *, fills: int = 3, interval_ms: int = 0
+) -> tuple[ReplayJob, ReplayClaim]:
     record = ExportImport.objects.create(
         owner=route.owner,
         file_name="grid.csv",
@@ -64,8 +66,9 @@ def _claimed_job(route: Route, *, fills: int = 3, interval_ms: int = 0) -> Repla
         label="grid.csv",
         interval_ms=interval_ms,
     )
-    assert replay_jobs_claim() == [job.pk]
-    return job
+    [claim] = replay_jobs_claim(runner="w1")
+    assert (claim.job_id, claim.generation) == (job.pk, 1)
+    return job, claim
 
 
 async def _paper() -> PaperBroker:
@@ -116,10 +119,10 @@ async def test_runner_killed_between_publish_and_ingest_then_fill_not_counted_an
 ) -> None:
     # Arrange: a claimed job of 3 fills, 10 s apart; the engine's consumer
     # takes the first fill off the stream and dies before ingesting it.
-    job = await sync_to_async(_claimed_job)(route, interval_ms=10_000)
+    job, claim = await sync_to_async(_claimed_job)(route, interval_ms=10_000)
     paper = await _paper()
     stream = paper.leader_events(route.leader.external_id)
-    runner = asyncio.create_task(replay_job_run(job.pk, paper))
+    runner = asyncio.create_task(replay_job_run(claim, paper))
     lost = await asyncio.wait_for(anext(stream), timeout=10)
     await asyncio.sleep(0.5)  # the window in which the old runner saved its progress
 
@@ -136,11 +139,12 @@ async def test_runner_killed_between_publish_and_ingest_then_fill_not_counted_an
     await sync_to_async(ReplayJob.objects.filter(pk=job.pk).update)(
         heartbeat_at=timezone.now() - timedelta(minutes=1)
     )
-    assert await sync_to_async(replay_jobs_claim)() == [job.pk]
+    [again] = await sync_to_async(replay_jobs_claim)()
+    assert (again.job_id, again.generation) == (job.pk, 2)
     await sync_to_async(ReplayJob.objects.filter(pk=job.pk).update)(interval_ms=0)
     paper = await _paper()
     consumer = asyncio.create_task(_ingest_stream(paper, route))
-    await asyncio.wait_for(replay_job_run(job.pk, paper), timeout=20)
+    await asyncio.wait_for(replay_job_run(again, paper), timeout=20)
     # The lost fill delivered late after all: de-duplicated, progress unmoved.
     late = await sync_to_async(leader_event_ingest)(account=route.leader.pk, fill=lost, source="x")
     await _stop(consumer)
@@ -157,11 +161,11 @@ async def test_fill_never_ingested_then_job_failed_naming_it_not_done(
 ) -> None:
     # Arrange: nobody consumes the leader's stream.
     monkeypatch.setattr(replay_jobs, "REPLAY_INGEST_TIMEOUT", 0.5, raising=False)
-    job = await sync_to_async(_claimed_job)(route)
+    job, claim = await sync_to_async(_claimed_job)(route)
     paper = await _paper()
 
     # Act
-    await asyncio.wait_for(replay_job_run(job.pk, paper), timeout=10)
+    await asyncio.wait_for(replay_job_run(claim, paper), timeout=10)
 
     # Assert
     failed = await sync_to_async(_job)(job.pk)
@@ -176,10 +180,10 @@ async def test_job_paced_slower_than_stale_time_when_running_then_not_claimed_tw
     # production), renewed every 0.2 s (5 s in production).
     monkeypatch.setattr(replay_jobs, "REPLAY_HEARTBEAT_STALE", timedelta(seconds=1))
     monkeypatch.setattr(replay_jobs, "REPLAY_HEARTBEAT_EVERY", 0.2, raising=False)
-    job = await sync_to_async(_claimed_job)(route, interval_ms=40_000)
+    job, claim = await sync_to_async(_claimed_job)(route, interval_ms=40_000)
     paper = await _paper()
     consumer = asyncio.create_task(_ingest_stream(paper, route))
-    runner = asyncio.create_task(replay_job_run(job.pk, paper))
+    runner = asyncio.create_task(replay_job_run(claim, paper))
 
     def first_fill_counted() -> bool:
         """the job's first fill ingested and counted"""
@@ -198,7 +202,7 @@ async def test_job_paced_slower_than_stale_time_when_running_then_not_claimed_tw
 
     # Assert
     assert while_running == []
-    assert after_death == [job.pk]
+    assert [c.job_id for c in after_death] == [job.pk]
     assert await sync_to_async(_event_ids)() == [f"replay{job.pk}.0.0:e0"]
 
 
@@ -206,7 +210,7 @@ async def test_replayed_fill_ingested_out_of_order_then_progress_only_moves_forw
     route: Route,
 ) -> None:
     # Arrange
-    job = await sync_to_async(_claimed_job)(route)
+    job, _ = await sync_to_async(_claimed_job)(route)
 
     def ingest(index: int) -> None:
         fill = LeaderFill(
@@ -227,3 +231,45 @@ async def test_replayed_fill_ingested_out_of_order_then_progress_only_moves_forw
     # Assert
     stored = await sync_to_async(_job)(job.pk)
     assert (stored.cycle, stored.next_index) == (0, 3)
+
+
+async def test_runner_replaced_while_alive_then_it_stops_and_the_job_runs_once(
+    route: Route, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: worker w1 streams a job paced 40 s apart, beating every 0.2 s.
+    monkeypatch.setattr(replay_jobs, "REPLAY_HEARTBEAT_STALE", timedelta(seconds=1))
+    monkeypatch.setattr(replay_jobs, "REPLAY_HEARTBEAT_EVERY", 0.2, raising=False)
+    job, claim = await sync_to_async(_claimed_job)(route, interval_ms=40_000)
+    paper = await _paper()
+    consumer = asyncio.create_task(_ingest_stream(paper, route))
+    first = asyncio.create_task(replay_job_run(claim, paper))
+
+    def first_fill_counted() -> bool:
+        """the job's first fill ingested and counted"""
+        return _job(job.pk).next_index == 1
+
+    await _until(first_fill_counted)
+
+    # Act: w1's heartbeat looks stale to w2 (a long database blip on w1's
+    # side), so w2 claims the job while w1 is still alive.
+    await sync_to_async(ReplayJob.objects.filter(pk=job.pk).update)(
+        heartbeat_at=timezone.now() - timedelta(minutes=1)
+    )
+    [second] = await sync_to_async(replay_jobs_claim)(runner="w2")
+
+    # Assert: w1 finds the claim gone at its next beat and stops at once
+    # (not after its 40 s interval), finishing nothing and publishing nothing.
+    await asyncio.wait_for(first, timeout=5)
+    taken = await sync_to_async(_job)(job.pk)
+    assert (taken.status, taken.generation, taken.runner) == ("running", 2, "w2")
+    assert second.generation == 2
+
+    # Act: w2 streams the rest at once.
+    await sync_to_async(ReplayJob.objects.filter(pk=job.pk).update)(interval_ms=0)
+    await asyncio.wait_for(replay_job_run(second, paper), timeout=20)
+    await _stop(consumer)
+
+    # Assert: every fill once, the job done by w2.
+    assert await sync_to_async(_event_ids)() == [f"replay{job.pk}.0.{i}:e{i}" for i in range(3)]
+    done = await sync_to_async(_job)(job.pk)
+    assert (done.status, done.next_index, done.runner) == ("done", 3, "w2")

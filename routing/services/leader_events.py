@@ -38,7 +38,7 @@ from journal.services import (
     positions_mark,
 )
 from routing.brokers.base import OrderRequest
-from routing.engine.collar import check_price_collar
+from routing.engine.collar import check_price_collar, collared_decision
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, root_of
@@ -324,7 +324,7 @@ def _decide(
             marks=marks,
         )
         if collared is not None:
-            decisions = [_blocked(decision, collared) for decision in decisions]
+            decisions = [collared_decision(decision, collared) for decision in decisions]
         by_account = {f.account_id: f for f in route.followers}
         for decision in decisions:
             follower = by_account[int(decision.follower)]
@@ -344,18 +344,6 @@ def _decide(
     for order in decided.orders:
         decided.feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
     return decided
-
-
-def _blocked(decision: CopyDecision, reason: str) -> CopyDecision:
-    """``decision`` turned into a BLOCKED one (no order, position unchanged) for ``reason``."""
-    return replace(
-        decision,
-        status=DecisionStatus.BLOCKED,
-        qty=0,
-        target=decision.position_before,
-        scaled_from=None,
-        reason=reason,
-    )
 
 
 def _decision_journal(

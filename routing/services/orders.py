@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from routing.brokers.base import OrderRequest, OrderResult, OrderType
+from routing.engine.collar import COLLAR_CODE
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import root_of
 from routing.engine.types import ContractSpec as EngineSpec
@@ -68,6 +69,9 @@ def order_request(
     # price), fills near the leader's price; a product on another underlying
     # or a sync order goes at the market (the broker's last mark).
     same_contract = event is not None and _same_underlying(event.symbol, order.symbol, specs)
+    # A collared leader price is not a price to fill anything at: such an
+    # exit goes at the market (routing.engine.collar).
+    priced = not order.reason.startswith(COLLAR_CODE)
     return OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
@@ -78,7 +82,7 @@ def order_request(
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         reference_price=event.price
-        if event is not None and same_contract and order.order_type == OrderType.MARKET
+        if event is not None and same_contract and priced and order.order_type == OrderType.MARKET
         else None,
         time=event.occurred_at if event is not None else None,
     )

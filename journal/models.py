@@ -181,3 +181,97 @@ class Trade(BaseModel):
                 name="uniq_trade_per_source",
             ),
         ]
+
+
+class ImportJob(BaseModel):
+    """An uploaded broker export being read in the background (issue 10, defect 9).
+
+    The upload is stored under ``settings.UPLOAD_DIR`` as ``stored_name``
+    and read by a worker (a Celery task, or a thread of the web process in
+    the embedded default), which claims the job with a conditional update
+    (pending -> running) so two workers never read the same file. Progress
+    is ``bytes_read`` of ``total_bytes`` and ``rows_read`` data rows. A job
+    that ends DONE points at the :class:`ExportImport` it created; one that
+    ends FAILED created nothing and ``error`` says why (file, row, field).
+    The stored file is deleted when the job ends (``stored_name`` then "").
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # stored on disk, waiting for a worker
+        RUNNING = "running"  # a worker is reading it; progress moves
+        DONE = "done"  # export_import holds the result; notes say what happened
+        FAILED = "failed"  # nothing imported; error says why
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="import_jobs")
+    # SET_NULL: a group deleted while its upload is read leaves the job to
+    # fail with a reason instead of vanishing under the worker.
+    group = models.ForeignKey(
+        "routing.CopyGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="import_jobs",
+        help_text="Group the replay is queued into.",
+    )
+    file_name = models.CharField(max_length=255, help_text="As uploaded (shown, used in errors).")
+    stored_name = models.CharField(
+        max_length=100, blank=True, help_text="File under UPLOAD_DIR; empty once deleted."
+    )
+    timezone = models.CharField(max_length=60, help_text="Zone of zone-less timestamps.")
+    leader_account = models.CharField(max_length=100, blank=True)
+    interval_ms = models.PositiveIntegerField(help_text="Replay pacing, ms between fills.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total_bytes = models.PositiveBigIntegerField()
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0, help_text="Data rows read so far.")
+    error = models.TextField(blank=True)
+    notes = models.JSONField(
+        default=list,
+        encoder=DjangoJSONEncoder,
+        help_text='What the user is told when it ends: [{"level": "success"|"warning"|'
+        '"error", "text": ...}].',
+    )
+    export_import = models.ForeignKey(
+        ExportImport,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="import_jobs",
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The group page's list: one user's jobs for one group, newest first.
+            models.Index(fields=["owner", "group", "-id"], name="import_job_owner_group"),
+            # import_jobs_expire: jobs not ended yet.
+            models.Index(
+                fields=["updated_at"],
+                name="import_job_open",
+                condition=Q(status__in=["pending", "running"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(bytes_read__lte=models.F("total_bytes")),
+                name="import_job_bytes_read_lte_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "done", "failed"]),
+                name="import_job_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        """Pending or running: its status and progress may still change."""
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """Progress: bytes read as a whole percent of the file, 0 to 100."""
+        return 100 if self.total_bytes == 0 else self.bytes_read * 100 // self.total_bytes

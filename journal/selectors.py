@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.models import User
-from journal.models import ExportImport, JournalEntry
+from journal.models import ExportImport, ImportJob, JournalEntry
+
+IMPORT_JOBS_SHOWN = 10
 
 
 def journal_entries_for_user(
@@ -19,3 +23,42 @@ def journal_entries_for_user(
 
 def imports_for_user(*, user: User) -> QuerySet[ExportImport]:
     return ExportImport.objects.filter(owner=user).order_by("-id")
+
+
+def import_jobs_for_group(
+    *, user: User, group_id: int, limit: int = IMPORT_JOBS_SHOWN
+) -> list[ImportJob]:
+    """``user``'s last ``limit`` uploads into group ``group_id``, newest first."""
+    return list(ImportJob.objects.filter(owner=user, group_id=group_id).order_by("-id")[:limit])
+
+
+def import_job_for_user(*, user: User, job_id: int) -> ImportJob | None:
+    """Import job ``job_id`` if ``user`` owns it, else ``None`` (another
+    user's job is as absent as a missing one)."""
+    return ImportJob.objects.filter(owner=user, pk=job_id).first()
+
+
+def import_job_payload(job: ImportJob) -> dict[str, Any]:
+    """What the group page shows of a job (JSON-able).
+
+    ``status`` is pending/running/done/failed; ``bytes_read`` of
+    ``total_bytes`` is the progress (``percent``, 0 to 100, whole); ``rows``
+    the data rows read; ``error`` why it failed ("" otherwise); ``notes``
+    ``[{"level", "text"}]`` what happened once done; ``open`` whether it may
+    still change (the page polls while it is).
+    """
+    return {
+        "id": job.pk,
+        "file_name": job.file_name,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "open": job.is_open,
+        "rows": job.rows_read,
+        "bytes_read": job.bytes_read,
+        "total_bytes": job.total_bytes,
+        "percent": job.percent,
+        "error": job.error,
+        "notes": job.notes,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

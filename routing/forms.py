@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 
 from accounts.models import BrokerAccount, User
@@ -17,6 +19,7 @@ from routing.engine.bounds import MAX_CONTRACTS, quantity_problem
 from routing.engine.limits import POSITIVE_LIMITS, RouteLevel
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, RiskLimit
 from routing.services.risk_limits import RISK_LIMIT_FIELDS
+from routing.uploads import format_bytes, upload_size_problem
 
 _ZONES = sorted(
     z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
@@ -54,6 +57,23 @@ class ExportUploadForm(forms.Form):
         initial=1000,
         help_text="Milliseconds between replayed leader fills.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text += (
+            f" At most {format_bytes(settings.UPLOAD_MAX_BYTES)} and "
+            f"{settings.UPLOAD_MAX_ROWS:,} rows; read in the background."
+        )
+
+    def clean_file(self) -> UploadedFile:
+        # The cap is checked here whatever handler received the file; the
+        # upload view's handler has already dropped an oversize file's bytes.
+        upload: UploadedFile = self.cleaned_data["file"]
+        size = upload.size or 0
+        problem = upload_size_problem(upload.name or "", size, settings.UPLOAD_MAX_BYTES)
+        if problem is not None:
+            raise forms.ValidationError(problem)
+        return upload
 
 
 # Readable labels for the model's choice codes (the model labels them with the

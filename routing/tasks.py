@@ -1,9 +1,11 @@
-"""Celery tasks of the routing app: the session jobs of the risk engine.
+"""Celery tasks of the routing app: the session jobs of the risk engine and
+the reading of uploaded exports (import jobs).
 
-Scheduled by Celery beat (``copytrade/celery.py``): at the CME session open
-(17:00 America/Chicago, Sunday to Thursday) and every minute as a catch-up,
-so a worker or scheduler that was down at the boundary resets the accounts
-when it returns.
+The session jobs are scheduled by Celery beat (``copytrade/celery.py``): at
+the CME session open (17:00 America/Chicago, Sunday to Thursday) and every
+minute as a catch-up, so a worker or scheduler that was down at the boundary
+resets the accounts when it returns. Import jobs are queued by
+``routing.services.import_jobs`` when an upload has been stored.
 """
 
 from __future__ import annotations
@@ -41,3 +43,21 @@ def session_open(at: str | None = None) -> int:
     level = logging.INFO if count else logging.DEBUG
     logger.log(level, "session open as of %s: %d accounts reset", when.isoformat(), count)
     return count
+
+
+IMPORT_JOB_PARSE_TASK = "routing.import_job_parse"
+
+
+# Limits for one export (UPLOAD_MAX_BYTES, UPLOAD_MAX_ROWS): reading 200,000
+# rows takes tens of seconds, well above the project's 60 s default soft
+# limit. No acks_late: a job is claimed once (pending -> running), so a
+# redelivered message would find it running and do nothing; a job whose
+# worker died is ended by import_jobs_expire.
+@shared_task(name=IMPORT_JOB_PARSE_TASK, soft_time_limit=600, time_limit=660)
+def import_job_parse_task(job_id: int) -> None:
+    """Read import job ``job_id``'s stored upload and import it
+    (``routing.services.import_jobs.import_job_run``); nothing when it is
+    not pending."""
+    from routing.services.import_jobs import import_job_run  # the service queues this task
+
+    import_job_run(job_id=job_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from routing import flatten_views, views
+from routing import flatten_views, upload_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -33,7 +33,7 @@ urlpatterns = [
         views.follower_limits,
         name="follower_limits",
     ),
-    path("groups/<int:group_id>/upload/", views.group_upload, name="group_upload"),
+    path("groups/<int:group_id>/upload/", upload_views.group_upload, name="group_upload"),
     path("groups/<int:group_id>/flatten/", flatten_views.group_flatten, name="group_flatten"),
     path("flatten/", flatten_views.flatten_all, name="flatten_all"),
     path(
@@ -50,5 +50,10 @@ urlpatterns = [
         "api/groups/<int:group_id>/snapshot/",
         views.GroupSnapshotApi.as_view(),
         name="group_snapshot",
+    ),
+    path(
+        "api/imports/<int:job_id>/",
+        upload_views.ImportJobApi.as_view(),
+        name="import_job_status",
     ),
 ]

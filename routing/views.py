@@ -1,5 +1,6 @@
 """Dashboard pages and the group snapshot API. Views parse, call a selector
-or service, and render; no business rules live here."""
+or service, and render; no business rules live here. Uploads are in
+``routing.upload_views``."""
 
 from __future__ import annotations
 
@@ -23,9 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from copytrade.core.errors import ApplicationError
-from journal.importers.base import ExportError
-from journal.importers.detect import parse_export
-from journal.services import export_import_create
+from journal.selectors import import_jobs_for_group
 from routing.forms import (
     CopyGroupForm,
     CopyGroupSettingsForm,
@@ -35,7 +34,6 @@ from routing.forms import (
     RouteLevelForm,
 )
 from routing.models import (
-    ContractSpec,
     CopyGroup,
     Desync,
     Follower,
@@ -63,7 +61,6 @@ from routing.services.group_rules import (
 )
 from routing.services.quarantines import quarantine_release
 from routing.services.reconcile import desync_sync, desync_untrack
-from routing.services.replays import replay_job_create
 from routing.services.risk_limits import risk_limit_update
 from routing.services.route_levels import route_level_set, route_review
 
@@ -133,6 +130,7 @@ def _render_group(
         "replay": replay,
         "flatten": flatten_state(owner_id=group.owner_id, group=group),
         "upload_form": ExportUploadForm(),
+        "import_jobs": import_jobs_for_group(user=request.user, group_id=group.pk),  # type: ignore[arg-type]
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,
         # Platform -> adapter connection state, from the engine's heartbeats.
@@ -355,65 +353,6 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
         return redirect("dashboard")
     preview = copy_group_delete_preview(group=group)
     return render(request, "routing/group_delete.html", {"group": group, "preview": preview})
-
-
-@login_required
-@require_POST
-def group_upload(request: HttpRequest, group_id: int) -> HttpResponse:
-    """Import an uploaded export and queue its leader fills into the group."""
-    group = _group_or_404(request, group_id)
-    form = ExportUploadForm(request.POST, request.FILES)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-        return redirect("group_detail", group_id=group.pk)
-    upload = form.cleaned_data["file"]
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        messages.error(request, f"{upload.name}: not a UTF-8 text file")
-        return redirect("group_detail", group_id=group.pk)
-    tick_sizes = dict(ContractSpec.objects.values_list("root", "tick_size"))
-    try:
-        result = parse_export(
-            text,
-            name=upload.name,
-            tz=form.cleaned_data["timezone"],
-            leader_account=form.cleaned_data["leader_account"] or None,
-            known_roots=set(tick_sizes),
-            tick_sizes=tick_sizes,
-        )
-    except ExportError as exc:
-        messages.error(request, f"Nothing imported: {exc}")
-        return redirect("group_detail", group_id=group.pk)
-    record = export_import_create(
-        owner_id=request.user.pk, result=result, actor_label=request.user.username
-    )
-    if not result.replayable:
-        messages.warning(
-            request,
-            f"Imported {record.trade_count} trades into the journal; not replayed: "
-            f"{result.not_replayable_reason}",
-        )
-        return redirect("group_detail", group_id=group.pk)
-    try:
-        replay_job_create(
-            group=group,
-            export_import=record,
-            interval_ms=form.cleaned_data["interval_ms"],
-            actor_label=request.user.username,
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("group_detail", group_id=group.pk)
-    messages.success(
-        request,
-        f"Imported {record.fill_count} leader fills from {upload.name} "
-        f"(zone-less times read as {result.timezone}); replay queued into {group.name}.",
-    )
-    for note in result.notes:
-        messages.warning(request, note)
-    return redirect("group_detail", group_id=group.pk)
 
 
 class GroupSnapshotApi(APIView):

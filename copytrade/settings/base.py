@@ -189,8 +189,26 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Uploads (issue 10, defect 9). A form body without files is held in memory
+# whole, so it stays small (Django's default, 2.5 MB); an uploaded file
+# larger than FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to a temporary file (the
+# export upload always is: routing.uploads).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Largest broker export accepted, in bytes (default 20 MB): a larger file is
+# refused before anything is stored, its bytes dropped as they arrive.
+UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Most data rows read from one export (default 200,000: a year of a busy
+# trader's fills). The file is refused at the first row past the cap.
+UPLOAD_MAX_ROWS = envint("UPLOAD_MAX_ROWS", 200_000)
+if UPLOAD_MAX_BYTES <= 0 or UPLOAD_MAX_ROWS <= 0:
+    raise ImproperlyConfigured(
+        f"UPLOAD_MAX_BYTES and UPLOAD_MAX_ROWS must be > 0, got {UPLOAD_MAX_BYTES} and "
+        f"{UPLOAD_MAX_ROWS}"
+    )
+# Where uploads wait for the worker that reads them (deleted once read).
+# With Celery workers on other machines it must be a shared directory.
+UPLOAD_DIR = Path(envstr("UPLOAD_DIR", str(BASE_DIR / "media" / "uploads")))
 
 LOGGING = {
     "version": 1,

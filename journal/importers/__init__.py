@@ -2,7 +2,9 @@
 
 Parsing is pure Python: :func:`read_export` / :func:`parse_export` detect the
 format from the header row and return an :class:`ImportResult` with leader
-fills for replay and round trips for the journal. Only the default column
+fills for replay and round trips for the journal; :func:`parse_export_chunks`
+and :func:`parse_export_lines` read a file as a stream of rows (uploads),
+never whole. Only the default column
 limits (``limits=None``) are read from the Django models. See ``base`` for the result
 types and ``shared/data/SOURCES.md`` for the formats.
 """
@@ -15,7 +17,12 @@ from journal.importers.base import (
     ImportedTrade,
     ImportResult,
 )
-from journal.importers.detect import parse_export, read_export
+from journal.importers.detect import (
+    parse_export,
+    parse_export_chunks,
+    parse_export_lines,
+    read_export,
+)
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -23,5 +30,7 @@ __all__ = [
     "ImportResult",
     "ImportedTrade",
     "parse_export",
+    "parse_export_chunks",
+    "parse_export_lines",
     "read_export",
 ]

@@ -7,7 +7,8 @@ grid (section 6) and the TopstepX trade dump (section 4).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import io
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePath
@@ -26,6 +27,7 @@ from journal.importers.base import (
     ImportResult,
     ParseContext,
 )
+from journal.importers.stream import decode_lines, read_chunks
 from journal.importers.table import Table, read_table
 from routing.contract_specs import SPECS_BY_ROOT
 
@@ -94,12 +96,15 @@ def parse_export(text: str, *, name: str, tz: str = DEFAULT_TIMEZONE,
                  known_roots: Collection[str] | None = None,
                  tick_sizes: Mapping[str, Decimal] | None = None,
                  limits: ImportLimits | None = None) -> ImportResult:
-    """Read an export already in memory (a dashboard upload); ``name`` is used in errors.
+    """Read an export already in memory; ``name`` is used in errors.
 
-    Same as :func:`read_export` with ``ImportResult.path == name``.
+    Same as :func:`read_export` with ``ImportResult.path == name``. Uploads
+    are read with :func:`parse_export_chunks` instead, never whole.
     """
-    return _parse(text, path=name, tz=tz, leader_account=leader_account,
-                  known_roots=known_roots, tick_sizes=tick_sizes, limits=limits)
+    return parse_export_lines(
+        io.StringIO(text, newline=""), name=name, tz=tz, leader_account=leader_account,
+        known_roots=known_roots, tick_sizes=tick_sizes, limits=limits,
+    )
 
 
 def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
@@ -124,30 +129,63 @@ def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
     1 to 10,000 contracts, every price, amount and id must fit its column
     (:mod:`routing.engine.bounds`, issue 10 defect 8).
 
-    All or nothing: raises :class:`ExportError` (file name, line, column) for
-    an unreadable file, an invalid ``tz``, an unrecognised header, a missing
+    The file is read in chunks (:func:`parse_export_chunks`). All or
+    nothing: raises :class:`ExportError` (file name, line, column) for an
+    unreadable file, an invalid ``tz``, an unrecognised header, a missing
     column, a file without data rows, or any bad row; nothing partial is
     returned.
     """
     name = PurePath(path).name
     try:
-        data = Path(path).read_bytes()
+        # Opened apart from the with below so that only opening errors are named here.
+        handle = Path(path).open("rb")  # noqa: SIM115
     except OSError as exc:
         raise ExportError(name, None, None, f"cannot read file: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ExportError(
-            name, None, None, f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
-        ) from None
-    return _parse(text, path=str(path), tz=tz, leader_account=leader_account,
-                  known_roots=known_roots, tick_sizes=tick_sizes, limits=limits)
+    with handle:
+        return parse_export_chunks(
+            read_chunks(handle, name), name=name, path=str(path), tz=tz,
+            leader_account=leader_account, known_roots=known_roots, tick_sizes=tick_sizes,
+            limits=limits,
+        )
 
 
-def _parse(text: str, *, path: str, tz: str, leader_account: str | None,
-           known_roots: Collection[str] | None, tick_sizes: Mapping[str, Decimal] | None,
-           limits: ImportLimits | None) -> ImportResult:
-    name = PurePath(path).name
+def parse_export_chunks(chunks: Iterable[bytes], *, name: str, path: str | None = None,
+                        tz: str = DEFAULT_TIMEZONE, leader_account: str | None = None,
+                        known_roots: Collection[str] | None = None,
+                        tick_sizes: Mapping[str, Decimal] | None = None,
+                        limits: ImportLimits | None = None,
+                        on_row: Callable[[int], None] | None = None) -> ImportResult:
+    """Read an export from its bytes, a chunk at a time (an upload stored on disk).
+
+    ``chunks`` are the file's bytes in order (:func:`~journal.importers.stream.read_chunks`);
+    they are decoded as UTF-8 and parsed as they come, so only one chunk and
+    the rows' parsed values are held, never the file. ``path`` is reported
+    in :attr:`ImportResult.path` (default ``name``). Other arguments,
+    errors and the result as :func:`parse_export_lines`; bytes that are not
+    UTF-8 raise :class:`ExportError` naming their offset.
+    """
+    return parse_export_lines(
+        decode_lines(chunks, name), name=name, path=path, tz=tz, leader_account=leader_account,
+        known_roots=known_roots, tick_sizes=tick_sizes, limits=limits, on_row=on_row,
+    )
+
+
+def parse_export_lines(lines: Iterable[str], *, name: str, path: str | None = None,
+                       tz: str = DEFAULT_TIMEZONE, leader_account: str | None = None,
+                       known_roots: Collection[str] | None = None,
+                       tick_sizes: Mapping[str, Decimal] | None = None,
+                       limits: ImportLimits | None = None,
+                       on_row: Callable[[int], None] | None = None) -> ImportResult:
+    """Read an export from its text lines (each with its line end), in one pass.
+
+    ``name`` is the file name used in errors; ``path`` is reported in
+    :attr:`ImportResult.path` (default ``name``). ``on_row(n)`` is called
+    before the n-th data row is parsed (progress; it may raise to stop the
+    read, e.g. :class:`ExportError` for a row cap). Other arguments and the
+    errors as :func:`read_export`. A bad row is reported when it is reached:
+    the rows before it have been read, but nothing is returned.
+    """
+    path = name if path is None else path
     if limits is None:
         from journal.limits import import_limits  # Django models: only when not given
 
@@ -162,10 +200,10 @@ def _parse(text: str, *, path: str, tz: str, leader_account: str | None,
         ),
         limits=limits,
     )
-    table = read_table(text, name)
+    table = read_table(lines, name, on_row=on_row)
     fmt = detect_format(table)
     table.require_columns(fmt.columns, fmt.label)
-    if not table.rows:
+    if not table.has_rows:
         raise ExportError(name, None, None, "no data rows")
     return fmt.parse(table, ctx)
 

@@ -1,4 +1,4 @@
-"""Read CSV text into a header and rows that remember their physical line number.
+"""Read CSV lines into a header and rows that remember their physical line number.
 
 Every typed getter on :class:`Row` turns a bad cell into an
 :class:`~journal.importers.base.ExportError` naming the file, the 1-based line
@@ -9,9 +9,9 @@ messages by hand.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -152,15 +152,22 @@ class Row:
             raise self.error(field, str(exc)) from None
 
 
-
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A parsed CSV file: ``header`` names (stripped; blank names kept as ``""``) and rows."""
+    """A CSV file being read: ``header`` names (stripped; blank names kept as
+    ``""``), the header's line, and ``rows``.
+
+    ``rows`` reads the data rows from the file one at a time as it is
+    iterated (a file is never held whole, issue 10 defect 9), so it can be
+    walked once: a format parser keeps what it needs as it goes.
+    ``has_rows`` says whether there is at least one data row.
+    """
 
     path: str
     header: tuple[str, ...]
     header_line: int
-    rows: tuple[Row, ...]
+    rows: Iterator[Row]
+    has_rows: bool
 
     def has(self, column: str) -> bool:
         """Whether the header names ``column``."""
@@ -193,36 +200,73 @@ class Table:
                     )
 
 
-def read_table(text: str, path: str) -> Table:
-    """Split CSV ``text`` into a :class:`Table`; ``path`` is the file name used in errors.
+def read_table(
+    lines: Iterable[str], path: str, *, on_row: Callable[[int], None] | None = None
+) -> Table:
+    """Read the header of CSV ``lines``; the :class:`Table`'s rows follow as it is iterated.
 
-    A leading UTF-8 BOM is dropped, blank lines are skipped, cells are
-    stripped. Raises :class:`ExportError` ``"empty file"`` when there is no
-    header, and naming the row when a row has fewer cells than the header or
-    extra non-empty cells (NinjaTrader's trailing empty column is fine).
-    ``"no data rows"`` is left to the caller, after the format is known.
+    ``lines`` are text lines with their line ends, as iterating a file opened
+    with ``newline=""``, ``io.StringIO(text, newline="")`` or
+    :func:`journal.importers.stream.decode_lines` gives them; ``path`` is the
+    file name used in errors. A leading UTF-8 BOM is dropped, blank lines are
+    skipped, cells are stripped. ``on_row(n)`` is called before the n-th
+    data row (1-based) is handed on, for progress and caps: what it raises
+    ends the read.
+
+    Raises :class:`ExportError` ``"empty file"`` when there is no header.
+    While ``rows`` is iterated it raises naming the line of an unreadable
+    record, and of a row with fewer cells than the header or extra non-empty
+    cells (NinjaTrader's trailing empty column is fine). ``"no data rows"``
+    is left to the caller (``has_rows``), after the format is known.
     """
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header: tuple[str, ...] | None = None
-    header_line = 0
-    rows: list[Row] = []
+    records = _records(_without_bom(lines), path)
+    found = next(records, None)
+    if found is None:
+        raise ExportError(path, None, None, "empty file")
+    header_line, header = found[0], tuple(found[1])
+    rows = _rows(records, path, header, on_row)
+    # The first data row is read now so that ``has_rows`` is known before the
+    # format is parsed; it is handed on first.
+    first = next(rows, None)
+    return Table(
+        path=path, header=header, header_line=header_line,
+        rows=iter(()) if first is None else itertools.chain((first,), rows),
+        has_rows=first is not None,
+    )
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    iterator = iter(lines)
+    first = next(iterator, None)
+    if first is None:
+        return
+    yield first.removeprefix("\ufeff")
+    yield from iterator
+
+
+def _records(lines: Iterable[str], path: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank CSV records as (1-based first physical line, stripped cells)."""
+    reader = csv.reader(lines)
     previous_line = 0
     try:
         for record in reader:
             line = previous_line + 1
             previous_line = reader.line_num
             cells = [cell.strip() for cell in record]
-            if not any(cells):
-                continue
-            if header is None:
-                header, header_line = tuple(cells), line
-                continue
-            rows.append(_row(path, line, header, cells))
+            if any(cells):
+                yield line, cells
     except csv.Error as exc:
         raise ExportError(path, previous_line + 1, None, f"unreadable CSV: {exc}") from None
-    if header is None:
-        raise ExportError(path, None, None, "empty file")
-    return Table(path=path, header=header, header_line=header_line, rows=tuple(rows))
+
+
+def _rows(
+    records: Iterator[tuple[int, list[str]]], path: str, header: tuple[str, ...],
+    on_row: Callable[[int], None] | None,
+) -> Iterator[Row]:
+    for count, (line, cells) in enumerate(records, start=1):
+        if on_row is not None:
+            on_row(count)
+        yield _row(path, line, header, cells)
 
 
 def _row(path: str, line: int, header: tuple[str, ...], cells: list[str]) -> Row:

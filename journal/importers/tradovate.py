@@ -169,13 +169,15 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
     ``notes`` says what is missing.
     """
     builder = PairedFills()
+    positions = _PositionTotals(table)
     trades = _read_pairs(
         table.rows, ctx, _POSITION_HISTORY, builder,
         lambda row: row.bounded_text("Account", ctx.limits.account),
+        on_pair=positions.add,
     )
     accounts = {trade.account for trade, _ in trades}
     leader = select_leader(ctx, accounts, "Account")
-    gaps = _position_gaps(table, leader)
+    gaps = positions.gaps(leader)
     notes = ()
     if gaps:
         notes = (
@@ -192,8 +194,13 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
 def _read_pairs(
     rows: Iterable[Row], ctx: ParseContext, cols: _PairColumns, builder: PairedFills,
     account_of: Callable[[Row], str],
+    on_pair: Callable[[Row, str, int], None] | None = None,
 ) -> list[tuple[ImportedTrade, int]]:
-    """Trades (with their lines) of pair rows; adds each pair's fills to ``builder``."""
+    """Trades (with their lines) of pair rows; adds each pair's fills to ``builder``.
+
+    ``on_pair(row, account, qty)`` is called for each row once it is read
+    (the rows are read once: what else a format needs is kept on the way).
+    """
     trades: list[tuple[ImportedTrade, int]] = []
     pairs: dict[tuple[str, str], int] = {}
     pair_ids: dict[str, int] = {}
@@ -242,30 +249,47 @@ def _read_pairs(
             opened_at=min(bought_at, sold_at), closed_at=max(bought_at, sold_at),
         )
         trades.append((trade, row.line))
+        if on_pair is not None:
+            on_pair(row, account, qty)
     return trades
 
 
-def _position_gaps(table: Table, leader: str) -> list[str]:
-    """Leader positions whose pairs in the file do not cover their Bought/Sold totals."""
-    if not all(table.has(column) for column in ("Position ID", "Bought", "Sold")):
-        return []
-    totals: dict[str, tuple[str, int, int]] = {}
-    paired: dict[str, int] = {}
-    for row in table.rows:
-        if row.text("Account") != leader:
-            continue
-        position = row.text("Position ID")
-        if position not in totals:
-            totals[position] = (row.raw("Contract"), row.count("Bought"), row.count("Sold"))
-        paired[position] = paired.get(position, 0) + row.quantity("Paired Qty")
-    gaps = []
-    for position, (contract, bought, sold) in totals.items():
-        if paired[position] != bought or paired[position] != sold:
-            gaps.append(
-                f"position {position} ({leader}, {contract}) bought {bought} and sold {sold} "
-                f"contracts but its pairs in the file add up to {paired[position]}"
-            )
-    return gaps
+class _PositionTotals:
+    """Each position's ``Bought``/``Sold`` totals and the quantity its pairs add up to.
+
+    Kept while the rows are read (they are read once), per account, since
+    the leader is known only at the end. Holds the first row of each
+    position and one sum, not the rows.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.enabled = all(table.has(column) for column in ("Position ID", "Bought", "Sold"))
+        self._first: dict[tuple[str, str], Row] = {}
+        self._paired: dict[tuple[str, str], int] = {}
+
+    def add(self, row: Row, account: str, qty: int) -> None:
+        """Count ``qty`` paired contracts of ``row``'s position (``account``'s)."""
+        if not self.enabled:
+            return
+        key = (account, row.raw("Position ID"))
+        self._first.setdefault(key, row)
+        self._paired[key] = self._paired.get(key, 0) + qty
+
+    def gaps(self, leader: str) -> list[str]:
+        """Leader positions whose pairs in the file do not cover their Bought/Sold totals."""
+        gaps = []
+        for (account, position), row in self._first.items():
+            if account != leader:
+                continue
+            row.text("Position ID")  # refuses an empty id, naming the row
+            contract, bought, sold = row.raw("Contract"), row.count("Bought"), row.count("Sold")
+            paired = self._paired[account, position]
+            if paired != bought or paired != sold:
+                gaps.append(
+                    f"position {position} ({leader}, {contract}) bought {bought} and sold "
+                    f"{sold} contracts but its pairs in the file add up to {paired}"
+                )
+        return gaps
 
 
 def _local_time(row: Row, field: str, ctx: ParseContext) -> datetime:

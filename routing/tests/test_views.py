@@ -1,4 +1,5 @@
-"""Dashboard pages, the snapshot API and export uploads."""
+"""Dashboard pages, the snapshot API and export uploads (read in the
+background: ``test_upload_jobs`` and ``test_upload_limits`` cover the jobs)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from django.test import Client
 from django.urls import reverse
 
 from conftest import Route
-from journal.models import ExportImport, JournalEntry, Trade
+from journal.models import ExportImport, ImportJob, JournalEntry, Trade
 from routing.models import ReplayJob
+from routing.services.import_jobs import import_job_run
 from routing.services.leader_events import leader_event_ingest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upload_dir")]
 NINJATRADER = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
 
 
@@ -28,9 +30,14 @@ def alice_client(route: Route) -> Client:
 
 
 def _upload(client: Client, route: Route, name: str, content: bytes, **fields: str):
+    """POST an export, run the background read it queued, and GET the page it redirected to."""
     data = {"timezone": "UTC", "interval_ms": "500", "leader_account": "", **fields}
     data["file"] = SimpleUploadedFile(name, content, content_type="text/csv")
-    return client.post(reverse("group_upload", args=[route.group.pk]), data, follow=True)
+    response = client.post(reverse("group_upload", args=[route.group.pk]), data)
+    assert response.status_code == 302
+    for job_id in ImportJob.objects.filter(status="pending").values_list("pk", flat=True):
+        import_job_run(job_id=job_id)
+    return client.get(response["Location"])
 
 
 def test_group_page_requires_login(route: Route) -> None:

@@ -1,9 +1,11 @@
-"""Find the real broker exports in ``shared/data`` (never copied here) and edit their text."""
+"""Find the real broker exports in ``shared/data`` (never copied here), edit their text,
+and generate exports in their format."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,31 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8", newline="")
     return path
+
+
+# Generated exports (uploads, caps, streaming): the header of a real Tradovate
+# Fills export (SOURCES.md section 1) and rows shaped like its rows.
+TRADOVATE_FILLS_HEADER = (
+    "_id,_orderId,_contractId,_timestamp,_tradeDate,_action,_qty,_price,_active,_accountId,"
+    "Fill ID,Order ID,Timestamp,Date,Account,B/S,Quantity,Price,_priceFormat,_priceFormatType,"
+    "_tickSize,Contract,Product,Product Description,commission"
+)
+
+
+def tradovate_fills_row(index: int, *, price: str | None = None) -> str:
+    """Data row ``index`` (0-based) of :func:`tradovate_fills`: NQH6, 1 lot, buy then sell."""
+    fill_id = 393570670781 + index
+    at = datetime(2026, 2, 11, 6, 34, 46, tzinfo=UTC) + timedelta(seconds=10 * index)
+    side, action = (" Buy", 0) if index % 2 == 0 else (" Sell", 1)
+    price = price or f"{25271 + (index % 7) * 0.25:.2f}"
+    return (
+        f"{fill_id},{fill_id - 11},4086428,{at:%Y-%m-%d %H:%M:%S}.000Z,2026-02-11,{action},1,"
+        f"{price},true,39681696,{fill_id},{fill_id - 11},{at:%m/%d/%Y %H:%M:%S},2/11/26,"
+        f"ELTDEN260204090946817029,{side},1,{price},-2,0,0.25,NQH6,NQ,E-Mini NASDAQ 100,0.79"
+    )
+
+
+def tradovate_fills(rows: int) -> bytes:
+    """A Tradovate Fills export of ``rows`` data rows (CRLF line ends, as the real files)."""
+    lines = [TRADOVATE_FILLS_HEADER, *(tradovate_fills_row(i) for i in range(rows))]
+    return ("\r\n".join(lines) + "\r\n").encode()

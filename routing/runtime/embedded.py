@@ -38,6 +38,12 @@ def ensure_embedded_worker() -> None:
     _worker_task = asyncio.get_running_loop().create_task(worker.run(_stop), name="copy-engine")
     _worker_task.add_done_callback(_log_exit)
     logger.info("copy engine started inside the web process")
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # Uploads left by the previous process: its import thread was their
+        # only reader (routing.runtime.import_thread).
+        from routing.runtime.import_thread import import_thread
+
+        import_thread.resume()
 
 
 def _log_exit(task: asyncio.Task[None]) -> None:

@@ -31,15 +31,39 @@ class ImportThread:
 
     def submit(self, job_id: int) -> None:
         """Queue ``job_id`` for :func:`import_job_run`; starts the thread if needed."""
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="import-jobs", daemon=True)
-                self._thread.start()
+        self._ensure_started(resume=False)
         self._queue.put(job_id)
 
-    def _run(self) -> None:
-        from routing.services.import_jobs import import_job_run  # services import this module
+    def resume(self) -> None:
+        """Start the thread (if not running) and have it first take up what a
+        previous run of this process left: jobs still pending are read, jobs
+        it was reading when it stopped end FAILED with the reason
+        (``import_jobs_resume``). For the embedded default, where this
+        thread is the only reader; called when the web process starts."""
+        self._ensure_started(resume=True)
 
+    def _ensure_started(self, *, resume: bool) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, args=(resume,), name="import-jobs", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self, resume: bool) -> None:
+        # services import this module: import them here, once running
+        from routing.services.import_jobs import import_job_run, import_jobs_resume
+
+        if resume:
+            try:
+                for job_id in import_jobs_resume():
+                    self._queue.put(job_id)
+            except Exception:
+                # The database may be down at start; the jobs then expire
+                # (import_jobs_expire) and say so on the page.
+                logger.exception("resuming import jobs failed")
+            finally:
+                connections.close_all()
         while True:
             job_id = self._queue.get()
             try:

@@ -126,6 +126,34 @@ def import_job_schedule(job_id: int) -> None:
         _fail(job_id, f"could not be queued for reading ({exc}); upload it again")
 
 
+def import_jobs_resume(*, at: datetime | None = None) -> list[int]:
+    """What the embedded default's import thread takes up when the web
+    process starts: jobs left RUNNING were being read by the previous
+    process (the only reader) and end FAILED ("interrupted by a restart"),
+    their files deleted; the ids of jobs still PENDING, oldest first, are
+    returned to be read. ``at`` aware UTC, default now."""
+    at = at or timezone.now()
+    orphans = list(
+        ImportJob.objects.filter(status=ImportJob.Status.RUNNING).values_list("pk", "stored_name")
+    )
+    for job_id, stored_name in orphans:
+        ended = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.FAILED,
+            error="interrupted: the server restarted while reading it; nothing imported, "
+            "upload it again",
+            stored_name="",
+            finished_at=at,
+            updated_at=at,
+        )
+        if ended and stored_name:
+            _delete_upload(stored_name)
+    return list(
+        ImportJob.objects.filter(status=ImportJob.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Read a pending job's stored upload and import it; the job as it ended.
 

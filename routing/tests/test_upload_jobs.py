@@ -25,7 +25,12 @@ from journal.models import ExportImport, ImportJob, Trade
 from journal.tests.importers.exports import tradovate_fills
 from routing.models import ReplayJob
 from routing.services import import_jobs
-from routing.services.import_jobs import IMPORT_JOB_STALE, import_job_run, import_jobs_expire
+from routing.services.import_jobs import (
+    IMPORT_JOB_STALE,
+    import_job_run,
+    import_jobs_expire,
+    import_jobs_resume,
+)
 from routing.tasks import import_job_parse_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upload_dir")]
@@ -258,6 +263,26 @@ def test_stale_jobs_when_expired_then_failed_and_orphan_files_deleted(
     assert job.error.startswith("interrupted: no progress for 15 minutes")
     assert list(upload_dir.iterdir()) == []
     assert import_job_run(job_id=job.pk) is None
+
+
+def test_restart_of_the_embedded_default_then_reading_job_failed_and_pending_ones_resumed(
+    route: Route, alice_client: Client, upload_dir: Path
+) -> None:
+    # Two uploads: the first was being read when the web process stopped,
+    # the second was still waiting (the import thread's queue is in memory).
+    _post(alice_client, route, "first.csv", tradovate_fills(3))
+    _post(alice_client, route, "second.csv", tradovate_fills(3))
+    first, second = ImportJob.objects.order_by("pk")
+    ImportJob.objects.filter(pk=first.pk).update(status=ImportJob.Status.RUNNING)
+
+    resumed = import_jobs_resume()
+
+    first.refresh_from_db()
+    assert (first.status, first.stored_name) == ("failed", "")
+    assert first.error.startswith("interrupted: the server restarted while reading it")
+    assert resumed == [second.pk]
+    assert [p.name for p in upload_dir.iterdir()] == [second.stored_name]
+    assert import_job_run(job_id=second.pk).status == "done"
 
 
 # -- the progress endpoint -------------------------------------------------------------

@@ -60,8 +60,13 @@ from routing.services.orders import (
 
 logger = logging.getLogger(__name__)
 
-# Per-order sends in flight at once; the brokers' own rate limits come later.
-MAX_CONCURRENT_SENDS = 32
+# Orders in flight at once per worker. An event's orders are all handed to
+# the adapters at once: pacing them within a platform's rate limits is the
+# adapter's job (it knows the limits; issue 12), and a small bound here
+# made the 200th follower wait for the broker's answers to the first 168.
+# The bound only caps a burst's memory and the database work of the
+# per-order path (recovery, pending sends).
+MAX_CONCURRENT_SENDS = 1024
 POLL_SECONDS = 0.5
 # Layer-2 passes (marks, halts, flatten on breach) at most this often.
 RISK_WATCH_SECONDS = 1.0

@@ -353,3 +353,16 @@ def test_celery_task_reads_the_job(route: Route, alice_client: Client, shared_da
 
     job.refresh_from_db()
     assert job.status == "done"
+
+
+def test_upload_without_csrf_token_then_refused_and_nothing_stored(route: Route) -> None:
+    # The view sets its upload handler before Django reads the body, so it is
+    # exempt from the middleware's check and checks CSRF itself: prove it does.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(route.owner)
+
+    response = _post(client, route, "Fills.csv", tradovate_fills(3))
+
+    assert response.status_code == 403
+    assert ImportJob.objects.count() == 0
+    _nothing_stored()

@@ -62,12 +62,8 @@ from routing.models import (
     Follower,
     LeaderEvent,
 )
-from routing.selectors import session_pnl_by_account
-from routing.services.account_sessions import (
-    account_session_preview,
-    engine_session,
-    session_realized,
-)
+from routing.selectors import session_pnl_by_account, session_realized_by_account
+from routing.services.account_sessions import account_session_preview, engine_session
 from routing.services.risk_watch import limits_of
 
 
@@ -159,12 +155,18 @@ def route_budget(*, group: CopyGroup, at: datetime) -> RouteBudget:
         .order_by("pk")
     )
     account_ids = [f.account_id for f in followers]
-    pnl = session_pnl_by_account(account_ids, at)
-    realized = session_realized(account_ids, at)
     rows = {
         r.account_id: r
         for r in AccountSession.objects.filter(account_id__in=account_ids, trading_date=day)
     }
+    # One aggregate of the session's fills serves both figures.
+    realized = session_realized_by_account(account_ids, at)
+    pnl = session_pnl_by_account(
+        account_ids,
+        at,
+        realized=realized,
+        carried={a: r.opening_unrealized for a, r in rows.items()},
+    )
     enabled = [f.pk for f in followers if f.enabled]
     slots = set(enabled if limits.max_accounts is None else enabled[: limits.max_accounts])
     budgets = tuple(

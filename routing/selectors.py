@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,34 +32,63 @@ FEED_LENGTH = 25
 ENGINE_STALE_FOR = timedelta(seconds=60)
 
 
-def session_pnl_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
+def session_pnl_by_account(
+    account_ids: Iterable[int],
+    at: datetime,
+    *,
+    realized: Mapping[int, Decimal] | None = None,
+    carried: Mapping[int, Decimal] | None = None,
+) -> dict[int, Decimal]:
     """PnL in dollars per account for the session holding ``at``: realized
     (fills since the session opened) + unrealized (open positions at their
     last mark) - the unrealized they carried in at the session start
-    (:class:`routing.models.AccountSession`, once the session was reset)."""
+    (:class:`routing.models.AccountSession`, once the session was reset).
+
+    A caller that has read them already passes ``realized`` (account id ->
+    dollars, as :func:`session_realized_by_account` gives it) and ``carried``
+    (account id -> ``opening_unrealized`` of its session row for the trading
+    date of ``at``; an account missing has no row yet): each saves a
+    statement, and the hot path used to run the same aggregate twice.
+    """
     ids = list(account_ids)
     pnl = dict.fromkeys(ids, Decimal(0))
-    realized = (
-        Fill.objects.filter(account_id__in=ids, filled_at__gte=session_start(at))
-        .values("account_id")
-        .annotate(total=Sum("realized_pnl"))
-    )
-    for row in realized:
-        pnl[row["account_id"]] += row["total"]
-    unrealized = (
-        Position.objects.filter(account_id__in=ids)
+    if realized is None:
+        realized = session_realized_by_account(ids, at)
+    for account_id in ids:
+        pnl[account_id] += realized.get(account_id, Decimal(0))
+    for account_id, total in (
+        Position.objects.filter(account_id__any_of=ids)
         .exclude(qty=0)
         .values("account_id")
         .annotate(total=Sum("unrealized_pnl"))
-    )
-    for row in unrealized:
-        pnl[row["account_id"]] += row["total"]
+        .values_list("account_id", "total")
+    ):
+        pnl[account_id] += total
+    if carried is None:
+        carried = dict(
+            AccountSession.objects.filter(
+                account_id__any_of=ids, trading_date=trading_date(at)
+            ).values_list("account_id", "opening_unrealized")
+        )
     # PnL open positions carried into the session belongs to the opening equity.
-    for account_id, carried in AccountSession.objects.filter(
-        account_id__in=ids, trading_date=trading_date(at)
-    ).values_list("account_id", "opening_unrealized"):
-        pnl[account_id] -= carried
+    for account_id, opening_unrealized in carried.items():
+        if account_id in pnl:
+            pnl[account_id] -= opening_unrealized
     return pnl
+
+
+def session_realized_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
+    """Realized PnL (dollars) per account since the session holding ``at``
+    opened (0 for an account without fills since): one aggregate."""
+    ids = list(account_ids)
+    realized = dict.fromkeys(ids, Decimal(0))
+    realized.update(
+        Fill.objects.filter(account_id__any_of=ids, filled_at__gte=session_start(at))
+        .values("account_id")
+        .annotate(total=Sum("realized_pnl"))
+        .values_list("account_id", "total")
+    )
+    return realized
 
 
 def engine_contract_specs(roots: Iterable[str] | None = None) -> dict[str, EngineSpec]:

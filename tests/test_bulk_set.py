@@ -1,4 +1,4 @@
-"""copytrade.core.bulk.bulk_set: many rows' columns in one UPDATE."""
+"""copytrade.core.bulk: many rows written in one statement; the ``any_of`` lookup."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount, User
-from copytrade.core.bulk import bulk_set
-from journal.models import Position
+from copytrade.core.bulk import bulk_insert, bulk_set, bulk_set_columns
+from journal.models import EventType, JournalEntry, Position
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +62,79 @@ def test_it_refuses_unsaved_rows_and_writes_nothing_for_none() -> None:
     assert bulk_set([], ["qty"]) == 0
     with pytest.raises(ValueError, match="saved Position rows"):
         bulk_set([Position(symbol="MNQH6")], ["qty"])
+
+
+def test_set_columns_writes_plain_values_by_key_in_one_statement() -> None:
+    rows = _positions(2)
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    with CaptureQueriesContext(connection) as queries:
+        matched = bulk_set_columns(
+            Position,
+            [rows[1].pk, rows[0].pk],
+            {"qty": [4, -2], "mark_price": [Decimal("21001.75"), None], "updated_at": [when] * 2},
+        )
+    assert (matched, len(queries)) == (2, 1)
+    stored = {p.pk: (p.qty, p.mark_price, p.updated_at) for p in Position.objects.all()}
+    assert stored[rows[0].pk] == (-2, None, when)
+    assert stored[rows[1].pk] == (4, Decimal("21001.75"), when)
+    with pytest.raises(ValueError, match="qty: 1 values for 2 rows"):
+        bulk_set_columns(Position, [rows[0].pk, rows[1].pk], {"qty": [1]})
+
+
+def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
+    # Arrange: journal rows carry JSON (dict, None), text, ids and times.
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    extra = [{"n": i, "text": f"it's {i}", "price": Decimal("1.25")} for i in range(3)]
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        pks = bulk_insert(
+            JournalEntry,
+            {
+                "owner_id": [7, 8, 9],
+                "event_type": [EventType.COPY_ORDER_BLOCKED, "b.type", "x"],
+                "message": ['a "quoted" one', "b, with a comma", "c {braced}"],
+                "extra_data": extra,
+                "before": [None, {"qty": 1}, None],
+            },
+            same={"occurred_at": when, "actor_label": "engine", "after": None},
+        )
+    # Assert
+    assert len(queries) == 1
+    stored = {e.pk: e for e in JournalEntry.objects.filter(pk__in=pks)}
+    assert [stored[pk].owner_id for pk in pks] == [7, 8, 9]
+    assert [stored[pk].message for pk in pks] == [
+        'a "quoted" one',
+        "b, with a comma",
+        "c {braced}",
+    ]
+    blocked = EventType.COPY_ORDER_BLOCKED.value
+    assert [stored[pk].event_type for pk in pks] == [blocked, "b.type", "x"]
+    assert [stored[pk].extra_data for pk in pks] == [
+        {"n": i, "text": f"it's {i}", "price": "1.25"} for i in range(3)
+    ]
+    assert [stored[pk].before for pk in pks] == [None, {"qty": 1}, None]
+    assert {(stored[pk].occurred_at, stored[pk].actor_label) for pk in pks} == {(when, "engine")}
+
+
+def test_insert_writes_nothing_for_no_rows_and_refuses_ragged_columns() -> None:
+    assert bulk_insert(JournalEntry, {"owner_id": []}) == []
+    with pytest.raises(ValueError, match="message: 1 values for 2 rows"):
+        bulk_insert(JournalEntry, {"owner_id": [1, 2], "message": ["a"]})
+    assert not JournalEntry.objects.exists()
+
+
+def test_any_of_matches_what_in_matches() -> None:
+    rows = _positions(3)
+    ids = [rows[0].account_id, rows[2].account_id, 10**12]
+    by_in = set(Position.objects.filter(account_id__in=ids).values_list("pk", flat=True))
+    assert set(Position.objects.filter(account_id__any_of=ids).values_list("pk", flat=True)) == (
+        by_in
+    )
+    assert by_in == {rows[0].pk, rows[2].pk}
+    # A foreign key by name, a primary key, and no keys at all.
+    assert Position.objects.filter(account__any_of=ids).count() == 2
+    assert Position.objects.filter(pk__any_of=[rows[1].pk]).get() == rows[1]
+    assert not Position.objects.filter(account_id__any_of=[]).exists()
+    assert Position.objects.exclude(account_id__any_of=[]).count() == 3
+    with pytest.raises(TypeError, match="any_of takes integers"):
+        Position.objects.filter(account_id__any_of=["1"])

@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from copytrade.core import lookups  # noqa: F401  (registers ``field__any_of``)
+
 
 class BaseModel(models.Model):
     """``created_at`` (indexed) and ``updated_at`` on every table (HackSoft)."""

@@ -36,6 +36,7 @@ from routing.engine.risk import money
 from routing.engine.sessions import CHICAGO, session_start, trading_date
 from routing.engine.watch import SessionState, engine_view, session_open, session_roll
 from routing.models import AccountSession, Follower
+from routing.selectors import session_realized_by_account
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
 
@@ -129,9 +130,7 @@ def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
     row.save(force_insert=True)
     day, opened, opening = row.trading_date, row.opened_at, row.opening_balance
     carried_in, high, eod_high = row.opening_unrealized, row.high_water, row.eod_high_water
-    if BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(
-        balance=opening
-    ):
+    if BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(balance=opening):
         # The balance sizes percent-of-balance followers: cached routes reload.
         route_config_bump()
     account.balance = opening
@@ -174,17 +173,9 @@ def account_sessions_roll(*, at: datetime, accounts: Iterable[BrokerAccount] | N
 
 
 def session_realized(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
-    """Realized PnL (dollars) per account since the session holding ``at`` opened."""
-    ids = list(account_ids)
-    realized = dict.fromkeys(ids, Decimal(0))
-    rows = (
-        Fill.objects.filter(account_id__in=ids, filled_at__gte=session_start(at))
-        .values("account_id")
-        .annotate(total=Sum("realized_pnl"))
-    )
-    for row in rows:
-        realized[row["account_id"]] = row["total"]
-    return realized
+    """Realized PnL (dollars) per account since the session holding ``at`` opened
+    (:func:`routing.selectors.session_realized_by_account`)."""
+    return session_realized_by_account(account_ids, at)
 
 
 def engine_session(

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django.db.models import F
+from django.utils import timezone
 
+from copytrade.core.bulk import bulk_set_columns
 from routing.models import ExpectedPosition
 
 
@@ -56,12 +58,14 @@ def expected_position_move(*, account_id: int, symbol: str, delta: int) -> None:
 
 def expected_positions_of(
     account_ids: Iterable[int], symbols: Iterable[str]
-) -> dict[tuple[int, str], ExpectedPosition]:
-    """Every expected position row of ``account_ids``, locked (``SELECT ...
-    FOR UPDATE``, pk order) until the caller's transaction ends, with a row
-    at 0 for each (account, symbol in ``symbols``) pair: one statement when
-    they all exist (the usual case), three when some must be created first.
-    Must run inside ``transaction.atomic``.
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """Every expected position of ``account_ids``, locked (``SELECT ... FOR
+    UPDATE``, pk order) until the caller's transaction ends, as (account id,
+    contract) -> (row id, signed contracts), with a row at 0 for each
+    (account, symbol in ``symbols``) pair: one statement when they all exist
+    (the usual case), three when some must be created first. Values, not
+    instances: the copy path reads hundreds and writes few
+    (:func:`expected_positions_set`). Must run inside ``transaction.atomic``.
     """
     ids, syms = sorted(set(account_ids)), sorted(set(symbols))
     if not ids:
@@ -76,6 +80,25 @@ def expected_positions_of(
     return rows
 
 
-def _locked_rows(ids: list[int]) -> dict[tuple[int, str], ExpectedPosition]:
-    rows = ExpectedPosition.objects.select_for_update().filter(account_id__in=ids).order_by("pk")
-    return {(row.account_id, row.symbol): row for row in rows}
+def expected_positions_set(qty_of: Mapping[int, int]) -> None:
+    """Store signed contracts per expected position row id (rows locked by
+    :func:`expected_positions_of`) in one statement, ``updated_at`` now."""
+    if not qty_of:
+        return
+    pks = sorted(qty_of)
+    now = timezone.now()  # bulk writes skip auto_now
+    bulk_set_columns(
+        ExpectedPosition,
+        pks,
+        {"qty": [qty_of[pk] for pk in pks], "updated_at": [now] * len(pks)},
+    )
+
+
+def _locked_rows(ids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:
+    rows = (
+        ExpectedPosition.objects.select_for_update()
+        .filter(account_id__any_of=ids)
+        .order_by("pk")
+        .values_list("account_id", "symbol", "pk", "qty")
+    )
+    return {(account_id, symbol): (pk, qty) for account_id, symbol, pk, qty in rows}

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from journal.models import Position
 from routing.engine.conversion import micro_root
+from routing.engine.limits import RiskLimits
 from routing.engine.symbols import SymbolError, parse_contract
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import FollowerState, GroupConfig, SizingBasis
@@ -48,7 +49,7 @@ def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str
     other user's fills or replays reach a route's collar or conversions."""
     rows = (
         Position.objects.filter(
-            symbol__in=symbols, mark_price__isnull=False, account_id__in=list(account_ids)
+            symbol__in=symbols, mark_price__isnull=False, account_id__any_of=account_ids
         )
         .order_by("symbol", "-updated_at")
         .values_list("symbol", "mark_price")
@@ -65,6 +66,7 @@ def follower_states(
     *,
     at: datetime,
     complete: bool = False,
+    limits: Mapping[int, RiskLimits] | None = None,
 ) -> list[FollowerState]:
     """The engine's view of ``followers`` at aware ``at``, in their order.
 
@@ -76,13 +78,15 @@ def follower_states(
     balance, active quarantines and the session risk state, after layer 2
     applied any halt due now (journaled) — so this writes: the session reset
     when one is due, stale quarantine releases, halts and high-water marks.
-    A constant number of statements whatever the number of followers.
+    ``limits`` (account id -> risk limits: the cached routes') saves
+    converting the stored limits again (:func:`accounts_risk`). A constant
+    number of statements whatever the number of followers.
     """
     account_ids = sorted({f.account_id for f in followers})
     held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
     if not complete:
         for account_id, symbol, qty in (
-            ExpectedPosition.objects.filter(account_id__in=account_ids)
+            ExpectedPosition.objects.filter(account_id__any_of=account_ids)
             .exclude(qty=0)
             .values_list("account_id", "symbol", "qty")
         ):
@@ -92,7 +96,7 @@ def follower_states(
             held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
     accounts = list({f.account_id: f.account for f in followers}.values())
-    risks = accounts_risk(accounts, at=at)
+    risks = accounts_risk(accounts, at=at, limits=limits)
     risks = account_breaches_apply(
         risks, at=at, group_of={f.account_id: f.group_id for f in followers}
     )

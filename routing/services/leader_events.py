@@ -25,10 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from copytrade.core.bulk import bulk_set
 from journal.fills import FillInput, fills_record
 from journal.models import EventType, JournalEntry, Position
 from journal.services import (
@@ -48,15 +46,10 @@ from routing.engine.types import (
     DecisionStatus,
     LeaderFill,
 )
-from routing.models import (
-    CopyGroup,
-    CopyOrder,
-    ExpectedPosition,
-    Follower,
-    LeaderEvent,
-)
+from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
 from routing.selectors import copy_order_payload
-from routing.services.expected import expected_positions_of
+from routing.services.copy_writes import copy_orders_insert, decision_journal
+from routing.services.expected import expected_positions_of, expected_positions_set
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
 from routing.services.follower_state import contract_marks, follower_states, follower_symbols
 from routing.services.incidents import incidents_leader_fill_reused
@@ -69,12 +62,6 @@ from routing.services.route_state import (
     leader_routes,
     route_config_key,
 )
-
-_STATUS = {
-    DecisionStatus.SEND: CopyOrder.Status.PENDING,
-    DecisionStatus.BLOCKED: CopyOrder.Status.BLOCKED,
-    DecisionStatus.SKIPPED: CopyOrder.Status.SKIPPED,
-}
 
 
 @dataclass
@@ -303,14 +290,19 @@ def _decide(
         )
     expected = expected_positions_of(account_ids, symbols)
     states = follower_states(
-        followers, {k: row.qty for k, row in expected.items()}, at=fill.time, complete=True
+        followers,
+        {k: qty for k, (_, qty) in expected.items()},
+        at=fill.time,
+        complete=True,
+        limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
     )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
     }
     move = LeaderMove.of_fill(fill, leader_before)
     day = trading_date(fill.time)
-    changed: dict[tuple[int, str], ExpectedPosition] = {}
+    rows: list[tuple[CopyDecision, CopyGroup, Follower]] = []
+    moved: dict[int, int] = {}  # expected position row id -> its new signed contracts
     for route, _ in plans:
         group = route.group
         # Whether a level-2 route was reviewed depends on this event's session.
@@ -328,105 +320,15 @@ def _decide(
         by_account = {f.account_id: f for f in route.followers}
         for decision in decisions:
             follower = by_account[int(decision.follower)]
-            order = _order_from(decision, group, event, follower, claimed=claimed)
             if decision.status is DecisionStatus.SEND:
-                row = expected[(follower.account_id, order.symbol)]
-                row.qty = decision.target
-                changed[(follower.account_id, order.symbol)] = row
-            decided.orders.append(order)
-            decided.journal.extend(_decision_journal(decision, order, group, fill))
-    CopyOrder.objects.bulk_create(decided.orders)
-    if changed:
-        now = timezone.now()
-        for row in changed.values():
-            row.updated_at = now  # bulk_update skips auto_now
-        bulk_set(list(changed.values()), ["qty", "updated_at"])
-    for order in decided.orders:
-        decided.feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
+                moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
+            rows.append((decision, group, follower))
+    decided.orders = copy_orders_insert(event=event, decided=rows, claimed=claimed)
+    expected_positions_set(moved)
+    for (decision, group, _), order in zip(rows, decided.orders, strict=True):
+        decided.journal.extend(decision_journal(decision, order, group, fill))
+        decided.feed.setdefault(group.owner_id, []).append(copy_order_payload(order))
     return decided
-
-
-def _decision_journal(
-    decision: CopyDecision, order: CopyOrder, group: CopyGroup, fill: LeaderFill
-) -> list[JournalEntry]:
-    """Journal rows for a scaled-down or blocked decision (none otherwise)."""
-    entries = []
-    name = order.account.name
-    if decision.scaled_from is not None:
-        entries.append(
-            journal_entry(
-                owner_id=group.owner_id,
-                event_type=EventType.COPY_ORDER_SCALED,
-                group_id=group.pk,
-                account_id=order.account_id,
-                actor_label="engine",
-                occurred_at=fill.time,
-                message=(
-                    f"{name}: {order.side} {order.symbol} entry scaled down from "
-                    f"{decision.scaled_from}: {order.reason}"
-                ),
-                extra_data={
-                    "client_order_id": order.client_order_id,
-                    "leader_event": fill.event_id,
-                    "entry_requested": decision.scaled_from,
-                },
-            )
-        )
-    if order.status == CopyOrder.Status.BLOCKED:
-        entries.append(
-            journal_entry(
-                owner_id=group.owner_id,
-                event_type=EventType.COPY_ORDER_BLOCKED,
-                group_id=group.pk,
-                account_id=order.account_id,
-                actor_label="engine",
-                occurred_at=fill.time,
-                message=f"{name}: {order.side} {order.symbol} blocked: {order.reason}",
-                extra_data={
-                    "client_order_id": order.client_order_id,
-                    "leader_event": fill.event_id,
-                },
-            )
-        )
-    return entries
-
-
-def _order_from(
-    decision: CopyDecision,
-    group: CopyGroup,
-    event: LeaderEvent,
-    follower: Follower,
-    *,
-    claimed: bool = False,
-) -> CopyOrder:
-    order = CopyOrder(
-        leader_event_id=event.pk,
-        group_id=group.pk,
-        follower_id=follower.pk,
-        account_id=follower.account_id,
-        client_order_id=decision.client_order_id,
-        symbol=decision.symbol,
-        side=decision.side.value,
-        qty=decision.qty,
-        intent=decision.intent.value,
-        status=CopyOrder.Status.SENT
-        if claimed and decision.status is DecisionStatus.SEND
-        else _STATUS[decision.status],
-        reason=decision.reason,
-        position_before=decision.position_before,
-        target=decision.target,
-    )
-    # The related rows are at hand: cached as select_related would, because
-    # assigning them through the descriptors (router checks per assignment)
-    # cost more than the engine itself at 200 followers.
-    for name, related in (
-        ("leader_event", event),
-        ("group", group),
-        ("follower", follower),
-        ("account", follower.account),
-    ):
-        CopyOrder._meta.get_field(name).set_cached_value(order, related)
-    return order
 
 
 def leader_last_seq(*, account_id: int) -> int:

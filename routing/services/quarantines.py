@@ -32,7 +32,7 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     active: dict[int, set[str]] = {}
     stale = []
     for pk, follower_id, symbol, day in Quarantine.objects.filter(
-        follower_id__in=ids, released_at__isnull=True
+        follower_id__any_of=ids, released_at__isnull=True
     ).values_list("pk", "follower_id", "symbol", "trading_date"):
         if day < today:
             stale.append(pk)

@@ -36,12 +36,11 @@ from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
 from routing.engine.watch import account_check, breaches, route_check
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
-from routing.selectors import session_pnl_by_account
+from routing.selectors import session_pnl_by_account, session_realized_by_account
 from routing.services.account_sessions import (
     account_halt,
     account_session_current,
     engine_session,
-    session_realized,
     session_state_of,
 )
 from routing.services.route_levels import route_lock
@@ -70,32 +69,54 @@ def limits_of(account: BrokerAccount) -> RiskLimits:
         return RiskLimits()
 
 
-def accounts_risk(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[int, AccountRisk]:
+def accounts_risk(
+    accounts: Sequence[BrokerAccount],
+    *,
+    at: datetime,
+    limits: Mapping[int, RiskLimits] | None = None,
+) -> dict[int, AccountRisk]:
     """Risk figures per account id at aware ``at``, each account's session
-    row made current first (a missed session reset catches up here)."""
+    row made current first (a missed session reset catches up here).
+
+    ``limits`` (account id -> risk limits, e.g. the cached routes') saves
+    converting each account's stored limits again; an account missing from
+    it is converted as :func:`limits_of` does. Raises ``ValueError`` naming
+    a stored limit the engine refuses.
+    """
     ids = [a.pk for a in accounts]
-    pnl = session_pnl_by_account(ids, at)
-    realized = session_realized(ids, at)
+    day = trading_date(at)
     # The current rows in one read; only an account whose session is not
     # reset yet goes through the (race-safe) reset one by one.
     current = {
         row.account_id: row
-        for row in AccountSession.objects.filter(account_id__in=ids, trading_date=trading_date(at))
+        for row in AccountSession.objects.filter(account_id__any_of=ids, trading_date=day)
     }
+    # One aggregate of the session's fills serves both the session PnL and
+    # the realized figure; the rows just read give the PnL carried in (a row
+    # the reset creates below was not there for the PnL either).
+    realized = session_realized_by_account(ids, at)
+    pnl = session_pnl_by_account(
+        ids,
+        at,
+        realized=realized,
+        carried={a: row.opening_unrealized for a, row in current.items()},
+    )
     result = {}
     for account in accounts:
         row = current.get(account.pk) or account_session_current(account=account, at=at)
         # The halt's journal names the account without a read.
         AccountSession._meta.get_field("account").set_cached_value(row, account)
-        limits = limits_of(account)
+        account_limits = limits.get(account.pk) if limits is not None else None
+        if account_limits is None:
+            account_limits = limits_of(account)
         state = engine_session(
             row,
             account=account,
-            limits=limits,
+            limits=account_limits,
             session_pnl=pnl[account.pk],
             realized=realized[account.pk],
         )
-        result[account.pk] = AccountRisk(account, row, limits, pnl[account.pk], state)
+        result[account.pk] = AccountRisk(account, row, account_limits, pnl[account.pk], state)
     return result
 
 

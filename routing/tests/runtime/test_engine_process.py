@@ -152,6 +152,11 @@ def test_engine_process_with_follower_without_adapter_and_database_blip_keeps_co
     rejected = CopyOrder.objects.get(account=bad, leader_event__external_id="f0")
     assert rejected.status == "rejected"
     assert "no broker adapter for platform 'tradovate'" in rejected.reason
-    # The blip reached the engine (the main loop or the lease renewal met it).
-    assert "terminating connection due to administrator command" in output
+    # The blip reached the engine (the main loop or the lease renewal met it);
+    # psycopg words a terminated backend either way, depending on whether
+    # the server's notice arrived before the socket closed.
+    assert (
+        "terminating connection due to administrator command" in output
+        or "server closed the connection unexpectedly" in output
+    ), output[-3000:]
     assert Incident.objects.filter(group=route.group).exists()

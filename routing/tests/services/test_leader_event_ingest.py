@@ -101,3 +101,27 @@ def test_symbol_without_contract_spec_then_fails_closed(route: Route) -> None:
         assert order.status == "blocked"
         assert "no contract spec for MNQ" in order.reason
         assert order.qty == 0
+
+
+def test_orders_returned_are_the_rows_stored_with_their_related_rows(route: Route) -> None:
+    # Arrange: one order sized, one blocked (Eval 25K: 12 x 0.5 = 6 > 5).
+    # Act
+    result = leader_event_ingest(account=route.leader, fill=fill("f1", Side.BUY, 12), source="t")
+    # Assert: every column of each returned order is what a read gives back.
+    fields = [f.attname for f in CopyOrder._meta.concrete_fields]
+    stored = {o.pk: o for o in CopyOrder.objects.filter(leader_event=result.event)}
+    assert sorted(stored) == sorted(o.pk for o in result.orders)
+    for order in result.orders:
+        assert [getattr(order, f) for f in fields] == [getattr(stored[order.pk], f) for f in fields]
+        assert not order._state.adding
+        # The related rows come cached (no query), and are the right ones.
+        assert order.leader_event is result.event
+        assert (order.account.pk, order.follower.pk) == (order.account_id, order.follower_id)
+    statuses = sorted((o.account.name, o.status, o.kind, o.order_type) for o in result.orders)
+    assert statuses == [
+        ("Eval 25K", "blocked", "copy", "market"),
+        ("Funded 150K", "pending", "copy", "market"),
+    ]
+    entry = JournalEntry.objects.get(event_type=EventType.COPY_ORDER_BLOCKED)
+    blocked = orders_by_account(result)["Eval 25K"]
+    assert entry.extra_data["client_order_id"] == blocked.client_order_id

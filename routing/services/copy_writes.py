@@ -1,0 +1,179 @@
+"""Writing one leader event's decisions: copy orders and their journal rows.
+
+Called by :func:`routing.services.leader_events.leader_event_ingest` inside
+its transaction, once per event for every follower of every group. The
+orders go to the database in one statement built from plain values
+(:func:`copytrade.core.bulk.bulk_insert`) and come back as ``CopyOrder``
+instances made the way a query makes them (``Model.from_db``), with their
+related rows cached: at 200 followers, building each order through the
+model's keyword constructor and ``bulk_create``'s per-field preparation
+cost more than the engine and the database together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from django.db import router
+from django.utils import timezone
+
+from copytrade.core.bulk import bulk_insert
+from journal.models import EventType, JournalEntry
+from journal.services import journal_entry
+from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
+from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
+
+# The engine's verdict -> the stored status (SEND: PENDING for the order
+# router, or SENT when the caller hands the orders to the brokers itself).
+_STATUS = {
+    DecisionStatus.SEND: CopyOrder.Status.PENDING.value,
+    DecisionStatus.BLOCKED: CopyOrder.Status.BLOCKED.value,
+    DecisionStatus.SKIPPED: CopyOrder.Status.SKIPPED.value,
+}
+_SENT = CopyOrder.Status.SENT.value
+_BLOCKED = CopyOrder.Status.BLOCKED.value
+
+_OPTS = CopyOrder._meta
+# Columns that differ per order; every other column is the same for one
+# event's orders (the event, timestamps, the model's defaults).
+_PER_ORDER = (
+    "group",
+    "follower",
+    "account",
+    "client_order_id",
+    "symbol",
+    "side",
+    "qty",
+    "intent",
+    "status",
+    "reason",
+    "position_before",
+    "target",
+)
+# Related rows at hand, cached on each order as ``select_related`` would:
+# assigning them through the descriptors (router checks per assignment)
+# cost more than the engine itself at 200 followers.
+_RELATED = tuple(_OPTS.get_field(name) for name in ("leader_event", "group", "follower", "account"))
+
+
+def _plain(value: Any) -> Any:
+    """An enum member's value (TextChoices defaults), as a loaded row holds it."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def _status(decision: CopyDecision, claimed: bool) -> str:
+    if claimed and decision.status is DecisionStatus.SEND:
+        return _SENT
+    return _STATUS[decision.status]
+
+
+def copy_orders_insert(
+    *,
+    event: LeaderEvent,
+    decided: Sequence[tuple[CopyDecision, CopyGroup, Follower]],
+    claimed: bool,
+) -> list[CopyOrder]:
+    """Store one ``CopyOrder`` per ``(decision, group, follower)`` of
+    ``event`` (saved, with its id) in one statement and return them in the
+    same order, with the event, group, follower and account cached.
+
+    Status from the decision (SEND is PENDING, or SENT with ``claimed``);
+    the order is a market order of kind *copy* with the model's defaults
+    elsewhere; ``created_at`` and ``updated_at`` are the same instant for
+    every order of the event. Raises ``IntegrityError`` (nothing stored)
+    when an order breaks a constraint (an event decided twice).
+    """
+    if not decided:
+        return []
+    now = timezone.now()
+    rows = [
+        (
+            group.pk,
+            follower.pk,
+            follower.account_id,
+            decision.client_order_id,
+            decision.symbol,
+            decision.side.value,
+            decision.qty,
+            decision.intent.value,
+            _status(decision, claimed),
+            decision.reason,
+            decision.position_before,
+            decision.target,
+        )
+        for decision, group, follower in decided
+    ]
+    columns = dict(zip(_PER_ORDER, map(list, zip(*rows, strict=True)), strict=True))
+    same: dict[str, Any] = {
+        f.name: _plain(f.get_default())
+        for f in _OPTS.concrete_fields
+        if not f.primary_key and f.name not in columns
+    }
+    same.update(created_at=now, updated_at=now, leader_event=event.pk)
+    pks = bulk_insert(CopyOrder, columns, same=same)
+    # Each order's values in the model's field order, as a query row would
+    # hand them to ``from_db``: per-order columns by index, the rest shared.
+    layout = [
+        (columns[f.name], None) if f.name in columns else (None, same[f.name])
+        for f in _OPTS.concrete_fields
+        if not f.primary_key
+    ]
+    db = router.db_for_write(CopyOrder)
+    orders = []
+    for i, (pk, (_, group, follower)) in enumerate(zip(pks, decided, strict=True)):
+        order = CopyOrder.from_db(
+            db, None, [pk, *(value if col is None else col[i] for col, value in layout)]
+        )
+        for field, related in zip(
+            _RELATED, (event, group, follower, follower.account), strict=True
+        ):
+            field.set_cached_value(order, related)
+        orders.append(order)
+    return orders
+
+
+def decision_journal(
+    decision: CopyDecision, order: CopyOrder, group: CopyGroup, fill: LeaderFill
+) -> list[JournalEntry]:
+    """Journal rows (unsaved) for a scaled-down or blocked decision (none otherwise)."""
+    entries = []
+    name = order.account.name
+    if decision.scaled_from is not None:
+        entries.append(
+            journal_entry(
+                owner_id=group.owner_id,
+                event_type=EventType.COPY_ORDER_SCALED,
+                group_id=group.pk,
+                account_id=order.account_id,
+                actor_label="engine",
+                occurred_at=fill.time,
+                message=(
+                    f"{name}: {order.side} {order.symbol} entry scaled down from "
+                    f"{decision.scaled_from}: {order.reason}"
+                ),
+                extra_data={
+                    "client_order_id": order.client_order_id,
+                    "leader_event": fill.event_id,
+                    "entry_requested": decision.scaled_from,
+                },
+            )
+        )
+    if order.status == _BLOCKED:
+        entries.append(
+            journal_entry(
+                owner_id=group.owner_id,
+                event_type=EventType.COPY_ORDER_BLOCKED,
+                group_id=group.pk,
+                account_id=order.account_id,
+                actor_label="engine",
+                occurred_at=fill.time,
+                message=f"{name}: {order.side} {order.symbol} blocked: {order.reason}",
+                extra_data={
+                    "client_order_id": order.client_order_id,
+                    "leader_event": fill.event_id,
+                },
+            )
+        )
+    return entries

@@ -23,29 +23,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from routing.engine.conversion import Conversion, ConversionError, follower_contract, micro_root
+from routing.engine.copy_plan import EventPlan
 from routing.engine.limits import RouteLevel
-from routing.engine.orders import client_order_id
 from routing.engine.risk import EntryRequest, check_entry
-from routing.engine.sizing import (
-    SizingError,
-    plain,
-    round_target,
-    rounding_rule_text,
-    size_factor,
-)
-from routing.engine.symbols import parse_contract
 from routing.engine.types import (
     ContractSpec,
     CopyDecision,
-    CopyMode,
     DecisionStatus,
     FollowerState,
     GroupConfig,
     Intent,
     LeaderFill,
-    PartialExit,
     Side,
 )
 
@@ -99,19 +89,14 @@ def decide_copies(
     order ids. Pure: the same inputs give the same decisions. A missing spec,
     balance or price blocks that follower with the reason, never raises.
     """
-    # The follower contract depends on the event and the group only: worked out
-    # once per event, not once per follower.
-    try:
-        conversion: Conversion | ConversionError = follower_contract(
-            move.symbol, group, specs, leader_price=move.price, marks=marks or {}
-        )
-        micro = _micro_conversion(conversion, group, specs)
-    except ConversionError as exc:
-        conversion, micro = exc, None
+    # What depends on the event and the group only (the follower contract,
+    # the rounding rule, the reasons' words, the sizes of shared ratios) is
+    # worked out once per event, not once per follower.
+    plan = EventPlan(move, group, specs, route_key=route_key, marks=marks or {})
     route = _RouteRun.of(group, followers)
     decisions = []
     for follower in followers:
-        decision = _decide_one(move, group, follower, conversion, micro, route_key, specs, route)
+        decision = _decide_one(plan, follower, specs, route)
         route.total += abs(decision.target) - abs(decision.position_before)
         decisions.append(decision)
     return decisions
@@ -150,71 +135,70 @@ def follower_intent(held: int, target: int) -> Intent:
     return Intent.ENTRY if abs(target) > abs(held) else Intent.EXIT
 
 
-def _describe_move(move: LeaderMove) -> str:
-    return f"leader {move.before:+d} \u2192 {move.after:+d} {move.symbol}"
+def _decision(
+    plan: EventPlan,
+    follower: str,
+    order_id: str,
+    symbol: str,
+    held: int,
+    target: int,
+    qty: int,
+    status: DecisionStatus,
+    reason: str,
+    scaled_from: int | None = None,
+) -> CopyDecision:
+    """The decision taking ``held`` towards ``target`` by ``qty`` contracts."""
+    delta = target - held
+    if delta:
+        side, intent = Side.of_signed(delta), follower_intent(held, target)
+        target = held + (qty if delta > 0 else -qty)
+    else:
+        side, intent = plan.leader_side, plan.leader_intent
+    return CopyDecision(
+        follower,
+        symbol,
+        side,
+        qty,
+        status,
+        intent,
+        reason,
+        order_id,
+        held,
+        target,
+        scaled_from,
+    )
 
 
 def _decide_one(
-    move: LeaderMove,
-    group: GroupConfig,
+    plan: EventPlan,
     follower: FollowerState,
-    conversion: Conversion | ConversionError,
-    micro: Conversion | None,
-    route_key: str,
     specs: Mapping[str, ContractSpec],
     route: _RouteRun,
 ) -> CopyDecision:
-    coid = client_order_id(route_key, move.event_key, follower.key)
-    notes = [_describe_move(move)]
-
-    def decision(
-        symbol: str,
-        held: int,
-        target: int,
-        qty: int,
-        status: DecisionStatus,
-        scaled_from: int | None = None,
-    ) -> CopyDecision:
-        delta = target - held
-        side = Side.of_signed(delta) if delta else move.side
-        return CopyDecision(
-            follower=follower.key,
-            symbol=symbol,
-            side=side,
-            qty=qty,
-            status=status,
-            intent=follower_intent(held, target) if delta else _leader_intent(move),
-            reason="; ".join(notes),
-            client_order_id=coid,
-            position_before=held,
-            target=held + _sign(delta) * qty,
-            scaled_from=scaled_from,
+    key, conversion, micro = follower.key, plan.conversion, plan.micro
+    coid = plan.order_id(key)  # first: an empty key raises before anything is decided
+    if conversion is None:
+        reason = plan.blocked or ""
+        return _decision(plan, key, coid, plan.symbol, 0, 0, 0, DecisionStatus.BLOCKED, reason)
+    sizing = plan.sizing(follower)
+    if sizing.error is not None:
+        return _decision(
+            plan, key, coid, plan.symbol, 0, 0, 0, DecisionStatus.BLOCKED, sizing.error
         )
 
-    if isinstance(conversion, ConversionError):
-        notes.append(f"blocked: {conversion}")
-        return decision(move.symbol, 0, 0, 0, DecisionStatus.BLOCKED)
-    try:
-        factor, formula = size_factor(group, follower)
-    except SizingError as exc:
-        notes.append(f"blocked: {exc}")
-        return decision(move.symbol, 0, 0, 0, DecisionStatus.BLOCKED)
-
-    if micro is not None and follower.position(micro.symbol) != 0:
+    notes = [plan.move_text]
+    positions = follower.positions
+    if micro is not None and positions.get(micro.symbol, 0) != 0:
         # Once on the micro, stay there until flat, so exits close what was opened.
         conversion = micro
         notes.append(f"holds the micro {micro.symbol}")
-    elif (
-        micro is not None
-        and group.limits.level is RouteLevel.TEST
-        and follower.position(conversion.symbol) == 0
-    ):
+    elif micro is not None and plan.test_level and positions.get(conversion.symbol, 0) == 0:
         # Level 1 forces one contract: the micro's, or it would risk more than Active.
         conversion = micro
         notes.append(f"route level 1 Test: sized on the micro {micro.symbol}")
 
-    held = follower.position(conversion.symbol)
-    target, raw = _target(move, group, follower, conversion, factor, formula, held, notes)
+    held = positions.get(conversion.symbol, 0)
+    target, raw = plan.target(sizing, conversion, held, notes)
     if (
         micro is not None
         and conversion is not micro
@@ -222,21 +206,19 @@ def _decide_one(
         and raw > 0
         and target == held == 0
     ):
-        micro_raw = raw * micro.rate / conversion.rate
-        micro_target = round_target(micro_raw, group.rounding, growing=True)
-        notes.append(
-            f"auto micro: {plain(raw)} {conversion.root} = {plain(micro_raw)} {micro.root} "
-            f"\u2192 {micro_target}"
-        )
+        micro_target, note = plan.on_micro(raw, conversion, micro)
+        notes.append(note)
         if micro_target > 0:
-            conversion, held = micro, follower.position(micro.symbol)
-            target = _sign(move.after) * micro_target
+            conversion, held = micro, positions.get(micro.symbol, 0)
+            target = plan.direction * micro_target
     symbol = conversion.symbol
 
     delta = target - held
     if delta == 0:
-        notes.append(f"holds {held:+d}, target {target:+d}: nothing to send")
-        return decision(symbol, held, target, 0, DecisionStatus.SKIPPED)
+        notes.append(_nothing_to_send(held, target))
+        return _decision(
+            plan, key, coid, symbol, held, target, 0, DecisionStatus.SKIPPED, "; ".join(notes)
+        )
     exit_qty = min(abs(delta), abs(held)) if held and _sign(delta) != _sign(held) else 0
     entry_qty = abs(delta) - exit_qty
 
@@ -244,101 +226,51 @@ def _decide_one(
     status = DecisionStatus.SKIPPED
     if entry_qty:
         request = EntryRequest(
-            symbol=symbol,
-            sign=_sign(delta),
-            held=held,
-            exit_qty=exit_qty,
-            entry_qty=entry_qty,
-            route_total=route.total,
-            route_pnl=route.pnl,
-            eligible=follower.key in route.eligible,
+            symbol,
+            _sign(delta),
+            held,
+            exit_qty,
+            entry_qty,
+            route.total,
+            route.pnl,
+            key in route.eligible,
         )
-        entry_qty, status, risk_notes = _entry_allowed(group, follower, request, specs)
+        entry_qty, status, risk_notes = _entry_allowed(plan.group, follower, request, specs)
         if entry_qty == 0:
             notes.append(f"entry of {requested} not sent: {'; '.join(risk_notes)}")
         else:
             notes.extend(risk_notes)
     qty = exit_qty + entry_qty
-    verb = "buy" if delta > 0 else "sell"
-    scaled_from = requested if 0 < entry_qty < requested else None
     if qty:
-        after = held + _sign(delta) * qty
-        reached = f" (capped at {after:+d})" if after != target else ""
-        notes.append(f"holds {held:+d}, target {target:+d}{reached}: {verb} {qty}")
-        return decision(symbol, held, target, qty, DecisionStatus.SEND, scaled_from)
-    return decision(symbol, held, target, 0, status)
+        scaled_from = requested if 0 < entry_qty < requested else None
+        notes.append(_order_text(held, target, held + _sign(delta) * qty, qty))
+        return _decision(
+            plan,
+            key,
+            coid,
+            symbol,
+            held,
+            target,
+            qty,
+            DecisionStatus.SEND,
+            "; ".join(notes),
+            scaled_from,
+        )
+    return _decision(plan, key, coid, symbol, held, target, 0, status, "; ".join(notes))
 
 
-def _leader_intent(move: LeaderMove) -> Intent:
-    if move.before * move.after < 0:
-        return Intent.REVERSAL
-    return Intent.ENTRY if abs(move.after) > abs(move.before) else Intent.EXIT
+# The closing words of a reason take a few small integers, and followers of
+# one route mostly share them: formatted once per distinct tuple.
+@lru_cache(maxsize=4096)
+def _nothing_to_send(held: int, target: int) -> str:
+    return f"holds {held:+d}, target {target:+d}: nothing to send"
 
 
-def _micro_conversion(
-    conversion: Conversion, group: GroupConfig, specs: Mapping[str, ContractSpec]
-) -> Conversion | None:
-    if not group.auto_micro:
-        return None
-    micro = micro_root(conversion.root, specs)
-    if micro is None:
-        return None
-    rate = conversion.rate * specs[conversion.root].point_value / specs[micro].point_value
-    symbol = parse_contract(conversion.symbol).with_root(micro).code
-    return Conversion(symbol, micro, rate, f"x {plain(rate)} on the micro {micro}")
-
-
-def _target(
-    move: LeaderMove,
-    group: GroupConfig,
-    follower: FollowerState,
-    conversion: Conversion,
-    factor: Decimal,
-    formula: str,
-    held: int,
-    notes: list[str],
-) -> tuple[int, Decimal | None]:
-    """``(signed target, raw size or None)`` for the follower in ``conversion.symbol``."""
-    if move.after == 0:
-        notes.append(f"leader flat: close all {held:+d}" if held else "leader flat")
-        return 0, None
-    direction = _sign(move.after)
-    reversal = move.before * move.after < 0
-    growing = reversal or abs(move.after) > abs(move.before)
-    on_side = held * direction  # > 0: follower holds the leader's direction
-    rate_text = f" {conversion.text}" if conversion.text else ""
-
-    if group.copy_mode is CopyMode.MULTIPLIER:
-        raw = abs(move.after) * factor * conversion.rate
-        text = f"{abs(move.after)} x {formula}{rate_text}"
-    elif growing:
-        raw = factor * conversion.rate
-        text = f"fixed {formula}{rate_text}"
-    else:
-        raw = Decimal(max(on_side, 0)) * abs(move.after) / abs(move.before)
-        text = f"{max(on_side, 0)} x {abs(move.after)}/{abs(move.before)}"
-    rounded = round_target(raw, group.rounding, growing=growing)
-    notes.append(
-        f"target {text} = {plain(raw)} \u2192 {rounded} "
-        f"({rounding_rule_text(group.rounding, growing=growing)})"
-    )
-    if group.limits.level is RouteLevel.TEST and rounded != 1:
-        # Level 1 tests the route end to end at the smallest size, unscaled.
-        notes.append(f"route level 1 Test: size forced to 1 contract (not {rounded})")
-        rounded = 1
-
-    if growing:
-        if not reversal and on_side > rounded:
-            notes.append(f"holds {on_side} already: entries never reduce")
-            return held, raw
-        return direction * rounded, raw
-    if on_side < 0:
-        notes.append("holds the opposite side: an exit never adds to it (see reconciliation)")
-        return held, raw
-    if group.partial_exit is PartialExit.EXIT_WITH_LEADER:
-        notes.append("exit with leader: partial exits ignored")
-        return held, raw
-    return direction * min(rounded, on_side), raw
+@lru_cache(maxsize=4096)
+def _order_text(held: int, target: int, after: int, qty: int) -> str:
+    reached = f" (capped at {after:+d})" if after != target else ""
+    verb = "buy" if target > held else "sell"
+    return f"holds {held:+d}, target {target:+d}{reached}: {verb} {qty}"
 
 
 def _entry_allowed(

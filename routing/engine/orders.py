@@ -9,6 +9,7 @@ refuse the repeat.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 CLIENT_ORDER_ID_PREFIX = "ct"
 # 24 hex chars = 96 bits: collisions are negligible and the id stays within
@@ -23,8 +24,24 @@ def client_order_id(route_key: str, event_key: str, follower_key: str) -> str:
     broker fill id, qualified by the leader account), ``follower_key`` the
     follower account. All three must be non-empty.
     """
-    for name, value in (("route", route_key), ("event", event_key), ("follower", follower_key)):
-        if not value:
-            raise ValueError(f"client order id needs a non-empty {name} key")
-    material = "\x1f".join((route_key, event_key, follower_key)).encode()
-    return f"{CLIENT_ORDER_ID_PREFIX}-{hashlib.sha256(material).hexdigest()[:_DIGEST_CHARS]}"
+    return client_order_ids(route_key, event_key)(follower_key)
+
+
+def client_order_ids(route_key: str, event_key: str) -> Callable[[str], str]:
+    """``follower_key -> client_order_id(route_key, event_key, follower_key)``.
+
+    For one event's many followers: the route and event part of the hashed
+    material is encoded once. The returned function raises ``ValueError``
+    like :func:`client_order_id` (an empty key), when it is called: an event
+    with no followers needs no id.
+    """
+    head = f"{route_key}\x1f{event_key}\x1f".encode()
+    empty = "route" if not route_key else "event" if not event_key else None
+
+    def order_id(follower_key: str) -> str:
+        if empty is not None or not follower_key:
+            raise ValueError(f"client order id needs a non-empty {empty or 'follower'} key")
+        digest = hashlib.sha256(head + follower_key.encode()).hexdigest()
+        return f"{CLIENT_ORDER_ID_PREFIX}-{digest[:_DIGEST_CHARS]}"
+
+    return order_id

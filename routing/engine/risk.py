@@ -253,57 +253,59 @@ def _caps(
     limits = follower.limits
     base = max(abs(request.held) - request.exit_qty, 0)  # this position's size after the exit part
     account_total = sum(abs(q) for q in follower.positions.values()) - request.exit_qty
-    rooms: list[tuple[int, str]] = []
+    # (room, rule): the rule's words as a format template and its figures,
+    # put together only for the rule that scales or blocks the entry.
+    rooms: list[_Room] = []
+    exit_qty = request.exit_qty
     if limits.max_contracts is not None:
         rooms.append(
-            (
-                limits.max_contracts - request.exit_qty,
-                f"max contracts per order {limits.max_contracts}"
-                + (f" (exit part {request.exit_qty})" if request.exit_qty else ""),
-            )
+            (limits.max_contracts - exit_qty, _MAX_ORDER_EXIT, (limits.max_contracts, exit_qty))
+            if exit_qty
+            else (limits.max_contracts, _MAX_ORDER, (limits.max_contracts,))
         )
     if limits.max_position is not None:
-        rooms.append(
-            (
-                limits.max_position - base,
-                f"max contracts per position {limits.max_position} (holds {base})",
-            )
-        )
+        rooms.append((limits.max_position - base, _MAX_POSITION, (limits.max_position, base)))
     if route.max_contracts_per_account is not None:
-        rooms.append(
-            (
-                route.max_contracts_per_account - account_total,
-                f"route max contracts per account {route.max_contracts_per_account} "
-                f"(holds {account_total})",
-            )
-        )
+        cap = route.max_contracts_per_account
+        rooms.append((cap - account_total, _ROUTE_PER_ACCOUNT, (cap, account_total)))
     if limits.position_cap_pct is not None or limits.exposure_cap is not None:
         exposure = _exposure_rooms(follower, route, request, specs, base)
         if isinstance(exposure, str):
             return EntryVerdict(0, True, (exposure,))
         rooms.extend(exposure)
     if route.max_total_contracts is not None:
-        route_after_exit = request.route_total - request.exit_qty
-        rooms.append(
-            (
-                route.max_total_contracts - route_after_exit,
-                f"route max total contracts {route.max_total_contracts} "
-                f"(followers hold {route_after_exit})",
-            )
-        )
+        route_after_exit = request.route_total - exit_qty
+        cap = route.max_total_contracts
+        rooms.append((cap - route_after_exit, _ROUTE_TOTAL, (cap, route_after_exit)))
 
     qty, notes = request.entry_qty, []
-    for room, rule in rooms:
+    for room, rule, figures in rooms:
         room = max(room, 0)
         if qty <= room:
             continue
         if limits.on_breach is OnBreach.BLOCK or room == 0:
             return EntryVerdict(
-                0, True, (*notes, f"entry {qty} contracts > {room} allowed by {rule}")
+                0,
+                True,
+                (*notes, f"entry {qty} contracts > {room} allowed by {rule.format(*figures)}"),
             )
-        notes.append(f"entry scaled down {qty} \u2192 {room}: {rule}")
+        notes.append(f"entry scaled down {qty} \u2192 {room}: {rule.format(*figures)}")
         qty = room
     return EntryVerdict(qty, False, tuple(notes))
+
+
+# A cap's room (contracts) and its words: a template and its figures.
+_Room = tuple[int, str, tuple[object, ...]]
+_MAX_ORDER = "max contracts per order {}"
+_MAX_ORDER_EXIT = "max contracts per order {} (exit part {})"
+_MAX_POSITION = "max contracts per position {} (holds {})"
+_ROUTE_PER_ACCOUNT = "route max contracts per account {} (holds {})"
+_ROUTE_TOTAL = "route max total contracts {} (followers hold {})"
+# Money figures as money() prints them: two decimals, thousands separated.
+_POSITION_CAP = (
+    "position cap {:f}% of balance {:,.2f} = {:,.2f} at {:,.2f} risk per contract (holds {})"
+)
+_EXPOSURE_CAP = "exposure cap {:,.2f} (exposure {:,.2f}, {:,.2f} risk per contract)"
 
 
 def _exposure_rooms(
@@ -312,7 +314,7 @@ def _exposure_rooms(
     request: EntryRequest,
     specs: Mapping[str, ContractSpec],
     base: int,
-) -> list[tuple[int, str]] | str:
+) -> list[_Room] | str:
     """Rooms (contracts) under the position cap and the exposure cap, or a
     blocking reason when exposure cannot be computed."""
     limits = follower.limits
@@ -331,7 +333,7 @@ def _exposure_rooms(
             return f"no contract spec for {symbol}: exposure cannot be computed"
         rpc[symbol] = risk_per_contract(spec, route) or Decimal(0)
     per_contract = rpc[request.symbol]
-    rooms: list[tuple[int, str]] = []
+    rooms: list[_Room] = []
     if limits.position_cap_pct is not None:
         balance = follower.balance
         if balance is None or balance <= 0:
@@ -340,14 +342,8 @@ def _exposure_rooms(
         # allowed must follow from the figure it prints (49,999.99 x 2% is
         # 999.9998: 9 contracts at 100.00, printed as 999.99, not 1,000.00).
         cap = (balance * limits.position_cap_pct / 100).quantize(CENT, rounding=ROUND_FLOOR)
-        rooms.append(
-            (
-                _contracts(cap / per_contract) - base,
-                f"position cap {limits.position_cap_pct.normalize():f}% of balance "
-                f"{money(balance)} = {money(cap)} at {money(per_contract)} risk per contract "
-                f"(holds {base})",
-            )
-        )
+        figures = (limits.position_cap_pct.normalize(), balance, cap, per_contract, base)
+        rooms.append((_contracts(cap / per_contract) - base, _POSITION_CAP, figures))
     if limits.exposure_cap is not None:
         held = {s: abs(q) for s, q in follower.positions.items() if q}
         held[request.symbol] = base
@@ -355,8 +351,8 @@ def _exposure_rooms(
         rooms.append(
             (
                 _contracts((limits.exposure_cap - current) / per_contract),
-                f"exposure cap {money(limits.exposure_cap)} (exposure {money(current)}, "
-                f"{money(per_contract)} risk per contract)",
+                _EXPOSURE_CAP,
+                (limits.exposure_cap, current, per_contract),
             )
         )
     return rooms

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from routing.engine.orders import client_order_id
+from routing.engine.orders import client_order_id, client_order_ids
 
 _FORMAT = re.compile(r"^ct-[0-9a-f]{24}$")
 
@@ -96,3 +96,23 @@ def test_client_order_id_when_key_empty_then_raises_naming_it(
     # Act / Assert
     with pytest.raises(ValueError, match=f"non-empty {name} key"):
         client_order_id(*keys)
+
+
+def test_client_order_ids_when_called_then_same_ids_as_client_order_id() -> None:
+    # Arrange: one event's id function, as decide_copies makes it once per event
+    order_id = client_order_ids("route-1", "LEAD:fill-9")
+
+    # Act
+    ids = [order_id(f) for f in ("follower-3", "42", "é")]
+
+    # Assert
+    assert ids == [client_order_id("route-1", "LEAD:fill-9", f) for f in ("follower-3", "42", "é")]
+
+
+def test_client_order_ids_when_route_empty_then_raises_only_when_called() -> None:
+    # Arrange: an event with no followers needs no id, so nothing raises yet
+    order_id = client_order_ids("", "LEAD:fill-9")
+
+    # Act / Assert
+    with pytest.raises(ValueError, match="non-empty route key"):
+        order_id("follower-3")

@@ -175,7 +175,7 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
         return FillsRecorded([], [])
     # The stored content comes with the ids, in the one read: no statement per fill.
     present = Fill.objects.filter(
-        account_id__in={f.account_id for f in fills},
+        account_id__any_of=sorted({f.account_id for f in fills}),
         broker_fill_id__in={f.broker_fill_id for f in fills},
     ).only(
         "account_id",
@@ -220,7 +220,7 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     # A superset of the pairs (every symbol of every account named) keeps
     # the statement small; only the pairs' rows are written back.
     locked = Position.objects.select_for_update().filter(
-        account_id__in={a for a, _ in pairs}, symbol__in={s for _, s in pairs}
+        account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs}
     )
     positions = {
         (p.account_id, p.symbol): p

@@ -109,15 +109,16 @@ def copy_orders_record(
     # each other in opposite order (an incident locks the route, which takes
     # the leader's row).
     leaders = sorted(
-        set(CopyOrder.objects.filter(pk__in=ids).values_list("group__leader_id", flat=True))
+        set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
     )
-    list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
-    orders = (
-        CopyOrder.objects.select_for_update(of=("self",))
+    list(BrokerAccount.objects.select_for_update().filter(pk__any_of=leaders).order_by("pk"))
+    orders = {
+        order.pk: order
+        for order in CopyOrder.objects.select_for_update(of=("self",))
         .select_related("account", "group", "leader_event")
+        .filter(pk__any_of=ids)
         .order_by("pk")
-        .in_bulk(ids)
-    )
+    }
     for order_id, result in results:
         if order_id not in orders:
             raise CopyOrder.DoesNotExist(f"no copy order {order_id}")

@@ -111,15 +111,17 @@ class LeaderStreamsMixin:
 
         Numbered events pass a per-leader :class:`SequenceGate`: a gap holds
         later events until the missing one arrives or the hold times out
-        (then it is skipped and journaled); duplicates and stale events are
-        rejected and journaled, never applied twice. Unnumbered events apply
-        in arrival order (the event id de-duplicates them).
+        (then the missing event is an incident on the leader's routes: a
+        leader fill never seen leaves the followers off their targets);
+        duplicates and stale events are rejected and journaled, never
+        applied twice. Unnumbered events apply in arrival order (the event
+        id de-duplicates them).
         """
         async with self._leader_lock(account_id):
             try:
                 gate = await self._gate(account_id)
             except DB_ERRORS as exc:
-                await self._journal_drop(
+                await self._fail(
                     account_id, event.event_id, f"dropped: database unavailable: {exc}"
                 )
                 return
@@ -137,7 +139,7 @@ class LeaderStreamsMixin:
         self, account_id: int, result: GateResult[LeaderFill | LeaderOrder], source: str
     ) -> None:
         for seq in result.skipped:
-            await self._journal_drop(
+            await self._fail(
                 account_id,
                 f"seq:{seq}",
                 f"gap: seq {seq} never arrived within the hold time; skipped",
@@ -179,10 +181,14 @@ class LeaderStreamsMixin:
                 )
                 if attempt < EVENT_TRIES:
                     await asyncio.sleep(backoff(attempt))
-        logger.error(
-            "leader event %s on account %s not applied: %s", event.event_id, account_id, error
-        )
-        self._drops.append(Unapplied(account_id, event.event_id, error, failed=True))
+        await self._fail(account_id, event.event_id, error)
+
+    async def _fail(self, account_id: int, event_id: str, error: str) -> None:
+        """Leader event ``event_id`` could not be applied: an incident on the
+        leader's routes with ``error`` (kept and written later when the
+        database is down too)."""
+        logger.error("leader event %s on account %s not applied: %s", event_id, account_id, error)
+        self._drops.append(Unapplied(account_id, event_id, error, failed=True))
         await self.journal_drops()
 
     async def handle_leader_order(

@@ -13,6 +13,7 @@ Route fixture: leader Lead; Eval 25K follows at ratio 0.5, Funded 150K at 3.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -131,3 +132,36 @@ async def test_group_page_lists_the_event_not_applied(route: Route) -> None:
     html = await sync_to_async(page)()
     assert "Event not applied" in html
     assert f"leader Lead event {LONG} could not be applied" in html
+
+
+async def test_sequence_gap_never_filled_locks_the_route_and_later_events_still_apply(
+    route: Route,
+) -> None:
+    # Arrange: the leader's stream delivers seq 2 (a buy of 2) but seq 1
+    # never arrives: the gate holds seq 2 for its hold time (2 s).
+    worker = await _worker()
+    numbered = LeaderFill("f2", "lead", "MNQH6", Side.BUY, 2, Decimal("21000"), T0, seq=2)
+    await worker.handle_leader_event(route.leader.pk, numbered, source="paper")
+    assert await sync_to_async(_incidents)() == []
+
+    # Act: the hold time passes.
+    await asyncio.sleep(2.2)
+    await worker.expire_held_events()
+
+    # Assert: the missing fill is an incident on the route (level 4: the
+    # followers may be off their targets), and seq 2 is applied under the
+    # lock (an entry: blocked).
+    [(group_id, kind, detail)] = await sync_to_async(_incidents)()
+    assert (group_id, kind) == (route.group.pk, Incident.Kind.EVENT_NOT_APPLIED)
+    assert detail.startswith(
+        "leader Lead event seq:1 could not be applied: gap: seq 1 never arrived within "
+        "the hold time; skipped"
+    )
+    statuses = await sync_to_async(
+        lambda: sorted(
+            CopyOrder.objects.filter(leader_event__external_id="f2").values_list(
+                "status", flat=True
+            )
+        )
+    )()
+    assert statuses == ["blocked", "blocked"]

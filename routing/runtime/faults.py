@@ -64,7 +64,8 @@ class Unapplied:
 
 class LeaderEventNotStoredError(Exception):
     """A leader event could not be stored: the database stayed unavailable
-    through every retry. The worker journals it as dropped with the reason."""
+    through every retry. The worker makes it an ``event_not_applied``
+    incident on the leader's routes, with the reason."""
 
 
 class FaultsMixin:

@@ -48,4 +48,11 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Uploads whose reader died (a Celery worker killed mid-read) end FAILED
+    # with the reason within minutes, not only at the next upload.
+    "import-jobs-expire": {
+        "task": "routing.import_jobs_expire",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

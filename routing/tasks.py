@@ -5,7 +5,8 @@ The session jobs are scheduled by Celery beat (``copytrade/celery.py``): at
 the CME session open (17:00 America/Chicago, Sunday to Thursday) and every
 minute as a catch-up, so a worker or scheduler that was down at the boundary
 resets the accounts when it returns. Import jobs are queued by
-``routing.services.import_jobs`` when an upload has been stored.
+``routing.services.import_jobs`` when an upload has been stored; jobs whose
+reader died are ended by beat every 5 minutes.
 """
 
 from __future__ import annotations
@@ -61,3 +62,19 @@ def import_job_parse_task(job_id: int) -> None:
     from routing.services.import_jobs import import_job_run  # the service queues this task
 
     import_job_run(job_id=job_id)
+
+
+IMPORT_JOBS_EXPIRE_TASK = "routing.import_jobs_expire"
+
+
+@shared_task(name=IMPORT_JOBS_EXPIRE_TASK)
+def import_jobs_expire_task() -> int:
+    """End the import jobs that lost their reader, and delete stray stored
+    uploads (``routing.services.import_jobs.import_jobs_expire``); returns
+    how many jobs it ended. Scheduled by beat every 5 minutes; idempotent."""
+    from routing.services.import_jobs import import_jobs_expire
+
+    ended = import_jobs_expire(at=timezone.now())
+    if ended:
+        logger.warning("%d import job(s) ended: their reader stopped", ended)
+    return ended

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from conftest import Route
+from copytrade.celery import app as celery_app
 from journal.models import ExportImport, ImportJob, Trade
 from journal.tests.importers.exports import tradovate_fills
 from routing.models import ReplayJob
@@ -31,7 +32,7 @@ from routing.services.import_jobs import (
     import_jobs_expire,
     import_jobs_resume,
 )
-from routing.tasks import import_job_parse_task
+from routing.tasks import import_job_parse_task, import_jobs_expire_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upload_dir")]
 NINJATRADER = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
@@ -366,3 +367,20 @@ def test_upload_without_csrf_token_then_refused_and_nothing_stored(route: Route)
     assert response.status_code == 403
     assert ImportJob.objects.count() == 0
     _nothing_stored()
+
+
+def test_beat_ends_uploads_whose_reader_died_every_five_minutes(
+    route: Route, alice_client: Client
+) -> None:
+    entry = celery_app.conf.beat_schedule["import-jobs-expire"]
+    assert (entry["task"], entry["schedule"]) == ("routing.import_jobs_expire", 300.0)
+    _post(alice_client, route, "Fills.csv", tradovate_fills(3))
+    ImportJob.objects.update(
+        status=ImportJob.Status.RUNNING, updated_at=timezone.now() - IMPORT_JOB_STALE * 2
+    )
+
+    assert import_jobs_expire_task.apply().get() == 1
+
+    job = ImportJob.objects.get()
+    assert job.status == "failed"
+    assert job.error.startswith("interrupted: no progress for 15 minutes")

@@ -340,21 +340,18 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
             return await self._place(platform, request)
 
     async def _place(self, platform: str, request: OrderRequest) -> OrderResult:
-        delay = 0.2
-        for attempt in range(1, SEND_RETRIES + 1):
-            try:
-                adapter = self.registry.for_platform(platform)
-                return await adapter.place_order(request)
-            except BrokerTemporaryError as exc:
-                if attempt == SEND_RETRIES:
-                    return OrderResult.rejected(
-                        request.client_order_id, f"broker unavailable after {attempt} tries: {exc}"
-                    )
-                await asyncio.sleep(delay)
-                delay *= 2
-            except BrokerError as exc:  # rejected or fatal: final, recorded as such
-                return OrderResult.rejected(request.client_order_id, str(exc))
-        raise AssertionError("unreachable")
+        """Place ``request``; a broker error becomes a REJECTED result with the
+        reason (temporary ones retried first, by ``_with_retries``)."""
+        try:
+            return await self._with_retries(
+                lambda: self.registry.for_platform(platform).place_order(request)
+            )
+        except BrokerTemporaryError as exc:
+            return OrderResult.rejected(
+                request.client_order_id, f"broker unavailable after {SEND_RETRIES} tries: {exc}"
+            )
+        except BrokerError as exc:  # rejected or fatal: final, recorded as such
+            return OrderResult.rejected(request.client_order_id, str(exc))
 
     async def _recover_after_db_error(self) -> None:
         """Recover this worker's orders left SENT while the database was

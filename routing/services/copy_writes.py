@@ -140,40 +140,35 @@ def decision_journal(
     """Journal rows (unsaved) for a scaled-down or blocked decision (none otherwise)."""
     entries = []
     name = order.account.name
+    refs = {"client_order_id": order.client_order_id, "leader_event": fill.event_id}
+
+    def entry(event_type: str, message: str, extra: dict[str, Any]) -> JournalEntry:
+        return journal_entry(
+            owner_id=group.owner_id,
+            event_type=event_type,
+            group_id=group.pk,
+            account_id=order.account_id,
+            actor_label="engine",
+            occurred_at=fill.time,
+            message=message,
+            extra_data=extra,
+        )
+
     if decision.scaled_from is not None:
         entries.append(
-            journal_entry(
-                owner_id=group.owner_id,
-                event_type=EventType.COPY_ORDER_SCALED,
-                group_id=group.pk,
-                account_id=order.account_id,
-                actor_label="engine",
-                occurred_at=fill.time,
-                message=(
-                    f"{name}: {order.side} {order.symbol} entry scaled down from "
-                    f"{decision.scaled_from}: {order.reason}"
-                ),
-                extra_data={
-                    "client_order_id": order.client_order_id,
-                    "leader_event": fill.event_id,
-                    "entry_requested": decision.scaled_from,
-                },
+            entry(
+                EventType.COPY_ORDER_SCALED,
+                f"{name}: {order.side} {order.symbol} entry scaled down from "
+                f"{decision.scaled_from}: {order.reason}",
+                {**refs, "entry_requested": decision.scaled_from},
             )
         )
     if order.status == _BLOCKED:
         entries.append(
-            journal_entry(
-                owner_id=group.owner_id,
-                event_type=EventType.COPY_ORDER_BLOCKED,
-                group_id=group.pk,
-                account_id=order.account_id,
-                actor_label="engine",
-                occurred_at=fill.time,
-                message=f"{name}: {order.side} {order.symbol} blocked: {order.reason}",
-                extra_data={
-                    "client_order_id": order.client_order_id,
-                    "leader_event": fill.event_id,
-                },
+            entry(
+                EventType.COPY_ORDER_BLOCKED,
+                f"{name}: {order.side} {order.symbol} blocked: {order.reason}",
+                refs,
             )
         )
     return entries

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount, User
@@ -14,6 +14,10 @@ from copytrade.core.bulk import bulk_insert, bulk_set, bulk_set_columns
 from journal.models import EventType, JournalEntry, Position
 
 pytestmark = pytest.mark.django_db
+
+
+# A position row's columns without a database default (a flat position).
+_FLAT = {"qty": 0, "avg_price": Decimal(0), "realized_pnl": Decimal(0), "unrealized_pnl": Decimal(0)}
 
 
 def _positions(n: int) -> list[Position]:
@@ -114,6 +118,45 @@ def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
     ]
     assert [stored[pk].before for pk in pks] == [None, {"qty": 1}, None]
     assert {(stored[pk].occurred_at, stored[pk].actor_label) for pk in pks} == {(when, "engine")}
+
+
+def test_insert_ignoring_conflicts_skips_existing_rows_and_returns_new_keys() -> None:
+    # Arrange: one account already holds an MNQH6 row with 3 contracts.
+    (held,) = _positions(1)
+    held.qty = 3
+    held.save()
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    flat = {**_FLAT, "created_at": when, "updated_at": when}
+    # Act: MNQH6 again (a conflict) and MESH6 (new), in one statement.
+    with CaptureQueriesContext(connection) as queries:
+        pks = bulk_insert(
+            Position,
+            {"account": [held.account_id] * 2, "symbol": ["MNQH6", "MESH6"]},
+            same=flat,
+            ignore_conflicts=True,
+        )
+    # Assert: the existing row is untouched, only the new row's key returned.
+    assert len(queries) == 1
+    rows = dict(Position.objects.values_list("symbol", "qty"))
+    assert rows == {"MNQH6": 3, "MESH6": 0}
+    assert pks == [Position.objects.get(symbol="MESH6").pk]
+
+
+def test_insert_refuses_text_longer_than_its_column_instead_of_cutting_it() -> None:
+    # An explicit cast to varchar(20) cuts a longer value silently on
+    # PostgreSQL; the column must refuse it (a fill id cut short would be
+    # another fill's id).
+    (row,) = _positions(1)
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    with pytest.raises(DataError), transaction.atomic():
+        bulk_insert(
+            Position,
+            {"account": [row.account_id], "symbol": ["M" * 21]},
+            same={**_FLAT, "created_at": when, "updated_at": when},
+        )
+    with pytest.raises(DataError), transaction.atomic():
+        bulk_set_columns(Position, [row.pk], {"symbol": ["M" * 21]})
+    assert list(Position.objects.values_list("symbol", flat=True)) == ["MNQH6"]
 
 
 def test_insert_writes_nothing_for_no_rows_and_refuses_ragged_columns() -> None:

@@ -24,10 +24,14 @@ would do with it, and the check costs a fraction of the call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connections, models, router
+
+# A text type's length modifier: ``varchar(100)`` -> ``varchar``.
+_LENGTH = re.compile(r"^(varchar)\(\d+\)$")
 
 # The value types each field's preparation returns unchanged, by field type.
 _INTEGER = frozenset({int, type(None)})
@@ -143,6 +147,7 @@ def bulk_insert(
     columns: Mapping[str, Sequence[Any]],
     *,
     same: Mapping[str, Any] | None = None,
+    ignore_conflicts: bool = False,
 ) -> list[Any]:
     """Insert rows of ``model`` and return their primary keys, in row order.
 
@@ -154,6 +159,9 @@ def bulk_insert(
     statement on PostgreSQL; on SQLite one per batch of rows that fits the
     connection's parameter limit. Raises ``ValueError`` when the column
     lengths differ; the database's errors (constraints) as they come.
+    With ``ignore_conflicts`` a row that breaks a unique constraint is left
+    out (``ON CONFLICT DO NOTHING``, race-safe) and only the keys of the rows
+    inserted come back, so they no longer line up with the rows.
     """
     names = list(columns)
     if not names or not columns[names[0]]:
@@ -172,11 +180,12 @@ def bulk_insert(
     fixed = [field.get_db_prep_save(value, connection) for field, value in constants]
     target = ", ".join(quote(f.column) for f in [*fields, *(f for f, _ in constants)])
     table, pk = quote(opts.db_table), quote(opts.pk.column)
+    returning = f"ON CONFLICT DO NOTHING RETURNING {pk}" if ignore_conflicts else f"RETURNING {pk}"
     if connection.vendor == "postgresql":
-        casts = "".join(f", %s::{f.db_type(connection)}" for f, _ in constants)
+        casts = "".join(f", %s::{_cast_type(f, connection)}" for f, _ in constants)
         sql = (
             f"INSERT INTO {table} ({target}) SELECT v.*{casts} "  # noqa: S608
-            f"FROM UNNEST({_arrays(fields, connection)}) AS v RETURNING {pk}"
+            f"FROM UNNEST({_arrays(fields, connection)}) AS v {returning}"
         )
         # The rows come back in the order UNNEST produced them (as Django's
         # own bulk_create relies on).
@@ -190,7 +199,7 @@ def bulk_insert(
         rows = range(start, min(start + batch, count))
         sql = (
             f"INSERT INTO {table} ({target}) "  # noqa: S608
-            f"VALUES {', '.join([row_sql] * len(rows))} RETURNING {pk}"
+            f"VALUES {', '.join([row_sql] * len(rows))} {returning}"
         )
         statements.append((sql, [v for i in rows for v in (*(c[i] for c in values), *fixed)]))
     return _returned(connection, statements)
@@ -207,7 +216,16 @@ def _returned(connection: Any, statements: Sequence[tuple[str, list[Any]]]) -> l
 
 def _arrays(fields: Sequence[Any], connection: Any) -> str:
     """One ``%s::type[]`` parameter per field, for ``UNNEST``."""
-    return ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    return ", ".join(f"%s::{_cast_type(f, connection)}[]" for f in fields)
+
+
+def _cast_type(field: Any, connection: Any) -> str:
+    """The column's type for a parameter's cast, without a text length:
+    PostgreSQL cuts a value cast explicitly to ``varchar(n)`` to n
+    characters without a word, whereas storing it in the column refuses it
+    ("value too long"), as the ORM's own statements do. A fill id cut short
+    could be another fill's."""
+    return _LENGTH.sub(r"\1", field.db_type(connection))
 
 
 def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:

@@ -16,9 +16,19 @@ from typing import Any
 
 from django.utils import timezone
 
-from copytrade.core.bulk import bulk_set
+from copytrade.core.bulk import bulk_insert, bulk_set_columns
 from journal.models import Fill, Position
+from routing.engine.positions import Position as EnginePosition
 from routing.engine.types import Side
+
+# A position row before its first fill (the model's defaults).
+_FLAT: dict[str, Any] = {
+    "qty": 0,
+    "avg_price": Decimal(0),
+    "realized_pnl": Decimal(0),
+    "mark_price": None,
+    "unrealized_pnl": Decimal(0),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +89,29 @@ class FillIdReusedError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class FillsRecorded:
-    """What :func:`fills_record` did: the fills ``stored`` (journal rows) and
-    the ``conflicts`` (fills not stored: their id holds other content)."""
+class StoredFill:
+    """A fill :func:`fills_record` stored: what was received and the dollars
+    it realized on its position (0 when it opened or added)."""
 
-    stored: list[Fill]
+    fill: FillInput
+    realized_pnl: Decimal
+
+    @property
+    def broker_fill_id(self) -> str:
+        return self.fill.broker_fill_id
+
+    @property
+    def qty(self) -> int:
+        return self.fill.qty
+
+
+@dataclass(frozen=True, slots=True)
+class FillsRecorded:
+    """What :func:`fills_record` did: the fills ``stored`` (journal rows, in
+    the order received) and the ``conflicts`` (fills not stored: their id
+    holds other content)."""
+
+    stored: list[StoredFill]
     conflicts: list[FillConflict]
 
 
@@ -129,7 +157,7 @@ def fill_record(
     point_value: Decimal,
     filled_at: datetime,
     copy_order_id: int | None = None,
-) -> Fill | None:
+) -> StoredFill | None:
     """Store one execution and move the account's position by it.
 
     Idempotent on ``(account, broker_fill_id)``: the same fill already
@@ -169,7 +197,9 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     storing it under the old id is impossible, and dropping it silently left
     positions and PnL wrong. The position rows touched are locked
     (``SELECT ... FOR UPDATE``, in pk order) until the caller's transaction
-    ends; call inside it.
+    ends; call inside it. Rows are read and written as plain values (no
+    model instances): the broker answers of a 200-follower event spent most
+    of their time building ``Fill`` and ``Position`` objects.
     """
     if not fills:
         return FillsRecorded([], [])
@@ -177,7 +207,7 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     present = Fill.objects.filter(
         account_id__any_of=sorted({f.account_id for f in fills}),
         broker_fill_id__in={f.broker_fill_id for f in fills},
-    ).only(
+    ).values_list(
         "account_id",
         "broker_fill_id",
         "symbol",
@@ -188,18 +218,18 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
         "copy_order_id",
     )
     known: dict[tuple[int, str], FillInput] = {
-        (row.account_id, row.broker_fill_id): FillInput(
-            account_id=row.account_id,
-            broker_fill_id=row.broker_fill_id,
-            symbol=row.symbol,
-            side=row.side,
-            qty=row.qty,
-            price=row.price,
+        (account_id, fill_id): FillInput(
+            account_id=account_id,
+            broker_fill_id=fill_id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
             point_value=Decimal(0),  # not stored, not content
-            filled_at=row.filled_at,
-            copy_order_id=row.copy_order_id,
+            filled_at=filled_at,
+            copy_order_id=copy_order_id,
         )
-        for row in present
+        for account_id, fill_id, symbol, side, qty, price, filled_at, copy_order_id in present
     }
     fresh: list[FillInput] = []
     conflicts: list[FillConflict] = []
@@ -213,49 +243,62 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
             conflicts.append(FillConflict(received=fill, stored=stored))
     if not fresh:
         return FillsRecorded([], conflicts)
-    pairs = {(f.account_id, f.symbol) for f in fresh}
-    Position.objects.bulk_create(
-        [Position(account_id=a, symbol=s) for a, s in sorted(pairs)], ignore_conflicts=True
+    now = timezone.now()
+    pairs = sorted({(f.account_id, f.symbol) for f in fresh})
+    bulk_insert(
+        Position,
+        {"account": [a for a, _ in pairs], "symbol": [s for _, s in pairs]},
+        same={**_FLAT, "created_at": now, "updated_at": now},
+        ignore_conflicts=True,
     )
     # A superset of the pairs (every symbol of every account named) keeps
     # the statement small; only the pairs' rows are written back.
-    locked = Position.objects.select_for_update().filter(
-        account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs}
+    wanted = set(pairs)
+    locked = (
+        Position.objects.select_for_update()
+        .filter(account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs})
+        .order_by("pk")
+        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
     )
-    positions = {
-        (p.account_id, p.symbol): p
-        for p in locked.order_by("pk")
-        if (p.account_id, p.symbol) in pairs
+    books: dict[tuple[int, str], tuple[int, EnginePosition, Decimal]] = {
+        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized), Decimal(0))
+        for pk, account_id, symbol, qty, avg_price, realized in locked
+        if (account_id, symbol) in wanted
     }
-    rows = []
+    stored_fills: list[StoredFill] = []
     for fill in fresh:
-        position = positions[(fill.account_id, fill.symbol)]
-        book, realized = position.to_engine().apply_fill(
-            Side(fill.side), fill.qty, fill.price, fill.point_value
-        )
-        position.qty = book.qty
-        position.avg_price = book.avg_price
-        position.realized_pnl = book.realized_pnl
-        position.mark_price = fill.price
-        position.unrealized_pnl = book.unrealized_pnl(fill.price, fill.point_value)
-        rows.append(
-            Fill(
-                account_id=fill.account_id,
-                copy_order_id=fill.copy_order_id,
-                broker_fill_id=fill.broker_fill_id,
-                symbol=fill.symbol,
-                side=fill.side,
-                qty=fill.qty,
-                price=fill.price,
-                realized_pnl=realized,
-                filled_at=fill.filled_at,
-            )
-        )
-    now = timezone.now()
-    for position in positions.values():
-        position.updated_at = now
-    bulk_set(
-        list(positions.values()),
-        ["qty", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl", "updated_at"],
+        key = (fill.account_id, fill.symbol)
+        pk, book, _ = books[key]
+        book, realized = book.apply_fill(Side(fill.side), fill.qty, fill.price, fill.point_value)
+        books[key] = (pk, book, book.unrealized_pnl(fill.price, fill.point_value))
+        stored_fills.append(StoredFill(fill=fill, realized_pnl=realized))
+    last_price = {(f.account_id, f.symbol): f.price for f in fresh}
+    keys = list(books)
+    bulk_set_columns(
+        Position,
+        [books[k][0] for k in keys],
+        {
+            "qty": [books[k][1].qty for k in keys],
+            "avg_price": [books[k][1].avg_price for k in keys],
+            "realized_pnl": [books[k][1].realized_pnl for k in keys],
+            "mark_price": [last_price[k] for k in keys],
+            "unrealized_pnl": [books[k][2] for k in keys],
+            "updated_at": [now] * len(keys),
+        },
     )
-    return FillsRecorded(Fill.objects.bulk_create(rows), conflicts)
+    bulk_insert(
+        Fill,
+        {
+            "account": [s.fill.account_id for s in stored_fills],
+            "copy_order": [s.fill.copy_order_id for s in stored_fills],
+            "broker_fill_id": [s.fill.broker_fill_id for s in stored_fills],
+            "symbol": [s.fill.symbol for s in stored_fills],
+            "side": [s.fill.side for s in stored_fills],
+            "qty": [s.fill.qty for s in stored_fills],
+            "price": [s.fill.price for s in stored_fills],
+            "realized_pnl": [s.realized_pnl for s in stored_fills],
+            "filled_at": [s.fill.filled_at for s in stored_fills],
+        },
+        same={"created_at": now, "updated_at": now},
+    )
+    return FillsRecorded(stored_fills, conflicts)

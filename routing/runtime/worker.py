@@ -24,6 +24,7 @@ from routing.brokers.base import OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.engine.sequencing import SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder
+from routing.models import CopyOrder
 from routing.runtime.adapters import AdapterRegistry, build_registry
 from routing.runtime.faults import (
     DB_ERRORS,
@@ -303,20 +304,31 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
             )
         )
         if result.created:
-            messages = await self._record(list(zip(order_ids, answers, strict=True)), result.feed)
+            messages = await self._record(
+                list(zip(order_ids, answers, strict=True)),
+                result.feed,
+                {order.pk: order for order in result.orders},
+            )
             for feed in messages:
                 await feed_push(feed)
         return order_ids
 
     async def _record(
-        self, results: list[tuple[int, OrderResult]], feed: dict[int, list[dict[str, Any]]]
+        self,
+        results: list[tuple[int, OrderResult]],
+        feed: dict[int, list[dict[str, Any]]],
+        known: dict[int, CopyOrder],
     ) -> list[FeedMessage]:
         """Record one event's broker answers in one batch and number its feed
-        messages. When the batch fails, the answers are recorded one by one,
-        so one bad answer cannot lose the others; one that still cannot be
-        recorded leaves its order SENT, and recovery queries the broker."""
+        messages; ``known`` holds the event's orders as its ingest stored
+        them (not read again). When the batch fails, the answers are recorded
+        one by one, so one bad answer cannot lose the others; one that still
+        cannot be recorded leaves its order SENT, and recovery queries the
+        broker."""
         try:
-            messages = await self._db(event_answers_record, results=results, feed=feed)
+            messages = await self._db(
+                event_answers_record, results=results, feed=feed, known=known
+            )
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             for order_id, answer in results:

@@ -63,6 +63,9 @@ _RESULT_STATUS = {
     OrderStatus.REJECTED: CopyOrder.Status.REJECTED,
     OrderStatus.CANCELLED: CopyOrder.Status.CANCELLED,
 }
+# Every stored column of an order (foreign keys as ids), refreshed on the
+# ``known`` instances: anything may have moved since the ingest built them.
+_COLUMNS = tuple(f.attname for f in CopyOrder._meta.concrete_fields if not f.primary_key)
 _ORDER_FIELDS = [
     "status",
     "broker_order_id",
@@ -84,7 +87,10 @@ def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder
 
 @transaction.atomic
 def copy_orders_record(
-    *, results: Sequence[tuple[int, OrderResult]], publish: bool = True
+    *,
+    results: Sequence[tuple[int, OrderResult]],
+    publish: bool = True,
+    known: Mapping[int, CopyOrder] | None = None,
 ) -> list[CopyOrder]:
     """Apply broker answers ``(copy order id, result)`` in order, in one
     transaction; returns the orders as recorded, one per result.
@@ -100,25 +106,14 @@ def copy_orders_record(
     result belongs to another client order id (nothing is recorded).
     ``publish`` False leaves the live feed to the caller (the engine worker
     sends one message per user per leader event, :func:`event_answers_record`).
+    ``known`` (copy order id -> the order as its ingest stored it, with its
+    account, group and leader event cached) saves reading those again: each
+    is brought up to date from its locked row instead.
     """
     if not results:
         return []
     ids = sorted({order_id for order_id, _ in results})
-    # Lock order (as leader events): the leaders first, then the orders in pk
-    # order, then positions, so recording and a leader event never wait on
-    # each other in opposite order (an incident locks the route, which takes
-    # the leader's row).
-    leaders = sorted(
-        set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
-    )
-    list(BrokerAccount.objects.select_for_update().filter(pk__any_of=leaders).order_by("pk"))
-    orders = {
-        order.pk: order
-        for order in CopyOrder.objects.select_for_update(of=("self",))
-        .select_related("account", "group", "leader_event")
-        .filter(pk__any_of=ids)
-        .order_by("pk")
-    }
+    orders = _locked_orders(ids, known or {})
     for order_id, result in results:
         if order_id not in orders:
             raise CopyOrder.DoesNotExist(f"no copy order {order_id}")
@@ -151,18 +146,58 @@ def copy_orders_record(
     return [orders[order_id] for order_id, _ in results]
 
 
+def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[int, CopyOrder]:
+    """The orders ``ids`` (sorted), locked, by id: ``known`` ones refreshed
+    from their rows, the others read with their account, group and event.
+
+    Lock order (as leader events): the leaders first, then the orders in pk
+    order, then positions, so recording and a leader event never wait on
+    each other in opposite order (an incident locks the route, which takes
+    the leader's row).
+    """
+    if all(order_id in known for order_id in ids):
+        leaders = sorted({known[order_id].group.leader_id for order_id in ids})
+    else:
+        leaders = sorted(
+            set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
+        )
+    list(
+        BrokerAccount.objects.select_for_update()
+        .filter(pk__any_of=leaders)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
+    if not all(order_id in known for order_id in ids):
+        return {
+            order.pk: order
+            for order in locked.select_related("account", "group", "leader_event").order_by("pk")
+        }
+    # Plain rows, not instances: at 200 followers building the orders with
+    # their related rows cost more than the statements.
+    orders = {}
+    for pk, *values in locked.order_by("pk").values_list("pk", *_COLUMNS):
+        order = known[pk]
+        for attname, value in zip(_COLUMNS, values, strict=True):
+            setattr(order, attname, value)
+        orders[pk] = order
+    return orders
+
+
 def event_answers_record(
     *,
     results: Sequence[tuple[int, OrderResult]],
     feed: Mapping[int, Sequence[dict[str, Any]]],
+    known: Mapping[int, CopyOrder] | None = None,
 ) -> list[FeedMessage]:
     """Record one leader event's broker answers (:func:`copy_orders_record`,
     one transaction), then number one feed message per user carrying every
     order of the event as it now stands: ``feed`` maps user id to the
-    event's order payloads from the ingest, replaced by the recorded ones.
-    The caller sends the messages (no channel-layer call in here). Raises
-    as :func:`copy_orders_record`; nothing is numbered then."""
-    orders = copy_orders_record(results=results, publish=False)
+    event's order payloads from the ingest, replaced by the recorded ones;
+    ``known`` as :func:`copy_orders_record`. The caller sends the messages
+    (no channel-layer call in here). Raises as :func:`copy_orders_record`;
+    nothing is numbered then."""
+    orders = copy_orders_record(results=results, publish=False, known=known)
     return feed_messages_number(feed=feed, orders=orders)
 
 

@@ -17,7 +17,12 @@ pytestmark = pytest.mark.django_db
 
 
 # A position row's columns without a database default (a flat position).
-_FLAT = {"qty": 0, "avg_price": Decimal(0), "realized_pnl": Decimal(0), "unrealized_pnl": Decimal(0)}
+_FLAT = {
+    "qty": 0,
+    "avg_price": Decimal(0),
+    "realized_pnl": Decimal(0),
+    "unrealized_pnl": Decimal(0),
+}
 
 
 def _positions(n: int) -> list[Position]:

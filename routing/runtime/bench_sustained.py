@@ -154,6 +154,7 @@ async def _feed(
     log: Callable[[str], None],
 ) -> _Run:
     from routing.runtime.adapters import AdapterRegistry
+    from routing.runtime.heap import settle_heap
     from routing.runtime.worker import EngineWorker
 
     registry = AdapterRegistry({"paper": broker})
@@ -164,6 +165,7 @@ async def _feed(
     try:
         for fill in fills[: config.warmup]:
             await worker.handle_leader_fill(case.leader_id, fill, source="bench")
+        settle_heap()  # as the worker does after its first pass
         run.rss_start, run.rss_source = rss_mb()
         log(f"sustained: {len(paced)} events at {config.rate}/s, rss {run.rss_start} MiB")
         step = 1e9 / config.rate

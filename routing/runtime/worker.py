@@ -35,6 +35,7 @@ from routing.runtime.faults import (
     backoff,
 )
 from routing.runtime.flattening import FlattenMixin
+from routing.runtime.heap import settle_heap
 from routing.runtime.leader_streams import LeaderStreamsMixin
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.recovery import RecoveryMixin
@@ -223,6 +224,10 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         await self._claim_replay_jobs()
         await self.send_pending(leader_ids=self._leases.owned)
         await self.expire_held_events()
+        if not self._passed:
+            # Start-up is done (routes read, orders recovered): what is alive
+            # now lives as long as the worker, and is never scanned again.
+            settle_heap()
         self._passed = True
 
     async def _take_leaders(self) -> None:
@@ -326,9 +331,7 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         cannot be recorded leaves its order SENT, and recovery queries the
         broker."""
         try:
-            messages = await self._db(
-                event_answers_record, results=results, feed=feed, known=known
-            )
+            messages = await self._db(event_answers_record, results=results, feed=feed, known=known)
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             for order_id, answer in results:

@@ -196,9 +196,31 @@ def event_answers_record(
     event's order payloads from the ingest, replaced by the recorded ones;
     ``known`` as :func:`copy_orders_record`. The caller sends the messages
     (no channel-layer call in here). Raises as :func:`copy_orders_record`;
-    nothing is numbered then."""
-    orders = copy_orders_record(results=results, publish=False, known=known)
+    nothing is numbered then.
+
+    As the outermost transaction on PostgreSQL, its commit does not wait for
+    the disk (``synchronous_commit`` off for this transaction only, PostgreSQL
+    manual 19.5.1 and 30.4 "Asynchronous Commit"): a server crash can lose
+    these answers, never corrupt them, and a lost answer leaves its order
+    SENT, which recovery queries at the broker by client order id, as after
+    any crash. Every later ingest's commit waits for the disk, which makes
+    these answers durable first (one write-ahead log), so no order goes out
+    on the strength of an answer a crash could still take back.
+    """
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        orders = copy_orders_record(results=results, publish=False, known=known)
     return feed_messages_number(feed=feed, orders=orders)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """``synchronous_commit`` off for the transaction just opened, when it is
+    the outermost one on PostgreSQL (never for a caller's transaction, whose
+    other writes may need their commit on disk)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def feed_messages_number(

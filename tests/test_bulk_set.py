@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount, User
-from copytrade.core.bulk import bulk_insert, bulk_set, bulk_set_columns
+from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns
 from journal.models import EventType, JournalEntry, Position
+from routing.models import AccountSession
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,87 @@ def test_any_of_matches_what_in_matches() -> None:
     assert Position.objects.exclude(account_id__any_of=[]).count() == 3
     with pytest.raises(TypeError, match="any_of takes integers"):
         Position.objects.filter(account_id__any_of=["1"])
+
+
+AWKWARD = [
+    'a "quoted" \\ back\\slash',
+    "{braces}, commas; NULL",
+    "NULL",
+    "",
+    "new\nline\ttab ünïcode ' apostrophe",
+    "\\",
+    '"',
+]
+
+
+def test_insert_and_set_store_awkward_text_dates_decimals_and_flags_exactly() -> None:
+    # Arrange: every column type the array literal path writes, text that the
+    # array syntax must escape, and NULLs; JSON goes through the driver.
+    user = User.objects.create_user("u", password="pw-123456789")
+    accounts = [
+        BrokerAccount.objects.create(owner=user, name=f"A{i}", external_id=f"a{i}")
+        for i in range(len(AWKWARD))
+    ]
+    when = datetime(2026, 3, 3, 15, 30, 0, 123456, tzinfo=UTC)
+    days = [date(2026, 3, i + 1) for i in range(len(AWKWARD))]
+    money = [Decimal("-12.345"), Decimal("0"), Decimal("1E+2"), Decimal("150000.10")] + [
+        Decimal("7.5")
+    ] * (len(AWKWARD) - 4)
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        pks = bulk_insert(
+            AccountSession,
+            {
+                "account_id": [a.pk for a in accounts],
+                "trading_date": days,
+                "opened_at": [when] * len(AWKWARD),
+                "opening_balance": money,
+                "high_water": money,
+                "eod_high_water": money,
+                "halt_reason": AWKWARD,
+                "halted_at": [None, when, *[None] * (len(AWKWARD) - 2)],
+                "flatten_due": [i % 2 == 0 for i in range(len(AWKWARD))],
+            },
+            same={"created_at": when, "updated_at": when, "opening_unrealized": Decimal(0)},
+        )
+        bulk_set_columns(AccountSession, pks[:2], {"halt_reason": ['x"y', "\\z"]})
+    # Assert
+    assert len(queries) == 2
+    stored = {
+        row[0]: row[1:]
+        for row in AccountSession.objects.values_list(
+            "pk",
+            "trading_date",
+            "opened_at",
+            "opening_balance",
+            "halt_reason",
+            "halted_at",
+            "flatten_due",
+        )
+    }
+    assert [stored[pk] for pk in pks] == [
+        (
+            days[i],
+            when,
+            money[i],
+            ['x"y', "\\z", *AWKWARD[2:]][i],
+            when if i == 1 else None,
+            i % 2 == 0,
+        )
+        for i in range(len(AWKWARD))
+    ]
+
+
+def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None:
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    assert _array_param([1, None, -2]) == "{1,NULL,-2}"
+    assert _array_param(['a"b', "c\\d", ""]) == '{"a\\"b","c\\\\d",""}'
+    assert _array_param([Decimal("1.50"), True, date(2026, 3, 3)]) == "{1.50,t,2026-03-03}"
+    assert _array_param([when]) == '{"2026-03-03T15:30:00+00:00"}'
+    # A naive time, a JSON value or an enum member: the driver adapts the list.
+    naive = [datetime(2026, 3, 3, 15, 30)]
+    assert _array_param(naive) is naive
+    json_values = [1, {"n": 1}]
+    assert _array_param(json_values) is json_values
+    members = [EventType.COPY_ORDER_BLOCKED]
+    assert _array_param(members) is members

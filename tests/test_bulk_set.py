@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
 from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns
@@ -85,7 +86,8 @@ def test_set_columns_writes_plain_values_by_key_in_one_statement() -> None:
 def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
     # Arrange: journal rows carry JSON (dict, None), text, ids and times.
     when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
-    extra = [{"n": i, "text": f"it's {i}", "price": Decimal("1.25")} for i in range(3)]
+    text = 'it\'s \\ "q" {}'
+    extra = [{"n": i, "text": f"{text} {i}", "price": Decimal("1.25")} for i in range(3)]
     # Act
     with CaptureQueriesContext(connection) as queries:
         pks = bulk_insert(
@@ -111,7 +113,7 @@ def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
     blocked = EventType.COPY_ORDER_BLOCKED.value
     assert [stored[pk].event_type for pk in pks] == [blocked, "b.type", "x"]
     assert [stored[pk].extra_data for pk in pks] == [
-        {"n": i, "text": f"it's {i}", "price": "1.25"} for i in range(3)
+        {"n": i, "text": f"{text} {i}", "price": "1.25"} for i in range(3)
     ]
     assert [stored[pk].before for pk in pks] == [None, {"qty": 1}, None]
     assert {(stored[pk].occurred_at, stored[pk].actor_label) for pk in pks} == {(when, "engine")}
@@ -221,5 +223,10 @@ def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None
     assert _array_param(naive) is naive
     json_values = [1, {"n": 1}]
     assert _array_param(json_values) is json_values
+    # JSON as the driver would send it: the text of its own dumps.
+    encoded = Jsonb({"q": 'a"b\\c', "n": Decimal("1.5")}, dumps=lambda o: f"<{o['q']}>")
+    assert _array_param([encoded, None]) == '{"<a\\"b\\\\c>",NULL}'
+    no_dumps = [Jsonb({"n": 1})]
+    assert _array_param(no_dumps) is no_dumps
     members = [EventType.COPY_ORDER_BLOCKED]
     assert _array_param(members) is members

@@ -21,9 +21,10 @@ Values are prepared as ``save()`` would, except that an ``int``, ``str``,
 key to an integer key) goes to the driver as it is: that is all the field
 would do with it, and the check costs a fraction of the call. On
 PostgreSQL a column whose prepared values are all plain (integers, text,
-decimals, booleans, dates, aware datetimes, ``None``) travels as one array
-literal written here: psycopg composes a list parameter value by value in
-Python, which cost more than the server's work on a 200-row insert.
+decimals, booleans, dates, aware datetimes, JSON with its encoder, ``None``)
+travels as one array literal written here: psycopg composes a list
+parameter value by value in Python, which cost more than the server's work
+on a 200-row insert.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models, router
+
+try:
+    from psycopg.types.json import Jsonb
+except ImportError:  # SQLite only (the embedded default): no arrays are written
+    Jsonb = None
 
 # The value types each field's preparation returns unchanged, by field type.
 _INTEGER = frozenset({int, type(None)})
@@ -230,8 +236,9 @@ def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:
 def _array_param(values: list[Any]) -> Any:
     """``values`` (prepared for the driver) as PostgreSQL array literal text
     when every one has an exact text form, else the list as it is (the
-    driver adapts it). Text and timestamps are double-quoted with ``\\``
-    and ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
+    driver adapts it). Text, JSON (the text its own ``dumps`` writes, as the
+    driver would send it) and timestamps are double-quoted with ``\\`` and
+    ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
     parts = []
     append = parts.append
     for value in values:
@@ -239,9 +246,14 @@ def _array_param(values: list[Any]) -> Any:
         if kind is int or kind is Decimal:
             append(str(value))  # digits, sign, point, exponent, NaN: nothing to quote
         elif kind is str:
-            if "\\" in value or '"' in value:
+            if "\\" in value or '"' in value:  # inline: the common case, hundreds a column
                 value = value.replace("\\", "\\\\").replace('"', '\\"')
             append(f'"{value}"')
+        elif kind is Jsonb and value.dumps is not None:
+            text = value.dumps(value.obj)
+            if type(text) is not str:
+                return values
+            append(_quoted(text))
         elif value is None:
             append("NULL")
         elif kind is bool:
@@ -253,3 +265,10 @@ def _array_param(values: list[Any]) -> Any:
         else:
             return values
     return "{" + ",".join(parts) + "}"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a double-quoted array element."""
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'

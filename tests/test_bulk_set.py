@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from psycopg.types.json import Jsonb
@@ -230,3 +231,11 @@ def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None
     assert _array_param(no_dumps) is no_dumps
     members = [EventType.COPY_ORDER_BLOCKED]
     assert _array_param(members) is members
+
+
+def test_a_decimal_the_field_refuses_is_refused_and_nothing_is_written() -> None:
+    rows = _positions(2)
+    for bad in (Decimal("NaN"), Decimal("Infinity")):
+        with pytest.raises(ValidationError):
+            bulk_set_columns(Position, [r.pk for r in rows], {"mark_price": [Decimal(1), bad]})
+    assert set(Position.objects.values_list("mark_price", flat=True)) == {None}

@@ -18,8 +18,10 @@ statement that grows with it); on SQLite (the embedded default) one
 
 Values are prepared as ``save()`` would, except that an ``int``, ``str``,
 ``bool`` or ``None`` for an integer, text or boolean column (or a foreign
-key to an integer key) goes to the driver as it is: that is all the field
-would do with it, and the check costs a fraction of the call. On
+key to an integer key), or a finite ``Decimal`` for a decimal column, goes
+to the driver as it is: that is all the field would do with it, and the
+check costs a fraction of the call; a column holding one object for every
+row (a timestamp) is prepared once. On
 PostgreSQL a column whose prepared values are all plain (integers, text,
 decimals, booleans, dates, aware datetimes, JSON with its encoder, ``None``)
 travels as one array literal written here: psycopg composes a list
@@ -227,10 +229,21 @@ def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:
     """``values`` of ``field`` as the driver takes them (see the module docstring)."""
     prepare: Callable[[Any, Any], Any] = field.get_db_prep_save
     target = field.target_field if field.is_relation else field
-    plain = _PLAIN.get(target.get_internal_type())
-    if plain is None:
-        return [prepare(v, connection) for v in values]
-    return [v if type(v) in plain else prepare(v, connection) for v in values]
+    kind = target.get_internal_type()
+    plain = _PLAIN.get(kind)
+    if plain is not None:
+        return [v if type(v) in plain else prepare(v, connection) for v in values]
+    if kind == "DecimalField":
+        # A finite Decimal is what the field makes of it (a copy, every
+        # backend's adapter passes it on); anything else is validated there.
+        return [
+            v if type(v) is Decimal and v.is_finite() else prepare(v, connection) for v in values
+        ]
+    first = values[0]
+    if all(v is first for v in values):
+        # One object for every row (a timestamp, a price): prepared once.
+        return [prepare(first, connection)] * len(values)
+    return [prepare(v, connection) for v in values]
 
 
 def _array_param(values: list[Any]) -> Any:

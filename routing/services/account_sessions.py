@@ -86,8 +86,7 @@ def session_rows(account_ids: Iterable[int], *, trading_date: date) -> dict[int,
     rows = AccountSession.objects.filter(
         account_id__any_of=list(account_ids), trading_date=trading_date
     ).values_list(*SessionRow._fields)
-    make = SessionRow._make
-    return {row[3]: make(row) for row in rows}  # row[3]: account_id
+    return {row.account_id: row for row in map(SessionRow._make, rows)}
 
 
 def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountSession:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
-from copytrade.core.bulk import bulk_insert, bulk_set, bulk_set_columns
+from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns
 from journal.models import EventType, JournalEntry, Position
+from routing.models import AccountSession
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +96,8 @@ def test_set_columns_writes_plain_values_by_key_in_one_statement() -> None:
 def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
     # Arrange: journal rows carry JSON (dict, None), text, ids and times.
     when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
-    extra = [{"n": i, "text": f"it's {i}", "price": Decimal("1.25")} for i in range(3)]
+    text = 'it\'s \\ "q" {}'
+    extra = [{"n": i, "text": f"{text} {i}", "price": Decimal("1.25")} for i in range(3)]
     # Act
     with CaptureQueriesContext(connection) as queries:
         pks = bulk_insert(
@@ -119,7 +123,7 @@ def test_insert_returns_keys_in_row_order_and_stores_every_value() -> None:
     blocked = EventType.COPY_ORDER_BLOCKED.value
     assert [stored[pk].event_type for pk in pks] == [blocked, "b.type", "x"]
     assert [stored[pk].extra_data for pk in pks] == [
-        {"n": i, "text": f"it's {i}", "price": "1.25"} for i in range(3)
+        {"n": i, "text": f"{text} {i}", "price": "1.25"} for i in range(3)
     ]
     assert [stored[pk].before for pk in pks] == [None, {"qty": 1}, None]
     assert {(stored[pk].occurred_at, stored[pk].actor_label) for pk in pks} == {(when, "engine")}
@@ -186,3 +190,100 @@ def test_any_of_matches_what_in_matches() -> None:
     assert Position.objects.exclude(account_id__any_of=[]).count() == 3
     with pytest.raises(TypeError, match="any_of takes integers"):
         Position.objects.filter(account_id__any_of=["1"])
+
+
+AWKWARD = [
+    'a "quoted" \\ back\\slash',
+    "{braces}, commas; NULL",
+    "NULL",
+    "",
+    "new\nline\ttab ünïcode ' apostrophe",
+    "\\",
+    '"',
+]
+
+
+def test_insert_and_set_store_awkward_text_dates_decimals_and_flags_exactly() -> None:
+    # Arrange: every column type the array literal path writes, text that the
+    # array syntax must escape, and NULLs; JSON goes through the driver.
+    user = User.objects.create_user("u", password="pw-123456789")
+    accounts = [
+        BrokerAccount.objects.create(owner=user, name=f"A{i}", external_id=f"a{i}")
+        for i in range(len(AWKWARD))
+    ]
+    when = datetime(2026, 3, 3, 15, 30, 0, 123456, tzinfo=UTC)
+    days = [date(2026, 3, i + 1) for i in range(len(AWKWARD))]
+    money = [Decimal("-12.345"), Decimal("0"), Decimal("1E+2"), Decimal("150000.10")] + [
+        Decimal("7.5")
+    ] * (len(AWKWARD) - 4)
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        pks = bulk_insert(
+            AccountSession,
+            {
+                "account_id": [a.pk for a in accounts],
+                "trading_date": days,
+                "opened_at": [when] * len(AWKWARD),
+                "opening_balance": money,
+                "high_water": money,
+                "eod_high_water": money,
+                "halt_reason": AWKWARD,
+                "halted_at": [None, when, *[None] * (len(AWKWARD) - 2)],
+                "flatten_due": [i % 2 == 0 for i in range(len(AWKWARD))],
+            },
+            same={"created_at": when, "updated_at": when, "opening_unrealized": Decimal(0)},
+        )
+        bulk_set_columns(AccountSession, pks[:2], {"halt_reason": ['x"y', "\\z"]})
+    # Assert
+    assert len(queries) == 2
+    stored = {
+        row[0]: row[1:]
+        for row in AccountSession.objects.values_list(
+            "pk",
+            "trading_date",
+            "opened_at",
+            "opening_balance",
+            "halt_reason",
+            "halted_at",
+            "flatten_due",
+        )
+    }
+    assert [stored[pk] for pk in pks] == [
+        (
+            days[i],
+            when,
+            money[i],
+            ['x"y', "\\z", *AWKWARD[2:]][i],
+            when if i == 1 else None,
+            i % 2 == 0,
+        )
+        for i in range(len(AWKWARD))
+    ]
+
+
+def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None:
+    when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    assert _array_param([1, None, -2]) == "{1,NULL,-2}"
+    assert _array_param(['a"b', "c\\d", ""]) == '{"a\\"b","c\\\\d",""}'
+    assert _array_param([Decimal("1.50"), True, date(2026, 3, 3)]) == "{1.50,t,2026-03-03}"
+    assert _array_param([when]) == '{"2026-03-03T15:30:00+00:00"}'
+    # A naive time, a JSON value or an enum member: the driver adapts the list.
+    naive = [datetime(2026, 3, 3, 15, 30)]
+    assert _array_param(naive) is naive
+    json_values = [1, {"n": 1}]
+    assert _array_param(json_values) is json_values
+    # JSON as the driver would send it: the text of its own dumps.
+    encoded = Jsonb({"q": 'a"b\\c', "n": Decimal("1.5")}, dumps=lambda o: f"<{o['q']}>")
+    assert _array_param([encoded, None]) == '{"<a\\"b\\\\c>",NULL}'
+    no_dumps = [Jsonb({"n": 1})]
+    assert _array_param(no_dumps) is no_dumps
+    members = [EventType.COPY_ORDER_BLOCKED]
+    assert _array_param(members) is members
+
+
+def test_a_decimal_the_field_refuses_is_refused_and_nothing_is_written() -> None:
+    rows = _positions(2)
+    for bad in (Decimal("NaN"), Decimal("Infinity")):
+        with pytest.raises(ValidationError):
+            bulk_set_columns(Position, [r.pk for r in rows], {"mark_price": [Decimal(1), bad]})
+    assert set(Position.objects.values_list("mark_price", flat=True)) == {None}

@@ -21,10 +21,11 @@ pre-session check; this module reads the figures and writes the row.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Sum
 
 from accounts.models import BrokerAccount
@@ -39,6 +40,53 @@ from routing.models import AccountSession, Follower
 from routing.selectors import session_realized_by_account
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
+
+
+class SessionRow(NamedTuple):
+    """One :class:`AccountSession` row's columns, in the model's field order,
+    as values: the copy path reads every follower's row for each leader
+    event and writes few (a model instance is made only to write a halt,
+    :meth:`instance`). Money in dollars."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    account_id: int
+    trading_date: date
+    opened_at: datetime
+    opening_balance: Decimal
+    opening_unrealized: Decimal
+    high_water: Decimal
+    eod_high_water: Decimal
+    halted_at: datetime | None
+    halt_reason: str
+    flatten_due: bool
+    flattened_at: datetime | None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @classmethod
+    def of(cls, row: AccountSession) -> SessionRow:
+        """The values of a saved ``row``."""
+        return cls._make(getattr(row, name) for name in cls._fields)
+
+    def instance(self, account: BrokerAccount) -> AccountSession:
+        """The row as a saved model instance (as a query loads it), with
+        ``account`` (its account) cached."""
+        row = AccountSession.from_db(router.db_for_read(AccountSession), None, list(self))
+        AccountSession._meta.get_field("account").set_cached_value(row, account)
+        return row
+
+
+def session_rows(account_ids: Iterable[int], *, trading_date: date) -> dict[int, SessionRow]:
+    """Account id -> its session row for ``trading_date``, for those of
+    ``account_ids`` that have one (one statement, no lock)."""
+    rows = AccountSession.objects.filter(
+        account_id__any_of=list(account_ids), trading_date=trading_date
+    ).values_list(*SessionRow._fields)
+    return {row.account_id: row for row in map(SessionRow._make, rows)}
 
 
 def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountSession:
@@ -179,7 +227,7 @@ def session_realized(account_ids: Iterable[int], at: datetime) -> dict[int, Deci
 
 
 def engine_session(
-    row: AccountSession,
+    row: AccountSession | SessionRow,
     *,
     account: BrokerAccount,
     limits: RiskLimits,
@@ -200,9 +248,9 @@ def engine_session(
     )
 
 
-def session_state_of(row: AccountSession) -> SessionState:
-    """The engine's session state of ``row`` (a halt without a stored
-    reason reads ``"halted"``: halted all the same)."""
+def session_state_of(row: AccountSession | SessionRow) -> SessionState:
+    """The engine's session state of ``row`` (an instance or its values; a
+    halt without a stored reason reads ``"halted"``: halted all the same)."""
     return SessionState(
         trading_date=row.trading_date,
         opening_balance=row.opening_balance,

@@ -20,8 +20,8 @@ from django.db import router
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert
-from journal.models import EventType, JournalEntry
-from journal.services import journal_entry
+from journal.models import EventType
+from journal.services import JournalRow, journal_row
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
 from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
 
@@ -136,14 +136,18 @@ def copy_orders_insert(
 
 def decision_journal(
     decision: CopyDecision, order: CopyOrder, group: CopyGroup, fill: LeaderFill
-) -> list[JournalEntry]:
-    """Journal rows (unsaved) for a scaled-down or blocked decision (none otherwise)."""
+) -> list[JournalRow]:
+    """Journal rows (values, for :func:`journal.services.journal_rows_add`)
+    for a scaled-down or blocked decision (none otherwise)."""
+    blocked = order.status == _BLOCKED
+    if decision.scaled_from is None and not blocked:
+        return []  # most orders: nothing to journal, nothing to build
     entries = []
     name = order.account.name
     refs = {"client_order_id": order.client_order_id, "leader_event": fill.event_id}
 
-    def entry(event_type: str, message: str, extra: dict[str, Any]) -> JournalEntry:
-        return journal_entry(
+    def entry(event_type: str, message: str, extra: dict[str, Any]) -> JournalRow:
+        return journal_row(
             owner_id=group.owner_id,
             event_type=event_type,
             group_id=group.pk,
@@ -163,7 +167,7 @@ def decision_journal(
                 {**refs, "entry_requested": decision.scaled_from},
             )
         )
-    if order.status == _BLOCKED:
+    if blocked:
         entries.append(
             entry(
                 EventType.COPY_ORDER_BLOCKED,

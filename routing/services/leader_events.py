@@ -28,11 +28,12 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import BrokerAccount
 from journal.fills import FillInput, fills_record
-from journal.models import EventType, JournalEntry, Position
+from journal.models import EventType, Position
 from journal.services import (
-    journal_entries_add,
-    journal_entry,
+    JournalRow,
     journal_record,
+    journal_row,
+    journal_rows_add,
     positions_mark,
 )
 from routing.brokers.base import OrderRequest
@@ -200,7 +201,7 @@ def _ingest(
         if recorded.conflicts:
             incidents_leader_fill_reused(leader=account, conflicts=recorded.conflicts)
     decided.journal.append(
-        journal_entry(
+        journal_row(
             owner_id=account.owner_id,
             event_type=EventType.LEADER_EVENT_RECEIVED,
             account_id=account.pk,
@@ -216,7 +217,7 @@ def _ingest(
             },
         )
     )
-    journal_entries_add(decided.journal)
+    journal_rows_add(decided.journal)
     if not claimed:
         for owner_id, payloads in sorted(decided.feed.items()):
             # One message per user per event, whatever the number of groups.
@@ -247,7 +248,7 @@ class _Decided:
     """What one event's decisions write: orders, journal rows, feed payloads."""
 
     orders: list[CopyOrder] = field(default_factory=list)
-    journal: list[JournalEntry] = field(default_factory=list)
+    journal: list[JournalRow] = field(default_factory=list)
     feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 

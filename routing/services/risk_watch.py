@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import BrokerAccount
-from copytrade.core.bulk import bulk_set
+from copytrade.core.bulk import bulk_set_columns
 from journal.models import Position
 from journal.services import positions_mark
 from routing.engine.limits import AccountSession as EngineSession
@@ -38,9 +38,11 @@ from routing.engine.watch import account_check, breaches, route_check
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
 from routing.selectors import session_pnl_by_account, session_realized_by_account
 from routing.services.account_sessions import (
+    SessionRow,
     account_halt,
     account_session_current,
     engine_session,
+    session_rows,
     session_state_of,
 )
 from routing.services.route_levels import route_lock
@@ -48,11 +50,12 @@ from routing.services.route_levels import route_lock
 
 @dataclass(frozen=True, slots=True)
 class AccountRisk:
-    """One follower account's risk figures now: session PnL (dollars,
-    realized + unrealized), the engine's session state and its limits."""
+    """One follower account's risk figures now: its session row (values),
+    session PnL (dollars, realized + unrealized), the engine's session state
+    and its limits."""
 
     account: BrokerAccount
-    row: AccountSession
+    row: SessionRow
     limits: RiskLimits
     session_pnl: Decimal
     state: EngineSession
@@ -84,13 +87,10 @@ def accounts_risk(
     a stored limit the engine refuses.
     """
     ids = [a.pk for a in accounts]
-    day = trading_date(at)
-    # The current rows in one read; only an account whose session is not
-    # reset yet goes through the (race-safe) reset one by one.
-    current = {
-        row.account_id: row
-        for row in AccountSession.objects.filter(account_id__any_of=ids, trading_date=day)
-    }
+    # The current rows in one read, as values (hundreds per leader event);
+    # only an account whose session is not reset yet goes through the
+    # (race-safe) reset one by one.
+    current = session_rows(ids, trading_date=trading_date(at))
     # One aggregate of the session's fills serves both the session PnL and
     # the realized figure; the rows just read give the PnL carried in (a row
     # the reset creates below was not there for the PnL either).
@@ -103,9 +103,9 @@ def accounts_risk(
     )
     result = {}
     for account in accounts:
-        row = current.get(account.pk) or account_session_current(account=account, at=at)
-        # The halt's journal names the account without a read.
-        AccountSession._meta.get_field("account").set_cached_value(row, account)
+        row = current.get(account.pk)
+        if row is None:
+            row = SessionRow.of(account_session_current(account=account, at=at))
         account_limits = limits.get(account.pk) if limits is not None else None
         if account_limits is None:
             account_limits = limits_of(account)
@@ -144,7 +144,7 @@ def account_breaches_apply(
     ``group_of`` maps account id -> the group it follows (for the journal).
     """
     updated = {}
-    raised: list[AccountSession] = []
+    raised: list[SessionRow] = []
     for account_id, risk in risks.items():
         row = risk.row
         check = account_check(
@@ -155,12 +155,14 @@ def account_breaches_apply(
             realized=risk.state.realized,
         )
         if check.state.high_water > row.high_water:
-            row.high_water = check.state.high_water
+            row = row._replace(high_water=check.state.high_water)
             raised.append(row)
         state = risk.state
         if check.halt is not None:
+            # The halt's journal names the account without a read.
+            session = row.instance(risk.account)
             halted = account_halt(
-                row=row,
+                row=session,
                 reason=check.halt.text,
                 at=at,
                 group_id=group_of.get(account_id),
@@ -168,7 +170,8 @@ def account_breaches_apply(
             )
             if halted and check.flatten:
                 AccountSession.objects.filter(pk=row.pk).update(flatten_due=True)
-                row.flatten_due = True
+                session.flatten_due = True
+            row = SessionRow.of(session)
             # Halted here (the row holds the reason) or by a concurrent pass
             # (halted all the same: its reason is in the journal).
             state = replace(state, halt=row.halt_reason or check.halt.text)
@@ -180,10 +183,15 @@ def account_breaches_apply(
     return updated
 
 
-def _high_water_raise(rows: Sequence[AccountSession]) -> None:
+def _high_water_raise(rows: Sequence[SessionRow]) -> None:
     """Store each row's raised intraday high-water mark (its ``high_water``)
     in one statement, never lowering a mark stored meanwhile."""
-    bulk_set(rows, ["high_water"], never_lower=["high_water"])
+    bulk_set_columns(
+        AccountSession,
+        [row.pk for row in rows],
+        {"high_water": [row.high_water for row in rows]},
+        never_lower=["high_water"],
+    )
 
 
 def route_session_loss_check(

@@ -89,11 +89,17 @@ def accounts_risk(
     ids = [a.pk for a in accounts]
     # The current rows in one read, as values (hundreds per leader event);
     # only an account whose session is not reset yet goes through the
-    # (race-safe) reset one by one.
+    # (race-safe) reset one by one, before the PnL is read: the PnL its open
+    # positions carry in belongs to the opening equity, and counting it in
+    # the session PnL too counted it twice on the session's first event (a
+    # loser carried in read as today's loss and could halt the account; a
+    # winner raised the high-water mark for good).
     current = session_rows(ids, trading_date=trading_date(at))
+    for account in accounts:
+        if account.pk not in current:
+            current[account.pk] = SessionRow.of(account_session_current(account=account, at=at))
     # One aggregate of the session's fills serves both the session PnL and
-    # the realized figure; the rows just read give the PnL carried in (a row
-    # the reset creates below was not there for the PnL either).
+    # the realized figure.
     realized = session_realized_by_account(ids, at)
     pnl = session_pnl_by_account(
         ids,
@@ -103,9 +109,7 @@ def accounts_risk(
     )
     result = {}
     for account in accounts:
-        row = current.get(account.pk)
-        if row is None:
-            row = SessionRow.of(account_session_current(account=account, at=at))
+        row = current[account.pk]
         account_limits = limits.get(account.pk) if limits is not None else None
         if account_limits is None:
             account_limits = limits_of(account)

@@ -161,3 +161,32 @@ def test_a_mark_stored_higher_meanwhile_is_never_lowered_and_a_halt_is_not_repea
     # Halted all the same; this pass's reason (its row predates the halt).
     assert applied[route.small.pk].state.halt == "daily loss 400.00 ≥ limit 375.00"
     assert not JournalEntry.objects.filter(event_type=EventType.ACCOUNT_HALTED).exists()
+
+
+def test_first_event_of_a_session_counts_the_pnl_carried_in_once(route: Route) -> None:
+    # Arrange: no session row for Friday yet. Large carries +1,000.00 open
+    # (equity 151,000.00), small carries -400.00 open: more than its 375.00
+    # daily loss, but lost before this session opened, so not today's loss.
+    Position.objects.create(
+        account=route.large, symbol="MNQH6", qty=1, unrealized_pnl=Decimal("1000.00")
+    )
+    Position.objects.create(
+        account=route.small, symbol="MNQH6", qty=1, unrealized_pnl=Decimal("-400.00")
+    )
+    RiskLimit.objects.filter(account=route.small).update(flatten_on_breach=True)
+    # Act: the first event of the session resets both rows and checks them.
+    risks = accounts_risk(_accounts(route), at=FRIDAY)
+    group_of = {route.small.pk: route.group.pk, route.large.pk: route.group.pk}
+    applied = account_breaches_apply(risks, at=FRIDAY, group_of=group_of)
+    # Assert: nothing happened since the open, so no session PnL; the
+    # carried-in PnL is in the opening equity once.
+    large = AccountSession.objects.get(account=route.large, trading_date=FRIDAY_DATE)
+    small = AccountSession.objects.get(account=route.small, trading_date=FRIDAY_DATE)
+    assert (large.opening_unrealized, small.opening_unrealized) == (
+        Decimal("1000.00"),
+        Decimal("-400.00"),
+    )
+    assert (risks[route.large.pk].session_pnl, risks[route.small.pk].session_pnl) == (0, 0)
+    assert applied[route.large.pk].row.high_water == large.high_water == Decimal("151000.00")
+    assert (small.halted_at, applied[route.small.pk].state.halt) == (None, None)
+    assert not JournalEntry.objects.filter(event_type=EventType.ACCOUNT_HALTED).exists()

@@ -33,8 +33,8 @@ from django.utils import timezone
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
 from journal.fills import FillConflict, FillInput, fills_record
-from journal.models import EventType, JournalEntry
-from journal.services import journal_entries_add, journal_entry
+from journal.models import EventType
+from journal.services import JournalRow, journal_row, journal_rows_add
 from routing.brokers.base import OrderResult, OrderStatus
 from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
@@ -133,7 +133,7 @@ def copy_orders_record(
         expected_position_move(account_id=account_id, symbol=symbol, delta=delta)
     for order, reason in batch.quarantines:
         quarantine_start(order=order, reason=reason)
-    journal_entries_add(batch.journal)
+    journal_rows_add(batch.journal)
     for order, findings in batch.incidents:
         incidents_record(order, findings)
     for owner_id, group_orders in sorted(batch.feed.items() if publish else ()):
@@ -251,7 +251,7 @@ class _Batch:
     changed: set[int]
     expected: dict[tuple[int, str], int]
     quarantines: list[tuple[CopyOrder, str]]
-    journal: list[JournalEntry]
+    journal: list[JournalRow]
     incidents: list[tuple[CopyOrder, list[Finding]]]
     feed: dict[int, dict[int, list[CopyOrder]]]
     fed: set[int]
@@ -328,8 +328,8 @@ def _apply(
         changed.append(order)
 
 
-def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalEntry:
-    return journal_entry(
+def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalRow:
+    return journal_row(
         owner_id=order.group.owner_id,
         event_type=event_type,
         group_id=order.group_id,

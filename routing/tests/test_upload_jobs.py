@@ -320,7 +320,7 @@ def test_progress_endpoint_when_owner_then_job_else_404(
 # -- where the read runs -------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_embedded_default_when_uploaded_then_read_by_the_import_thread(
     route: Route, alice_client: Client, shared_data: Path
 ) -> None:

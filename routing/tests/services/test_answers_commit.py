@@ -29,7 +29,7 @@ def _sent(route: Route) -> list[tuple[int, OrderResult]]:
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_answers_alone_commit_without_waiting_for_the_disk_and_are_recorded(
     route: Route,
 ) -> None:
@@ -51,7 +51,7 @@ def test_answers_alone_commit_without_waiting_for_the_disk_and_are_recorded(
         assert cursor.fetchone()[0] == "on"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_answers_inside_a_callers_transaction_leave_its_commit_alone(route: Route) -> None:
     answers = _sent(route)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:

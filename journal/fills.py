@@ -186,6 +186,27 @@ def fill_record(
     return recorded.stored[0] if recorded.stored else None
 
 
+def _positions_locked(
+    pairs: Sequence[tuple[int, str]],
+) -> dict[tuple[int, str], tuple[int, EnginePosition, Decimal]]:
+    """The position rows of ``(account id, contract)`` ``pairs`` that exist,
+    locked in pk order: pair -> (row id, position, unrealized PnL 0)."""
+    wanted = set(pairs)
+    # A superset of the pairs (every symbol of every account named) keeps
+    # the statement small; only the pairs' rows are written back.
+    locked = (
+        Position.objects.select_for_update()
+        .filter(account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs})
+        .order_by("pk")
+        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
+    )
+    return {
+        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized), Decimal(0))
+        for pk, account_id, symbol, qty, avg_price, realized in locked
+        if (account_id, symbol) in wanted
+    }
+
+
 def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     """Store ``fills`` in order and move each account's positions by them,
     with a constant number of statements whatever their count.
@@ -245,26 +266,18 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
         return FillsRecorded([], conflicts)
     now = timezone.now()
     pairs = sorted({(f.account_id, f.symbol) for f in fresh})
-    bulk_insert(
-        Position,
-        {"account": [a for a, _ in pairs], "symbol": [s for _, s in pairs]},
-        same={**_FLAT, "created_at": now, "updated_at": now},
-        ignore_conflicts=True,
-    )
-    # A superset of the pairs (every symbol of every account named) keeps
-    # the statement small; only the pairs' rows are written back.
-    wanted = set(pairs)
-    locked = (
-        Position.objects.select_for_update()
-        .filter(account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs})
-        .order_by("pk")
-        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
-    )
-    books: dict[tuple[int, str], tuple[int, EnginePosition, Decimal]] = {
-        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized), Decimal(0))
-        for pk, account_id, symbol, qty, avg_price, realized in locked
-        if (account_id, symbol) in wanted
-    }
+    books = _positions_locked(pairs)
+    # A contract an account never traded has no row yet: made flat, then
+    # locked like the others (usually none, so usually no statement).
+    missing = [pair for pair in pairs if pair not in books]
+    if missing:
+        bulk_insert(
+            Position,
+            {"account": [a for a, _ in missing], "symbol": [s for _, s in missing]},
+            same={**_FLAT, "created_at": now, "updated_at": now},
+            ignore_conflicts=True,
+        )
+        books.update(_positions_locked(missing))
     stored_fills: list[StoredFill] = []
     for fill in fresh:
         key = (fill.account_id, fill.symbol)

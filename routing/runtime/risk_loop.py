@@ -19,12 +19,19 @@ from channels.db import database_sync_to_async
 from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
-from routing.services.risk_watch import paper_positions_open, positions_revalue, risk_watch
+from routing.services.risk_watch import (
+    paper_positions_open,
+    positions_revalue,
+    risk_sessions_current,
+    risk_watch,
+)
 
 
 def _watch(
     marks: dict[tuple[int, str], Decimal], at: datetime, leader_ids: Collection[int] | None
 ) -> dict[int, str]:
+    # Sessions first: a mark this pass moves is today's PnL, not carried in.
+    risk_sessions_current(at=at, leader_ids=leader_ids)
     positions_revalue(marks, engine_contract_specs())
     return risk_watch(at=at, leader_ids=leader_ids)
 

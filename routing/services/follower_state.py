@@ -21,6 +21,7 @@ from routing.engine.symbols import SymbolError, parse_contract
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import FollowerState, GroupConfig, SizingBasis
 from routing.models import ExpectedPosition, Follower
+from routing.services.account_sessions import SessionRow
 from routing.services.quarantines import quarantines_active
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
 
@@ -67,6 +68,7 @@ def follower_states(
     at: datetime,
     complete: bool = False,
     limits: Mapping[int, RiskLimits] | None = None,
+    sessions: Mapping[int, SessionRow] | None = None,
 ) -> list[FollowerState]:
     """The engine's view of ``followers`` at aware ``at``, in their order.
 
@@ -79,7 +81,9 @@ def follower_states(
     applied any halt due now (journaled) — so this writes: the session reset
     when one is due, stale quarantine releases, halts and high-water marks.
     ``limits`` (account id -> risk limits: the cached routes') saves
-    converting the stored limits again (:func:`accounts_risk`). A constant
+    converting the stored limits again and ``sessions`` (account id -> its
+    current session row, read before the event moved any mark) reading the
+    session rows again (:func:`accounts_risk`). A constant
     number of statements whatever the number of followers.
     """
     account_ids = sorted({f.account_id for f in followers})
@@ -96,7 +100,7 @@ def follower_states(
             held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
     accounts = list({f.account_id: f.account for f in followers}.values())
-    risks = accounts_risk(accounts, at=at, limits=limits)
+    risks = accounts_risk(accounts, at=at, limits=limits, sessions=sessions)
     risks = account_breaches_apply(
         risks, at=at, group_of={f.account_id: f.group_id for f in followers}
     )

@@ -57,6 +57,7 @@ from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.replay_progress import replay_progress_record
+from routing.services.risk_watch import sessions_current
 from routing.services.route_state import (
     ConfigKey,
     LeaderRoutes,
@@ -281,6 +282,11 @@ def _decide(
     collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
     if collared is None:
         marks[fill.symbol] = fill.price
+    # The followers' sessions are made current before this fill moves their
+    # marks: what it moves is today's PnL, not PnL carried into the session.
+    sessions = sessions_current(
+        list({f.account_id: f.account for f in followers}.values()), at=fill.time
+    )
     if spec is not None and collared is None:
         marked = {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
         positions_mark(
@@ -296,6 +302,7 @@ def _decide(
         at=fill.time,
         complete=True,
         limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
+        sessions=sessions,
     )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)

@@ -72,32 +72,47 @@ def limits_of(account: BrokerAccount) -> RiskLimits:
         return RiskLimits()
 
 
+def sessions_current(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[int, SessionRow]:
+    """Account id -> its session row for the trading date holding aware
+    ``at``, each missing one created first (the reset, journaled, race-safe):
+    one read for the rows that exist, one reset per account without one.
+
+    Call it before anything moves the accounts' marks at ``at``: the reset
+    takes the PnL open positions carry into the session from their marks,
+    and a mark moved by this event (or this pass) is today's PnL, not
+    carried in (a loss it made would then never count against the day).
+    """
+    current = session_rows([a.pk for a in accounts], trading_date=trading_date(at))
+    for account in accounts:
+        if account.pk not in current:
+            current[account.pk] = SessionRow.of(account_session_current(account=account, at=at))
+    return current
+
+
 def accounts_risk(
     accounts: Sequence[BrokerAccount],
     *,
     at: datetime,
     limits: Mapping[int, RiskLimits] | None = None,
+    sessions: Mapping[int, SessionRow] | None = None,
 ) -> dict[int, AccountRisk]:
     """Risk figures per account id at aware ``at``, each account's session
     row made current first (a missed session reset catches up here).
 
     ``limits`` (account id -> risk limits, e.g. the cached routes') saves
     converting each account's stored limits again; an account missing from
-    it is converted as :func:`limits_of` does. Raises ``ValueError`` naming
-    a stored limit the engine refuses.
+    it is converted as :func:`limits_of` does. ``sessions`` (account id ->
+    its current session row, :func:`sessions_current` read before the marks
+    moved) saves reading them again; without it they are made current here.
+    Raises ``ValueError`` naming a stored limit the engine refuses.
     """
     ids = [a.pk for a in accounts]
-    # The current rows in one read, as values (hundreds per leader event);
-    # only an account whose session is not reset yet goes through the
-    # (race-safe) reset one by one, before the PnL is read: the PnL its open
-    # positions carry in belongs to the opening equity, and counting it in
-    # the session PnL too counted it twice on the session's first event (a
-    # loser carried in read as today's loss and could halt the account; a
-    # winner raised the high-water mark for good).
-    current = session_rows(ids, trading_date=trading_date(at))
-    for account in accounts:
-        if account.pk not in current:
-            current[account.pk] = SessionRow.of(account_session_current(account=account, at=at))
+    # Every row exists before the PnL is read: the PnL open positions carry
+    # in belongs to the opening equity, and counting it in the session PnL
+    # too counted it twice on a session's first event (a loser carried in
+    # read as today's loss and could halt the account; a winner raised the
+    # high-water mark for good).
+    current = dict(sessions) if sessions is not None else sessions_current(accounts, at=at)
     # One aggregate of the session's fills serves both the session PnL and
     # the realized figure.
     realized = session_realized_by_account(ids, at)
@@ -105,7 +120,7 @@ def accounts_risk(
         ids,
         at,
         realized=realized,
-        carried={a: row.opening_unrealized for a, row in current.items()},
+        carried={a: current[a].opening_unrealized for a in ids},
     )
     result = {}
     for account in accounts:
@@ -213,6 +228,21 @@ def route_session_loss_check(
     )
 
 
+def _followers(leader_ids: Collection[int] | None) -> list[Follower]:
+    """Every follower (of the groups led by ``leader_ids`` when given), pk order."""
+    followers_of = Follower.objects.select_related("account", "account__risk_limit", "group")
+    if leader_ids is not None:
+        followers_of = followers_of.filter(group__leader_id__in=list(leader_ids))
+    return list(followers_of.order_by("pk"))
+
+
+def risk_sessions_current(*, at: datetime, leader_ids: Collection[int] | None = None) -> None:
+    """Make the session rows of every follower account (of the groups led by
+    ``leader_ids`` when given) current at aware ``at``: layer 2 calls it
+    before it moves any mark (:func:`sessions_current`)."""
+    sessions_current([f.account for f in _followers(leader_ids)], at=at)
+
+
 def risk_watch(*, at: datetime, leader_ids: Collection[int] | None = None) -> dict[int, str]:
     """One pass of layer 2 over every follower account (of the groups led by
     ``leader_ids`` when given: an engine worker's leases): halts, route locks.
@@ -220,10 +250,7 @@ def risk_watch(*, at: datetime, leader_ids: Collection[int] | None = None) -> di
     Returns the accounts whose positions are due to be flattened (halted on
     a loss with flatten on breach on, not flattened yet): id -> halt reason.
     """
-    followers_of = Follower.objects.select_related("account", "account__risk_limit", "group")
-    if leader_ids is not None:
-        followers_of = followers_of.filter(group__leader_id__in=list(leader_ids))
-    followers = list(followers_of.order_by("pk"))
+    followers = _followers(leader_ids)
     by_group: dict[int, list[Follower]] = {}
     for f in followers:
         by_group.setdefault(f.group_id, []).append(f)

@@ -206,3 +206,30 @@ async def test_flatten_on_breach_closes_only_the_breached_account(route: Route) 
     )
     assert [(s, q) for s, q, _ in await sync_to_async(_orders)(small, "e3")] == [("blocked", 0)]
     assert [(s, q) for s, q, _ in await sync_to_async(_orders)(large, "e3")] == [("filled", 6)]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_layer2_pass_opening_a_session_counts_its_own_marks_as_today(route: Route) -> None:
+    # Arrange: small (ratio 0.5, daily loss 375) holds +2 MNQ bought at
+    # 21000.00 on 11-17, marked there. The 17:00 roll never ran.
+    registry = await sync_to_async(
+        lambda: AdapterRegistry({"paper": PaperBroker(engine_contract_specs())})
+    )()
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    small = route.small.pk
+    await worker.handle_leader_fill(
+        route.leader.pk, _fill("e1", "MNQZ6", Side.BUY, 4, "21000.00", T_MNQ), source="test"
+    )
+    # Act: in the next session the market drops 100 points, and the first
+    # layer-2 pass of the session sees it: (20900 - 21000) x 2 x $2 = -400.00.
+    registry.paper.mark("MNQZ6", Decimal("20900.00"), T_NEXT)
+    await watch_risk(registry, at=T_NEXT)
+    # Assert: the session opened with nothing carried in (the mark stood at
+    # 21000.00 at the open), so the drop is today's loss and halts small.
+    row = await sync_to_async(AccountSession.objects.get)(
+        account_id=small, trading_date=date(2026, 11, 18)
+    )
+    assert row.opening_unrealized == Decimal("0.00")
+    assert row.halt_reason == "daily loss 400.00 \u2265 limit 375.00"

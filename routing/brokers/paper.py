@@ -407,6 +407,12 @@ class PaperBroker(BrokerAdapter):
             # order (and fill ids) to send order even if timers tie.
             await asyncio.wait([previous])
         self._arrive(order, sent)
+        # Arrived: the order's history (state or rejection) stays for queries,
+        # its task, coroutine and frame need not (every order ever placed kept
+        # them alive, and the garbage collector scanned them all).
+        if self._last_task is sent.task:
+            self._last_task = None  # nothing in flight behind it
+        sent.task = None
 
     def _arrive(self, request: OrderRequest, sent: _Sent) -> None:
         """The order reaches the exchange: reject it, fill it or rest it.

@@ -7,6 +7,7 @@ NQ tick 0.25 pt, $20/pt.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -663,3 +664,23 @@ async def test_connect_and_disconnect_are_idempotent() -> None:
     await paper.disconnect()
     await paper.disconnect()
     assert not paper.connected
+
+
+@pytest.mark.asyncio
+async def test_arrived_orders_keep_their_history_but_not_their_tasks(broker: PaperBroker) -> None:
+    # Every order ever placed used to keep its asyncio task (coroutine, frame,
+    # context) alive: memory that grew with every order, scanned by every
+    # full garbage collection of the engine worker.
+    for n in range(3):
+        await broker.place_order(_order(f"c{n}"))
+    gc.collect()
+    executing = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, asyncio.Task) and "_execute" in o.get_coro().__qualname__
+    ]
+    assert executing == []
+    # The order history stays: each order can still be queried.
+    for n in range(3):
+        result = await broker.query_order(ACCOUNT, f"c{n}")
+        assert result is not None and result.status is OrderStatus.FILLED

@@ -36,6 +36,7 @@ benchmark's own bookkeeping stays small.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -189,6 +190,7 @@ async def _feed(
         run.rss_end, _ = rss_mb()
         run.broker_held = broker.held()
     finally:
+        gc.unfreeze()  # what the worker froze is the next run's garbage
         await registry.disconnect_all()
     return run
 

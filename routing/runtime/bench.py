@@ -599,7 +599,7 @@ async def _drive(
     """Feed ``fills`` to the worker; the events after ``warmup`` and the
     wall time (ns) of the measured loop."""
     from routing.runtime.adapters import AdapterRegistry
-    from routing.runtime.heap import settle_heap
+    from routing.runtime.heap import HeapSettler
     from routing.runtime.worker import EngineWorker
 
     registry = AdapterRegistry({"paper": broker})
@@ -610,8 +610,9 @@ async def _drive(
     try:
         for index, fill in enumerate(fills):
             if index == warmup:
-                # As the worker does after its first pass (routing.runtime.heap).
-                settle_heap()
+                # As the worker does after its first pass, then between events.
+                heap = HeapSettler(time.monotonic)
+                heap.maybe_settle()
                 probe.capture = True
                 loop_start = time.perf_counter_ns()
             probe.current = event = _Event()
@@ -622,6 +623,7 @@ async def _drive(
             if index >= warmup:
                 measured.append(event)
                 sealing += time.perf_counter_ns() - event.done
+                heap.maybe_settle()  # the worker's pass between events
         # The wall time of the worker's events, without the probe's sealing.
         wall = time.perf_counter_ns() - loop_start - sealing
     finally:
@@ -860,7 +862,8 @@ def run_benchmark(
             "handed to the paper adapter (place_order called), ms; engine_only in us; "
             "floor: BEGIN -> COMMIT of 1 event + N order rows with the driver alone, ms; "
             "sustained: from each event's due time, ms; the heap is settled after the "
-            "warm-up events as the worker settles it after its first pass (routing.runtime.heap)"
+            "warm-up events and then between events every few seconds, as the worker "
+            "settles it (routing.runtime.heap)"
         ),
         "config": {
             "events": config.events,

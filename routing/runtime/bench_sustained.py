@@ -155,7 +155,7 @@ async def _feed(
     log: Callable[[str], None],
 ) -> _Run:
     from routing.runtime.adapters import AdapterRegistry
-    from routing.runtime.heap import settle_heap
+    from routing.runtime.heap import HeapSettler
     from routing.runtime.worker import EngineWorker
 
     registry = AdapterRegistry({"paper": broker})
@@ -166,7 +166,8 @@ async def _feed(
     try:
         for fill in fills[: config.warmup]:
             await worker.handle_leader_fill(case.leader_id, fill, source="bench")
-        settle_heap()  # as the worker does after its first pass
+        heap = HeapSettler(time.monotonic)
+        heap.maybe_settle()  # as the worker does after its first pass
         run.rss_start, run.rss_source = rss_mb()
         log(f"sustained: {len(paced)} events at {config.rate}/s, rss {run.rss_start} MiB")
         step = 1e9 / config.rate
@@ -180,6 +181,7 @@ async def _feed(
             called = time.perf_counter_ns()
             await worker.handle_leader_fill(case.leader_id, fill, source="bench")
             done = time.perf_counter_ns()
+            heap.maybe_settle()  # the worker's pass between events
             run.due.append(due)
             run.started.append(called)
             run.handoff.append(stamp.last if stamp.count else done)

@@ -1,31 +1,82 @@
-"""The engine worker's heap, settled once it has started.
+"""The engine worker's heap, settled between leader events.
 
 Python's cyclic garbage collector stops the process while it scans; a full
 (oldest generation) collection scans every tracked object, and a worker
-holding Django, its routes and the paper exchange has hundreds of thousands
-of them. On the copy path those pauses were the slow tail: at 200 followers
-the benchmark's p99 was about three times its p50 with the collector as it
-is, and about one and a half times with the start-up heap frozen (same run,
-same machine). :func:`settle_heap` collects what start-up left behind, then
-moves everything still alive into the permanent generation
-(:func:`gc.freeze`), which the collector never scans again; objects made
-later are collected as usual. Python documents ``gc.freeze`` for this use
-(https://docs.python.org/3/library/gc.html#gc.freeze); Instagram's web
-servers adopted it for the same reason.
+holding Django, its routes and the paper exchange's order history has
+hundreds of thousands of them. On the copy path those pauses were the slow
+tail: at 200 followers the benchmark's p99 was about three times its p50.
+
+:func:`settle_heap` collects, then moves everything still alive into the
+permanent generation (:func:`gc.freeze`), which the collector never scans
+again; objects made later are collected as usual. Python documents
+``gc.freeze`` for this use (https://docs.python.org/3/library/gc.html#gc.freeze).
+The worker settles once its start-up is done and then between events, every
+:data:`SETTLE_SECONDS` (:class:`HeapSettler`): a light settle only collects
+what was made since the last one, so the collector's own full passes stay
+short while the heap grows (the paper exchange keeps every order). Frozen
+objects are still freed when their reference count drops to zero; only
+cycles among them wait for a full settle (:data:`FULL_SETTLE_SECONDS`),
+which unfreezes and scans everything once.
+
+Measured (bench_engine, 200 followers, 200 events, same machine): p99 of
+the hand-off 231-264 ms with the collector as it is, 133 ms settling every
+20 events.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+
+# A light settle (what was made since the last one) at most this often.
+SETTLE_SECONDS = 5.0
+# A full settle (everything, frozen cycles freed) at most this often.
+FULL_SETTLE_SECONDS = 3600.0
 
 
-def settle_heap() -> int:
+def settle_heap(*, full: bool = True) -> int:
     """Collect garbage, then freeze every object still alive so later
-    collections skip it. Returns the number of objects frozen. Safe to call
-    again (each call freezes what is alive by then); objects frozen are
-    still freed when their reference count drops to zero, only cycles among
-    them are never collected, so call it once start-up is done, not per event.
-    """
+    collections skip it; returns the number of objects frozen. ``full``
+    first unfreezes what earlier settles froze, so cycles among them that
+    have died are freed (a scan of the whole heap); a light settle scans
+    only what is not frozen yet."""
+    if full:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+class HeapSettler:
+    """When to settle: at the first call, then lightly every ``every``
+    seconds and fully every ``full_every`` seconds, by ``clock`` (seconds,
+    monotonic). The first settle is light too: a worker's process has
+    nothing frozen yet (and a test process running many workers would
+    otherwise scan its whole heap for each one)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        every: float = SETTLE_SECONDS,
+        full_every: float = FULL_SETTLE_SECONDS,
+    ) -> None:
+        self._clock = clock
+        self._every = every
+        self._full_every = full_every
+        self._settled_at: float | None = None
+        self._fully_at: float | None = None
+
+    def maybe_settle(self) -> bool:
+        """Settle if one is due now; True when it did."""
+        now = self._clock()
+        if self._settled_at is not None and now - self._settled_at < self._every:
+            return False
+        if self._fully_at is None:
+            self._fully_at = now
+        full = now - self._fully_at >= self._full_every
+        settle_heap(full=full)
+        self._settled_at = now
+        if full:
+            self._fully_at = now
+        return True

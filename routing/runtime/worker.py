@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from routing.runtime.faults import (
     backoff,
 )
 from routing.runtime.flattening import FlattenMixin
-from routing.runtime.heap import settle_heap
+from routing.runtime.heap import HeapSettler
 from routing.runtime.leader_streams import LeaderStreamsMixin
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.recovery import RecoveryMixin
@@ -115,6 +116,7 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         self._drops: list[Unapplied] = []
         self._drops_lock = asyncio.Lock()
         self._passed = False  # one main loop pass completed
+        self._heap = HeapSettler(time.monotonic)
         # A database error may have left broker answers unrecorded (orders
         # still SENT): the next pass recovers them, as after a restart.
         self._recover_due = False
@@ -224,10 +226,9 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         await self._claim_replay_jobs()
         await self.send_pending(leader_ids=self._leases.owned)
         await self.expire_held_events()
-        if not self._passed:
-            # Start-up is done (routes read, orders recovered): what is alive
-            # now lives as long as the worker, and is never scanned again.
-            settle_heap()
+        # Between events: what is alive is frozen, so the collector's own full
+        # passes stay short (the first settle comes once start-up is done).
+        self._heap.maybe_settle()
         self._passed = True
 
     async def _take_leaders(self) -> None:

@@ -1,4 +1,4 @@
-"""routing.runtime.heap: the worker's start-up heap frozen once."""
+"""routing.runtime.heap: the worker's heap frozen between events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from routing.runtime.heap import settle_heap
+from routing.runtime.heap import HeapSettler, settle_heap
 
 
 @pytest.fixture
@@ -17,21 +17,72 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()
 
 
-def test_settle_heap_freezes_what_is_alive_and_collects_cycles_first(unfrozen: None) -> None:
-    # Arrange: a reference cycle nothing points at (garbage for the
-    # collector only) and a live object.
-    class Node:
-        other: object = None
+class Node:
+    other: object = None
 
+
+def _cycle() -> None:
     a, b = Node(), Node()
     a.other, b.other = b, a
-    del a, b
+
+
+def _nodes() -> list[Node]:
+    return [o for o in gc.get_objects() if type(o) is Node]
+
+
+def test_settle_collects_cycles_then_freezes_what_is_alive(unfrozen: None) -> None:
+    # Arrange: a dead reference cycle (garbage for the collector only) and a live object.
+    _cycle()
     live = Node()
     # Act
-    frozen = settle_heap()
-    # Assert: the cycle was collected before the freeze, the live object is
-    # frozen (counted), and a later collection scans none of the frozen ones.
+    frozen = settle_heap(full=False)
+    # Assert: frozen objects are not listed (never scanned); the cycle was
+    # collected before the freeze, the live object frozen.
     assert frozen == gc.get_freeze_count() > 0
-    assert not any(type(o) is Node for o in gc.get_objects())  # frozen objects are not listed
+    assert _nodes() == []
     gc.unfreeze()
-    assert [o for o in gc.get_objects() if type(o) is Node] == [live]
+    assert _nodes() == [live]
+
+
+def test_only_a_full_settle_frees_a_cycle_that_died_after_it_was_frozen(
+    unfrozen: None,
+) -> None:
+    # Arrange: a live cycle, frozen; then it dies.
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    settle_heap(full=False)
+    del a, b
+    # Act / Assert: a light settle leaves it frozen (not freed), a full one frees it.
+    settle_heap(full=False)
+    gc.unfreeze()
+    assert len(_nodes()) == 2
+    gc.freeze()  # as it was: frozen, dead
+    settle_heap(full=True)
+    gc.unfreeze()
+    assert _nodes() == []
+
+
+def test_settler_settles_at_once_then_by_its_clock(unfrozen: None) -> None:
+    now = [100.0]
+    settler = HeapSettler(lambda: now[0], every=5.0, full_every=60.0)
+    assert settler.maybe_settle()  # the first call: start-up is done
+    now[0] = 104.9
+    assert not settler.maybe_settle()
+    now[0] = 105.0
+    assert settler.maybe_settle()
+    # A full settle is due 60 s after the first: a cycle frozen meanwhile
+    # that has died is freed then, and not before.
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    now[0] = 111.0
+    assert settler.maybe_settle()
+    del a, b
+    now[0] = 116.0
+    assert settler.maybe_settle()
+    gc.unfreeze()
+    assert len(_nodes()) == 2
+    gc.freeze()
+    now[0] = 160.0
+    assert settler.maybe_settle()
+    gc.unfreeze()
+    assert _nodes() == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -17,36 +17,34 @@ from journal.models import EventType, ExportImport, JournalEntry, Position, Trad
 from routing.engine.positions import Position as EnginePosition
 
 
-def journal_entry(
-    *,
-    owner_id: int,
-    event_type: EventType,
-    message: str,
-    actor_label: str,
-    actor_user_id: int | None = None,
-    group_id: int | None = None,
-    account_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-    extra_data: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> JournalEntry:
+class JournalFields(TypedDict, total=False):
+    """What one journal entry says, the keyword arguments of
+    :func:`journal_row`, :func:`journal_entry` and :func:`journal_record`.
+
+    ``message`` is the human sentence shown in the dashboard (it carries the
+    reason and numbers); ``actor_label`` who or what acted (``"engine"``,
+    ``"broker"``, a user name); ``before``/``after`` JSON-able state
+    snapshots; ``extra_data`` JSON-able figures; ``occurred_at`` aware,
+    now when left out.
+    """
+
+    owner_id: Required[int]
+    event_type: Required[EventType | str]
+    message: Required[str]
+    actor_label: Required[str]
+    actor_user_id: int | None
+    group_id: int | None
+    account_id: int | None
+    before: Any
+    after: Any
+    extra_data: dict[str, Any] | None
+    occurred_at: datetime | None
+
+
+def journal_entry(**fields: Unpack[JournalFields]) -> JournalEntry:
     """One journal entry, unsaved: for :func:`journal_entries_add`, which
-    writes many in one statement (the hot path journals an event's orders
-    together). Arguments as :func:`journal_record`."""
-    return JournalEntry(
-        occurred_at=occurred_at or timezone.now(),
-        owner_id=owner_id,
-        actor_user_id=actor_user_id,
-        actor_label=actor_label,
-        event_type=event_type,
-        group_id=group_id,
-        account_id=account_id,
-        message=message,
-        before=before,
-        after=after,
-        extra_data=extra_data or {},
-    )
+    writes many in one statement. Arguments: :class:`JournalFields`."""
+    return JournalEntry(**journal_row(**fields)._asdict())
 
 
 class JournalRow(NamedTuple):
@@ -67,33 +65,21 @@ class JournalRow(NamedTuple):
     extra_data: dict[str, Any]
 
 
-def journal_row(
-    *,
-    owner_id: int,
-    event_type: EventType | str,
-    message: str,
-    actor_label: str,
-    actor_user_id: int | None = None,
-    group_id: int | None = None,
-    account_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-    extra_data: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> JournalRow:
+def journal_row(**fields: Unpack[JournalFields]) -> JournalRow:
     """The row :func:`journal_entry` would build, as values (``event_type``
-    as its text). Arguments as :func:`journal_record`."""
+    as its text). Arguments: :class:`JournalFields`."""
+    extra_data = fields.get("extra_data")
     return JournalRow(
-        occurred_at or timezone.now(),
-        owner_id,
-        actor_user_id,
-        actor_label,
-        str(event_type),  # an EventType member's text is its value
-        group_id,
-        account_id,
-        message,
-        before,
-        after,
+        fields.get("occurred_at") or timezone.now(),
+        fields["owner_id"],
+        fields.get("actor_user_id"),
+        fields["actor_label"],
+        str(fields["event_type"]),  # an EventType member's text is its value
+        fields.get("group_id"),
+        fields.get("account_id"),
+        fields["message"],
+        fields.get("before"),
+        fields.get("after"),
         extra_data or {},
     )
 
@@ -136,38 +122,9 @@ def journal_rows_add(rows: Sequence[JournalRow]) -> list[int]:
     )
 
 
-def journal_record(
-    *,
-    owner_id: int,
-    event_type: EventType,
-    message: str,
-    actor_label: str,
-    actor_user_id: int | None = None,
-    group_id: int | None = None,
-    account_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-    extra_data: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> JournalEntry:
-    """Append one journal entry and return it.
-
-    ``message`` is the human sentence shown in the dashboard (it carries the
-    reason and numbers); ``before``/``after`` are JSON-able state snapshots.
-    """
-    entry = journal_entry(
-        owner_id=owner_id,
-        event_type=event_type,
-        message=message,
-        actor_label=actor_label,
-        actor_user_id=actor_user_id,
-        group_id=group_id,
-        account_id=account_id,
-        before=before,
-        after=after,
-        extra_data=extra_data,
-        occurred_at=occurred_at,
-    )
+def journal_record(**fields: Unpack[JournalFields]) -> JournalEntry:
+    """Append one journal entry and return it. Arguments: :class:`JournalFields`."""
+    entry = journal_entry(**fields)
     entry.save()
     return entry
 

@@ -56,6 +56,19 @@ def expected_position_move(*, account_id: int, symbol: str, delta: int) -> None:
     )
 
 
+def expected_positions_move(deltas: Mapping[tuple[int, str], int]) -> None:
+    """Add signed contracts to many expected positions, ``(account id,
+    contract) -> delta`` (rows created at 0 when missing), in two to four
+    statements whatever their number (:func:`expected_positions_of`, then
+    :func:`expected_positions_set`): a rejection storm backs out every
+    follower's entry in one batch of broker answers."""
+    moves = {key: delta for key, delta in deltas.items() if delta}
+    if not moves:
+        return
+    rows = expected_positions_of([a for a, _ in moves], [s for _, s in moves])
+    expected_positions_set({rows[key][0]: rows[key][1] + delta for key, delta in moves.items()})
+
+
 def expected_positions_of(
     account_ids: Iterable[int], symbols: Iterable[str]
 ) -> dict[tuple[int, str], tuple[int, int]]:

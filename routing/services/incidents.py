@@ -26,9 +26,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import bulk_insert
 from journal.fills import FillConflict
 from journal.models import EventType
-from journal.services import journal_record
+from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.models import CopyGroup, CopyOrder, Incident
 from routing.services.route_levels import route_lock
 
@@ -73,21 +74,10 @@ def incident_record(
         copy_order=copy_order,
         occurred_at=at,
     )
-    label = Incident.Kind(kind).label
     journal_record(
-        owner_id=group.owner_id,
-        event_type=EventType.INCIDENT,
-        group_id=group.pk,
-        account_id=account.pk if account is not None else None,
-        actor_label=actor_label,
-        occurred_at=at,
-        message=f"{group.name}: incident, {label.lower()}: {detail}",
-        extra_data={
-            "incident": incident.pk,
-            "kind": str(kind),
-            "client_order_id": copy_order.client_order_id if copy_order is not None else None,
-            **dict(numbers or {}),
-        },
+        **_incident_journal(
+            group, kind, detail, account, copy_order, incident.pk, at, numbers, actor_label
+        )
     )
     route_lock(
         group=group,
@@ -97,6 +87,114 @@ def incident_record(
         code=str(kind),
     )
     return incident, True
+
+
+def _incident_journal(
+    group: CopyGroup,
+    kind: Incident.Kind | str,
+    detail: str,
+    account: BrokerAccount | None,
+    copy_order: CopyOrder | None,
+    incident_id: int,
+    at: datetime,
+    numbers: Mapping[str, Any] | None,
+    actor_label: str,
+) -> JournalFields:
+    """The journal entry of an incident recorded on ``group``."""
+    label = Incident.Kind(kind).label
+    return {
+        "owner_id": group.owner_id,
+        "event_type": EventType.INCIDENT,
+        "group_id": group.pk,
+        "account_id": account.pk if account is not None else None,
+        "actor_label": actor_label,
+        "occurred_at": at,
+        "message": f"{group.name}: incident, {label.lower()}: {detail}",
+        "extra_data": {
+            "incident": incident_id,
+            "kind": str(kind),
+            "client_order_id": copy_order.client_order_id if copy_order is not None else None,
+            **dict(numbers or {}),
+        },
+    }
+
+
+def order_incidents_record(
+    found: Sequence[tuple[CopyOrder, Incident.Kind, str, Mapping[str, Any]]],
+    *,
+    at: datetime | None = None,
+) -> int:
+    """:func:`incident_record` for many ``(order, kind, detail, numbers)``
+    of copy orders at once, by the engine: idempotent per order and kind,
+    each journaled, each route locked by its first new incident; a constant
+    number of statements plus one lock per route (a rejection storm gives
+    every follower's order an incident in one batch of broker answers, and
+    one by one that held the leader's lock for seconds at 200 followers).
+    Returns the incidents created. Lock order as :func:`incident_record`:
+    the leaders, then the groups, in pk order.
+    """
+    if not found:
+        return 0
+    at = at or timezone.now()
+    seen = set(
+        Incident.objects.filter(
+            copy_order_id__any_of=sorted({order.pk for order, *_ in found})
+        ).values_list("copy_order_id", "kind")
+    )
+    new = []
+    for order, kind, detail, numbers in found:
+        if (order.pk, str(kind)) not in seen:
+            seen.add((order.pk, str(kind)))
+            new.append((order, kind, detail, numbers))
+    if not new:
+        return 0
+    groups = {order.group_id: order.group for order, *_ in new}
+    leaders = sorted({group.leader_id for group in groups.values()})
+    list(
+        BrokerAccount.objects.select_for_update()
+        .filter(pk__any_of=leaders)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    list(
+        CopyGroup.objects.select_for_update()
+        .filter(pk__any_of=sorted(groups))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    pks = bulk_insert(
+        Incident,
+        {
+            "group": [order.group_id for order, *_ in new],
+            "kind": [str(kind) for _, kind, _, _ in new],
+            "detail": [detail for _, _, detail, _ in new],
+            "account": [order.account_id for order, *_ in new],
+            "copy_order": [order.pk for order, *_ in new],
+        },
+        same={"occurred_at": at, "created_at": at, "updated_at": at},
+    )
+    journal_rows_add(
+        [
+            journal_row(
+                **_incident_journal(
+                    order.group, kind, detail, order.account, order, pk, at, numbers, "engine"
+                )
+            )
+            for (order, kind, detail, numbers), pk in zip(new, pks, strict=True)
+        ]
+    )
+    locked: set[int] = set()
+    for order, kind, detail, _ in new:
+        if order.group_id not in locked:
+            locked.add(order.group_id)
+            route_lock(
+                group=order.group,
+                reason=f"incident: {kind}: {detail}",
+                actor_label="engine",
+                at=at,
+                code=str(kind),
+            )
+    return len(new)
 
 
 def incidents_adapter_disconnect(

@@ -9,7 +9,8 @@ market copy whose average fill is more than the group's
 wording are the engine's, :func:`routing.engine.watch.slippage_finding`); a
 fill whose broker id the account already has with other content (found by
 :func:`journal.fills.fills_record`, passed in as ``reused``).
-:func:`incidents_record` records them (each locks the route at level 4).
+:func:`routing.services.incidents.order_incidents_record` records them (each
+locks the route at level 4).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from routing.engine.conversion import same_underlying
 from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.engine.watch import slippage_finding
 from routing.models import ContractSpec, CopyOrder, Incident
-from routing.services.incidents import incident_record
 
 
 def contract_code(symbol: str) -> str | None:
@@ -186,16 +186,3 @@ def _plain(value: Decimal) -> Decimal:
     """``6.00`` -> ``6``, ``21001.500000`` -> ``21001.5``: figures as people write them."""
     value = value.normalize()
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
-
-
-def incidents_record(order: CopyOrder, findings: list[Finding]) -> None:
-    """Record each of ``findings`` on ``order``'s route (idempotent per order and kind)."""
-    for finding in findings:
-        incident_record(
-            group=order.group,
-            kind=finding.kind,
-            detail=finding.detail,
-            account=order.account,
-            copy_order=order,
-            numbers=finding.numbers,
-        )

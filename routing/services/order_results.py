@@ -40,7 +40,7 @@ from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
 from routing.models import ContractSpec, CopyOrder
 from routing.selectors import copy_order_payload
-from routing.services.expected import expected_position_move
+from routing.services.expected import expected_positions_move
 from routing.services.feed import (
     FeedMessage,
     copy_orders_data,
@@ -48,13 +48,13 @@ from routing.services.feed import (
     feed_publish_on_commit,
     feed_seq_next,
 )
+from routing.services.incidents import order_incidents_record
 from routing.services.order_findings import (
     Finding,
     contract_code,
     findings_of,
-    incidents_record,
 )
-from routing.services.quarantines import quarantine_start
+from routing.services.quarantines import quarantines_start
 
 _RESULT_STATUS = {
     OrderStatus.FILLED: CopyOrder.Status.FILLED,
@@ -129,13 +129,12 @@ def copy_orders_record(
         _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
     if batch.changed:
         bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
-    for (account_id, symbol), delta in sorted(batch.expected.items()):
-        expected_position_move(account_id=account_id, symbol=symbol, delta=delta)
-    for order, reason in batch.quarantines:
-        quarantine_start(order=order, reason=reason)
+    expected_positions_move(batch.expected)
+    quarantines_start(batch.quarantines)
     journal_rows_add(batch.journal)
-    for order, findings in batch.incidents:
-        incidents_record(order, findings)
+    order_incidents_record(
+        [(order, f.kind, f.detail, f.numbers) for order, found in batch.incidents for f in found]
+    )
     for owner_id, group_orders in sorted(batch.feed.items() if publish else ()):
         for group_id, changed in sorted(group_orders.items()):
             feed_publish_on_commit(

@@ -15,8 +15,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from copytrade.core.bulk import bulk_insert
 from journal.models import EventType
-from journal.services import journal_record
+from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.sessions import trading_date
 from routing.models import CopyOrder, Follower, Quarantine
 
@@ -47,35 +48,68 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     return {k: frozenset(v) for k, v in active.items()}
 
 
-def quarantine_start(*, order: CopyOrder, reason: str, at: datetime | None = None) -> Quarantine:
-    """Quarantine ``order.symbol`` for the order's follower (idempotent: an
-    active quarantine is returned unchanged)."""
+def quarantines_start(
+    starts: Sequence[tuple[CopyOrder, str]], *, at: datetime | None = None
+) -> int:
+    """Quarantine each ``(order, reason)``'s contract for the order's follower
+    (a follower and contract already quarantined is left as it is; the first
+    of several for one wins), journaled, in at most three statements: a
+    rejection storm rejects every follower's entry in one batch of broker
+    answers. Returns the quarantines started."""
+    if not starts:
+        return 0
     at = at or timezone.now()
-    existing = Quarantine.objects.filter(
-        follower_id=order.follower_id, symbol=order.symbol, released_at__isnull=True
-    ).first()
-    if existing is not None:
-        return existing
-    quarantine = Quarantine.objects.create(
-        follower_id=order.follower_id,
-        symbol=order.symbol,
-        reason=reason,
-        trading_date=trading_date(at),
+    active = set(
+        Quarantine.objects.filter(
+            follower_id__any_of=sorted({order.follower_id for order, _ in starts}),
+            released_at__isnull=True,
+        ).values_list("follower_id", "symbol")
     )
-    journal_record(
-        owner_id=order.group.owner_id,
-        event_type=EventType.QUARANTINE_STARTED,
-        group_id=order.group_id,
-        account_id=order.account_id,
-        actor_label="engine",
-        occurred_at=at,
-        message=(
+    new: list[tuple[CopyOrder, str]] = []
+    for order, reason in starts:
+        if (order.follower_id, order.symbol) not in active:
+            active.add((order.follower_id, order.symbol))
+            new.append((order, reason))
+    if not new:
+        return 0
+    pks = bulk_insert(
+        Quarantine,
+        {
+            "follower": [order.follower_id for order, _ in new],
+            "symbol": [order.symbol for order, _ in new],
+            "reason": [reason for _, reason in new],
+        },
+        same={
+            "trading_date": trading_date(at),
+            "released_by": "",
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
+    journal_rows_add(
+        [
+            journal_row(**_started(order, reason, pk, at))
+            for (order, reason), pk in zip(new, pks, strict=True)
+        ]
+    )
+    return len(new)
+
+
+def _started(order: CopyOrder, reason: str, quarantine_id: int, at: datetime) -> JournalFields:
+    """The journal entry of a quarantine started for ``order``."""
+    return {
+        "owner_id": order.group.owner_id,
+        "event_type": EventType.QUARANTINE_STARTED,
+        "group_id": order.group_id,
+        "account_id": order.account_id,
+        "actor_label": "engine",
+        "occurred_at": at,
+        "message": (
             f"{order.account.name}: {order.symbol} quarantined, entries paused until released "
             f"or the next session: {reason}"
         ),
-        extra_data={"client_order_id": order.client_order_id, "quarantine": quarantine.pk},
-    )
-    return quarantine
+        "extra_data": {"client_order_id": order.client_order_id, "quarantine": quarantine_id},
+    }
 
 
 @transaction.atomic

@@ -47,14 +47,21 @@ def session_open(at: str | None = None) -> int:
 
 
 IMPORT_JOB_PARSE_TASK = "routing.import_job_parse"
+# Seconds one upload may be read for: the task's soft time limit, past which
+# Celery raises SoftTimeLimitExceeded inside the read (the job then fails
+# saying so). Reading the 200,000 rows UPLOAD_MAX_ROWS allows takes tens of
+# seconds, well above the project's 60 s default.
+IMPORT_JOB_TIME_LIMIT = 600
 
 
-# Limits for one export (UPLOAD_MAX_BYTES, UPLOAD_MAX_ROWS): reading 200,000
-# rows takes tens of seconds, well above the project's 60 s default soft
-# limit. No acks_late: a job is claimed once (pending -> running), so a
-# redelivered message would find it running and do nothing; a job whose
-# worker died is ended by import_jobs_expire.
-@shared_task(name=IMPORT_JOB_PARSE_TASK, soft_time_limit=600, time_limit=660)
+# No acks_late: a job is claimed once (pending -> running), so a redelivered
+# message would find it running and do nothing; a job whose worker died is
+# ended by import_jobs_expire.
+@shared_task(
+    name=IMPORT_JOB_PARSE_TASK,
+    soft_time_limit=IMPORT_JOB_TIME_LIMIT,
+    time_limit=IMPORT_JOB_TIME_LIMIT + 60,
+)
 def import_job_parse_task(job_id: int) -> None:
     """Read import job ``job_id``'s stored upload and import it
     (``routing.services.import_jobs.import_job_run``); nothing when it is

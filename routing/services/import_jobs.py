@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -37,7 +38,7 @@ from journal.services import export_import_create
 from routing.models import ContractSpec, CopyGroup
 from routing.runtime.import_thread import import_thread
 from routing.services.replays import replay_job_create
-from routing.tasks import import_job_parse_task
+from routing.tasks import IMPORT_JOB_TIME_LIMIT, import_job_parse_task
 from routing.uploads import format_bytes, upload_size_problem
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,14 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         )
     except _JobEnded:
         logger.info("import job %s ended while it was read; nothing stored", job.pk)
+    except SoftTimeLimitExceeded:
+        minutes = IMPORT_JOB_TIME_LIMIT // 60
+        _fail(
+            job.pk,
+            f"{job.file_name}: reading stopped after the {minutes} minutes one upload may "
+            "take; nothing was imported. Split the export into smaller files (fewer days "
+            "each) and upload them one by one.",
+        )
     except Exception as exc:
         # A background job has no request to fail: the job must say it
         # stopped, or the page would show it running for ever.

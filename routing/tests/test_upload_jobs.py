@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
@@ -179,6 +180,35 @@ def test_bad_row_when_read_then_job_fails_naming_row_and_field_and_nothing_store
     assert list(upload_dir.iterdir()) == []
     page = alice_client.get(reverse("group_detail", args=[route.group.pk])).content.decode()
     assert "Nothing imported: grid.csv, row 6, field &#x27;Instrument&#x27;" in page
+
+
+def test_read_past_its_time_limit_then_job_fails_saying_so_and_nothing_stored(
+    route: Route,
+    alice_client: Client,
+    shared_data: Path,
+    upload_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Arrange: Celery stops a task past its soft time limit by raising
+    # SoftTimeLimitExceeded inside it, here while the rows are read.
+    content = (shared_data / NINJATRADER).read_bytes()
+    _post(alice_client, route, "grid.csv", content, leader_account="Sim101")
+
+    def too_slow(*args: Any, **kwargs: Any) -> Any:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(import_jobs, "_read", too_slow)
+    # Act
+    ended = import_job_run(job_id=ImportJob.objects.get().pk)
+    # Assert: the owner reads why, not "internal error".
+    assert ended is not None and ended.status == "failed"
+    assert ended.error == (
+        "grid.csv: reading stopped after the 10 minutes one upload may take; nothing was "
+        "imported. Split the export into smaller files (fewer days each) and upload them "
+        "one by one."
+    )
+    _nothing_stored()
+    assert list(upload_dir.iterdir()) == []
 
 
 def test_bad_row_after_hundreds_of_good_ones_then_no_trade_of_them_stored(

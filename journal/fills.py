@@ -188,9 +188,9 @@ def fill_record(
 
 def _positions_locked(
     pairs: Sequence[tuple[int, str]],
-) -> dict[tuple[int, str], tuple[int, EnginePosition, Decimal]]:
+) -> dict[tuple[int, str], tuple[int, EnginePosition]]:
     """The position rows of ``(account id, contract)`` ``pairs`` that exist,
-    locked in pk order: pair -> (row id, position, unrealized PnL 0)."""
+    locked in pk order: pair -> (row id, position)."""
     wanted = set(pairs)
     # A superset of the pairs (every symbol of every account named) keeps
     # the statement small; only the pairs' rows are written back.
@@ -201,7 +201,7 @@ def _positions_locked(
         .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
     )
     return {
-        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized), Decimal(0))
+        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized))
         for pk, account_id, symbol, qty, avg_price, realized in locked
         if (account_id, symbol) in wanted
     }
@@ -279,13 +279,14 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
         )
         books.update(_positions_locked(missing))
     stored_fills: list[StoredFill] = []
+    last: dict[tuple[int, str], FillInput] = {}  # each position is marked at its last fill
     for fill in fresh:
         key = (fill.account_id, fill.symbol)
-        pk, book, _ = books[key]
+        pk, book = books[key]
         book, realized = book.apply_fill(Side(fill.side), fill.qty, fill.price, fill.point_value)
-        books[key] = (pk, book, book.unrealized_pnl(fill.price, fill.point_value))
+        books[key] = (pk, book)
+        last[key] = fill
         stored_fills.append(StoredFill(fill=fill, realized_pnl=realized))
-    last_price = {(f.account_id, f.symbol): f.price for f in fresh}
     keys = list(books)
     bulk_set_columns(
         Position,
@@ -294,8 +295,10 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
             "qty": [books[k][1].qty for k in keys],
             "avg_price": [books[k][1].avg_price for k in keys],
             "realized_pnl": [books[k][1].realized_pnl for k in keys],
-            "mark_price": [last_price[k] for k in keys],
-            "unrealized_pnl": [books[k][2] for k in keys],
+            "mark_price": [last[k].price for k in keys],
+            "unrealized_pnl": [
+                books[k][1].unrealized_pnl(last[k].price, last[k].point_value) for k in keys
+            ],
             "updated_at": [now] * len(keys),
         },
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from django.db.models import F
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set_columns
@@ -47,13 +46,9 @@ def expected_positions_save(rows: Mapping[tuple[int, str], ExpectedPosition]) ->
 
 
 def expected_position_move(*, account_id: int, symbol: str, delta: int) -> None:
-    """Add signed ``delta`` contracts to one expected position (created at 0)."""
-    if delta == 0:
-        return
-    ExpectedPosition.objects.get_or_create(account_id=account_id, symbol=symbol)
-    ExpectedPosition.objects.filter(account_id=account_id, symbol=symbol).update(
-        qty=F("qty") + delta
-    )
+    """Add signed ``delta`` contracts to one expected position (created at 0):
+    :func:`expected_positions_move` for one."""
+    expected_positions_move({(account_id, symbol): delta})
 
 
 def expected_positions_move(deltas: Mapping[tuple[int, str], int]) -> None:

@@ -154,7 +154,8 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
     each other in opposite order (an incident locks the route, which takes
     the leader's row).
     """
-    if all(order_id in known for order_id in ids):
+    all_known = all(order_id in known for order_id in ids)
+    if all_known:
         leaders = sorted({known[order_id].group.leader_id for order_id in ids})
     else:
         leaders = sorted(
@@ -167,7 +168,7 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
         .values_list("pk", flat=True)
     )
     locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
-    if not all(order_id in known for order_id in ids):
+    if not all_known:
         return {
             order.pk: order
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")

@@ -91,8 +91,10 @@ class Fill(BaseModel):
     """An execution on a broker account, keyed on the broker's fill id so a
     fill reported twice is stored once (Hummingbot's trade_id rule)."""
 
+    # No index of its own: (account, filled_at) and (account, broker_fill_id)
+    # both lead with it, and every index is paid for on each fill written.
     account = models.ForeignKey(
-        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills"
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills", db_index=False
     )
     copy_order = models.ForeignKey(
         "routing.CopyOrder", on_delete=models.SET_NULL, null=True, blank=True, related_name="fills"
@@ -111,6 +113,16 @@ class Fill(BaseModel):
                 fields=["account", "broker_fill_id"], name="uniq_fill_account_broker_id"
             ),
             models.CheckConstraint(condition=Q(qty__gt=0), name="fill_qty_gt_0"),
+        ]
+        indexes = [
+            # The session's realized PnL per account is read on every leader
+            # event for every follower: from this index alone, it reads only
+            # those accounts' fills of the session (not other accounts' nor
+            # older ones). The PnL is a key column rather than INCLUDEd so
+            # SQLite (no INCLUDE) covers the read too.
+            models.Index(
+                fields=["account", "filled_at", "realized_pnl"], name="fill_account_filled_at"
+            ),
         ]
 
 

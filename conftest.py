@@ -5,15 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
+from journal.fills import session_realized_add
+from journal.models import Fill
 from routing.models import CopyGroup, Follower
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+
+
+def fill_stored(**fields: Any) -> Fill:
+    """A fill row made from ``fields`` (the model's), counted in its
+    session's running total as :func:`journal.fills.fills_record` counts the
+    fills it stores; the account's positions are left as they are (tests
+    arrange those themselves)."""
+    fill = Fill.objects.create(**fields)
+    session_realized_add([(fill.account_id, fill.filled_at, fill.realized_pnl)])
+    return fill
 
 
 @pytest.fixture

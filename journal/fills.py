@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
-from copytrade.core.bulk import bulk_insert, bulk_set_columns
-from journal.models import Fill, Position
+from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
+from journal.models import Fill, Position, SessionRealized
 from routing.engine.positions import Position as EnginePosition
+from routing.engine.sessions import trading_date
 from routing.engine.types import Side
 
 # A position row before its first fill (the model's defaults).
@@ -317,4 +318,35 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
         },
         same={"created_at": now, "updated_at": now},
     )
+    session_realized_add(
+        [(s.fill.account_id, s.fill.filled_at, s.realized_pnl) for s in stored_fills]
+    )
     return FillsRecorded(stored_fills, conflicts)
+
+
+def session_realized_add(fills: Sequence[tuple[int, datetime, Decimal]]) -> None:
+    """Count stored fills, ``(account id, aware filled_at, realized
+    dollars)``, in the running totals of their accounts' trading sessions
+    (:class:`journal.models.SessionRealized`), in the caller's transaction:
+    one statement. :func:`fills_record` calls it for every fill it stores
+    (a repeat is never stored, so never counted twice); nothing else
+    should store fills."""
+    if not fills:
+        return
+    totals: dict[tuple[int, date], tuple[Decimal, int]] = {}
+    for account_id, filled_at, realized_pnl in fills:
+        key = (account_id, trading_date(filled_at))
+        realized, count = totals.get(key, (Decimal(0), 0))
+        totals[key] = (realized + realized_pnl, count + 1)
+    keys = list(totals)
+    now = timezone.now()
+    bulk_accumulate(
+        SessionRealized,
+        {"account": [a for a, _ in keys], "trading_date": [d for _, d in keys]},
+        {
+            "realized_pnl": [totals[k][0] for k in keys],
+            "fills": [totals[k][1] for k in keys],
+        },
+        same={"created_at": now, "updated_at": now},
+        replace=["updated_at"],
+    )

@@ -91,8 +91,8 @@ class Fill(BaseModel):
     """An execution on a broker account, keyed on the broker's fill id so a
     fill reported twice is stored once (Hummingbot's trade_id rule)."""
 
-    # No index of its own: (account, filled_at) and (account, broker_fill_id)
-    # both lead with it, and every index is paid for on each fill written.
+    # No index of its own: (account, broker_fill_id) leads with it, and every
+    # index is paid for on each fill written.
     account = models.ForeignKey(
         "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="fills", db_index=False
     )
@@ -113,16 +113,6 @@ class Fill(BaseModel):
                 fields=["account", "broker_fill_id"], name="uniq_fill_account_broker_id"
             ),
             models.CheckConstraint(condition=Q(qty__gt=0), name="fill_qty_gt_0"),
-        ]
-        indexes = [
-            # The session's realized PnL per account is read on every leader
-            # event for every follower: from this index alone, it reads only
-            # those accounts' fills of the session (not other accounts' nor
-            # older ones). The PnL is a key column rather than INCLUDEd so
-            # SQLite (no INCLUDE) covers the read too.
-            models.Index(
-                fields=["account", "filled_at", "realized_pnl"], name="fill_account_filled_at"
-            ),
         ]
 
 
@@ -151,6 +141,41 @@ class Position(BaseModel):
         return EnginePosition(
             qty=self.qty, avg_price=self.avg_price, realized_pnl=self.realized_pnl
         )
+
+
+class SessionRealized(BaseModel):
+    """Dollars one account realized in one trading session, and its fills:
+    a running total moved by every fill the journal stores
+    (:func:`journal.fills.fills_record`, in the fill's transaction), keyed
+    by the CME trading date of the fill's time
+    (:func:`routing.engine.sessions.trading_date`: a session opens at 17:00
+    America/Chicago and is dated by the day it closes).
+
+    The risk engine reads an account's session PnL on every leader event for
+    every follower; summing the session's fills instead cost time that grew
+    with the fills of the day.
+    """
+
+    # No index of its own: the unique constraint leads with it.
+    account = models.ForeignKey(
+        "accounts.BrokerAccount",
+        on_delete=models.CASCADE,
+        related_name="session_realized",
+        db_index=False,
+    )
+    trading_date = models.DateField()
+    realized_pnl = money_field(default=ZERO)
+    fills = models.PositiveIntegerField(default=0, help_text="Fills counted in realized_pnl.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "trading_date"], name="uniq_session_realized_account_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.trading_date}: {self.realized_pnl} ({self.fills} fills)"
 
 
 class ExportImport(BaseModel):

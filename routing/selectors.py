@@ -12,8 +12,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from journal.models import Fill, Position
-from routing.engine.sessions import session_start, trading_date
+from journal.models import Position, SessionRealized
+from routing.engine.sessions import trading_date
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.models import (
     AccountSession,
@@ -78,15 +78,17 @@ def session_pnl_by_account(
 
 
 def session_realized_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
-    """Realized PnL (dollars) per account since the session holding ``at``
-    opened (0 for an account without fills since): one aggregate."""
+    """Realized PnL (dollars) per account in the session holding ``at`` (0
+    for an account without fills in it): one row per account, the running
+    totals :func:`journal.fills.fills_record` keeps
+    (:class:`journal.models.SessionRealized`), so the read does not grow
+    with the session's fills."""
     ids = list(account_ids)
     realized = dict.fromkeys(ids, Decimal(0))
     realized.update(
-        Fill.objects.filter(account_id__any_of=ids, filled_at__gte=session_start(at))
-        .values("account_id")
-        .annotate(total=Sum("realized_pnl"))
-        .values_list("account_id", "total")
+        SessionRealized.objects.filter(
+            account_id__any_of=ids, trading_date=trading_date(at)
+        ).values_list("account_id", "realized_pnl")
     )
     return realized
 

@@ -15,6 +15,8 @@ statement that grows with it); on SQLite (the embedded default) one
   from plain values, without instances.
 - :func:`bulk_insert` inserts many rows and returns their primary keys
   (``INSERT … RETURNING``, SQLite 3.35+).
+- :func:`bulk_accumulate` adds to running totals keyed by a unique
+  constraint, creating missing rows (``INSERT … ON CONFLICT DO UPDATE``).
 
 Values are prepared as ``save()`` would, except that an ``int``, ``str``,
 ``bool`` or ``None`` for an integer, text or boolean column (or a foreign
@@ -180,6 +182,66 @@ def bulk_insert(
     names = list(columns)
     if not names or not columns[names[0]]:
         return []
+    pk = connections[router.db_for_write(model)].ops.quote_name(model._meta.pk.column)
+    tail = f"ON CONFLICT DO NOTHING RETURNING {pk}" if ignore_conflicts else f"RETURNING {pk}"
+    return _insert(model, columns, same or {}, tail)
+
+
+def bulk_accumulate(
+    model: type[models.Model],
+    keys: Mapping[str, Sequence[Any]],
+    add: Mapping[str, Sequence[Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+    replace: Sequence[str] = (),
+) -> None:
+    """Add to running totals of ``model``, one row per key, creating the
+    rows that do not exist yet: ``INSERT … ON CONFLICT (key columns) DO
+    UPDATE SET total = stored total + new``, race-safe.
+
+    ``keys`` maps the fields of a unique constraint to one value per row;
+    ``add`` maps the numeric fields to add to one value per row; ``same``
+    the one value of every row (timestamps), of which the ``replace`` fields
+    overwrite the stored value on conflict (``updated_at``). Rows are
+    written in key order, so concurrent calls lock rows in the same order
+    (no deadlock between them). Raises ``ValueError`` when a key repeats
+    (PostgreSQL refuses to update a row twice in one statement: sum first)
+    or the column lengths differ.
+    """
+    names = list(keys)
+    if not names or not keys[names[0]]:
+        return
+    rows = list(zip(*keys.values(), *add.values(), strict=True))
+    width = len(names)
+    if len({row[:width] for row in rows}) != len(rows):
+        raise ValueError(f"bulk_accumulate: a key of {', '.join(names)} repeats")
+    rows.sort(key=lambda row: row[:width])
+    columns = dict(zip([*names, *add], map(list, zip(*rows, strict=True)), strict=True))
+    opts = model._meta
+    quote = connections[router.db_for_write(model)].ops.quote_name
+    table = quote(opts.db_table)
+    target = ", ".join(quote(opts.get_field(name).column) for name in names)
+    sums = [
+        f"{c} = {table}.{c} + EXCLUDED.{c}" for c in (quote(opts.get_field(n).column) for n in add)
+    ]
+    sets = [f"{c} = EXCLUDED.{c}" for c in (quote(opts.get_field(n).column) for n in replace)]
+    _insert(
+        model,
+        columns,
+        same or {},
+        f"ON CONFLICT ({target}) DO UPDATE SET {', '.join([*sums, *sets])}",
+    )
+
+
+def _insert(
+    model: type[models.Model],
+    columns: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any],
+    tail: str,
+) -> list[Any]:
+    """``INSERT`` the rows of ``columns`` (with ``same``) ending with
+    ``tail`` (a conflict clause, ``RETURNING``); what it returns, if anything."""
+    names = list(columns)
     count = len(columns[names[0]])
     opts = model._meta
     connection = connections[router.db_for_write(model)]
@@ -190,16 +252,15 @@ def bulk_insert(
         if len(column) != count:
             raise ValueError(f"{field.name}: {len(column)} values for {count} rows")
         values.append(_prepared(field, column, connection))
-    constants = [(opts.get_field(name), value) for name, value in (same or {}).items()]
+    constants = [(opts.get_field(name), value) for name, value in same.items()]
     fixed = [field.get_db_prep_save(value, connection) for field, value in constants]
     target = ", ".join(quote(f.column) for f in [*fields, *(f for f, _ in constants)])
-    table, pk = quote(opts.db_table), quote(opts.pk.column)
-    returning = f"ON CONFLICT DO NOTHING RETURNING {pk}" if ignore_conflicts else f"RETURNING {pk}"
+    table = quote(opts.db_table)
     if connection.vendor == "postgresql":
         casts = "".join(f", %s::{_cast_type(f, connection)}" for f, _ in constants)
         sql = (
             f"INSERT INTO {table} ({target}) SELECT v.*{casts} "  # noqa: S608
-            f"FROM UNNEST({_arrays(fields, connection)}) AS v {returning}"
+            f"FROM UNNEST({_arrays(fields, connection)}) AS v {tail}"
         )
         # The rows come back in the order UNNEST produced them (as Django's
         # own bulk_create relies on).
@@ -214,7 +275,7 @@ def bulk_insert(
         rows = range(start, min(start + batch, count))
         sql = (
             f"INSERT INTO {table} ({target}) "  # noqa: S608
-            f"VALUES {', '.join([row_sql] * len(rows))} {returning}"
+            f"VALUES {', '.join([row_sql] * len(rows))} {tail}"
         )
         statements.append((sql, [v for i in rows for v in (*(c[i] for c in values), *fixed)]))
     return _returned(connection, statements)
@@ -225,7 +286,8 @@ def _returned(connection: Any, statements: Sequence[tuple[str, list[Any]]]) -> l
     with connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
-            keys.extend(row[0] for row in cursor.fetchall())
+            if cursor.description is not None:  # RETURNING
+                keys.extend(row[0] for row in cursor.fetchall())
     return keys
 
 

@@ -29,7 +29,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import Sum
 
 from accounts.models import BrokerAccount
-from journal.models import EventType, Fill, Position
+from journal.models import EventType, Position, SessionRealized
 from journal.services import journal_record
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits
@@ -152,8 +152,10 @@ def _opening(
         )
         realized = Decimal(0)
     else:
-        realized = Fill.objects.filter(
-            account=account, filled_at__gte=previous.opened_at, filled_at__lt=opened
+        # The sessions since the previous row's, up to this one (days the
+        # account had no session row included).
+        realized = SessionRealized.objects.filter(
+            account=account, trading_date__gte=previous.trading_date, trading_date__lt=day
         ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
         state = session_roll(
             session_state_of(previous),

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import broker_account_create
-from conftest import Route
-from journal.models import EventType, Fill, JournalEntry
+from conftest import Route, fill_stored
+from journal.models import EventType, JournalEntry
 from journal.services import journal_record
 from routing.engine.limits import RouteLevel
 from routing.engine.sessions import trading_date
@@ -129,7 +129,7 @@ def test_budget_page_answers_each_question(route: Route, alice_client: Client) -
     # Arrange: Eval 25K (daily loss 375) lost 275 this session: cushion 100.
     # Route: MNQ, stop 40 + 4 slippage ticks, 10 contracts max: 22.00 x 10 = 220.00.
     now = timezone.now()
-    Fill.objects.create(
+    fill_stored(
         account=route.small,
         broker_fill_id="x1",
         symbol="MNQH5",

@@ -10,7 +10,8 @@ import pytest
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
-from journal.models import Fill, JournalEntry, Position
+from conftest import fill_stored
+from journal.models import JournalEntry, Position
 from routing.engine.limits import RouteLevel
 from routing.engine.sessions import session_start
 from routing.models import (
@@ -62,7 +63,7 @@ class Setup:
 
     def realized(self, name: str, amount: str, at: datetime = AT - timedelta(hours=1)) -> None:
         self._fills += 1
-        Fill.objects.create(
+        fill_stored(
             account=self.accounts[name],
             broker_fill_id=f"f{self._fills}",
             symbol="MNQH5",

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import BrokerAccount
-from conftest import Route
+from conftest import Route, fill_stored
 from journal.models import EventType, Fill, JournalEntry, Position
 from routing.engine.limits import RiskLimits
 from routing.models import AccountSession, Quarantine
@@ -38,7 +38,7 @@ MONDAY = datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
 
 
 def _fill(account: BrokerAccount, fill_id: str, pnl: str, at: datetime) -> Fill:
-    return Fill.objects.create(
+    return fill_stored(
         account=account,
         broker_fill_id=fill_id,
         symbol="MNQH6",

@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import BrokerAccount
-from conftest import Route
-from journal.models import EventType, Fill, JournalEntry, Position
+from conftest import Route, fill_stored
+from journal.models import EventType, JournalEntry, Position
 from routing.models import AccountSession, RiskLimit
 from routing.services.account_sessions import SessionRow, account_session_current
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
@@ -42,7 +42,7 @@ def test_risk_reads_current_rows_as_values_and_resets_a_missing_one(route: Route
     # which 15.00 was carried in -> -100 + 40 - 15 = -75.00.
     small_row = account_session_current(account=route.small, at=FRIDAY)
     AccountSession.objects.filter(pk=small_row.pk).update(opening_unrealized=Decimal(15))
-    Fill.objects.create(
+    fill_stored(
         account=route.small,
         broker_fill_id="s1",
         symbol="MNQH6",
@@ -78,7 +78,7 @@ def test_breaches_raise_marks_halt_journal_and_make_the_flatten_due(route: Route
     Position.objects.create(
         account=route.large, symbol="MNQH6", qty=1, unrealized_pnl=Decimal("1000.00")
     )
-    Fill.objects.create(
+    fill_stored(
         account=route.small,
         broker_fill_id="s1",
         symbol="MNQH6",
@@ -130,7 +130,7 @@ def test_a_mark_stored_higher_meanwhile_is_never_lowered_and_a_halt_is_not_repea
     Position.objects.create(
         account=route.large, symbol="MNQH6", qty=1, unrealized_pnl=Decimal("1000.00")
     )
-    Fill.objects.create(
+    fill_stored(
         account=route.small,
         broker_fill_id="s1",
         symbol="MNQH6",

@@ -30,8 +30,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import broker_account_create
-from conftest import Route
-from journal.models import Fill
+from conftest import Route, fill_stored
 from routing.brokers.base import OrderResult
 from routing.engine.limits import RouteLevel
 from routing.engine.types import LeaderFill, Side
@@ -361,7 +360,7 @@ def test_session_reset_balance_applies_to_the_next_event(route: Route) -> None:
     # +50K in it, so the session of the 29th opens at 200K.
     first = event(route, Side.BUY, 2)
     assert sent(first["Funded 150K"]) == ("pending", "buy", 6, "MNQH5")
-    Fill.objects.create(
+    fill_stored(
         account=route.large,
         broker_fill_id="x1",
         symbol="MNQH5",

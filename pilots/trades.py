@@ -2,10 +2,14 @@
 
 A *round trip* runs from flat to flat in one contract: the fills that open a
 position, add to it, reduce it and close it (a reversal fill closes one round
-trip and opens the next). PnL is realized with the engine's own net-position
-arithmetic (:class:`routing.engine.positions.Position`: quantity-weighted
-average entry, ``(exit - avg entry) x qty x point value``), so a record and
-the copy engine never disagree about what a fill made. Pure: no Django, no I/O.
+trip and opens the next). The position is moved by the engine's own
+net-position arithmetic (:class:`routing.engine.positions.Position`), so a
+record and the copy engine agree on when a position is flat. The round
+trip's PnL is its cash flow, ``(sum of sells - sum of buys) x price x qty x
+point value``, exact in ``Decimal``: it equals the sum of the engine's
+realized PnL, without the last-digit rounding of an average entry that does
+not terminate (three MES lots averaging a third of a tick made $49.99...995
+of a $50 trip). Pure: no Django, no I/O.
 
 Money is ``Decimal`` dollars, prices ``Decimal`` points, quantities ``int``
 contracts, times aware UTC ``datetime``.
@@ -46,7 +50,7 @@ class RoundTrip:
     ``pnl`` net dollars (gross minus ``fees``), ``fees`` dollars >= 0 (0 when
     the source states none); ``opened_at`` / ``closed_at`` aware UTC
     (``opened_at`` ``None`` when the source does not say); ``rows`` the
-    export rows it comes from, in order, without repeats.
+    export rows it comes from, ascending, without repeats.
     """
 
     symbol: str
@@ -98,8 +102,8 @@ def round_trips_from_fills(
     ``point_values`` maps a product root (``"MNQ"``) to dollars per point per
     contract. Each fill moves its contract's :class:`Position`; when the
     position returns to 0 (or reverses) the round trip closes at that fill's
-    time with the PnL realized since it opened; a reversal's remainder opens
-    the next round trip at the same fill. No fees (exports of fills state
+    time with its cash-flow PnL; a reversal's remainder opens the next round
+    trip at the same fill. No fees (exports of fills state
     commissions in columns the importers do not read).
 
     Raises ``ValueError`` naming the contract when its root has no point value.
@@ -114,24 +118,27 @@ def round_trips_from_fills(
         if point_value is None:
             raise ValueError(f"no point value for {fill.symbol} (root {root!r})")
         before = positions.get(fill.symbol, Position())
-        after, realized = before.apply_fill(fill.side, fill.qty, fill.price, point_value)
+        after, _ = before.apply_fill(fill.side, fill.qty, fill.price, point_value)
         positions[fill.symbol] = after
+        reversed_ = after.qty != 0 and before.qty != 0 and (after.qty > 0) != (before.qty > 0)
+        # A reversal closes |before.qty| in this trip; the rest opens the next one.
+        closing = abs(before.qty) if reversed_ else fill.qty
         trip = open_trips.get(fill.symbol)
         if trip is None:
             trip = _Open(fill.side, fill.time, abs(after.qty), _ZERO, [])
             open_trips[fill.symbol] = trip
-        trip.pnl += realized
+        trip.pnl -= fill.side.sign * closing * fill.price * point_value
         trip.rows.extend(row for row in item.rows if row not in trip.rows)
-        reversed_ = after.qty != 0 and before.qty != 0 and (after.qty > 0) != (before.qty > 0)
         if after.qty == 0 or reversed_:
             closed.append(RoundTrip(
                 symbol=fill.symbol, side=trip.side, qty=trip.qty, pnl=trip.pnl,
-                closed_at=fill.time, opened_at=trip.opened_at, rows=tuple(trip.rows),
+                closed_at=fill.time, opened_at=trip.opened_at, rows=tuple(sorted(trip.rows)),
             ))
             del open_trips[fill.symbol]
             if reversed_:
                 open_trips[fill.symbol] = _Open(
-                    fill.side, fill.time, abs(after.qty), _ZERO, list(item.rows)
+                    fill.side, fill.time, abs(after.qty),
+                    -fill.side.sign * abs(after.qty) * fill.price * point_value, list(item.rows),
                 )
         else:
             trip.qty = max(trip.qty, abs(after.qty))

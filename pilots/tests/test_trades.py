@@ -78,3 +78,16 @@ def test_unknown_root_when_paired_then_value_error_names_the_contract() -> None:
     fills = [RowFill(fill("1", Side.BUY, 1, "100", ct(2025, 12, 1, 9), symbol="ZBZ5"))]
     with pytest.raises(ValueError, match="ZBZ5"):
         round_trips_from_fills(fills, POINT_VALUES)
+
+
+def test_average_entry_that_does_not_terminate_then_pnl_is_still_exact() -> None:
+    # MES ($5/point): buy 100, 100.25, 100.25 (average 100.1666...), sell 3 @ 101:
+    # cash flow (3 * 101 - 300.50) * $5 = 2.50 * 5 = $12.50 exactly.
+    fills = [
+        RowFill(fill("1", Side.BUY, 1, "100", ct(2025, 12, 1, 9), symbol="MESZ5")),
+        RowFill(fill("2", Side.BUY, 1, "100.25", ct(2025, 12, 1, 9, 1), symbol="MESZ5")),
+        RowFill(fill("3", Side.BUY, 1, "100.25", ct(2025, 12, 1, 9, 2), symbol="MESZ5")),
+        RowFill(fill("4", Side.SELL, 3, "101", ct(2025, 12, 1, 9, 3), symbol="MESZ5")),
+    ]
+    (only,) = round_trips_from_fills(fills, {"MES": Decimal(5)}).trips
+    assert only.pnl == Decimal("12.50")

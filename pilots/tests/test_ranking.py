@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from pilots.ranking import RankingRecord, listing, rank, score
 from pilots.stats import pilot_stats
@@ -106,3 +109,37 @@ def test_record_from_statistics() -> None:
     assert parts.return_over_drawdown == pytest.approx(9.0)
     assert parts.largest_day_share == pytest.approx(600 / 900)
     assert not parts.passes_topstep
+
+
+ranking_records = st.builds(
+    RankingRecord,
+    return_pct=st.decimals(-100, 300, places=2),
+    max_drawdown_pct=st.decimals(0, 100, places=2),
+    net_pnl=st.decimals(-100_000, 300_000, places=2),
+    largest_winning_day=st.none() | st.decimals("0.01", 300_000, places=2),
+    trading_days=st.integers(0, 400),
+    calendar_days=st.integers(0, 600),
+)
+
+
+@given(ranking_records, st.integers(1, 100))
+def test_more_trading_days_never_lowers_a_score(rec: RankingRecord, more: int) -> None:
+    longer = replace(rec, trading_days=rec.trading_days + more)
+    assert score(longer).score >= score(rec).score - 1e-12
+
+
+@given(ranking_records, st.decimals("0.01", 50, places=2))
+def test_a_deeper_drawdown_never_raises_a_profitable_score(rec: RankingRecord,
+                                                           extra: Decimal) -> None:
+    assume(rec.return_pct >= 0)
+    deeper = replace(rec, max_drawdown_pct=rec.max_drawdown_pct + extra)
+    assert score(deeper).score <= score(rec).score + 1e-12
+
+
+@given(ranking_records)
+def test_components_stay_in_their_ranges(rec: RankingRecord) -> None:
+    parts = score(rec)
+    assert 0.0 <= parts.consistency <= 1.0
+    assert 0.0 <= parts.experience <= 1.0
+    assert 0.25 <= parts.weight <= 1.0
+    assert (parts.score >= 0) == (rec.return_pct >= 0)

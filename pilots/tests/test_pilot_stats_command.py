@@ -193,3 +193,22 @@ def test_bad_bar_then_error_names_the_market_data_file_and_bar(
     with pytest.raises(CommandError, match=r"bars.json, row 1: low 1, open 5"):
         call_command("pilot_stats", str(shared_data / PERFORMANCE), "--market-data",
                      f"NQ={bars}", stdout=StringIO())
+
+
+def test_bare_market_data_file_with_equals_in_its_name_when_one_product(
+    tmp_path: Path,
+) -> None:
+    # The hamtaro777 Fills export trades NQ and MES; its rows 2-3 alone are NQH6: sell
+    # 25271.00 at 2026-02-11 06:34:46.772Z, buy 25266.00 at 07:10:55.153Z. One product, so a
+    # bare file (its name holding "=") is taken as NQ bars: two bars 40 min apart (06:30Z
+    # 25260-25280 and 07:10Z 25260-25270) cover both fills.
+    rows = data_text("hamtaro777_tradovate-analytics-test/Fills_tradovate.csv").splitlines()
+    export = write(tmp_path, "Fills.csv", "\r\n".join(rows[:3]) + "\r\n")
+    bars = tmp_path / "nq=40m.json"
+    bars.write_text(
+        '[{"time": 1770791400, "open": 25270, "high": 25280, "low": 25260, "close": 25265},'
+        ' {"time": 1770793800, "open": 25265, "high": 25270, "low": 25260, "close": 25266}]'
+    )
+    data = run_json(export, "--market-data", str(bars))
+    assert data["source"]["market_data"][0].startswith("NQ 40-minute bars")
+    assert data["verification"]["counts"] == {"verified": 2, "failed": 0, "unverifiable": 0}

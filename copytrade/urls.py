@@ -1,5 +1,5 @@
+from allauth.account import views as account_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from routing import health_views
@@ -7,8 +7,12 @@ from routing import health_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", health_views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # allauth's login and logout at the addresses the site always had; the
+    # rest of its pages (sign-up, confirm, reset, e-mail, password) under accounts/.
+    path("login/", account_views.login, name="login"),
+    path("logout/", account_views.logout, name="logout"),
+    path("accounts/", include("allauth.account.urls")),
+    path("", include("accounts.urls")),
     path("", include("routing.urls")),
     path("journal/", include("journal.urls")),
 ]

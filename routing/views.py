@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import broker_account_exists_for_user
 from copytrade.core.errors import ApplicationError
 from journal.selectors import import_jobs_for_group
 from routing.forms import (
@@ -78,11 +79,19 @@ def _group_or_404(request: HttpRequest, group_id: int) -> CopyGroup:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The user's copy groups; one group opens directly, none shows the first step."""
     groups = groups_for_user(request.user)  # type: ignore[arg-type]
     if len(groups) == 1:
         return redirect("group_detail", group_id=groups[0].pk)
     flatten = flatten_state(owner_id=request.user.pk, group=None)
-    return render(request, "routing/dashboard.html", {"groups": groups, "flatten": flatten})
+    context = {
+        "groups": groups,
+        "flatten": flatten,
+        # Without groups the page shows the first step: add an account, or
+        # (with accounts already) create a group.
+        "has_accounts": bool(groups) or broker_account_exists_for_user(request.user),  # type: ignore[arg-type]
+    }
+    return render(request, "routing/dashboard.html", context)
 
 
 def _follower_or_404(group: CopyGroup, follower_id: int) -> Follower:

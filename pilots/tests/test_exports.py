@@ -11,6 +11,7 @@ from journal.tests.importers.exports import (
     FILLS,
     NINJATRADER,
     PERFORMANCE,
+    PERFORMANCE_HAMTARO,
     POSITION_HISTORY,
     TOPSTEPX,
 )
@@ -101,3 +102,17 @@ def test_ninjatrader_sim101_round_trips_worked_by_hand(shared_data: Path) -> Non
         (2, 3, 4, 5), (6, 7, 8), (9, 10, 11), (12, 13), (14, 15, 16), (17, 18, 19, 20),
     ]
     assert {t.qty for t in trips} == {10}
+
+
+def test_fills_and_performance_of_one_account_give_the_same_round_trips(
+    shared_data: Path,
+) -> None:
+    # hamtaro777's Fills and Performance exports describe the same trades (SOURCES.md
+    # section 1): rebuilt from either, the round trips agree contract by contract.
+    fills = read_record(shared_data / FILLS, specs=SPECS_BY_ROOT, tz="UTC")
+    pairs = read_record(shared_data / PERFORMANCE_HAMTARO, specs=SPECS_BY_ROOT,
+                        tz="Asia/Tokyo")
+    assert [(t.symbol, t.side, t.qty, t.pnl) for t in fills.round_trips.trips] == [
+        (t.symbol, t.side, t.qty, t.pnl) for t in pairs.round_trips.trips
+    ]
+    assert fills.round_trips.trips[0].pnl == Decimal(100)  # NQH6: (25271 - 25266) x $20

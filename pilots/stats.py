@@ -14,7 +14,10 @@ America/Chicago, the date is the day it closes). The daily return series
 used for the Sharpe ratio covers *every* trading date (Monday to Friday)
 from the first to the last day with a round trip, a date without one
 counting as a 0 return: a pilot who sits out bad-looking days is not scored
-as if those days did not exist. Exchange holidays are not known here and
+as if those days did not exist. A day's return is its PnL over the nominal
+size, not over that day's opening equity: futures are sized in contracts
+against a declared account, and a fixed base keeps a drawdown from
+inflating the returns that follow it. Exchange holidays are not known here and
 count as flat days (a slightly lower Sharpe, never a higher one for a
 profitable record).
 """

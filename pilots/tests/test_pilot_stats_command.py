@@ -212,3 +212,19 @@ def test_bare_market_data_file_with_equals_in_its_name_when_one_product(
     data = run_json(export, "--market-data", str(bars))
     assert data["source"]["market_data"][0].startswith("NQ 40-minute bars")
     assert data["verification"]["counts"] == {"verified": 2, "failed": 0, "unverifiable": 0}
+
+
+def test_finer_bars_first_then_hourly_bars_where_they_end(shared_data: Path) -> None:
+    # Performance.csv rows 2-4 trade MNQZ5 on 2025-12-01 between 14:19 and 14:44 UTC
+    # (16:19-16:44 at UTC+2), before the first 5-minute bar (2025-12-02 05:05 UTC): with
+    # 5-minute bars alone they are unverifiable. The 1-hour bar of 14:00 UTC spans
+    # 25209.25-25379.50 and holds all their prices (25244.50 to 25292.00): verified.
+    five = f"NQ={shared_data / BARS_5M}"
+    hourly = f"NQ={shared_data / 'arielSofer_aiTradeReports/marketData_1h.json'}"
+    alone = rows_by_number(run_json(shared_data / PERFORMANCE, "--tz", "Etc/GMT-2",
+                                    "--market-data", five))
+    both = rows_by_number(run_json(shared_data / PERFORMANCE, "--tz", "Etc/GMT-2",
+                                   "--market-data", five, "--market-data", hourly))
+    assert {alone[n]["status"] for n in (2, 3, 4)} == {"unverifiable"}
+    assert {both[n]["status"] for n in (2, 3, 4)} == {"verified"}
+    assert both[19]["status"] == "verified"  # rows inside the 5-minute bars stay verified

@@ -55,4 +55,15 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Pilots' records: those with new fills every 5 minutes, all of them
+    # nightly after the 16:00 CT close (bars of the day loaded by then).
+    "pilot-records-due": {
+        "task": "pilots.records_refresh_due",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "pilot-records-nightly": {
+        "task": "pilots.records_refresh_all",
+        "schedule": crontab(minute=30, hour=16),
+    },
 }

@@ -141,3 +141,53 @@ class Subscription(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} follows {self.pilot_id} ({self.status})"
+
+
+class MarketBar(BaseModel):
+    """One OHLC bar of a price family (a mini root: NQ bars price MNQ fills
+    too), 1 minute to 1 hour long, starting at ``start`` (aware UTC);
+    ``month`` ("Z5") when the bars are of one contract month, blank for a
+    continuous front-month series. Pilots' fill prices are verified against
+    these (:mod:`pilots.verification`); loaded by ``manage.py
+    market_bars_load``."""
+
+    family = models.CharField(max_length=10)
+    month = models.CharField(max_length=3, blank=True)
+    interval_seconds = models.PositiveIntegerField()
+    start = models.DateTimeField()
+    open = models.DecimalField(max_digits=20, decimal_places=6)
+    high = models.DecimalField(max_digits=20, decimal_places=6)
+    low = models.DecimalField(max_digits=20, decimal_places=6)
+    close = models.DecimalField(max_digits=20, decimal_places=6)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "month", "interval_seconds", "start"], name="uniq_market_bar"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_seconds__gte=60, interval_seconds__lte=3600),
+                name="market_bar_interval_1m_to_1h",
+            ),
+        ]
+
+
+class PilotRecord(BaseModel):
+    """A pilot's verified record as last computed (:mod:`pilots.records`).
+
+    ``data`` is the report (:func:`pilots.report.report_data`: statistics of
+    every fill since publishing and of the verified ones, each fill's
+    verification, anomaly flags, listing and score components). ``score``
+    is set only when ``listed``; ``flagged`` when a check failed or an
+    anomaly flag is up (the pilot then waits for staff review).
+    """
+
+    pilot = models.OneToOneField(Pilot, on_delete=models.CASCADE, related_name="record")
+    computed_at = models.DateTimeField()
+    last_fill_at = models.DateTimeField(null=True, blank=True)
+    listed = models.BooleanField(default=False)
+    seasoned = models.BooleanField(default=False, help_text="60+ days of verified history.")
+    flagged = models.BooleanField(default=False)
+    score = models.FloatField(null=True, blank=True)
+    data = models.JSONField(default=dict)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("routing.urls")),
     path("journal/", include("journal.urls")),
+    path("", include("pilots.urls")),
 ]

@@ -1,0 +1,5 @@
+"""Pilot pages (board)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

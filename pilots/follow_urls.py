@@ -1,0 +1,5 @@
+"""Pilot pages (follow)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -185,7 +185,7 @@ def test_a_pilots_trade_is_copied_into_the_subscribers_account_and_stays_his(
         subscription=subscription, account=personal, ratio=Decimal(2), at=AFTER_WATCH
     )
     # Act: Alice's leader buys 2 MNQ.
-    leader_event_ingest(
+    result = leader_event_ingest(
         account=route.leader, fill=_fill("p1", Side.BUY, 2, AFTER_WATCH), source="test"
     )
     # Assert: 2 x 2 = 4 contracts for Bob, in Bob's group; Alice's own route
@@ -206,6 +206,9 @@ def test_a_pilots_trade_is_copied_into_the_subscribers_account_and_stays_his(
     assert JournalEntry.objects.filter(
         owner_id=bob.pk, event_type=EventType.SUBSCRIPTION_MIRRORING
     ).exists()
+    # The live feed (the socket): one message per user, each with only their orders.
+    feed = {user: {p["follower"] for p in payloads} for user, payloads in result.feed.items()}
+    assert feed == {route.owner.pk: {"Eval 25K", "Funded 150K"}, bob.pk: {"Bob personal"}}
 
 
 def test_ending_a_subscription_stops_entries_but_copies_exits(

@@ -93,10 +93,11 @@ _task: asyncio.Task[None] | None = None
 
 
 def ensure_embedded_beat() -> None:
-    """Start the embedded beat on the running loop once, when tasks run
-    eagerly (no broker: no beat process either); restart it if it died."""
+    """Start the embedded beat on the running loop once, when
+    ``settings.EMBEDDED_BEAT`` (no broker configured, so no beat process
+    either); restart it if it died."""
     global _task
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not settings.EMBEDDED_BEAT:
         return
     if _task is not None and not _task.done():
         return

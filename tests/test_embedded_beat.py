@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
 from celery.schedules import crontab
 
+from copytrade import embedded_beat
 from copytrade.celery import app
 from copytrade.embedded_beat import EmbeddedBeat
 
@@ -62,3 +64,21 @@ async def test_due_entries_run_and_a_failing_one_stops_nothing(
     assert "yearly" not in calls
     assert beat.runs["broken"] >= 3
     assert "embedded beat: broken (tests.beat_broken) failed" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_the_web_process_runs_beat_only_without_a_broker(settings) -> None:
+    # The test settings have a broker (Redis): a beat process runs the jobs.
+    assert settings.EMBEDDED_BEAT is False
+    embedded_beat.ensure_embedded_beat()
+    assert embedded_beat._task is None
+    # The embedded default (no REDIS_URL): the web process runs them.
+    settings.EMBEDDED_BEAT = True
+    embedded_beat.ensure_embedded_beat()
+    try:
+        assert embedded_beat._task is not None and not embedded_beat._task.done()
+    finally:
+        embedded_beat._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await embedded_beat._task
+        embedded_beat._task = None

@@ -127,6 +127,10 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 
+# No broker, no beat process: the web process runs beat's schedule itself
+# (copytrade.embedded_beat). A deployment with Redis runs celery beat.
+EMBEDDED_BEAT = envbool("EMBEDDED_BEAT", default=not REDIS_URL)
+
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SOFT_TIME_LIMIT = 60

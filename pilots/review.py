@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -193,6 +193,8 @@ _STATISTICS = (
     ("psr_0", "PSR(0)"),
 )
 
+_RATES = {"win_rate", "win_rate_wilson_95"}
+
 
 def review_evidence(pilot: Pilot) -> dict[str, Any]:
     """What staff weigh on ``pilot``'s review page, from its stored record:
@@ -222,7 +224,11 @@ def review_evidence(pilot: Pilot) -> dict[str, Any]:
             for anomaly in data.get("anomalies", [])
         ],
         "statistics": [
-            (label, _shown(everything.get(key)), _shown(verified.get(key)))
+            (
+                label,
+                _shown(everything.get(key), percent=key in _RATES),
+                _shown(verified.get(key), percent=key in _RATES),
+            )
             for key, label in _STATISTICS
         ],
         "counts": data.get("verification", {}).get("counts", {}),
@@ -232,11 +238,18 @@ def review_evidence(pilot: Pilot) -> dict[str, Any]:
     }
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, *, percent: bool = False) -> str:
+    """A statistic for the page: money and percents (Decimal strings) to
+    cents, ratios to three places, win rates as percents."""
     if value is None:
         return "n/a"
-    if isinstance(value, float):
-        return f"{value:.3f}"
     if isinstance(value, list):
-        return " to ".join(_shown(v) for v in value)
+        return " to ".join(_shown(v, percent=percent) for v in value)
+    if isinstance(value, float):
+        return f"{value:.1%}" if percent else f"{value:.3f}"
+    if isinstance(value, str):
+        try:
+            return f"{Decimal(value):,.2f}"
+        except InvalidOperation:
+            return value
     return str(value)

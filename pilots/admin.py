@@ -10,7 +10,7 @@ pilots and subscriptions are read-only: they change through their services.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from accounts.models import User
 from copytrade.core.errors import ApplicationError
 from pilots.models import Pilot, Plan, Subscription, UserPlan
 from pilots.review import (
@@ -218,7 +219,7 @@ class PilotAdmin(admin.ModelAdmin):
                     pilot=pilot,
                     decision=form.cleaned_data["decision"],
                     reason=form.cleaned_data["reason"],
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=cast(User, request.user),  # a staff user: checked above
                     at=timezone.now(),
                 )
             except ApplicationError as exc:

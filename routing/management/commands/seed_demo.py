@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
@@ -79,6 +80,9 @@ class Command(BaseCommand):
             else:
                 group = CopyGroup.objects.get(owner=user, name=DEMO_GROUP)
             source = _queue_replay(user, group)
+        # The leaderboard's plans and pilots (issue 11), by name: routing
+        # never imports pilots. Silent without shared/data.
+        call_command("seed_demo_pilots", stdout=self.stdout)
         password = (
             credentials.read_text().strip() if credentials.exists() else "(see .demo-credentials)"
         )

@@ -7,6 +7,8 @@
 (function () {
   "use strict";
 
+  // Axis ticks in whole dollars (cents crowd the axis); the legend keeps cents.
+  const wholeDollars = (v) => `${v < 0 ? "-" : ""}$${Math.abs(Math.round(v)).toLocaleString("en-US")}`;
   const money = (v) => (v == null ? "" : `${v < 0 ? "-" : ""}$${Math.abs(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
 
   function chart(target, title, label, values, days, colour, fill) {
@@ -18,7 +20,7 @@
       scales: { x: { time: true } },
       axes: [
         { stroke: "#8a98a6", grid: { stroke: "#26303b" } },
-        { stroke: "#8a98a6", grid: { stroke: "#26303b" }, size: 80, values: (u, ticks) => ticks.map(money) },
+        { stroke: "#8a98a6", grid: { stroke: "#26303b" }, size: 80, values: (u, ticks) => ticks.map(wholeDollars) },
       ],
       series: [
         { value: (u, ts) => (ts == null ? "" : new Date(ts * 1000).toISOString().slice(0, 10)) },

@@ -10,8 +10,9 @@ STAMP := $(VENV)/.installed
 # Browser libraries: installed from npm by the lock file, copied under static/vendor/
 # (git-ignored) for Django's static files. Without npm the pages still render their
 # tables (no charts), so a missing npm warns and does not stamp (tried again next time).
-NODE_STAMP := node_modules/.installed
+NODE_STAMP := static/vendor/.installed
 VENDOR := static/vendor
+NPM ?= npm
 
 .PHONY: run test install services lint bench
 
@@ -23,14 +24,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --no-audit --no-fund --loglevel=error && \
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		$(NPM) ci --no-audit --no-fund --loglevel=error && \
 		mkdir -p $(VENDOR)/uplot && \
 		cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
 			node_modules/uplot/LICENSE $(VENDOR)/uplot/ && \
 		touch $(NODE_STAMP); \
 	else \
-		echo "npm not found: pilot charts are left out (tables still shown)" >&2; \
+		echo "$(NPM) not found: pilot charts are left out (tables still shown)" >&2; \
 	fi
 
 install: $(STAMP) $(NODE_STAMP)

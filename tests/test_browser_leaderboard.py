@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from pilots.models import Subscription
 from pilots.tests.board_records import (
@@ -64,11 +64,11 @@ class LeaderboardTests(ChannelsLiveServerTestCase):
         self.carol = user("carol")
         plan_given(self.carol)
 
-    def _shot(self, page: object, name: str) -> None:
+    def _shot(self, page: Page, name: str) -> None:
         folder = os.environ.get("BOARD_SCREENSHOTS")
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
     def test_browse_the_board_open_a_profile_see_the_charts_and_subscribe(self) -> None:
         page = self.browser.new_page(viewport={"width": 1400, "height": 900})

@@ -92,6 +92,23 @@ def test_statistics_with_their_intervals(steady: Pilot, carol: User) -> None:
     assert "15 fills verified, 0 failed, 0 unverifiable" in html
 
 
+def test_anomaly_checks_with_their_detail(steady: Pilot, carol: User) -> None:
+    html = _client(carol).get(f"/pilots/{steady.pk}/").content.decode()
+    table = html[html.index('data-testid="anomalies"'):]
+    row = re.search(r"win_rate_too_high</td>(.*?)</tr>", table, re.S).group(1)
+    assert ">clear<" in row
+    assert "14 wins of 15 round trips: 95 % Wilson lower bound 0.702 (flagged above 0.85)" in row
+    assert "15 round trips; the test needs 50" in table  # equity_too_smooth not tested yet
+
+
+def test_a_pilot_without_a_record_yet(carol: User) -> None:
+    fresh = pilot_made(user("otto"), "Fresh")
+    html = _client(carol).get(f"/pilots/{fresh.pk}/").content.decode()
+    assert "No record computed yet" in html
+    assert 'data-testid="subscribe-button"' in html
+    assert 'data-testid="statistics"' not in html and "pilot-chart-data" not in html
+
+
 def test_monthly_returns(steady: Pilot, carol: User) -> None:
     html = _client(carol).get(f"/pilots/{steady.pk}/").content.decode()
     row = re.search(r'<tr data-year="2025">(.*?)</tr>', html, re.S).group(1)

@@ -49,8 +49,9 @@ class BoardFilterForm(forms.Form):
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
 
     def filters(self) -> BoardFilters:
-        """The :class:`BoardFilters` asked for (defaults for what did not validate)."""
-        data = self.cleaned_data if self.is_valid() else {}
+        """The :class:`BoardFilters` asked for (each field that did not validate: its default)."""
+        self.is_valid()  # a field that fails is left out of cleaned_data: its default applies
+        data = self.cleaned_data
         sort = data.get("sort") or "score"
         direction = data.get("dir")
         return BoardFilters(

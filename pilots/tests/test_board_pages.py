@@ -143,6 +143,7 @@ def test_badge_sixty_day_mark_flag_and_follower_count(client_in: Client, viewer:
         ("history=30", ["Steady", "Wild"]),
         ("history=60", []),
         ("history=bogus", ["Steady", "Wild"]),  # an unknown value is the default
+        ("history=bogus&market=ES", ["Wild"]),  # ... and the other filters still apply
     ],
 )
 def test_filters(client_in: Client, query: str, listed: list[str]) -> None:

@@ -7,6 +7,12 @@ PYTHON := $(shell command -v python$(PY_VERSION) || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Browser libraries: installed from npm by the lock file, copied under static/vendor/
+# (git-ignored) for Django's static files. Without npm the pages still render their
+# tables (no charts), so a missing npm warns and does not stamp (tried again next time).
+NODE_STAMP := static/vendor/.installed
+VENDOR := static/vendor
+NPM ?= npm
 
 .PHONY: run test install services lint bench
 
@@ -17,9 +23,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		$(NPM) ci --no-audit --no-fund --loglevel=error && \
+		mkdir -p $(VENDOR)/uplot && \
+		cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+			node_modules/uplot/LICENSE $(VENDOR)/uplot/ && \
+		touch $(NODE_STAMP); \
+	else \
+		echo "$(NPM) not found: pilot charts are left out (tables still shown)" >&2; \
+	fi
 
-run: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --host 127.0.0.1:8000
@@ -29,7 +46,7 @@ services:
 	bash deploy/ensure_services.sh
 
 # Browser tests run in a pytest process of their own (see tests/test_browser_live_feed.py).
-test: $(STAMP) services
+test: $(STAMP) $(NODE_STAMP) services
 	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 	# A hung browser (a forked live server whose sockets stall) fails in 15 min, not CI's 90.
 	timeout 900 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)

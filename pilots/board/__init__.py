@@ -1,0 +1,1 @@
+"""The leaderboard and pilot profile pages (issue 11, "Leaderboard pages")."""

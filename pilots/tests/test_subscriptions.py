@@ -20,7 +20,6 @@ from copytrade.core.errors import ApplicationError
 from journal.models import EventType, JournalEntry
 from pilots.models import Pilot, Plan, Subscription, UserPlan
 from pilots.selectors import pilot_follower_count
-from pilots.watch import watch_account, watch_group
 from pilots.subscriptions import (
     WATCH_PERIOD,
     pilot_publish,
@@ -30,6 +29,7 @@ from pilots.subscriptions import (
     subscription_start,
     user_plan_set,
 )
+from pilots.watch import watch_account, watch_group
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder
 from routing.services.leader_events import leader_event_ingest

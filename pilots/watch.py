@@ -183,6 +183,12 @@ class WatchTrade:
     copy: _Side = field(default_factory=_Side)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def pilot_pnl(self) -> Decimal | None:
+        """The pilot's PnL of a closed trade; ``None`` while open, or when
+        carried (its entry came before the watch, so no full cash flow)."""
+        return None if self.closed_at is None or self.carried else self.pilot.pnl
+
 
 def _split(position: int, sign: int, qty: int) -> tuple[int, int]:
     """(opening, closing) contracts of a fill of ``sign`` x ``qty`` on ``position``."""
@@ -312,8 +318,12 @@ def _copy(
             opening_trade.copy.max_qty = max(opening_trade.copy.max_qty, abs(after))
         for trade in (closing_trade, opening_trade):
             trade.copy.symbol = trade.copy.symbol or fill.symbol
-    if order.status in _NOTED or (
-        order.status == CopyOrder.Status.SKIPPED and order.intent != "exit"
+    # A reversal can close and still have its opening part blocked: the
+    # engine says so in the reason of a filled order.
+    if (
+        order.status in _NOTED
+        or (order.status == CopyOrder.Status.SKIPPED and order.intent != "exit")
+        or "blocked" in order.reason
     ):
         event = order.leader_event
         assert event is not None

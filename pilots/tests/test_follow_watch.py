@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async as sync_to_async
 from django.test import Client
 
@@ -23,6 +24,8 @@ from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.copy_groups import risk_limit_set
+from routing.services.leader_events import leader_event_ingest
+from routing.services.orders import copy_order_claim, copy_order_record_result
 
 
 def _last_monday_15_utc() -> datetime:
@@ -38,7 +41,7 @@ def _last_monday_15_utc() -> datetime:
 T0 = _last_monday_15_utc()
 
 
-def _subscribed(route: Route, bob: User) -> Subscription:
+def _subscribed(route: Route, bob: User, max_contracts: int | None = 2) -> Subscription:
     pilot = pilot_publish(
         owner=route.owner,
         account=route.leader,
@@ -53,7 +56,10 @@ def _subscribed(route: Route, bob: User) -> Subscription:
     # Bob's caps on the watch account: at most 2 contracts per order.
     account = watch_account(subscription)
     assert account is not None
-    risk_limit_set(account=account, daily_loss=None, max_contracts=2, actor_label="bob")
+    if max_contracts is not None:
+        risk_limit_set(
+            account=account, daily_loss=None, max_contracts=max_contracts, actor_label="bob"
+        )
     return subscription
 
 
@@ -108,7 +114,7 @@ async def test_watch_period_lists_each_pilot_trade_with_its_paper_copy(
     assert (long_.copy.max_qty, long_.copy.entry, long_.copy.exit, long_.copy.pnl) == (
         2, Decimal("21000.50"), Decimal("21010.00"), Decimal("38.00")
     )
-    assert long_.closed_at == T0 + timedelta(minutes=2)
+    assert long_.closed_at == T0 + timedelta(minutes=2) and long_.pilot_pnl == Decimal(40)
     assert (short.side, short.pilot.max_qty, short.pilot.pnl) == ("sell", 3, Decimal("45.00"))
     assert (short.copy.max_qty, short.copy.entry, short.copy.exit, short.copy.pnl) == (
         0, None, None, Decimal(0)
@@ -128,3 +134,54 @@ async def test_watch_period_lists_each_pilot_trade_with_its_paper_copy(
         assert "bob" not in alice_page and "Watch" not in alice_page, url
     mine = await sync_to_async(_page)(route.owner, "/pilots/mine/")
     assert "<strong>1</strong> follower" in mine
+
+
+def _send_pending(paper: PaperBroker, order_ids: list[int]) -> None:
+    """What the engine worker's ``send_order`` does for each pending order:
+    claim it, place it on the paper broker, record the answer."""
+    for order_id in order_ids:
+        claimed = copy_order_claim(order_id=order_id)
+        assert claimed is not None
+        copy_order_record_result(
+            order_id=order_id, result=async_to_sync(paper.place_order)(claimed.request)
+        )
+
+
+@pytest.mark.django_db
+def test_a_reversal_closes_one_trade_and_opens_the_next_and_a_carried_trade_is_marked(
+    route: Route, bob: User
+) -> None:
+    # Arrange: Alice is long 1 MNQ before Bob subscribes (at T0).
+    leader_event_ingest(account=route.leader, fill=_fill("p0", Side.BUY, 1, "20990.00", -10),
+                        source="test")
+    subscription = _subscribed(route, bob, max_contracts=None)
+    paper = PaperBroker(engine_contract_specs())
+    async_to_sync(paper.connect)()
+    fills = [
+        # Alice closes the carried long; Bob's watch account is flat: skipped.
+        _fill("p1", Side.SELL, 1, "20995.00", 1),
+        # Long 2, then one sell of 3 reverses to short 1, bought back.
+        _fill("p2", Side.BUY, 2, "21000.00", 2),
+        _fill("p3", Side.SELL, 3, "21005.00", 3),
+        _fill("p4", Side.BUY, 1, "21001.00", 4),
+    ]
+    # Act
+    for fill in fills:
+        result = leader_event_ingest(account=route.leader, fill=fill, source="test")
+        _send_pending(paper, result.pending_order_ids)
+    # Assert, oldest first. The carried long: Alice's exit only (no PnL: its
+    # entry came before the watch), nothing copied.
+    carried, long_, short = reversed(watch_trades(subscription))
+    assert (carried.carried, carried.pilot_pnl) == (True, None)
+    assert (carried.copy.max_qty, carried.copy.pnl) == (0, Decimal(0))
+    # Long 2: 21000.00 -> 21005.00 = 5 x 2 x $2 = $20.00 for both (no slippage).
+    assert (long_.side, long_.pilot.max_qty, long_.pilot.pnl) == ("buy", 2, Decimal("20.00"))
+    assert (long_.copy.max_qty, long_.copy.entry, long_.copy.exit, long_.copy.pnl) == (
+        2, Decimal("21000.00"), Decimal("21005.00"), Decimal("20.00")
+    )
+    # Short 1 opened by the reversal: 21005.00 -> 21001.00 = 4 x 1 x $2 = $8.00.
+    assert (short.side, short.pilot.max_qty, short.pilot.pnl) == ("sell", 1, Decimal("8.00"))
+    assert (short.copy.max_qty, short.copy.entry, short.copy.exit, short.copy.pnl) == (
+        1, Decimal("21005.00"), Decimal("21001.00"), Decimal("8.00")
+    )
+    assert short.closed_at == T0 + timedelta(minutes=4) and not short.carried

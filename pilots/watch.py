@@ -207,7 +207,8 @@ def watch_trades(subscription: Subscription) -> list[WatchTrade]:
     orders = list(
         CopyOrder.objects.filter(group=group, kind=CopyOrder.Kind.COPY)
         .select_related("leader_event")
-        .order_by("leader_event__occurred_at", "leader_event_id")
+        # Ingest order: the order the engine moved the positions in.
+        .order_by("leader_event_id")
     )
     fills: dict[int, list[Fill]] = {}
     for fill in Fill.objects.filter(copy_order__group=group).order_by("filled_at", "pk"):

@@ -11,7 +11,8 @@ Rules (issue 11, "Subscriptions and plans"):
   several (:attr:`pilots.models.Plan.max_pilots`), each subscription with
   its own caps (the risk limits of the account it mirrors into);
 - a subscription starts with a 14-day watch period (:data:`WATCH_PERIOD`)
-  before mirroring can be switched on;
+  before mirroring can be switched on; meanwhile the pilot is mirrored on
+  paper through the real engine (:mod:`pilots.watch`);
 - mirroring goes into the subscriber's *personal* accounts only: prop firms
   forbid copying another person's trades in an evaluation or funded account
   (e.g. Topstep's and Apex's terms on third-party trade copying).
@@ -32,6 +33,7 @@ from journal.models import EventType
 from journal.services import journal_record
 from pilots.models import Pilot, Plan, Subscription, UserPlan
 from pilots.selectors import OPEN
+from pilots.watch import watch_route_open, watch_route_pause
 from routing.models import CopyGroup, Follower
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import copy_group_pause
@@ -156,8 +158,13 @@ def pilot_publish(
 
 
 @transaction.atomic
-def subscription_start(*, subscriber: User, pilot: Pilot, at: datetime) -> Subscription:
-    """Follow ``pilot`` from aware ``at``, watching for :data:`WATCH_PERIOD`.
+def subscription_start(
+    *, subscriber: User, pilot: Pilot, at: datetime, watch_balance: Decimal | None = None
+) -> Subscription:
+    """Follow ``pilot`` from aware ``at``, watching for :data:`WATCH_PERIOD`:
+    the pilot is mirrored into a paper account of ``watch_balance`` dollars
+    (default the pilot's nominal size) through the engine
+    (:func:`pilots.watch.watch_route_open`).
 
     Raises ``ApplicationError`` for one's own pilot, a rejected pilot, no
     plan or an ended one, a plan already following as many pilots as it
@@ -192,6 +199,11 @@ def subscription_start(*, subscriber: User, pilot: Pilot, at: datetime) -> Subsc
     subscription = Subscription.objects.create(
         subscriber=subscriber, pilot=pilot, started_at=at, watch_ends_at=at + WATCH_PERIOD
     )
+    if watch_balance is not None and watch_balance < 0:
+        raise ApplicationError(
+            f"the watch balance must be $0 or more, got {watch_balance}", field="watch_balance"
+        )
+    watch_route_open(subscription=subscription, balance=watch_balance)
     journal_record(
         owner_id=subscriber.pk,
         event_type=EventType.SUBSCRIPTION_STARTED,
@@ -248,15 +260,20 @@ def subscription_mirror(
             "pilot is mirrored into personal accounts only",
             field="account",
         )
+    taken = CopyGroup.objects.filter(owner=subscriber, name=f"Pilot {pilot.display_name}")
     group = copy_group_create(
         owner=subscriber,
-        name=f"Pilot {pilot.display_name}",
+        # Following a pilot again after ending: the first route keeps its name.
+        name=f"Pilot {pilot.display_name}"
+        + (f" #{subscription.pk}" if taken.exists() else ""),
         leader=pilot.account,
         actor_label=subscriber.username,
         pilot_route=True,
     )
     # follower_add refuses an account that leads or follows a group.
     follower_add(group=group, account=account, ratio=ratio, actor_label=subscriber.username)
+    # The paper copy has done its job; its open positions still close.
+    watch_route_pause(subscription=subscription)
     subscription.status = Subscription.Status.MIRRORING
     subscription.group = group
     subscription.save(update_fields=["status", "group", "updated_at"])
@@ -277,8 +294,9 @@ def subscription_mirror(
 @transaction.atomic
 def subscription_end(*, subscription: Subscription, at: datetime) -> bool:
     """Stop following: the subscription ends at aware ``at`` and its copy
-    group (if mirroring) is paused, so no new entry is copied while the
-    pilot's exits still close what was opened. False when it had ended."""
+    group (if mirroring) and its watch route are paused, so no new entry is
+    copied while the pilot's exits still close what was opened. False when
+    it had ended."""
     subscription = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("pilot", "subscriber", "group")
@@ -289,6 +307,7 @@ def subscription_end(*, subscription: Subscription, at: datetime) -> bool:
     subscriber = subscription.subscriber
     if subscription.group is not None:
         copy_group_pause(group=subscription.group, actor=subscriber)
+    watch_route_pause(subscription=subscription)
     subscription.status = Subscription.Status.ENDED
     subscription.ended_at = at
     subscription.save(update_fields=["status", "ended_at", "updated_at"])

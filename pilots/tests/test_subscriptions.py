@@ -29,6 +29,7 @@ from pilots.subscriptions import (
     subscription_start,
     user_plan_set,
 )
+from pilots.watch import watch_account, watch_group
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder
 from routing.services.leader_events import leader_event_ingest
@@ -98,6 +99,36 @@ def test_a_subscription_watches_for_14_days(pilot: Pilot, bob: User) -> None:
     assert subscription.status == Subscription.Status.WATCHING
     assert subscription.watch_ends_at == datetime(2026, 3, 16, 15, 0, tzinfo=UTC)
     assert pilot_follower_count(pilot) == 1
+    # The watch route: Bob's paper account at the pilot's nominal size,
+    # following the pilot's account at ratio 1 through a group Bob owns.
+    account = watch_account(subscription)
+    assert account is not None
+    assert (account.name, account.platform, account.kind, account.balance) == (
+        "Watch: Alice NQ", "paper", "personal", Decimal(50_000)
+    )
+    group = watch_group(subscription)
+    assert group is not None
+    assert (group.owner_id, group.leader_id, group.enabled) == (bob.pk, pilot.account_id, True)
+    assert [f.ratio for f in group.followers.all()] == [Decimal(1)]
+
+
+def test_mirroring_and_ending_pause_the_watch_route_and_a_new_follow_gets_its_own(
+    pilot: Pilot, bob: User, personal: BrokerAccount
+) -> None:
+    user_plan_set(user=bob, plan=_plan("Monthly", "monthly"), at=T0, actor=bob)
+    first = subscription_start(subscriber=bob, pilot=pilot, at=T0, watch_balance=Decimal(10_000))
+    subscription_mirror(subscription=first, account=personal, ratio=Decimal(1), at=AFTER_WATCH)
+    first_watch = watch_group(first)
+    assert first_watch is not None and not first_watch.enabled
+    assert subscription_end(subscription=first, at=AFTER_WATCH)
+    # Following again: a second watch route beside the first (kept as history).
+    second = subscription_start(subscriber=bob, pilot=pilot, at=AFTER_WATCH)
+    account = watch_account(second)
+    assert account is not None and account.name == f"Watch: Alice NQ #{second.pk}"
+    assert watch_account(first).balance == Decimal(10_000)  # type: ignore[union-attr]
+    subscription_end(subscription=second, at=AFTER_WATCH)
+    second_watch = watch_group(second)
+    assert second_watch is not None and not second_watch.enabled
 
 
 def test_no_plan_no_follow_and_an_ended_plan_says_when(pilot: Pilot, bob: User) -> None:
@@ -161,7 +192,8 @@ def test_mirroring_waits_for_the_watch_period(
             ratio=Decimal(1),
             at=AFTER_WATCH - timedelta(seconds=1),
         )
-    assert not CopyGroup.objects.filter(owner=bob).exists()
+    # Only the watch route (paper) exists: no route into his own account.
+    assert not CopyGroup.objects.filter(owner=bob, followers__account=personal).exists()
 
 
 @pytest.mark.parametrize("kind", ["evaluation", "funded"])

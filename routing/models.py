@@ -114,6 +114,9 @@ class CopyGroup(BaseModel):
         max_length=20, choices=PartialExit.choices, default="proportional"
     )
     enabled = models.BooleanField(default=True)
+    # Led by another user's published pilot account (a subscription's route):
+    # that account's name stays the pilot's (pages show ``leader_label``).
+    pilot_route = models.BooleanField(default=False)
 
     # Route budget (issue "The risk engine"): the level and the route's limits.
     Level = models.IntegerChoices("Level", [(m.name, m.value) for m in engine_limits.RouteLevel])
@@ -174,6 +177,13 @@ class CopyGroup(BaseModel):
                 name="copy_group_rounding_valid",
             ),
         ]
+
+    @property
+    def leader_label(self) -> str:
+        """The leader as this route's owner may see it: the account's name,
+        or "a published pilot" for a subscription's route (the pilot's
+        account name is not the subscriber's to see)."""
+        return "a published pilot" if self.pilot_route else self.leader.name
 
     def __str__(self) -> str:
         return self.name

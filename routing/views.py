@@ -185,7 +185,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Created {group.name} led by {group.leader.name}. Add followers below.",
+                f"Created {group.name} led by {group.leader_label}. Add followers below.",
             )
             return redirect("group_detail", group_id=group.pk)
     return render(request, "routing/group_form.html", {"form": form, "group": None})

@@ -59,6 +59,7 @@ def copy_group_create(
         auto_micro=auto_micro,
         quarantine=quarantine,
         partial_exit=partial_exit,
+        pilot_route=pilot_route,
     )
     journal_record(
         owner_id=owner.pk,

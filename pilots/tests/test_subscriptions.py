@@ -238,9 +238,13 @@ def test_a_pilots_trade_is_copied_into_the_subscribers_account_and_stays_his(
     assert JournalEntry.objects.filter(
         owner_id=bob.pk, event_type=EventType.SUBSCRIPTION_MIRRORING
     ).exists()
-    # The live feed (the socket): one message per user, each with only their orders.
+    # The live feed (the socket): one message per user, each with only their
+    # orders (Bob's include his paused watch route's).
     feed = {user: {p["follower"] for p in payloads} for user, payloads in result.feed.items()}
-    assert feed == {route.owner.pk: {"Eval 25K", "Funded 150K"}, bob.pk: {"Bob personal"}}
+    assert feed == {
+        route.owner.pk: {"Eval 25K", "Funded 150K"},
+        bob.pk: {"Bob personal", "Watch: Alice NQ"},
+    }
 
 
 def test_ending_a_subscription_stops_entries_but_copies_exits(

@@ -14,6 +14,16 @@ from pilots.models import Plan
 from routing.models import RATIO_MAX, RATIO_MIN, Follower
 
 
+class SubscribeForm(forms.Form):
+    """The paper balance the watch period simulates the pilot on (dollars;
+    blank: the pilot's nominal size)."""
+
+    watch_balance = forms.DecimalField(
+        required=False, min_value=Decimal(0), max_digits=14, decimal_places=2,
+        label="Paper balance for the watch period ($)",
+    )
+
+
 class PlanPickForm(forms.Form):
     """One of the plans staff created."""
 

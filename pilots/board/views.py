@@ -28,6 +28,7 @@ from pilots.board_selectors import (
     pilot_for_viewer,
     pilot_profile,
 )
+from pilots.forms import SubscribeForm
 from pilots.subscriptions import WATCH_PERIOD, subscription_start
 
 # The charting library as `make install` copies it from npm (static/vendor/,
@@ -152,9 +153,17 @@ def subscribe(request: HttpRequest, pilot_id: int) -> HttpResponse:
     if pilot is None:
         raise Http404("No such pilot")
     back = reverse("pilot_profile", args=[pilot.pk])
+    form = SubscribeForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(e for errors in form.errors.values() for e in errors)
+        messages.error(request, f"Not followed: paper balance: {problems}")
+        return redirect(back)
     try:
         subscription = subscription_start(
-            subscriber=request.user, pilot=pilot, at=timezone.now()  # type: ignore[arg-type]
+            subscriber=request.user,  # type: ignore[arg-type]
+            pilot=pilot,
+            at=timezone.now(),
+            watch_balance=form.cleaned_data["watch_balance"],
         )
     except ApplicationError as exc:
         messages.error(request, f"Not followed: {exc.message}.")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import BrokerAccount, User
 from pilots.models import Pilot, Subscription
 from pilots.subscriptions import subscription_start
 from pilots.tests.board_records import (
@@ -249,3 +250,18 @@ def test_an_unknown_pilot_is_not_found(carol: User) -> None:
     client = _client(carol)
     assert client.get("/pilots/999999/").status_code == 404
     assert client.post("/pilots/999999/subscribe/").status_code == 404
+
+
+def test_subscribe_takes_the_watch_periods_paper_balance(steady: Pilot, carol: User) -> None:
+    plan_given(carol)
+    client = _client(carol)
+    # A bad balance: refused with the field's reason, nothing followed.
+    response = client.post(f"/pilots/{steady.pk}/subscribe/", {"watch_balance": "-5"}, follow=True)
+    assert "Not followed: paper balance: Ensure this value is greater than or equal to 0." in (
+        response.content.decode()
+    )
+    assert not Subscription.objects.filter(subscriber=carol).exists()
+    # 12,500.00: the watch account starts with it (blank: the pilot's nominal size).
+    client.post(f"/pilots/{steady.pk}/subscribe/", {"watch_balance": "12500"})
+    watch = BrokerAccount.objects.get(owner=carol, name__startswith="Watch: ")
+    assert (watch.balance, watch.starting_balance) == (Decimal("12500.00"), Decimal("12500.00"))

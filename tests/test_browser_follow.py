@@ -5,49 +5,23 @@ Runs with ``-m browser``."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.utils import timezone
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import broker_account_create
 from pilots.models import Plan, UserPlan
 from pilots.subscriptions import pilot_publish, subscription_start
 from routing.services.contracts import contract_specs_sync
-from tests.test_browser_live_feed import CHROMIUM_ARGS
+from tests.browser import ChromiumLiveServerTestCase
 
 
 @pytest.mark.browser
-class FollowTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.browser.close()
-        cls._playwright.stop()
-        super().tearDownClass()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
+class FollowTests(ChromiumLiveServerTestCase):
     def setUp(self) -> None:
         contract_specs_sync()  # the flush between transactional tests empties it
         alice = User.objects.create_user("alice", password="alice-password-1")

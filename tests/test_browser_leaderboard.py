@@ -11,12 +11,10 @@ PNG files for a person to look at.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from pilots.models import Subscription
 from pilots.tests.board_records import (
@@ -28,34 +26,11 @@ from pilots.tests.board_records import (
     record_stored,
     user,
 )
-from tests.test_browser_live_feed import CHROMIUM_ARGS
+from tests.browser import ChromiumLiveServerTestCase
 
 
 @pytest.mark.browser
-class LeaderboardTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs here
-        super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.browser.close()
-        cls._playwright.stop()
-        super().tearDownClass()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
+class LeaderboardTests(ChromiumLiveServerTestCase):
     def setUp(self) -> None:
         self.steady = pilot_made(user("sam"), "Steady", markets=["NQ"])
         record_stored(self.steady, THIRTY_FIVE)

@@ -14,8 +14,6 @@ its websockets hang.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import threading
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -23,9 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.db.models import F
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from accounts.services import broker_account_create
@@ -36,37 +33,14 @@ from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
+from tests.browser import ChromiumLiveServerTestCase
 
 
 @pytest.mark.browser
-class LiveFeedTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
+class LiveFeedTests(ChromiumLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        # Playwright's sync API runs its own event loop in this thread; the
-        # ORM calls the test makes between page actions are still sequential.
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
         # The engine gets its own loop thread (this one runs Playwright's
         # loop), one for the class: the channel layer's Redis connections
         # belong to the loop that opened them.
@@ -83,10 +57,7 @@ class LiveFeedTests(ChannelsLiveServerTestCase):
         closer = threading.Thread(target=cls.loop.close)
         closer.start()
         closer.join(timeout=5)
-        cls.browser.close()
-        cls._playwright.stop()
         super().tearDownClass()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def setUp(self) -> None:
         # The flush between transactional tests empties the seeded table.

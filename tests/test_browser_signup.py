@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 import shutil
 import tempfile
@@ -18,12 +17,11 @@ from pathlib import Path
 
 import pytest
 from allauth.account.models import EmailAddress
-from channels.testing import ChannelsLiveServerTestCase
 from django.test import override_settings
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import BrokerAccount, User
-from tests.test_browser_live_feed import CHROMIUM_ARGS
+from tests.browser import ChromiumLiveServerTestCase
 
 MAIL_DIR = Path(tempfile.mkdtemp(prefix="copytrade-mail-"))
 FILE_MAILER = {
@@ -36,30 +34,11 @@ FILE_MAILER = {
 
 @pytest.mark.browser
 @override_settings(MAILERS=FILE_MAILER)
-class SignUpTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-
+class SignUpTests(ChromiumLiveServerTestCase):
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.browser.close()
-        cls._playwright.stop()
         super().tearDownClass()
         shutil.rmtree(MAIL_DIR, ignore_errors=True)
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def _mailed_link(self, to: str) -> str:
         """The confirmation link in the mail the server wrote for ``to``."""

@@ -16,9 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.test import override_settings
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import broker_account_create
@@ -27,37 +26,18 @@ from journal.tests.importers.exports import tradovate_fills, tradovate_fills_row
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.import_jobs import import_job_run
-from tests.test_browser_live_feed import CHROMIUM_ARGS
+from tests.browser import ChromiumLiveServerTestCase
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / f"copytrade-browser-uploads-{os.getpid()}"
 
 
 @pytest.mark.browser
 @override_settings(UPLOAD_DIR=UPLOAD_DIR)
-class UploadProgressTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs here
-        super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-
+class UploadProgressTests(ChromiumLiveServerTestCase):
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.browser.close()
-        cls._playwright.stop()
         super().tearDownClass()
         shutil.rmtree(UPLOAD_DIR, ignore_errors=True)
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def setUp(self) -> None:
         contract_specs_sync()  # the flush between transactional tests empties it

@@ -8,48 +8,22 @@ lists her as approved. Runs with ``-m browser``.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.conf import settings
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from journal.models import EventType, JournalEntry
 from pilots.demo import demo_pilots_seed
 from pilots.models import Pilot
 from routing.services.contracts import contract_specs_sync
-from tests.test_browser_live_feed import CHROMIUM_ARGS
+from tests.browser import ChromiumLiveServerTestCase
 
 
 @pytest.mark.browser
-class ReviewDeskTests(ChannelsLiveServerTestCase):
-    browser: Browser
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise RuntimeError(
-                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
-            )
-        cls._playwright = sync_playwright().start()
-        cls.browser = cls._playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.browser.close()
-        cls._playwright.stop()
-        super().tearDownClass()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
+class ReviewDeskTests(ChromiumLiveServerTestCase):
     def test_staff_approves_a_flagged_pilot_with_a_reason(self) -> None:
         # Arrange: the tables were flushed (contract specs included); the demo's pilots.
         contract_specs_sync()

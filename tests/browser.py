@@ -1,0 +1,59 @@
+"""What the browser tests share: a live server and headless Debian Chromium.
+
+Playwright's own browser download does not work on this project's machines:
+the tests drive Debian's ``chromium`` (``make test`` installs it,
+deploy/ensure_services.sh). Each test class gets one live server (the ASGI
+application in a forked process, :class:`channels.testing.ChannelsLiveServerTestCase`)
+and one browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from channels.testing import ChannelsLiveServerTestCase
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+class ChromiumLiveServerTestCase(ChannelsLiveServerTestCase):
+    """A live server and ``browser``, a headless Chromium, for the class.
+
+    Raises ``RuntimeError`` at set-up when ``chromium`` is not installed.
+    """
+
+    browser: Browser
+    _playwright: Playwright
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # Playwright's sync API runs its own event loop in this thread; the
+        # ORM calls the test makes between page actions are still sequential.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        super().setUpClass()
+        executable = shutil.which("chromium")
+        if executable is None:
+            raise RuntimeError(
+                "chromium not found: `make test` installs it (deploy/ensure_services.sh)"
+            )
+        cls._playwright = sync_playwright().start()
+        cls.browser = cls._playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS
+        )
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.browser.close()
+        cls._playwright.stop()
+        super().tearDownClass()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

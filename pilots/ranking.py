@@ -158,12 +158,12 @@ def listing(record: RankingRecord) -> Listing:
     reasons = []
     if record.calendar_days < MIN_CALENDAR_DAYS:
         reasons.append(
-            f"{record.calendar_days} calendar days of verified history; listing needs "
+            f"{_days(record.calendar_days, 'calendar')} of verified history; listing needs "
             f"{MIN_CALENDAR_DAYS}"
         )
     if record.trading_days < MIN_TRADING_DAYS:
         reasons.append(
-            f"{record.trading_days} trading days of verified history; listing needs "
+            f"{_days(record.trading_days, 'trading')} of verified history; listing needs "
             f"{MIN_TRADING_DAYS}"
         )
     return Listing(
@@ -193,3 +193,8 @@ def rank(records: Iterable[tuple[Hashable, RankingRecord]]) -> tuple[RankedPilot
         for key, _, components, listed_ in scored if not listed_.listed
     )
     return tuple(ranked)
+
+
+def _days(n: int, kind: str) -> str:
+    """``"1 calendar day"``, ``"7 calendar days"``."""
+    return f"{n} {kind} day{'' if n == 1 else 's'}"

@@ -58,7 +58,7 @@ def test_the_demo_seeds_a_long_a_short_and_a_failing_pilot(shared_data: Path) ->
     )
     assert not anna.flagged and not anna.listed
     assert anna.data["verification"]["counts"]["failed"] == 0
-    assert anna.data["listing"]["reasons"][0].startswith("1 calendar days of verified history")
+    assert anna.data["listing"]["reasons"][0].startswith("1 calendar day of verified history")
     # Ben: 27 fills verified inside the shifted NQ bars, none failed; too little history.
     assert ben.data["verification"]["counts"] == {"verified": 27, "failed": 0, "unverifiable": 42}
     assert not ben.flagged and not ben.listed

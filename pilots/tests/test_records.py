@@ -81,7 +81,7 @@ def test_a_round_trip_inside_the_bars_is_verified(route: Route, pilot: Pilot) ->
     assert data["statistics"]["net_pnl"] == "40.00"
     assert data["listing"]["verified_statistics"]["round_trips"] == 1
     assert not record.flagged and not record.listed and record.score is None
-    assert "1 calendar days of verified history; listing needs " in data["listing"]["reasons"][0]
+    assert "1 calendar day of verified history; listing needs " in data["listing"]["reasons"][0]
     assert pilots_due() == []
 
 

@@ -26,7 +26,7 @@ from accounts.services import broker_account_create
 from conftest import Route
 from journal.fills import session_realized_add
 from journal.models import EventType, JournalEntry, Position
-from routing.models import AccountSession, CopyGroup, Follower, Quarantine
+from routing.models import AccountSession, CopyGroup, Quarantine
 from routing.services.account_sessions import SessionRow
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.risk_watch import sessions_current
@@ -168,9 +168,7 @@ def _followers_with_histories(owner: User, count: int) -> list[BrokerAccount]:
     group = copy_group_create(owner=owner, name=f"Group {count}", leader=leader)
     accounts = []
     for i in range(count):
-        account = broker_account_create(
-            owner=owner, name=f"F{i}/{count}", balance=Decimal(25_000)
-        )
+        account = broker_account_create(owner=owner, name=f"F{i}/{count}", balance=Decimal(25_000))
         follower = follower_add(group=group, account=account, ratio=Decimal(1))
         AccountSession.objects.create(
             account=account,

@@ -96,9 +96,9 @@ def test_one_pilot_trade_fans_out_to_500_subscribers_at_their_ratios(route: Rout
     # Arrange
     ratios = _subscribers(route)
     # Act: the pilot buys 2 MNQ, then sells them. The first event of the
-    # session also loads the 500 routes into the route cache and opens each
-    # follower account's trading session (routing's per-account work, a few
-    # statements per follower); the second shows the steady state.
+    # session also loads the 500 routes into the route cache (two reads per
+    # route) and opens every follower account's trading session (a constant
+    # number of statements); the second shows the steady state.
     entry_seconds, entries = _timed(route, "fan-1", Side.BUY, 1)
     exit_seconds, exits = _timed(route, "fan-2", Side.SELL, 2)
     print(

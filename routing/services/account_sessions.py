@@ -15,31 +15,36 @@ prop firms define them (:class:`routing.engine.limits.DrawdownMode`).
 The arithmetic of the reset and of the session view is the engine's
 (:func:`routing.engine.watch.session_open`, :func:`~routing.engine.watch.session_roll`,
 :func:`~routing.engine.watch.engine_view`), shared with the replay and the
-pre-session check; this module reads the figures and writes the row.
+pre-session check; :mod:`routing.services.session_openings` reads the
+figures and this module writes the rows, for many accounts at once in a
+constant number of statements (:func:`account_sessions_open`: the first
+leader event of a session opens every follower's when the roll is late).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import IntegrityError, router, transaction
-from django.db.models import Sum
+from django.db import router, transaction
+from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from journal.models import EventType, Position, SessionRealized
-from journal.services import journal_record
+from copytrade.core.bulk import bulk_insert, bulk_set_columns
+from journal.models import EventType
+from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits
 from routing.engine.risk import money
 from routing.engine.sessions import CHICAGO, session_start, trading_date
-from routing.engine.watch import SessionState, engine_view, session_open, session_roll
+from routing.engine.watch import engine_view
 from routing.models import AccountSession, Follower
 from routing.selectors import session_realized_by_account
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
+from routing.services.session_openings import SessionOpening, session_openings, session_state_of
 
 
 class SessionRow(NamedTuple):
@@ -93,25 +98,131 @@ def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountS
     """The account's session row for the trading date holding aware ``at``,
     created (the reset, journaled) when missing. Idempotent and race-safe:
     two callers creating it at once get the same row."""
-    return _session_for(account, at)[0]
+    rows, _ = account_sessions_open([account], at=at)
+    return rows[account.pk].instance(account)
 
 
-def _session_for(account: BrokerAccount, at: datetime) -> tuple[AccountSession, bool]:
-    """(row, True when this call performed the reset)."""
+def account_sessions_open(
+    accounts: Sequence[BrokerAccount], *, at: datetime
+) -> tuple[dict[int, SessionRow], set[int]]:
+    """``(account id -> its session row for the trading date holding aware
+    at, ids of the accounts this call reset)``: the rows that exist are
+    read, each missing one is created (the reset, journaled) and its account's
+    ``balance`` set to the opening balance, the instance in ``accounts`` too.
+
+    A constant number of statements whatever the number of accounts (the
+    first leader event of a session opens every follower's when the 17:00
+    CT roll has not run, under the leader's lock). Race-safe: the rows are
+    inserted in account order with ``ON CONFLICT DO NOTHING`` on the unique
+    ``(account, trading_date)``, so of two openers at once each account is
+    reset by one, and the other reads its row.
+    """
     day = trading_date(at)
-    row = AccountSession.objects.filter(account=account, trading_date=day).first()
-    if row is not None:
-        return row, False
-    try:
-        with transaction.atomic():
-            return _reset(account, at), True
-    except IntegrityError:
-        # Another worker or scheduler reset it first: its insert committed and
-        # ours hit the unique constraint. Any other integrity error is ours.
-        row = AccountSession.objects.filter(account=account, trading_date=day).first()
-        if row is None:
-            raise
-        return row, False
+    unique = list({a.pk: a for a in accounts}.values())
+    current = session_rows([a.pk for a in unique], trading_date=day)
+    missing = [a for a in unique if a.pk not in current]
+    if not missing:
+        return current, set()
+    with transaction.atomic():
+        opened, reset = _sessions_insert(missing, at)
+        current.update(opened)
+    return current, reset
+
+
+def _sessions_insert(
+    accounts: Sequence[BrokerAccount], at: datetime
+) -> tuple[dict[int, SessionRow], set[int]]:
+    """Create the session rows of ``accounts`` (none had one at ``at``'s
+    trading date when read); ``(their rows, ids of those this call created)``."""
+    openings = session_openings([a.pk for a in accounts], at=at)
+    day, opened = trading_date(at), session_start(at)
+    ids = sorted(openings)  # one insert order for every opener: no deadlock between them
+    states = [openings[pk].state for pk in ids]
+    now = timezone.now()
+    created = set(
+        bulk_insert(
+            AccountSession,
+            {
+                "account": ids,
+                "opening_balance": [s.opening_balance for s in states],
+                "opening_unrealized": [s.carried_in for s in states],
+                "high_water": [s.high_water for s in states],
+                "eod_high_water": [s.eod_high_water for s in states],
+            },
+            same={
+                "trading_date": day,
+                "opened_at": opened,
+                "halt_reason": "",
+                "flatten_due": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ignore_conflicts=True,
+        )
+    )
+    # Ours and, for the accounts a concurrent opener created first (its
+    # insert committed, ours was skipped), its rows.
+    rows = session_rows(ids, trading_date=day)
+    # An account deleted since the caller read it has no row (and no opening).
+    reset = [a for a in accounts if a.pk in rows and rows[a.pk].id in created]
+    if not reset:
+        return rows, set()
+    opening = {a.pk: openings[a.pk].state.opening_balance for a in reset}
+    moved = [pk for pk, balance in opening.items() if openings[pk].balance != balance]
+    if moved:
+        bulk_set_columns(BrokerAccount, moved, {"balance": [opening[pk] for pk in moved]})
+        # The balance sizes percent-of-balance followers: cached routes reload.
+        route_config_bump()
+    for account in reset:
+        account.balance = opening[account.pk]
+    followers = list(
+        Follower.objects.filter(account_id__any_of=[a.pk for a in reset])
+        .select_related("group", "account")
+        .order_by("pk")
+    )
+    quarantines_active(followers, at=at)  # releases those of earlier sessions, journaled
+    group_of: dict[int, int] = {}
+    for f in followers:
+        group_of.setdefault(f.account_id, f.group_id)
+    journal_rows_add(
+        [journal_row(**_reset_entry(a, openings[a.pk], group_of.get(a.pk), at)) for a in reset]
+    )
+    return rows, {a.pk for a in reset}
+
+
+def _reset_entry(
+    account: BrokerAccount, opening: SessionOpening, group_id: int | None, at: datetime
+) -> JournalFields:
+    """The journal entry of ``account``'s reset into ``opening`` at ``at``
+    (the figures as computed, not as stored: the text keeps their digits)."""
+    state, opened = opening.state, session_start(at)
+    day, high, eod_high = state.trading_date, state.high_water, state.eod_high_water
+    carried = (
+        f"realized {money(opening.realized)} since {opening.previous_date}"
+        if opening.previous_date
+        else "first session"
+    )
+    return {
+        "owner_id": account.owner_id,
+        "event_type": EventType.SESSION_RESET,
+        "account_id": account.pk,
+        "group_id": group_id,
+        "actor_label": "session",
+        "occurred_at": at,
+        "message": (
+            f"{account.name}: session {day} opened "
+            f"{opened.astimezone(CHICAGO):%Y-%m-%d %H:%M %Z}: daily limits and halts reset, "
+            f"opening balance {money(state.opening_balance)} ({carried}), high-water "
+            f"{money(high)} intraday / {money(eod_high)} end of day"
+        ),
+        "after": {
+            "trading_date": day.isoformat(),
+            "opening_balance": str(state.opening_balance),
+            "opening_unrealized": str(state.carried_in),
+            "high_water": str(high),
+            "eod_high_water": str(eod_high),
+        },
+    }
 
 
 def account_session_preview(*, account: BrokerAccount, at: datetime) -> AccountSession:
@@ -120,97 +231,16 @@ def account_session_preview(*, account: BrokerAccount, at: datetime) -> AccountS
     of the fills since that session opened (the account's balance for its
     first session), the PnL open positions carry in, high-water marks carried
     over. Reads only."""
-    return _opening(account, at)[0]
-
-
-def _opening(
-    account: BrokerAccount, at: datetime
-) -> tuple[AccountSession, AccountSession | None, Decimal]:
-    """``(unsaved row, previous row or None, realized PnL since the previous open)``."""
-    opened = session_start(at)
-    day = trading_date(at)
-    previous = (
-        AccountSession.objects.filter(account=account, trading_date__lt=day)
-        .order_by("-trading_date")
-        .first()
-    )
-    # Open positions carry their PnL so far into the session: it belongs to
-    # the opening equity, not to the new session's PnL (futures are marked to
-    # market daily).
-    carried_in = Position.objects.filter(account=account).exclude(qty=0).aggregate(
-        total=Sum("unrealized_pnl")
-    )["total"] or Decimal(0)
-    if previous is None:
-        # Read from the row, not ``account``: the caller's instance may predate
-        # a balance the user edited since, and the reset writes the balance.
-        current = BrokerAccount.objects.values("balance", "starting_balance").get(pk=account.pk)
-        state = session_open(
-            trading_date=day,
-            balance=current["balance"],
-            starting_balance=current["starting_balance"],
-            carried_in=carried_in,
-        )
-        realized = Decimal(0)
-    else:
-        # The sessions since the previous row's, up to this one (days the
-        # account had no session row included).
-        realized = SessionRealized.objects.filter(
-            account=account, trading_date__gte=previous.trading_date, trading_date__lt=day
-        ).aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
-        state = session_roll(
-            session_state_of(previous),
-            trading_date=day,
-            realized_since=realized,
-            carried_in=carried_in,
-        )
-    row = AccountSession(
+    state = session_openings([account.pk], at=at)[account.pk].state
+    return AccountSession(
         account=account,
-        trading_date=day,
-        opened_at=opened,
+        trading_date=state.trading_date,
+        opened_at=session_start(at),
         opening_balance=state.opening_balance,
         opening_unrealized=state.carried_in,
         high_water=state.high_water,
         eod_high_water=state.eod_high_water,
     )
-    return row, previous, realized
-
-
-def _reset(account: BrokerAccount, at: datetime) -> AccountSession:
-    row, previous, realized = _opening(account, at)
-    row.save(force_insert=True)
-    day, opened, opening = row.trading_date, row.opened_at, row.opening_balance
-    carried_in, high, eod_high = row.opening_unrealized, row.high_water, row.eod_high_water
-    if BrokerAccount.objects.filter(pk=account.pk).exclude(balance=opening).update(balance=opening):
-        # The balance sizes percent-of-balance followers: cached routes reload.
-        route_config_bump()
-    account.balance = opening
-    followers = list(Follower.objects.filter(account=account).select_related("group", "account"))
-    quarantines_active(followers, at=at)  # releases those of earlier sessions, journaled
-    carried = (
-        f"realized {money(realized)} since {previous.trading_date}" if previous else "first session"
-    )
-    journal_record(
-        owner_id=account.owner_id,
-        event_type=EventType.SESSION_RESET,
-        account_id=account.pk,
-        group_id=followers[0].group_id if followers else None,
-        actor_label="session",
-        occurred_at=at,
-        message=(
-            f"{account.name}: session {day} opened "
-            f"{opened.astimezone(CHICAGO):%Y-%m-%d %H:%M %Z}: daily limits and halts reset, "
-            f"opening balance {money(opening)} ({carried}), high-water {money(high)} "
-            f"intraday / {money(eod_high)} end of day"
-        ),
-        after={
-            "trading_date": day.isoformat(),
-            "opening_balance": str(opening),
-            "opening_unrealized": str(carried_in),
-            "high_water": str(high),
-            "eod_high_water": str(eod_high),
-        },
-    )
-    return row
 
 
 def account_sessions_roll(*, at: datetime, accounts: Iterable[BrokerAccount] | None = None) -> int:
@@ -219,7 +249,7 @@ def account_sessions_roll(*, at: datetime, accounts: Iterable[BrokerAccount] | N
     account was current, or a concurrent roll got there first)."""
     if accounts is None:
         accounts = BrokerAccount.objects.filter(memberships__isnull=False).distinct().order_by("pk")
-    return sum(_session_for(account, at)[1] for account in accounts)
+    return len(account_sessions_open(list(accounts), at=at)[1])
 
 
 def session_realized(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
@@ -247,20 +277,6 @@ def engine_session(
         starting_balance=account.starting_balance,
         session_pnl=session_pnl,
         realized=realized,
-    )
-
-
-def session_state_of(row: AccountSession | SessionRow) -> SessionState:
-    """The engine's session state of ``row`` (an instance or its values; a
-    halt without a stored reason reads ``"halted"``: halted all the same)."""
-    return SessionState(
-        trading_date=row.trading_date,
-        opening_balance=row.opening_balance,
-        carried_in=row.opening_unrealized,
-        high_water=row.high_water,
-        eod_high_water=row.eod_high_water,
-        halt=(row.halt_reason or "halted") if row.halted_at else None,
-        flatten_due=row.flatten_due,
     )
 
 

@@ -21,6 +21,9 @@ from journal.services import JournalFields, journal_record, journal_row, journal
 from routing.engine.sessions import trading_date
 from routing.models import CopyOrder, Follower, Quarantine
 
+# Why the session releases a quarantine of an earlier one (the journal says it).
+_BY_SESSION = "a new session started"
+
 
 def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[int, frozenset[str]]:
     """Active quarantined symbols per follower id at aware ``at``.
@@ -40,12 +43,32 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
         else:
             active.setdefault(follower_id, set()).add(symbol)
     if stale:
-        rows = Quarantine.objects.filter(pk__in=stale).select_related(
-            "follower__group", "follower__account"
-        )
-        for quarantine in rows:
-            _release(quarantine, actor_label="session", at=at, why="a new session started")
+        _releases_by_session(stale, at=at)
     return {k: frozenset(v) for k, v in active.items()}
+
+
+def _releases_by_session(pks: Sequence[int], *, at: datetime) -> None:
+    """Release the quarantines ``pks`` (of earlier sessions) by the session,
+    journaled, in three statements whatever their number: the first event
+    of a session releases those of every follower it opens."""
+    with transaction.atomic():
+        # Locked in pk order and re-read: a concurrent release (the user's,
+        # another pass's) is journaled once, by whoever released it.
+        rows = list(
+            Quarantine.objects.filter(pk__in=pks, released_at__isnull=True)
+            .select_related("follower__group", "follower__account")
+            .order_by("pk")
+            .select_for_update(of=("self",))
+        )
+        Quarantine.objects.filter(pk__in=[q.pk for q in rows]).update(
+            released_at=at, released_by="session", updated_at=timezone.now()
+        )
+        journal_rows_add(
+            [
+                journal_row(**_released(q, actor_label="session", at=at, why=_BY_SESSION))
+                for q in rows
+            ]
+        )
 
 
 def quarantines_start(
@@ -145,15 +168,31 @@ def _release(
     quarantine.released_at = at
     quarantine.released_by = actor_label
     quarantine.save(update_fields=["released_at", "released_by", "updated_at"])
-    follower = quarantine.follower
     journal_record(
-        owner_id=follower.group.owner_id,
-        event_type=EventType.QUARANTINE_RELEASED,
-        group_id=follower.group_id,
-        account_id=follower.account_id,
-        actor_label=actor_label,
-        actor_user_id=actor_user_id,
-        occurred_at=at,
-        message=f"{follower.account.name}: {quarantine.symbol} quarantine released: {why}",
-        extra_data={"quarantine": quarantine.pk},
+        **_released(
+            quarantine, actor_label=actor_label, at=at, why=why, actor_user_id=actor_user_id
+        )
     )
+
+
+def _released(
+    quarantine: Quarantine,
+    *,
+    actor_label: str,
+    at: datetime,
+    why: str,
+    actor_user_id: int | None = None,
+) -> JournalFields:
+    """The journal entry of ``quarantine`` released at ``at`` (``why``: the reason)."""
+    follower = quarantine.follower
+    return {
+        "owner_id": follower.group.owner_id,
+        "event_type": EventType.QUARANTINE_RELEASED,
+        "group_id": follower.group_id,
+        "account_id": follower.account_id,
+        "actor_label": actor_label,
+        "actor_user_id": actor_user_id,
+        "occurred_at": at,
+        "message": f"{follower.account.name}: {quarantine.symbol} quarantine released: {why}",
+        "extra_data": {"quarantine": quarantine.pk},
+    }

@@ -31,7 +31,6 @@ from journal.models import Position
 from journal.services import positions_mark
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits
-from routing.engine.sessions import trading_date
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
 from routing.engine.watch import account_check, breaches, route_check
@@ -40,9 +39,8 @@ from routing.selectors import session_pnl_by_account, session_realized_by_accoun
 from routing.services.account_sessions import (
     SessionRow,
     account_halt,
-    account_session_current,
+    account_sessions_open,
     engine_session,
-    session_rows,
     session_state_of,
 )
 from routing.services.route_levels import route_lock
@@ -75,18 +73,16 @@ def limits_of(account: BrokerAccount) -> RiskLimits:
 def sessions_current(accounts: Sequence[BrokerAccount], *, at: datetime) -> dict[int, SessionRow]:
     """Account id -> its session row for the trading date holding aware
     ``at``, each missing one created first (the reset, journaled, race-safe):
-    one read for the rows that exist, one reset per account without one.
+    one read when every row exists, a constant number of statements for
+    the resets whatever their number
+    (:func:`routing.services.account_sessions.account_sessions_open`).
 
     Call it before anything moves the accounts' marks at ``at``: the reset
     takes the PnL open positions carry into the session from their marks,
     and a mark moved by this event (or this pass) is today's PnL, not
     carried in (a loss it made would then never count against the day).
     """
-    current = session_rows([a.pk for a in accounts], trading_date=trading_date(at))
-    for account in accounts:
-        if account.pk not in current:
-            current[account.pk] = SessionRow.of(account_session_current(account=account, at=at))
-    return current
+    return account_sessions_open(accounts, at=at)[0]
 
 
 def accounts_risk(

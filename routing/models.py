@@ -188,8 +188,16 @@ class CopyGroup(BaseModel):
     def __str__(self) -> str:
         return self.name
 
-    def to_engine(self) -> engine_types.GroupConfig:
-        """The engine's settings; reads the mappings and the leader's balance."""
+    def to_engine(
+        self, mappings: tuple[tuple[str, str], ...] | None = None
+    ) -> engine_types.GroupConfig:
+        """The engine's settings; reads the leader's balance and, unless
+        given (``(leader root, follower root)`` pairs by leader root, read
+        for many groups at once), the mappings."""
+        if mappings is None:
+            mappings = tuple(
+                self.mappings.order_by("leader_root").values_list("leader_root", "follower_root")
+            )
         return engine_types.GroupConfig(
             copy_mode=engine_types.CopyMode(self.copy_mode),
             copy_value=self.copy_value,
@@ -198,9 +206,7 @@ class CopyGroup(BaseModel):
             auto_micro=self.auto_micro,
             quarantine=self.quarantine,
             partial_exit=engine_types.PartialExit(self.partial_exit),
-            mappings=tuple(
-                self.mappings.order_by("leader_root").values_list("leader_root", "follower_root")
-            ),
+            mappings=mappings,
             leader_balance=self.leader.balance,
             enabled=self.enabled,
             limits=self.route_limits(),

@@ -20,6 +20,7 @@ cache is rebuilt when the version moved.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
@@ -30,7 +31,7 @@ from django.db.models import F
 from routing.engine.limits import RiskLimits
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import GroupConfig
-from routing.models import CopyGroup, Follower, RouteConfigVersion
+from routing.models import ContractMapping, CopyGroup, Follower, RouteConfigVersion
 from routing.selectors import engine_contract_specs
 
 VERSION_PK = 1
@@ -110,23 +111,39 @@ def route_cache_clear() -> None:
 
 
 def _load(leader_id: int, key: ConfigKey | None) -> LeaderRoutes:
+    """The leader's routes from the database: three reads whatever the number
+    of groups (a published pilot's account leads one per subscriber)."""
     from routing.services.risk_watch import limits_of
 
-    groups = []
-    for group in (
+    groups = list(
         CopyGroup.objects.filter(leader_id=leader_id).select_related("leader").order_by("pk")
+    )
+    ids = [group.pk for group in groups]
+    followers: dict[int, list[Follower]] = defaultdict(list)
+    for follower in (
+        Follower.objects.filter(group_id__any_of=ids)
+        .select_related("account", "account__risk_limit")
+        .order_by("pk")
     ):
-        followers = tuple(
-            group.followers.select_related("account", "account__risk_limit").order_by("pk")
-        )
-        groups.append(
+        followers[follower.group_id].append(follower)
+    mappings: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for group_id, leader_root, follower_root in (
+        ContractMapping.objects.filter(group_id__any_of=ids)
+        .order_by("group_id", "leader_root")
+        .values_list("group_id", "leader_root", "follower_root")
+    ):
+        mappings[group_id].append((leader_root, follower_root))
+    routes = []
+    for group in groups:
+        members = tuple(followers[group.pk])
+        routes.append(
             GroupRoute(
                 group=group,
-                config=group.to_engine(),
-                followers=followers,
-                limits={f.account_id: limits_of(f.account) for f in followers},
+                config=group.to_engine(mappings=tuple(mappings[group.pk])),
+                followers=members,
+                limits={f.account_id: limits_of(f.account) for f in members},
             )
         )
     return LeaderRoutes(
-        key=key, leader_id=leader_id, groups=tuple(groups), specs=engine_contract_specs()
+        key=key, leader_id=leader_id, groups=tuple(routes), specs=engine_contract_specs()
     )

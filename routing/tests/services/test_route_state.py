@@ -37,6 +37,7 @@ from routing.engine.types import LeaderFill, Side
 from routing.models import ContractMapping, ContractSpec, CopyOrder, Follower, Quarantine
 from routing.services import route_state
 from routing.services.account_sessions import account_session_current
+from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import copy_group_update, follower_pause, follower_resume
 from routing.services.leader_events import leader_event_ingest
 from routing.services.order_results import copy_order_record_result
@@ -587,3 +588,28 @@ def test_recreated_version_row_is_seen_through_its_token(route: Route) -> None:
         )
     fresh = event(route, Side.BUY, 2, "MNQM5")
     assert sent(fresh["Funded 150K"]) == ("pending", "buy", 2, "MNQM5")
+
+
+def test_loading_a_leaders_routes_costs_the_same_for_3_groups_as_for_30(alice: User) -> None:
+    # A pilot's account leads one route per subscriber: loading them must not
+    # read each group's followers and mappings one group at a time.
+    def statements(groups: int) -> int:
+        leader = broker_account_create(owner=alice, name=f"Lead{groups}", balance=Decimal(1))
+        for i in range(groups):
+            group = copy_group_create(owner=alice, name=f"G{groups}-{i}", leader=leader)
+            follower_add(
+                group=group,
+                account=broker_account_create(
+                    owner=alice, name=f"F{groups}-{i}", balance=Decimal(1000)
+                ),
+            )
+            ContractMapping.objects.create(group=group, leader_root="MNQ", follower_root="NQ")
+        route_state.route_cache_clear()
+        with CaptureQueriesContext(connection) as queries:
+            routes = route_state.leader_routes(leader_id=leader.pk, key=None)
+        assert len(routes.groups) == groups
+        assert all(r.config.mappings == (("MNQ", "NQ"),) for r in routes.groups)
+        assert all(len(r.followers) == 1 for r in routes.groups)
+        return len(queries)
+
+    assert statements(3) == statements(30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.models import Device
@@ -42,6 +43,13 @@ class SecondFactorLoginForm(OTPAdminAuthenticationForm):
         token = self.fields["otp_token"]
         token.label = "Code from your authenticator app"
         token.widget.attrs.update({"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+    def clean_otp(self, user: Any) -> None:
+        """django-otp's check, but a user without a confirmed device is told
+        where to set one up (rather than asked for a code they cannot have)."""
+        if user is not None and totp_device_confirmed(user) is None:
+            raise forms.ValidationError(SETUP_HINT, code="device_required")
+        super().clean_otp(user)
 
     def _chosen_device(self, user: Any) -> Device | None:
         return totp_device_confirmed(user)

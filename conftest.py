@@ -1,4 +1,4 @@
-"""Shared fixtures: personas (alice, bob) and a small route owned by alice."""
+"""Shared fixtures: personas (alice, bob, staff) and a small route owned by alice."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
@@ -17,6 +18,7 @@ from journal.models import Fill
 from routing.models import CopyGroup, Follower
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+from tests.second_factor import verified_client
 
 
 def fill_stored(**fields: Any) -> Fill:
@@ -46,6 +48,19 @@ def alice(db: None) -> User:
 @pytest.fixture
 def bob(db: None) -> User:
     return User.objects.create_user("bob", password="bob-password-1")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    """A superuser, "staff"; the admin also needs a verified second factor."""
+    return User.objects.create_superuser("staff", password="staff-password-1")
+
+
+@pytest.fixture
+def staff_client(staff: User) -> Client:
+    """``staff`` logged in with a confirmed TOTP device that verified the
+    session: what the admin (copytrade.admin_site) admits."""
+    return verified_client(staff)
 
 
 @dataclass

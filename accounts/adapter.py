@@ -6,6 +6,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 
 EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
+SECOND_FACTOR_STAGE = "accounts.stages.SecondFactorStage"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -13,11 +14,12 @@ class AccountAdapter(DefaultAccountAdapter):
     without an address log in unconfirmed, and nobody removes their last one."""
 
     def get_login_stages(self) -> list[str]:
-        """allauth's stages, with its e-mail check swapped for ours."""
+        """allauth's stages, with its e-mail check swapped for ours, then the
+        second factor last (the code is asked for once everything else passed)."""
         return [
             "accounts.stages.EmailVerificationStage" if path == EMAIL_STAGE else path
             for path in super().get_login_stages()
-        ]
+        ] + [SECOND_FACTOR_STAGE]
 
     def can_delete_email(self, email_address: EmailAddress) -> bool:
         """Never the last address: sign-up requires one, the password reset

@@ -25,6 +25,18 @@ class LoginForm(AllauthLoginForm):
         login.widget.attrs.update({"id": "id_username", "autofocus": True})
 
 
+class TokenForm(forms.Form):
+    """The current 6-digit code of the user's authenticator app."""
+
+    token = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
 class ProfileForm(forms.ModelForm):
     """The name shown beside the username; e-mail and password have their own
     pages (each change there is confirmed or re-authenticated by allauth)."""

@@ -57,6 +57,8 @@ class EventType(models.TextChoices):
     SUBSCRIPTION_STARTED = "subscription.started"
     SUBSCRIPTION_MIRRORING = "subscription.mirroring"
     SUBSCRIPTION_ENDED = "subscription.ended"
+    SECOND_FACTOR_ENABLED = "second_factor.enabled"
+    SECOND_FACTOR_DISABLED = "second_factor.disabled"
 
 
 class JournalEntry(models.Model):

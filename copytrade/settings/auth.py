@@ -63,3 +63,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # SIGNUP_OPEN=False closes self-service sign-up (users are then made in the
 # admin); login and password reset keep working.
 ACCOUNT_SIGNUP_ENABLED = envbool("SIGNUP_OPEN", default=True)
+
+# Second factor (django-otp, TOTP): any user may turn it on at
+# /profile/two-factor/; the admin requires it (copytrade.admin_site). The
+# issuer is the name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "Copytrade")

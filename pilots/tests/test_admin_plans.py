@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def staff_client() -> Client:
-    User.objects.create_superuser("staff", password="staff-password-1")
-    client = Client()
-    client.login(username="staff", password="staff-password-1")
-    return client
-
-
 def test_staff_assign_a_plan_and_the_journal_says_who(staff_client: Client, bob: User) -> None:
     yearly = Plan.objects.create(name="Yearly", term="yearly", max_pilots=1)
     response = staff_client.post("/admin/pilots/userplan/add/", {"user": bob.pk, "plan": yearly.pk})

@@ -30,6 +30,7 @@ from pilots.models import Pilot
 from pilots.records import pilot_record_refresh
 from pilots.review import equity_chart, pilot_review, pilots_to_review
 from pilots.subscriptions import pilot_publish
+from tests.second_factor import verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -68,18 +69,6 @@ def flagged(route: Route, shared_data: Path) -> Pilot:
     return pilot
 
 
-@pytest.fixture
-def staff() -> User:
-    return User.objects.create_superuser("staffer", password="staff-password-1")
-
-
-@pytest.fixture
-def staff_client(staff: User) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def _reviewed(pilot: Pilot) -> JournalEntry:
     return JournalEntry.objects.get(owner_id=pilot.owner_id, event_type=EventType.PILOT_REVIEWED)
 
@@ -108,10 +97,10 @@ def test_each_decision_is_journaled_in_the_pilots_journal_with_who_and_why(
     )
     # ... and in the pilot's journal, naming the staff member and the reason.
     entry = _reviewed(pilot)
-    assert entry.message == f"Pilot Alice NQ {verb} by staff staffer: Checked the bars."
+    assert entry.message == f"Pilot Alice NQ {verb} by staff staff: Checked the bars."
     assert entry.actor_user_id == staff.pk
-    assert entry.actor_label == "staffer"
-    assert entry.extra_data["staff"] == {"id": staff.pk, "username": "staffer"}
+    assert entry.actor_label == "staff"
+    assert entry.extra_data["staff"] == {"id": staff.pk, "username": "staff"}
     assert entry.extra_data["reason"] == "Checked the bars."
     assert entry.extra_data["flags"][0].startswith("row 2 MNQZ5: price_range failed")
     assert entry.before["review"] == "pending"
@@ -198,7 +187,7 @@ def test_approving_from_the_admin_records_the_decision(
     assert response["Location"] == reverse("admin:pilots_pilot_changelist")
     flagged.refresh_from_db()
     assert (flagged.review, flagged.review_note) == ("approved", "Bars re-checked.")
-    assert _reviewed(flagged).actor_label == "staffer"
+    assert _reviewed(flagged).actor_label == "staff"
     # Decided: the queue says so and lists it no more.
     queue = staff_client.get(reverse("admin:pilots_pilot_changelist"))
     assert "Alice NQ: Approved. The decision and reason are in the pilot" in queue.text
@@ -222,8 +211,8 @@ def test_the_admin_refuses_a_decision_without_a_reason(
 def test_staff_without_the_permission_cannot_post_a_decision(flagged: Pilot) -> None:
     helper = User.objects.create_user("helper", password="x", is_staff=True)
     helper.user_permissions.add(Permission.objects.get(codename="view_pilot"))
-    client = Client()
-    client.force_login(helper)
+    # Verified by a second factor: what stops it is the permission, not the admin's login.
+    client = verified_client(helper)
     page = client.get(reverse("admin:pilots_pilot_change", args=[flagged.pk]))
     assert page.status_code == 200
     assert 'name="reason"' not in page.text

@@ -1,9 +1,10 @@
 """Staff review a flagged pilot in headless Chromium (issue 11, "Admin review desk").
 
 The flagged pilot is the demo's Cara Tape (pilots.demo: her last fill is in
-the daily halt). Staff log in to the admin, open the review queue, read the
-failed check on her page and approve her with a reason; the queue then
-lists her as approved. Runs with ``-m browser``.
+the daily halt). Staff log in to the admin (password and the code from
+their authenticator app, computed here from the device's key), open the
+review queue, read the failed check on her page and approve her with a
+reason; the queue then lists her as approved. Runs with ``-m browser``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pilots.demo import demo_pilots_seed
 from pilots.models import Pilot
 from routing.services.contracts import contract_specs_sync
 from tests.browser import ChromiumLiveServerTestCase
+from tests.second_factor import totp_code, totp_device_for
 
 
 @pytest.mark.browser
@@ -32,12 +34,15 @@ class ReviewDeskTests(ChromiumLiveServerTestCase):
         )
         cara = Pilot.objects.get(display_name="Cara Tape")
         assert cara.record.flagged
-        User.objects.create_superuser("reviewer", password="review-password-1")
+        reviewer = User.objects.create_superuser("reviewer", password="review-password-1")
+        device = totp_device_for(reviewer)
         page = self.browser.new_page()
-        # Act: log in to the admin, open the queue and Cara's page.
+        # Act: log in to the admin with the code the reviewer's app shows now,
+        # open the queue and Cara's page.
         page.goto(f"{self.live_server_url}/admin/")
         page.fill("#id_username", "reviewer")
         page.fill("#id_password", "review-password-1")
+        page.fill("#id_otp_token", totp_code(device))
         page.click("input[type=submit]")
         page.locator('a[href="/admin/pilots/pilot/"]').first.click()
         expect(page.locator("#changelist-filter")).to_contain_text("To review")

@@ -28,7 +28,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import User
 from accounts.services import broker_account_create
 from conftest import Route, fill_stored
 from routing.brokers.base import OrderResult
@@ -98,14 +97,6 @@ def assert_cached(route: Route) -> route_state.LeaderRoutes:
 def owner_client(route: Route) -> Client:
     client = Client()
     client.force_login(route.owner)
-    return client
-
-
-@pytest.fixture
-def admin_client_(db: None) -> Client:
-    admin = User.objects.create_superuser("root", password="root-password-1")
-    client = Client()
-    client.force_login(admin)
     return client
 
 
@@ -444,7 +435,7 @@ def test_follower_ratio_change_applies_to_the_next_event(route: Route) -> None:
 
 
 def test_follower_added_and_removed_apply_to_the_next_event(
-    route: Route, admin_client_: Client
+    route: Route, staff_client: Client
 ) -> None:
     newcomer = broker_account_create(owner=route.owner, name="Eval 50K", balance=Decimal(50_000))
     event(route, Side.BUY, 2)
@@ -469,14 +460,14 @@ def test_follower_added_and_removed_apply_to_the_next_event(
     newcomer_follower = Follower.objects.get(account=newcomer)
     index = inline_index(route, newcomer_follower)
     url = reverse("admin:routing_copygroup_change", args=[route.group.pk])
-    admin_save(admin_client_, url, **{f"followers-{index}-DELETE": "on"})
+    admin_save(staff_client, url, **{f"followers-{index}-DELETE": "on"})
     assert not Follower.objects.filter(pk=newcomer_follower.pk).exists()
     last = event(route, Side.BUY, 2, "MNQZ5")
     assert sorted(last) == ["Eval 25K"]
 
 
 def test_follower_ratio_changed_in_the_admin_applies_to_the_next_event(
-    route: Route, admin_client_: Client
+    route: Route, staff_client: Client
 ) -> None:
     before = event(route, Side.BUY, 2)
     assert sent(before["Eval 25K"]) == ("pending", "buy", 1, "MNQH5")
@@ -484,7 +475,7 @@ def test_follower_ratio_changed_in_the_admin_applies_to_the_next_event(
     # Act: Eval 25K's ratio 0.5 -> 2 in the group's follower inline.
     index = inline_index(route, route.small_follower)
     url = reverse("admin:routing_copygroup_change", args=[route.group.pk])
-    admin_save(admin_client_, url, **{f"followers-{index}-ratio": "2"})
+    admin_save(staff_client, url, **{f"followers-{index}-ratio": "2"})
     after = event(route, Side.BUY, 2, "MNQM5")
     # Assert: 2 x 1 x 2 = 4 (within its max 5).
     assert sent(after["Eval 25K"]) == ("pending", "buy", 4, "MNQM5")
@@ -493,19 +484,19 @@ def test_follower_ratio_changed_in_the_admin_applies_to_the_next_event(
 
 
 def test_group_changed_in_the_admin_applies_to_the_next_event(
-    route: Route, admin_client_: Client
+    route: Route, staff_client: Client
 ) -> None:
     event(route, Side.BUY, 2)
     assert_cached(route)
     url = reverse("admin:routing_copygroup_change", args=[route.group.pk])
     # Act: copy value 1 -> 2 in the admin.
-    admin_save(admin_client_, url, copy_value="2")
+    admin_save(staff_client, url, copy_value="2")
     doubled = event(route, Side.BUY, 2, "MNQM5")
     # Assert: Eval 2 x 2 x 0.5 = 2, Funded 2 x 2 x 3 = 12.
     assert sent(doubled["Eval 25K"]) == ("pending", "buy", 2, "MNQM5")
     assert sent(doubled["Funded 150K"]) == ("pending", "buy", 12, "MNQM5")
     # Act: the group unticked "enabled" in the admin.
-    admin_save(admin_client_, url, enabled=None)
+    admin_save(staff_client, url, enabled=None)
     paused = event(route, Side.BUY, 2, "MNQU5")
     for order in paused.values():
         assert (order.status, order.qty) == ("skipped", 0)
@@ -513,14 +504,14 @@ def test_group_changed_in_the_admin_applies_to_the_next_event(
 
 
 def test_risk_limit_changed_in_the_admin_applies_to_the_next_event(
-    route: Route, admin_client_: Client
+    route: Route, staff_client: Client
 ) -> None:
     event(route, Side.BUY, 2)
     assert_cached(route)
     # Act: Eval 25K's max contracts 5 -> 1 in the admin.
     limit = route.small.risk_limit
     url = reverse("admin:routing_risklimit_change", args=[limit.pk])
-    admin_save(admin_client_, url, max_contracts="1")
+    admin_save(staff_client, url, max_contracts="1")
     orders = event(route, Side.BUY, 4, "MNQM5")
     # Assert: 4 x 0.5 = 2 > 1.
     order = orders["Eval 25K"]

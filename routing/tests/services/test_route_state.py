@@ -28,6 +28,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.services import broker_account_create
 from conftest import Route, fill_stored
 from routing.brokers.base import OrderResult

@@ -18,11 +18,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
-from celery.schedules import BaseSchedule, schedule
+from celery.schedules import BaseSchedule, maybe_schedule
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -33,16 +33,15 @@ logger = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 60.0
 
 
-def entry_schedule(value: Any) -> BaseSchedule:
-    """A beat entry's ``schedule`` as a Celery schedule object (seconds as
-    a number become an interval). Raises ``TypeError`` for anything else."""
-    if isinstance(value, BaseSchedule):
-        return value
-    if isinstance(value, int | float):
-        return schedule(timedelta(seconds=value))
-    if isinstance(value, timedelta):
-        return schedule(value)
-    raise TypeError(f"not a beat schedule: {value!r}")
+def entry_schedule(value: Any, app: Celery) -> BaseSchedule:
+    """A beat entry's ``schedule`` as a Celery schedule object of ``app``
+    (seconds or a timedelta become an interval, as Celery beat reads them:
+    :func:`celery.schedules.maybe_schedule`). Raises ``TypeError`` for
+    anything else."""
+    result = maybe_schedule(value, app=app)
+    if not isinstance(result, BaseSchedule):
+        raise TypeError(f"not a beat schedule: {value!r}")
+    return result
 
 
 class EmbeddedBeat:
@@ -52,9 +51,8 @@ class EmbeddedBeat:
     def __init__(self, app: Celery, entries: Mapping[str, Mapping[str, Any]]) -> None:
         self.app = app
         self.entries = {name: dict(entry) for name, entry in entries.items()}
-        self.schedules = {name: entry_schedule(e["schedule"]) for name, e in entries.items()}
-        for item in self.schedules.values():
-            item.app = app  # the app's time zone for crontab entries
+        # Bound to the app: crontab entries read its time zone.
+        self.schedules = {name: entry_schedule(e["schedule"], app) for name, e in entries.items()}
         self.runs: dict[str, int] = dict.fromkeys(entries, 0)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -234,11 +234,7 @@ def subscription_mirror(
     evaluation or funded account (prop firms forbid copying another
     person's trades), or an account that leads or follows a group.
     """
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("pilot", "pilot__account", "subscriber")
-        .get(pk=subscription.pk)
-    )
+    subscription = _locked(subscription)
     subscriber, pilot = subscription.subscriber, subscription.pilot
     if subscription.status != Subscription.Status.WATCHING:
         raise ApplicationError(
@@ -297,11 +293,7 @@ def subscription_end(*, subscription: Subscription, at: datetime) -> bool:
     group (if mirroring) and its watch route are paused, so no new entry is
     copied while the pilot's exits still close what was opened. False when
     it had ended."""
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("pilot", "subscriber", "group")
-        .get(pk=subscription.pk)
-    )
+    subscription = _locked(subscription)
     if subscription.status == Subscription.Status.ENDED:
         return False
     subscriber = subscription.subscriber
@@ -325,6 +317,17 @@ def subscription_end(*, subscription: Subscription, at: datetime) -> bool:
         extra_data={"subscription": subscription.pk, "pilot": subscription.pilot_id},
     )
     return True
+
+
+def _locked(subscription: Subscription) -> Subscription:
+    """``subscription``'s row read again and locked (only its own row: the
+    pilot, subscriber and group come with it, unlocked) until the caller's
+    transaction ends, so two changes of one subscription apply in turn."""
+    return (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("pilot", "pilot__account", "subscriber", "group")
+        .get(pk=subscription.pk)
+    )
 
 
 def _pilots(n: int) -> str:

@@ -38,8 +38,9 @@ very inputs captured during the run (same moves, follower states, specs);
 ``engine_only_per_follower_us`` is its p50 divided by the follower count.
 The stages are observed by wrapping the worker's and the ingest service's
 module-level names for the run (the code under test is not changed).
-``--profile N`` cProfiles one extra event of the largest case afterwards
-(top N by own time, and project code by cumulative time, on stderr).
+``--profile N`` cProfiles extra events of the largest case afterwards
+(``--profile-events``, default 1; top N by own time, and project code by
+cumulative time, on stderr): one event alone may be mostly a collector pass.
 
 **Floor and ratio.** Right after each case, in the same process, on the
 same database and the case's rows, :mod:`routing.runtime.bench_floor` times
@@ -136,13 +137,16 @@ class BenchConfig:
     events: int = DEFAULT_EVENTS
     warmup: int = DEFAULT_WARMUP
     seed: int = DEFAULT_SEED
-    profile_top: int = 0  # > 0: cProfile one extra event of the largest case
+    profile_top: int = 0  # > 0: cProfile extra events of the largest case
+    profile_events: int = 1
     # The sustained case (routing/runtime/bench_sustained.py); 0 s skips it.
     sustained_seconds: float = DEFAULT_SUSTAINED_SECONDS
     sustained_rate: float = DEFAULT_SUSTAINED_RATE
     sustained_followers: int = DEFAULT_SUSTAINED_FOLLOWERS
 
     def __post_init__(self) -> None:
+        if self.profile_events < 1:
+            raise BenchError(f"--profile-events must be >= 1, got {self.profile_events}")
         if not self.followers or any(n < 1 for n in self.followers):
             raise BenchError(f"follower counts must be >= 1, got {list(self.followers)}")
         if self.events < 1:
@@ -168,6 +172,8 @@ class BenchConfig:
             str(self.seed),
             "--profile",
             str(self.profile_top),
+            "--profile-events",
+            str(self.profile_events),
             "--sustained",
             str(self.sustained_seconds),
             "--sustained-rate",
@@ -678,7 +684,7 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     log(f"case {followers} follower(s): set up in {time.perf_counter() - set_up:.2f} s")
     profiled = config.profile_top > 0 and followers == max(config.followers)
     fills = leader_stream(
-        config.warmup + config.events + (1 if profiled else 0),
+        config.warmup + config.events + (config.profile_events if profiled else 0),
         account=case.leader_external_id,
         seed=config.seed,
     )
@@ -692,7 +698,7 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
             _drive(case, measured_fills, probe, broker, warmup=config.warmup)
         )
         if profiled:
-            log(_profile_one(case, fills[-1], probe, broker, config.profile_top))
+            log(_profile(case, fills[len(measured_fills) :], probe, broker, config.profile_top))
     finally:
         probe.unpatch()
     # The database floor, in the same process right after the case, on the
@@ -768,9 +774,9 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     }
 
 
-def _profile_one(case: _Case, fill: Any, probe: _Probe, broker: Any, top: int) -> str:
-    """cProfile one more event through the worker; the top ``top`` functions
-    by own time, as text. On Python 3.12+ one profiler sees every thread
+def _profile(case: _Case, fills: Sequence[Any], probe: _Probe, broker: Any, top: int) -> str:
+    """cProfile ``fills`` (events after the measured ones) through the
+    worker, one after the other; the top ``top`` functions by own time, as text. On Python 3.12+ one profiler sees every thread
     (``sys.monitoring``), so the database thread that ``database_sync_to_async``
     runs the ORM calls on is included (its callers may be attributed loosely)."""
     profile = cProfile.Profile()
@@ -781,22 +787,27 @@ def _profile_one(case: _Case, fill: Any, probe: _Probe, broker: Any, top: int) -
 
         registry = AdapterRegistry({"paper": broker})
         await registry.connect_all()
-        probe.current = event = _Event()
-        profile.enable()
-        event.start = time.perf_counter_ns()
-        await EngineWorker(registry).handle_leader_fill(case.leader_id, fill, source="bench")
-        event.done = time.perf_counter_ns()
-        profile.disable()
+        worker = EngineWorker(registry)
+        placed = 0
+        for fill in fills:
+            probe.current = event = _Event()
+            profile.enable()
+            await worker.handle_leader_fill(case.leader_id, fill, source="bench")
+            profile.disable()
+            placed += len(event.places)
         await registry.disconnect_all()
-        return len(event.places)
+        return placed
 
     placed = asyncio.run(one())
+    # For pstats' callers and callees views: BENCH_PROFILE_OUT=path.
+    if dump := os.environ.get("BENCH_PROFILE_OUT"):
+        profile.dump_stats(dump)
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     stats.sort_stats("tottime").print_stats(top)
     out.write("project code by cumulative time:\n")
     stats.sort_stats("cumulative").print_stats(r"/(routing|journal|accounts)/", top)
-    return f"profile of one event ({placed} orders placed):\n{out.getvalue()}"
+    return f"profile of {len(fills)} event(s) ({placed} orders placed):\n{out.getvalue()}"
 
 
 def machine_info() -> dict[str, Any]:

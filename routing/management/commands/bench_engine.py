@@ -73,7 +73,14 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="Also cProfile one extra event of the largest case; top N functions to stderr.",
+            help="Also cProfile extra events of the largest case; top N functions to stderr.",
+        )
+        parser.add_argument(
+            "--profile-events",
+            type=int,
+            default=1,
+            metavar="K",
+            help="With --profile: how many extra events are profiled (default 1).",
         )
         parser.add_argument(
             "--sustained",
@@ -110,6 +117,7 @@ class Command(BaseCommand):
                 warmup=options["warmup"],
                 seed=options["seed"],
                 profile_top=options["profile"],
+                profile_events=options["profile_events"],
                 sustained_seconds=options["sustained"],
                 sustained_rate=options["sustained_rate"],
                 sustained_followers=options["sustained_followers"],

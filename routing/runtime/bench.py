@@ -776,9 +776,10 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
 
 def _profile(case: _Case, fills: Sequence[Any], probe: _Probe, broker: Any, top: int) -> str:
     """cProfile ``fills`` (events after the measured ones) through the
-    worker, one after the other; the top ``top`` functions by own time, as text. On Python 3.12+ one profiler sees every thread
-    (``sys.monitoring``), so the database thread that ``database_sync_to_async``
-    runs the ORM calls on is included (its callers may be attributed loosely)."""
+    worker, one after the other; the top ``top`` functions by own time, as
+    text. On Python 3.12+ one profiler sees every thread (``sys.monitoring``),
+    so the database thread that ``database_sync_to_async`` runs the ORM calls
+    on is included (its callers may be attributed loosely)."""
     profile = cProfile.Profile()
 
     async def one() -> int:

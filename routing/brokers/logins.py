@@ -114,3 +114,11 @@ class LoginAdapter(BrokerAdapter):
     def account_connected(self, account: str) -> bool:
         """True when the login holding ``account`` is connected (False for
         an account no login holds)."""
+
+    def account_unreachable(self, account: str) -> str | None:
+        """Why orders to ``account`` cannot be sent now (a sentence for the
+        journal, never a credential), or ``None`` when its login is
+        connected. Adapters may override it to name the login's state."""
+        if self.account_connected(account):
+            return None
+        return f"{self.platform} connection for account {account} is down"

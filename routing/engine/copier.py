@@ -219,6 +219,11 @@ def _decide_one(
         return _decision(
             plan, key, coid, symbol, held, target, 0, DecisionStatus.SKIPPED, "; ".join(notes)
         )
+    if follower.unreachable is not None:
+        notes.append(f"not sent: {follower.unreachable}")
+        return _decision(
+            plan, key, coid, symbol, held, target, 0, DecisionStatus.BLOCKED, "; ".join(notes)
+        )
     exit_qty = min(abs(delta), abs(held)) if held and _sign(delta) != _sign(held) else 0
     entry_qty = abs(delta) - exit_qty
 

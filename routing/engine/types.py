@@ -279,7 +279,11 @@ class FollowerState:
     pauses the follower: entries are not copied, exits still are.
     ``positions`` holds every tracked position of the account (the risk
     checks count open positions and exposure across contracts); ``session``
-    is its risk state for the current session.
+    is its risk state for the current session. ``unreachable`` says why the
+    follower's broker cannot be reached now (its login's connection is
+    down): every order, exits too, is then blocked with that reason, since
+    none could be sent; its tracked position stays as it was, and the
+    reconnect brings it back to the leader's target.
     """
 
     key: str
@@ -292,6 +296,7 @@ class FollowerState:
     balance: Decimal | None = None
     quarantined: frozenset[str] = frozenset()
     session: AccountSession = AccountSession()
+    unreachable: str | None = None
 
     def position(self, symbol: str) -> int:
         """Tracked signed contracts in ``symbol`` (0 when none)."""

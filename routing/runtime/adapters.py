@@ -8,6 +8,7 @@ from accounts.models import BrokerAccount
 from journal.models import Position
 from routing.brokers.base import BrokerAdapter
 from routing.brokers.errors import BrokerFatal
+from routing.brokers.logins import LoginAdapter
 from routing.brokers.paper import PaperBroker
 from routing.runtime.venues import VenueKeeper, route_venue
 from routing.selectors import engine_contract_specs
@@ -46,6 +47,18 @@ class AdapterRegistry:
             raise BrokerFatal(
                 f"no broker adapter for platform {platform!r} in this worker"
             ) from None
+
+    def unreachable(self, platform: str, account: str) -> str | None:
+        """Why orders to ``account`` (external id) on ``platform`` cannot be
+        sent now, or ``None`` when they can: a real platform's login holding
+        the account is not connected. The paper broker is always reachable;
+        a platform with no adapter here is left to the send, which rejects
+        it (``for_platform``). Reads adapter state only: safe from the
+        database thread."""
+        adapter = self._adapters.get(platform)
+        if not isinstance(adapter, LoginAdapter):
+            return None
+        return adapter.account_unreachable(account)
 
     @property
     def paper(self) -> PaperBroker:

@@ -296,6 +296,7 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
             source=source,
             claimed=True,
             fence=self._leases.fence(account_id),
+            unreachable=self.registry.unreachable,
         )
         order_ids = list(result.requests)
         if venue:

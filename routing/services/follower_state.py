@@ -10,10 +10,11 @@ orders (:mod:`routing.services.mirrors`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from accounts.models import BrokerAccount
 from journal.models import Position
 from routing.engine.conversion import micro_root
 from routing.engine.limits import RiskLimits
@@ -69,6 +70,7 @@ def follower_states(
     complete: bool = False,
     limits: Mapping[int, RiskLimits] | None = None,
     sessions: Mapping[int, SessionRow] | None = None,
+    unreachable: Callable[[str, str], str | None] | None = None,
 ) -> list[FollowerState]:
     """The engine's view of ``followers`` at aware ``at``, in their order.
 
@@ -83,8 +85,12 @@ def follower_states(
     ``limits`` (account id -> risk limits: the cached routes') saves
     converting the stored limits again and ``sessions`` (account id -> its
     current session row, read before the event moved any mark) reading the
-    session rows again (:func:`accounts_risk`). A constant
-    number of statements whatever the number of followers.
+    session rows again (:func:`accounts_risk`). ``unreachable``
+    ``(platform, account external id) -> reason or None`` says which
+    followers' brokers cannot be reached now (the engine worker's adapters,
+    :meth:`routing.runtime.adapters.AdapterRegistry.unreachable`): their
+    orders are blocked with the reason. A constant number of statements
+    whatever the number of followers.
     """
     account_ids = sorted({f.account_id for f in followers})
     held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
@@ -104,6 +110,10 @@ def follower_states(
     risks = account_breaches_apply(
         risks, at=at, group_of={f.account_id: f.group_id for f in followers}
     )
+
+    def reason(account: BrokerAccount) -> str | None:
+        return None if unreachable is None else unreachable(account.platform, account.external_id)
+
     return [
         FollowerState(
             key=str(f.account_id),
@@ -116,6 +126,7 @@ def follower_states(
             balance=f.account.balance,
             quarantined=quarantined.get(f.pk, frozenset()),
             session=risks[f.account_id].state,
+            unreachable=reason(f.account),
         )
         for f in followers
     ]

@@ -19,7 +19,7 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -94,6 +94,7 @@ def leader_event_ingest(
     source: str,
     claimed: bool = False,
     fence: LeaseFence | None = None,
+    unreachable: Callable[[str, str], str | None] | None = None,
 ) -> IngestResult:
     """Store ``fill`` on leader ``account`` (a row or its id) once and decide
     its copies, in one transaction whose statements do not grow with the
@@ -110,13 +111,15 @@ def leader_event_ingest(
     and sends nothing new, also when two deliveries race (the unique
     constraint decides). With ``fence`` (an engine worker's lease on the
     leader) nothing is stored or decided unless the lease is still the
-    fence's: raises ``LeaseLostError``. Raises ``BrokerAccount.DoesNotExist``
-    for an unknown account.
+    fence's: raises ``LeaseLostError``. ``unreachable`` ``(platform,
+    account external id) -> reason or None`` blocks, with the reason, every
+    order of a follower whose broker connection is down. Raises
+    ``BrokerAccount.DoesNotExist`` for an unknown account.
     """
     account_id = account if isinstance(account, int) else account.pk
     try:
         with transaction.atomic():
-            return _ingest(account_id, fill, source, claimed, fence)
+            return _ingest(account_id, fill, source, claimed, fence, unreachable)
     except IntegrityError:
         event = LeaderEvent.objects.filter(account_id=account_id, external_id=fill.event_id).first()
         if event is None:
@@ -154,7 +157,12 @@ def _locked_leader(
 
 
 def _ingest(
-    account_id: int, fill: LeaderFill, source: str, claimed: bool, fence: LeaseFence | None
+    account_id: int,
+    fill: LeaderFill,
+    source: str,
+    claimed: bool,
+    fence: LeaseFence | None,
+    unreachable: Callable[[str, str], str | None] | None,
 ) -> IngestResult:
     account, key = _locked_leader(account_id, fence)
     routes = leader_routes(leader_id=account.pk, key=key)
@@ -183,7 +191,7 @@ def _ingest(
         .values_list("qty", flat=True)
         .first()
     ) or 0
-    decided = _decide(routes, event, fill, leader_before, claimed)
+    decided = _decide(routes, event, fill, leader_before, claimed, unreachable)
     if spec is not None:
         recorded = fills_record(
             [
@@ -254,7 +262,12 @@ class _Decided:
 
 
 def _decide(
-    routes: LeaderRoutes, event: LeaderEvent, fill: LeaderFill, leader_before: int, claimed: bool
+    routes: LeaderRoutes,
+    event: LeaderEvent,
+    fill: LeaderFill,
+    leader_before: int,
+    claimed: bool,
+    unreachable: Callable[[str, str], str | None] | None,
 ) -> _Decided:
     """Decide every follower of every group of the leader, reading the
     volatile state (marks, expected positions, quarantines, sessions, PnL) of
@@ -303,6 +316,7 @@ def _decide(
         complete=True,
         limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
         sessions=sessions,
+        unreachable=unreachable,
     )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)

@@ -59,6 +59,7 @@ class EventType(models.TextChoices):
     SUBSCRIPTION_ENDED = "subscription.ended"
     SECOND_FACTOR_ENABLED = "second_factor.enabled"
     SECOND_FACTOR_DISABLED = "second_factor.disabled"
+    BROKER_RECONNECTED = "broker.reconnected"
 
 
 class JournalEntry(models.Model):

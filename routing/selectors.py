@@ -102,6 +102,21 @@ def engine_contract_specs(roots: Iterable[str] | None = None) -> dict[str, Engin
     return {spec.root: spec.to_engine() for spec in rows}
 
 
+def copy_orders_working(*, platform: str, accounts: Iterable[str]) -> list[int]:
+    """Ids of the copy orders resting at the broker (working, or partly
+    filled with the rest working) on ``platform`` for ``accounts`` (external
+    ids), oldest first."""
+    return list(
+        CopyOrder.objects.filter(
+            account__platform=platform,
+            account__external_id__in=list(accounts),
+            status__in=(CopyOrder.Status.WORKING, CopyOrder.Status.PARTIALLY_FILLED),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def copy_order_payload(order: CopyOrder) -> dict[str, Any]:
     """The JSON shape of one copy order in the live feed and the snapshot."""
     return {

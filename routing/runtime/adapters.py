@@ -7,6 +7,7 @@ from django.conf import settings
 from accounts.models import BrokerAccount
 from journal.models import Position
 from routing.brokers.base import BrokerAdapter
+from routing.brokers.budget import RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.logins import LoginAdapter
 from routing.brokers.paper import PaperBroker
@@ -15,8 +16,10 @@ from routing.selectors import engine_contract_specs
 
 
 class AdapterRegistry:
-    """Platform name -> connected adapter. Only the paper broker exists so
-    far; any other platform fails closed with :class:`BrokerFatal`.
+    """Platform name -> connected adapter: the paper broker, and a login
+    adapter per real platform with stored logins (added by the worker,
+    :mod:`routing.runtime.logins`); a platform with none fails closed with
+    :class:`BrokerFatal`.
 
     ``venues`` keeps the paper exchange's prices apart per leader's routes
     (:mod:`routing.runtime.venues`); without it (tests of one route) every
@@ -28,6 +31,44 @@ class AdapterRegistry:
     ) -> None:
         self._adapters = adapters
         self.venues = venues
+        # (platform, account external id) -> why its orders are held: its
+        # login is down, or back but its reconnect not yet handled.
+        self._held: dict[tuple[str, str], str] = {}
+        self._budgets: dict[int, RequestBudget] = {}
+
+    def add(self, adapter: BrokerAdapter) -> None:
+        """Serve ``adapter.platform`` with ``adapter`` (already connected or
+        connecting itself); raises ``ValueError`` when one serves it already."""
+        if adapter.platform in self._adapters:
+            raise ValueError(f"an adapter already serves platform {adapter.platform!r}")
+        self._adapters[adapter.platform] = adapter
+
+    def login_adapter(self, platform: str) -> LoginAdapter | None:
+        """The login adapter serving ``platform``, if any."""
+        adapter = self._adapters.get(platform)
+        return adapter if isinstance(adapter, LoginAdapter) else None
+
+    def login_adapters(self) -> list[LoginAdapter]:
+        """Every login adapter here (real platforms), by platform."""
+        return [a for _, a in sorted(self._adapters.items()) if isinstance(a, LoginAdapter)]
+
+    def login_platforms(self) -> list[str]:
+        return [a.platform for a in self.login_adapters()]
+
+    def budget_for(self, login_id: int) -> RequestBudget:
+        """Login ``login_id``'s request budget, shared by every account of
+        the login (one per login for the worker's life)."""
+        budget = self._budgets.get(login_id)
+        if budget is None:
+            budget = self._budgets[login_id] = Unlimited()
+        return budget
+
+    def hold(self, platform: str, account: str, reason: str) -> None:
+        """Block orders to ``account`` on ``platform`` with ``reason`` until released."""
+        self._held[(platform, account)] = reason
+
+    def release(self, platform: str, account: str) -> None:
+        self._held.pop((platform, account), None)
 
     def route_venue(self, leader_id: int) -> str:
         """The paper venue that leader ``leader_id``'s fills print on."""
@@ -55,6 +96,9 @@ class AdapterRegistry:
         a platform with no adapter here is left to the send, which rejects
         it (``for_platform``). Reads adapter state only: safe from the
         database thread."""
+        held = self._held.get((platform, account))
+        if held is not None:
+            return held
         adapter = self._adapters.get(platform)
         if not isinstance(adapter, LoginAdapter):
             return None

@@ -72,37 +72,46 @@ class LeaderStreamsMixin:
         async def _not_applied(self, client_order_id: str, what: str, error: str) -> None: ...
 
     async def _start_leader_streams(self) -> None:
-        """One stream consumer per paper leader account this worker owns (new
-        groups included); the streams of leaders it lost are stopped."""
+        """One stream consumer per leader account this worker owns whose
+        platform has an adapter here (new groups included; a stream that
+        ended, e.g. on a disconnect, is started again); the streams of
+        leaders it lost are stopped."""
         owned = self._leases.owned
         if owned is not None:
             for account_id in [a for a in self._leader_streams if a not in owned]:
                 self._leader_streams.pop(account_id).cancel()
                 # A later owner resumes the sequence from the database.
                 self._gates.pop(account_id, None)
-        paper_leaders = BrokerAccount.objects.filter(
-            led_groups__isnull=False, platform=BrokerAccount.Platform.PAPER
-        )
+        platforms = {adapter.platform for adapter in self.registry.adapters()}
+        leaders_led = BrokerAccount.objects.filter(led_groups__isnull=False, platform__in=platforms)
         if owned is not None:
-            paper_leaders = paper_leaders.filter(pk__in=owned)
+            leaders_led = leaders_led.filter(pk__in=owned)
         leaders = await database_sync_to_async(
-            lambda: list(paper_leaders.distinct().values_list("pk", "external_id"))
+            lambda: list(leaders_led.distinct().values_list("pk", "platform", "external_id"))
         )()
-        for account_id, external_id in leaders:
+        for account_id, platform, external_id in leaders:
             task = self._leader_streams.get(account_id)
             if task is None or task.done():
                 self._leader_streams[account_id] = asyncio.create_task(
-                    self._consume_leader(account_id, external_id), name=f"leader-{account_id}"
+                    self._consume_leader(account_id, platform, external_id),
+                    name=f"leader-{account_id}",
                 )
 
-    async def _consume_leader(self, account_id: int, external_id: str) -> None:
-        async for event in self.registry.paper.leader_events(external_id):
-            try:
-                await self.handle_leader_event(account_id, event, source="paper")
-            except Exception:
-                # The stream goes on with the next event; what was not stored
-                # is journaled by handle_leader_event.
-                logger.exception("leader event %s on account %s failed", event.event_id, account_id)
+    async def _consume_leader(self, account_id: int, platform: str, external_id: str) -> None:
+        adapter = self.registry.for_platform(platform)
+        try:
+            async for event in adapter.leader_events(external_id):
+                try:
+                    await self.handle_leader_event(account_id, event, source=platform)
+                except Exception:
+                    # The stream goes on with the next event; what was not
+                    # stored is journaled by handle_leader_event.
+                    logger.exception(
+                        "leader event %s on account %s failed", event.event_id, account_id
+                    )
+        except BrokerError as exc:
+            # The next pass starts the stream again (after the reconnect).
+            logger.warning("leader stream of account %s ended: %s", account_id, exc)
 
     async def handle_leader_event(
         self, account_id: int, event: LeaderFill | LeaderOrder, *, source: str

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,8 +22,9 @@ from channels.db import database_sync_to_async
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
-from routing.brokers.base import OrderRequest, OrderResult
+from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
+from routing.brokers.logins import LoginConfig
 from routing.engine.sequencing import SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder
 from routing.models import CopyOrder
@@ -39,6 +41,7 @@ from routing.runtime.flattening import FlattenMixin
 from routing.runtime.heap import HeapSettler
 from routing.runtime.leader_streams import LeaderStreamsMixin
 from routing.runtime.leases import LeaseKeeper
+from routing.runtime.logins import LoginsMixin
 from routing.runtime.recovery import RecoveryMixin
 from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
@@ -75,12 +78,15 @@ POLL_SECONDS = 0.5
 RISK_WATCH_SECONDS = 1.0
 
 
-class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin):
+class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin, LoginsMixin):
     """Runs until ``stop`` is set; finishes the event in hand first.
 
     Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
     ``worker_id`` names it in the lease rows (default ``<hostname>-<pid>``),
     ``lease_ttl`` is how long its leases outlive it if it dies.
+    ``logins_source`` / ``logins_record`` read the stored broker logins
+    (decrypted) and store their connection states (:mod:`routing.runtime.logins`;
+    ``None``: no real platform is served).
     """
 
     def __init__(
@@ -90,8 +96,12 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         poll_seconds: float = POLL_SECONDS,
         worker_id: str | None = None,
         lease_ttl: timedelta = LEASE_TTL,
+        logins_source: Callable[[], Sequence[LoginConfig]] | None = None,
+        logins_record: Callable[..., None] | None = None,
     ) -> None:
         self._registry = registry
+        self._init_logins(logins_source, logins_record)
+        self._updates: list[asyncio.Task[None]] = []
         self._poll_seconds = poll_seconds
         self._leases = LeaseKeeper(
             worker_id=worker_id or default_worker_id(),
@@ -120,6 +130,15 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         # A database error may have left broker answers unrecorded (orders
         # still SENT): the next pass recovers them, as after a restart.
         self._recover_due = False
+
+    def _start_updates(self, adapter: BrokerAdapter) -> None:
+        """Consume ``adapter``'s order updates (one task per adapter, for the
+        worker's life)."""
+        self._updates.append(
+            asyncio.create_task(
+                self._consume_order_updates(adapter), name=f"updates-{adapter.platform}"
+            )
+        )
 
     @property
     def registry(self) -> AdapterRegistry:
@@ -163,10 +182,8 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         await self.registry.connect_all()
         # Listen to order updates before recovering, so nothing that changes
         # during recovery is missed.
-        updates = [
-            asyncio.create_task(self._consume_order_updates(a), name=f"updates-{a.platform}")
-            for a in self.registry.adapters()
-        ]
+        for adapter in self.registry.adapters():
+            self._start_updates(adapter)
         renewing = asyncio.create_task(self._leases.keep_renewed(), name="leases")
         try:
             failures = 0
@@ -197,7 +214,7 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
             tasks = [
                 *self._replays.values(),
                 *self._leader_streams.values(),
-                *updates,
+                *self._updates,
                 renewing,
             ]
             for task in tasks:
@@ -219,6 +236,8 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin)
         if self._recover_due:
             await self._recover_after_db_error()
         await self._check_connections()
+        await self.refresh_logins()
+        await self.watch_logins()
         await self.flatten_requests()
         await self._watch_risk_every(RISK_WATCH_SECONDS)
         await self._take_leaders()

@@ -3,7 +3,6 @@ reason and journaled, nothing reaches its broker, the other followers copy."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,8 +12,6 @@ from channels.db import database_sync_to_async as sync_to_async
 from accounts.models import BrokerAccount
 from conftest import Route
 from journal.models import EventType, JournalEntry
-from routing.brokers.base import OrderRequest, OrderResult
-from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder, ExpectedPosition
@@ -22,37 +19,9 @@ from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.route_state import route_config_bump
+from routing.tests.runtime.login_fakes import FakeLogin
 
 T0 = datetime(2025, 1, 28, 15, 0, tzinfo=UTC)
-
-
-class DownLogin(PaperBroker, LoginAdapter):
-    """A simulated exchange standing in for a real platform whose one login
-    is down; counts the orders it is asked to place."""
-
-    platform = "projectx"
-
-    def __init__(self) -> None:
-        super().__init__(engine_contract_specs(), slippage_ticks=0)
-        self.up = False
-        self.placed: list[str] = []
-
-    async def place_order(self, order: OrderRequest) -> OrderResult:
-        self.placed.append(order.client_order_id)
-        return await super().place_order(order)
-
-    async def set_logins(self, logins: Sequence[LoginConfig]) -> None:
-        return None
-
-    def login_states(self) -> list[LoginState]:
-        state = ConnectionState.CONNECTED if self.up else ConnectionState.DOWN
-        return [LoginState(1, state, T0)]
-
-    def account_connected(self, account: str) -> bool:
-        return self.up
-
-    def account_unreachable(self, account: str) -> str | None:
-        return None if self.up else "ProjectX login 'Topstep' down since 15:00:00 UTC"
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -69,7 +38,9 @@ async def test_orders_to_a_follower_whose_login_is_down_are_blocked_with_the_rea
 
     await sync_to_async(on_projectx)()
     paper = await sync_to_async(lambda: PaperBroker(engine_contract_specs(), slippage_ticks=0))()
-    projectx = await sync_to_async(DownLogin)()
+    projectx = await sync_to_async(
+        lambda: FakeLogin(up=False, reason="ProjectX login 'Topstep' down since 15:00:00 UTC")
+    )()
     registry = AdapterRegistry({"paper": paper, "projectx": projectx})
     await registry.connect_all()
     worker = EngineWorker(registry)

@@ -14,7 +14,7 @@ NODE_STAMP := static/vendor/.installed
 VENDOR := static/vendor
 NPM ?= npm
 
-.PHONY: run test install services lint bench
+.PHONY: run test install services lint bench deploy-check
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python $(PY_VERSION) not found (pyenv or python$(PY_VERSION))" >&2; exit 1; }
@@ -54,6 +54,16 @@ test: $(STAMP) $(NODE_STAMP) services
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# Django's deployment checks with the production settings the README documents
+# ("Deployment behind TLS"); a throwaway secret, no database connection needed.
+deploy-check: $(STAMP)
+	HTTPS=true ALLOWED_HOSTS=copytrade.example.com \
+	DATABASE_URL=postgres://copytrade@db.internal:5432/copytrade \
+	REDIS_URL=redis://redis.internal:6379/0 \
+	SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(60))") \
+	DJANGO_SETTINGS_MODULE=copytrade.settings.base \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Copy engine benchmark on scratch databases (never db.sqlite3 or DATABASE_URL):
 # a temporary SQLite file, then PostgreSQL when the server answers. One JSON

@@ -238,3 +238,6 @@ LOGGING = {
 # Sign-up, login, password reset and the e-mail that carries their links
 # (django-allauth), in a module of their own as the Celery settings would be.
 from copytrade.settings.auth import *  # noqa: E402, F403
+
+# TLS: redirects, Secure cookies, HSTS (HTTPS=true behind TLS).
+from copytrade.settings.security import *  # noqa: E402, F403

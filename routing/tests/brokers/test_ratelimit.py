@@ -165,7 +165,10 @@ def test_every_account_of_one_login_shares_the_login_budget() -> None:
         await settle()
         assert book.states() == {7: (162, 180), 8: (1, 180)}  # 180 less 18 kept for exits
         assert sum(counts) == 162
-        clock.advance(60.0)
+        clock.advance(61.9)  # 60 s and the 2 s guard
+        await settle()
+        assert sum(counts) == 162
+        clock.advance(0.1)
         await settle()
         await asyncio.gather(*tasks)
         return counts
@@ -270,6 +273,17 @@ def test_platform_limits_stay_below_the_documented_figures() -> None:
         (75, 60.0),
     ]
     assert [(w.limit, w.seconds) for w in PLATFORM_LIMITS["ib"]] == [(45, 1.0)]
+
+
+def test_the_guard_keeps_a_request_counted_beyond_the_window() -> None:
+    async def scenario() -> Recorder:
+        rec = _recorder(Window(1, 10.0, guard=0.5))
+        rec.start("a", Priority.ENTRY)
+        rec.start("b", Priority.ENTRY)
+        await rec.run_until_done()
+        return rec
+
+    assert asyncio.run(scenario()).granted == [("a", 0.0), ("b", 10.5)]
 
 
 def test_the_real_clock_paces_requests() -> None:

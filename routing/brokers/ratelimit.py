@@ -3,7 +3,8 @@
 :class:`WindowBudget` implements :class:`~routing.brokers.budget.RequestBudget`
 for one login. It keeps a log of the requests it let go and lets a new one go
 only while, in every one of its windows, the requests of the last
-``seconds`` plus the new one stay within ``limit``. ``limit`` is the
+``seconds`` (plus a small guard for in-flight delays, :class:`Window`) and
+the new one stay within ``limit``. ``limit`` is the
 platform's documented figure less a safety margin (:data:`PLATFORM_LIMITS`):
 the margin absorbs network jitter (two requests sent 60.0 s apart may reach
 the platform 59.99 s apart) and requests this process does not see (a login
@@ -294,8 +295,12 @@ class WindowBudget:
                 self._pump()
 
     def penalise(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` from now (a Tradovate ``p-time``, a
-        platform's Retry-After); a longer pause already set is kept."""
+        """Send nothing for ``seconds`` from now; a longer pause already set
+        is kept. Adapters call it with a Tradovate penalty ticket's
+        ``p-time`` (then repeat the request with the ticket), a platform's
+        ``Retry-After``, or 3600 after a Tradovate 429 (the login is locked
+        for an hour: sending sooner only extends the lock). Requests already
+        let go are not recalled. Raises ``ValueError`` for negative seconds."""
         if seconds < 0:
             raise ValueError(f"budget {self.name!r}: penalty must be >= 0 s, got {seconds}")
         self._paused_until = max(self._paused_until, self._clock.now() + seconds)

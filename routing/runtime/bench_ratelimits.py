@@ -34,6 +34,7 @@ import asyncio
 import os
 import platform as platform_module
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ QUICK_SCALE = 0.05
 PROFILES = ("projectx", "tradovate", "ib")
 # Leader events in turn: an entry, a stop move of the working order, an exit.
 EVENT_PRIORITIES = (Priority.ENTRY, Priority.MODIFY, Priority.EXIT)
+# One order to send: (login id, follower number, priority, coalescing key).
+_Order = tuple[int, int, Priority, str | None]
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ async def _run_case(
     platform: str,
     *,
     limits: dict[str, tuple[Window, ...]],
-    orders: list[tuple[int, int, Priority, str | None]],  # (login, follower, priority, key)
+    orders: Sequence[_Order],
     logins: int,
     followers: int,
     budgeted: bool = True,
@@ -186,8 +189,8 @@ async def _run_case(
     }
 
 
-def _fan_out(followers: int, logins: int, events: int) -> list[tuple[int, int, Priority, str]]:
-    orders = []
+def _fan_out(followers: int, logins: int, events: int) -> list[_Order]:
+    orders: list[_Order] = []
     for event in range(events):
         priority = EVENT_PRIORITIES[event % len(EVENT_PRIORITIES)]
         for follower in range(followers):
@@ -212,7 +215,7 @@ async def run_bench(config: BenchRatelimitsConfig) -> dict[str, Any]:
                     followers=n,
                 )
             )
-    burst = [(1, i % n, Priority.ENTRY, None) for i in range(config.burst)]
+    burst: list[_Order] = [(1, i % n, Priority.ENTRY, None) for i in range(config.burst)]
     cases.append(
         await _run_case("burst", "projectx", limits=limits, orders=burst, logins=1, followers=n)
     )

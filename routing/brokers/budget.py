@@ -9,6 +9,15 @@ login for an hour). Requests waiting on one budget go by :class:`Priority`:
 flatten and exits first, then entries, then modifications; a modification
 waiting with the same ``key`` as a newer one is superseded (stop-modify
 storms coalesce to the latest price).
+
+The implementation is :class:`routing.brokers.ratelimit.WindowBudget`
+(sliding windows below each platform's documented limit,
+:data:`routing.brokers.ratelimit.PLATFORM_LIMITS`, plus ``penalise(seconds)``
+for Tradovate penalty tickets); an engine worker keeps one
+:class:`routing.brokers.budget_book.BudgetBook` and every adapter takes its
+login's budget from it (``book.budget(login_id, platform)``), so all the
+accounts of one login share one budget. Spend once per request sent (a
+retry spends again), right before sending it.
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 
 from accounts.models import BrokerAccount
 from journal.models import Position
 from routing.brokers.base import BrokerAdapter
-from routing.brokers.budget import RequestBudget, Unlimited
+from routing.brokers.budget import RequestBudget
+from routing.brokers.budget_book import BudgetBook
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.logins import LoginAdapter
 from routing.brokers.paper import PaperBroker
@@ -34,7 +38,8 @@ class AdapterRegistry:
         # (platform, account external id) -> why its orders are held: its
         # login is down, or back but its reconnect not yet handled.
         self._held: dict[tuple[str, str], str] = {}
-        self._budgets: dict[int, RequestBudget] = {}
+        # One request budget per login, shared by its accounts (issue 12).
+        self.budgets = BudgetBook()
 
     def add(self, adapter: BrokerAdapter) -> None:
         """Serve ``adapter.platform`` with ``adapter`` (already connected or
@@ -55,13 +60,14 @@ class AdapterRegistry:
     def login_platforms(self) -> list[str]:
         return [a.platform for a in self.login_adapters()]
 
-    def budget_for(self, login_id: int) -> RequestBudget:
-        """Login ``login_id``'s request budget, shared by every account of
-        the login (one per login for the worker's life)."""
-        budget = self._budgets.get(login_id)
-        if budget is None:
-            budget = self._budgets[login_id] = Unlimited()
-        return budget
+    def budgets_of(self, platform: str) -> Callable[[int], RequestBudget]:
+        """``login id -> its request budget`` for ``platform``'s adapter: the
+        same budget for every account of a login, for the worker's life
+        (:class:`routing.brokers.budget_book.BudgetBook`)."""
+        return functools.partial(self._budget, platform=platform)
+
+    def _budget(self, login_id: int, *, platform: str) -> RequestBudget:
+        return self.budgets.budget(login_id, platform)
 
     def hold(self, platform: str, account: str, reason: str) -> None:
         """Block orders to ``account`` on ``platform`` with ``reason`` until released."""

@@ -19,6 +19,7 @@ A mixin of :class:`routing.runtime.worker.EngineWorker`. Each pass it:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
@@ -129,7 +130,7 @@ class LoginsMixin:
             if path is None:
                 raise ImportError(f"no adapter is known for platform {platform!r}")
             adapter_class = import_string(path)
-            adapter = adapter_class(budgets=self.registry.budget_for)
+            adapter = adapter_class(budgets=self.registry.budgets_of(platform))
         except (ImportError, TypeError, ValueError) as exc:
             logger.error("no %s adapter in this worker: %s", platform, exc)
             now = timezone.now()
@@ -154,7 +155,12 @@ class LoginsMixin:
         not connected; handle each reconnect (cancel the copied working
         orders after a long down, recover, reconcile) before releasing them."""
         now = now or timezone.now()
-        states = [s for a in self.registry.login_adapters() for s in a.login_states()]
+        used = self.registry.budgets.states()
+        states = [
+            _with_budget(s, used.get(s.login_id))
+            for a in self.registry.login_adapters()
+            for s in a.login_states()
+        ]
         await self._record_states(states)
         reconnected: list[tuple[LoginConfig, timedelta]] = []
         for state in states:
@@ -207,6 +213,14 @@ class LoginsMixin:
             return
         await self._db(self._logins_record, states=states)
         self._recorded_states = states
+
+
+def _with_budget(state: LoginState, used: tuple[int, int | None] | None) -> LoginState:
+    """``state`` with its login's budget use filled in, when the adapter
+    left it out and the worker's budget book has it."""
+    if state.budget_used is not None or used is None:
+        return state
+    return dataclasses.replace(state, budget_used=used[0], budget_limit=used[1])
 
 
 def _shape(login: LoginConfig) -> tuple[object, ...]:

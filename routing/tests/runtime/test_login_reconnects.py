@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async as sync_to_async
 from accounts.models import BrokerAccount
 from conftest import Route
 from journal.models import EventType, JournalEntry
+from routing.brokers.budget import Priority
 from routing.brokers.logins import ConnectionState, Environment, LoginConfig, LoginState
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, LeaderOrder, LeaderOrderAction, OrderType, Side
@@ -100,11 +101,16 @@ async def test_logins_handed_to_their_adapter_and_states_recorded_on_change(
     assert projectx.logins == [[_login()]]
     await worker.refresh_logins()  # unchanged: not handed again
     assert len(projectx.logins) == 1
+    # Two requests spent on login 1's budget (shared by its accounts).
+    budget = worker.registry.budgets_of("projectx")(1)
+    assert await budget.spend(Priority.ENTRY) and await budget.spend(Priority.EXIT)
     await worker.watch_logins(now=T0)
     await worker.watch_logins(now=T0)  # unchanged: not recorded again
     assert [[(s.login_id, s.state) for s in states] for states in recorded] == [
         [(1, ConnectionState.CONNECTED)]
     ]
+    assert recorded[0][0].budget_used == 2
+    assert recorded[0][0].budget_limit == budget.used()[1] is not None
     projectx.down(T0)
     await worker.watch_logins(now=T0)
     assert recorded[-1][0].state is ConnectionState.DOWN

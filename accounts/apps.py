@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Journal rows for failed logins and lockouts (signal receivers).
+        from accounts import login_guard  # noqa: F401

@@ -60,6 +60,8 @@ class EventType(models.TextChoices):
     SECOND_FACTOR_ENABLED = "second_factor.enabled"
     SECOND_FACTOR_DISABLED = "second_factor.disabled"
     BROKER_RECONNECTED = "broker.reconnected"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_LOCKED_OUT = "login.locked_out"
 
 
 class JournalEntry(models.Model):

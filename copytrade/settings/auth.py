@@ -14,6 +14,8 @@ outbox (pytest-django switches the backend).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from copytrade.env import envbool, envint, envsecret, envstr
 
 # Django's console backend, printing the text as written (links not wrapped).
@@ -68,3 +70,26 @@ ACCOUNT_SIGNUP_ENABLED = envbool("SIGNUP_OPEN", default=True)
 # /profile/two-factor/; the admin requires it (copytrade.admin_site). The
 # issuer is the name authenticator apps show beside the code.
 OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "Copytrade")
+
+# Login throttling and lockout (django-axes, accounts.login_guard): after
+# AXES_FAILURE_LIMIT failed logins of one login name from one address, that
+# pair is refused (the right password too) for AXES_COOLOFF_MINUTES; every
+# failure is recorded in the database (admin: Axes). Behind a reverse proxy,
+# AXES_IPWARE_PROXY_COUNT is the number of proxies in front of the app, so the
+# client's address is read from X-Forwarded-For.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+# allauth's own failed-login limit stays in front as a backstop against a
+# distributed attack on one account (many addresses), above axes' limit so
+# the owner on another address still gets in while one address is locked:
+# 10 a minute per address, 20 per login name in 15 minutes (its default,
+# 5 per name in 5 minutes, locked the owner out wherever they were).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,20/15m/key"}
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.login_guard.login_name"
+AXES_RESET_ON_SUCCESS = True
+# Each failure is kept too (time, address, browser), not only the count.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
+if envstr("AXES_IPWARE_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = envint("AXES_IPWARE_PROXY_COUNT", 1)

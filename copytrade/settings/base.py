@@ -238,3 +238,6 @@ LOGGING = {
 # Sign-up, login, password reset and the e-mail that carries their links
 # (django-allauth), in a module of their own as the Celery settings would be.
 from copytrade.settings.auth import *  # noqa: E402, F403
+
+# Keys that encrypt broker credentials at rest.
+from copytrade.settings.credentials import *  # noqa: E402, F403

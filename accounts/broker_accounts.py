@@ -160,8 +160,11 @@ def _has_history(account: BrokerAccount) -> bool:
 
 
 def _account_locked(account: BrokerAccount) -> BrokerAccount:
-    return BrokerAccount.objects.select_for_update().select_related("owner", "login").get(
-        pk=account.pk
+    # Only the account's row: its login (an outer join) stays unlocked.
+    return (
+        BrokerAccount.objects.select_for_update(of=("self",))
+        .select_related("owner", "login")
+        .get(pk=account.pk)
     )
 
 
@@ -193,11 +196,7 @@ def broker_account_update(
         raise ApplicationError(
             f"balance must be ≥ 0, got {starting_balance}", field="starting_balance"
         )
-    if (
-        BrokerAccount.objects.filter(owner=account.owner, name=name)
-        .exclude(pk=account.pk)
-        .exists()
-    ):
+    if BrokerAccount.objects.filter(owner=account.owner, name=name).exclude(pk=account.pk).exists():
         raise ApplicationError(NAME_TAKEN, field="name")
     fields = ["name", "kind", "firm", "updated_at"]
     new_id = (external_id or "").strip() if account.login_id is not None else ""

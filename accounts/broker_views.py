@@ -23,6 +23,7 @@ from accounts.broker_accounts import (
     broker_account_remove,
     broker_account_update,
 )
+from accounts.credentials import CredentialKeyError, credentials_public
 from accounts.forms import AccountEditForm, BrokerAccountForm, BrokerLoginForm, LoginAccountForm
 from accounts.logins import (
     broker_login_create,
@@ -151,9 +152,17 @@ def login_edit(request: HttpRequest, login_id: int) -> HttpResponse:
     keeps the stored one)."""
     login = _own_login(request, login_id)
     initial = {"label": login.label, "environment": login.environment}
+    key_error = None
+    if request.method == "GET":
+        try:
+            initial |= credentials_public(login)
+        except CredentialKeyError as exc:
+            key_error = exc
     form = BrokerLoginForm(
         request.POST or None, platform=login.platform, editing=True, initial=initial
     )
+    if key_error is not None:
+        form.add_error(None, key_error.message)
     status = 200
     if request.method == "POST":
         if form.is_valid():

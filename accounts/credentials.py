@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 
 from accounts.models import BrokerAccount, BrokerLogin
+from accounts.platforms import credential_fields
 from copytrade.core.errors import ApplicationError
 from routing.brokers.logins import Environment, LoginConfig
 
@@ -152,6 +153,17 @@ def credentials_rotate(token: str) -> str:
             "A stored broker login cannot be decrypted with the configured keys: "
             "add the key that encrypted it before rotating."
         ) from None
+
+
+def credentials_public(login: BrokerLogin) -> dict[str, str]:
+    """The non-secret credential fields of ``login`` (user name, app id,
+    system, host and port…), to fill its edit form; the secret ones
+    (:attr:`accounts.platforms.CredentialField.secret`) are left out.
+
+    Raises :class:`CredentialKeyError` as :func:`credentials_decrypt`.
+    """
+    public = {f.name for f in credential_fields(login.platform) if not f.secret}
+    return {k: v for k, v in credentials_decrypt(login.secret).items() if k in public}
 
 
 def login_configs(*, platform: str | None = None) -> list[LoginConfig]:

@@ -161,7 +161,9 @@ def broker_login_create(
 
 
 def _locked(login: BrokerLogin) -> BrokerLogin:
-    return BrokerLogin.objects.select_for_update().select_related("owner").get(pk=login.pk)
+    return (
+        BrokerLogin.objects.select_for_update(of=("self",)).select_related("owner").get(pk=login.pk)
+    )
 
 
 @transaction.atomic

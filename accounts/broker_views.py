@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -60,9 +61,13 @@ def _own_account(request: HttpRequest, account_id: int) -> BrokerAccount:
     return account
 
 
-def _form_error(form: object, exc: ApplicationError) -> None:
-    fields = form.fields  # type: ignore[attr-defined]
-    form.add_error(exc.field if exc.field in fields else None, exc.message)  # type: ignore[attr-defined]
+def _form_error(
+    form: Form, exc: ApplicationError, *, renamed: dict[str, str] | None = None
+) -> None:
+    """Show ``exc`` under its field (``renamed`` maps a service's argument to
+    the form's field name), or above the form when the form has no such field."""
+    field = (renamed or {}).get(exc.field or "", exc.field)
+    form.add_error(field if field in form.fields else None, exc.message)
 
 
 def _enabled_flag(request: HttpRequest) -> bool:
@@ -90,18 +95,12 @@ def broker_accounts(request: HttpRequest) -> HttpResponse:
                 starting_balance=data["balance"],
             )
         except ApplicationError as exc:
-            if exc.field == "starting_balance":
-                exc.field = "balance"
-            _form_error(form, exc)
+            _form_error(form, exc, renamed={"starting_balance": "balance"})
         else:
             messages.success(request, f"Added {account.name}.")
             return redirect("broker_accounts")
-    context = {
-        "form": form,
-        "logins": logins_for_user(user),
-        "rows": accounts_overview(user, at=timezone.now()),
-        "accounts": bool(BrokerAccount.objects.filter(owner=user).exists()),
-    }
+    rows = accounts_overview(user, at=timezone.now())
+    context = {"form": form, "logins": logins_for_user(user), "rows": rows, "accounts": bool(rows)}
     return render(request, "accounts/broker_accounts.html", context)
 
 

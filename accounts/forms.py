@@ -115,7 +115,7 @@ class BrokerLoginForm(forms.Form):
                 field = forms.CharField(
                     max_length=500,
                     required=spec.required and not editing,
-                    strip=True,
+                    strip=False,  # a secret is kept as typed
                     widget=forms.PasswordInput(
                         render_value=False, attrs={"autocomplete": "new-password"}
                     ),

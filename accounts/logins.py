@@ -44,7 +44,10 @@ def credentials_clean(
         raise ApplicationError(f"{platform} logins have no field {unknown[0]!r}", field=unknown[0])
     clean: dict[str, str] = {}
     for f in spec:
-        value = (fields.get(f.name) or "").strip()
+        raw = fields.get(f.name) or ""
+        # A secret is kept as typed (its spaces may be part of it); a blank
+        # one is blank.
+        value = (raw if raw.strip() else "") if f.secret else raw.strip()
         if not value and f.secret and stored is not None and stored.get(f.name):
             value = stored[f.name]
         if not value:

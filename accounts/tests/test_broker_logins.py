@@ -247,3 +247,9 @@ def test_login_states_record_refuses_naive_since(alice: User) -> None:
     login = _login(alice)
     with pytest.raises(ValueError, match="aware"):
         login_states_record([LoginState(login.pk, ConnectionState.DOWN, datetime(2026, 12, 3))])
+
+
+def test_secret_is_kept_as_typed_other_fields_trimmed(alice: User) -> None:
+    login = _login(alice, credentials={"username": "  trader-px ", "api_key": " k e y "})
+    assert credentials_decrypt(login.secret) == {"username": "trader-px", "api_key": " k e y "}
+    assert login.identity == "trader-px"

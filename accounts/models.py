@@ -102,7 +102,10 @@ class BrokerLogin(BaseModel):
     owner = models.ForeignKey(
         "accounts.User", on_delete=models.CASCADE, related_name="broker_logins"
     )
-    platform = models.CharField(max_length=20, choices=BrokerAccount.Platform.choices)
+    platform = models.CharField(
+        max_length=20,
+        choices=[c for c in BrokerAccount.Platform.choices if c[0] != BrokerAccount.Platform.PAPER],
+    )
     label = models.CharField(max_length=100, help_text="How the login shows on your pages.")
     environment = models.CharField(max_length=10, choices=Environment.choices)
     identity = models.CharField(max_length=200)

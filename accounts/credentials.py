@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Count, Max, Prefetch
 
 from accounts.models import BrokerAccount, BrokerLogin
 from accounts.platforms import credential_fields
@@ -203,3 +203,23 @@ def login_configs(*, platform: str | None = None) -> list[LoginConfig]:
             )
         )
     return configs
+
+
+def login_configs_version() -> tuple[int, str, int, str]:
+    """A cheap fingerprint of what :func:`login_configs` would return, for
+    the engine worker to poll without decrypting anything: the number of
+    logins and of accounts under a login, and the latest ``updated_at`` of
+    each (ISO text, ``""`` with none). Any change of a login or of an
+    account under one (added, edited, enabled, disabled, removed) changes
+    it; connection reports do not (:func:`accounts.logins.login_states_record`
+    leaves ``updated_at`` alone). Two reads."""
+    logins = BrokerLogin.objects.aggregate(n=Count("pk"), last=Max("updated_at"))
+    accounts = BrokerAccount.objects.filter(login__isnull=False).aggregate(
+        n=Count("pk"), last=Max("updated_at")
+    )
+    return (
+        logins["n"],
+        logins["last"].isoformat() if logins["last"] else "",
+        accounts["n"],
+        accounts["last"].isoformat() if accounts["last"] else "",
+    )

@@ -185,8 +185,8 @@ def broker_login_update(
 
     Raises as :func:`broker_login_create`, and
     :class:`accounts.credentials.CredentialKeyError` when the stored
-    credentials cannot be decrypted (enter every field again... after the
-    keys are mended).
+    credentials cannot be decrypted (the keys must be mended first: a blank
+    secret could not be kept).
     """
     login = _locked(login)
     before = _snapshot(login)
@@ -273,8 +273,10 @@ def login_states_record(states: Sequence[LoginState]) -> int:
     detail, since, budget used and limit, in one ``UPDATE`` whatever their
     number. A login removed meanwhile is skipped. Returns the rows written.
 
-    Not journaled: a state is a reading, reported again on every pass.
-    Raises ``ValueError`` for a naive ``since`` or two states of one login.
+    Not journaled: a state is a reading, reported again on every pass. Nor
+    does it touch ``updated_at``, which marks configuration changes only
+    (:func:`accounts.credentials.login_configs_version`). Raises
+    ``ValueError`` for a naive ``since`` or two states of one login.
     """
     if not states:
         return 0
@@ -294,6 +296,5 @@ def login_states_record(states: Sequence[LoginState]) -> int:
             "connection_since": [s.since for s in states],
             "budget_used": [s.budget_used for s in states],
             "budget_limit": [s.budget_limit for s in states],
-            "updated_at": [timezone.now()] * len(states),
         },
     )

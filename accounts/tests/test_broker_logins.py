@@ -14,7 +14,7 @@ from accounts.broker_accounts import (
     broker_account_enabled_set,
     broker_account_remove,
 )
-from accounts.credentials import credentials_decrypt, login_configs
+from accounts.credentials import credentials_decrypt, login_configs, login_configs_version
 from accounts.logins import (
     broker_login_create,
     broker_login_enabled_set,
@@ -253,3 +253,31 @@ def test_secret_is_kept_as_typed_other_fields_trimmed(alice: User) -> None:
     login = _login(alice, credentials={"username": "  trader-px ", "api_key": " k e y "})
     assert credentials_decrypt(login.secret) == {"username": "trader-px", "api_key": " k e y "}
     assert login.identity == "trader-px"
+
+
+def test_configs_version_changes_with_configuration_not_with_state_reports(
+    alice: User,
+) -> None:
+    # Arrange
+    empty = login_configs_version()
+    login = _login(alice)
+    added = login_configs_version()
+    # Act: a state report, then an account added, then the login disabled
+    login_states_record([LoginState(login.pk, ConnectionState.CONNECTED, datetime.now(UTC))])
+    after_report = login_configs_version()
+    account = broker_account_add(
+        owner=alice,
+        login=login,
+        name="A",
+        external_id="1",
+        kind="funded",
+        firm="",
+        starting_balance=Decimal(1),
+    )
+    after_account = login_configs_version()
+    broker_account_enabled_set(account=account, enabled=False)
+    after_disable = login_configs_version()
+    # Assert
+    assert empty == (0, "", 0, "")
+    assert after_report == added
+    assert len({added, after_account, after_disable}) == 3

@@ -1,6 +1,6 @@
-"""Account pages: the profile, its second factor and the user's broker
-accounts, and the login's code step. Sign-up, login, e-mail and password
-pages are django-allauth's (``copytrade.urls``)."""
+"""Account pages: the profile, its second factor and the login's code
+step (the broker accounts page is :mod:`accounts.broker_views`). Sign-up,
+login, e-mail and password pages are django-allauth's (``copytrade.urls``)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,20 @@ import base64
 from allauth.account.internal.decorators import login_stage_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from accounts.forms import BrokerAccountForm, ProfileForm, TokenForm
-from accounts.models import BrokerAccount, User
+from accounts.forms import ProfileForm, TokenForm
+from accounts.models import User
 from accounts.qr import qr_svg
 from accounts.selectors import (
-    broker_accounts_for_user,
     email_addresses_for_user,
     totp_device_confirmed,
     totp_device_pending,
 )
 from accounts.services import (
-    broker_account_create,
     totp_device_confirm,
     totp_device_remove,
     totp_setup_start,
@@ -150,28 +147,3 @@ def login_second_factor(request: HttpRequest) -> HttpResponse:
             user.otp_device = device
             return stage.exit()  # type: ignore[no-any-return]
     return render(request, "account/login_second_factor.html", {"form": form})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def broker_accounts(request: HttpRequest) -> HttpResponse:
-    """GET the user's broker accounts and the add form; POST adds a paper account."""
-    user: User = request.user  # type: ignore[assignment]
-    form = BrokerAccountForm(request.POST or None, owner=user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            account = broker_account_create(
-                owner=user,
-                platform=BrokerAccount.Platform.PAPER,
-                **form.cleaned_data,
-            )
-        except ApplicationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        except IntegrityError:
-            # Two submits of one name at once: the unique constraint decides.
-            form.add_error("name", "You already have an account with this name.")
-        else:
-            messages.success(request, f"Added {account.name}.")
-            return redirect("broker_accounts")
-    context = {"form": form, "accounts": broker_accounts_for_user(user)}
-    return render(request, "accounts/broker_accounts.html", context)

@@ -62,6 +62,16 @@ class EventType(models.TextChoices):
     BROKER_RECONNECTED = "broker.reconnected"
     LOGIN_FAILED = "login.failed"
     LOGIN_LOCKED_OUT = "login.locked_out"
+    BROKER_LOGIN_ADDED = "broker_login.added"
+    BROKER_LOGIN_CHANGED = "broker_login.changed"
+    BROKER_LOGIN_ENABLED = "broker_login.enabled"
+    BROKER_LOGIN_DISABLED = "broker_login.disabled"
+    BROKER_LOGIN_REMOVED = "broker_login.removed"
+    BROKER_ACCOUNT_ADDED = "broker_account.added"
+    BROKER_ACCOUNT_CHANGED = "broker_account.changed"
+    BROKER_ACCOUNT_ENABLED = "broker_account.enabled"
+    BROKER_ACCOUNT_DISABLED = "broker_account.disabled"
+    BROKER_ACCOUNT_REMOVED = "broker_account.removed"
 
 
 class JournalEntry(models.Model):

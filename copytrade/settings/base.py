@@ -244,5 +244,8 @@ LOGGING = {
 # (django-allauth), in a module of their own as the Celery settings would be.
 from copytrade.settings.auth import *  # noqa: E402, F403
 
+# Keys that encrypt broker credentials at rest.
+from copytrade.settings.credentials import *  # noqa: E402, F403
+
 # TLS: redirects, Secure cookies, HSTS (HTTPS=true behind TLS).
 from copytrade.settings.security import *  # noqa: E402, F403

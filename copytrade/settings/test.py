@@ -3,10 +3,14 @@
 
 import os
 
+from cryptography.fernet import Fernet
+
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/copytrade")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("ENGINE_EMBEDDED", "False")
+# A fresh credential key per run (tests that need none or others override it).
+os.environ.setdefault("CREDENTIAL_KEYS", Fernet.generate_key().decode())
 
 from copytrade.settings.base import *  # noqa: F403
 from copytrade.settings.base import CHANNEL_LAYERS

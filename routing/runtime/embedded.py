@@ -29,12 +29,13 @@ def ensure_embedded_worker() -> None:
         return
     if _worker_task is not None and not _worker_task.done():
         return
+    from routing.runtime.logins import stored_logins
     from routing.runtime.worker import EngineWorker
 
     _stop = asyncio.Event()
     # A fixed id per host: a restarted web process takes its leaders' leases
     # back at once instead of waiting for the previous process's to expire.
-    worker = EngineWorker(worker_id=f"{socket.gethostname()}-web")
+    worker = EngineWorker(worker_id=f"{socket.gethostname()}-web", **stored_logins())
     _worker_task = asyncio.get_running_loop().create_task(worker.run(_stop), name="copy-engine")
     _worker_task.add_done_callback(_log_exit)
     logger.info("copy engine started inside the web process")

@@ -74,6 +74,8 @@ class LoginsMixin:
 
     _logins_source: Callable[[], Sequence[LoginConfig]] | None
     _logins_record: Callable[..., None] | None
+    _logins_version: Callable[[], object] | None
+    _logins_seen: object
     _logins_fingerprint: object
     _logins: dict[int, LoginConfig]
     _recorded_states: list[LoginState]
@@ -84,12 +86,17 @@ class LoginsMixin:
         self,
         source: Callable[[], Sequence[LoginConfig]] | None,
         record: Callable[..., None] | None,
+        version: Callable[[], object] | None = None,
     ) -> None:
         """``source()`` reads the stored logins (decrypted), ``record(states=...)``
-        stores their states; both synchronous ORM calls (run in the database
-        thread). ``None``: no real platform is served (tests, the bench)."""
+        stores their states, ``version()`` is a cheap value that changes
+        whenever ``source()`` would (``None``: read the logins every pass);
+        all synchronous ORM calls (run in the database thread). ``source``
+        ``None``: no real platform is served (tests, the bench)."""
         self._logins_source = source
         self._logins_record = record
+        self._logins_version = version
+        self._logins_seen = object()
         self._logins_fingerprint = None
         self._logins = {}
         self._recorded_states = []
@@ -102,6 +109,12 @@ class LoginsMixin:
         with the reason (recorded), never stops the other platforms."""
         if self._logins_source is None:
             return
+        if self._logins_version is not None:
+            # Credentials are decrypted only when something changed.
+            version = await self._db(self._logins_version)
+            if version == self._logins_seen:
+                return
+            self._logins_seen = version
         logins = await self._db(self._logins_source)
         fingerprint = tuple(sorted((login.login_id, _shape(login)) for login in logins))
         if fingerprint == self._logins_fingerprint:
@@ -239,3 +252,17 @@ def _held_reason(platform: str, state: LoginState) -> str:
     since = state.since.strftime("%Y-%m-%d %H:%M:%S UTC")
     detail = f": {state.detail}" if state.detail else ""
     return f"{platform} login {state.state.value} since {since}{detail}"
+
+
+def stored_logins() -> dict[str, Callable[..., Any]]:
+    """The engine worker's keyword arguments that serve the logins stored
+    in the accounts app (:mod:`accounts.credentials`, :mod:`accounts.logins`):
+    ``EngineWorker(**stored_logins())`` in a real deployment."""
+    from accounts.credentials import login_configs, login_configs_version
+    from accounts.logins import login_states_record
+
+    return {
+        "logins_source": login_configs,
+        "logins_record": login_states_record,
+        "logins_version": login_configs_version,
+    }

@@ -84,8 +84,9 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin,
     Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
     ``worker_id`` names it in the lease rows (default ``<hostname>-<pid>``),
     ``lease_ttl`` is how long its leases outlive it if it dies.
-    ``logins_source`` / ``logins_record`` read the stored broker logins
-    (decrypted) and store their connection states (:mod:`routing.runtime.logins`;
+    ``logins_source`` / ``logins_record`` / ``logins_version`` read the
+    stored broker logins (decrypted), store their connection states and
+    tell when they changed (:mod:`routing.runtime.logins`, ``stored_logins()``;
     ``None``: no real platform is served).
     """
 
@@ -98,9 +99,10 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin,
         lease_ttl: timedelta = LEASE_TTL,
         logins_source: Callable[[], Sequence[LoginConfig]] | None = None,
         logins_record: Callable[..., None] | None = None,
+        logins_version: Callable[[], object] | None = None,
     ) -> None:
         self._registry = registry
-        self._init_logins(logins_source, logins_record)
+        self._init_logins(logins_source, logins_record, logins_version)
         self._updates: list[asyncio.Task[None]] = []
         self._poll_seconds = poll_seconds
         self._leases = LeaseKeeper(

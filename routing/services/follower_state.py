@@ -89,7 +89,8 @@ def follower_states(
     ``(platform, account external id) -> reason or None`` says which
     followers' brokers cannot be reached now (the engine worker's adapters,
     :meth:`routing.runtime.adapters.AdapterRegistry.unreachable`): their
-    orders are blocked with the reason. A constant number of statements
+    orders are blocked with the reason, as are a disabled account's. A
+    constant number of statements
     whatever the number of followers.
     """
     account_ids = sorted({f.account_id for f in followers})
@@ -112,6 +113,9 @@ def follower_states(
     )
 
     def reason(account: BrokerAccount) -> str | None:
+        if not account.enabled:
+            # The trader switched the account off: nothing is sent to it.
+            return "account disabled on the accounts page"
         return None if unreachable is None else unreachable(account.platform, account.external_id)
 
     return [

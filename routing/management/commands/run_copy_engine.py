@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from routing.runtime.logins import stored_logins
 from routing.runtime.worker import POLL_SECONDS, EngineWorker
 from routing.services.leases import default_worker_id
 
@@ -55,5 +56,6 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         self.stdout.write(f"copy engine worker {worker_id} running; SIGTERM to stop")
-        await EngineWorker(poll_seconds=poll_seconds, worker_id=worker_id).run(stop)
+        worker = EngineWorker(poll_seconds=poll_seconds, worker_id=worker_id, **stored_logins())
+        await worker.run(stop)
         self.stdout.write(f"copy engine worker {worker_id} stopped")

@@ -82,3 +82,27 @@ async def test_orders_to_a_follower_whose_login_is_down_are_blocked_with_the_rea
     )()
     assert (order.status, order.qty) == ("filled", 18)
     assert projectx.placed == [order.client_order_id]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_a_disabled_account_gets_no_order_from_the_next_event(route: Route) -> None:
+    from accounts.broker_accounts import broker_account_enabled_set
+
+    paper = await sync_to_async(lambda: PaperBroker(engine_contract_specs(), slippage_ticks=0))()
+    registry = AdapterRegistry({"paper": paper})
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    buy = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 4, Decimal("21539.50"), T0)
+    await worker.handle_leader_fill(route.leader.pk, buy, source="test")
+    # Act: the trader disables the ratio-3 account; the leader adds 2.
+    await sync_to_async(broker_account_enabled_set)(account=route.large, enabled=False)
+    add = LeaderFill("f2", "lead", "MNQH5", Side.BUY, 2, Decimal("21540.00"), T0)
+    await worker.handle_leader_fill(route.leader.pk, add, source="test")
+    # Assert
+    order = await sync_to_async(
+        lambda: CopyOrder.objects.get(account=route.large, leader_event__external_id="f2")
+    )()
+    assert order.status == "blocked"
+    assert order.reason.endswith("not sent: account disabled on the accounts page")
+    assert paper.position(route.large.external_id, "MNQH5").qty == 12

@@ -1,0 +1,554 @@
+"""The Rithmic adapter: many logins, each with many accounts, over async-rithmic.
+
+Orders carry Copytrade's client order id in R|Protocol's ``user_tag``
+(RequestNewOrder field 154119, echoed on every ExchangeOrderNotification
+and in the order plant's order list), so an order is found again by it
+after a lost answer, a reconnect or a restart. Orders are sent with
+``manual_or_auto = AUTO`` (Rithmic's flag for software-generated orders)
+and ``duration = DAY``. Every request first spends its login's
+:class:`~routing.brokers.budget.RequestBudget`.
+
+Not supported yet (capability False): bracket entries (``stop_loss`` /
+``take_profit``), leader working-order events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType, SimpleNamespace
+from typing import Any, ClassVar
+
+from async_rithmic.enums import OrderDuration, OrderPlacement
+
+from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, PositionSnapshot
+from routing.brokers.budget import Priority, RequestBudget, Unlimited
+from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
+from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
+from routing.brokers.rithmic.book import BUY, PRICE_TYPES, SELL, OrderBook, TrackedOrder
+from routing.brokers.rithmic.positions import position_snapshot
+from routing.brokers.rithmic.session import RECONNECT_DELAYS, RithmicSession
+from routing.brokers.rithmic.symbols import to_rithmic
+from routing.engine.symbols import SymbolError
+from routing.engine.types import LeaderFill, LeaderOrder, OrderType, Side
+
+_STOP = object()
+
+
+class RithmicAdapter(LoginAdapter):
+    """Rithmic (R|Protocol) through async-rithmic 1.6.6.
+
+    ``logins`` the logins to serve (more via :meth:`set_logins`);
+    credentials ``{"username", "password", "system", "gateway"}`` with
+    ``LoginConfig.endpoint`` overriding the gateway URL. ``budgets`` maps a
+    login id to its request budget (default: :class:`Unlimited` each).
+    ``ca_file`` a PEM file to trust instead of the SDK's bundled Rithmic
+    certificate (tests). ``request_timeout`` seconds to wait for an answer;
+    ``fill_wait`` seconds :meth:`place_order` waits for a market order's fill
+    before returning it WORKING (fills then arrive on :meth:`order_updates`).
+    """
+
+    platform: ClassVar[str] = "rithmic"
+    capabilities: ClassVar[MappingProxyType[str, bool]] = MappingProxyType(
+        {
+            "market": True,
+            "limit": True,
+            "stop": True,
+            "stop_limit": True,
+            "bracket": False,
+            "modify": True,
+            "cancel": True,
+            "partial_fills": True,
+            "order_updates": True,
+            "flatten": True,
+            "stream_leader": True,
+            "stream_leader_orders": False,
+        }
+    )
+
+    def __init__(
+        self,
+        logins: Sequence[LoginConfig] = (),
+        *,
+        budgets: Callable[[int], RequestBudget] | None = None,
+        app_name: str = "Copytrade",
+        app_version: str = "0.1",
+        ca_file: str | None = None,
+        request_timeout: float = 10.0,
+        fill_wait: float = 2.0,
+        reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+    ) -> None:
+        self._configs: dict[int, LoginConfig] = {c.login_id: c for c in logins}
+        self._budgets: dict[int, RequestBudget] = {}
+        self._budget_for = budgets
+        self._app = (app_name, app_version)
+        self._ca_file = ca_file
+        self._timeout = request_timeout
+        self._fill_wait = fill_wait
+        self._delays = tuple(reconnect_delays)
+        self._sessions: dict[int, RithmicSession] = {}
+        self._started = False
+        self.book = OrderBook()
+        self._uncertain: set[tuple[str, str]] = set()
+        self._inflight: dict[tuple[str, str], asyncio.Lock] = {}
+        self._updates: asyncio.Queue[Any] = asyncio.Queue()
+        self._leaders: dict[str, asyncio.Queue[Any]] = {}
+        self._pushed: dict[tuple[str, str], PositionSnapshot] = {}
+        self._changed = asyncio.Event()
+
+    # -- logins ------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._started and all(
+            s.state.state in (ConnectionState.CONNECTED, ConnectionState.FAILED)
+            for s in self._sessions.values()
+        )
+
+    async def connect(self) -> None:
+        self._started = True
+        await self.set_logins(list(self._configs.values()))
+
+    async def disconnect(self) -> None:
+        self._started = False
+        for session in list(self._sessions.values()):
+            await session.stop()
+        self._sessions.clear()
+        await self._updates.put(_STOP)
+        for queue in self._leaders.values():
+            await queue.put(_STOP)
+
+    async def set_logins(self, logins: Sequence[LoginConfig]) -> None:
+        self._configs = {c.login_id: c for c in logins}
+        if not self._started:
+            return
+        for login_id, session in list(self._sessions.items()):
+            if self._configs.get(login_id) != session.config:
+                await session.stop()
+                del self._sessions[login_id]
+        starting = []
+        for login_id, config in self._configs.items():
+            if login_id not in self._sessions:
+                session = RithmicSession(
+                    config,
+                    app_name=self._app[0],
+                    app_version=self._app[1],
+                    ca_file=self._ca_file,
+                    request_timeout=self._timeout,
+                    reconnect_delays=self._delays,
+                    on_notification=self._on_notification,
+                    on_position=self._on_position,
+                    on_connected=self._resync,
+                )
+                self._sessions[login_id] = session
+                starting.append(session.start())
+        await asyncio.gather(*starting)
+
+    def login_states(self) -> list[LoginState]:
+        states = []
+        for login_id in sorted(self._sessions):
+            state = self._sessions[login_id].state
+            used, limit = self._budget(login_id).used()
+            states.append(
+                LoginState(state.login_id, state.state, state.since, state.detail, used, limit)
+            )
+        return states
+
+    def account_connected(self, account: str) -> bool:
+        session = self._session_or_none(account)
+        return session is not None and session.is_up
+
+    def _budget(self, login_id: int) -> RequestBudget:
+        if login_id not in self._budgets:
+            factory = self._budget_for
+            self._budgets[login_id] = factory(login_id) if factory else Unlimited()
+        return self._budgets[login_id]
+
+    def _session_or_none(self, account: str) -> RithmicSession | None:
+        for session in self._sessions.values():
+            if account in session.config.accounts:
+                return session
+        return None
+
+    def _session(self, account: str) -> RithmicSession:
+        session = self._session_or_none(account)
+        if session is None:
+            raise BrokerFatal(f"no Rithmic login holds account {account!r}")
+        session.require_up(account)
+        if account not in session.accounts:
+            raise BrokerFatal(
+                f"Rithmic login {session.config.login_id} does not list account {account!r}"
+            )
+        return session
+
+    async def _spend(self, session: RithmicSession, priority: Priority, key: str | None) -> bool:
+        return await self._budget(session.config.login_id).spend(priority, key=key)
+
+    # -- pushes ------------------------------------------------------------------------
+
+    def _on_notification(self, message: Any) -> None:
+        order, fills = self.book.apply(message)
+        if order is None:
+            return
+        self._updates.put_nowait(order.result())
+        queue = self._leaders.get(order.account)
+        if queue is not None:
+            for fill in fills:
+                queue.put_nowait(
+                    LeaderFill(
+                        event_id=fill.fill_id,
+                        account=fill.account,
+                        symbol=fill.symbol,
+                        side=fill.side,
+                        qty=fill.qty,
+                        price=fill.price,
+                        time=fill.time,
+                        order_id=order.basket_id,
+                    )
+                )
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _on_position(self, message: Any) -> None:
+        snapshot = position_snapshot(message)
+        if snapshot is not None:
+            self._pushed[(snapshot.account, snapshot.symbol)] = snapshot
+
+    async def _resync(self, session: RithmicSession) -> None:
+        """After each login: re-read every account's orders (what changed
+        while the socket was down comes out on the streams)."""
+        assert session.client is not None
+        plant = session.client.plants["order"]
+        for account in sorted(session.accounts & set(session.config.accounts)):
+            await self._spend(session, Priority.QUERY, None)
+            for message in await plant.list_orders(account_id=account):
+                self._on_notification(message)
+
+    async def _wait(self, done: Callable[[], bool], seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return done()
+        return True
+
+    def last_positions(self, account: str) -> list[PositionSnapshot]:
+        """Positions of ``account`` as last pushed by the PnL plant, by symbol."""
+        return sorted(
+            (p for (a, _), p in self._pushed.items() if a == account), key=lambda p: p.symbol
+        )
+
+    # -- orders ------------------------------------------------------------------------
+
+    def _refusal(self, order: OrderRequest) -> str | None:
+        if order.qty <= 0:
+            return f"quantity must be > 0, got {order.qty}"
+        if order.stop_loss is not None or order.take_profit is not None:
+            return "bracket orders are not supported by the Rithmic adapter yet"
+        kind = order.order_type
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.limit_price is None:
+            return f"{kind.value} order needs limit_price"
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and order.stop_price is None:
+            return f"{kind.value} order needs stop_price"
+        return None
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        key = (order.account, order.client_order_id)
+        lock = self._inflight.setdefault(key, asyncio.Lock())
+        async with lock:
+            return await self._place(order, Priority.ENTRY)
+
+    async def _place(self, order: OrderRequest, priority: Priority) -> OrderResult:
+        key = (order.account, order.client_order_id)
+        known = self.book.get(*key)
+        if known is not None:
+            return known.result()
+        session = self._session(order.account)
+        if key in self._uncertain:
+            # A submit whose answer was lost: look it up, never resend blind.
+            found = await self.query_order(*key)
+            if found is not None:
+                self._uncertain.discard(key)
+                return found
+            self._uncertain.discard(key)
+        reason = self._refusal(order)
+        try:
+            symbol, exchange = to_rithmic(order.symbol)
+        except SymbolError as exc:
+            reason = reason or str(exc)
+        if reason is not None:
+            return self._reject(order, reason)
+        await self._spend(session, priority, None)
+        plant = session.require_up(order.account).plants["order"]
+        prices: dict[str, float] = {}
+        if order.limit_price is not None and order.order_type in (
+            OrderType.LIMIT,
+            OrderType.STOP_LIMIT,
+        ):
+            prices["price"] = float(order.limit_price)
+        if order.stop_price is not None and order.order_type in (
+            OrderType.STOP,
+            OrderType.STOP_LIMIT,
+        ):
+            prices["trigger_price"] = float(order.stop_price)
+        self._uncertain.add(key)  # until Rithmic's answer is in hand
+        try:
+            answers = await session.call(
+                f"order {order.client_order_id}",
+                plant.submit_order(
+                    order_id=order.client_order_id,
+                    symbol=symbol,
+                    exchange=exchange,
+                    qty=order.qty,
+                    transaction_type=BUY if order.side is Side.BUY else SELL,
+                    order_type=PRICE_TYPES[order.order_type],
+                    account_id=order.account,
+                    duration=OrderDuration.DAY,
+                    manual_or_auto=OrderPlacement.AUTO,
+                    **prices,
+                ),
+            )
+        except BrokerTemporaryError:
+            raise
+        except Exception as exc:
+            # Refused before sending (no trade route for the exchange, bad
+            # arguments): nothing reached Rithmic.
+            self._uncertain.discard(key)
+            return self._reject(order, f"Rithmic SDK refused the order: {exc}")
+        self._uncertain.discard(key)
+        if not answers:
+            refusal = plant.refusals.pop(order.client_order_id, "refused by Rithmic")
+            return self._reject(order, refusal)
+        tracked = self.book.get(*key)
+        if tracked is None:
+            tracked = TrackedOrder(
+                account=order.account,
+                client_order_id=order.client_order_id,
+                basket_id=answers[0].basket_id or None,
+                symbol=order.symbol,
+                side=order.side,
+                qty=order.qty,
+                order_type=order.order_type,
+                exchange=exchange,
+                limit_price=order.limit_price,
+                stop_price=order.stop_price,
+            )
+            self.book.track(tracked)
+        if order.order_type is OrderType.MARKET:
+            await self._wait(lambda: tracked.result().is_final, self._fill_wait)
+        return tracked.result()
+
+    def _reject(self, order: OrderRequest, reason: str) -> OrderResult:
+        tracked = TrackedOrder(
+            account=order.account,
+            client_order_id=order.client_order_id,
+            basket_id=None,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            order_type=order.order_type,
+            status=OrderStatus.REJECTED,
+            reason=reason,
+        )
+        self.book.track(tracked)
+        return tracked.result()
+
+    async def query_order(self, account: str, client_order_id: str) -> OrderResult | None:
+        session = self._session(account)
+        known = self.book.get(account, client_order_id)
+        if known is not None and known.result().is_final:
+            return known.result()
+        await self._spend(session, Priority.QUERY, None)
+        plant = session.require_up(account).plants["order"]
+        messages = await session.call(
+            f"order list of {account}", plant.list_orders(account_id=account)
+        )
+        for message in messages:
+            self._on_notification(message)
+        found = self.book.get(account, client_order_id)
+        return None if found is None else found.result()
+
+    async def _tracked(self, account: str, client_order_id: str) -> TrackedOrder | None:
+        if self.book.get(account, client_order_id) is None:
+            await self.query_order(account, client_order_id)
+        return self.book.get(account, client_order_id)
+
+    async def cancel_order(
+        self, account: str, client_order_id: str, *, time: datetime | None = None
+    ) -> OrderResult | None:
+        return await self._cancel(account, client_order_id, Priority.EXIT)
+
+    async def _cancel(
+        self, account: str, client_order_id: str, priority: Priority
+    ) -> OrderResult | None:
+        session = self._session(account)
+        order = await self._tracked(account, client_order_id)
+        if order is None:
+            return None
+        if order.result().is_final or order.basket_id is None:
+            return order.result()
+        await self._spend(session, priority, None)
+        plant = session.require_up(account).plants["order"]
+        answers = await session.call(
+            f"cancel {client_order_id}",
+            plant.cancel_order(
+                basket_id=order.basket_id,
+                account_id=account,
+                manual_or_auto=OrderPlacement.AUTO,
+            ),
+        )
+        if not answers:
+            # Refused (already filled or cancelled): the order list says how it ended.
+            refusal = plant.refusals.pop(order.basket_id, "cancel refused by Rithmic")
+            result = await self.query_order(account, client_order_id)
+            if result is not None and not result.is_final:
+                order.reason = refusal
+            return order.result()
+        if not await self._wait(lambda: order.result().is_final, self._timeout):
+            raise BrokerTemporaryError(f"cancel of {client_order_id} sent, not yet confirmed")
+        return order.result()
+
+    async def modify_order(
+        self,
+        account: str,
+        client_order_id: str,
+        *,
+        qty: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time: datetime | None = None,
+    ) -> OrderResult | None:
+        session = self._session(account)
+        order = await self._tracked(account, client_order_id)
+        if order is None:
+            return None
+        if order.result().is_final or order.basket_id is None:
+            return order.result()
+        reason = None
+        if qty is not None and qty <= order.filled:
+            reason = f"new quantity {qty} is not above the {order.filled} filled"
+        if limit_price is not None and order.order_type not in (
+            OrderType.LIMIT,
+            OrderType.STOP_LIMIT,
+        ):
+            reason = f"a {order.order_type.value} order has no limit price"
+        if stop_price is not None and order.order_type not in (
+            OrderType.STOP,
+            OrderType.STOP_LIMIT,
+        ):
+            reason = f"a {order.order_type.value} order has no stop price"
+        if reason is not None:
+            return _with_reason(order.result(), reason)
+        if not await self._spend(session, Priority.MODIFY, client_order_id):
+            return order.result()  # superseded by a newer modification
+        new_qty = qty if qty is not None else order.qty
+        new_limit = limit_price if limit_price is not None else order.limit_price
+        new_stop = stop_price if stop_price is not None else order.stop_price
+        current = SimpleNamespace(
+            account_id=account,
+            basket_id=order.basket_id,
+            symbol=to_rithmic(order.symbol)[0],
+            exchange=order.exchange or to_rithmic(order.symbol)[1],
+            quantity=order.qty,
+            price_type=PRICE_TYPES[order.order_type],
+            price=float(new_limit) if new_limit is not None else 0.0,
+        )
+        extra = {"trigger_price": float(new_stop)} if new_stop is not None else {}
+        plant = session.require_up(account).plants["order"]
+        answers = await session.call(
+            f"modify {client_order_id}",
+            plant.modify_order(
+                order=current,
+                qty=new_qty,
+                manual_or_auto=OrderPlacement.AUTO,
+                **({"price": float(new_limit)} if new_limit is not None else {}),
+                **extra,
+            ),
+        )
+        if not answers:
+            refusal = plant.refusals.pop(order.basket_id, "modification refused by Rithmic")
+            return _with_reason(order.result(), refusal)
+
+        def applied() -> bool:
+            return order.result().is_final or (
+                order.qty == new_qty
+                and (new_limit is None or order.limit_price == new_limit)
+                and (new_stop is None or order.stop_price == new_stop)
+            )
+
+        if not await self._wait(applied, self._timeout):
+            raise BrokerTemporaryError(f"modification of {client_order_id} not yet confirmed")
+        return order.result()
+
+    async def positions(self, account: str) -> list[PositionSnapshot]:
+        session = self._session(account)
+        await self._spend(session, Priority.QUERY, None)
+        plant = session.require_up(account).plants["pnl"]
+        messages = await session.call(
+            f"positions of {account}", plant.list_positions(account_id=account)
+        )
+        snapshots = [s for s in map(position_snapshot, messages) if s is not None]
+        return sorted(snapshots, key=lambda s: s.symbol)
+
+    async def flatten(
+        self, account: str, symbol: str | None = None, *, time: datetime | None = None
+    ) -> list[OrderResult]:
+        self._session(account)
+        await self.query_order(account, "")  # refresh the order list first
+        for order in list(self.book.orders.values()):
+            mine = order.account == account and (symbol is None or order.symbol == symbol)
+            if mine and not order.result().is_final and order.basket_id is not None:
+                await self._cancel(account, order.client_order_id, Priority.FLATTEN)
+        results = []
+        for position in await self.positions(account):
+            if position.qty == 0 or (symbol is not None and position.symbol != symbol):
+                continue
+            close = OrderRequest(
+                account=account,
+                client_order_id=f"ct-flat-{uuid.uuid4().hex[:20]}",
+                symbol=position.symbol,
+                side=Side.SELL if position.qty > 0 else Side.BUY,
+                qty=abs(position.qty),
+                time=time,
+            )
+            results.append(await self._place(close, Priority.FLATTEN))
+        return results
+
+    # -- streams -----------------------------------------------------------------------
+
+    async def order_updates(self) -> AsyncIterator[OrderResult]:  # type: ignore[override]
+        while True:
+            item = await self._updates.get()
+            if item is _STOP:
+                return
+            yield item
+
+    async def leader_events(  # type: ignore[override]
+        self, account: str
+    ) -> AsyncIterator[LeaderFill | LeaderOrder]:
+        queue = self._leaders.setdefault(account, asyncio.Queue())
+        while True:
+            item = await queue.get()
+            if item is _STOP:
+                return
+            yield item
+
+
+def _with_reason(result: OrderResult, reason: str) -> OrderResult:
+    return OrderResult(
+        client_order_id=result.client_order_id,
+        broker_order_id=result.broker_order_id,
+        status=result.status,
+        filled_qty=result.filled_qty,
+        avg_price=result.avg_price,
+        fills=result.fills,
+        reason=reason,
+    )

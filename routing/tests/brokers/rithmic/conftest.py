@@ -11,7 +11,7 @@ from routing.brokers.logins import Environment, LoginConfig
 from routing.brokers.rithmic import RithmicAdapter
 from routing.tests.brokers.rithmic.fake_server import FakeRithmic
 
-PASSWORD = "s3cret-Pa55"  # noqa: S105 - the fake server's test password
+PASSWORD = "s3cret-Pa55"  # the fake server's test password
 
 
 @pytest_asyncio.fixture

@@ -42,7 +42,8 @@ async def test_market_order_when_placed_then_filled_with_client_order_id_at_rith
     assert result.fills[0].fill_id.startswith("X")
     assert again == result
     [order] = fake.orders_for("ACC-1")
-    assert (order.user_tag, order.symbol, order.exchange, order.qty) == ("ct-aaa", "MNQH6", "CME", 2)
+    assert (order.user_tag, order.symbol, order.exchange) == ("ct-aaa", "MNQH6", "CME")
+    assert order.qty == 2
     assert await adapter.query_order("ACC-1", "ct-aaa") == result
     assert await adapter.query_order("ACC-1", "ct-none") is None
 

@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType, SimpleNamespace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from async_rithmic.enums import OrderDuration, OrderPlacement
 
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, PositionSnapshot
-from routing.brokers.budget import Priority, RequestBudget, Unlimited
-from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
-from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
-from routing.brokers.rithmic.book import BUY, PRICE_TYPES, SELL, OrderBook, TrackedOrder
+from routing.brokers.budget import Priority, RequestBudget
+from routing.brokers.errors import BrokerTemporaryError
+from routing.brokers.logins import LoginConfig
+from routing.brokers.rithmic.book import BUY, PRICE_TYPES, SELL, TrackedOrder
+from routing.brokers.rithmic.connections import RithmicConnections
 from routing.brokers.rithmic.positions import position_snapshot
-from routing.brokers.rithmic.session import RECONNECT_DELAYS, RithmicSession
+from routing.brokers.rithmic.session import RECONNECT_DELAYS
 from routing.brokers.rithmic.symbols import to_rithmic
 from routing.engine.symbols import SymbolError
-from routing.engine.types import LeaderFill, LeaderOrder, OrderType, Side
-
-_STOP = object()
+from routing.engine.types import OrderType, Side
 
 
-class RithmicAdapter(LoginAdapter):
+class RithmicAdapter(RithmicConnections):
     """Rithmic (R|Protocol) through async-rithmic 1.6.6.
 
     ``logins`` the logins to serve (more via :meth:`set_logins`);
@@ -81,170 +80,19 @@ class RithmicAdapter(LoginAdapter):
         fill_wait: float = 2.0,
         reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
     ) -> None:
-        self._configs: dict[int, LoginConfig] = {c.login_id: c for c in logins}
-        self._budgets: dict[int, RequestBudget] = {}
-        self._budget_for = budgets
-        self._app = (app_name, app_version)
-        self._ca_file = ca_file
-        self._timeout = request_timeout
-        self._fill_wait = fill_wait
-        self._delays = tuple(reconnect_delays)
-        self._sessions: dict[int, RithmicSession] = {}
-        self._started = False
-        self.book = OrderBook()
+        super().__init__(
+            logins,
+            budgets=budgets,
+            app_name=app_name,
+            app_version=app_version,
+            ca_file=ca_file,
+            request_timeout=request_timeout,
+            fill_wait=fill_wait,
+            reconnect_delays=reconnect_delays,
+        )
+        # Submits whose answer was lost: looked up before anything is resent.
         self._uncertain: set[tuple[str, str]] = set()
         self._inflight: dict[tuple[str, str], asyncio.Lock] = {}
-        self._updates: asyncio.Queue[Any] = asyncio.Queue()
-        self._leaders: dict[str, asyncio.Queue[Any]] = {}
-        self._pushed: dict[tuple[str, str], PositionSnapshot] = {}
-        self._changed = asyncio.Event()
-
-    # -- logins ------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._started and all(
-            s.state.state in (ConnectionState.CONNECTED, ConnectionState.FAILED)
-            for s in self._sessions.values()
-        )
-
-    async def connect(self) -> None:
-        self._started = True
-        await self.set_logins(list(self._configs.values()))
-
-    async def disconnect(self) -> None:
-        self._started = False
-        for session in list(self._sessions.values()):
-            await session.stop()
-        self._sessions.clear()
-        await self._updates.put(_STOP)
-        for queue in self._leaders.values():
-            await queue.put(_STOP)
-
-    async def set_logins(self, logins: Sequence[LoginConfig]) -> None:
-        self._configs = {c.login_id: c for c in logins}
-        if not self._started:
-            return
-        for login_id, session in list(self._sessions.items()):
-            if self._configs.get(login_id) != session.config:
-                await session.stop()
-                del self._sessions[login_id]
-        starting = []
-        for login_id, config in self._configs.items():
-            if login_id not in self._sessions:
-                session = RithmicSession(
-                    config,
-                    app_name=self._app[0],
-                    app_version=self._app[1],
-                    ca_file=self._ca_file,
-                    request_timeout=self._timeout,
-                    reconnect_delays=self._delays,
-                    on_notification=self._on_notification,
-                    on_position=self._on_position,
-                    on_connected=self._resync,
-                )
-                self._sessions[login_id] = session
-                starting.append(session.start())
-        await asyncio.gather(*starting)
-
-    def login_states(self) -> list[LoginState]:
-        states = []
-        for login_id in sorted(self._sessions):
-            state = self._sessions[login_id].state
-            used, limit = self._budget(login_id).used()
-            states.append(
-                LoginState(state.login_id, state.state, state.since, state.detail, used, limit)
-            )
-        return states
-
-    def account_connected(self, account: str) -> bool:
-        session = self._session_or_none(account)
-        return session is not None and session.is_up
-
-    def _budget(self, login_id: int) -> RequestBudget:
-        if login_id not in self._budgets:
-            factory = self._budget_for
-            self._budgets[login_id] = factory(login_id) if factory else Unlimited()
-        return self._budgets[login_id]
-
-    def _session_or_none(self, account: str) -> RithmicSession | None:
-        for session in self._sessions.values():
-            if account in session.config.accounts:
-                return session
-        return None
-
-    def _session(self, account: str) -> RithmicSession:
-        session = self._session_or_none(account)
-        if session is None:
-            raise BrokerFatal(f"no Rithmic login holds account {account!r}")
-        session.require_up(account)
-        if account not in session.accounts:
-            raise BrokerFatal(
-                f"Rithmic login {session.config.login_id} does not list account {account!r}"
-            )
-        return session
-
-    async def _spend(self, session: RithmicSession, priority: Priority, key: str | None) -> bool:
-        return await self._budget(session.config.login_id).spend(priority, key=key)
-
-    # -- pushes ------------------------------------------------------------------------
-
-    def _on_notification(self, message: Any) -> None:
-        order, fills = self.book.apply(message)
-        if order is None:
-            return
-        self._updates.put_nowait(order.result())
-        queue = self._leaders.get(order.account)
-        if queue is not None:
-            for fill in fills:
-                queue.put_nowait(
-                    LeaderFill(
-                        event_id=fill.fill_id,
-                        account=fill.account,
-                        symbol=fill.symbol,
-                        side=fill.side,
-                        qty=fill.qty,
-                        price=fill.price,
-                        time=fill.time,
-                        order_id=order.basket_id,
-                    )
-                )
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    def _on_position(self, message: Any) -> None:
-        snapshot = position_snapshot(message)
-        if snapshot is not None:
-            self._pushed[(snapshot.account, snapshot.symbol)] = snapshot
-
-    async def _resync(self, session: RithmicSession) -> None:
-        """After each login: re-read every account's orders (what changed
-        while the socket was down comes out on the streams)."""
-        assert session.client is not None
-        plant = session.client.plants["order"]
-        for account in sorted(session.accounts & set(session.config.accounts)):
-            await self._spend(session, Priority.QUERY, None)
-            for message in await plant.list_orders(account_id=account):
-                self._on_notification(message)
-
-    async def _wait(self, done: Callable[[], bool], seconds: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return done()
-        return True
-
-    def last_positions(self, account: str) -> list[PositionSnapshot]:
-        """Positions of ``account`` as last pushed by the PnL plant, by symbol."""
-        return sorted(
-            (p for (a, _), p in self._pushed.items() if a == account), key=lambda p: p.symbol
-        )
 
     # -- orders ------------------------------------------------------------------------
 
@@ -362,18 +210,18 @@ class RithmicAdapter(LoginAdapter):
         return tracked.result()
 
     async def query_order(self, account: str, client_order_id: str) -> OrderResult | None:
+        """Rithmic's current result for the order tagged ``client_order_id``:
+        its open orders first, then (when not found open, or no longer open)
+        its order history of the trading days around now."""
         session = self._session(account)
         known = self.book.get(account, client_order_id)
         if known is not None and known.result().is_final:
             return known.result()
-        await self._spend(session, Priority.QUERY, None)
-        plant = session.require_up(account).plants["order"]
-        messages = await session.call(
-            f"order list of {account}", plant.list_orders(account_id=account)
-        )
-        for message in messages:
-            self._on_notification(message)
+        await self._refresh(session, account, history=False)
         found = self.book.get(account, client_order_id)
+        if found is None or not found.result().is_final:
+            await self._refresh(session, account, history=True)
+            found = self.book.get(account, client_order_id)
         return None if found is None else found.result()
 
     async def _tracked(self, account: str, client_order_id: str) -> TrackedOrder | None:
@@ -501,8 +349,8 @@ class RithmicAdapter(LoginAdapter):
     async def flatten(
         self, account: str, symbol: str | None = None, *, time: datetime | None = None
     ) -> list[OrderResult]:
-        self._session(account)
-        await self.query_order(account, "")  # refresh the order list first
+        # Working orders placed elsewhere are cancelled too: read them first.
+        await self._refresh(self._session(account), account, history=False)
         for order in list(self.book.orders.values()):
             mine = order.account == account and (symbol is None or order.symbol == symbol)
             if mine and not order.result().is_final and order.basket_id is not None:
@@ -521,25 +369,6 @@ class RithmicAdapter(LoginAdapter):
             )
             results.append(await self._place(close, Priority.FLATTEN))
         return results
-
-    # -- streams -----------------------------------------------------------------------
-
-    async def order_updates(self) -> AsyncIterator[OrderResult]:  # type: ignore[override]
-        while True:
-            item = await self._updates.get()
-            if item is _STOP:
-                return
-            yield item
-
-    async def leader_events(  # type: ignore[override]
-        self, account: str
-    ) -> AsyncIterator[LeaderFill | LeaderOrder]:
-        queue = self._leaders.setdefault(account, asyncio.Queue())
-        while True:
-            item = await queue.get()
-            if item is _STOP:
-                return
-            yield item
 
 
 def _with_reason(result: OrderResult, reason: str) -> OrderResult:

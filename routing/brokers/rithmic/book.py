@@ -1,13 +1,19 @@
 """Orders as Rithmic reports them, turned into :class:`OrderResult` values.
 
-R|Protocol reports every change to an order as an ExchangeOrderNotification
-(template 352): ``notify_type`` STATUS (accepted, working), MODIFY, CANCEL,
-FILL (``fill_id``, ``fill_size``, ``fill_price``), REJECT (``text``), with
-the order's ``user_tag`` (the client order id Copytrade sent), ``basket_id``
-(Rithmic's order id), ``quantity``, ``total_fill_size`` and
-``avg_fill_price``. The order plant's order list (RequestShowOrders, 320)
-answers with the same message, ``is_snapshot`` set, one per order. Field
-meanings: async-rithmic's bundled ``exchange_order_notification.proto``.
+R|Protocol reports every change to an order twice: as an
+ExchangeOrderNotification (template 352: ``notify_type`` STATUS, MODIFY,
+CANCEL, FILL with ``fill_id`` / ``fill_size`` / ``fill_price``, REJECT with
+``text``) and as a RithmicOrderNotification (351: the order's life at
+Rithmic, ``notify_type`` OPEN ... COMPLETE with ``completion_reason``).
+Both carry the order's ``user_tag`` (the client order id Copytrade sent),
+``basket_id`` (Rithmic's order id), ``quantity``, ``total_fill_size`` and
+``avg_fill_price``. The order list (RequestShowOrders, 320: open orders)
+and the day's order history (RequestShowOrderHistorySummary, 324) answer
+with the same messages, ``is_snapshot`` set; which of the two templates a
+server replays is not settled (pbeets/rithmic-rs PR 98 sees both), so both
+are folded in. Fields: async-rithmic's bundled ``*_notification.proto``.
+Individual fills come only from 352 FILL; a 351 never adds a fill, except
+through a snapshot's catch-up below.
 
 A snapshot carries no individual fills: when it shows more filled than
 the fills already seen (fills made while the socket was down), the
@@ -29,6 +35,9 @@ from routing.engine.types import OrderType, Side
 
 # ExchangeOrderNotification.NotifyType
 STATUS, MODIFY, CANCEL, TRIGGER, FILL, REJECT, NOT_MODIFIED, NOT_CANCELLED = 1, 2, 3, 4, 5, 6, 7, 8
+# RithmicOrderNotification: its template id and the NotifyType that ends an order.
+RITHMIC_ORDER_NOTIFICATION = 351
+COMPLETE = 15
 # RequestNewOrder.TransactionType / PriceType
 BUY, SELL = 1, 2
 PRICE_TYPES: dict[OrderType, int] = {
@@ -147,20 +156,20 @@ class OrderBook:
         return order
 
     def apply(self, message: Any) -> tuple[TrackedOrder | None, list[BrokerFill]]:
-        """Fold one ExchangeOrderNotification into the book."""
+        """Fold one order notification (351 or 352) into the book."""
         order = self._find_or_add(message)
         if order is None:
             return None, []
         before = (order.status, order.filled, order.qty, order.reason)
         new_fills: list[BrokerFill] = []
-        notify = message.notify_type
         if message.quantity:
             order.qty = message.quantity
         if message.price and order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
             order.limit_price = price(message.price)
         if message.trigger_price and order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
             order.stop_price = price(message.trigger_price)
-        if notify == FILL and message.fill_id:
+        rithmic = message.template_id == RITHMIC_ORDER_NOTIFICATION
+        if not rithmic and message.notify_type == FILL and message.fill_id:
             if all(f.fill_id != message.fill_id for f in order.fills):
                 fill = BrokerFill(
                     fill_id=message.fill_id,
@@ -176,15 +185,12 @@ class OrderBook:
                 new_fills.append(fill)
         elif message.is_snapshot and message.total_fill_size > order.filled:
             new_fills.append(self._catch_up(order, message))
-        if notify == REJECT:
-            order.status = OrderStatus.REJECTED
-            order.reason = message.text or message.report_text or "rejected by Rithmic"
-        elif notify == CANCEL or (message.is_snapshot and message.cancelled_size):
-            order.status = OrderStatus.CANCELLED
-            order.reason = order.reason or message.text or "cancelled"
-        elif notify in (NOT_MODIFIED, NOT_CANCELLED):
+        ending = _ending(message, rithmic)
+        if ending is not None and order.status not in _ENDED:
+            order.status, order.reason = ending
+        elif not rithmic and message.notify_type in (NOT_MODIFIED, NOT_CANCELLED):
             order.reason = message.text or message.report_text or "refused by Rithmic"
-        elif order.status not in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+        if order.status not in _ENDED:
             if order.filled >= order.qty > 0:
                 order.status = OrderStatus.FILLED
             elif order.filled:
@@ -212,3 +218,27 @@ class OrderBook:
         )
         order.fills.append(fill)
         return fill
+
+
+_ENDED = (OrderStatus.REJECTED, OrderStatus.CANCELLED)
+
+
+def _ending(message: Any, rithmic: bool) -> tuple[OrderStatus, str] | None:
+    """(REJECTED or CANCELLED, reason) when ``message`` says the order ended
+    without filling completely; ``None`` otherwise (a fill ends an order
+    through its quantities)."""
+    text = message.text or message.report_text
+    if rithmic:
+        reason = message.completion_reason.lower()
+        if message.notify_type != COMPLETE and not message.is_snapshot:
+            return None
+        if "reject" in reason:
+            return OrderStatus.REJECTED, text or "rejected by Rithmic"
+        if "cancel" in reason:
+            return OrderStatus.CANCELLED, text or "cancelled"
+        return None
+    if message.notify_type == REJECT:
+        return OrderStatus.REJECTED, text or "rejected by Rithmic"
+    if message.notify_type == CANCEL or (message.is_snapshot and message.cancelled_size):
+        return OrderStatus.CANCELLED, text or "cancelled"
+    return None

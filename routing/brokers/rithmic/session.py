@@ -36,7 +36,8 @@ WATCH_SECONDS = 0.05
 
 class RithmicSession:
     """One login. ``on_notification(message)`` receives every order
-    notification (ExchangeOrderNotification), ``on_position(message)`` every
+    notification (ExchangeOrderNotification 352 and RithmicOrderNotification
+    351), ``on_position(message)`` every
     PnL position update, ``on_connected(session)`` runs after each login."""
 
     def __init__(
@@ -146,6 +147,7 @@ class RithmicSession:
             request_timeout=self._timeout,
         )
         client.on_exchange_order_notification += self._on_notification
+        client.on_rithmic_order_notification += self._on_notification
         client.on_instrument_pnl_update += self._on_position
         self.client = client
         await asyncio.wait_for(
@@ -155,8 +157,9 @@ class RithmicSession:
         self.accounts = frozenset(a.account_id for a in client.plants["order"].accounts or ())
         self._lost.clear()
         self._up.set()
-        await self._on_connected(self)
+        # Connected before the re-read: the re-read's own requests need it.
         self._set(ConnectionState.CONNECTED)
+        await self._on_connected(self)
 
     async def _watch(self) -> None:
         """Return when a plant's socket closes."""

@@ -123,6 +123,10 @@ class FakeRithmic:
         self.orders: dict[str, FakeOrder] = {}
         self.positions: dict[tuple[str, str], list[float]] = {}  # (acct, sym) -> [qty, avg, rpnl]
         self.drop_after_orders: int | None = None
+        # Which notification replays an order in the order list and history:
+        # 352 (what async-rithmic expects) or 351 (pbeets/rithmic-rs saw both).
+        self.snapshot_template = 352
+        self.history_requests: list[tuple[str, str]] = []
         self.lose_answers = 0
         self.logins: list[tuple[str, int]] = []
         self._conns: list[_Conn] = []
@@ -250,9 +254,18 @@ class FakeRithmic:
             cls = p.response_pnl_position_snapshot_pb2.ResponsePnLPositionSnapshot
             await self._ok(conn, cls, rq, 403)
         elif template_id == 320:
+            # Open orders only, as Rithmic's order list.
             for order in self.orders_for(rq.account_id):
-                await self._send(conn, self._notification(order, Notify.STATUS, snapshot=True))
+                if order.status == "open":
+                    await self._send(conn, self._snapshot(order))
             await self._ok(conn, p.response_show_orders_pb2.ResponseShowOrders, rq, 321)
+        elif template_id == 324:
+            self.history_requests.append((rq.account_id, rq.date))
+            for order in self.orders_for(rq.account_id):
+                if order.status != "open":
+                    await self._send(conn, self._snapshot(order))
+            cls = p.response_show_order_history_summary_pb2.ResponseShowOrderHistorySummary
+            await self._ok(conn, cls, rq, 325)
         elif template_id == 312:
             await self._new_order(conn, rq)
         elif template_id == 314:
@@ -423,11 +436,42 @@ class FakeRithmic:
             msg.fill_id, msg.fill_size, msg.fill_price = fill_id, qty, price
         return msg
 
+    def _rithmic(self, order: FakeOrder, *, snapshot: bool) -> Any:
+        cls = pb.rithmic_order_notification_pb2.RithmicOrderNotification
+        return cls(
+            template_id=351,
+            notify_type=cls.COMPLETE if order.status == "complete" else cls.OPEN,
+            is_snapshot=snapshot,
+            user_tag=order.user_tag,
+            basket_id=order.basket_id,
+            account_id=order.account,
+            symbol=order.symbol,
+            exchange=order.exchange,
+            quantity=order.qty,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            transaction_type=order.side,
+            price_type=order.price_type,
+            status=order.status,
+            completion_reason={"filled": "Fill", "cancelled": "Cancel"}.get(order.completion, ""),
+            total_fill_size=order.filled,
+            total_unfilled_size=0 if order.status == "complete" else order.qty - order.filled,
+            avg_fill_price=order.avg,
+            ssboe=int(dt.datetime.now(dt.UTC).timestamp()),
+        )
+
+    def _snapshot(self, order: FakeOrder) -> Any:
+        if self.snapshot_template == 351:
+            return self._rithmic(order, snapshot=True)
+        return self._notification(order, Notify.STATUS, snapshot=True)
+
     async def _push(self, order: FakeOrder, notify: int) -> None:
-        message = self._notification(order, notify)
+        """Rithmic's exchange notification, then its own view of the order."""
+        messages = [self._notification(order, notify), self._rithmic(order, snapshot=False)]
         for conn in list(self._conns):
             if order.account in conn.order_accounts and order.user_tag not in conn.lost_tags:
-                await self._send(conn, message)
+                for message in messages:
+                    await self._send(conn, message)
 
     def _position(self, account: str, symbol: str, *, snapshot: bool) -> Any:
         qty, avg, rpnl = self.positions[(account, symbol)]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
-from routing.brokers.errors import BrokerTemporaryError
+from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState
 from routing.brokers.rithmic import RithmicAdapter
-from routing.engine.types import Side
+from routing.engine.types import LeaderFill, OrderType, Side
 from routing.tests.brokers.rithmic.fake_server import FakeRithmic
 
 
@@ -124,3 +125,82 @@ async def test_request_while_down_then_temporary_error_and_nothing_sent(
         await adapter.place_order(_market("ct-down"))
     assert fake.orders == {}
     assert not adapter.connected
+
+
+@pytest.mark.asyncio
+async def test_answer_lost_when_history_replays_351_then_still_found(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange: the server replays orders as RithmicOrderNotification (351).
+    fake.snapshot_template = 351
+    fake.lose_answers = 1
+    with pytest.raises(BrokerTemporaryError):
+        await adapter.place_order(_market("ct-lost351"))
+    # Act
+    found = await adapter.query_order("ACC-1", "ct-lost351")
+    # Assert: found filled in the day's history by its user tag; nothing resent.
+    assert found is not None and found.status is OrderStatus.FILLED
+    assert found.filled_qty == 1 and found.avg_price == Decimal("21500.25")
+    assert len(fake.orders) == 1
+    assert fake.history_requests
+
+
+@pytest.mark.asyncio
+async def test_fill_while_disconnected_when_reconnected_then_on_both_streams(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange: a resting order on the leader account ACC-3, streams consumed.
+    updates: list[OrderResult] = []
+    leader: list[LeaderFill] = []
+
+    async def collect_updates() -> None:
+        async for update in adapter.order_updates():
+            updates.append(update)
+
+    async def collect_leader() -> None:
+        async for event in adapter.leader_events("ACC-3"):
+            assert isinstance(event, LeaderFill)
+            leader.append(event)
+
+    tasks = [asyncio.create_task(collect_updates()), asyncio.create_task(collect_leader())]
+    await asyncio.sleep(0)
+    order = OrderRequest(
+        account="ACC-3",
+        client_order_id="ct-rest",
+        symbol="MNQH6",
+        side=Side.SELL,
+        qty=2,
+        order_type=OrderType.LIMIT,
+        limit_price=Decimal("21600.00"),
+    )
+    await adapter.place_order(order)
+    # Act: the socket is cut and the order fills before the adapter is back.
+    fake.drop_connections()
+    await fake.trade("MNQH6", 21601.0)
+    await _until(lambda: any(u.status is OrderStatus.FILLED for u in updates))
+    # Assert: the catch-up fill at the reported average, on both streams.
+    final = updates[-1]
+    assert (final.client_order_id, final.filled_qty) == ("ct-rest", 2)
+    assert final.avg_price == Decimal("21600.0")
+    [event] = leader
+    assert event.event_id == final.fills[0].fill_id
+    assert (event.side, event.qty, event.price) == (Side.SELL, 2, Decimal("21600.0"))
+    for task in tasks:
+        task.cancel()
+
+
+@pytest.mark.asyncio
+async def test_password_changed_when_reconnecting_then_failed_and_fatal(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange: the trader changed the password at Rithmic.
+    fake.users["trader"] = ("new-password", fake.users["trader"][1])
+    # Act
+    fake.drop_connections()
+    await _until(lambda: adapter.login_states()[0].state is ConnectionState.FAILED)
+    # Assert: no retry loop; its accounts are fatal until the trader acts.
+    [state] = adapter.login_states()
+    assert "permission denied" in state.detail
+    with pytest.raises(BrokerFatal, match="failed"):
+        await adapter.place_order(_market("ct-after"))
+    assert fake.orders == {}

@@ -31,6 +31,7 @@ from routing.brokers.logins import LoginConfig
 from routing.brokers.rithmic.book import BUY, PRICE_TYPES, SELL, TrackedOrder
 from routing.brokers.rithmic.connections import RithmicConnections
 from routing.brokers.rithmic.positions import position_snapshot
+from routing.brokers.rithmic.sdk import RESPONSE_PNL_SNAPSHOT
 from routing.brokers.rithmic.session import RECONNECT_DELAYS
 from routing.brokers.rithmic.symbols import to_rithmic
 from routing.engine.symbols import SymbolError
@@ -112,7 +113,11 @@ class RithmicAdapter(RithmicConnections):
         key = (order.account, order.client_order_id)
         lock = self._inflight.setdefault(key, asyncio.Lock())
         async with lock:
-            return await self._place(order, Priority.ENTRY)
+            result = await self._place(order, Priority.ENTRY)
+        if result.is_final:
+            # Every later call returns the book's final result: the lock is done.
+            self._inflight.pop(key, None)
+        return result
 
     async def _place(self, order: OrderRequest, priority: Priority) -> OrderResult:
         key = (order.account, order.client_order_id)
@@ -341,7 +346,9 @@ class RithmicAdapter(RithmicConnections):
         await self._spend(session, Priority.QUERY, None)
         plant = session.require_up(account).plants["pnl"]
         messages = await session.call(
-            f"positions of {account}", plant.list_positions(account_id=account)
+            f"positions of {account}",
+            plant.list_positions(account_id=account),
+            answer=RESPONSE_PNL_SNAPSHOT,
         )
         snapshots = [s for s in map(position_snapshot, messages) if s is not None]
         return sorted(snapshots, key=lambda s: s.symbol)

@@ -17,9 +17,10 @@ from typing import Any
 from routing.brokers.base import OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal
-from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
+from routing.brokers.logins import LoginAdapter, LoginConfig, LoginState
 from routing.brokers.rithmic.book import OrderBook
 from routing.brokers.rithmic.positions import position_snapshot
+from routing.brokers.rithmic.sdk import RESPONSE_ORDER_HISTORY, RESPONSE_SHOW_ORDERS
 from routing.brokers.rithmic.session import RECONNECT_DELAYS, RithmicSession
 from routing.engine.types import LeaderFill, LeaderOrder
 
@@ -70,10 +71,10 @@ class RithmicConnections(LoginAdapter):
 
     @property
     def connected(self) -> bool:
-        return self._started and all(
-            s.state.state in (ConnectionState.CONNECTED, ConnectionState.FAILED)
-            for s in self._sessions.values()
-        )
+        """True once started: each login then reconnects by itself, and a
+        login that is down blocks only its own accounts
+        (:meth:`account_connected`, :meth:`login_states`), not the platform."""
+        return self._started
 
     async def connect(self) -> None:
         self._started = True
@@ -197,7 +198,9 @@ class RithmicConnections(LoginAdapter):
         plant = session.require_up(account).plants["order"]
         await self._spend(session, Priority.QUERY, None)
         for message in await session.call(
-            f"open orders of {account}", plant.list_orders(account_id=account)
+            f"open orders of {account}",
+            plant.list_orders(account_id=account),
+            answer=RESPONSE_SHOW_ORDERS,
         ):
             self._on_notification(message)
         if not history:
@@ -207,6 +210,7 @@ class RithmicConnections(LoginAdapter):
             for message in await session.call(
                 f"orders of {account} on {day}",
                 plant.show_order_history_summary(date=day, account_id=account),
+                answer=RESPONSE_ORDER_HISTORY,
             ):
                 self._on_notification(message)
 

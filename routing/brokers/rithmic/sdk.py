@@ -42,6 +42,9 @@ RESPONSE_LOGIN = 11
 RESPONSE_NEW_ORDER = 313
 RESPONSE_MODIFY_ORDER = 315
 RESPONSE_CANCEL_ORDER = 317
+RESPONSE_SHOW_ORDERS = 321
+RESPONSE_ORDER_HISTORY = 325
+RESPONSE_PNL_SNAPSHOT = 403
 
 
 class LoginRefused(Exception):
@@ -79,6 +82,9 @@ class _Guard:
 
     def _guard_init(self) -> None:
         self.login_refused = None
+        # template id -> refusals seen: a refused read returns an empty list
+        # from the SDK, which must not be taken for "no orders" / "flat".
+        self.refused_reads: dict[int, int] = {}
         # user_tag (new orders) or basket id (modify, cancel) -> refusal text
         self.refusals: dict[str, str] = {}
 
@@ -86,6 +92,9 @@ class _Guard:
         template = response.template_id
         codes = list(getattr(response, "rp_code", []) or [])
         refused = bool(codes) and codes[0] != "0"
+        # rp_code "7" is "no data": an empty answer, not a refusal.
+        if refused and codes[0] != "7":
+            self.refused_reads[template] = self.refused_reads.get(template, 0) + 1
         if refused and template in (
             RESPONSE_LOGIN,
             RESPONSE_NEW_ORDER,

@@ -53,12 +53,12 @@ class RithmicSession:
         on_position: Callable[[Any], None],
         on_connected: Callable[[RithmicSession], Awaitable[None]],
     ) -> None:
-        for name in ("username", "password", "system"):
-            if not config.credentials.get(name):
-                raise ValueError(f"Rithmic login {config.login_id}: credentials lack {name!r}")
-        url = config.endpoint or config.credentials.get("gateway")
+        missing = [n for n in ("username", "password", "system") if not config.credentials.get(n)]
+        url = config.endpoint or config.credentials.get("gateway") or ""
         if not url:
-            raise ValueError(f"Rithmic login {config.login_id}: no gateway and no endpoint")
+            missing.append("gateway")
+        # A login that cannot even be tried fails at start, naming what lacks.
+        self._invalid = f"credentials lack {', '.join(missing)}" if missing else None
         self.config = config
         self._url = url
         self._app = (app_name, app_version)
@@ -80,6 +80,9 @@ class RithmicSession:
 
     async def start(self) -> None:
         """Start the session and wait for its first attempt (success or not)."""
+        if self._invalid is not None:
+            self._set(ConnectionState.FAILED, self._invalid)
+            return
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"rithmic-{self.config.login_id}")
         await self._first.wait()
@@ -94,6 +97,9 @@ class RithmicSession:
         await self._teardown()
 
     def _set(self, state: ConnectionState, detail: str = "") -> None:
+        password = self.config.credentials.get("password")
+        if password:
+            detail = detail.replace(password, "***")
         if state is not self.state.state or detail != self.state.detail:
             self.state = LoginState(self.config.login_id, state, datetime.now(UTC), detail)
             logger.info("rithmic login %s: %s %s", self.config.login_id, state.value, detail)
@@ -197,12 +203,20 @@ class RithmicSession:
             )
         return self.client
 
-    async def call(self, what: str, request: Coroutine[Any, Any, T]) -> T:
+    async def call(
+        self, what: str, request: Coroutine[Any, Any, T], *, answer: int | None = None
+    ) -> T:
         """Run one SDK request; a lost socket or no answer within the request
-        timeout raises ``BrokerTemporaryError`` (outcome unknown)."""
-        if not self._up.is_set():
+        timeout raises ``BrokerTemporaryError`` (outcome unknown). ``answer``
+        names a read's final response template: a refusal of it (which the
+        SDK returns as an empty list) raises ``BrokerTemporaryError`` too, so
+        "refused" is never read as "none". Conservative: a refusal of a
+        concurrent read with the same template fails this one as well."""
+        if not self._up.is_set() or self.client is None:
             request.close()
             raise BrokerTemporaryError(f"{what}: Rithmic login {self.config.login_id} is down")
+        plants = [self.client.plants["order"], self.client.plants["pnl"]]
+        refused = [p.refused_reads.get(answer, 0) for p in plants] if answer else []
         task = asyncio.ensure_future(request)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -215,7 +229,7 @@ class RithmicSession:
                 await task
             raise BrokerTemporaryError(f"{what}: connection to Rithmic lost; outcome unknown")
         try:
-            return task.result()
+            result = task.result()
         except TimeoutError as exc:
             raise BrokerTemporaryError(f"{what}: no answer from Rithmic; outcome unknown") from exc
         except (RuntimeError, OSError) as exc:
@@ -224,3 +238,6 @@ class RithmicSession:
             if type(exc).__module__.startswith("websockets"):
                 raise BrokerTemporaryError(f"{what}: connection to Rithmic lost") from exc
             raise
+        if answer and [p.refused_reads.get(answer, 0) for p in plants] != refused:
+            raise BrokerTemporaryError(f"{what}: refused by Rithmic (see the log); retry later")
+        return result

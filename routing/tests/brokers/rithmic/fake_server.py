@@ -127,6 +127,9 @@ class FakeRithmic:
         # 352 (what async-rithmic expects) or 351 (pbeets/rithmic-rs saw both).
         self.snapshot_template = 352
         self.history_requests: list[tuple[str, str]] = []
+        # Request templates answered with an error rp_code (reads: 320, 324, 402).
+        self.refuse: set[int] = set()
+        self.refuse_orders: str | None = None  # new orders refused with this text
         self.lose_answers = 0
         self.logins: list[tuple[str, int]] = []
         self._conns: list[_Conn] = []
@@ -200,6 +203,12 @@ class FakeRithmic:
 
     async def _dispatch(self, conn: _Conn, template_id: int, rq: Any) -> None:
         p = pb
+        if template_id in self.refuse:
+            answer = TEMPLATES_MAP[template_id + 1](template_id=template_id + 1)
+            answer.user_msg.extend(rq.user_msg)
+            answer.rp_code.extend(["1", "service unavailable"])
+            await self._send(conn, answer)
+            return
         if template_id == 10:
             await self._login(conn, rq)
         elif template_id == 16:
@@ -294,9 +303,9 @@ class FakeRithmic:
 
     async def _new_order(self, conn: _Conn, rq: Any) -> None:
         cls = pb.response_new_order_pb2.ResponseNewOrder
-        if not self._owns(conn, rq.account_id):
+        if not self._owns(conn, rq.account_id) or self.refuse_orders:
             msg = self._reply(cls, rq, 313, user_tag=rq.user_tag)
-            msg.rp_code.extend(["3", f"no such account {rq.account_id}"])
+            msg.rp_code.extend(["3", self.refuse_orders or f"no such account {rq.account_id}"])
             await self._send(conn, msg)
             return
         self._seq += 1

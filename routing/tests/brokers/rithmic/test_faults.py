@@ -124,7 +124,8 @@ async def test_request_while_down_then_temporary_error_and_nothing_sent(
     with pytest.raises(BrokerTemporaryError):
         await adapter.place_order(_market("ct-down"))
     assert fake.orders == {}
-    assert not adapter.connected
+    assert adapter.connected  # the adapter runs on; only its accounts are down
+    assert not adapter.account_connected("ACC-2")
 
 
 @pytest.mark.asyncio

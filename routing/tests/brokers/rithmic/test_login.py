@@ -78,3 +78,30 @@ async def test_server_unreachable_then_down_and_requests_temporary(fake: FakeRit
             await broker.positions("ACC-1")
     finally:
         await broker.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_login_when_credentials_incomplete_then_failed_and_others_served(
+    fake: FakeRithmic,
+) -> None:
+    # Arrange: login 1 has no system name.
+    bad = login(fake)
+    bad = type(bad)(
+        login_id=1,
+        platform="rithmic",
+        environment=bad.environment,
+        credentials={"username": "trader", "password": PASSWORD},
+        accounts=bad.accounts,
+        endpoint=bad.endpoint,
+    )
+    broker = adapter_for(fake, bad, login(fake, login_id=2, user="lead", accounts=("LEAD-1",)))
+    # Act
+    await broker.connect()
+    try:
+        # Assert
+        first, second = broker.login_states()
+        assert (first.state, first.detail) == (ConnectionState.FAILED, "credentials lack system")
+        assert second.state is ConnectionState.CONNECTED
+        assert PASSWORD not in repr(bad)
+    finally:
+        await broker.disconnect()

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
+from routing.brokers.errors import BrokerTemporaryError
 from routing.brokers.rithmic import RithmicAdapter
 from routing.engine.types import LeaderFill, OrderType, Side
 from routing.tests.brokers.rithmic.fake_server import FakeRithmic
@@ -153,3 +154,41 @@ async def test_flatten_when_long_with_resting_order_then_cancelled_and_closed(
     [position] = await adapter.positions("ACC-1")
     assert position.qty == 0
     assert position.realized_pnl == Decimal(0)
+
+
+@pytest.mark.asyncio
+async def test_order_when_refused_by_rithmic_then_rejected_with_its_reason(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange
+    fake.refuse_orders = "max position exceeded"
+    # Act
+    result = await adapter.place_order(_market("ct-ref"))
+    again = await adapter.place_order(_market("ct-ref"))
+    # Assert
+    assert result.status is OrderStatus.REJECTED
+    assert result.reason == "max position exceeded"
+    assert again == result
+    assert fake.orders == {}
+
+
+@pytest.mark.asyncio
+async def test_reads_when_refused_then_temporary_error_never_none_or_flat(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange: an order exists; then the order list and PnL snapshot fail.
+    fake.lose_answers = 1
+    with pytest.raises(BrokerTemporaryError):
+        await adapter.place_order(_market("ct-hidden"))
+    fake.refuse = {320, 324, 402}
+    # Act / Assert: a refused read is not "never seen" (which would resend).
+    with pytest.raises(BrokerTemporaryError, match="refused"):
+        await adapter.query_order("ACC-1", "ct-hidden")
+    with pytest.raises(BrokerTemporaryError, match="refused"):
+        await adapter.place_order(_market("ct-hidden"))
+    with pytest.raises(BrokerTemporaryError, match="refused"):
+        await adapter.positions("ACC-1")
+    assert len(fake.orders) == 1
+    fake.refuse = set()
+    found = await adapter.query_order("ACC-1", "ct-hidden")
+    assert found is not None and found.status is OrderStatus.FILLED

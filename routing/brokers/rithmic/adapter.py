@@ -139,8 +139,10 @@ class RithmicAdapter(RithmicConnections):
             reason = reason or str(exc)
         if reason is not None:
             return self._reject(order, reason)
-        await self._spend(session, priority, None)
         plant = session.require_up(order.account).plants["order"]
+        if not any(r.exchange == exchange for r in plant.trade_routes or ()):
+            return self._reject(order, f"no Rithmic trade route to {exchange} for this login")
+        await self._spend(session, priority, None)
         prices: dict[str, float] = {}
         if order.limit_price is not None and order.order_type in (
             OrderType.LIMIT,
@@ -172,10 +174,11 @@ class RithmicAdapter(RithmicConnections):
         except BrokerTemporaryError:
             raise
         except Exception as exc:
-            # Refused before sending (no trade route for the exchange, bad
-            # arguments): nothing reached Rithmic.
-            self._uncertain.discard(key)
-            return self._reject(order, f"Rithmic SDK refused the order: {exc}")
+            # What the SDK checks before sending was checked above: anything
+            # else may have left the order at Rithmic. Outcome unknown.
+            raise BrokerTemporaryError(
+                f"order {order.client_order_id}: {type(exc).__name__}: {exc}; outcome unknown"
+            ) from exc
         self._uncertain.discard(key)
         if not answers:
             refusal = plant.refusals.pop(order.client_order_id, "refused by Rithmic")
@@ -222,9 +225,9 @@ class RithmicAdapter(RithmicConnections):
         known = self.book.get(account, client_order_id)
         if known is not None and known.result().is_final:
             return known.result()
-        await self._refresh(session, account, history=False)
+        open_now = await self._refresh(session, account, history=False)
         found = self.book.get(account, client_order_id)
-        if found is None or not found.result().is_final:
+        if found is None or (client_order_id not in open_now and not found.result().is_final):
             await self._refresh(session, account, history=True)
             found = self.book.get(account, client_order_id)
         return None if found is None else found.result()

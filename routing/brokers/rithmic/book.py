@@ -129,10 +129,15 @@ class OrderBook:
     def get(self, account: str, client_order_id: str) -> TrackedOrder | None:
         return self.orders.get((account, client_order_id))
 
-    def _find_or_add(self, message: Any) -> TrackedOrder | None:
+    def find(self, message: Any) -> TrackedOrder | None:
+        """The tracked order a notification concerns, if any."""
         order = self.by_basket.get(message.basket_id) if message.basket_id else None
         if order is None and message.user_tag:
             order = self.orders.get((message.account_id, message.user_tag))
+        return order
+
+    def _find_or_add(self, message: Any) -> TrackedOrder | None:
+        order = self.find(message)
         if order is None:
             try:
                 symbol = from_rithmic(message.symbol, message.exchange)

@@ -18,7 +18,7 @@ from routing.brokers.base import OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.logins import LoginAdapter, LoginConfig, LoginState
-from routing.brokers.rithmic.book import OrderBook
+from routing.brokers.rithmic.book import OrderBook, TrackedOrder
 from routing.brokers.rithmic.positions import position_snapshot
 from routing.brokers.rithmic.sdk import RESPONSE_ORDER_HISTORY, RESPONSE_SHOW_ORDERS
 from routing.brokers.rithmic.session import RECONNECT_DELAYS, RithmicSession
@@ -157,10 +157,12 @@ class RithmicConnections(LoginAdapter):
 
     # -- pushes ------------------------------------------------------------------------
 
-    def _on_notification(self, message: Any) -> None:
+    def _on_notification(self, message: Any) -> TrackedOrder | None:
+        """Fold one order notification in; push what changed. Returns the
+        order it concerns (``None``: not a contract Copytrade trades)."""
         order, fills = self.book.apply(message)
         if order is None:
-            return
+            return self.book.find(message)
         self._updates.put_nowait(order.result())
         queue = self._leaders.get(order.account)
         if queue is not None:
@@ -179,6 +181,7 @@ class RithmicConnections(LoginAdapter):
                 )
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        return order
 
     def _on_position(self, message: Any) -> None:
         snapshot = position_snapshot(message)
@@ -191,28 +194,32 @@ class RithmicConnections(LoginAdapter):
         for account in sorted(session.accounts & set(session.config.accounts)):
             await self._refresh(session, account, history=True)
 
-    async def _refresh(self, session: RithmicSession, account: str, *, history: bool) -> None:
+    async def _refresh(self, session: RithmicSession, account: str, *, history: bool) -> set[str]:
         """Fold ``account``'s open orders into the book and, with ``history``,
         its orders of the trading days around now (a filled or cancelled
-        order is no longer open: RequestShowOrders lists open orders only)."""
+        order is no longer open: RequestShowOrders lists open orders only).
+        Returns the client order ids of the open orders."""
         plant = session.require_up(account).plants["order"]
         await self._spend(session, Priority.QUERY, None)
+        open_now = set()
         for message in await session.call(
             f"open orders of {account}",
             plant.list_orders(account_id=account),
             answer=RESPONSE_SHOW_ORDERS,
         ):
-            self._on_notification(message)
-        if not history:
-            return
-        for day in trade_dates(datetime.now(UTC)):
-            await self._spend(session, Priority.QUERY, None)
-            for message in await session.call(
-                f"orders of {account} on {day}",
-                plant.show_order_history_summary(date=day, account_id=account),
-                answer=RESPONSE_ORDER_HISTORY,
-            ):
-                self._on_notification(message)
+            order = self._on_notification(message)
+            if order is not None:
+                open_now.add(order.client_order_id)
+        if history:
+            for day in trade_dates(datetime.now(UTC)):
+                await self._spend(session, Priority.QUERY, None)
+                for message in await session.call(
+                    f"orders of {account} on {day}",
+                    plant.show_order_history_summary(date=day, account_id=account),
+                    answer=RESPONSE_ORDER_HISTORY,
+                ):
+                    self._on_notification(message)
+        return open_now
 
     async def _wait(self, done: Callable[[], bool], seconds: float) -> bool:
         loop = asyncio.get_running_loop()

@@ -49,7 +49,7 @@ class RithmicSession:
         ca_file: str | None,
         request_timeout: float,
         reconnect_delays: Sequence[float],
-        on_notification: Callable[[Any], None],
+        on_notification: Callable[[Any], object],
         on_position: Callable[[Any], None],
         on_connected: Callable[[RithmicSession], Awaitable[None]],
     ) -> None:

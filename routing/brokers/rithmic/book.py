@@ -162,10 +162,12 @@ class OrderBook:
 
     def apply(self, message: Any) -> tuple[TrackedOrder | None, list[BrokerFill]]:
         """Fold one order notification (351 or 352) into the book."""
+        known = self.find(message) is not None
         order = self._find_or_add(message)
         if order is None:
             return None, []
-        before = (order.status, order.filled, order.qty, order.reason)
+        # A first sight of an order is a change (it was unknown before).
+        before = (order.status, order.filled, order.qty, order.reason) if known else None
         new_fills: list[BrokerFill] = []
         if message.quantity:
             order.qty = message.quantity

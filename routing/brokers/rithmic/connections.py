@@ -85,8 +85,11 @@ class RithmicConnections(LoginAdapter):
         for session in list(self._sessions.values()):
             await session.stop()
         self._sessions.clear()
-        await self._updates.put(_STOP)
-        for queue in self._leaders.values():
+        # End the streams being consumed; a later connect starts fresh ones.
+        updates, self._updates = self._updates, asyncio.Queue()
+        leaders, self._leaders = self._leaders, {}
+        await updates.put(_STOP)
+        for queue in leaders.values():
             await queue.put(_STOP)
 
     async def set_logins(self, logins: Sequence[LoginConfig]) -> None:

@@ -35,6 +35,7 @@ async def test_login_when_password_bad_then_failed_and_accounts_fatal(
 ) -> None:
     # Arrange
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="rithmic")  # the SDK's own logger, INFO by default
     wrong = "wrong-" + PASSWORD
     broker = adapter_for(
         fake,
@@ -53,7 +54,9 @@ async def test_login_when_password_bad_then_failed_and_accounts_fatal(
             await broker.positions("ACC-1")
         assert broker.account_connected("LEAD-1")
         # No credential in any log line, the SDK's debug dumps included.
-        assert caplog.records
+        sdk_lines = [r.getMessage() for r in caplog.records if r.name.startswith("rithmic.")]
+        assert any("RequestLogin" in line or "'user'" in line for line in sdk_lines)
+        assert any("***" in line for line in sdk_lines)
         assert all(
             wrong not in r.getMessage() and PASSWORD not in r.getMessage() for r in caplog.records
         )

@@ -238,6 +238,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # Never below INFO, whatever LOG_LEVEL says: at DEBUG the websocket
+    # library logs every frame, broker logins (credentials) included.
+    "loggers": {"websockets": {"level": "INFO"}},
 }
 
 # Sign-up, login, password reset and the e-mail that carries their links

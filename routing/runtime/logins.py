@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from routing.brokers.base import BrokerAdapter
+from routing.brokers.errors import BrokerError
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import copy_orders_working
@@ -161,6 +162,12 @@ class LoginsMixin:
             return None
         self.registry.add(adapter)
         self._start_updates(adapter)
+        try:
+            # Starts the adapter; each login then connects (and reconnects) by itself.
+            await adapter.connect()
+        except BrokerError as exc:
+            # The next pass's connection check tries again (an incident if it stays down).
+            logger.warning("%s adapter did not start: %s", platform, exc)
         return adapter
 
     async def watch_logins(self, *, now: datetime | None = None) -> None:

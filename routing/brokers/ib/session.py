@@ -23,6 +23,7 @@ from ib_async.ib import StartupFetch
 
 from routing.brokers.budget import Priority, RequestBudget
 from routing.brokers.errors import BrokerTemporaryError
+from routing.brokers.ib.translate import is_acknowledged
 from routing.brokers.logins import ConnectionState, LoginConfig, LoginState
 
 logger = logging.getLogger(__name__)
@@ -196,16 +197,29 @@ class IBLogin:
     ) -> str | None:
         """One attempt; ``None`` when connected, else the reason (state set
         FAILED for a client id in use, which only the trader can fix)."""
-        if self.state.state is not ConnectionState.CONNECTING:
-            self._set_state(ConnectionState.CONNECTING, self.state.detail)
+        # A login that was down stays DOWN (with its reason) while it retries.
         ib = IB()
         errors: list[tuple[int, str]] = []
         ib.errorEvent += lambda req_id, code, text, contract: errors.append((code, text))
+        # The gateway answers a client id in use with error 326 and closes
+        # the socket before the API starts; ib_async would only notice at its
+        # timeout, so the attempt also ends when the socket closes early.
+        closed = asyncio.get_running_loop().create_future()
+        ib.client.apiError += lambda msg: closed.done() or closed.set_result(msg)
         try:
             await self.budget.spend(Priority.QUERY, cost=5)  # handshake + start-up requests
-            await ib.connectAsync(
-                host, port, clientId=client_id, timeout=self._timeout, fetchFields=_STARTUP
+            attempt = asyncio.ensure_future(
+                ib.connectAsync(
+                    host, port, clientId=client_id, timeout=self._timeout, fetchFields=_STARTUP
+                )
             )
+            await asyncio.wait({attempt, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                    await attempt
+                raise ConnectionError(closed.result())
+            attempt.result()
         except (OSError, TimeoutError, ConnectionError) as exc:
             with contextlib.suppress(ConnectionError):
                 ib.disconnect()
@@ -280,14 +294,22 @@ class IBLogin:
 
     def find(self, account: str, client_order_id: str) -> Trade | None:
         """The session's trade with ``orderRef`` == ``client_order_id`` in
-        ``account`` (the latest one seen when the gateway lists it twice)."""
+        ``account`` that the gateway has answered for (a trade ib_async made
+        when sending, never acknowledged, proves nothing and is ignored).
+        When the gateway lists an order twice (open and completed), the one
+        under this client's order id wins: it can be modified or cancelled."""
         if self.ib is None:
             return None
         found = None
         for trade in self.ib.wrapper.trades.values():
             order = trade.order
-            if order.orderRef == client_order_id and order.account == account:
-                found = trade if found is None or trade.order.orderId else found
+            if (
+                order.orderRef == client_order_id
+                and order.account == account
+                and is_acknowledged(trade)
+                and (found is None or order.orderId)
+            ):
+                found = trade
         return found
 
     async def refresh(self) -> None:

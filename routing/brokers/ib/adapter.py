@@ -95,7 +95,7 @@ class IBAdapter(OrderOps, LoginAdapter):
         self._pushed: dict[str, OrderResult] = {}
         self._leaders: dict[str, asyncio.Queue[object]] = {}
         self._refused: dict[tuple[str, str], OrderResult] = {}
-        self._key_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._key_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     # -- logins --
 

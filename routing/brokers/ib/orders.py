@@ -42,7 +42,7 @@ class OrderOps:
     _timeout: float
     _fill_wait: float
     _refused: dict[tuple[str, str], OrderResult]
-    _key_locks: dict[tuple[str, str], asyncio.Lock]
+    _key_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]]
 
     def _login_for(self, account: str) -> IBLogin:
         raise NotImplementedError
@@ -65,40 +65,54 @@ class OrderOps:
         key = (order.account, order.client_order_id)
         if key in self._refused:
             return self._refused[key]
-        lock = self._key_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            ib = login.require()
+        # One send per key at a time; the lock is dropped with its last user.
+        lock, users = self._key_locks.get(key, (asyncio.Lock(), 0))
+        self._key_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._place_locked(login, key, order, priority)
+        finally:
+            lock, users = self._key_locks[key]
+            if users == 1:
+                del self._key_locks[key]
+            else:
+                self._key_locks[key] = (lock, users - 1)
+
+    async def _place_locked(
+        self, login: IBLogin, key: tuple[str, str], order: OrderRequest, priority: Priority
+    ) -> OrderResult:
+        ib = login.require()
+        trade = login.find(*key)
+        if trade is None and key in login.uncertain:
+            await login.refresh()
             trade = login.find(*key)
-            if trade is None and key in login.uncertain:
-                await login.refresh()
-                trade = login.find(*key)
-            if trade is not None:
-                login.uncertain.discard(key)
-                return self._result(login, trade)
-            refusal = self._refusal(login, order)
-            if refusal is not None:
-                self._refused[key] = refusal
-                return refusal
-            contract = self._contract_for(order)
-            await login.budget.spend(priority)
-            generation = login.generation
-            login.uncertain.add(key)
-            try:
-                trade = ib.placeOrder(contract, ib_order(order))
-            except ConnectionError as exc:
-                raise BrokerTemporaryError(
-                    f"IB order {order.client_order_id}: connection lost while sending"
-                ) from exc
-            await self._await(login, trade, is_acknowledged, generation, self._timeout, order)
-            if order.order_type is OrderType.MARKET:
-                # Acknowledged and still working after fill_wait: the fills
-                # follow on order_updates.
-                with contextlib.suppress(TimeoutError):
-                    await login.wait_until(
-                        lambda: order_result(trade).is_final, self._fill_wait, generation=generation
-                    )
+        if trade is not None:
             login.uncertain.discard(key)
             return self._result(login, trade)
+        refusal = self._refusal(login, order)
+        if refusal is not None:
+            self._refused[key] = refusal
+            return refusal
+        contract = self._contract_for(order)
+        await login.budget.spend(priority)
+        generation = login.generation
+        login.uncertain.add(key)
+        try:
+            trade = ib.placeOrder(contract, ib_order(order))
+        except ConnectionError as exc:
+            raise BrokerTemporaryError(
+                f"IB order {order.client_order_id}: connection lost while sending"
+            ) from exc
+        await self._await(login, trade, is_acknowledged, generation, self._timeout, order)
+        if order.order_type is OrderType.MARKET:
+            # Acknowledged and still working after fill_wait: the fills
+            # follow on order_updates.
+            with contextlib.suppress(TimeoutError):
+                await login.wait_until(
+                    lambda: order_result(trade).is_final, self._fill_wait, generation=generation
+                )
+        login.uncertain.discard(key)
+        return self._result(login, trade)
 
     def _refusal(self, login: IBLogin, order: OrderRequest) -> OrderResult | None:
         problem = order_problem(order)

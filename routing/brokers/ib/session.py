@@ -66,7 +66,9 @@ def _address(config: LoginConfig) -> tuple[str, int, int]:
 class IBLogin:
     """One login's connection, state and ib_async session.
 
-    ``on_connected(login)`` runs after every successful (re)connect,
+    The state's ``detail`` never names the host, port or client id (they are
+    the login's credentials). ``on_connected(login)`` runs after every
+    successful (re)connect,
     ``on_trade(trade)`` on every order change and ``on_fill(fill)`` on every
     live execution, all on the event loop. ``delays`` are the reconnect
     backoff in seconds; ``timeout`` bounds one connection attempt and its
@@ -99,6 +101,11 @@ class IBLogin:
         self.uncertain: set[tuple[str, str]] = set()
         self.cancel_requested: set[tuple[str, str]] = set()
         self._changed = asyncio.Event()
+        # ib_async queues requests beyond 45 a second (its Client.MaxRequests,
+        # under IB's 50 messages per second); time spent queued does not
+        # count against an answer's timeout.
+        self._throttled = False
+        self._throttle_ended = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._set_state(ConnectionState.CONNECTING, "")
 
@@ -226,15 +233,15 @@ class IBLogin:
             if any(code == CLIENT_ID_IN_USE for code, _ in errors):
                 self._set_state(
                     ConnectionState.FAILED,
-                    f"the IB gateway refused client id {client_id}: already in use by "
+                    "the IB gateway refused this login's client id: already in use by "
                     "another API connection; give this login its own client id",
                 )
                 return "client id in use"
             if isinstance(exc, ConnectionRefusedError):
-                return f"the IB gateway at {host}:{port} refused the connection (API port closed?)"
+                return "the IB gateway refused the connection (is its API port open?)"
             if isinstance(exc, TimeoutError):
-                return f"the IB gateway at {host}:{port} did not complete the API start in time"
-            return f"cannot reach the IB gateway at {host}:{port}: {exc.__class__.__name__}"
+                return "the IB gateway did not complete the API start in time"
+            return f"cannot reach the IB gateway ({exc.__class__.__name__})"
         self.ib = ib
         self.generation += 1
         self.managed = tuple(ib.managedAccounts())
@@ -244,6 +251,8 @@ class IBLogin:
         ib.execDetailsEvent += self._fill_arrived
         ib.commissionReportEvent += lambda trade, fill, report: self._trade_changed(trade)
         ib.errorEvent += lambda req_id, code, text, contract: self._notify()
+        ib.client.throttleStart += self._throttle_started
+        ib.client.throttleEnd += self._throttle_stopped
         missing = sorted(set(self.config.accounts) - set(self.managed))
         self._set_state(
             ConnectionState.CONNECTED,
@@ -257,6 +266,14 @@ class IBLogin:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def _throttle_started(self) -> None:
+        self._throttled = True
+
+    def _throttle_stopped(self) -> None:
+        self._throttled = False
+        self._throttle_ended = asyncio.get_running_loop().time()
+        self._notify()
 
     def _trade_changed(self, trade: Trade) -> None:
         self._notify()
@@ -284,6 +301,9 @@ class IBLogin:
                     f"IB login {self.config.login_id}: connection lost while waiting "
                     "for the gateway's answer; outcome unknown"
                 )
+            if self._throttled:
+                deadline = max(deadline, loop.time() + seconds)
+            deadline = max(deadline, self._throttle_ended + seconds)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError

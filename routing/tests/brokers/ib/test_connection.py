@@ -70,7 +70,8 @@ async def test_connect_when_nothing_listens_then_down_with_reason() -> None:
     try:
         (state,) = adapter.login_states()
         assert state.state is ConnectionState.DOWN
-        assert f"127.0.0.1:{port} refused the connection" in state.detail
+        assert "refused the connection" in state.detail
+        assert str(port) not in state.detail and "127.0.0.1" not in state.detail
     finally:
         await adapter.disconnect()
 
@@ -84,7 +85,8 @@ async def test_client_id_in_use_when_connecting_then_failed_with_reason(
     try:
         (state,) = twin.login_states()
         assert state.state is ConnectionState.FAILED
-        assert "client id 7" in state.detail and "already in use" in state.detail
+        assert "client id: already in use" in state.detail
+        assert "7" not in state.detail
         await asyncio.sleep(0.2)
         assert gateway.connects == 1  # no retry until the trader changes the login
         assert _state(adapter) is ConnectionState.CONNECTED

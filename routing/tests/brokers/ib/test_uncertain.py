@@ -118,3 +118,22 @@ async def test_order_never_received_when_placed_again_then_sent_once(
         assert sorted(o.order_ref for o in gateway.orders) == ["d-1", "d-2"]
     finally:
         await adapter.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_burst_when_above_ib_pacing_then_queued_not_timed_out(
+    gateway: FakeGateway,
+) -> None:
+    # Arrange: answers due within 0.5 s, but 100 orders at once exceed the 45
+    # messages a second ib_async lets out (IB paces at 50): ~2 s of queueing.
+    adapter = IBAdapter([login_config(gateway.port)], timeout=0.5, fill_wait=0.5)
+    await adapter.connect()
+    try:
+        orders = [_order(f"burst-{i:03d}", 1) for i in range(100)]
+        # Act
+        results = await asyncio.gather(*(adapter.place_order(o) for o in orders))
+        # Assert: every one answered, none timed out, one each at the gateway.
+        assert [r.status for r in results] == [OrderStatus.FILLED] * 100
+        assert len({o.order_ref for o in gateway.orders}) == len(gateway.orders) == 100
+    finally:
+        await adapter.disconnect()

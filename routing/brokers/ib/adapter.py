@@ -108,6 +108,8 @@ class IBAdapter(OrderOps, LoginAdapter):
         """Start every login's connection and wait (up to ``timeout``) for
         each to come up. A login that cannot connect does not raise: its
         state says why and it keeps retrying (unless FAILED)."""
+        if not self._started:
+            self._updates = asyncio.Queue()  # the last one ended with the disconnect
         self._started = True
         await self.set_logins(list(self._configs.values()))
         await asyncio.gather(*(s.wait_connected(self._timeout) for s in self._logins.values()))
@@ -206,8 +208,9 @@ class IBAdapter(OrderOps, LoginAdapter):
     async def order_updates(self) -> AsyncIterator[OrderResult]:
         """Every change to an order carrying an ``orderRef`` on any login,
         as its full result; re-sent after a reconnect when it changed."""
+        queue = self._updates
         while True:
-            item = await self._updates.get()
+            item = await queue.get()
             if item is _END:
                 return
             if isinstance(item, BrokerError):

@@ -11,7 +11,8 @@ import pytest
 from routing.brokers.base import OrderStatus
 from routing.brokers.errors import BrokerTemporaryError
 from routing.brokers.ib import IBAdapter
-from routing.brokers.logins import ConnectionState
+from routing.brokers.logins import ConnectionState, Environment, LoginConfig
+from routing.engine.types import OrderType
 from routing.tests.brokers.ib.conftest import ACCOUNTS, PRICES, login_config
 from routing.tests.brokers.ib.fake_gateway import FakeGateway
 from routing.tests.brokers.ib.fake_wire import FakeContract
@@ -132,3 +133,74 @@ async def test_leader_fill_when_traded_elsewhere_then_streamed_and_redelivered_a
     await adapter.disconnect()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(stream), 1)
+
+
+@pytest.mark.asyncio
+async def test_fill_while_down_when_reconnected_then_streamed_and_queried(
+    adapter: IBAdapter, gateway: FakeGateway
+) -> None:
+    # Arrange: a resting limit order, then the gateway goes away.
+    await adapter.place_order(
+        _order("rest-1", 2, order_type=OrderType.LIMIT, limit_price=Decimal("21500"))
+    )
+    updates = adapter.order_updates()
+    port = gateway.port
+    await gateway.stop()
+    await _until(lambda: _state(adapter) is ConnectionState.DOWN)
+    # Act: it fills while nobody listens; the gateway comes back.
+    gateway.fill("rest-1", 2, Decimal("21500"))
+    await gateway.start(port)
+
+    async def until_filled() -> None:
+        async for result in updates:
+            if result.client_order_id == "rest-1" and result.status is OrderStatus.FILLED:
+                return
+
+    # Assert: the fill arrives on the update stream and in a query.
+    await asyncio.wait_for(until_filled(), 3)
+    found = await adapter.query_order(ACCOUNT, "rest-1")
+    assert found is not None
+    assert (found.status, found.filled_qty, found.avg_price) == (
+        OrderStatus.FILLED,
+        2,
+        Decimal("21500"),
+    )
+
+
+@pytest.mark.asyncio
+async def test_endpoint_when_given_then_overrides_host_and_port(gateway: FakeGateway) -> None:
+    config = LoginConfig(
+        login_id=3,
+        platform="ib",
+        environment=Environment.LIVE,
+        credentials={"host": "gateway.invalid", "port": "1", "client_id": "11"},
+        accounts=ACCOUNTS,
+        endpoint=f"127.0.0.1:{gateway.port}",
+    )
+    adapter = IBAdapter([config], timeout=1.0)
+    await adapter.connect()
+    try:
+        assert adapter.account_connected(ACCOUNTS[1])
+        assert "gateway.invalid" not in repr(config)
+    finally:
+        await adapter.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_bad_credentials_when_connecting_then_failed_naming_no_value() -> None:
+    config = LoginConfig(
+        login_id=4,
+        platform="ib",
+        environment=Environment.DEMO,
+        credentials={"host": "127.0.0.1", "port": "four thousand", "client_id": "x"},
+        accounts=ACCOUNTS,
+    )
+    adapter = IBAdapter([config], timeout=0.5)
+    await adapter.connect()
+    try:
+        (state,) = adapter.login_states()
+        assert state.state is ConnectionState.FAILED
+        assert "numeric port and client_id" in state.detail
+        assert "four thousand" not in state.detail
+    finally:
+        await adapter.disconnect()

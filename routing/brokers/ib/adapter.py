@@ -91,7 +91,9 @@ class IBAdapter(OrderOps, LoginAdapter):
         self._fill_wait = fill_wait
         self._logins: dict[int, IBLogin] = {}
         self._started = False
-        self._updates: asyncio.Queue[object] = asyncio.Queue()
+        # Created by the first order_updates() call: nothing is kept for a
+        # stream nobody reads, so an adapter without a consumer does not grow.
+        self._updates: asyncio.Queue[object] | None = None
         self._pushed: dict[str, OrderResult] = {}
         self._leaders: dict[str, asyncio.Queue[object]] = {}
         self._refused: dict[tuple[str, str], OrderResult] = {}
@@ -108,8 +110,6 @@ class IBAdapter(OrderOps, LoginAdapter):
         """Start every login's connection and wait (up to ``timeout``) for
         each to come up. A login that cannot connect does not raise: its
         state says why and it keeps retrying (unless FAILED)."""
-        if not self._started:
-            self._updates = asyncio.Queue()  # the last one ended with the disconnect
         self._started = True
         await self.set_logins(list(self._configs.values()))
         await asyncio.gather(*(s.wait_connected(self._timeout) for s in self._logins.values()))
@@ -120,7 +120,10 @@ class IBAdapter(OrderOps, LoginAdapter):
         logins, self._logins = list(self._logins.values()), {}
         for login in logins:
             await login.stop()
-        self._updates.put_nowait(_END)
+        if self._updates is not None:
+            self._updates.put_nowait(_END)
+            self._updates = None
+        self._pushed.clear()
         for queue in self._leaders.values():
             queue.put_nowait(_END)
 
@@ -190,9 +193,10 @@ class IBAdapter(OrderOps, LoginAdapter):
         try:
             result = order_result(trade, cancel_requested=cancel)
         except IBContractError as exc:
-            self._updates.put_nowait(BrokerFatal(str(exc)))
+            if self._updates is not None:
+                self._updates.put_nowait(BrokerFatal(str(exc)))
             return
-        if self._pushed.get(cid) != result:
+        if self._updates is not None and self._pushed.get(cid) != result:
             self._pushed[cid] = result
             self._updates.put_nowait(result)
 
@@ -205,10 +209,17 @@ class IBAdapter(OrderOps, LoginAdapter):
         except IBContractError as exc:
             queue.put_nowait(BrokerFatal(str(exc)))
 
-    async def order_updates(self) -> AsyncIterator[OrderResult]:
+    def order_updates(self) -> AsyncIterator[OrderResult]:
         """Every change to an order carrying an ``orderRef`` on any login,
-        as its full result; re-sent after a reconnect when it changed."""
-        queue = self._updates
+        as its full result; after a reconnect, each order the gateway lists
+        whose result changed meanwhile. Buffered from this call on (nothing
+        before the first call); ends at ``disconnect``; an execution of an
+        unknown contract raises ``BrokerFatal`` when iterated. One consumer."""
+        if self._updates is None:
+            self._updates = asyncio.Queue()
+        return self._update_stream(self._updates)
+
+    async def _update_stream(self, queue: asyncio.Queue[object]) -> AsyncIterator[OrderResult]:
         while True:
             item = await queue.get()
             if item is _END:

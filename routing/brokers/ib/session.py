@@ -187,7 +187,12 @@ class IBLogin:
         attempt = 0
         while True:
             lost = asyncio.Event()
-            detail = await self._connect_once(host, port, client_id, lost)
+            try:
+                detail = await self._connect_once(host, port, client_id, lost)
+            except Exception as exc:  # supervisor: an SDK surprise must not end reconnecting
+                logger.exception("IB login %s: connection attempt failed", self.config.login_id)
+                self._close()
+                detail = f"connection attempt failed ({exc.__class__.__name__}); retrying"
             if detail is None:
                 attempt = 0
                 await lost.wait()

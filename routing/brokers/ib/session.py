@@ -164,7 +164,9 @@ class IBLogin:
 
     def _close(self) -> None:
         ib, self.ib = self.ib, None
-        if ib is not None and ib.client.isConnected():
+        if ib is not None:
+            # ib_async's disconnect is a no-op on a closed socket; it raises
+            # ConnectionError for a socket still mid-handshake (no stats yet).
             with contextlib.suppress(ConnectionError):
                 ib.disconnect()
 
@@ -216,8 +218,13 @@ class IBLogin:
         # The gateway answers a client id in use with error 326 and closes
         # the socket before the API starts; ib_async would only notice at its
         # timeout, so the attempt also ends when the socket closes early.
-        closed = asyncio.get_running_loop().create_future()
-        ib.client.apiError += lambda msg: closed.done() or closed.set_result(msg)
+        closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def socket_closed(msg: str) -> None:
+            if not closed.done():
+                closed.set_result(msg)
+
+        ib.client.apiError += socket_closed
         try:
             await self.budget.spend(Priority.QUERY, cost=5)  # handshake + start-up requests
             attempt = asyncio.ensure_future(
@@ -250,7 +257,12 @@ class IBLogin:
         self.ib = ib
         self.generation += 1
         self.managed = tuple(ib.managedAccounts())
-        ib.disconnectedEvent += lambda: (lost.set(), self._notify())
+
+        def connection_lost() -> None:
+            lost.set()
+            self._notify()
+
+        ib.disconnectedEvent += connection_lost
         ib.orderStatusEvent += self._trade_changed
         ib.openOrderEvent += self._trade_changed
         ib.execDetailsEvent += self._fill_arrived

@@ -203,3 +203,29 @@ async def test_request_for_unknown_account_then_fatal(adapter: IBAdapter) -> Non
 
     with pytest.raises(BrokerFatal, match="DU0000000"):
         await adapter.place_order(_order("x", account="DU0000000"))
+
+
+@pytest.mark.asyncio
+async def test_partial_fill_when_queried_then_partially_filled_with_its_fill(
+    adapter: IBAdapter, gateway: FakeGateway
+) -> None:
+    await adapter.place_order(
+        _order("part-1", 3, order_type=OrderType.STOP_LIMIT, stop_price=Decimal("21600"),
+               limit_price=Decimal("21601"))
+    )  # fmt: skip
+    (sent,) = gateway.orders
+    assert (sent.order_type, Decimal(sent.aux), Decimal(sent.lmt)) == (
+        "STP LMT",
+        Decimal("21600"),
+        Decimal("21601"),
+    )
+    gateway.fill("part-1", 1, Decimal("21600.75"))
+    await asyncio.sleep(0.1)
+    result = await adapter.query_order(ACCOUNT, "part-1")
+    assert result is not None
+    assert (result.status, result.filled_qty, result.avg_price) == (
+        OrderStatus.PARTIALLY_FILLED,
+        1,
+        Decimal("21600.75"),
+    )
+    assert result.broker_order_id == str(sent.perm_id)

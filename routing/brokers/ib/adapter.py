@@ -103,13 +103,24 @@ class IBAdapter(OrderOps, LoginAdapter):
 
     @property
     def connected(self) -> bool:
-        """True once started while every login is connected."""
-        return self._started and all(login.is_connected for login in self._logins.values())
+        """True from :meth:`connect` to :meth:`disconnect`.
+
+        Each login reconnects by itself with backoff; which logins and
+        accounts are up is in :meth:`login_states` and
+        :meth:`account_connected`. One IB Gateway down must not count as the
+        whole platform down (the worker locks every route on a platform it
+        finds disconnected), and requests for its accounts already fail
+        closed with ``BrokerTemporaryError``.
+        """
+        return self._started
 
     async def connect(self) -> None:
         """Start every login's connection and wait (up to ``timeout``) for
         each to come up. A login that cannot connect does not raise: its
-        state says why and it keeps retrying (unless FAILED)."""
+        state says why and it keeps retrying (unless FAILED). Returns at
+        once when already started."""
+        if self._started:
+            return
         self._started = True
         await self.set_logins(list(self._configs.values()))
         await asyncio.gather(*(s.wait_connected(self._timeout) for s in self._logins.values()))

@@ -44,7 +44,7 @@ async def test_gateway_lost_when_down_then_requests_temporary_and_reconnects(
     down = adapter.login_states()[0]
     # Assert: down with a reason, requests refused as temporary.
     assert "refused" in down.detail or "lost" in down.detail
-    assert not adapter.connected
+    assert adapter.connected  # the adapter is up; this login is not
     assert not adapter.account_connected(ACCOUNT)
     with pytest.raises(BrokerTemporaryError):
         await adapter.place_order(_order("while-down", 1))

@@ -25,7 +25,7 @@ from ib_async import Fill, Future, Trade
 
 from routing.brokers.base import OrderRequest, OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
-from routing.brokers.errors import BrokerError, BrokerFatal, BrokerTemporaryError
+from routing.brokers.errors import BrokerError, BrokerFatal
 from routing.brokers.ib.contracts import IBContractError, engine_code, ib_contract, multiplier_of
 from routing.brokers.ib.orders import OrderOps
 from routing.brokers.ib.session import RECONNECT_DELAYS, IBLogin
@@ -276,12 +276,8 @@ class IBAdapter(OrderOps, LoginAdapter):
         ``realizedPNL``; no mark (``unrealized_pnl`` 0, unknown). Positions
         in other instruments than known futures are left out (logged)."""
         login = self._login_for(account)
+        rows = await login.positions()
         ib = login.require()
-        await login.budget.spend(Priority.QUERY)
-        try:
-            rows = await asyncio.wait_for(ib.reqPositionsAsync(), self._timeout)
-        except (TimeoutError, ConnectionError) as exc:
-            raise BrokerTemporaryError(f"IB positions of {account} not answered") from exc
         realized: dict[str, Decimal] = {}
         for fill in ib.fills():
             if fill.execution.acctNumber == account:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from ib_async import IB, Fill, Trade
+from ib_async import IB, Fill, Position, Trade
 from ib_async.ib import StartupFetch
 
 from routing.brokers.budget import Priority, RequestBudget
@@ -107,6 +107,9 @@ class IBLogin:
         self._throttled = False
         self._throttle_ended = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._refresh_began = float("-inf")
+        self._positions_lock = asyncio.Lock()
         self._set_state(ConnectionState.CONNECTING, "")
 
     # -- state --
@@ -351,7 +354,30 @@ class IBLogin:
 
     async def refresh(self) -> None:
         """Re-read open orders, completed orders and executions from the
-        gateway (3 requests), so :meth:`find` sees every order it knows."""
+        gateway (3 requests), so :meth:`find` sees every order it knows.
+
+        Concurrent callers share one read (ib_async answers
+        ``reqOpenOrders`` / ``reqCompletedOrders`` through one pending
+        request each, so two at once would strand the first); a caller joins
+        a read already under way only if it began after the caller asked,
+        else it waits for it and starts the next. Raises
+        ``BrokerTemporaryError`` when the gateway does not answer.
+        """
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        while True:
+            task = self._refresh_task
+            if task is None or task.done():
+                self._refresh_began = loop.time()
+                task = self._refresh_task = loop.create_task(self._refresh_once())
+                await asyncio.shield(task)
+                return
+            began = self._refresh_began
+            await asyncio.shield(task)
+            if began >= asked:
+                return
+
+    async def _refresh_once(self) -> None:
         ib = self.require()
         await self.budget.spend(Priority.QUERY, cost=3)
         try:
@@ -362,3 +388,17 @@ class IBLogin:
             raise BrokerTemporaryError(
                 f"IB login {self.config.login_id}: order look-up at the gateway failed"
             ) from exc
+
+    async def positions(self) -> list[Position]:
+        """Every position the gateway reports on this login (one request at a
+        time: ib_async answers ``reqPositions`` through one pending request).
+        Raises ``BrokerTemporaryError`` when down or unanswered."""
+        async with self._positions_lock:
+            ib = self.require()
+            await self.budget.spend(Priority.QUERY)
+            try:
+                return await asyncio.wait_for(ib.reqPositionsAsync(), self._timeout)
+            except (TimeoutError, ConnectionError) as exc:
+                raise BrokerTemporaryError(
+                    f"IB login {self.config.login_id}: positions not answered"
+                ) from exc

@@ -97,3 +97,62 @@ async def test_paper_leader_fill_when_copied_then_one_ib_order_per_follower_fill
     # Act again: the same leader fill re-delivered sends nothing more.
     await worker.handle_leader_fill(ib_route.leader.pk, buy, source="test")
     assert len(gateway.orders) == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_fan_out_to_20_ib_followers_when_gateway_drops_midway_then_each_order_once(
+    alice: User,
+) -> None:
+    # Arrange: 20 IB followers on one login; the gateway drops the connection
+    # right after booking the 10th order, before answering it.
+    codes = [f"DU{n:07d}" for n in range(1, 21)]
+
+    def arrange() -> BrokerAccount:
+        contract_specs_sync()
+        leader = broker_account_create(owner=alice, name="Lead", balance=Decimal(150_000))
+        group = copy_group_create(owner=alice, name="Twenty", leader=leader)
+        for code in codes:
+            account = broker_account_create(
+                owner=alice,
+                name=code,
+                balance=Decimal(50_000),
+                platform=BrokerAccount.Platform.IB,
+                external_id=code,
+            )
+            follower_add(group=group, account=account, ratio=Decimal(1))
+        return leader
+
+    leader = await sync_to_async(arrange)()
+    gateway = FakeGateway(codes, {"MNQ": Decimal("21539.25")})
+    await gateway.start()
+    config = login_config(gateway.port)
+    ib = IBAdapter(
+        [type(config)(**{**config.__dict__, "accounts": tuple(codes)})],
+        reconnect_delays=(0.05,),
+        timeout=2.0,
+    )
+    paper = PaperBroker(await sync_to_async(engine_contract_specs)())
+    registry = AdapterRegistry({"paper": paper, "ib": ib})
+    await registry.connect_all()
+    gateway.drop_after = 10
+    try:
+        buy = LeaderFill("lead-f20", leader.external_id, "MNQH5", Side.BUY, 1,
+                         Decimal("21539.50"), T0)  # fmt: skip
+        # Act
+        await EngineWorker(registry).handle_leader_fill(leader.pk, buy, source="test")
+        # Assert: the drop happened, yet one order per follower, each once.
+        assert gateway.connects == 2
+        copies = await sync_to_async(
+            lambda: list(CopyOrder.objects.select_related("account").order_by("account__name"))
+        )()
+        assert [(c.account.external_id, c.status) for c in copies] == [
+            (code, "filled") for code in codes
+        ]
+        refs = sorted(o.order_ref for o in gateway.orders)
+        assert refs == sorted(c.client_order_id for c in copies)
+        by_ref = {o.order_ref: o.account for o in gateway.orders}
+        assert all(by_ref[c.client_order_id] == c.account.external_id for c in copies)
+    finally:
+        await registry.disconnect_all()
+        await gateway.stop()

@@ -137,3 +137,17 @@ async def test_burst_when_above_ib_pacing_then_queued_not_timed_out(
         assert len({o.order_ref for o in gateway.orders}) == len(gateway.orders) == 100
     finally:
         await adapter.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_lookups_when_many_at_once_then_all_answered(
+    adapter: IBAdapter, gateway: FakeGateway
+) -> None:
+    # ib_async answers open / completed orders and positions through one
+    # pending request each: concurrent look-ups must share, not strand, them.
+    await adapter.place_order(_order("known", 1))
+    queries = [adapter.query_order(ACCOUNTS[0], f"unknown-{i}") for i in range(8)]
+    positions = [adapter.positions(ACCOUNTS[0]) for _ in range(4)]
+    found = await asyncio.wait_for(asyncio.gather(*queries, *positions), 3)
+    assert found[:8] == [None] * 8
+    assert all(p[0].qty == 1 for p in found[8:])  # type: ignore[index, union-attr]

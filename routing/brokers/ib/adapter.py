@@ -51,6 +51,21 @@ class IBAdapter(OrderOps, LoginAdapter):
     ``place_order`` returns it WORKING (the rest arrives on
     :meth:`order_updates`).
 
+    The engine worker builds one per process from the IB logins it serves::
+
+        IBAdapter(
+            [LoginConfig(login_id=login.pk, platform="ib", environment=...,
+                         credentials={"host": ..., "port": ..., "client_id": ...},
+                         accounts=(account.external_id, ...))],
+            budgets=lambda login_id: <that login's RequestBudget>,
+        )
+
+    registers it as ``AdapterRegistry({..., "ib": adapter})``, calls
+    ``set_logins`` when logins change, and checks ``account_connected``
+    before sending for an account (``login_states`` for the accounts page).
+    ``LoginConfig.endpoint`` (``"host:port"``) overrides the credentials'
+    address.
+
     Live executions reach an API client for its own orders; a leader whose
     trades are placed elsewhere (TWS, another app) needs its login to use
     the gateway's Master API client id (TWS API "Master Client ID") so its
@@ -196,11 +211,11 @@ class IBAdapter(OrderOps, LoginAdapter):
 
     def _trade_changed(self, trade: Trade) -> None:
         cid = trade.order.orderRef
-        if not cid or not self._started:
-            return
-        key = (trade.order.account, cid)
         login = self._holder(trade.order.account)
-        cancel = login is not None and key in login.cancel_requested
+        if not cid or not self._started or login is None:
+            return  # not an order of an account this adapter acts for
+        key = (trade.order.account, cid)
+        cancel = key in login.cancel_requested
         try:
             result = order_result(trade, cancel_requested=cancel)
         except IBContractError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -39,6 +40,28 @@ _STARTUP = (
     | StartupFetch.ORDERS_COMPLETE
     | StartupFetch.EXECUTIONS
 )
+
+
+class _RedactAddress(logging.Filter):
+    """Keeps a login's host, port and client id (its credentials) out of
+    ib_async's own log lines ("Connecting to h:p with clientId n",
+    "Connect call failed ('h', p)", "clientId n already in use?")."""
+
+    _PATTERNS = (
+        (re.compile(r"to \S+:\d+ with clientId \d+"), "to <gateway> with clientId <hidden>"),
+        (re.compile(r"\('[^']*', \d+\)"), "(<gateway>)"),
+        (re.compile(r"clientId \d+"), "clientId <hidden>"),
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for pattern, replacement in self._PATTERNS:
+            text = pattern.sub(replacement, text)
+        record.msg, record.args = text, None
+        return True
+
+
+logging.getLogger("ib_async.client").addFilter(_RedactAddress())
 
 
 class LoginCredentialsError(ValueError):

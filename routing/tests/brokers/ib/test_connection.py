@@ -204,3 +204,18 @@ async def test_bad_credentials_when_connecting_then_failed_naming_no_value() -> 
         assert "four thousand" not in state.detail
     finally:
         await adapter.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_sdk_logs_when_connecting_then_no_host_port_or_client_id(
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = gateway.port
+    await gateway.stop()
+    adapter = IBAdapter([login_config(port, client_id=4711)], timeout=0.3)
+    with caplog.at_level("DEBUG"):
+        await adapter.connect()
+        await adapter.disconnect()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Connecting to <gateway> with clientId <hidden>" in text
+    assert str(port) not in text and "4711" not in text

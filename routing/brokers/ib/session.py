@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -24,6 +23,7 @@ from ib_async.ib import StartupFetch
 
 from routing.brokers.budget import Priority, RequestBudget
 from routing.brokers.errors import BrokerTemporaryError
+from routing.brokers.ib.address import LoginCredentialsError, login_address
 from routing.brokers.ib.translate import is_acknowledged
 from routing.brokers.logins import ConnectionState, LoginConfig, LoginState
 
@@ -40,50 +40,6 @@ _STARTUP = (
     | StartupFetch.ORDERS_COMPLETE
     | StartupFetch.EXECUTIONS
 )
-
-
-class _RedactAddress(logging.Filter):
-    """Keeps a login's host, port and client id (its credentials) out of
-    ib_async's own log lines ("Connecting to h:p with clientId n",
-    "Connect call failed ('h', p)", "clientId n already in use?")."""
-
-    _PATTERNS = (
-        (re.compile(r"to \S+:\d+ with clientId \d+"), "to <gateway> with clientId <hidden>"),
-        (re.compile(r"\('[^']*', \d+\)"), "(<gateway>)"),
-        (re.compile(r"clientId \d+"), "clientId <hidden>"),
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        for pattern, replacement in self._PATTERNS:
-            text = pattern.sub(replacement, text)
-        record.msg, record.args = text, None
-        return True
-
-
-logging.getLogger("ib_async.client").addFilter(_RedactAddress())
-
-
-class LoginCredentialsError(ValueError):
-    """The login's credentials are not a usable host / port / client id."""
-
-
-def _address(config: LoginConfig) -> tuple[str, int, int]:
-    creds = config.credentials
-    host = config.endpoint or creds.get("host", "")
-    if ":" in host and config.endpoint:
-        host, _, port_text = host.rpartition(":")
-    else:
-        port_text = creds.get("port", "")
-    try:
-        port, client_id = int(port_text), int(creds.get("client_id", ""))
-    except ValueError:
-        raise LoginCredentialsError(
-            f"login {config.login_id}: IB credentials need a numeric port and client_id"
-        ) from None
-    if not host:
-        raise LoginCredentialsError(f"login {config.login_id}: IB credentials need a host")
-    return host, port, client_id
 
 
 class IBLogin:
@@ -208,7 +164,7 @@ class IBLogin:
 
     async def _run(self) -> None:
         try:
-            host, port, client_id = _address(self.config)
+            host, port, client_id = login_address(self.config)
         except LoginCredentialsError as exc:
             self._set_state(ConnectionState.FAILED, str(exc))
             return

@@ -173,6 +173,9 @@ class ProjectXAdapter(LoginAdapter):
             if known is None and key in self._uncertain:
                 # The last send may have reached ProjectX: never resend blind.
                 known = await self._find(session, order.account, coid)
+            if known is not None and not known.settled and known.order_id is not None:
+                # A repeat answers with the order's current state, not a stale one.
+                known = await self._find(session, order.account, coid) or known
             if known is not None:
                 return known.result()
             if priority is None:
@@ -390,9 +393,20 @@ class ProjectXAdapter(LoginAdapter):
         return opened
 
     async def _catch_up(self, login_id: int) -> None:
+        """After a reconnect: read back the orders still open here and the
+        leaders' executions, whose hub events may have been lost."""
         session = self._sessions.get(login_id)
         if session is None:
             return
+        stale = [k for k in self._known.values() if not k.settled and k.account in session.accounts]
+        for known in stale:
+            try:
+                found = await self._find(session, known.account, known.client_order_id)
+            except (BrokerTemporaryError, BrokerRejected) as exc:
+                logger.warning("ProjectX catch-up of %s failed: %s", known.client_order_id, exc)
+                continue
+            if found is not None and found.order is not None and "status" in found.order:
+                self._updates.put_nowait(found.result())
         for account in sorted(a for a in session.accounts if a in self._leaders):
             start = datetime.now(UTC) - timedelta(hours=12)
             try:

@@ -3,12 +3,14 @@
 REST goes through project-x-py's client (``ProjectX``): its httpx setup,
 bearer token and error classes, in particular its refusal to retry an
 order call: a transport error, 5xx, 401 or 429 on ``/Order/place``,
-``/Order/cancel`` or ``/Order/modify`` raises ``OrderSubmissionUncertainError``.
-The adapter calls the SDK's single-shot ``_execute_http_request`` rather than
-``_make_request``, because the latter retries reads with sleeps (and
-sleeps 60 s on a 429): pacing belongs to the login's
-:class:`~routing.brokers.budget.RequestBudget` and retries to the engine
-worker. The SDK's own limiter is opened wide for the same reason.
+``/Order/cancel`` or ``/Order/modify`` (the SDK's ``MUTATING_ENDPOINTS``)
+raises ``OrderSubmissionUncertainError`` from ``_make_request``. Reads go
+through the SDK's single-shot ``_execute_http_request`` instead, because
+``_make_request`` retries them with sleeps (60 s after a 429): pacing
+belongs to the login's :class:`~routing.brokers.budget.RequestBudget` and
+retries to the engine worker. The SDK's own limiter is opened wide for the
+same reason. The login itself is sent by hand (``/Auth/loginKey``): the
+SDK's ``authenticate`` takes a refused login's ``token: null`` as a token.
 
 The user hub runs on pysignalr (the SDK's own hub transport) directly,
 one connection per login subscribed to every account of the login: the
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from project_x_py import ProjectX
+from project_x_py.client.http import MUTATING_ENDPOINTS
 from project_x_py.exceptions import (
     OrderSubmissionUncertainError,
     ProjectXAuthenticationError,
@@ -45,6 +48,9 @@ from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryE
 from routing.brokers.logins import ConnectionState, LoginConfig, LoginState
 
 logger = logging.getLogger(__name__)
+# pysignalr logs the hub URL at INFO, and ProjectX wants the session token
+# in that URL (project-x-py: "ProjectX Gateway requirement"): keep it out of logs.
+logging.getLogger("pysignalr.transport").setLevel(logging.WARNING)
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
@@ -81,6 +87,7 @@ class LoginSession:
         self._hub_task: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._hub_open = asyncio.Event()
+        self._hub_error: BaseException | None = None
         self._opened_once = False
         self._closing = False
 
@@ -178,15 +185,21 @@ class LoginSession:
             hub.on(target, self._handler(target))
         hub.on_open(lambda: self._opened(hub))
         hub.on_close(self._closed)
+        self._hub_error = None
         self._hub_task = asyncio.create_task(
             self._run_hub(hub), name=f"projectx-hub-{self.config.login_id}"
         )
-        try:
-            await asyncio.wait_for(self._hub_open.wait(), HUB_OPEN_TIMEOUT)
-        except TimeoutError:
+        opened = asyncio.ensure_future(self._hub_open.wait())
+        await asyncio.wait(
+            {opened, self._hub_task}, timeout=HUB_OPEN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        opened.cancel()
+        if not self._hub_open.is_set():
+            self._hub_task.cancel()
+            why = self._hub_error or "timed out"
             raise BrokerTemporaryError(
-                f"ProjectX login {self.config.login_id}: user hub did not open"
-            ) from None
+                f"ProjectX login {self.config.login_id}: user hub did not open: {why}"
+            )
 
     def _handler(self, target: str) -> Callable[[Any], Awaitable[None]]:
         async def handle(arguments: Any) -> None:
@@ -214,11 +227,14 @@ class LoginSession:
             await hub.run()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # pysignalr gave up: log in again with backoff
-            if not self._closing:
-                self._set(ConnectionState.DOWN, f"ProjectX user hub failed: {exc}; retrying")
-                self._hub_open.clear()
-                self._supervise()
+        except Exception as exc:  # pysignalr gave up (refused, retries spent)
+            self._hub_error = exc
+        if not self._closing and self._hub_open.is_set():
+            # A live hub died: log in again with backoff (a start-up failure
+            # is raised by _start_hub instead).
+            self._hub_open.clear()
+            self._set(ConnectionState.DOWN, f"ProjectX user hub failed: {self._hub_error}")
+            self._supervise()
 
     def _supervise(self) -> None:
         if self._supervisor is None or self._supervisor.done():
@@ -274,8 +290,16 @@ class LoginSession:
             return None
         assert self._client is not None
         where = f"ProjectX {endpoint} (login {self.config.login_id})"
+        # Order calls go through _make_request, which makes one attempt and turns
+        # any doubt into OrderSubmissionUncertainError; reads make one plain
+        # attempt (_make_request would retry them with sleeps, 60 s after a 429).
+        request = (
+            self._client._make_request
+            if endpoint in MUTATING_ENDPOINTS
+            else self._client._execute_http_request
+        )
         try:
-            answer = await self._client._execute_http_request("POST", endpoint, data=payload)
+            answer = await request("POST", endpoint, data=payload)
         except OrderSubmissionUncertainError as exc:
             raise UncertainOutcomeError(f"{where}: outcome unknown: {exc}") from exc
         except ProjectXRateLimitError as exc:

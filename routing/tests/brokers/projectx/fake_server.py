@@ -14,8 +14,9 @@ Holds accounts, orders, trades and positions in memory. Market orders fill
 at once at ``prices[contract]``; limit and stop orders rest until
 :meth:`FakeGateway.fill_working`. ``customTag`` is unique per account (a
 second order with the same tag is refused). Faults for tests:
-:meth:`drop` closes every hub connection, ``lose_answers`` accepts the next
-N orders and cuts the connection before answering, ``rate_limit`` requests
+:meth:`drop` closes every hub connection (``refuse_hub`` keeps it shut),
+``lose_answers`` accepts the next N orders and cuts the connection before
+answering, ``drop_after`` does both in the middle of a burst, ``rate_limit`` requests
 per ``rate_window`` seconds answer 429 past the limit (ProjectX: 200 / 60 s).
 """
 
@@ -84,7 +85,13 @@ class FakeGateway:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.lose_answers = 0
+        self.placed = 0
+        # After the ``drop_after``-th order placed: drop the hub and lose the
+        # answers of the orders in flight (``lose_on_drop`` of them).
+        self.drop_after: int | None = None
+        self.lose_on_drop = 0
         self.refuse_hub = False
+        self.silent_hub = False  # push no events (as if the hub lost them)
         self.orders: dict[int, dict[str, Any]] = {}
         self.trades: list[dict[str, Any]] = []
         self.positions: dict[tuple[int, str], tuple[int, Decimal]] = {}
@@ -203,6 +210,11 @@ class FakeGateway:
         if handler is None:
             return web.json_response({"message": f"no endpoint {path}"}, status=404)
         response = await handler(int(account), body)
+        if path == "/Order/place" and json.loads(response.text or "{}").get("success"):
+            self.placed += 1
+            if self.placed == self.drop_after:
+                self.lose_answers += self.lose_on_drop
+                await self.drop()
         if path == "/Order/place" and self.lose_answers > 0 and response.status == 200:
             # Accepted and stored, but the answer never reaches the client.
             self.lose_answers -= 1
@@ -388,6 +400,8 @@ class FakeGateway:
                 await hub.ws.send_str(json.dumps(reply) + RS)
 
     async def _push(self, account: int, target: str, data: dict[str, Any]) -> None:
+        if self.silent_hub:
+            return
         frame = {"type": 1, "target": target, "arguments": [{"action": 1, "data": dict(data)}]}
         text = json.dumps(frame) + RS
         for hub in list(self._hubs):

@@ -97,11 +97,11 @@ async def test_rate_limit_when_exceeded_then_temporary_and_order_sent_once_later
 ) -> None:
     # Arrange: spend the 200 requests of the window on reads.
     account = str(FOLLOWER_A)
-    for _ in range(99):  # 2 reads each, after the 4 of the two logins
+    for _ in range(98):  # 2 reads each, after the 4 of the two logins
         await px.adapter.positions(account)
     with pytest.raises(BrokerTemporaryError, match="429"):
         await px.adapter.positions(account)
-    assert len(px.fake._times) == 200 and px.fake.requests.count("/Position/searchOpen") == 100
+    assert len(px.fake._times) == 200 and px.fake.requests.count("/Position/searchOpen") == 99
     order = OrderRequest(account, "co-429", "MNQH6", Side.BUY, 1, time=T)
     # Act: an order answered 429 is not at ProjectX.
     with pytest.raises(BrokerTemporaryError):

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from routing.brokers.base import OrderRequest, OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryError
-from routing.brokers.logins import LoginAdapter, LoginConfig, LoginState
+from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.projectx import wire
 from routing.brokers.projectx.positions import account_flatten, account_positions
 from routing.brokers.projectx.session import LoginSession, UncertainOutcomeError
@@ -94,6 +94,8 @@ class ProjectXAdapter(LoginAdapter):
         return self._open and any(s.connected for s in self._sessions.values())
 
     async def connect(self) -> None:
+        if not self._open:
+            self._updates = asyncio.Queue()  # a stream ended by disconnect stays ended
         self._open = True
         await self.set_logins(list(self._configs.values()))
 
@@ -141,7 +143,7 @@ class ProjectXAdapter(LoginAdapter):
         session = self._holder(account)
         if session is None:
             raise BrokerFatal(f"no ProjectX login holds account {account!r}")
-        if session.state.state.value == "failed":
+        if session.state.state is ConnectionState.FAILED:
             raise BrokerFatal(
                 f"ProjectX login {session.config.login_id} of account {account!r} failed: "
                 f"{session.state.detail}"

@@ -27,7 +27,6 @@ by the client order id (a superseded modify sends nothing), reads at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +38,7 @@ from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.projectx import wire
+from routing.brokers.projectx.book import OrderBook
 from routing.brokers.projectx.positions import account_flatten, account_positions
 from routing.brokers.projectx.session import LoginSession, UncertainOutcomeError
 from routing.brokers.projectx.symbols import ProjectXSymbolError, contract_id
@@ -73,15 +73,8 @@ class ProjectXAdapter(LoginAdapter):
     ) -> None:
         self._configs = {c.login_id: c for c in logins}
         self._budgets = budgets or (lambda _login_id: Unlimited())
-        self._settle = settle_seconds
-        self._lookback = lookback
+        self._book = OrderBook(settle_seconds=settle_seconds, lookback=lookback)
         self._sessions: dict[int, LoginSession] = {}
-        self._known: dict[tuple[str, str], wire.KnownOrder] = {}
-        self._by_id: dict[int, wire.KnownOrder] = {}
-        self._uncertain: set[tuple[str, str]] = set()
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._changed = asyncio.Condition()
-        self._held: dict[tuple[str, str], int] = {}  # (account, contract id) -> signed size
         self._updates: asyncio.Queue[Any] = asyncio.Queue()
         self._leaders: dict[str, asyncio.Queue[Any]] = {}
         self._seen_trades: set[int] = set()
@@ -91,7 +84,11 @@ class ProjectXAdapter(LoginAdapter):
 
     @property
     def connected(self) -> bool:
-        return self._open and any(s.connected for s in self._sessions.values())
+        """Open, and some login connected (or none given): one login down is
+        that login's accounts' matter (``account_connected``), not every
+        route's on the platform."""
+        sessions = self._sessions.values()
+        return self._open and (not sessions or any(s.connected for s in sessions))
 
     async def connect(self) -> None:
         if not self._open:
@@ -170,46 +167,46 @@ class ProjectXAdapter(LoginAdapter):
             return OrderResult.rejected(coid, str(exc))
         session = self._session(order.account)
         key = (order.account, coid)
-        async with self._lock(key):
-            known = self._known.get(key)
-            if known is None and key in self._uncertain:
+        async with self._book.lock(key):
+            known = self._book.known.get(key)
+            if known is None and key in self._book.uncertain:
                 # The last send may have reached ProjectX: never resend blind.
-                known = await self._find(session, order.account, coid)
+                known = await self._book.find(session, order.account, coid)
             if known is not None and not known.settled and known.order_id is not None:
                 # A repeat answers with the order's current state, not a stale one.
-                known = await self._find(session, order.account, coid) or known
+                known = await self._book.find(session, order.account, coid) or known
             if known is not None:
                 return known.result()
             if priority is None:
-                held = self._held.get((order.account, contract), 0)
+                held = self._book.held.get((order.account, contract), 0)
                 reduces = held != 0 and (held > 0) != (order.side is Side.BUY)
                 priority = Priority.EXIT if reduces else Priority.ENTRY
             payload = wire.place_payload(order, int(order.account), contract)
             try:
                 answer = await session.call("/Order/place", payload, priority)
             except UncertainOutcomeError as exc:
-                self._uncertain.add(key)
+                self._book.uncertain.add(key)
                 raise BrokerTemporaryError(
                     f"order {coid}: {exc}; it will be looked up by customTag before any resend"
                 ) from exc
             except BrokerRejected as exc:
                 # A repeat of an order ProjectX already holds (customTag is unique
                 # per account) is refused: answer with the first order.
-                found = await self._find(session, order.account, coid)
+                found = await self._book.find(session, order.account, coid)
                 if found is not None:
                     return found.result()
                 return OrderResult.rejected(coid, f"{order.symbol}: {exc.reason}")
             assert answer is not None
-            known = self._remember(order.account, coid, {"id": int(answer["orderId"])})
-            self._uncertain.discard(key)
-            await self._settled(session, known, order.order_type is OrderType.MARKET)
+            known = self._book.remember(order.account, coid, {"id": int(answer["orderId"])})
+            self._book.uncertain.discard(key)
+            await self._book.settle(session, known, order.order_type is OrderType.MARKET)
             return known.result()
 
     async def query_order(self, account: str, client_order_id: str) -> OrderResult | None:
         session = self._session(account)
-        known = self._known.get((account, client_order_id))
+        known = self._book.known.get((account, client_order_id))
         if known is None or not known.settled:
-            known = await self._find(session, account, client_order_id)
+            known = await self._book.find(session, account, client_order_id)
         return None if known is None else known.result()
 
     async def cancel_order(
@@ -219,16 +216,16 @@ class ProjectXAdapter(LoginAdapter):
 
     async def _cancel(self, account: str, coid: str, priority: Priority) -> OrderResult | None:
         session = self._session(account)
-        known = await self._current(session, account, coid)
+        known = await self._book.current(session, account, coid)
         if known is None or known.settled:
             return None if known is None else known.result()
         payload = {"accountId": int(account), "orderId": known.order_id}
         try:
             await session.call("/Order/cancel", payload, priority)
         except BrokerRejected as exc:
-            await self._refresh(session, known)
+            await self._book.refresh(session, known)
             return known.result(reason=exc.reason)
-        await self._settled(session, known, True)
+        await self._book.settle(session, known, True)
         return known.result()
 
     async def modify_order(
@@ -242,7 +239,7 @@ class ProjectXAdapter(LoginAdapter):
         time: datetime | None = None,
     ) -> OrderResult | None:
         session = self._session(account)
-        known = await self._current(session, account, client_order_id)
+        known = await self._book.current(session, account, client_order_id)
         if known is None or known.settled:
             return None if known is None else known.result()
         assert known.order is not None
@@ -262,82 +259,14 @@ class ProjectXAdapter(LoginAdapter):
                 "/Order/modify", payload, Priority.MODIFY, key=client_order_id
             )
         except BrokerRejected as exc:
-            await self._refresh(session, known)
+            await self._book.refresh(session, known)
             return known.result(reason=exc.reason)
         if answer is None:
             return known.result(reason="superseded by a newer modification of this order")
-        await self._refresh(session, known)
+        await self._book.refresh(session, known)
         return known.result()
 
     # -- order state ------------------------------------------------------------
-
-    def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
-    def _remember(self, account: str, coid: str, order: dict[str, Any]) -> wire.KnownOrder:
-        known = self._known.get((account, coid))
-        if known is None:
-            known = self._known[(account, coid)] = wire.KnownOrder(account, coid)
-        if known.order is None or known.order_id != int(order["id"]) or "status" in order:
-            known.order = {**(known.order or {}), **order}
-        self._by_id[int(order["id"])] = known
-        return known
-
-    async def _current(
-        self, session: LoginSession, account: str, coid: str
-    ) -> wire.KnownOrder | None:
-        known = self._known.get((account, coid))
-        if known is None or known.order is None or "status" not in known.order:
-            known = await self._find(session, account, coid)
-        return known
-
-    async def _find(self, session: LoginSession, account: str, coid: str) -> wire.KnownOrder | None:
-        """Look ``coid`` up at ProjectX by ``customTag`` (orders, then its trades)."""
-        start = datetime.now(UTC) - self._lookback
-        answer = await session.call(
-            "/Order/search",
-            {"accountId": int(account), "startTimestamp": start.isoformat()},
-            Priority.QUERY,
-        )
-        match = [o for o in (answer or {}).get("orders") or [] if o.get("customTag") == coid]
-        self._uncertain.discard((account, coid))
-        if not match:
-            return None
-        known = self._remember(account, coid, match[0])
-        await self._trades_of(session, known)
-        return known
-
-    async def _refresh(self, session: LoginSession, known: wire.KnownOrder) -> None:
-        found = await self._find(session, known.account, known.client_order_id)
-        if found is None:
-            raise BrokerTemporaryError(f"order {known.client_order_id} vanished at ProjectX")
-
-    async def _trades_of(self, session: LoginSession, known: wire.KnownOrder) -> None:
-        assert known.order is not None
-        if not int(known.order.get("fillVolume") or 0):
-            return
-        start = datetime.now(UTC) - self._lookback
-        answer = await session.call(
-            "/Trade/search",
-            {"accountId": int(known.account), "startTimestamp": start.isoformat()},
-            Priority.QUERY,
-        )
-        for trade in (answer or {}).get("trades") or []:
-            if trade.get("orderId") == known.order_id:
-                known.trades[int(trade["id"])] = trade
-
-    async def _settled(self, session: LoginSession, known: wire.KnownOrder, wait: bool) -> None:
-        """Wait up to ``settle_seconds`` for the hub to report ``known`` final
-        (when ``wait``), else read it over REST."""
-        if wait:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settle), self._changed:
-                    await self._changed.wait_for(lambda: known.settled)
-        if not known.settled and (known.order is None or "status" not in known.order or wait):
-            await self._refresh(session, known)
 
     # -- the user hub -------------------------------------------------------------
 
@@ -353,18 +282,18 @@ class ProjectXAdapter(LoginAdapter):
             elif target == "GatewayUserPosition":
                 account, contract = str(data["accountId"]), str(data["contractId"])
                 sign = 1 if data.get("type") == 1 else -1
-                self._held[(account, contract)] = sign * int(data.get("size") or 0)
+                self._book.held[(account, contract)] = sign * int(data.get("size") or 0)
         except (KeyError, ValueError, TypeError) as exc:
             logger.error("ProjectX %s event not understood (%s): %r", target, exc, data)
             return
-        async with self._changed:
-            self._changed.notify_all()
+        async with self._book.changed:
+            self._book.changed.notify_all()
 
     def _hub_order(self, data: dict[str, Any]) -> None:
-        known = self._by_id.get(int(data["id"]))
+        known = self._book.by_id.get(int(data["id"]))
         tag = data.get("customTag")
         if known is None and tag:
-            known = self._remember(str(data["accountId"]), str(tag), data)
+            known = self._book.remember(str(data["accountId"]), str(tag), data)
         elif known is not None:
             known.order = {**(known.order or {}), **data}
         if known is not None and known.order is not None and "status" in known.order:
@@ -372,7 +301,7 @@ class ProjectXAdapter(LoginAdapter):
 
     def _hub_trade(self, data: dict[str, Any]) -> None:
         trade_id = int(data["id"])
-        known = self._by_id.get(int(data["orderId"])) if data.get("orderId") else None
+        known = self._book.by_id.get(int(data["orderId"])) if data.get("orderId") else None
         if known is not None:
             known.trades[trade_id] = data
             if known.order is not None and "status" in known.order:
@@ -400,10 +329,12 @@ class ProjectXAdapter(LoginAdapter):
         session = self._sessions.get(login_id)
         if session is None:
             return
-        stale = [k for k in self._known.values() if not k.settled and k.account in session.accounts]
+        stale = [
+            k for k in self._book.known.values() if not k.settled and k.account in session.accounts
+        ]
         for known in stale:
             try:
-                found = await self._find(session, known.account, known.client_order_id)
+                found = await self._book.find(session, known.account, known.client_order_id)
             except (BrokerTemporaryError, BrokerRejected) as exc:
                 logger.warning("ProjectX catch-up of %s failed: %s", known.client_order_id, exc)
                 continue
@@ -446,7 +377,7 @@ class ProjectXAdapter(LoginAdapter):
     # -- positions --------------------------------------------------------------
 
     async def positions(self, account: str) -> list[PositionSnapshot]:
-        return await account_positions(self._session(account), account, self._held)
+        return await account_positions(self._session(account), account, self._book.held)
 
     async def flatten(
         self, account: str, symbol: str | None = None, *, time: datetime | None = None

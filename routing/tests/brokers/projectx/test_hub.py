@@ -59,8 +59,8 @@ async def test_positions_when_filled_then_signed_with_realized_pnl(px: Setup) ->
     assert rows[0].realized_pnl == Decimal("10.0")
     assert rows[0].mark is None  # ProjectX gives no mark: unknown, not zero
     # The hub's position events told the adapter the sizes: a sell now reduces.
-    assert px.adapter._held[(str(FOLLOWER_A), MNQ)] == 2
-    assert px.adapter._held[(str(FOLLOWER_A), ENQ)] == -1
+    assert px.adapter._book.held[(str(FOLLOWER_A), MNQ)] == 2
+    assert px.adapter._book.held[(str(FOLLOWER_A), ENQ)] == -1
 
 
 @pytest.mark.asyncio

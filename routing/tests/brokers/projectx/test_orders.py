@@ -64,8 +64,8 @@ async def test_place_when_adapter_forgot_then_duplicate_tag_answered_with_first(
 ) -> None:
     # Arrange: the order exists at ProjectX; a fresh adapter knows nothing of it.
     await px.adapter.place_order(_market("co-1"))
-    px.adapter._known.clear()
-    px.adapter._by_id.clear()
+    px.adapter._book.known.clear()
+    px.adapter._book.by_id.clear()
     # Act
     again = await px.adapter.place_order(_market("co-1"))
     # Assert: ProjectX refused the repeated customTag; the first order is returned.
@@ -132,7 +132,7 @@ async def test_limit_order_when_modified_then_cancelled(px: Setup) -> None:
 async def test_query_when_never_sent_then_none(px: Setup) -> None:
     assert await px.adapter.query_order(str(FOLLOWER_A), "nope") is None
     await px.adapter.place_order(_market("co-q"))
-    px.adapter._known.clear()
+    px.adapter._book.known.clear()
     found = await px.adapter.query_order(str(FOLLOWER_A), "co-q")
     assert found is not None and found.status is OrderStatus.FILLED
     assert found.filled_qty == 2 and len(found.fills) == 1

@@ -78,6 +78,9 @@ class ProjectXAdapter(LoginAdapter):
         self._updates: asyncio.Queue[Any] = asyncio.Queue()
         self._leaders: dict[str, asyncio.Queue[Any]] = {}
         self._seen_trades: set[int] = set()
+        # When each leader stream began: a catch-up never reaches further back
+        # (executions before it are reconciliation's, never copied late).
+        self._leader_since: dict[str, datetime] = {}
         self._open = False
 
     # -- logins ---------------------------------------------------------------
@@ -341,7 +344,7 @@ class ProjectXAdapter(LoginAdapter):
             if found is not None and found.order is not None and "status" in found.order:
                 self._updates.put_nowait(found.result())
         for account in sorted(a for a in session.accounts if a in self._leaders):
-            start = datetime.now(UTC) - timedelta(hours=12)
+            start = self._leader_since[account]
             try:
                 answer = await session.call(
                     "/Trade/search",
@@ -352,7 +355,8 @@ class ProjectXAdapter(LoginAdapter):
                 logger.warning("ProjectX catch-up of account %s failed: %s", account, exc)
                 continue
             for trade in sorted((answer or {}).get("trades") or [], key=lambda t: t["id"]):
-                self._hub_trade(trade)
+                if wire.timestamp(trade["creationTimestamp"]) >= start:
+                    self._hub_trade(trade)
 
     # -- streams ------------------------------------------------------------------
 
@@ -365,7 +369,10 @@ class ProjectXAdapter(LoginAdapter):
 
     async def leader_events(self, account: str) -> AsyncIterator[LeaderFill | LeaderOrder]:
         self._session(account)
-        queue = self._leaders.setdefault(account, asyncio.Queue())
+        queue = self._leaders.get(account)
+        if queue is None:
+            queue = self._leaders[account] = asyncio.Queue()
+            self._leader_since[account] = datetime.now(UTC)
         while True:
             item = await queue.get()
             if item is _END:

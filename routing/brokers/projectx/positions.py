@@ -60,8 +60,8 @@ async def account_positions(
             Decimal(0) if pnl is None else wire.decimal(pnl, f"trade {trade['id']} pnl")
         )
     rows: dict[str, PositionSnapshot] = {}
-    for contract in [k for k in held if k[0] == account]:
-        held[contract] = 0
+    for key in [k for k in held if k[0] == account]:
+        held[key] = 0
     for position in (answer or {}).get("positions") or []:
         contract = str(position["contractId"])
         qty = int(position["size"]) * (1 if position.get("type") == 1 else -1)

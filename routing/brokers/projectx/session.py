@@ -156,10 +156,8 @@ class LoginSession:
             check=False,
         )
         if answer is None or not answer.get("success") or not answer.get("token"):
-            raise BrokerFatal(
-                f"ProjectX refused login {self.config.login_id}: "
-                f"{answer.get('errorMessage') or 'invalid username or API key'}"
-            )
+            why = (answer or {}).get("errorMessage") or "invalid username or API key"
+            raise BrokerFatal(f"ProjectX refused login {self.config.login_id}: {why}")
         self._client.session_token = answer["token"]
         self._client.headers["Authorization"] = f"Bearer {answer['token']}"
         self._client._authenticated = True
@@ -293,13 +291,15 @@ class LoginSession:
         # Order calls go through _make_request, which makes one attempt and turns
         # any doubt into OrderSubmissionUncertainError; reads make one plain
         # attempt (_make_request would retry them with sleeps, 60 s after a 429).
-        request = (
-            self._client._make_request
-            if endpoint in MUTATING_ENDPOINTS
-            else self._client._execute_http_request
-        )
+        client = self._client
         try:
-            answer = await request("POST", endpoint, data=payload)
+            if endpoint in MUTATING_ENDPOINTS:
+                answer = await client._make_request("POST", endpoint, data=payload)
+            else:
+                # The SDK types its mixin methods' self as a protocol ProjectX meets.
+                answer = await client._execute_http_request(  # type: ignore[misc]
+                    "POST", endpoint, data=payload
+                )
         except OrderSubmissionUncertainError as exc:
             raise UncertainOutcomeError(f"{where}: outcome unknown: {exc}") from exc
         except ProjectXRateLimitError as exc:

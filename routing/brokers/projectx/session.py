@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +103,7 @@ class LoginSession:
         return self._state.state is ConnectionState.CONNECTED
 
     def _set(self, state: ConnectionState, detail: str = "") -> None:
+        detail = redact(detail)
         if state is not self._state.state or detail != self._state.detail:
             self._state = LoginState(self.config.login_id, state, _now(), detail)
             if self.history[-1] is not state:
@@ -194,7 +196,7 @@ class LoginSession:
         opened.cancel()
         if not self._hub_open.is_set():
             self._hub_task.cancel()
-            why = self._hub_error or "timed out"
+            why = redact(str(self._hub_error or "timed out"))
             raise BrokerTemporaryError(
                 f"ProjectX login {self.config.login_id}: user hub did not open: {why}"
             )
@@ -316,6 +318,14 @@ class LoginSession:
             code = answer.get("errorCode")
             raise BrokerRejected(f"ProjectX refused (code {code}): {answer.get('errorMessage')}")
         return answer
+
+
+_TOKEN = re.compile(r"(access_token=)[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with any hub URL's session token hidden (it rides in the URL)."""
+    return _TOKEN.sub(r"\1<hidden>", text)
 
 
 def _now() -> datetime:

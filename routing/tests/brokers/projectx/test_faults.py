@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -11,7 +12,7 @@ from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
 from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState
 from routing.brokers.projectx.adapter import ProjectXAdapter
-from routing.engine.types import LeaderFill, Side
+from routing.engine.types import LeaderFill, OrderType, Side
 from routing.tests.brokers.projectx.conftest import (
     FOLLOWER_A,
     FOLLOWER_B,
@@ -174,3 +175,47 @@ async def test_login_down_when_requested_then_temporary_then_back_with_catch_up(
     ]
     await px.adapter.disconnect()
     await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.asyncio
+async def test_order_filled_while_hub_down_when_back_then_update_streamed(px: Setup) -> None:
+    # Arrange: a resting order; the hub goes down and stays refused.
+    seen: list[OrderResult] = []
+
+    async def consume() -> None:
+        async for update in px.adapter.order_updates():
+            seen.append(update)
+
+    task = asyncio.create_task(consume())
+    resting = OrderRequest(
+        str(FOLLOWER_A), "co-rest", "MNQH6", Side.BUY, 1, OrderType.LIMIT,
+        limit_price=Decimal("21500.00"), time=T,
+    )  # fmt: skip
+    placed = await px.adapter.place_order(resting)
+    px.fake.refuse_hub = True
+    await px.fake.drop()
+    await eventually(lambda: states(px.adapter)[2] is ConnectionState.DOWN)
+    # Act: it fills at ProjectX while no event can reach the adapter.
+    await px.fake.fill_working(int(placed.broker_order_id or 0), Decimal("21500.00"))
+    px.fake.refuse_hub = False
+    # Assert: read back after the reconnect and streamed.
+    await eventually(lambda: any(u.status is OrderStatus.FILLED for u in seen), 10)
+    assert seen[-1].client_order_id == "co-rest" and seen[-1].filled_qty == 1
+    await px.adapter.disconnect()
+    await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.asyncio
+async def test_set_logins_when_changed_then_only_that_login_reopened(px: Setup) -> None:
+    logins_before = px.fake.requests.count("/Auth/loginKey")
+    lead = login(px.fake.url, 1, "lead-trader", "key-lead", [LEADER])
+    copy = login(px.fake.url, 2, "copy-trader", "key-copy", [FOLLOWER_A])  # B dropped
+    await px.adapter.set_logins([lead, copy])
+    assert px.fake.requests.count("/Auth/loginKey") == logins_before + 1
+    assert px.adapter.account_connected(str(FOLLOWER_A))
+    with pytest.raises(BrokerFatal, match=str(FOLLOWER_B)):
+        await px.adapter.place_order(OrderRequest(str(FOLLOWER_B), "x", "MNQH6", Side.BUY, 1))
+    await px.adapter.set_logins([copy])
+    assert [s.login_id for s in px.adapter.login_states()] == [2]
+    assert not px.adapter.account_connected(str(LEADER))
+    await eventually(lambda: px.fake.hub_count() == 1)

@@ -17,6 +17,21 @@ outcome is unknown (the SDK's ``OrderSubmissionUncertainError``) raises
 only when ProjectX has no such order. A refused placement is looked up the
 same way, so a repeat after a restart returns the first order.
 
+Building it in the engine worker: ``ProjectXAdapter(logins, budgets=...)``
+with one :class:`~routing.brokers.logins.LoginConfig` per stored ProjectX
+login (``platform="projectx"``, ``credentials={"username", "api_key"}``
+decrypted, ``accounts`` = the ProjectX account ids of that login's broker
+accounts, ``endpoint`` ``None`` for TopstepX or the firm's Gateway base
+URL: REST at ``<endpoint>/api``, the user hub at ``<endpoint>/hubs/user``),
+registered as ``AdapterRegistry({..., "projectx": adapter})``; later login
+changes go through :meth:`set_logins`. A ProjectX leader's fills come from
+``leader_events(external_id)`` like the paper leader's.
+
+Not mirrored: a leader's working orders (``stream_leader_orders`` is off).
+ProjectX order events carry no link from a bracket's stop and target to
+their entry, so a leg could not be told from a standalone order and its
+mirror would exit followers twice; followers copy the legs' fills instead.
+
 Every request spends from its login's budget first: flatten and its
 cancels at ``FLATTEN``, cancels and orders that reduce the known position
 at ``EXIT``, other orders at ``ENTRY``, modifications at ``MODIFY`` keyed
@@ -140,6 +155,8 @@ class ProjectXAdapter(LoginAdapter):
         return None
 
     def _session(self, account: str) -> LoginSession:
+        if not account.isdigit():
+            raise BrokerFatal(f"ProjectX account ids are numbers, got {account!r}")
         session = self._holder(account)
         if session is None:
             raise BrokerFatal(f"no ProjectX login holds account {account!r}")
@@ -226,8 +243,9 @@ class ProjectXAdapter(LoginAdapter):
         try:
             await session.call("/Order/cancel", payload, priority)
         except BrokerRejected as exc:
+            # Refused because it filled or ended meanwhile: the final result, unchanged.
             await self._book.refresh(session, known)
-            return known.result(reason=exc.reason)
+            return known.result() if known.settled else known.result(reason=exc.reason)
         await self._book.settle(session, known, True)
         return known.result()
 
@@ -262,8 +280,9 @@ class ProjectXAdapter(LoginAdapter):
                 "/Order/modify", payload, Priority.MODIFY, key=client_order_id
             )
         except BrokerRejected as exc:
+            # Refused because it filled or ended meanwhile: the final result, unchanged.
             await self._book.refresh(session, known)
-            return known.result(reason=exc.reason)
+            return known.result() if known.settled else known.result(reason=exc.reason)
         if answer is None:
             return known.result(reason="superseded by a newer modification of this order")
         await self._book.refresh(session, known)

@@ -136,3 +136,30 @@ async def test_query_when_never_sent_then_none(px: Setup) -> None:
     found = await px.adapter.query_order(str(FOLLOWER_A), "co-q")
     assert found is not None and found.status is OrderStatus.FILLED
     assert found.filled_qty == 2 and len(found.fills) == 1
+
+
+@pytest.mark.asyncio
+async def test_cancel_when_filled_unseen_then_final_result_unchanged(px: Setup) -> None:
+    # Arrange: a resting order fills at ProjectX while the hub tells nothing.
+    order = OrderRequest(
+        str(FOLLOWER_A), "co-f", "MNQH6", Side.BUY, 1, OrderType.LIMIT,
+        limit_price=Decimal("21500.00"), time=T,
+    )  # fmt: skip
+    placed = await px.adapter.place_order(order)
+    px.fake.silent_hub = True
+    await px.fake.fill_working(int(placed.broker_order_id or 0), Decimal("21500.00"))
+    # Act: ProjectX refuses the cancel (not open).
+    result = await px.adapter.cancel_order(str(FOLLOWER_A), "co-f")
+    # Assert
+    assert result is not None and result.status is OrderStatus.FILLED
+    assert (result.filled_qty, result.reason) == (1, "")
+    modified = await px.adapter.modify_order(str(FOLLOWER_A), "co-f", qty=3)
+    assert modified == result
+
+
+@pytest.mark.asyncio
+async def test_account_not_a_number_when_placed_then_fatal(px: Setup) -> None:
+    from routing.brokers.errors import BrokerFatal
+
+    with pytest.raises(BrokerFatal, match="numbers"):
+        await px.adapter.place_order(OrderRequest("PRAC-1", "x", "MNQH6", Side.BUY, 1))

@@ -24,11 +24,14 @@ backoff (:data:`BACKOFF_FIRST` doubling to :data:`BACKOFF_MAX` seconds).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from project_x_py import ProjectX
@@ -56,6 +59,7 @@ logging.getLogger("pysignalr.transport").setLevel(logging.WARNING)
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HUB_OPEN_TIMEOUT = 10.0
+TOKEN_RENEW_BEFORE = timedelta(minutes=30)
 HUB_EVENTS = ("GatewayUserOrder", "GatewayUserTrade", "GatewayUserPosition")
 
 HubHandler = Callable[[str, Any], Awaitable[None]]
@@ -160,9 +164,7 @@ class LoginSession:
         if answer is None or not answer.get("success") or not answer.get("token"):
             why = (answer or {}).get("errorMessage") or "invalid username or API key"
             raise BrokerFatal(f"ProjectX refused login {self.config.login_id}: {why}")
-        self._client.session_token = answer["token"]
-        self._client.headers["Authorization"] = f"Bearer {answer['token']}"
-        self._client._authenticated = True
+        self._use_token(str(answer["token"]))
         found = await self._send("/Account/search", {"onlyActiveAccounts": True}, Priority.QUERY)
         ids = {str(a["id"]) for a in (found or {}).get("accounts") or []}
         self.accounts = frozenset(a for a in self.config.accounts if a in ids)
@@ -170,6 +172,30 @@ class LoginSession:
         if absent:
             logger.warning("ProjectX login %s: accounts %s not found", self.config.login_id, absent)
         await self._start_hub()
+
+    def _use_token(self, token: str) -> None:
+        """Send ``token`` from now on; its JWT ``exp`` says when to renew it."""
+        assert self._client is not None
+        self._client.session_token = token
+        self._client.headers["Authorization"] = f"Bearer {token}"
+        self._client._authenticated = True
+        self._client.token_expiry = _jwt_expiry(token)
+
+    async def _renew_token(self) -> None:
+        """Renew the session token (``POST /Auth/validate``) when it expires
+        within :data:`TOKEN_RENEW_BEFORE` (ProjectX tokens last about a day);
+        a refused renewal takes the login down to log in again."""
+        assert self._client is not None
+        expiry = self._client.token_expiry
+        if expiry is None or expiry - _now() > TOKEN_RENEW_BEFORE:
+            return
+        answer = await self._send("/Auth/validate", {}, Priority.QUERY, check=False)
+        token = (answer or {}).get("newToken") or (answer or {}).get("token")
+        if not (answer or {}).get("success") or not isinstance(token, str) or not token:
+            self._set(ConnectionState.DOWN, "ProjectX session expired; logging in again")
+            self._supervise()
+            raise BrokerTemporaryError(f"ProjectX login {self.config.login_id}: session expired")
+        self._use_token(token)
 
     async def _start_hub(self) -> None:
         assert self._client is not None
@@ -275,6 +301,7 @@ class LoginSession:
             raise BrokerTemporaryError(
                 f"ProjectX login {self.config.login_id} is {s.state.value}: {s.detail}"
             )
+        await self._renew_token()
         return await self._send(endpoint, payload, priority, key=key)
 
     async def _send(
@@ -326,6 +353,18 @@ _TOKEN = re.compile(r"(access_token=)[^&\s'\"]+")
 def redact(text: str) -> str:
     """``text`` with any hub URL's session token hidden (it rides in the URL)."""
     return _TOKEN.sub(r"\1<hidden>", text)
+
+
+def _jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` of a JWT as aware UTC, ``None`` when the token carries none."""
+    parts = token.split(".")
+    if len(parts) < 2:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
 
 
 def _now() -> datetime:

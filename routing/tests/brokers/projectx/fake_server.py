@@ -182,6 +182,10 @@ class FakeGateway:
         user = self._user(request)
         if user is None:
             return web.json_response({"message": "unauthorized"}, status=401)
+        if path == "/Auth/validate":
+            token = _jwt(user)
+            self._tokens[token] = user
+            return _ok(newToken=token)
         if path == "/Account/search":
             accounts = [
                 {

@@ -219,3 +219,15 @@ async def test_set_logins_when_changed_then_only_that_login_reopened(px: Setup) 
     assert [s.login_id for s in px.adapter.login_states()] == [2]
     assert not px.adapter.account_connected(str(LEADER))
     await eventually(lambda: px.fake.hub_count() == 1)
+
+
+@pytest.mark.asyncio
+async def test_token_near_expiry_when_requesting_then_renewed_first(px: Setup) -> None:
+    session = px.adapter._sessions[2]
+    assert session._client is not None and session._client.token_expiry is not None
+    old = session._client.session_token
+    session._client.token_expiry = datetime.now(UTC)  # about to expire
+    await px.adapter.positions(str(FOLLOWER_A))
+    assert px.fake.requests[-3:] == ["/Auth/validate", "/Position/searchOpen", "/Trade/search"]
+    assert session._client.session_token != old
+    assert session._client.token_expiry > datetime.now(UTC)

@@ -91,6 +91,7 @@ class ProjectXAdapter(LoginAdapter):
         self._book = OrderBook(settle_seconds=settle_seconds, lookback=lookback)
         self._sessions: dict[int, LoginSession] = {}
         self._updates: asyncio.Queue[Any] = asyncio.Queue()
+        self._update_streams = 0
         self._leaders: dict[str, asyncio.Queue[Any]] = {}
         self._seen_trades: set[int] = set()
         # When each leader stream began: a catch-up never reaches further back
@@ -109,8 +110,6 @@ class ProjectXAdapter(LoginAdapter):
         return self._open and (not sessions or any(s.connected for s in sessions))
 
     async def connect(self) -> None:
-        if not self._open:
-            self._updates = asyncio.Queue()  # a stream ended by disconnect stays ended
         self._open = True
         await self.set_logins(list(self._configs.values()))
 
@@ -119,7 +118,8 @@ class ProjectXAdapter(LoginAdapter):
         for session in list(self._sessions.values()):
             await session.close()
         self._sessions.clear()
-        self._updates.put_nowait(_END)
+        for _ in range(self._update_streams):  # each open stream ends
+            self._updates.put_nowait(_END)
         for queue in self._leaders.values():
             queue.put_nowait(_END)
         self._leaders.clear()
@@ -380,11 +380,15 @@ class ProjectXAdapter(LoginAdapter):
     # -- streams ------------------------------------------------------------------
 
     async def order_updates(self) -> AsyncIterator[OrderResult]:
-        while True:
-            item = await self._updates.get()
-            if item is _END:
-                return
-            yield item
+        self._update_streams += 1
+        try:
+            while True:
+                item = await self._updates.get()
+                if item is _END:
+                    return
+                yield item
+        finally:
+            self._update_streams -= 1
 
     async def leader_events(self, account: str) -> AsyncIterator[LeaderFill | LeaderOrder]:
         self._session(account)

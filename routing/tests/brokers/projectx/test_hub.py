@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -103,3 +104,31 @@ async def test_leader_trade_when_pushed_then_leader_fill_keyed_on_trade_id(px: S
     assert fill.price == Decimal("21539.5") and fill.time.tzinfo is not None
     await px.adapter.disconnect()
     await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.asyncio
+async def test_order_updates_when_adapter_reconnected_then_new_stream_gets_updates(
+    px: Setup,
+) -> None:
+    # The engine worker reads order_updates again after a stream ends.
+    first = [u async for u in _ended_stream(px)]
+    assert first == []
+    # The next stream starts while the adapter is still down, then it reconnects.
+    stream = px.adapter.order_updates()
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    await px.adapter.connect()
+    await px.adapter.place_order(OrderRequest(str(FOLLOWER_A), "after", "MNQH6", Side.BUY, 1))
+    update = await asyncio.wait_for(waiting, 5)
+    assert update.client_order_id == "after"
+    await stream.aclose()
+
+
+async def _ended_stream(px: Setup) -> AsyncIterator[OrderResult]:
+    stream = px.adapter.order_updates()
+    task = asyncio.ensure_future(anext(stream, None))
+    await asyncio.sleep(0.01)
+    await px.adapter.disconnect()
+    item = await asyncio.wait_for(task, 5)
+    if item is not None:
+        yield item

@@ -23,7 +23,9 @@ login (``platform="projectx"``, ``credentials={"username", "api_key"}``
 decrypted, ``accounts`` = the ProjectX account ids of that login's broker
 accounts, ``endpoint`` ``None`` for TopstepX or the firm's Gateway base
 URL: REST at ``<endpoint>/api``, the user hub at ``<endpoint>/hubs/user``),
-registered as ``AdapterRegistry({..., "projectx": adapter})``; later login
+registered as ``AdapterRegistry({..., "projectx": adapter})``. ProjectX serves
+demo (practice, evaluation) and funded accounts on one Gateway, so
+``environment`` changes nothing here: the firm's ``endpoint`` does; later login
 changes go through :meth:`set_logins`. A ProjectX leader's fills come from
 ``leader_events(external_id)`` like the paper leader's.
 
@@ -129,6 +131,7 @@ class ProjectXAdapter(LoginAdapter):
         self._configs = wanted
         for login_id in [i for i in self._sessions if i not in wanted]:
             await self._sessions.pop(login_id).close()
+        opening = []
         for login_id, config in wanted.items():
             session = self._sessions.get(login_id)
             if session is not None and _same(session.config, config):
@@ -139,7 +142,8 @@ class ProjectXAdapter(LoginAdapter):
                 config, self._budgets(login_id), self._on_hub, self._hub_opened(login_id)
             )
             self._sessions[login_id] = session
-            await session.open()
+            opening.append(session.open())
+        await asyncio.gather(*opening)  # open() never raises: its state says why
 
     def login_states(self) -> list[LoginState]:
         return [self._sessions[i].state for i in sorted(self._sessions)]

@@ -36,6 +36,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 RS = "\x1e"
+# Dollars per point (CME contract specs), for the trades' profitAndLoss.
+POINT_VALUES = {"MNQ": Decimal(2), "ENQ": Decimal(20), "MES": Decimal(5), "EP": Decimal(50)}
 MARKET, LIMIT, STOP = 2, 1, 4
 OPEN, FILLED, CANCELLED, REJECTED = 1, 2, 3, 5
 
@@ -286,7 +288,8 @@ class FakeGateway:
         held, avg = self.positions.get((account, contract), (0, Decimal(0)))
         pnl: Decimal | None = None
         if held and (held > 0) != (sign > 0):
-            pnl = (price - avg) * min(abs(held), size) * (1 if held > 0 else -1)
+            points = (price - avg) * min(abs(held), size) * (1 if held > 0 else -1)
+            pnl = points * POINT_VALUES.get(contract.split(".")[3], Decimal(1))
         new = held + sign * size
         if new == 0:
             avg = Decimal(0)

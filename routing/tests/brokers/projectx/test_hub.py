@@ -56,8 +56,8 @@ async def test_positions_when_filled_then_signed_with_realized_pnl(px: Setup) ->
     rows = await px.adapter.positions(str(FOLLOWER_A))
     assert [(r.symbol, r.qty) for r in rows] == [("MNQH6", 2), ("NQH6", -1)]
     assert rows[0].avg_price == Decimal("21539.5")
-    # The fake reports profitAndLoss in points x contracts: 10 x 1.
-    assert rows[0].realized_pnl == Decimal("10.0")
+    # ProjectX reports each closing trade's profitAndLoss in dollars: 10 points x 1 x $2.
+    assert rows[0].realized_pnl == Decimal("20.0")
     assert rows[0].mark is None  # ProjectX gives no mark: unknown, not zero
     # The hub's position events told the adapter the sizes: a sell now reduces.
     assert px.adapter._book.held[(str(FOLLOWER_A), MNQ)] == 2

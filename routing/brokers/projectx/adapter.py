@@ -4,10 +4,13 @@ A :class:`~routing.brokers.logins.LoginAdapter`: each login (username + API
 key) is one :class:`~routing.brokers.projectx.session.LoginSession` (one
 auth, one user hub connection) serving many accounts; requests go to the
 login holding the request's account (``BrokerAccount.external_id`` = the
-ProjectX account id). The project-x-py SDK's clients serve one account
-each and its order manager keeps no client order ids, so orders are sent
-through its REST layer here (see :mod:`~routing.brokers.projectx.session`
-for why its lower layers).
+ProjectX account id). Orders go through the project-x-py SDK's REST layer
+(``_make_request``, the call its ``OrderManager.place_order`` makes too):
+the order manager would add instrument look-ups for tick alignment
+(``get_instrument``: requests outside the login's budget), its event bus and
+statistics, and serves one client's account at a time; Copytrade's prices
+arrive on the tick already (the engine rounds them). See
+:mod:`~routing.brokers.projectx.session` for the layers used and why.
 
 Idempotency (ProjectX docs: ``customTag`` is unique per account): every
 order carries ``customTag`` = the client order id. An order call whose
@@ -25,8 +28,8 @@ accounts, ``endpoint`` ``None`` for TopstepX or the firm's Gateway base
 URL: REST at ``<endpoint>/api``, the user hub at ``<endpoint>/hubs/user``),
 registered as ``AdapterRegistry({..., "projectx": adapter})``. ProjectX serves
 demo (practice, evaluation) and funded accounts on one Gateway, so
-``environment`` changes nothing here: the firm's ``endpoint`` does; later login
-changes go through :meth:`set_logins`. A ProjectX leader's fills come from
+``environment`` changes nothing here: the firm's ``endpoint`` does. Later
+login changes go through :meth:`set_logins`. A ProjectX leader's fills come from
 ``leader_events(external_id)`` like the paper leader's.
 
 Not mirrored: a leader's working orders (``stream_leader_orders`` is off).

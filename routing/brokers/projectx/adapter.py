@@ -8,8 +8,8 @@ ProjectX account id). Orders go through the project-x-py SDK's REST layer
 (``_make_request``, the call its ``OrderManager.place_order`` makes too):
 the order manager would add instrument look-ups for tick alignment
 (``get_instrument``: requests outside the login's budget), its event bus and
-statistics, and serves one client's account at a time; the prices Copytrade
-sends are the leader's own, already on the tick. See
+statistics; the prices Copytrade sends are the leader's own, already on the
+tick. See
 :mod:`~routing.brokers.projectx.session` for the layers used and why.
 
 Idempotency (ProjectX docs: ``customTag`` is unique per account): every

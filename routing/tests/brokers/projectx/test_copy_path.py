@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async as sync_to_async
 
 from accounts.models import User
 from accounts.services import broker_account_create
+from routing.brokers.logins import ConnectionState
 from routing.brokers.paper import PaperBroker
 from routing.brokers.projectx.adapter import ProjectXAdapter
 from routing.engine.types import LeaderFill, Side
@@ -168,3 +169,55 @@ async def test_projectx_leader_when_trading_then_paper_followers_copied(
     assert copying.registry.paper.position("paper-b", "MNQH6").qty == 0
     await copying.adapter.disconnect()
     await asyncio.wait_for(task, 5)
+
+
+async def test_drop_during_fan_out_when_copied_then_one_order_per_follower(
+    copying: Copying,
+) -> None:
+    # Arrange: three ProjectX followers; the hub drops at the first order
+    # placed and its answer (and the next one's) are lost.
+    followers = [("projectx", str(a), 1) for a in (FOLLOWER_A, FOLLOWER_B, 203)]
+    leader = await sync_to_async(_route)("paper", "paper-lead", followers)
+    copying.fake.drop_after, copying.fake.lose_on_drop = 1, 1
+    fill = LeaderFill("f1", "paper-lead", "MNQH6", Side.SELL, 1, Decimal("21539.50"), T0)
+    # Act: the worker retries the orders whose outcome was unknown.
+    await copying.worker.handle_leader_fill(leader, fill, source="test")
+    # Assert: every follower holds one order with its copy order's id, all filled.
+    orders = await sync_to_async(_orders)()
+    assert [(a, s, q) for a, _, s, q in orders[:2]] == [
+        (str(FOLLOWER_A), "filled", 1),
+        (str(FOLLOWER_B), "filled", 1),
+    ]
+    # Account 203 is not in this worker's logins: refused, never sent.
+    assert orders[2][0] == "203" and orders[2][2] == "rejected"
+    assert copying.fake.tags(FOLLOWER_A) == [orders[0][1]]
+    assert copying.fake.tags(FOLLOWER_B) == [orders[1][1]]
+    assert copying.fake.tags(203) == []
+    assert copying.fake.requests.count("/Order/place") == 2
+    assert copying.fake.lose_answers == 0  # the first answer was lost
+    assert ConnectionState.DOWN in copying.adapter._sessions[2].history
+
+
+async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(
+    copying: Copying,
+) -> None:
+    # Arrange: a copy order claimed (SENT) and placed by a worker that died
+    # before recording the answer.
+    from routing.services.leader_events import leader_event_ingest
+    from routing.services.orders import copy_order_claim
+
+    leader = await sync_to_async(_route)("paper", "paper-lead", [("projectx", str(FOLLOWER_A), 2)])
+    fill = LeaderFill("f1", "paper-lead", "MNQH6", Side.BUY, 1, Decimal("21539.50"), T0)
+    ingested = await sync_to_async(leader_event_ingest)(account=leader, fill=fill, source="test")
+    order_id = ingested.pending_order_ids[0]
+    claimed = await sync_to_async(copy_order_claim)(order_id=order_id)
+    assert claimed is not None
+    await copying.adapter.place_order(claimed.request)
+    copying.adapter._book.known.clear()  # a new process knows nothing
+    # Act
+    await EngineWorker(copying.registry).recover()
+    # Assert: recorded from ProjectX's answer; ProjectX holds one order.
+    order = await sync_to_async(CopyOrder.objects.get)(pk=order_id)
+    assert (order.status, order.client_order_id) == ("filled", claimed.request.client_order_id)
+    assert copying.fake.requests.count("/Order/place") == 1
+    assert copying.fake.position(FOLLOWER_A, MNQ) == 2

@@ -1,0 +1,1 @@
+"""The ProjectX Gateway adapter (TopstepX and other ProjectX prop firms)."""

@@ -32,6 +32,7 @@ from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.tradovate.book import Change, EntityBook
 from routing.brokers.tradovate.orders import Login, OrdersMixin
+from routing.brokers.tradovate.positions import PositionsMixin
 from routing.brokers.tradovate.session import LOCKOUT_SECONDS, RENEW_MARGIN, TradovateSession
 from routing.brokers.tradovate.stream import LoginRunner
 from routing.engine.symbols import parse_contract
@@ -54,7 +55,7 @@ class _Entry:
     runner: LoginRunner
 
 
-class TradovateAdapter(OrdersMixin, LoginAdapter):
+class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
     """Tradovate behind :class:`~routing.brokers.logins.LoginAdapter`.
 
     ``specs`` maps product roots to :class:`ContractSpec`: an order in any
@@ -190,20 +191,19 @@ class TradovateAdapter(OrdersMixin, LoginAdapter):
         )
 
     def _entry_for(self, account: str) -> _Entry | None:
+        # Only the accounts a login is configured for: the same Tradovate user
+        # may list more accounts, but the worker acts for these alone.
         for login_id, config in self._configs.items():
-            entry = self._entries.get(login_id)
-            if account in config.accounts or (
-                entry is not None and account in entry.login.session.accounts
-            ):
-                return entry
+            if account in config.accounts:
+                return self._entries.get(login_id)
         return None
 
     def _login_for(self, account: str) -> tuple[Login, int]:
+        if not any(account in c.accounts for c in self._configs.values()):
+            raise BrokerFatal(f"no Tradovate login holds account {account!r}")
         entry = self._entry_for(account)
         if entry is None:
-            if not self._started:
-                raise BrokerTemporaryError("Tradovate adapter is not connected: call connect()")
-            raise BrokerFatal(f"no Tradovate login holds account {account!r}")
+            raise BrokerTemporaryError("Tradovate adapter is not connected: call connect()")
         session = entry.login.session
         account_id = session.accounts.get(account)
         if account_id is None:
@@ -262,7 +262,7 @@ class TradovateAdapter(OrdersMixin, LoginAdapter):
         account no login holds, ``BrokerTemporaryError`` when not connected."""
         if not self._started:
             raise BrokerTemporaryError("Tradovate adapter is not connected: call connect()")
-        if self._entry_for(account) is None:
+        if not any(account in c.accounts for c in self._configs.values()):
             raise BrokerFatal(f"no Tradovate login holds account {account!r}")
         self.watch_leader(account)
         generation = self._generation

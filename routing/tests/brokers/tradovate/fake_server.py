@@ -6,9 +6,10 @@ websocket's ``o``/``h``/``a[...]`` framing, ``authorize`` and
 ``user/syncrequest`` with ``props`` pushes) over the books of
 :class:`FakeExchange`. Faults a test can ask for: :meth:`drop_websockets`
 (now, or after the n-th order), a penalty ticket past a request rate
-(``penalise_after``), a 429 to every request (``answer_429``), and orders
+(``penalise_after``), a 429 to every request (``answer_429``), orders
 accepted whose answer is lost (``lose_answers``: the request hangs past
-the client's timeout).
+the client's timeout) and orders lost before they arrive
+(``lose_requests``: hangs likewise, nothing stored).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class FakeTradovate:
     token_seconds: float = 5400.0
     answer_429: bool = False
     lose_answers: int = 0
+    lose_requests: int = 0
     drop_after_orders: int | None = None
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     tokens: dict[str, tuple[int, datetime]] = field(default_factory=dict)
@@ -178,6 +180,9 @@ class FakeTradovate:
         ex = self.exchange
         mine = ex.user_accounts(user_id)
         if path == "/order/placeorder":
+            if self.lose_requests > 0:
+                self.lose_requests -= 1
+                return 200, None, True  # lost before the broker saw it
             answer = ex.place(user_id, body)
             self._orders_placed += 1
             if self.drop_after_orders is not None and self._orders_placed >= self.drop_after_orders:

@@ -31,7 +31,6 @@ async def test_connect_when_credentials_good_then_connected_and_accounts_listed(
     assert state.state == ConnectionState.CONNECTED, state.detail
     assert adapter.connected
     assert all(adapter.account_connected(name) for name in venue.accounts)
-    assert adapter.account_connected(str(venue.accounts["DEMO2"]))  # by id as well
     assert not adapter.account_connected("NOT-MINE")
     assert venue.fake.token_requests == 1
     assert venue.fake.count("/account/list") == 1

@@ -80,6 +80,11 @@ class EntityBook:
             self.contracts[int(entity["id"])] = str(entity["name"])
         return Change()
 
+    def forget_fill(self, fill: FillRecord) -> None:
+        """Drop ``fill`` so the next snapshot brings it as new again (its
+        publication failed: a leader fill must not be lost)."""
+        self.fills.get(fill.order_id, {}).pop(fill.fill_id, None)
+
     def _index(self, order_id: int) -> None:
         order = self.orders.get(order_id)
         client_id = self.commands.get(order_id)

@@ -99,6 +99,13 @@ class LoginRunner:
                     reason = f"{type(exc).__name__}: {exc}"
                 except websockets.WebSocketException as exc:
                     reason = f"websocket: {exc}"
+                except Exception as exc:
+                    # Crash-only: an unexpected error (a bug, a malformed answer)
+                    # must not end the login silently; it reconnects, loudly.
+                    logger.exception(
+                        "tradovate login %s stream failed", self.session.config.login_id
+                    )
+                    reason = f"unexpected {type(exc).__name__}: {exc}"
                 self._synced.set()  # connect() does not wait past the first attempt
                 if self._was_up:  # a socket that worked starts the backoff again
                     delay, self._was_up = self._first_delay, False
@@ -194,8 +201,18 @@ class LoginRunner:
         # Contracts and commands first: fills and orders name them.
         for entity_type in ("contract", "command", "orderVersion", "order", "position", "fill"):
             for entity in snapshot.get(entity_type + "s", ()) or ():
-                await self._on_change(self.session, self.book.apply(entity_type, entity))
+                await self._handle(self.book.apply(entity_type, entity))
         await self.book.notify()
+
+    async def _handle(self, change: Change) -> None:
+        """Hand ``change`` on; when that fails, its fill is forgotten so the
+        reconnect's snapshot delivers it again, and the error reconnects."""
+        try:
+            await self._on_change(self.session, change)
+        except BaseException:
+            if change.new_fill is not None:
+                self.book.forget_fill(change.new_fill)
+            raise
 
     async def _event(self, message: Any) -> None:
         if not isinstance(message, Mapping) or message.get("e") != "props":
@@ -213,5 +230,5 @@ class LoginRunner:
                 "tradovate %s event unreadable (%s): %s", entity_type, exc, json.dumps(data)[:300]
             )
             return
-        await self._on_change(self.session, change)
+        await self._handle(change)
         await self.book.notify()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from routing.brokers.budget import Priority
 from routing.brokers.logins import Environment, LoginConfig
 from routing.brokers.tradovate import TradovateAdapter
 from routing.contract_specs import SPECS_BY_ROOT
@@ -59,6 +61,31 @@ async def venue() -> AsyncIterator[Venue]:
         yield Venue(fake, url, accounts)
     finally:
         await fake.stop()
+
+
+class RecordingBudget:
+    """An unlimited budget that records what it spent and its penalties."""
+
+    def __init__(self) -> None:
+        self.spent: list[tuple[Priority, str | None]] = []
+        self.penalties: list[float] = []
+
+    async def spend(self, priority: Priority, *, key: str | None = None, cost: int = 1) -> bool:
+        self.spent.append((priority, key))
+        return True
+
+    def used(self) -> tuple[int, int | None]:
+        return len(self.spent), 100
+
+    def penalise(self, seconds: float) -> None:
+        self.penalties.append(seconds)
+
+
+async def until(predicate: Callable[[], bool], seconds: float = 3.0) -> None:
+    """Poll ``predicate`` (a state with no event to wait on) for up to ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
 
 AdapterFactory = Callable[..., TradovateAdapter]

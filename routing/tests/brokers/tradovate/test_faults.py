@@ -19,7 +19,9 @@ from routing.tests.brokers.tradovate.conftest import (
     PASSWORD,
     SYMBOL,
     AdapterFactory,
+    RecordingBudget,
     Venue,
+    until,
 )
 
 
@@ -35,24 +37,6 @@ async def _place_with_retries(adapter: TradovateAdapter, order: OrderRequest) ->
         except BrokerTemporaryError:
             await asyncio.sleep(0.1)
     raise AssertionError(f"{order.client_order_id} never placed")
-
-
-class PenalisedBudget:
-    """An unlimited budget that records what it spent and its penalties."""
-
-    def __init__(self) -> None:
-        self.spent: list[tuple[Priority, str | None]] = []
-        self.penalties: list[float] = []
-
-    async def spend(self, priority: Priority, *, key: str | None = None, cost: int = 1) -> bool:
-        self.spent.append((priority, key))
-        return True
-
-    def used(self) -> tuple[int, int | None]:
-        return len(self.spent), 100
-
-    def penalise(self, seconds: float) -> None:
-        self.penalties.append(seconds)
 
 
 @pytest.mark.asyncio
@@ -132,13 +116,10 @@ async def test_requests_when_websocket_down_then_temporary_and_reconnected(
     down = adapter.login_states()[0]
     with pytest.raises(BrokerTemporaryError, match="down"):
         await adapter.place_order(_order("DEMO1", "while-down"))
-    async with asyncio.timeout(3):
-        while adapter.login_states()[0].state != ConnectionState.CONNECTED:
-            await asyncio.sleep(0.05)
+    await until(lambda: adapter.login_states()[0].state == ConnectionState.CONNECTED)
     result = await adapter.place_order(_order("DEMO1", "while-down"))
     # Assert
     assert down.state == ConnectionState.DOWN and "reconnecting" in down.detail
-    assert not adapter.account_connected("DEMO1") or result.status == OrderStatus.FILLED
     assert result.status == OrderStatus.FILLED
     assert len(venue.fake.placeorders()) == 1
 
@@ -147,7 +128,7 @@ async def test_requests_when_websocket_down_then_temporary_and_reconnected(
 async def test_request_when_penalty_ticket_then_waited_and_repeated_with_ticket(
     venue: Venue, make_adapter: AdapterFactory
 ) -> None:
-    budget = PenalisedBudget()
+    budget = RecordingBudget()
     adapter = make_adapter(budgets=lambda login_id: budget)
     await adapter.connect()
     venue.fake.penalise_after(requests=2, window=30.0, p_time=0.3)
@@ -242,3 +223,28 @@ async def test_set_logins_when_login_removed_then_its_accounts_unknown(
     assert adapter.account_connected("DEMO2")
     with pytest.raises(BrokerFatal):
         await adapter.place_order(_order("DEMO1", "gone"))
+
+
+@pytest.mark.asyncio
+async def test_leader_fill_when_made_while_socket_down_then_delivered_after_reconnect(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    # Arrange: a fill from before the adapter started is history, not an event.
+    user_id = venue.fake.exchange.users["trader"].user_id
+    market = {"accountId": venue.accounts["DEMO3"], "accountSpec": "DEMO3", "action": "Buy",
+              "symbol": SYMBOL, "orderQty": 1, "orderType": "Market"}  # fmt: skip
+    venue.fake.exchange.place(user_id, market)
+    adapter = make_adapter(reconnect_delay=0.3)
+    await adapter.connect()
+    adapter.watch_leader("DEMO3")
+    events = adapter.leader_events("DEMO3")
+    # Act: the leader trades while the socket is down (the push is lost).
+    await venue.fake.drop_websockets()
+    await until(lambda: adapter.login_states()[0].state == ConnectionState.DOWN)
+    venue.fake.exchange.place(user_id, market | {"action": "Sell", "orderQty": 2})
+    async with asyncio.timeout(3):
+        event = await anext(events)
+    # Assert: only the new fill, from the reconnect's snapshot.
+    assert (event.side, event.qty) == (Side.SELL, 2)
+    assert event.event_id == str(venue.fake.exchange.fills[-1]["id"])
+    assert len(venue.fake.exchange.fills) == 2

@@ -8,9 +8,16 @@ from decimal import Decimal
 import pytest
 
 from routing.brokers.base import OrderRequest, OrderStatus
+from routing.brokers.budget import Priority
 from routing.brokers.logins import ConnectionState
 from routing.engine.types import OrderType, Side
-from routing.tests.brokers.tradovate.conftest import PRICE, SYMBOL, AdapterFactory, Venue
+from routing.tests.brokers.tradovate.conftest import (
+    PRICE,
+    SYMBOL,
+    AdapterFactory,
+    RecordingBudget,
+    Venue,
+)
 
 
 def _buy(account: str, coid: str, qty: int = 2, **fields: object) -> OrderRequest:
@@ -80,7 +87,8 @@ async def test_order_when_root_unknown_or_contract_missing_then_rejected_not_sen
 async def test_limit_order_when_modified_then_cancelled_then_fake_agrees(
     venue: Venue, make_adapter: AdapterFactory
 ) -> None:
-    adapter = make_adapter()
+    budget = RecordingBudget()
+    adapter = make_adapter(budgets=lambda login_id: budget)
     await adapter.connect()
     limit = _buy("DEMO2", "co-lim", qty=3, order_type=OrderType.LIMIT,
                  limit_price=Decimal("21400.00"))  # fmt: skip
@@ -101,6 +109,9 @@ async def test_limit_order_when_modified_then_cancelled_then_fake_agrees(
     assert twice == cancelled
     assert venue.fake.exchange.orders[order_id]["ordStatus"] == "Canceled"
     assert venue.fake.count("/order/cancelorder") == 1
+    # Budget: the modification keyed by its client order id, the cancel as an exit.
+    assert (Priority.MODIFY, "co-lim") in budget.spent
+    assert budget.spent.count((Priority.EXIT, None)) == 1
 
 
 @pytest.mark.asyncio
@@ -139,11 +150,13 @@ async def test_working_order_when_filled_at_broker_then_update_streamed_and_posi
 async def test_round_trip_when_flattened_then_flat_with_realized_dollars(
     venue: Venue, make_adapter: AdapterFactory
 ) -> None:
-    adapter = make_adapter()
+    budget = RecordingBudget()
+    adapter = make_adapter(budgets=lambda login_id: budget)
     await adapter.connect()
     await adapter.place_order(_buy("DEMO1", "co-open", qty=2))
     venue.fake.exchange.prices[SYMBOL] = PRICE + 10
     # Act
+    budget.spent.clear()
     closes = await adapter.flatten("DEMO1")
     again = await adapter.flatten("DEMO1")
     # Assert: 10 points x 2 contracts x $2 (MNQ) = $40.
@@ -152,3 +165,6 @@ async def test_round_trip_when_flattened_then_flat_with_realized_dollars(
     assert again == []
     [position] = await adapter.positions("DEMO1")
     assert (position.qty, position.realized_pnl) == (0, Decimal("40.00"))
+    # The close went as FLATTEN, ahead of entries and exits.
+    assert (Priority.FLATTEN, None) in budget.spent
+    assert (Priority.ENTRY, None) not in budget.spent

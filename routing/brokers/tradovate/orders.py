@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -288,7 +289,7 @@ class OrdersMixin:
         qty: int | None = None,
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
-        time: Any = None,
+        time: datetime | None = None,
     ) -> OrderResult | None:
         """Change a working order (``/order/modifyorder``, budget priority
         MODIFY keyed by the client order id, so a newer change supersedes a
@@ -358,7 +359,7 @@ class OrdersMixin:
         return version
 
     async def cancel_order(
-        self, account: str, client_order_id: str, *, time: Any = None
+        self, account: str, client_order_id: str, *, time: datetime | None = None
     ) -> OrderResult | None:
         """Cancel the order's working rest (``/order/cancelorder``, priority
         EXIT: a cancel only removes risk). A final order comes back unchanged;

@@ -8,8 +8,9 @@ and contract), "Order List" and "Cancel Order".
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from routing.brokers.base import OrderRequest, OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority
@@ -76,7 +77,7 @@ class PositionsMixin:
         return sorted(snapshots, key=lambda s: s.symbol)
 
     async def flatten(
-        self, account: str, symbol: str | None = None, *, time: Any = None
+        self, account: str, symbol: str | None = None, *, time: datetime | None = None
     ) -> list[OrderResult]:
         """Cancel ``account``'s working orders (in ``symbol``, or all), then
         close each open position with a market order (priority FLATTEN,

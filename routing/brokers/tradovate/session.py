@@ -43,6 +43,11 @@ class OutcomeUnknownError(BrokerTemporaryError):
     (timeout, connection dropped): look the result up before any resend."""
 
 
+class TokenRefusedError(BrokerTemporaryError):
+    """Tradovate answered 401 to a request carrying a token (expired or
+    revoked): the token is renewed or the login redone, then retried."""
+
+
 class TradovateSession:
     """REST access for one login, its token and its connection state.
 
@@ -80,6 +85,7 @@ class TradovateSession:
         self.stream_up = False
         self.failed = ""
         self.paused_until: datetime | None = None
+        self.renew_wanted = asyncio.Event()  # set on a 401: renew before the due time
         self._state = ConnectionState.CONNECTING
         self._detail = "logging in"
         self._since = datetime.now(UTC)
@@ -215,13 +221,15 @@ class TradovateSession:
     async def renew(self) -> None:
         """Renew the access token (GET ``/auth/renewaccesstoken``); a refused
         renewal logs in again. Raises like :meth:`login`."""
+        self.renew_wanted.clear()
         try:
             answer = await self.call("GET", "/auth/renewaccesstoken", Priority.QUERY)
             self._take_token(answer, "token renewal")
-        except BrokerFatal:
+        except (BrokerFatal, TokenRefusedError):
             self.failed = ""  # a refused renewal is not bad credentials: log in afresh
             self.token = None
             await self.login()
+        self.renew_wanted.clear()  # the refused renewal itself asked for one
 
     # -- requests ------------------------------------------------------------------
 
@@ -241,7 +249,8 @@ class TradovateSession:
 
         A time-penalty answer is honoured: the login's budget is penalised
         (``penalise(seconds)`` when it has one), the call waits ``p-time``
-        seconds and repeats with the ticket. Raises ``BrokerTemporaryError``
+        seconds and repeats with the ticket; one asking for a captcha
+        (``p-captcha``) marks the login FAILED (a person must act). Raises ``BrokerTemporaryError``
         while locked out or on a 429 (the login then goes DOWN for
         ``lockout_seconds``; never retried), :class:`OutcomeUnknownError` when
         the request went out but no answer came back, and ``BrokerFatal`` on
@@ -257,6 +266,13 @@ class TradovateSession:
             penalty = penalty_of(answer)
             if penalty is None:
                 return answer
+            if isinstance(answer, Mapping) and answer.get("p-captcha"):
+                # Only a person can solve it: repeating would only extend the penalty.
+                self.fail(
+                    "Tradovate asks for a captcha: log in once on Tradovate's own site, "
+                    "then save this login again"
+                )
+                raise BrokerFatal(f"Tradovate login {self.config.login_id}: {self.failed}")
             ticket, seconds = penalty
             logger.warning(
                 "tradovate login %s: time penalty on %s, repeating in %.1f s",
@@ -316,7 +332,8 @@ class TradovateSession:
             if self.token is None:
                 self.fail(f"Tradovate refused the login (401 on {path})")
                 raise BrokerFatal(f"Tradovate login {self.config.login_id}: {self.failed}")
-            raise BrokerTemporaryError(f"Tradovate answered 401 to {path}: token refused")
+            self.renew_wanted.set()
+            raise TokenRefusedError(f"Tradovate answered 401 to {path}: token refused, renewing")
         if response.status_code == 404:
             return None  # "Error Handling": 404 means the entity asked for is not there
         if response.status_code >= 500:

@@ -118,7 +118,9 @@ class LoginRunner:
 
     async def _renew_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.session.renew_due_in())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.session.renew_due_in()):
+                    await self.session.renew_wanted.wait()  # a 401 renews at once
             try:
                 await self.session.renew()
             except BrokerFatal as exc:

@@ -67,6 +67,7 @@ class FakeTradovate:
     penalties: list[str] = field(default_factory=list)
     redeemed: list[str] = field(default_factory=list)
     _penalty: tuple[int, float, float] | None = None
+    _captcha: bool = False
     _arrivals: list[float] = field(default_factory=list)
     _tickets: dict[str, float] = field(default_factory=dict)
     _sockets: list[_Socket] = field(default_factory=list)
@@ -104,11 +105,15 @@ class FakeTradovate:
 
     # -- controls ------------------------------------------------------------------
 
-    def penalise_after(self, requests: int, window: float, p_time: float) -> None:
-        """Answer a penalty ticket (wait ``p_time`` s) to a request past
-        ``requests`` in ``window`` seconds; a repeat bringing its ticket
-        after ``p_time`` is served, one brought early gets a 429."""
+    def penalise_after(
+        self, requests: int, window: float, p_time: float, *, captcha: bool = False
+    ) -> None:
+        """Answer a penalty ticket (wait ``p_time`` s; ``captcha``: a person
+        must solve one) to a request past ``requests`` in ``window`` seconds;
+        a repeat bringing its ticket after ``p_time`` is served, one brought
+        early gets a 429."""
         self._penalty = (requests, window, p_time)
+        self._captcha = captcha
         self._arrivals.clear()
 
     async def drop_websockets(self) -> None:
@@ -240,7 +245,7 @@ class FakeTradovate:
         new_ticket = secrets.token_hex(8)
         self._tickets[new_ticket] = now + p_time
         self.penalties.append(new_ticket)
-        return 200, {"p-ticket": new_ticket, "p-time": p_time, "p-captcha": False}, False
+        return 200, {"p-ticket": new_ticket, "p-time": p_time, "p-captcha": self._captcha}, False
 
     def _token_request(self, body: dict[str, Any]) -> dict[str, Any]:
         self.token_requests += 1

@@ -149,6 +149,20 @@ async def test_request_when_penalty_ticket_then_waited_and_repeated_with_ticket(
 
 
 @pytest.mark.asyncio
+async def test_login_when_penalty_asks_captcha_then_failed_without_repeating(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    venue.fake.penalise_after(requests=0, window=30.0, p_time=0.1, captcha=True)
+    adapter = make_adapter()
+    # Act
+    await adapter.connect()
+    # Assert
+    [state] = adapter.login_states()
+    assert state.state == ConnectionState.FAILED and "captcha" in state.detail
+    assert venue.fake.redeemed == [] and venue.fake.count("/auth/accesstokenrequest") == 1
+
+
+@pytest.mark.asyncio
 async def test_request_when_429_then_login_down_long_and_never_retried(
     venue: Venue, make_adapter: AdapterFactory
 ) -> None:
@@ -248,3 +262,22 @@ async def test_leader_fill_when_made_while_socket_down_then_delivered_after_reco
     assert (event.side, event.qty) == (Side.SELL, 2)
     assert event.event_id == str(venue.fake.exchange.fills[-1]["id"])
     assert len(venue.fake.exchange.fills) == 2
+
+
+@pytest.mark.asyncio
+async def test_request_when_token_revoked_then_temporary_and_logged_in_again(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    adapter = make_adapter()
+    await adapter.connect()
+    venue.fake.tokens.clear()  # Tradovate forgot every token (revoked, expired early)
+    # Act
+    with pytest.raises(BrokerTemporaryError, match="401"):
+        await adapter.place_order(_order("DEMO1", "revoked"))
+    await until(lambda: venue.fake.token_requests == 2)
+    await until(lambda: bool(venue.fake.tokens))
+    result = await _place_with_retries(adapter, _order("DEMO1", "revoked"))
+    # Assert: renewal refused (401), so a fresh login; the order went once.
+    assert venue.fake.count("/auth/renewaccesstoken") == 1
+    assert result.status == OrderStatus.FILLED
+    assert len(venue.fake.exchange.orders) == 1

@@ -129,6 +129,7 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
         self._order_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._updates: asyncio.Queue[OrderResult | _Closed] | None = None
         self._leaders: dict[str, asyncio.Queue[LeaderFill | _Closed]] = {}
+        self._last_update: dict[int, OrderResult] = {}  # Tradovate order id -> last published
 
     # -- logins -------------------------------------------------------------------
 
@@ -217,12 +218,13 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
 
     @property
     def connected(self) -> bool:
-        """Connected once started while no login is down; a FAILED login
-        does not count (reconnecting cannot help it)."""
-        if not self._started:
-            return False
-        states = [e.login.session.refresh_state() for e in self._entries.values()]
-        return all(s in (ConnectionState.CONNECTED, ConnectionState.FAILED) for s in states)
+        """True between ``connect`` and ``disconnect``. Each login reconnects
+        on its own with backoff, so a login that is down does not make the
+        whole adapter "not connected" (the worker would lock every Tradovate
+        route and reconnect everything each poll): its state is in
+        :meth:`login_states` and :meth:`account_connected`, which the engine
+        checks per follower."""
+        return self._started
 
     async def connect(self) -> None:
         """Open every login and wait up to ``connect_timeout`` for their first
@@ -313,7 +315,12 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
         account = _external_id(entry.config, session, int(order["accountId"]))
         client_id = login.book.commands.get(order_id)
         if client_id is not None and self._updates is not None:
-            self._updates.put_nowait(await self._result(login, account, client_id, order_id))
+            result = await self._result(login, account, client_id, order_id)
+            # One order change arrives as several entities (command, version,
+            # order, fill): publish each distinct result once.
+            if self._last_update.get(order_id) != result:
+                self._last_update[order_id] = result
+                self._updates.put_nowait(result)
         fill = change.new_fill
         if fill is not None and login.book.primed and account in self._leaders:
             symbol = parse_contract(await self._contract_name(login, fill.contract_id)).code

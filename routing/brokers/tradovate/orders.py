@@ -115,6 +115,7 @@ class OrdersMixin:
         self, login: Login, account: str, client_id: str, order_id: int
     ) -> OrderResult:
         order = login.book.orders.get(order_id)
+        version = login.book.versions.get(order_id)
         symbol = "" if order is None else await self._contract_name(login, int(order["contractId"]))
         return order_result(
             client_order_id=client_id,
@@ -123,6 +124,7 @@ class OrdersMixin:
             fills=login.book.order_fills(order_id),
             account=account,
             symbol=symbol,
+            order_qty=int(version["orderQty"]) if version else None,
         )
 
     async def _lookup(self, login: Login, account_id: int, client_id: str) -> int | None:

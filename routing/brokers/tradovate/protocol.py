@@ -161,11 +161,14 @@ def order_result(
     fills: Iterable[FillRecord],
     account: str,
     symbol: str,
+    order_qty: int | None = None,
     reason: str = "",
 ) -> OrderResult:
     """The engine's :class:`OrderResult` from an order's ``ordStatus`` and its
     fills (oldest first). ``Working``/``PendingNew``/``Pending*`` with fills is
-    PARTIALLY_FILLED; ``Filled`` (or ``Completed`` with fills) FILLED;
+    PARTIALLY_FILLED, or FILLED once the fills reach ``order_qty`` (the
+    latest order version's quantity: Tradovate sends the last fill before
+    the order's ``Filled`` update); ``Filled`` (or ``Completed`` with fills) FILLED;
     ``Canceled``/``Expired`` CANCELLED; ``Rejected`` REJECTED."""
     ordered = sorted(fills, key=lambda f: (f.time, f.fill_id))
     broker_fills = tuple(
@@ -183,6 +186,7 @@ def order_result(
     )
     filled = sum(f.qty for f in ordered)
     avg = sum((f.price * f.qty for f in ordered), Decimal(0)) / filled if filled else None
+    complete = order_qty is not None and filled >= order_qty > 0
     if ord_status == "Filled" or (ord_status == "Completed" and filled):
         status = OrderStatus.FILLED
     elif ord_status in _CANCELLED:
@@ -191,6 +195,8 @@ def order_result(
     elif ord_status in ("Rejected", "Completed"):
         status = OrderStatus.REJECTED
         reason = reason or f"REJECTED: Tradovate ordStatus {ord_status}"
+    elif complete:
+        status = OrderStatus.FILLED
     else:
         status = OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.WORKING
     return OrderResult(

@@ -136,8 +136,13 @@ async def test_working_order_when_filled_at_broker_then_update_streamed_and_posi
                 break
     positions = await adapter.positions("DEMO3")
     # Assert
-    statuses = [r.status for r in seen if r.client_order_id == "co-w"]
-    assert OrderStatus.PARTIALLY_FILLED in statuses
+    statuses = [(r.status, r.filled_qty) for r in seen if r.client_order_id == "co-w"]
+    # Each distinct state once: acknowledged, 1 filled, all filled.
+    assert statuses == [
+        (OrderStatus.WORKING, 0),
+        (OrderStatus.PARTIALLY_FILLED, 1),
+        (OrderStatus.FILLED, 3),
+    ]
     final = seen[-1]
     assert final.filled_qty == 3
     assert final.avg_price == (Decimal("21490.00") + 2 * Decimal("21489.75")) / 3

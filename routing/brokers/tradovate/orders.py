@@ -243,7 +243,11 @@ class OrdersMixin:
             raise
         if not isinstance(answer, dict) or "orderId" not in answer:
             reason = answer.get("failureReason", "") if isinstance(answer, dict) else ""
-            text = answer.get("failureText", "") if isinstance(answer, dict) else str(answer)
+            text = (
+                answer.get("failureText") or answer.get("errorText") or ""
+                if isinstance(answer, dict)
+                else f"unexpected answer {answer!r}"
+            )
             return self._reject(key, f"TRADOVATE_REJECTED: {reason}: {text}".strip())
         order_id = int(answer["orderId"])
         book = login.book

@@ -122,3 +122,40 @@ async def test_tradovate_leader_fill_when_streamed_then_copied_to_paper_follower
     orders = await sync_to_async(_copy_orders)()
     assert [(o[2], o[3]) for o in orders] == [(3, "filled"), (6, "filled")]
     assert [paper.position(a.external_id, SYMBOL).qty for a in group.followers] == [3, 6]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_twenty_follower_fan_out_when_socket_drops_midway_then_no_duplicate_order(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    # Arrange: 20 Tradovate followers; 3 answers lost, the socket drops at the 10th order.
+    names = [f"FAN{n}" for n in range(1, 21)]
+    for name in names:
+        venue.fake.exchange.add_account("trader", name)
+    group = await sync_to_async(_group)("paper", None, "tradovate", names)
+    adapter = make_adapter(venue.login(accounts=tuple(names)))
+    paper = PaperBroker(await sync_to_async(engine_contract_specs)())
+    registry = AdapterRegistry({"paper": paper, "tradovate": adapter})
+    await registry.connect_all()
+    venue.fake.lose_answers = 3
+    venue.fake.drop_after_orders = 10
+    worker = EngineWorker(registry)
+    fill = LeaderFill("lead-fan", group.leader.external_id, SYMBOL, Side.BUY, 1, PRICE,
+                      datetime.now(UTC))  # fmt: skip
+    # Act
+    await worker.handle_leader_fill(group.leader.pk, fill, source="test")
+    # Assert: the faults happened, and the fake holds exactly one order per copy order.
+    assert (venue.fake.lose_answers, venue.fake.drop_after_orders) == (0, None)
+    orders = await sync_to_async(_copy_orders)()
+    assert len(orders) == 20
+    assert [o[3] for o in orders] == ["filled"] * 20
+    for external_id, client_order_id, qty, _ in orders:
+        [order_id] = venue.fake.exchange.orders_with_client_id(client_order_id)
+        assert (
+            venue.fake.exchange.accounts[venue.fake.exchange.orders[order_id]["accountId"]]["name"]
+            == external_id
+        )
+        assert venue.fake.exchange.filled_qty(order_id) == qty
+    assert len(venue.fake.exchange.orders) == 20
+    assert venue.fake.count("/command/list") >= 3  # the lost ones were looked up

@@ -14,6 +14,21 @@ Budgets: ``budgets(login_id)`` gives each login's
 :class:`~routing.brokers.budget.Unlimited`); every REST request spends it
 first: flatten and its cancels FLATTEN, closing orders and cancels EXIT,
 entries ENTRY, modifications MODIFY keyed by client order id, reads QUERY.
+
+Building it in the engine worker (one adapter for every Tradovate login)::
+
+    adapter = TradovateAdapter(
+        engine_contract_specs(),
+        [LoginConfig(login_id=login.pk, platform="tradovate",
+                     environment=Environment.DEMO or LIVE, credentials=decrypted,
+                     accounts=("DEMO123456", ...), endpoint=None)],
+        budgets=lambda login_id: budget_of(login_id),
+    )
+    registry = AdapterRegistry({"paper": paper, "tradovate": adapter})
+
+and, for a Tradovate leader, consume ``adapter.leader_events(external_id)``
+into ``EngineWorker.handle_leader_event(account_id, event, source="tradovate")``
+as :mod:`routing.runtime.leader_streams` does for paper leaders.
 """
 
 from __future__ import annotations

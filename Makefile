@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := static/vendor/.installed
 VENDOR := static/vendor
 NPM ?= npm
+# Rithmic's SDK pins websockets<15, which project-x-py's SignalR client
+# (websockets>=15) rules out: installed without its dependencies, which
+# pyproject.toml lists itself (the Rithmic tests run it on websockets 15).
+RITHMIC_SDK := async-rithmic==1.6.6
 
 .PHONY: run test install services lint bench deploy-check
 
@@ -21,6 +25,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(RITHMIC_SDK)
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json

@@ -188,8 +188,9 @@ async def test_drop_during_fan_out_when_copied_then_one_order_per_follower(
         (str(FOLLOWER_A), "filled", 1),
         (str(FOLLOWER_B), "filled", 1),
     ]
-    # Account 203 is not in this worker's logins: refused, never sent.
-    assert orders[2][0] == "203" and orders[2][2] == "rejected"
+    # Account 203 is not in this worker's logins: blocked when decided
+    # (no connected login holds it), never sent.
+    assert orders[2][0] == "203" and orders[2][2] == "blocked"
     assert copying.fake.tags(FOLLOWER_A) == [orders[0][1]]
     assert copying.fake.tags(FOLLOWER_B) == [orders[1][1]]
     assert copying.fake.tags(203) == []

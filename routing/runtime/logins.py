@@ -20,6 +20,7 @@ A mixin of :class:`routing.runtime.worker.EngineWorker`. Each pass it:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from routing.brokers.base import BrokerAdapter
 from routing.brokers.errors import BrokerError
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.runtime.adapters import AdapterRegistry
-from routing.selectors import copy_orders_working
+from routing.selectors import copy_orders_working, engine_contract_specs
 from routing.services.reconnects import reconnect_journal
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,11 @@ class LoginsMixin:
             if path is None:
                 raise ImportError(f"no adapter is known for platform {platform!r}")
             adapter_class = import_string(path)
-            adapter = adapter_class(budgets=self.registry.budgets_of(platform))
+            extra: dict[str, Any] = {}
+            if "specs" in inspect.signature(adapter_class).parameters:
+                # Contract specs (tick sizes, point values) from the table.
+                extra["specs"] = await self._db(engine_contract_specs)
+            adapter = adapter_class(budgets=self.registry.budgets_of(platform), **extra)
         except (ImportError, TypeError, ValueError) as exc:
             logger.error("no %s adapter in this worker: %s", platform, exc)
             now = timezone.now()

@@ -183,3 +183,46 @@ async def test_a_platform_without_an_adapter_leaves_its_logins_failed(
     assert (state.login_id, state.state) == (5, ConnectionState.FAILED)
     assert "this engine worker cannot connect to rithmic" in state.detail
     assert registry.login_adapter("rithmic") is None
+
+
+@pytest.mark.parametrize("platform", sorted(worker_logins.PLATFORM_ADAPTERS))
+async def test_every_platform_adapter_is_built_from_a_login_without_connecting_it(
+    route: Route, platform: str
+) -> None:
+    # A disabled-in-effect login (no accounts, an address nothing listens on):
+    # the adapter is built and started, its login reported, nothing copied.
+    registry = AdapterRegistry(
+        {"paper": await sync_to_async(lambda: PaperBroker(engine_contract_specs()))()}
+    )
+    credentials = {
+        "projectx": {"username": "u", "api_key": "k"},
+        "tradovate": {
+            "username": "u",
+            "password": "p",
+            "app_id": "a",
+            "app_version": "1.0",
+            "cid": "1",
+            "secret": "s",
+        },
+        "rithmic": {"username": "u", "password": "p", "system": "Test", "gateway": "x"},
+        "ib": {"host": "127.0.0.1", "port": "9", "client_id": "7"},
+    }[platform]
+    endpoint = {"ib": "127.0.0.1:9", "rithmic": "wss://127.0.0.1:9"}.get(
+        platform, "http://127.0.0.1:9"
+    )
+    login = LoginConfig(8, platform, Environment.DEMO, credentials, (), endpoint)
+    recorded: list[list[LoginState]] = []
+    worker = EngineWorker(
+        registry,
+        logins_source=lambda: [login],
+        logins_record=lambda *, states: recorded.append(list(states)),
+    )
+    try:
+        await worker.refresh_logins()
+        adapter = registry.login_adapter(platform)
+        assert adapter is not None
+        assert adapter.platform == platform
+        assert [s.login_id for s in adapter.login_states()] == [8]
+    finally:
+        await registry.disconnect_all()
+    assert recorded == []  # nothing FAILED for want of an adapter

@@ -52,9 +52,10 @@ class RecoveryMixin:
         _poll_seconds: float
         _recorded: dict[str, tuple[str, frozenset[str]]]
         _down: set[str]
+        _recover_due: bool
 
         async def send_order(self, order_id: int) -> None: ...
-        async def _place(self, platform: str, request: OrderRequest) -> OrderResult: ...
+        async def _place(self, platform: str, request: OrderRequest) -> OrderResult | None: ...
         async def _db(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any: ...
         async def _record_one(
             self, record: Callable[..., object], result: OrderResult, *, order_id: int | None = None
@@ -85,12 +86,16 @@ class RecoveryMixin:
                     result = await adapter.query_order(request.account, request.client_order_id)
                 except BrokerTemporaryError:
                     logger.warning("order %s: broker unreachable, left in doubt", order_id)
+                    self._recover_due = True  # asked again on the next pass
                     continue
                 except BrokerError as exc:
                     logger.warning("order %s: query refused (%s), left in doubt", order_id, exc)
+                    self._recover_due = True
                     continue
                 if result is None:
                     result = await self._place(claimed.platform, request)
+                if result is None:
+                    continue  # still unknown: left SENT, asked again on the next pass
             await self._db(copy_order_record_result, order_id=order_id, result=result)
         await self.send_pending(leader_ids=leader_ids)
 

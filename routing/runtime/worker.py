@@ -333,7 +333,8 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin,
         )
         if result.created:
             messages = await self._record(
-                list(zip(order_ids, answers, strict=True)),
+                # An answer still unknown leaves its order SENT for recovery.
+                [(o, a) for o, a in zip(order_ids, answers, strict=True) if a is not None],
                 result.feed,
                 {order.pk: order for order in result.orders},
             )
@@ -365,41 +366,71 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin,
 
     async def send_order(self, order_id: int) -> None:
         """Claim, place and record one order; broker errors become a recorded
-        rejection, temporary ones are retried with backoff first."""
+        rejection, temporary ones are retried with backoff first; an outcome
+        still unknown leaves the order SENT for recovery to query."""
         async with self._sends:
             claimed = await database_sync_to_async(copy_order_claim)(order_id=order_id)
             if claimed is None:
                 return
             result = await self._place(claimed.platform, claimed.request)
-            await self._db(copy_order_record_result, order_id=order_id, result=result)
+            if result is not None:
+                await self._db(copy_order_record_result, order_id=order_id, result=result)
 
-    async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult:
+    async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult | None:
         async with self._sends:
             return await self._place(platform, request)
 
-    async def _place(self, platform: str, request: OrderRequest) -> OrderResult:
-        """Place ``request``; a broker error becomes a REJECTED result with the
-        reason (temporary ones retried first, by ``_with_retries``)."""
+    async def _place(self, platform: str, request: OrderRequest) -> OrderResult | None:
+        """Place ``request``: the broker's result; a refusal (or no adapter
+        for the platform) becomes a REJECTED result with the reason.
+
+        A temporary error leaves the outcome unknown (the order may have
+        reached the broker), so before each new try the broker is asked for
+        the order by its client order id and it is sent again only when the
+        broker never saw it (``routing.brokers.errors``). When the outcome
+        is still unknown after ``SEND_RETRIES`` tries, returns ``None``: the
+        order stays SENT, never recorded as rejected (it may be live), and
+        the next pass's recovery queries it until the broker answers.
+        """
         try:
-            return await self._with_retries(
-                lambda: self.registry.for_platform(platform).place_order(request)
-            )
-        except BrokerTemporaryError as exc:
-            return OrderResult.rejected(
-                request.client_order_id, f"broker unavailable after {SEND_RETRIES} tries: {exc}"
-            )
-        except BrokerError as exc:  # rejected or fatal: final, recorded as such
+            adapter = self.registry.for_platform(platform)
+        except BrokerError as exc:
             return OrderResult.rejected(request.client_order_id, str(exc))
+        for attempt in range(1, SEND_RETRIES + 1):
+            if attempt > 1:
+                await asyncio.sleep(0.2 * 2 ** (attempt - 2))
+                try:
+                    known = await adapter.query_order(request.account, request.client_order_id)
+                except BrokerError as exc:
+                    logger.warning("order %s not found out: %s", request.client_order_id, exc)
+                    continue
+                if known is not None:
+                    return known
+            try:
+                return await adapter.place_order(request)
+            except BrokerTemporaryError as exc:
+                logger.warning(
+                    "order %s: outcome unknown (try %d of %d): %s",
+                    request.client_order_id,
+                    attempt,
+                    SEND_RETRIES,
+                    exc,
+                )
+            except BrokerError as exc:  # rejected or fatal: final, recorded as such
+                return OrderResult.rejected(request.client_order_id, str(exc))
+        self._recover_due = True
+        return None
 
     async def _recover_after_db_error(self) -> None:
         """Recover this worker's orders left SENT while the database was
         unavailable (an answer that could not be recorded), holding the
         leaders' locks so no event's own sends are in flight meanwhile."""
+        # Cleared first: recovery sets it again for an order still in doubt.
+        self._recover_due = False
         async with contextlib.AsyncExitStack() as held:
             for leader_id in sorted(self._locks):
                 await held.enter_async_context(self._leader_lock(leader_id))
             await self.recover(leader_ids=self._leases.owned)
-        self._recover_due = False
 
     # -- replay jobs ------------------------------------------------------------
 

@@ -66,6 +66,10 @@ class OrderRequest:
     ``stop_loss`` and LIMIT at ``take_profit`` for the filled quantity,
     one-cancels-other. Adapters check these fields, not this class: a missing
     or misplaced price comes back as a REJECTED result, never an exception.
+    ``closing`` says the order only reduces or closes the account's
+    position (the copy's intent is an exit): adapters send it ahead of
+    entries when their login's request budget is short
+    (:class:`routing.brokers.budget.Priority`).
     """
 
     account: str
@@ -80,6 +84,7 @@ class OrderRequest:
     stop_price: Decimal | None = None
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    closing: bool = False
 
     def __post_init__(self) -> None:
         _require_aware(f"order {self.client_order_id}", self.time)

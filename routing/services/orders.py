@@ -19,7 +19,7 @@ from routing.engine.collar import COLLAR_CODE
 from routing.engine.conversion import same_underlying
 from routing.engine.symbols import root_of
 from routing.engine.types import ContractSpec as EngineSpec
-from routing.engine.types import Side
+from routing.engine.types import Intent, Side
 from routing.models import CopyOrder, LeaderEvent
 from routing.selectors import copy_order_payload, engine_contract_specs
 from routing.services.expected import expected_position_move
@@ -85,6 +85,7 @@ def order_request(
         if event is not None and same_contract and priced and order.order_type == OrderType.MARKET
         else None,
         time=event.occurred_at if event is not None else None,
+        closing=order.intent == Intent.EXIT.value,
     )
 
 

@@ -58,7 +58,7 @@ class OrderOps:
         Raises ``BrokerTemporaryError`` while the login is down or when the
         gateway's answer was lost (the order is then looked up by
         ``orderRef`` on the next call, never resent blind)."""
-        return await self._place(order, Priority.ENTRY)
+        return await self._place(order, Priority.EXIT if order.closing else Priority.ENTRY)
 
     async def _place(self, order: OrderRequest, priority: Priority) -> OrderResult:
         login = self._login_for(order.account)

@@ -207,7 +207,7 @@ class ProjectXAdapter(LoginAdapter):
             if priority is None:
                 held = self._book.held.get((order.account, contract), 0)
                 reduces = held != 0 and (held > 0) != (order.side is Side.BUY)
-                priority = Priority.EXIT if reduces else Priority.ENTRY
+                priority = Priority.EXIT if reduces or order.closing else Priority.ENTRY
             payload = wire.place_payload(order, int(order.account), contract)
             try:
                 answer = await session.call("/Order/place", payload, priority)

@@ -113,7 +113,7 @@ class RithmicAdapter(RithmicConnections):
         key = (order.account, order.client_order_id)
         lock = self._inflight.setdefault(key, asyncio.Lock())
         async with lock:
-            result = await self._place(order, Priority.ENTRY)
+            result = await self._place(order, Priority.EXIT if order.closing else Priority.ENTRY)
         if result.is_final:
             # Every later call returns the book's final result: the lock is done.
             self._inflight.pop(key, None)

@@ -215,7 +215,7 @@ class OrdersMixin:
             order,
             account_id,
             symbol,
-            Priority.EXIT if reduces else Priority.ENTRY,
+            Priority.EXIT if reduces or order.closing else Priority.ENTRY,
         )
 
     async def _send(

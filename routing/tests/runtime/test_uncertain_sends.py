@@ -97,3 +97,25 @@ async def test_an_order_that_cannot_be_asked_for_stays_sent_until_recovery(
     assert await _statuses() == {"Eval 25K": "filled", "Funded 150K": "filled"}
     assert len(paper.placed) == 2
     assert paper.position(route.large.external_id, "MNQH5").qty == 6
+
+
+async def test_an_exit_copy_is_handed_over_as_closing(route: Route) -> None:
+    class Seen(PaperBroker):
+        def __init__(self) -> None:
+            super().__init__(engine_contract_specs(), slippage_ticks=0)
+            self.closing: list[tuple[str, bool]] = []
+
+        async def place_order(self, order: OrderRequest) -> OrderResult:
+            self.closing.append((order.side.value, order.closing))
+            return await super().place_order(order)
+
+    paper = await sync_to_async(Seen)()
+    registry = AdapterRegistry({"paper": paper})
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    buy = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, Decimal("21539.50"), T0)
+    sell = LeaderFill("f2", "lead", "MNQH5", Side.SELL, 2, Decimal("21541.50"), T0)
+    await worker.handle_leader_fill(route.leader.pk, buy, source="test")
+    await worker.handle_leader_fill(route.leader.pk, sell, source="test")
+    # Entries (buy) are not closing; the exits (sell to flat) are.
+    assert sorted(paper.closing) == [("buy", False), ("buy", False), ("sell", True), ("sell", True)]

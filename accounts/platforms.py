@@ -11,8 +11,9 @@ The field names are the ones the platform adapters read from
   ``username``, ``password``, ``app_id``, ``app_version``, ``cid``,
   ``secret``, ``device_id`` (optional);
 * Rithmic (R | Protocol API login: user, password, system name such as
-  "Rithmic Paper Trading", "Apex" or "TopstepTrader", and a gateway such as
-  "Chicago Area"): ``username``, ``password``, ``system``, ``gateway``;
+  "Rithmic Paper Trading", "Apex" or "TopstepTrader", and the gateway's
+  R|Protocol address such as ``rituz00100.rithmic.com:443``, which the
+  adapter connects to): ``username``, ``password``, ``system``, ``gateway``;
 * IB Gateway (TWS API socket: host, port, client id): ``host``, ``port``,
   ``client_id`` (the port and client id are integers, kept as their text).
 
@@ -74,7 +75,14 @@ CREDENTIAL_FIELDS: Mapping[str, tuple[CredentialField, ...]] = {
             "System",
             help_text='As your firm names it: "Rithmic Paper Trading", "Apex", "TopstepTrader"…',
         ),
-        CredentialField("gateway", "Gateway", help_text='For example "Chicago Area".'),
+        CredentialField(
+            "gateway",
+            "Gateway address",
+            help_text=(
+                "The R|Protocol address your firm or Rithmic gives you, "
+                'e.g. "rituz00100.rithmic.com:443" for Rithmic Test.'
+            ),
+        ),
     ),
     Platform.IB: (
         CredentialField("host", "Gateway host", help_text="Where IB Gateway or TWS runs."),

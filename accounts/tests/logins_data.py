@@ -16,7 +16,7 @@ RITHMIC = {
     "username": "trader-rt",
     "password": "RTPASS-s3cr3t-5e5e",
     "system": "Rithmic Paper Trading",
-    "gateway": "Chicago Area",
+    "gateway": "rituz00100.rithmic.com:443",
 }
 IB = {"host": "127.0.0.1", "port": "4002", "client_id": "7"}
 SECRETS = [

@@ -22,8 +22,7 @@ from channels.db import database_sync_to_async
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
-from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
-from routing.brokers.errors import BrokerError, BrokerTemporaryError
+from routing.brokers.base import BrokerAdapter, OrderResult
 from routing.brokers.logins import LoginConfig
 from routing.engine.sequencing import SequenceGate
 from routing.engine.types import LeaderFill, LeaderOrder
@@ -32,7 +31,6 @@ from routing.runtime.adapters import AdapterRegistry, build_registry
 from routing.runtime.faults import (
     DB_ERRORS,
     DB_RETRY_FIRST_DELAY,
-    SEND_RETRIES,
     FaultsMixin,
     Unapplied,
     backoff,
@@ -45,6 +43,7 @@ from routing.runtime.logins import LoginsMixin
 from routing.runtime.recovery import RecoveryMixin
 from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
+from routing.runtime.sends import SendsMixin
 from routing.services.feed import FeedMessage, feed_push
 from routing.services.leader_events import (
     leader_event_ingest,
@@ -58,10 +57,6 @@ from routing.services.order_results import (
     copy_orders_record,
     event_answers_record,
     feed_messages_number,
-)
-from routing.services.orders import (
-    copy_order_claim,
-    copy_order_record_result,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,7 +73,9 @@ POLL_SECONDS = 0.5
 RISK_WATCH_SECONDS = 1.0
 
 
-class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin, LoginsMixin):
+class EngineWorker(
+    LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin, LoginsMixin, SendsMixin
+):
     """Runs until ``stop`` is set; finishes the event in hand first.
 
     Acts only for the leaders whose lease it holds (``routing.runtime.leases``):
@@ -363,63 +360,6 @@ class EngineWorker(LeaderStreamsMixin, RecoveryMixin, FaultsMixin, FlattenMixin,
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
         return messages
-
-    async def send_order(self, order_id: int) -> None:
-        """Claim, place and record one order; broker errors become a recorded
-        rejection, temporary ones are retried with backoff first; an outcome
-        still unknown leaves the order SENT for recovery to query."""
-        async with self._sends:
-            claimed = await database_sync_to_async(copy_order_claim)(order_id=order_id)
-            if claimed is None:
-                return
-            result = await self._place(claimed.platform, claimed.request)
-            if result is not None:
-                await self._db(copy_order_record_result, order_id=order_id, result=result)
-
-    async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult | None:
-        async with self._sends:
-            return await self._place(platform, request)
-
-    async def _place(self, platform: str, request: OrderRequest) -> OrderResult | None:
-        """Place ``request``: the broker's result; a refusal (or no adapter
-        for the platform) becomes a REJECTED result with the reason.
-
-        A temporary error leaves the outcome unknown (the order may have
-        reached the broker), so before each new try the broker is asked for
-        the order by its client order id and it is sent again only when the
-        broker never saw it (``routing.brokers.errors``). When the outcome
-        is still unknown after ``SEND_RETRIES`` tries, returns ``None``: the
-        order stays SENT, never recorded as rejected (it may be live), and
-        the next pass's recovery queries it until the broker answers.
-        """
-        try:
-            adapter = self.registry.for_platform(platform)
-        except BrokerError as exc:
-            return OrderResult.rejected(request.client_order_id, str(exc))
-        for attempt in range(1, SEND_RETRIES + 1):
-            if attempt > 1:
-                await asyncio.sleep(0.2 * 2 ** (attempt - 2))
-                try:
-                    known = await adapter.query_order(request.account, request.client_order_id)
-                except BrokerError as exc:
-                    logger.warning("order %s not found out: %s", request.client_order_id, exc)
-                    continue
-                if known is not None:
-                    return known
-            try:
-                return await adapter.place_order(request)
-            except BrokerTemporaryError as exc:
-                logger.warning(
-                    "order %s: outcome unknown (try %d of %d): %s",
-                    request.client_order_id,
-                    attempt,
-                    SEND_RETRIES,
-                    exc,
-                )
-            except BrokerError as exc:  # rejected or fatal: final, recorded as such
-                return OrderResult.rejected(request.client_order_id, str(exc))
-        self._recover_due = True
-        return None
 
     async def _recover_after_db_error(self) -> None:
         """Recover this worker's orders left SENT while the database was

@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := static/vendor/.installed
 VENDOR := static/vendor
 NPM ?= npm
+# `make run PORT=8080` serves on another port.
+PORT ?= 8000
 # Rithmic's SDK pins websockets<15, which project-x-py's SignalR client
 # (websockets>=15) rules out: installed without its dependencies, which
 # pyproject.toml lists itself (the Rithmic tests run it on websockets 15).
@@ -44,8 +46,8 @@ install: $(STAMP) $(NODE_STAMP)
 run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py seed_demo --host 127.0.0.1:8000
-	$(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload
+	$(BIN)/python manage.py seed_demo --host 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT) --noreload
 
 services:
 	bash deploy/ensure_services.sh

@@ -90,6 +90,8 @@ AXES_USERNAME_CALLABLE = "accounts.login_guard.login_name"
 AXES_RESET_ON_SUCCESS = True
 # Each failure is kept too (time, address, browser), not only the count.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# No start-up banner on every manage.py command; failures still logged as warnings.
+AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
 if envstr("AXES_IPWARE_PROXY_COUNT"):
     AXES_IPWARE_PROXY_COUNT = envint("AXES_IPWARE_PROXY_COUNT", 1)

@@ -18,9 +18,10 @@ follower's orders with the reason while it is down.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from routing.brokers.base import BrokerAdapter
@@ -114,6 +115,23 @@ class LoginAdapter(BrokerAdapter):
     def account_connected(self, account: str) -> bool:
         """True when the login holding ``account`` is connected (False for
         an account no login holds)."""
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Keep the last traded price of ``symbols`` (contract codes, e.g.
+        ``"MNQH6"``) current from the platform's market data, from now on,
+        for :meth:`last_price`; symbols no longer given may be dropped. The
+        engine worker calls it every layer-2 pass with the contracts its
+        accounts on this platform hold, so their positions are marked (and
+        loss limits enforced) between leader fills. Never raises for a
+        symbol the platform does not know (its price stays unknown).
+        Default: no market data."""
+        return None
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        """The last traded price of ``symbol`` (points) and its aware UTC
+        time, or ``None`` when unknown (not watched, no trade yet, market
+        data down). Default: unknown."""
+        return None
 
     def account_unreachable(self, account: str) -> str | None:
         """Why orders to ``account`` cannot be sent now (a sentence for the

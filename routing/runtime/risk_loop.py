@@ -1,6 +1,8 @@
 """The engine worker's layer-2 pass: mark open paper positions at their
-venue's prices (:mod:`routing.runtime.venues`), then halt, lock and find
-accounts to flatten (:mod:`routing.services.risk_watch`).
+venue's prices (:mod:`routing.runtime.venues`) and positions on a real
+platform at that platform's last traded price (its adapter's market data),
+then halt, lock and find accounts to flatten
+(:mod:`routing.services.risk_watch`).
 
 Runs on the worker's loop every poll, so a position losing money halts its
 account within a poll of the price that did it, whether or not the leader
@@ -16,11 +18,12 @@ from decimal import Decimal
 
 from channels.db import database_sync_to_async
 
+from routing.brokers.paper import PaperBroker
 from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
 from routing.services.risk_watch import (
-    paper_positions_open,
+    positions_open,
     positions_revalue,
     risk_sessions_current,
     risk_watch,
@@ -36,7 +39,7 @@ def _watch(
     return risk_watch(at=at, leader_ids=leader_ids)
 
 
-def _positions(leader_ids: Collection[int] | None) -> list[tuple[int, str, str]]:
+def _positions(leader_ids: Collection[int] | None) -> list[tuple[int, str, str, str]]:
     accounts = None
     if leader_ids is not None:
         accounts = set(
@@ -44,7 +47,7 @@ def _positions(leader_ids: Collection[int] | None) -> list[tuple[int, str, str]]
                 "account_id", flat=True
             )
         )
-    return paper_positions_open(accounts)
+    return positions_open(accounts)
 
 
 async def watch_risk(
@@ -57,12 +60,29 @@ async def watch_risk(
     ``leader_ids`` (every route when ``None``); returns the accounts due to
     be flattened (their flatten on breach is on): id -> the breach that
     halted them. Each paper position is marked at the last price of its
-    account's venue (never another route's)."""
+    account's venue (never another route's); a position on a real platform
+    at that platform's last traded price, watched for every contract held
+    there (a price not known yet leaves the last mark)."""
     paper = registry.paper
     held = await database_sync_to_async(_positions)(leader_ids)
-    marks = {
-        (account_id, symbol): mark
-        for account_id, external_id, symbol in held
-        if (mark := paper.last_mark(symbol, venue=paper.venue_of(external_id))) is not None
-    }
+    by_platform: dict[str, set[str]] = {}
+    for _, platform, _, symbol in held:
+        by_platform.setdefault(platform, set()).add(symbol)
+    for adapter in registry.login_adapters():
+        await adapter.watch_prices(sorted(by_platform.get(adapter.platform, ())))
+    marks = {}
+    for account_id, platform, external_id, symbol in held:
+        mark = _mark(registry, paper, platform, external_id, symbol)
+        if mark is not None:
+            marks[(account_id, symbol)] = mark
     return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC), leader_ids)
+
+
+def _mark(
+    registry: AdapterRegistry, paper: PaperBroker, platform: str, external_id: str, symbol: str
+) -> Decimal | None:
+    if platform == paper.platform:
+        return paper.last_mark(symbol, venue=paper.venue_of(external_id))
+    adapter = registry.login_adapter(platform)
+    last = None if adapter is None else adapter.last_price(symbol)
+    return None if last is None else last[0]

@@ -292,14 +292,17 @@ def positions_revalue(
         )
 
 
-def paper_positions_open(
+def positions_open(
     account_ids: Collection[int] | None = None,
-) -> list[tuple[int, str, str]]:
-    """(account id, account external id, contract) of every open position
-    held on the paper platform (of ``account_ids`` when given), for marking
-    at the paper exchange's prices; positions on other platforms are marked
-    by their own platform's market data only."""
-    rows = Position.objects.exclude(qty=0).filter(account__platform=BrokerAccount.Platform.PAPER)
+) -> list[tuple[int, str, str, str]]:
+    """(account id, platform, account external id, contract) of every open
+    position (of ``account_ids`` when given), for marking each at its own
+    platform's prices."""
+    rows = Position.objects.exclude(qty=0)
     if account_ids is not None:
         rows = rows.filter(account_id__in=list(account_ids))
-    return list(rows.order_by("pk").values_list("account_id", "account__external_id", "symbol"))
+    return list(
+        rows.order_by("pk").values_list(
+            "account_id", "account__platform", "account__external_id", "symbol"
+        )
+    )

@@ -3,8 +3,9 @@ for a real platform with one login that can be taken down and back."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from routing.brokers.base import OrderRequest, OrderResult
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
@@ -28,6 +29,9 @@ class FakeLogin(PaperBroker, LoginAdapter):
         self.reason = reason
         self.placed: list[str] = []
         self.logins: list[Sequence[LoginConfig]] = []
+        # The platform's market data: contract -> (last price, time).
+        self.prices: dict[str, tuple[Decimal, datetime]] = {}
+        self.watched: list[list[str]] = []
 
     def down(self, since: datetime) -> None:
         self.up, self.since = False, since
@@ -45,6 +49,12 @@ class FakeLogin(PaperBroker, LoginAdapter):
     def login_states(self) -> list[LoginState]:
         state = ConnectionState.CONNECTED if self.up else ConnectionState.DOWN
         return [LoginState(1, state, self.since, "" if self.up else "socket closed")]
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        self.watched.append(list(symbols))
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        return self.prices.get(symbol)
 
     def account_connected(self, account: str) -> bool:
         return self.up

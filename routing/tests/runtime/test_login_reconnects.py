@@ -17,12 +17,12 @@ from channels.db import database_sync_to_async as sync_to_async
 
 from accounts.models import BrokerAccount
 from conftest import Route
-from journal.models import EventType, JournalEntry
+from journal.models import EventType, JournalEntry, Position
 from routing.brokers.budget import Priority
 from routing.brokers.logins import ConnectionState, Environment, LoginConfig, LoginState
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, LeaderOrder, LeaderOrderAction, OrderType, Side
-from routing.models import CopyOrder
+from routing.models import AccountSession, CopyOrder
 from routing.runtime import logins as worker_logins
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
@@ -226,3 +226,32 @@ async def test_every_platform_adapter_is_built_from_a_login_without_connecting_i
     finally:
         await registry.disconnect_all()
     assert recorded == []  # nothing FAILED for want of an adapter
+
+
+async def test_a_position_on_a_real_platform_is_marked_at_its_market_data_and_halted(
+    route: Route,
+) -> None:
+    # Arrange: Funded 150K (ratio 3, on "projectx") holds 12 MNQ @ 21000;
+    # give it a $1,000 daily loss limit.
+    worker, projectx, _ = await _worker(route)
+    from routing.services.copy_groups import risk_limit_set
+
+    await sync_to_async(risk_limit_set)(
+        account=route.large, daily_loss=Decimal(1000), max_contracts=None, actor_label="test"
+    )
+    buy = LeaderFill("f1", "lead", SYMBOL, Side.BUY, 4, Decimal("21000"), T0)
+    await worker.handle_leader_fill(route.leader.pk, buy, source="t")
+    # Act: ProjectX's market data prints 20950 (no leader fill): 12 x 50 x $2
+    # = $1,200 lost, past the limit.
+    projectx.prices[SYMBOL] = (Decimal("20950"), T0 + timedelta(minutes=5))
+    await worker.watch_risk(at=T0 + timedelta(minutes=5))
+    # Assert: the contract was watched, the position marked, the account halted.
+    assert [SYMBOL] in projectx.watched
+    position = await sync_to_async(
+        lambda: Position.objects.get(account=route.large, symbol=SYMBOL)
+    )()
+    assert (position.mark_price, position.unrealized_pnl) == (Decimal("20950"), Decimal(-1200))
+    halted = await sync_to_async(
+        lambda: AccountSession.objects.get(account=route.large).halt_reason
+    )()
+    assert "daily loss" in halted

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.django_db
 
 # The named pages the issue lists: each must answer 200 with a page.
 REQUIRED_SIGNED_IN = {
+    "dashboard",  # alice's group and her pilot's watch route: the list itself
     "group_detail",
     "broker_accounts",
     "pilot_board",
@@ -49,9 +50,10 @@ REQUIRED_SIGNED_IN = {
 }
 REQUIRED_VISITOR = {"login", "account_signup"}
 
+# Exact sources per directive; script-src and style-src are 'self' plus the
+# request's nonce, checked apart.
 STRICT = {
     "default-src": ["'self'"],
-    "style-src": None,  # 'self' and the nonce when one was used
     "img-src": ["'self'", "data:"],
     "connect-src": ["'self'"],
     "object-src": ["'none'"],
@@ -102,9 +104,7 @@ def _assert_page_passes(url: str, response) -> str | None:
     assert header, f"{url}: no Content-Security-Policy header"
     policy = policy_of(header)
     for directive, sources in STRICT.items():
-        assert directive in policy, f"{url}: {directive} missing from {header}"
-        if sources is not None:
-            assert policy[directive] == sources, f"{url}: {directive} is {policy[directive]}"
+        assert policy.get(directive) == sources, f"{url}: {directive} wrong in {header}"
     nonce = nonce_of(policy)
     for directive in ("script-src", "style-src"):
         allowed = {"'self'"} | ({f"'nonce-{nonce}'"} if nonce else set())
@@ -127,6 +127,7 @@ def _check_every_page(client: Client, ids: dict[str, object]) -> set[str]:
         if url is None:
             continue
         response = client.get(url)
+        assert response.status_code != 500, url
         if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
             continue
         nonce = _assert_page_passes(url, response)
@@ -204,7 +205,9 @@ def test_the_admin_pages_pass_the_policy(staff_client: Client, route: Route) -> 
             urls.append(
                 reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[first.pk])
             )
-    # Act / Assert
+    # Act / Assert: the admin's templates add the nonce only once something
+    # else used it ({% csp_nonce_attr %}); their scripts are files, which
+    # script-src 'self' allows, and they have no inline script at all.
     pages = 0
     for url in urls:
         response = staff_client.get(url)

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header and its per-request nonce (settings/csp.py).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +87,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ csp_nonce }} for the scripts and styles the policy allows.
+                "django.template.context_processors.csp",
                 "routing.context_processors.engine_health",
             ],
         },
@@ -249,6 +253,9 @@ from copytrade.settings.auth import *  # noqa: E402, F403
 
 # Keys that encrypt broker credentials at rest.
 from copytrade.settings.credentials import *  # noqa: E402, F403
+
+# Content Security Policy: scripts and styles from this site or with the nonce.
+from copytrade.settings.csp import *  # noqa: E402, F403
 
 # TLS: redirects, Secure cookies, HSTS (HTTPS=true behind TLS).
 from copytrade.settings.security import *  # noqa: E402, F403

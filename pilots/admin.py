@@ -247,3 +247,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A subscription ends through its service (journaled), never by a row delete.
+        return False

@@ -22,6 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from accounts.models import User
+from copytrade.admin_service import ReasonForm
 from copytrade.core.errors import ApplicationError
 from pilots.models import Pilot, Plan, Subscription, UserPlan
 from pilots.review import (
@@ -34,12 +35,13 @@ from pilots.review import (
 from pilots.subscriptions import user_plan_problem, user_plan_set
 
 
-class UserPlanForm(forms.ModelForm):
-    """Refuses, as a form error, a plan the user's subscriptions exceed."""
+class UserPlanForm(ReasonForm):
+    """Refuses, as a form error, a plan the user's subscriptions exceed; asks
+    for the reason the journal keeps with the staff member's name."""
 
     class Meta:
         model = UserPlan
-        fields = ("user", "plan")
+        fields = ("user", "plan", "reason")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -69,7 +71,13 @@ class UserPlanAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: UserPlan, form: Any, change: bool) -> None:
         # Through the service: rules checked again under the user's lock,
         # dates from the plan's term, journaled with the staff member.
-        held = user_plan_set(user=obj.user, plan=obj.plan, at=timezone.now(), actor=request.user)
+        held = user_plan_set(
+            user=obj.user,
+            plan=obj.plan,
+            at=timezone.now(),
+            actor=cast(User, request.user),
+            reason=form.cleaned_data["reason"],
+        )
         obj.pk, obj.started_at, obj.ends_at = held.pk, held.started_at, held.ends_at
 
 

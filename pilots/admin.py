@@ -2,7 +2,8 @@
 
 Staff assign plans here (payment is out of scope, issue 11): the change goes
 through :func:`pilots.subscriptions.user_plan_set`, so the plan rules hold
-and it is journaled with the staff member who made it. Pilots are reviewed
+and it is journaled with the staff member who made it and the reason the
+form asks for (issue 14). Pilots are reviewed
 here (the review desk: a queue of pilots to review, each with its record's
 evidence, decided through :func:`pilots.review.pilot_review`); otherwise
 pilots and subscriptions are read-only: they change through their services.

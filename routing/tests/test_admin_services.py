@@ -14,11 +14,12 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.services import broker_account_create
 from conftest import Route
+from copytrade.core.errors import ApplicationError
 from journal.models import EventType, JournalEntry
 from routing.engine.limits import RouteLevel
 from routing.models import CopyGroup, RiskLimit
 from routing.services.copy_groups import copy_group_create
-from routing.services.route_levels import route_lock
+from routing.services.route_levels import route_level_set, route_lock
 from tests.admin_forms import change_form_post
 
 pytestmark = pytest.mark.django_db
@@ -202,9 +203,6 @@ def test_admin_follower_pause_goes_through_the_service(
 def test_a_staff_member_without_the_permission_is_refused_by_the_service(
     route: Route,
 ) -> None:
-    from copytrade.core.errors import ApplicationError
-    from routing.services.route_levels import route_level_set
-
     clerk = User.objects.create_user("clerk", password="clerk-password-1", is_staff=True)
     # Act / Assert: staff alone is not enough; the model's change permission is.
     with pytest.raises(ApplicationError, match="only the owner"):

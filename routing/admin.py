@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.models import User
 from copytrade.admin_service import HistoryAdmin, ReasonForm, ServiceAdmin
 from routing.engine.limits import RouteLevel
-from routing.models import ContractSpec, CopyGroup, CopyOrder, Follower, LeaderEvent, RiskLimit
+from routing.models import (
+    ContractSpec,
+    CopyGroup,
+    CopyOrder,
+    Follower,
+    LeaderEvent,
+    Quarantine,
+    RiskLimit,
+)
 from routing.services.group_rules import (
     copy_group_pause,
     copy_group_resume,
@@ -24,6 +33,7 @@ from routing.services.group_rules import (
     follower_resume,
     follower_update,
 )
+from routing.services.quarantines import quarantine_release
 from routing.services.risk_limits import RISK_LIMIT_FIELDS, risk_limit_update
 from routing.services.route_levels import route_level_set
 
@@ -143,6 +153,47 @@ class RiskLimitAdmin(ServiceAdmin):
     ) -> None:
         if changes:
             risk_limit_update(account=obj.account, actor=actor, reason=reason, **changes)
+
+
+class QuarantineForm(ReasonForm):
+    release = forms.BooleanField(
+        required=False, help_text="Lift it now: the follower's next entry in the symbol is copied."
+    )
+
+    class Meta:
+        model = Quarantine
+        fields = ("release",)
+
+
+@admin.register(Quarantine)
+class QuarantineAdmin(ServiceAdmin):
+    """Shown; an active one is released through ``quarantine_release`` with
+    the staff member and the reason. Quarantines are started by the engine."""
+
+    form = QuarantineForm
+    list_display = ("follower", "symbol", "trading_date", "released_at", "released_by")
+    list_filter = ("trading_date",)
+    readonly_fields = ("follower", "symbol", "reason_shown", "trading_date", "released_at")
+    fields = (*readonly_fields, "release", "reason")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        # The model has its own "reason" (why it was quarantined): only
+        # "release" is a model-form field, so the staff reason starts empty
+        # and never writes the model's column.
+        kwargs["fields"] = ("release",)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description="why quarantined")
+    def reason_shown(self, obj: Quarantine) -> str:
+        return obj.reason
+
+    def service_apply(
+        self, *, request: HttpRequest, obj: Any, changes: dict[str, Any], reason: str, actor: User
+    ) -> None:
+        if changes.get("release"):
+            quarantine_release(
+                quarantine=obj, actor_label=actor.username, actor_user_id=actor.pk, reason=reason
+            )
 
 
 @admin.register(ContractSpec)

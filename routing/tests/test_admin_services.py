@@ -5,6 +5,7 @@ is journaled with the staff member's name and id and the reason. History
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,7 @@ from conftest import Route
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType, JournalEntry
 from routing.engine.limits import RouteLevel
-from routing.models import CopyGroup, RiskLimit
+from routing.models import CopyGroup, Quarantine, RiskLimit
 from routing.services.copy_groups import copy_group_create
 from routing.services.route_levels import route_level_set, route_lock
 from tests.admin_forms import change_form_post
@@ -219,6 +220,7 @@ def test_a_staff_member_without_the_permission_is_refused_by_the_service(
         "routing_copyorder",
         "routing_leaderevent",
         "routing_contractspec",
+        "routing_quarantine",
         "accounts_brokeraccount",
         "accounts_brokerlogin",
     ],
@@ -263,3 +265,35 @@ def test_service_models_cannot_be_added_or_deleted_in_the_admin(
         staff_client.post(reverse(f"admin:{model}_delete", args=[pk]), {"post": "yes"}).status_code
         == 403
     )
+
+
+def test_admin_quarantine_release_needs_a_reason_and_is_journaled(
+    route: Route, staff: User, staff_client: Client
+) -> None:
+    quarantine = Quarantine.objects.create(
+        follower=route.small_follower,
+        symbol="MNQ",
+        reason="entry rejected: insufficient margin",
+        trading_date=date(2026, 3, 2),
+    )
+    url = reverse("admin:routing_quarantine_change", args=[quarantine.pk])
+    # The staff reason starts empty (never the quarantine's own reason).
+    page = staff_client.get(url)
+    assert page.context["adminform"].form["reason"].value() in (None, "")
+    # Act 1: release without a reason.
+    refused = change_form_post(staff_client, url, release="on", reason="")
+    # Assert 1
+    assert refused.status_code == 200
+    quarantine.refresh_from_db()
+    assert quarantine.released_at is None
+    # Act 2
+    done = change_form_post(staff_client, url, release="on", reason="margin topped up")
+    # Assert 2: released, journaled with staff and why; its own reason kept.
+    assert done.status_code == 302
+    quarantine.refresh_from_db()
+    assert quarantine.released_at is not None
+    assert quarantine.released_by == "staff"
+    assert quarantine.reason == "entry rejected: insufficient margin"
+    (row,) = _rows(route.owner, EventType.QUARANTINE_RELEASED)
+    assert (row.actor_user_id, row.actor_label) == (staff.pk, "staff")
+    assert row.message.endswith("quarantine released: margin topped up")

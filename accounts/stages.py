@@ -7,9 +7,11 @@ stages module is still loading, so the adapter names this class by path.
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account import stages
 from allauth.account.models import EmailAddress
-from django.http import HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 
 
@@ -51,3 +53,34 @@ class SecondFactorStage(stages.LoginStage):
         if user is None or totp_device_confirmed(user) is None:
             return None, True
         return HttpResponseRedirect(reverse(self.urlname)), True
+
+
+def second_factor_failed_journal(*, request: HttpRequest, user: Any, where: str) -> None:
+    """Journal a wrong, reused or throttled second-factor code given for
+    ``user`` (whose password was right) at ``where`` (``"login"`` or
+    ``"admin login"``), with when and the client address (issue 14:
+    failed logins are journaled; so are failed second factors, which say
+    the password is known to someone).
+
+    The address is axes' (:func:`axes.helpers.get_client_ip_address`, the
+    one :mod:`accounts.login_guard` journals failed passwords with).
+    """
+    # Imported here: allauth imports this module while apps are still loading.
+    from axes.helpers import get_client_ip_address
+
+    from journal.models import EventType
+    from journal.services import journal_record
+
+    address = get_client_ip_address(request) or ""
+    shown = address or "an unknown address"
+    journal_record(
+        owner_id=user.pk,
+        event_type=EventType.SECOND_FACTOR_FAILED,
+        actor_label=shown,
+        message=f"Wrong second-factor code for {user.get_username()} at the {where} from {shown}",
+        extra_data={
+            "ip_address": address,
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
+            "where": where,
+        },
+    )

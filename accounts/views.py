@@ -28,7 +28,7 @@ from accounts.services import (
     totp_setup_start,
     totp_token_check,
 )
-from accounts.stages import SecondFactorStage
+from accounts.stages import SecondFactorStage, second_factor_failed_journal
 from copytrade.core.errors import ApplicationError
 
 
@@ -140,6 +140,7 @@ def login_second_factor(request: HttpRequest) -> HttpResponse:
         try:
             totp_token_check(device=device, token=form.cleaned_data["token"])
         except ApplicationError as exc:
+            second_factor_failed_journal(request=request, user=user, where="login")
             form.add_error("token", exc.message)
         else:
             # django-otp's user_logged_in receiver stores this device in the

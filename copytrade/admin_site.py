@@ -46,10 +46,22 @@ class SecondFactorLoginForm(OTPAdminAuthenticationForm):
 
     def clean_otp(self, user: Any) -> None:
         """django-otp's check, but a user without a confirmed device is told
-        where to set one up (rather than asked for a code they cannot have)."""
+        where to set one up (rather than asked for a code they cannot have),
+        and a refused code is journaled (:func:`accounts.stages.second_factor_failed_journal`)."""
         if user is not None and totp_device_confirmed(user) is None:
             raise forms.ValidationError(SETUP_HINT, code="device_required")
-        super().clean_otp(user)
+        try:
+            super().clean_otp(user)
+        except forms.ValidationError:
+            # A code was given with the right password and refused (wrong,
+            # reused or throttled): journaled with the address, as at /login/.
+            if user is not None and self.cleaned_data.get("otp_token") and self.request:
+                # Imported here: accounts.stages imports allauth's stages,
+                # which must not load while the admin site is being built.
+                from accounts.stages import second_factor_failed_journal
+
+                second_factor_failed_journal(request=self.request, user=user, where="admin login")
+            raise
 
     def _chosen_device(self, user: Any) -> Device | None:
         return totp_device_confirmed(user)

@@ -2,7 +2,8 @@
 
 Staff assign plans here (payment is out of scope, issue 11): the change goes
 through :func:`pilots.subscriptions.user_plan_set`, so the plan rules hold
-and it is journaled with the staff member who made it. Pilots are reviewed
+and it is journaled with the staff member who made it and the reason the
+form asks for (issue 14). Pilots are reviewed
 here (the review desk: a queue of pilots to review, each with its record's
 evidence, decided through :func:`pilots.review.pilot_review`); otherwise
 pilots and subscriptions are read-only: they change through their services.
@@ -22,6 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from accounts.models import User
+from copytrade.admin_service import ReasonForm
 from copytrade.core.errors import ApplicationError
 from pilots.models import Pilot, Plan, Subscription, UserPlan
 from pilots.review import (
@@ -34,12 +36,13 @@ from pilots.review import (
 from pilots.subscriptions import user_plan_problem, user_plan_set
 
 
-class UserPlanForm(forms.ModelForm):
-    """Refuses, as a form error, a plan the user's subscriptions exceed."""
+class UserPlanForm(ReasonForm):
+    """Refuses, as a form error, a plan the user's subscriptions exceed; asks
+    for the reason the journal keeps with the staff member's name."""
 
     class Meta:
         model = UserPlan
-        fields = ("user", "plan")
+        fields = ("user", "plan", "reason")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -69,7 +72,13 @@ class UserPlanAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: UserPlan, form: Any, change: bool) -> None:
         # Through the service: rules checked again under the user's lock,
         # dates from the plan's term, journaled with the staff member.
-        held = user_plan_set(user=obj.user, plan=obj.plan, at=timezone.now(), actor=request.user)
+        held = user_plan_set(
+            user=obj.user,
+            plan=obj.plan,
+            at=timezone.now(),
+            actor=cast(User, request.user),
+            reason=form.cleaned_data["reason"],
+        )
         obj.pk, obj.started_at, obj.ends_at = held.pk, held.started_at, held.ends_at
 
 
@@ -246,4 +255,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A subscription ends through its service (journaled), never by a row delete.
         return False

@@ -28,6 +28,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import BrokerAccount, User
+from copytrade.core.actors import actor_note
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
@@ -73,10 +74,14 @@ def user_plan_problem(*, user: User, plan: Plan) -> str | None:
 
 
 @transaction.atomic
-def user_plan_set(*, user: User, plan: Plan, at: datetime, actor: User) -> UserPlan:
+def user_plan_set(
+    *, user: User, plan: Plan, at: datetime, actor: User, reason: str = ""
+) -> UserPlan:
     """Give ``user`` ``plan`` from aware ``at`` (replacing the plan they
-    held), journaled with ``actor``. Raises ``ApplicationError`` when the
-    user follows more pilots than the plan allows (end some first)."""
+    held), journaled with ``actor`` and ``reason`` (staff give one in the
+    admin). Raises ``ApplicationError`` when the user follows more pilots
+    than the plan allows (end some first)."""
+    reason = reason.strip()
     User.objects.select_for_update().filter(pk=user.pk).get()
     problem = user_plan_problem(user=user, plan=plan)
     if problem is not None:
@@ -92,9 +97,10 @@ def user_plan_set(*, user: User, plan: Plan, at: datetime, actor: User) -> UserP
         actor_user_id=actor.pk,
         actor_label=actor.username,
         occurred_at=at,
-        message=f"Plan set to {plan.name}",
+        message=f"Plan set to {plan.name}{actor_note(actor, user.pk, reason)}",
         before={"plan": before.plan.name} if before else None,
         after={"plan": plan.name, "ends_at": held.ends_at},
+        extra_data={"reason": reason} if reason else None,
     )
     return held
 
@@ -260,8 +266,7 @@ def subscription_mirror(
     group = copy_group_create(
         owner=subscriber,
         # Following a pilot again after ending: the first route keeps its name.
-        name=f"Pilot {pilot.display_name}"
-        + (f" #{subscription.pk}" if taken.exists() else ""),
+        name=f"Pilot {pilot.display_name}" + (f" #{subscription.pk}" if taken.exists() else ""),
         leader=pilot.account,
         actor_label=subscriber.username,
         pilot_route=True,

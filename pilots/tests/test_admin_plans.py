@@ -19,15 +19,26 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-def test_staff_assign_a_plan_and_the_journal_says_who(staff_client: Client, bob: User) -> None:
+def test_staff_assign_a_plan_and_the_journal_says_who_and_why(
+    staff: User, staff_client: Client, bob: User
+) -> None:
     yearly = Plan.objects.create(name="Yearly", term="yearly", max_pilots=1)
-    response = staff_client.post("/admin/pilots/userplan/add/", {"user": bob.pk, "plan": yearly.pk})
+    url = "/admin/pilots/userplan/add/"
+    # Act 1: no reason.
+    refused = staff_client.post(url, {"user": bob.pk, "plan": yearly.pk})
+    # Assert 1: refused, nothing held, nothing journaled.
+    assert refused.status_code == 200
+    assert not UserPlan.objects.filter(user=bob).exists()
+    # Act 2
+    response = staff_client.post(url, {"user": bob.pk, "plan": yearly.pk, "reason": "paid by wire"})
     assert response.status_code == 302, response.content.decode()[:2000]
     held = UserPlan.objects.get(user=bob)
     assert held.plan == yearly
     assert held.ends_at is not None and (held.ends_at - held.started_at).days in (365, 366)
     entry = JournalEntry.objects.get(owner_id=bob.pk, event_type=EventType.PLAN_CHANGED)
-    assert (entry.actor_label, entry.message) == ("staff", "Plan set to Yearly")
+    assert (entry.actor_label, entry.actor_user_id) == ("staff", staff.pk)
+    assert entry.message == "Plan set to Yearly (by staff staff: paid by wire)"
+    assert entry.extra_data == {"reason": "paid by wire"}
 
 
 def test_a_plan_smaller_than_the_users_subscriptions_is_refused_in_the_form(
@@ -51,7 +62,8 @@ def test_a_plan_smaller_than_the_users_subscriptions_is_refused_in_the_form(
     held = UserPlan.objects.get(user=bob)
     # Act
     response = staff_client.post(
-        f"/admin/pilots/userplan/{held.pk}/change/", {"user": bob.pk, "plan": monthly.pk}
+        f"/admin/pilots/userplan/{held.pk}/change/",
+        {"user": bob.pk, "plan": monthly.pk, "reason": "downgrade asked"},
     )
     # Assert: the form comes back with the reason; nothing changed.
     assert response.status_code == 200

@@ -19,10 +19,11 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import BrokerAccount, User
+from copytrade.core.actors import actor_note, actor_reason_check
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType, JournalEntry
 from journal.services import journal_record
-from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
+from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, CopyOrder, Follower, ReplayJob
 
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
@@ -32,18 +33,30 @@ _NOT_SETTINGS = frozenset(
     # The route level and review have their own journaled service (route_levels).
     | {"level", "level_reason", "level_changed_at", "reviewed_on", "reviewed_by"}
 )
+# What follower_update changes (enabled has its own pause / resume).
+_FOLLOWER_SETTINGS = frozenset({"ratio", "sizing_basis"})
 # Columns the journal already has (owner_id, group_id) or that say nothing.
 _NOT_SNAPSHOT = frozenset({"id", "owner", "created_at", "updated_at"})
 
 
-def _check_owner(owner_id: int, actor: User) -> None:
-    if actor.pk != owner_id:
-        raise ApplicationError("only the owner of a copy group may change it")
+def _check_owner(owner_id: int, actor: User, reason: str, perm: str) -> str:
+    """The stripped reason; the owner, or staff holding ``perm`` with a reason."""
+    return actor_reason_check(
+        actor=actor,
+        owner_id=owner_id,
+        perm=perm,
+        reason=reason,
+        refusal="only the owner of a copy group may change it",
+    )
 
 
-def _lock_group(group: CopyGroup, actor: User) -> CopyGroup:
+def _journal_extra(reason: str) -> dict[str, Any] | None:
+    return {"reason": reason} if reason else None
+
+
+def _lock_group(group: CopyGroup, actor: User, reason: str = "") -> CopyGroup:
     """Lock the leader account, then the group; the group as stored now."""
-    _check_owner(group.owner_id, actor)
+    _check_owner(group.owner_id, actor, reason, "routing.change_copygroup")
     BrokerAccount.objects.select_for_update().filter(pk=group.leader_id).first()
     locked = CopyGroup.objects.select_for_update().filter(pk=group.pk).first()
     if locked is None:
@@ -51,10 +64,10 @@ def _lock_group(group: CopyGroup, actor: User) -> CopyGroup:
     return locked
 
 
-def _lock_follower(follower: Follower, actor: User) -> Follower:
+def _lock_follower(follower: Follower, actor: User, reason: str = "") -> Follower:
     """Lock the group's leader account, then the follower; the follower as stored now."""
     group = follower.group
-    _check_owner(group.owner_id, actor)
+    _check_owner(group.owner_id, actor, reason, "routing.change_follower")
     BrokerAccount.objects.select_for_update().filter(pk=group.leader_id).first()
     locked = (
         Follower.objects.select_for_update(of=("self",))
@@ -95,16 +108,21 @@ def _follower_rows(followers: list[Follower]) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def copy_group_update(*, group: CopyGroup, actor: User, data: dict[str, Any]) -> bool:
+def copy_group_update(
+    *, group: CopyGroup, actor: User, data: dict[str, Any], reason: str = ""
+) -> bool:
     """Change ``group``'s settings (name, copy mode, copy value, rounding…)
     to the values in ``data``; return whether anything changed.
 
     Only changed fields are saved and journaled (``before``/``after`` hold
     them). Raises ``ApplicationError`` for the leader (fixed at creation),
     the owner, ``enabled`` (use pause / resume), a name the owner already
-    uses, or a copy value ≤ 0.
+    uses, or a copy value ≤ 0, or when ``actor`` is neither the owner nor
+    staff giving a ``reason`` (:func:`copytrade.core.actors.actor_reason_check`).
+    The reason is journaled with the actor.
     """
-    locked = _lock_group(group, actor)
+    reason = reason.strip()
+    locked = _lock_group(group, actor, reason)
     for name in data:
         if name == "leader":
             raise ApplicationError(
@@ -144,9 +162,13 @@ def copy_group_update(*, group: CopyGroup, actor: User, data: dict[str, Any]) ->
         account_id=locked.leader_id,
         actor_label=actor.username,
         actor_user_id=actor.pk,
-        message=f"Copy group {before.get('name', locked.name)!r} settings changed: {changes}",
+        message=(
+            f"Copy group {before.get('name', locked.name)!r} settings changed: {changes}"
+            f"{actor_note(actor, locked.owner_id, reason)}"
+        ),
         before=before,
         after=after,
+        extra_data=_journal_extra(reason),
     )
     for name, value in after.items():
         setattr(group, name, value)
@@ -156,8 +178,9 @@ def copy_group_update(*, group: CopyGroup, actor: User, data: dict[str, Any]) ->
 # -- pause / resume --------------------------------------------------------------
 
 
-def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool) -> bool:
-    locked = _lock_group(group, actor)
+def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool, reason: str) -> bool:
+    reason = reason.strip()
+    locked = _lock_group(group, actor, reason)
     group.enabled = locked.enabled
     if locked.enabled == enabled:
         return False
@@ -172,33 +195,38 @@ def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool) -> bool:
         account_id=locked.leader_id,
         actor_label=actor.username,
         actor_user_id=actor.pk,
-        message=f"Copy group {locked.name!r} {verb} by {actor.username}",
+        message=(
+            f"Copy group {locked.name!r} {verb} by {actor.username}"
+            f"{actor_note(actor, locked.owner_id, reason)}"
+        ),
         before={"enabled": not enabled},
         after={"enabled": enabled},
+        extra_data=_journal_extra(reason),
     )
     return True
 
 
 @transaction.atomic
-def copy_group_pause(*, group: CopyGroup, actor: User) -> bool:
+def copy_group_pause(*, group: CopyGroup, actor: User, reason: str = "") -> bool:
     """Pause ``group``: the engine copies none of the leader's new entries
     into its followers (exits still are, so no follower is left holding a
     position the leader closed). Return whether the group was running;
     pausing a paused group changes and journals nothing.
     """
-    return _group_set_enabled(group, actor, enabled=False)
+    return _group_set_enabled(group, actor, enabled=False, reason=reason)
 
 
 @transaction.atomic
-def copy_group_resume(*, group: CopyGroup, actor: User) -> bool:
+def copy_group_resume(*, group: CopyGroup, actor: User, reason: str = "") -> bool:
     """Resume ``group``: the leader's next entry is copied again. Return
     whether the group was paused; resuming a running group changes and
     journals nothing."""
-    return _group_set_enabled(group, actor, enabled=True)
+    return _group_set_enabled(group, actor, enabled=True, reason=reason)
 
 
-def _follower_set_enabled(follower: Follower, actor: User, enabled: bool) -> bool:
-    locked = _lock_follower(follower, actor)
+def _follower_set_enabled(follower: Follower, actor: User, enabled: bool, reason: str) -> bool:
+    reason = reason.strip()
+    locked = _lock_follower(follower, actor, reason)
     follower.enabled = locked.enabled
     if locked.enabled == enabled:
         return False
@@ -213,26 +241,79 @@ def _follower_set_enabled(follower: Follower, actor: User, enabled: bool) -> boo
         account_id=locked.account_id,
         actor_label=actor.username,
         actor_user_id=actor.pk,
-        message=f"{locked.account.name} in {locked.group.name!r} {verb} by {actor.username}",
+        message=(
+            f"{locked.account.name} in {locked.group.name!r} {verb} by {actor.username}"
+            f"{actor_note(actor, locked.group.owner_id, reason)}"
+        ),
         before={"enabled": not enabled},
         after={"enabled": enabled},
+        extra_data=_journal_extra(reason),
     )
     return True
 
 
 @transaction.atomic
-def follower_pause(*, follower: Follower, actor: User) -> bool:
+def follower_pause(*, follower: Follower, actor: User, reason: str = "") -> bool:
     """Pause one follower: the engine copies no new entries into its account
     (exits still are). Return whether it was running; idempotent, journals
     only a change."""
-    return _follower_set_enabled(follower, actor, enabled=False)
+    return _follower_set_enabled(follower, actor, enabled=False, reason=reason)
 
 
 @transaction.atomic
-def follower_resume(*, follower: Follower, actor: User) -> bool:
+def follower_resume(*, follower: Follower, actor: User, reason: str = "") -> bool:
     """Resume one follower: the leader's next entry is copied into it again.
     Return whether it was paused; idempotent, journals only a change."""
-    return _follower_set_enabled(follower, actor, enabled=True)
+    return _follower_set_enabled(follower, actor, enabled=True, reason=reason)
+
+
+@transaction.atomic
+def follower_update(
+    *, follower: Follower, actor: User, data: dict[str, Any], reason: str = ""
+) -> bool:
+    """Change a follower's ``ratio`` (``Decimal``, 0.1-1000, DESIGN.md) or
+    ``sizing_basis``; return whether anything changed.
+
+    Only changed fields are saved and journaled (``follower.changed``, with
+    ``before``/``after`` and the reason). Raises :class:`ApplicationError`
+    for another field (``enabled`` has pause / resume), a ratio out of
+    range, or an ``actor`` that is neither the owner nor staff giving a reason.
+    """
+    reason = reason.strip()
+    for name in data:
+        if name not in _FOLLOWER_SETTINGS:
+            raise ApplicationError(f"{name} is not a follower setting")
+    ratio = data.get("ratio")
+    if ratio is not None and not RATIO_MIN <= ratio <= RATIO_MAX:
+        raise ApplicationError(
+            f"ratio must be between {RATIO_MIN} and {RATIO_MAX}, got {ratio}", field="ratio"
+        )
+    locked = _lock_follower(follower, actor, reason)
+    before = {n: getattr(locked, n) for n, v in data.items() if getattr(locked, n) != v}
+    after = {n: data[n] for n in before}
+    if not after:
+        return False
+    for name, value in after.items():
+        setattr(locked, name, value)
+        setattr(follower, name, value)
+    locked.save(update_fields=[*after, "updated_at"])
+    changes = ", ".join(f"{n} {before[n]} \u2192 {after[n]}" for n in after)
+    journal_record(
+        owner_id=locked.group.owner_id,
+        event_type=EventType.FOLLOWER_CHANGED,
+        group_id=locked.group_id,
+        account_id=locked.account_id,
+        actor_label=actor.username,
+        actor_user_id=actor.pk,
+        message=(
+            f"{locked.account.name} in {locked.group.name!r} changed: {changes}"
+            f"{actor_note(actor, locked.group.owner_id, reason)}"
+        ),
+        before=before,
+        after=after,
+        extra_data=_journal_extra(reason),
+    )
+    return True
 
 
 # -- delete ----------------------------------------------------------------------

@@ -137,9 +137,16 @@ def _started(order: CopyOrder, reason: str, quarantine_id: int, at: datetime) ->
 
 @transaction.atomic
 def quarantine_release(
-    *, quarantine: Quarantine, actor_label: str, actor_user_id: int | None = None
+    *,
+    quarantine: Quarantine,
+    actor_label: str,
+    actor_user_id: int | None = None,
+    reason: str = "",
 ) -> bool:
-    """Release an active quarantine by the user; False when already released."""
+    """Release an active quarantine by the user (or by staff in the admin,
+    who give ``reason``, journaled as the why); False when already released.
+    The caller checks that ``actor`` may (the owner's page, the admin's
+    ``routing.change_quarantine`` permission)."""
     locked = (
         Quarantine.objects.select_for_update()
         .select_related("follower__group", "follower__account")
@@ -151,7 +158,7 @@ def quarantine_release(
         locked,
         actor_label=actor_label,
         at=timezone.now(),
-        why="released by the user",
+        why=reason.strip() or "released by the user",
         actor_user_id=actor_user_id,
     )
     return True

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import BrokerAccount, User
+from copytrade.core.actors import actor_note, actor_reason_check
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
@@ -57,7 +58,9 @@ def _shown(name: str, value: Any) -> str:
 
 
 @transaction.atomic
-def risk_limit_update(*, account: BrokerAccount, actor: User, **fields: Any) -> bool:
+def risk_limit_update(
+    *, account: BrokerAccount, actor: User, reason: str = "", **fields: Any
+) -> bool:
     """Set ``fields`` (any of :data:`RISK_LIMIT_FIELDS`) on ``account``'s
     risk limits, creating the row when the account has none; return whether
     anything changed.
@@ -67,12 +70,20 @@ def risk_limit_update(*, account: BrokerAccount, actor: User, **fields: Any) -> 
     comma-separated product roots (normalised to upper case). Only changed
     fields are saved and journaled (``risk_limit.changed``, ``before`` and
     ``after`` hold them, with the actor). Raises :class:`ApplicationError`
-    (``field`` set when one is at fault) when ``actor`` does not own the
-    account, a field is unknown, or the limits are inconsistent (a value
-    ≤ 0, a percent out of range, a root both allowed and denied).
+    (``field`` set when one is at fault) when ``actor`` is neither the
+    account's owner nor staff holding ``routing.change_risklimit`` giving a
+    ``reason`` (:func:`copytrade.core.actors.actor_reason_check`; the reason
+    is journaled with the actor), a field is unknown, or the limits are
+    inconsistent (a value ≤ 0, a percent out of range, a root both allowed
+    and denied).
     """
-    if actor.pk != account.owner_id:
-        raise ApplicationError("only the owner of an account may change its risk limits")
+    reason = actor_reason_check(
+        actor=actor,
+        owner_id=account.owner_id,
+        perm="routing.change_risklimit",
+        reason=reason,
+        refusal="only the owner of an account may change its risk limits",
+    )
     for name in fields:
         if name not in RISK_LIMIT_FIELDS:
             raise ApplicationError(f"{name} is not a risk limit")
@@ -121,8 +132,12 @@ def risk_limit_update(*, account: BrokerAccount, actor: User, **fields: Any) -> 
         group_id=follower.group_id if follower else None,
         actor_label=actor.get_username(),
         actor_user_id=actor.pk,
-        message=f"Risk limits of {account.name} changed by {actor.get_username()}: {changes}",
+        message=(
+            f"Risk limits of {account.name} changed by {actor.get_username()}: {changes}"
+            f"{actor_note(actor, account.owner_id, reason)}"
+        ),
         before=before,
         after=after,
+        extra_data={"reason": reason} if reason else None,
     )
     return True

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BrokerAccount, User
+from copytrade.core.actors import actor_reason_check
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
@@ -68,13 +69,22 @@ def route_level_set(
 ) -> bool:
     """The owner sets ``group``'s level; False when it already was there.
 
-    Raises :class:`ApplicationError` when ``actor`` is not the owner, or when
-    leaving level 4 (Locked) without a reason.
+    ``actor`` is the owner, or a staff member holding
+    ``routing.change_copygroup`` (the admin), who must give a reason for any
+    change (:func:`copytrade.core.actors.actor_reason_check`); the journal
+    row names the actor and holds the reason.
+
+    Raises :class:`ApplicationError` when ``actor`` may not change the group,
+    or when leaving level 4 (Locked) without a reason.
     """
-    if actor.pk != group.owner_id:
-        raise ApplicationError("only the owner of a copy group may change its level")
+    reason = actor_reason_check(
+        actor=actor,
+        owner_id=group.owner_id,
+        perm="routing.change_copygroup",
+        reason=reason,
+        refusal="only the owner of a copy group may change its level",
+    )
     row = _locked(group)
-    reason = reason.strip()
     if RouteLevel(row.level) is RouteLevel.LOCKED and level is not RouteLevel.LOCKED and not reason:
         raise ApplicationError("leaving level 4 Locked needs a written reason")
     changed = _apply(

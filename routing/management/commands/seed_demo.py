@@ -1,6 +1,12 @@
 """``manage.py seed_demo``: the demo user, a leader, five followers and a
 replay that makes the live feed move. Creates the accounts once; each run
-makes sure a demo replay is queued and prints the URL and the login."""
+makes sure a demo replay is queued and prints the URL and the login.
+
+The demo password is generated on each machine and kept in the git-ignored
+``.demo-credentials`` (mode 0600), which ``make run`` prints. A run that
+finds the demo user's password missing from that file, not matching it, or
+equal to a value once committed to the repository sets a new one (issue 14:
+the committed demo password is rotated out of use)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +37,11 @@ from routing.services.risk_limits import risk_limit_update
 logger = logging.getLogger(__name__)
 
 DEMO_USERNAME = "demo"
+# Passwords that were once public: the content of .demo-credentials committed
+# in 35d8254 ("Dashboard, websocket feed, uploads, demo seed, replay jobs")
+# and removed in dce4c53 (found with `git log -p -- .demo-credentials`).
+# Kept only to refuse them: a demo user still holding one gets a new password.
+PUBLISHED_DEMO_PASSWORDS = ("DjGaorRcMv9B",)
 DEMO_GROUP = "Demo route"
 DEMO_EXPORT = "qsor27_FuturesTradingLog/NinjaTrader Grid 2025-01-28 11-21 AM.csv"
 DEMO_LEADER_ACCOUNT = "Sim101"
@@ -72,12 +84,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.filter(username=DEMO_USERNAME).first()
             if user is None:
-                password = secrets.token_urlsafe(9)
-                user = User.objects.create_user(DEMO_USERNAME, password=password)
-                credentials.write_text(password)
-                credentials.chmod(0o600)
+                user = User.objects.create_user(DEMO_USERNAME, password=None)
+                _demo_password_new(user, credentials)
                 group = _create_route(user)
             else:
+                if not _demo_password_kept(user, credentials):
+                    _demo_password_new(user, credentials)
                 group = CopyGroup.objects.get(owner=user, name=DEMO_GROUP)
             source = _queue_replay(user, group)
         # The leaderboard's plans and pilots (issue 11), by name: routing
@@ -89,6 +101,29 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Copytrade dashboard: http://{options['host']}/"))
         self.stdout.write(f"Demo login: {DEMO_USERNAME} / {password}")
         self.stdout.write(f"Demo feed: {source}")
+
+
+def _demo_password_new(user: User, credentials: Path) -> None:
+    """Give ``user`` a new random password and write it to ``credentials`` (0600)."""
+    password = secrets.token_urlsafe(9)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    # Created empty with 0600 first: the password is never readable by others.
+    credentials.touch(mode=0o600, exist_ok=True)
+    credentials.chmod(0o600)
+    credentials.write_text(password)
+
+
+def _demo_password_kept(user: User, credentials: Path) -> bool:
+    """True when ``credentials`` holds ``user``'s password and it was never published."""
+    if not credentials.exists():
+        return False
+    password = credentials.read_text().strip()
+    if not password or password in PUBLISHED_DEMO_PASSWORDS:
+        return False
+    if any(user.check_password(p) for p in PUBLISHED_DEMO_PASSWORDS):
+        return False
+    return user.check_password(password)
 
 
 def _create_route(user: User) -> CopyGroup:

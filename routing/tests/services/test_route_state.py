@@ -134,8 +134,10 @@ def admin_form_data(response: Any) -> dict[str, Any]:
 
 
 def admin_save(client: Client, url: str, **changes: Any) -> None:
-    """GET the admin change form at ``url``, apply ``changes`` to its data, POST it."""
+    """GET the admin change form at ``url``, apply ``changes`` to its data, POST it
+    (with the reason every admin change needs, issue 14)."""
     data = admin_form_data(client.get(url))
+    data["reason"] = "test: admin change"
     for key, value in changes.items():
         if value is None:
             data.pop(key, None)
@@ -145,12 +147,6 @@ def admin_save(client: Client, url: str, **changes: Any) -> None:
     assert response.status_code == 302, response.context["adminform"].form.errors or [
         f.errors for i in response.context["inline_admin_formsets"] for f in i.formset
     ]
-
-
-def inline_index(route: Route, follower: Follower) -> int:
-    """The follower's row in the group's admin inline (followers in pk order)."""
-    ids = list(route.group.followers.order_by("pk").values_list("pk", flat=True))
-    return ids.index(follower.pk)
 
 
 # -- in memory -------------------------------------------------------------------
@@ -457,14 +453,14 @@ def test_follower_added_and_removed_apply_to_the_next_event(
     removed = event(route, Side.BUY, 2, "MNQU5")
     # Assert: no order for it any more.
     assert sorted(removed) == ["Eval 25K", "Eval 50K"]
-    # Act: the newcomer removed in the admin's follower inline.
+    # Act: the newcomer paused on its admin page (memberships are not
+    # deleted in the admin: they end on the dashboard, journaled).
     newcomer_follower = Follower.objects.get(account=newcomer)
-    index = inline_index(route, newcomer_follower)
-    url = reverse("admin:routing_copygroup_change", args=[route.group.pk])
-    admin_save(staff_client, url, **{f"followers-{index}-DELETE": "on"})
-    assert not Follower.objects.filter(pk=newcomer_follower.pk).exists()
+    url = reverse("admin:routing_follower_change", args=[newcomer_follower.pk])
+    admin_save(staff_client, url, enabled=None)
     last = event(route, Side.BUY, 2, "MNQZ5")
-    assert sorted(last) == ["Eval 25K"]
+    assert sorted(last) == ["Eval 25K", "Eval 50K"]
+    assert (last["Eval 50K"].status, last["Eval 50K"].qty) == ("skipped", 0)
 
 
 def test_follower_ratio_changed_in_the_admin_applies_to_the_next_event(
@@ -473,10 +469,9 @@ def test_follower_ratio_changed_in_the_admin_applies_to_the_next_event(
     before = event(route, Side.BUY, 2)
     assert sent(before["Eval 25K"]) == ("pending", "buy", 1, "MNQH5")
     assert_cached(route)
-    # Act: Eval 25K's ratio 0.5 -> 2 in the group's follower inline.
-    index = inline_index(route, route.small_follower)
-    url = reverse("admin:routing_copygroup_change", args=[route.group.pk])
-    admin_save(staff_client, url, **{f"followers-{index}-ratio": "2"})
+    # Act: Eval 25K's ratio 0.5 -> 2 on its admin page.
+    url = reverse("admin:routing_follower_change", args=[route.small_follower.pk])
+    admin_save(staff_client, url, ratio="2")
     after = event(route, Side.BUY, 2, "MNQM5")
     # Assert: 2 x 1 x 2 = 4 (within its max 5).
     assert sent(after["Eval 25K"]) == ("pending", "buy", 4, "MNQM5")

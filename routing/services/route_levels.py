@@ -64,19 +64,36 @@ def _apply(
 
 @transaction.atomic
 def route_level_set(
-    *, group: CopyGroup, level: RouteLevel, actor: User, reason: str, at: datetime | None = None
+    *,
+    group: CopyGroup,
+    level: RouteLevel,
+    actor: User,
+    reason: str,
+    at: datetime | None = None,
+    unlock_confirmed: bool = True,
 ) -> bool:
     """The owner sets ``group``'s level; False when it already was there.
 
+    ``unlock_confirmed`` says the actor re-authenticated recently
+    (:mod:`accounts.reauth`); the view checks it before calling, and this
+    check on the locked row closes the race with the engine locking the
+    route meanwhile.
+
     Raises :class:`ApplicationError` when ``actor`` is not the owner, or when
-    leaving level 4 (Locked) without a reason.
+    leaving level 4 (Locked) without a reason or without ``unlock_confirmed``.
     """
     if actor.pk != group.owner_id:
         raise ApplicationError("only the owner of a copy group may change its level")
     row = _locked(group)
     reason = reason.strip()
-    if RouteLevel(row.level) is RouteLevel.LOCKED and level is not RouteLevel.LOCKED and not reason:
+    leaving_lock = RouteLevel(row.level) is RouteLevel.LOCKED and level is not RouteLevel.LOCKED
+    if leaving_lock and not reason:
         raise ApplicationError("leaving level 4 Locked needs a written reason")
+    if leaving_lock and not unlock_confirmed:
+        raise ApplicationError(
+            "the route was locked meanwhile: leaving level 4 Locked needs you to confirm "
+            "it is you first; send the form again"
+        )
     changed = _apply(
         row,
         level,

@@ -456,9 +456,11 @@ def group_level(request: HttpRequest, group_id: int) -> HttpResponse:
     form = RouteLevelForm(request.POST)
     if form.is_valid():
         level = form.cleaned_data["level"]
-        if group.level == RouteLevel.LOCKED and level is not RouteLevel.LOCKED:
+        leaving_lock = group.level == RouteLevel.LOCKED and level is not RouteLevel.LOCKED
+        if leaving_lock and form.cleaned_data["reason"].strip():
             # Leaving 4 re-enables copying after an incident: confirm it is the
-            # owner (allauth replays this POST after the confirmation).
+            # owner (allauth replays this POST after the confirmation). Without
+            # a reason the service refuses first, on this page.
             require_reauthentication(request)
         try:
             changed = route_level_set(

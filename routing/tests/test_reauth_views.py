@@ -143,6 +143,18 @@ def test_stale_quarantine_release_is_refused_then_replayed(
     assert quarantine.released_at is not None
 
 
+def test_leaving_level_4_without_a_reason_is_refused_on_the_form_first(
+    route: Route, stale_client: Client
+) -> None:
+    group = _locked(route)
+
+    response = stale_client.post(reverse("group_level", args=[group.pk]), {"level": "3"})
+
+    assert response.status_code == 200
+    assert "leaving level 4 Locked needs a written reason" in response.content.decode()
+    assert _level(group) == 4
+
+
 def test_wrong_password_leaves_the_route_locked(route: Route, stale_client: Client) -> None:
     group = _locked(route)
     url = reverse("group_level", args=[group.pk])

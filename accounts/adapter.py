@@ -53,12 +53,14 @@ class AccountAdapter(DefaultAccountAdapter):
         wrong one as a failed login), journaled as a re-authentication."""
         from accounts.reauth import REAUTHENTICATING_ATTR, reauthentication_journal
 
-        request = context.request
-        setattr(request, REAUTHENTICATING_ATTR, True)
+        request = context.request  # allauth's middleware sets it for every request
+        if request is not None:
+            setattr(request, REAUTHENTICATING_ATTR, True)
         try:
             accepted: bool = super().reauthenticate(user, password)
         finally:
-            setattr(request, REAUTHENTICATING_ATTR, False)
+            if request is not None:
+                setattr(request, REAUTHENTICATING_ATTR, False)
         if not accepted:
             reauthentication_journal(
                 request=request,

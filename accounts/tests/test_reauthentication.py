@@ -215,3 +215,16 @@ def test_no_secret_on_the_reauthentication_pages(dana: User, dana_client: Client
     for url in (REAUTH_URL, reverse("reauthenticate_totp")):
         page = dana_client.get(url).content.decode()
         assert not any(secret in page for secret in SECRETS)
+
+
+def test_wrong_passwords_count_towards_the_login_lockout(dana: User, dana_client: Client) -> None:
+    url = reverse("login_create", args=["projectx"])
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        dana_client.post(REAUTH_URL, {"password": "guess", "next": url})
+
+    response = dana_client.post(REAUTH_URL, {"password": PASSWORD, "next": url})
+
+    assert response.status_code != 302  # the right password is refused while locked
+    assert dana_client.get(url).status_code == 302
+    assert len(_rows(EventType.LOGIN_LOCKED_OUT)) == 1
+    assert len(_rows(EventType.REAUTHENTICATION_FAILED)) >= settings.AXES_FAILURE_LIMIT

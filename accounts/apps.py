@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Journal rows for failed logins and lockouts (signal receivers).
-        from accounts import login_guard  # noqa: F401
+        # Journal rows for failed logins, lockouts and re-authentications
+        # (signal receivers).
+        from accounts import login_guard, reauth  # noqa: F401

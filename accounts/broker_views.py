@@ -4,7 +4,8 @@ its connection, today's PnL and the room left before its loss limits; and
 the forms that add, edit, disable and remove them.
 
 Every page reads the user's own rows only: another user's id is a 404.
-Every change is a POST behind Django's CSRF check.
+Every change is a POST behind Django's CSRF check. Connecting or changing a
+login's credentials needs a recent re-authentication (:mod:`accounts.reauth`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from accounts.logins import (
 )
 from accounts.models import BrokerAccount, BrokerLogin, User
 from accounts.overview import account_for_user, accounts_overview, login_for_user, logins_for_user
+from accounts.reauth import credentials_reauthentication_required
 from copytrade.core.errors import ApplicationError
 
 LOGIN_PLATFORMS = [
@@ -111,7 +113,7 @@ def login_platform(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login_platform.html", {"platforms": LOGIN_PLATFORMS})
 
 
-@login_required
+@credentials_reauthentication_required
 @require_http_methods(["GET", "POST"])
 def login_create(request: HttpRequest, platform: str) -> HttpResponse:
     """GET the connect form of ``platform``; POST stores the login."""
@@ -144,7 +146,7 @@ def login_create(request: HttpRequest, platform: str) -> HttpResponse:
     return render(request, "accounts/login_form.html", context, status=status)
 
 
-@login_required
+@credentials_reauthentication_required
 @require_http_methods(["GET", "POST"])
 def login_edit(request: HttpRequest, login_id: int) -> HttpResponse:
     """GET the login's form (secrets blank); POST saves it (a blank secret

@@ -69,7 +69,11 @@ def login_failed_journal(
     request: HttpRequest | None = None,
     **kwargs: Any,
 ) -> None:
-    """Journal a failed login on an existing user (unknown names are in axes' log only)."""
+    """Journal a failed login on an existing user (unknown names are in axes' log only).
+    A wrong password on the re-authentication page is journaled by
+    :mod:`accounts.reauth` as such (axes still counts it towards the lockout)."""
+    if request is not None and getattr(request, "copytrade_reauthenticating", False):
+        return
     user = _user_named(login_name(request, credentials))
     if user is None:
         return

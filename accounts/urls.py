@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import broker_views, views
+from accounts import broker_views, reauth, views
 
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("profile/two-factor/confirm/", views.two_factor_confirm, name="two_factor_confirm"),
     path("profile/two-factor/disable/", views.two_factor_disable, name="two_factor_disable"),
     path("login/second-factor/", views.login_second_factor, name="login_second_factor"),
+    path("reauthenticate/second-factor/", reauth.reauthenticate_totp, name="reauthenticate_totp"),
     path("broker-accounts/", broker_views.broker_accounts, name="broker_accounts"),
     path("broker-accounts/logins/new/", broker_views.login_platform, name="login_platform"),
     path(

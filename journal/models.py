@@ -64,6 +64,8 @@ class EventType(models.TextChoices):
     BROKER_RECONNECTED = "broker.reconnected"
     LOGIN_FAILED = "login.failed"
     LOGIN_LOCKED_OUT = "login.locked_out"
+    REAUTHENTICATED = "login.reauthenticated", "Re-authenticated"
+    REAUTHENTICATION_FAILED = "login.reauthentication_failed", "Re-authentication Failed"
     BROKER_LOGIN_ADDED = "broker_login.added"
     BROKER_LOGIN_CHANGED = "broker_login.changed"
     BROKER_LOGIN_ENABLED = "broker_login.enabled"

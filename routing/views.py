@@ -23,9 +23,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.reauth import dangerous_action, reauthentication_recent, require_reauthentication
 from accounts.selectors import broker_account_exists_for_user
 from copytrade.core.errors import ApplicationError
 from journal.selectors import import_jobs_for_group
+from routing.engine.limits import RouteLevel
 from routing.forms import (
     CopyGroupForm,
     CopyGroupSettingsForm,
@@ -290,7 +292,7 @@ def group_pause(request: HttpRequest, group_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@dangerous_action
 @require_POST
 def group_resume(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST: resume the whole group (``copy_group_resume``)."""
@@ -326,7 +328,7 @@ def group_follower_pause(request: HttpRequest, group_id: int, follower_id: int) 
     )
 
 
-@login_required
+@dangerous_action
 @require_POST
 def group_follower_resume(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
     """POST: resume one follower of the group (``follower_resume``)."""
@@ -375,7 +377,7 @@ class GroupSnapshotApi(APIView):
         return Response(group_snapshot(user=request.user, group=group, at=timezone.now()))  # type: ignore[arg-type]
 
 
-@login_required
+@dangerous_action
 @require_POST
 def quarantine_release_view(
     request: HttpRequest, group_id: int, quarantine_id: int
@@ -454,12 +456,19 @@ def group_level(request: HttpRequest, group_id: int) -> HttpResponse:
     form = RouteLevelForm(request.POST)
     if form.is_valid():
         level = form.cleaned_data["level"]
+        leaving_lock = group.level == RouteLevel.LOCKED and level is not RouteLevel.LOCKED
+        if leaving_lock and form.cleaned_data["reason"].strip():
+            # Leaving 4 re-enables copying after an incident: confirm it is the
+            # owner (allauth replays this POST after the confirmation). Without
+            # a reason the service refuses first, on this page.
+            require_reauthentication(request)
         try:
             changed = route_level_set(
                 group=group,
                 level=level,
                 actor=request.user,  # type: ignore[arg-type]
                 reason=form.cleaned_data["reason"],
+                unlock_confirmed=reauthentication_recent(request),
             )
         except ApplicationError as exc:
             _add_error(form, exc)

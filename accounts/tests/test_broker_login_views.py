@@ -25,6 +25,7 @@ from accounts.tests.logins_data import IB, PROJECTX, RITHMIC, SECRETS, TRADOVATE
 from conftest import Route, fill_stored
 from routing.brokers.logins import ConnectionState, LoginState
 from routing.models import RiskLimit
+from tests.reauth import reauthenticated_client
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +34,9 @@ FORMS = {"projectx": PROJECTX, "tradovate": TRADOVATE, "rithmic": RITHMIC, "ib":
 
 @pytest.fixture
 def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(alice)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.credentials import (
@@ -26,6 +26,7 @@ from accounts.credentials import (
 from accounts.logins import broker_login_create
 from accounts.models import BrokerLogin, User
 from accounts.tests.logins_data import PROJECTX, RITHMIC, SECRETS, TRADOVATE
+from tests.reauth import reauthenticated_client
 
 NO_KEYS = {"CREDENTIAL_KEYS": [], "CREDENTIAL_KEY_FILE": None, "CREDENTIAL_KEY_FILE_CREATE": False}
 
@@ -138,8 +139,7 @@ def test_no_key_fails_closed_and_stores_nothing(alice: User) -> None:
 
 @pytest.mark.django_db
 def test_no_key_the_connect_page_shows_the_reason(alice: User) -> None:
-    client = Client()
-    client.force_login(alice)
+    client = reauthenticated_client(alice)
     with override_settings(**NO_KEYS):
         response = client.post(
             reverse("login_create", args=["projectx"]),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from copytrade.env import envbool, envint, envsecret, envstr
 
 # Django's console backend, printing the text as written (links not wrapped).
@@ -95,3 +97,19 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
 if envstr("AXES_IPWARE_PROXY_COUNT"):
     AXES_IPWARE_PROXY_COUNT = envint("AXES_IPWARE_PROXY_COUNT", 1)
+
+# Re-authentication before dangerous actions (accounts.reauth): connecting or
+# changing broker credentials, leaving route level 4 Locked, resuming a paused
+# route or follower, releasing a symbol quarantine. The password, or a current
+# code of the user's authenticator app, must have been given again within the
+# last REAUTHENTICATION_TIMEOUT seconds (allauth's sudo window; the login
+# itself does not count). Emergency flatten never asks.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = envint("REAUTHENTICATION_TIMEOUT", 300)
+if ACCOUNT_REAUTHENTICATION_TIMEOUT <= 0:
+    raise ImproperlyConfigured(
+        f"REAUTHENTICATION_TIMEOUT must be a positive number of seconds, "
+        f"got {ACCOUNT_REAUTHENTICATION_TIMEOUT}"
+    )
+# Password, or the second factor ("mfa": accounts.reauth's TOTP page); never
+# a code mailed to the address (a mailbox is not a second factor).
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")

@@ -65,17 +65,27 @@ def _apply(
 
 @transaction.atomic
 def route_level_set(
-    *, group: CopyGroup, level: RouteLevel, actor: User, reason: str, at: datetime | None = None
+    *,
+    group: CopyGroup,
+    level: RouteLevel,
+    actor: User,
+    reason: str,
+    at: datetime | None = None,
+    unlock_confirmed: bool = True,
 ) -> bool:
     """The owner sets ``group``'s level; False when it already was there.
 
     ``actor`` is the owner, or a staff member holding
     ``routing.change_copygroup`` (the admin), who must give a reason for any
     change (:func:`copytrade.core.actors.actor_reason_check`); the journal
-    row names the actor and holds the reason.
+    row names the actor and holds the reason. ``unlock_confirmed`` says the
+    actor re-authenticated recently (:mod:`accounts.reauth`); the view checks
+    it before calling, and this check on the locked row closes the race with
+    the engine locking the route meanwhile.
 
     Raises :class:`ApplicationError` when ``actor`` may not change the group,
-    or when leaving level 4 (Locked) without a reason.
+    or when leaving level 4 (Locked) without a reason or without
+    ``unlock_confirmed``.
     """
     reason = actor_reason_check(
         actor=actor,
@@ -85,8 +95,14 @@ def route_level_set(
         refusal="only the owner of a copy group may change its level",
     )
     row = _locked(group)
-    if RouteLevel(row.level) is RouteLevel.LOCKED and level is not RouteLevel.LOCKED and not reason:
+    leaving_lock = RouteLevel(row.level) is RouteLevel.LOCKED and level is not RouteLevel.LOCKED
+    if leaving_lock and not reason:
         raise ApplicationError("leaving level 4 Locked needs a written reason")
+    if leaving_lock and not unlock_confirmed:
+        raise ApplicationError(
+            "the route was locked meanwhile: leaving level 4 Locked needs you to confirm "
+            "it is you first; send the form again"
+        )
     changed = _apply(
         row,
         level,

@@ -12,14 +12,15 @@ from django.urls import reverse
 from conftest import Route
 from journal.models import EventType, JournalEntry
 from routing.models import CopyOrder, Desync, ExpectedPosition, Quarantine
+from tests.reauth import reauthenticated_client
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(user: AbstractBaseUser) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(user)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from routing.engine.limits import RouteLevel
 from routing.engine.sessions import trading_date
 from routing.models import CopyGroup, LeaderEvent, RiskLimit
 from routing.services.route_levels import route_lock
+from tests.reauth import reauthenticated_client
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -55,16 +56,16 @@ SETTINGS = {
 
 @pytest.fixture
 def alice_client(route: Route) -> Client:
-    client = Client()
-    client.force_login(route.owner)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(route.owner)
 
 
 @pytest.fixture
 def bob_client(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(bob)
 
 
 def _messages(response) -> list[str]:

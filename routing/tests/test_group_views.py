@@ -16,6 +16,7 @@ from journal.models import ExportImport, JournalEntry
 from routing.models import CopyGroup, CopyOrder, Follower, ReplayJob
 from routing.services.copy_groups import copy_group_create
 from routing.services.group_rules import copy_group_pause, follower_pause
+from tests.reauth import reauthenticated_client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +26,16 @@ SETTINGS = {"sizing_mode": "contracts", "partial_exit": "proportional", "quarant
 
 @pytest.fixture
 def alice_client(route: Route) -> Client:
-    client = Client()
-    client.force_login(route.owner)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(route.owner)
 
 
 @pytest.fixture
 def bob_client(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(bob)
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from routing.services.leader_events import leader_event_ingest
 from routing.services.order_results import copy_order_record_result
 from routing.services.risk_limits import risk_limit_update
 from routing.services.route_levels import route_level_set, route_review
+from tests.reauth import reauthenticated_client
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +97,9 @@ def assert_cached(route: Route) -> route_state.LeaderRoutes:
 
 
 def owner_client(route: Route) -> Client:
-    client = Client()
-    client.force_login(route.owner)
-    return client
+    # Recently re-authenticated: these tests are about the actions themselves
+    # (accounts.reauth's tests cover the confirmation).
+    return reauthenticated_client(route.owner)
 
 
 def admin_form_data(response: Any) -> dict[str, Any]:

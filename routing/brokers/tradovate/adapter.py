@@ -7,7 +7,8 @@ optional ``"device_id"``) gets a REST session
 websocket runner (:mod:`~routing.brokers.tradovate.stream`). Requests go to
 the login holding the request's account (its external id: the Tradovate
 account name, e.g. ``"DEMO123456"``, or its numeric id as text). Orders are
-in :mod:`~routing.brokers.tradovate.orders`.
+in :mod:`~routing.brokers.tradovate.orders`; last traded prices for
+layer-2 risk in :mod:`~routing.brokers.tradovate.market_data`.
 
 Budgets: ``budgets(login_id)`` gives each login's
 :class:`~routing.brokers.budget.RequestBudget` (default
@@ -279,12 +280,10 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
     # -- market data -----------------------------------------------------------------
 
     async def watch_prices(self, symbols: Collection[str]) -> None:
-        """Keep the last trade of ``symbols`` (engine contract codes) from
-        Tradovate's market-data websocket (:mod:`~routing.brokers.tradovate.
-        market_data`), read with the lowest-numbered connected login.
-        Returns at once: subscriptions are sent in the background, spending
-        that login's budget at ``Priority.QUERY``; symbols no longer given
-        are unsubscribed. Never raises for an unknown symbol (logged once)."""
+        """Keep the last trade of ``symbols`` (engine contract codes) through
+        the lowest-numbered connected login (:class:`QuoteFeed`). Returns at
+        once: (un)subscriptions go out in the background on that login's
+        budget. Never raises for an unknown symbol (logged once)."""
         self._quotes.watch(symbols)
 
     def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
@@ -293,9 +292,7 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
         return self._quotes.last(symbol)
 
     def _market_data_login(self) -> Login | None:
-        if not self._started:
-            return None
-        for login_id in sorted(self._entries):
+        for login_id in sorted(self._entries) if self._started else ():
             session = self._entries[login_id].login.session
             if session.md_token and session.refresh_state() == ConnectionState.CONNECTED:
                 return self._entries[login_id].login

@@ -84,6 +84,7 @@ class QuoteFeed:
         self._task: asyncio.Task[None] | None = None
         self._force: asyncio.Event = asyncio.Event()
         self.login_id: int | None = None  # the login serving market data now
+        self._was_up = False
         self.up = False
 
     # -- interface -------------------------------------------------------------------
@@ -124,14 +125,15 @@ class QuoteFeed:
     async def _run(self) -> None:
         delay = self._first_delay
         while True:
+            self._force.clear()  # a login is picked afresh now
             login = self._pick()
             if login is None:
                 await asyncio.sleep(self._first_delay)
                 continue
             self.login_id = login.session.config.login_id
-            was_up = False
+            renewed = False
             try:
-                was_up = await self._connect_and_pump(login)
+                renewed = await self._connect_and_pump(login)
                 reason = "closed by Tradovate"
             except (OSError, TimeoutError, BrokerError, ValueError, KeyError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
@@ -150,18 +152,19 @@ class QuoteFeed:
                 for future in self._pending.values():
                     future.cancel()
                 self._pending.clear()
-            if self._force.is_set():
+            if self._force.is_set() or renewed:  # a new login or token: at once
                 self._force.clear()
                 delay = self._first_delay
                 continue
-            if was_up:
-                delay = self._first_delay
+            if self._was_up:  # a socket that worked starts the backoff again
+                delay, self._was_up = self._first_delay, False
             logger.warning("tradovate market data down (%s); reconnecting in %.1f s", reason, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_delay)
 
     async def _connect_and_pump(self, login: Login) -> bool:
-        """One connection; returns whether it got as far as authorized."""
+        """One connection, until it fails, is forced closed or the login's md
+        token is renewed (returns True then: reconnect with the new one)."""
         session = login.session
         token = session.md_token
         if token is None:
@@ -177,7 +180,7 @@ class QuoteFeed:
                     raise BrokerError(
                         f"Tradovate refused the market-data token ({answer.get('s')})"
                     )
-                self.up = True
+                self.up = self._was_up = True
                 while not self._force.is_set() and session.md_token == token:
                     self._changed.clear()
                     await self._sync(socket, login)
@@ -192,9 +195,9 @@ class QuoteFeed:
                     forced.cancel()
                     if reader in done:
                         reader.result()  # its error, if any, says why
-                        return True
+                        return False
                     await socket.send("[]")  # "WebSockets": the client's heartbeat
-                return True
+                return session.md_token != token
             finally:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -50,6 +50,7 @@ class FakeMarketData:
     requests: list[tuple[str, Any]] = field(default_factory=list)
     trades: dict[int, dict[str, Any]] = field(default_factory=dict)  # contract id -> quote
     refused: set[str] = field(default_factory=set)  # symbols subscribeQuote answers 404
+    authorized_with: list[str] = field(default_factory=list)  # md tokens, in order
     _sockets: list[_MdSocket] = field(default_factory=list)
 
     # -- controls ------------------------------------------------------------------
@@ -153,6 +154,7 @@ class FakeMarketData:
         if endpoint == "authorize":
             self.requests.append((endpoint, {}))
             socket.authorized = raw in self.tokens
+            self.authorized_with.append(raw)
             answer["s"] = 200 if socket.authorized else 401
             socket.outbox.put_nowait("a" + json.dumps([answer]))
             return

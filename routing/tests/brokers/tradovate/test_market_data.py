@@ -5,7 +5,7 @@ after a reconnect, unknown symbols left unpriced."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -161,3 +161,24 @@ async def test_serving_login_dropped_then_market_data_from_another_login(
     await until(lambda: venue.fake.md.subscribers(SYMBOL) == 1)
     venue.fake.md.publish_trade(SYMBOL, Decimal("21477"), at=AT)
     await until(lambda: adapter.last_price(SYMBOL) == (Decimal("21477"), AT))
+
+
+async def test_renewed_token_when_market_data_open_then_reauthorized_with_the_new_md_token(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    # Arrange: tokens live 2 s and are renewed 1.7 s early.
+    venue.fake.token_seconds = 2.0
+    adapter = make_adapter(renew_margin=timedelta(seconds=1.7))
+    await adapter.connect()
+    await adapter.watch_prices([SYMBOL])
+    await until(lambda: venue.fake.md.subscribers(SYMBOL) == 1)
+    # Act: the access token (and its md token) is renewed.
+    await until(lambda: venue.fake.renewals >= 1)
+    # Assert: market data authorized again with the renewed md token, subscribed again.
+    await until(lambda: len(set(venue.fake.md.authorized_with)) >= 2)
+    first, latest = venue.fake.md.authorized_with[0], venue.fake.md.authorized_with[-1]
+    assert latest != first and latest in venue.fake.md.tokens
+    await until(lambda: venue.fake.md.count("md/subscribeQuote", SYMBOL) >= 2)
+    await until(lambda: venue.fake.md.subscribers(SYMBOL) == 1)
+    venue.fake.md.publish_trade(SYMBOL, Decimal("21533"), at=AT)
+    await until(lambda: adapter.last_price(SYMBOL) == (Decimal("21533"), AT))

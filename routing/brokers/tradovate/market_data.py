@@ -174,6 +174,9 @@ class QuoteFeed:
             if frame.kind != "o":
                 raise ValueError(f"expected Tradovate's open frame, got {frame.kind!r}")
             reader = asyncio.create_task(self._read(socket))
+            # Its own task: a subscription waiting on the budget must not
+            # starve the heartbeat Tradovate expects every 2.5 s.
+            beat = asyncio.create_task(self._heartbeat(socket))
             try:
                 answer = await self._request(socket, "authorize", token)
                 if int(answer.get("s", 0)) != 200:
@@ -196,12 +199,17 @@ class QuoteFeed:
                     if reader in done:
                         reader.result()  # its error, if any, says why
                         return False
-                    await socket.send("[]")  # "WebSockets": the client's heartbeat
                 return session.md_token != token
             finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+                for task in (beat, reader):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    async def _heartbeat(self, socket: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await socket.send("[]")  # "WebSockets": the client's heartbeat
 
     async def _recv(self, socket: ClientConnection) -> str:
         async with asyncio.timeout(self._silence):

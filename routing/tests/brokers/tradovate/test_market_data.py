@@ -51,6 +51,9 @@ async def test_watched_symbol_when_a_trade_prints_then_last_price_is_that_trade(
     venue.fake.md.publish_trade(SYMBOL, Decimal("21512"), at=AT.replace(second=3))
     await until(lambda: adapter.last_price(SYMBOL) == (Decimal("21512"), AT.replace(second=3)))
     assert venue.fake.md.count("md/subscribeQuote") == 1
+    # Market data closed: the price is unknown, not stale.
+    await adapter.disconnect()
+    assert adapter.last_price(SYMBOL) is None
 
 
 async def test_two_symbols_each_keep_their_own_last_trade(
@@ -65,6 +68,12 @@ async def test_two_symbols_each_keep_their_own_last_trade(
     await until(lambda: adapter.last_price(ES) is not None)
     assert adapter.last_price(SYMBOL) == (Decimal("21490.25"), AT)
     assert adapter.last_price(ES) == (Decimal("6101.75"), AT)
+    # A quote older than the one kept (out of order) does not step the price back;
+    # the ES trade after it on the same socket shows it was read.
+    venue.fake.md.publish_trade(SYMBOL, Decimal("21400"), at=AT.replace(second=0))
+    venue.fake.md.publish_trade(ES, Decimal("6102"), at=AT.replace(second=4))
+    await until(lambda: adapter.last_price(ES) == (Decimal("6102"), AT.replace(second=4)))
+    assert adapter.last_price(SYMBOL) == (Decimal("21490.25"), AT)
 
 
 async def test_symbol_no_longer_watched_is_unsubscribed_and_its_price_dropped(

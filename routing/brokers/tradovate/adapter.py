@@ -7,7 +7,8 @@ optional ``"device_id"``) gets a REST session
 websocket runner (:mod:`~routing.brokers.tradovate.stream`). Requests go to
 the login holding the request's account (its external id: the Tradovate
 account name, e.g. ``"DEMO123456"``, or its numeric id as text). Orders are
-in :mod:`~routing.brokers.tradovate.orders`.
+in :mod:`~routing.brokers.tradovate.orders`; last traded prices for
+layer-2 risk in :mod:`~routing.brokers.tradovate.market_data`.
 
 Budgets: ``budgets(login_id)`` gives each login's
 :class:`~routing.brokers.budget.RequestBudget` (default
@@ -35,9 +36,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -46,6 +48,7 @@ from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.tradovate.book import Change, EntityBook
+from routing.brokers.tradovate.market_data import QuoteFeed
 from routing.brokers.tradovate.orders import Login, OrdersMixin
 from routing.brokers.tradovate.positions import PositionsMixin
 from routing.brokers.tradovate.session import LOCKOUT_SECONDS, RENEW_MARGIN, TradovateSession
@@ -145,6 +148,13 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
         self._updates: asyncio.Queue[OrderResult | _Closed] | None = None
         self._leaders: dict[str, asyncio.Queue[LeaderFill | _Closed]] = {}
         self._last_update: dict[int, OrderResult] = {}  # Tradovate order id -> last published
+        self._quotes = QuoteFeed(
+            self._market_data_login,
+            self._contract_id,
+            reconnect_delay=reconnect_delay,
+            reconnect_max=reconnect_max,
+            silence_timeout=silence_timeout,
+        )
 
     # -- logins -------------------------------------------------------------------
 
@@ -186,6 +196,8 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
             if entry is not None:
                 await entry.runner.stop()
         self._configs = wanted
+        if self._quotes.login_id is not None and self._quotes.login_id not in self._entries:
+            self._quotes.reconnect()  # its login is gone: market data from another one
         if self._started:
             opened = [self._open(c) for i, c in wanted.items() if i not in self._entries]
             await asyncio.gather(*(e.runner.wait_ready(self._connect_timeout) for e in opened))
@@ -255,6 +267,7 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
         if not self._started:
             return
         self._started = False
+        await self._quotes.stop()
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
             await entry.runner.stop()
@@ -263,6 +276,27 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
             queue.put_nowait(closed)
         if self._updates is not None:
             self._updates.put_nowait(closed)
+
+    # -- market data -----------------------------------------------------------------
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Keep the last trade of ``symbols`` (engine contract codes) through
+        the lowest-numbered connected login (:class:`QuoteFeed`). Returns at
+        once: (un)subscriptions go out in the background on that login's
+        budget. Never raises for an unknown symbol (logged once)."""
+        self._quotes.watch(symbols)
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        """``(price points, aware UTC time)`` of ``symbol``'s last trade; ``None``
+        when not watched, no trade seen yet or market data down."""
+        return self._quotes.last(symbol)
+
+    def _market_data_login(self) -> Login | None:
+        for login_id in sorted(self._entries) if self._started else ():
+            session = self._entries[login_id].login.session
+            if session.md_token and session.refresh_state() == ConnectionState.CONNECTED:
+                return self._entries[login_id].login
+        return None
 
     # -- streams -------------------------------------------------------------------
 

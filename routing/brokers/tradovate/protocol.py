@@ -30,6 +30,11 @@ from routing.engine.types import OrderType, Side
 
 DEMO_URL = "https://demo.tradovateapi.com/v1"
 LIVE_URL = "https://live.tradovateapi.com/v1"
+# "Market Data": quotes come from their own websocket, authorized with the
+# access token request's ``mdAccessToken``.
+DEMO_MD_URL = "wss://md-demo.tradovateapi.com/v1/websocket"
+LIVE_MD_URL = "wss://md.tradovateapi.com/v1/websocket"
+_MD_URLS = {DEMO_URL: DEMO_MD_URL, LIVE_URL: LIVE_MD_URL}
 
 ACTIONS: Mapping[Side, str] = {Side.BUY: "Buy", Side.SELL: "Sell"}
 SIDES: Mapping[str, Side] = {"Buy": Side.BUY, "Sell": Side.SELL}
@@ -53,6 +58,16 @@ def websocket_url(base_url: str) -> str:
     if base_url.startswith("http://"):
         return "ws://" + base_url.removeprefix("http://").rstrip("/") + "/websocket"
     raise ValueError(f"Tradovate endpoint must start with http:// or https://, got {base_url!r}")
+
+
+def market_data_url(base_url: str) -> str:
+    """The market-data websocket for a REST base: Tradovate's own md hosts
+    for its demo and live bases; for any other base (a local fake server)
+    ``<base>/md/websocket`` on the same host (``http`` -> ``ws``)."""
+    known = _MD_URLS.get(base_url.rstrip("/"))
+    if known is not None:
+        return known
+    return websocket_url(base_url).removesuffix("/websocket") + "/md/websocket"
 
 
 def frame_request(

@@ -26,7 +26,13 @@ import httpx
 from routing.brokers.budget import Priority, RequestBudget
 from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
 from routing.brokers.logins import ConnectionState, Environment, LoginConfig, LoginState
-from routing.brokers.tradovate.protocol import DEMO_URL, LIVE_URL, penalty_of, websocket_url
+from routing.brokers.tradovate.protocol import (
+    DEMO_URL,
+    LIVE_URL,
+    market_data_url,
+    penalty_of,
+    websocket_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +79,13 @@ class TradovateSession:
         base = config.endpoint or (LIVE_URL if config.environment == Environment.LIVE else DEMO_URL)
         self.base_url = base.rstrip("/")
         self.ws_url = websocket_url(self.base_url)
+        self.md_url = market_data_url(self.base_url)
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=request_timeout)
         self._lockout = lockout_seconds
         self._renew_margin = renew_margin
         self._sleep = sleep
         self.token: str | None = None
+        self.md_token: str | None = None  # authorizes the market-data websocket
         self.expires: datetime | None = None
         self.user_id: int | None = None
         self.accounts: dict[str, int] = {}  # external id (name or id text) -> account id
@@ -203,6 +211,8 @@ class TradovateSession:
             self.fail(f"Tradovate refused the {what}: {text or 'no access token in the answer'}")
             raise BrokerFatal(f"Tradovate login {self.config.login_id}: {self.failed}")
         self.token = str(answer["accessToken"])
+        if answer.get("mdAccessToken"):
+            self.md_token = str(answer["mdAccessToken"])
         self.user_id = int(answer["userId"]) if "userId" in answer else self.user_id
         expires = answer.get("expirationTime")
         self.expires = (

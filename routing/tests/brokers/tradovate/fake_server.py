@@ -9,7 +9,8 @@ websocket's ``o``/``h``/``a[...]`` framing, ``authorize`` and
 (``penalise_after``), a 429 to every request (``answer_429``), orders
 accepted whose answer is lost (``lose_answers``: the request hangs past
 the client's timeout) and orders lost before they arrive
-(``lose_requests``: hangs likewise, nothing stored).
+(``lose_requests``: hangs likewise, nothing stored). Market data
+(``/v1/md/websocket``) is :class:`FakeMarketData`, as ``md``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import uvicorn
 
 from routing.brokers.tradovate.protocol import format_time
 from routing.tests.brokers.tradovate.fake_exchange import FakeExchange
+from routing.tests.brokers.tradovate.fake_market_data import FakeMarketData
 
 Send = Any
 Receive = Any
@@ -76,8 +78,11 @@ class FakeTradovate:
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
+    md: FakeMarketData = field(init=False)
+
     def __post_init__(self) -> None:
         self.exchange.on_event = self._push
+        self.md = FakeMarketData(self.exchange)  # quotes: /v1/md/websocket
 
     # -- running -------------------------------------------------------------------
 
@@ -98,6 +103,7 @@ class FakeTradovate:
     async def stop(self) -> None:
         self._release.set()
         await self.drop_websockets()
+        await self.md.drop()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
@@ -136,6 +142,8 @@ class FakeTradovate:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket" and scope["path"].endswith("/md/websocket"):
+            await self.md.serve(receive, send)
         elif scope["type"] == "websocket":
             await self._websocket(receive, send)
 
@@ -263,9 +271,11 @@ class FakeTradovate:
         token = secrets.token_hex(16)
         expires = datetime.now(UTC) + timedelta(seconds=self.token_seconds)
         self.tokens[token] = (user_id, expires)
+        md_token = secrets.token_hex(16)
+        self.md.tokens.add(md_token)
         return {
             "accessToken": token,
-            "mdAccessToken": secrets.token_hex(16),
+            "mdAccessToken": md_token,
             "expirationTime": format_time(expires),
             "userId": user_id,
             "hasLive": False,

@@ -1,6 +1,7 @@
 """The copy path end to end through the real engine worker, with Tradovate
 accounts at the fake: a paper leader copied to Tradovate followers, and a
-Tradovate leader (fills from the websocket) copied to paper followers."""
+Tradovate leader (fills from the websocket) copied to paper followers; a
+Tradovate follower's position marked at Tradovate's market data."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from accounts.services import broker_account_create
 from journal.models import Position
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder
+from routing.models import AccountSession, CopyOrder
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
-from routing.services.copy_groups import copy_group_create, follower_add
-from routing.tests.brokers.tradovate.conftest import PRICE, SYMBOL, AdapterFactory, Venue
+from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
+from routing.tests.brokers.tradovate.conftest import PRICE, SYMBOL, AdapterFactory, Venue, until
 
 
 @dataclass
@@ -159,3 +160,41 @@ async def test_twenty_follower_fan_out_when_socket_drops_midway_then_no_duplicat
         assert venue.fake.exchange.filled_qty(order_id) == qty
     assert len(venue.fake.exchange.orders) == 20
     assert venue.fake.count("/command/list") >= 3  # the lost ones were looked up
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_tradovate_position_when_market_data_prints_a_loss_then_account_halted(
+    venue: Venue, make_adapter: AdapterFactory
+) -> None:
+    # Arrange: Follower 1 (DEMO1 at Tradovate) holds 4 MNQ @ 21500.25 after a
+    # paper leader's buy; its daily loss limit is $1,000.
+    group = await sync_to_async(_group)("paper", None, "tradovate", ["DEMO1"])
+    [follower] = group.followers
+    await sync_to_async(risk_limit_set)(
+        account=follower, daily_loss=Decimal(1000), max_contracts=None, actor_label="test"
+    )
+    adapter = make_adapter(venue.login(accounts=("DEMO1",)))
+    paper = PaperBroker(await sync_to_async(engine_contract_specs)())
+    registry = AdapterRegistry({"paper": paper, "tradovate": adapter})
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    fill = LeaderFill("lead-md", group.leader.external_id, SYMBOL, Side.BUY, 4, PRICE,
+                      datetime.now(UTC))  # fmt: skip
+    await worker.handle_leader_fill(group.leader.pk, fill, source="test")
+    await worker.watch_risk()  # the first pass watches MNQ at Tradovate: no price yet
+    await until(lambda: venue.fake.md.subscribers(SYMBOL) == 1)
+    assert await sync_to_async(
+        lambda: AccountSession.objects.get(account=follower).halt_reason
+    )() in ("", None)
+    # Act: Tradovate prints 21350.25, with no leader fill: 4 x 150 x $2 = $1,200 lost.
+    venue.fake.md.publish_trade(SYMBOL, Decimal("21350.25"))
+    await until(lambda: adapter.last_price(SYMBOL) is not None)
+    await worker.watch_risk()
+    # Assert: the position marked at the trade, the account halted for its daily loss.
+    position = await sync_to_async(Position.objects.get)(account=follower, symbol=SYMBOL)
+    assert (position.qty, position.mark_price, position.unrealized_pnl) == (
+        4, Decimal("21350.25"), Decimal(-1200)
+    )  # fmt: skip
+    halted = await sync_to_async(lambda: AccountSession.objects.get(account=follower).halt_reason)()
+    assert "daily loss" in halted

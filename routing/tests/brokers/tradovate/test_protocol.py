@@ -11,6 +11,7 @@ from routing.brokers.base import OrderStatus
 from routing.brokers.tradovate.protocol import (
     FillRecord,
     frame_request,
+    market_data_url,
     order_result,
     parse_frame,
     parse_time,
@@ -71,3 +72,13 @@ def test_order_result_when_fills_then_status_quantity_and_exact_average() -> Non
     assert [f.fill_id for f in done.fills] == ["f1", "f2"]  # oldest first, then by id
     assert cancelled.status == OrderStatus.CANCELLED and cancelled.filled_qty == 1
     assert rejected.status == OrderStatus.REJECTED and "Rejected" in rejected.reason
+
+
+def test_market_data_url_is_tradovates_md_host_or_beside_a_local_endpoint() -> None:
+    assert market_data_url("https://demo.tradovateapi.com/v1") == (
+        "wss://md-demo.tradovateapi.com/v1/websocket"
+    )
+    assert market_data_url("https://live.tradovateapi.com/v1/") == (
+        "wss://md.tradovateapi.com/v1/websocket"
+    )
+    assert market_data_url("http://127.0.0.1:81/v1") == "ws://127.0.0.1:81/v1/md/websocket"

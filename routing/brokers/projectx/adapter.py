@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -59,6 +59,7 @@ from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryE
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.projectx import wire
 from routing.brokers.projectx.book import OrderBook
+from routing.brokers.projectx.market import MarketFeed
 from routing.brokers.projectx.positions import account_flatten, account_positions
 from routing.brokers.projectx.session import LoginSession, UncertainOutcomeError
 from routing.brokers.projectx.symbols import ProjectXSymbolError, contract_id
@@ -103,6 +104,7 @@ class ProjectXAdapter(LoginAdapter):
         # (executions before it are reconciliation's, never copied late).
         self._leader_since: dict[str, datetime] = {}
         self._open = False
+        self._market = MarketFeed(lambda: list(self._sessions.values()))
 
     # -- logins ---------------------------------------------------------------
 
@@ -120,6 +122,7 @@ class ProjectXAdapter(LoginAdapter):
 
     async def disconnect(self) -> None:
         self._open = False
+        await self._market.close()
         for session in list(self._sessions.values()):
             await session.close()
         self._sessions.clear()
@@ -410,6 +413,17 @@ class ProjectXAdapter(LoginAdapter):
             if isinstance(item, Exception):
                 raise item
             yield item
+
+    # -- market data (routing.brokers.projectx.market) ----------------------------
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Last trades of ``symbols`` from the market hub, over any connected
+        login; symbols no longer given are unsubscribed and forgotten."""
+        if self._open:
+            await self._market.watch(symbols)
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        return self._market.last(symbol)
 
     # -- positions --------------------------------------------------------------
 

@@ -32,6 +32,10 @@ demo (practice, evaluation) and funded accounts on one Gateway, so
 login changes go through :meth:`set_logins`. A ProjectX leader's fills come from
 ``leader_events(external_id)`` like the paper leader's.
 
+Market data (``watch_prices`` / ``last_price``, for layer-2 risk): the
+Gateway's market hub at ``<endpoint>/hubs/market``, one connection over any
+connected login (:mod:`~routing.brokers.projectx.market`).
+
 Not mirrored: a leader's working orders (``stream_leader_orders`` is off).
 ProjectX order events carry no link from a bracket's stop and target to
 their entry, so a leg could not be told from a standalone order and its

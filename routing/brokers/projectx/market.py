@@ -16,7 +16,9 @@ call spends one request of that login's budget at ``Priority.QUERY``.
 pysignalr reconnects a dropped hub at once; every (re)open subscribes every
 watched contract again. When pysignalr gives up, or the carrying login is
 no longer connected, the next :meth:`MarketFeed.watch` opens the hub again
-on a connected login. While the hub is down every price is unknown.
+on a connected login (after a failed run, not before a backoff of
+:data:`~routing.brokers.projectx.session.BACKOFF_FIRST` doubling to
+``BACKOFF_MAX`` seconds). While the hub is down every price is unknown.
 
 Symbols no longer watched are unsubscribed and their price forgotten (a
 price nobody refreshes would go stale). A symbol with no ProjectX contract
@@ -38,7 +40,7 @@ from websockets.exceptions import ConnectionClosed
 
 from routing.brokers.budget import Priority
 from routing.brokers.projectx import wire
-from routing.brokers.projectx.session import BACKOFF_FIRST, LoginSession, redact
+from routing.brokers.projectx.session import BACKOFF_FIRST, BACKOFF_MAX, LoginSession, redact
 from routing.brokers.projectx.symbols import ProjectXSymbolError, contract_id
 
 logger = logging.getLogger(__name__)
@@ -58,12 +60,15 @@ class MarketFeed:
         self._symbol_of: dict[str, str] = {}  # Gateway contract id -> engine code
         self._prices: dict[str, tuple[Decimal, datetime]] = {}
         self._unknown: set[str] = set()  # symbols already logged as unknown
+        self._garbled: set[str] = set()  # symbols whose unreadable trade was logged
         self._subscribed: set[str] = set()  # contract ids on the open connection
         self._session: LoginSession | None = None
         self._hub: SignalRClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._open = False
         self._lock = asyncio.Lock()
+        self._failures = 0  # runs in a row that ended without opening
+        self._retry_at = 0.0  # event loop time before which no new run starts
         self.opens = 0  # how many times the hub opened (reconnects included)
 
     # -- what the adapter calls ---------------------------------------------------
@@ -114,7 +119,7 @@ class MarketFeed:
             return
         if running or self._hub is not None:
             self._task_cancel()
-        if not self._wanted:
+        if not self._wanted or asyncio.get_running_loop().time() < self._retry_at:
             return
         session = next((s for s in self._sessions() if s.connected and s.token), None)
         if session is None:
@@ -139,7 +144,14 @@ class MarketFeed:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pysignalr gave up (refused, retries spent)
-            logger.warning("ProjectX market hub stopped: %s", redact(str(exc)))
+            if self._hub is hub:
+                self._failures += 1
+                delay = min(BACKOFF_FIRST * 2 ** (self._failures - 1), BACKOFF_MAX)
+                self._retry_at = asyncio.get_running_loop().time() + delay
+            logger.warning(
+                "ProjectX market hub stopped (%s); prices unknown until it reopens",
+                redact(str(exc) or type(exc).__name__),
+            )
         finally:
             if self._hub is hub:
                 self._went_down()
@@ -166,6 +178,7 @@ class MarketFeed:
         if hub is not self._hub:
             return  # a connection being cancelled
         self.opens += 1
+        self._failures, self._retry_at = 0, 0.0
         self._subscribed.clear()
         self._open = True
         async with self._lock:
@@ -216,6 +229,9 @@ class MarketFeed:
                 if not price.is_finite() or price <= 0:
                     raise ValueError(f"price {price} is not a positive number")
             except (KeyError, ValueError, TypeError) as exc:
+                if symbol in self._garbled:
+                    continue  # logged once: a changed payload would flood the log
+                self._garbled.add(symbol)
                 logger.error(
                     "ProjectX GatewayTrade for %s not understood (%s): %r", symbol, exc, trade
                 )

@@ -46,9 +46,11 @@ class FakeMarketHub:
         self.connections: list[_Connection] = []
         self.calls: list[tuple[str, str]] = []  # (hub method, contract id), in arrival order
         self.opened = 0  # connections handshaken, reconnects included
+        self.refuse = False  # refuse market hub connections (401), user hub unaffected
+        self.negotiations = 0
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/hubs/market/negotiate", self._negotiate)
+        app.router.add_post("/hubs/market/negotiate", self._negotiate_market)
         app.router.add_get("/hubs/market", self._hub)
 
     def subscribers(self, contract: str) -> int:
@@ -88,8 +90,15 @@ class FakeMarketHub:
         for connection in connections:
             await connection.ws.close(code=1011, message=b"dropped")
 
+    async def _negotiate_market(self, request: web.Request) -> web.StreamResponse:
+        self.negotiations += 1
+        if self.refuse:
+            return web.json_response({"message": "unauthorized"}, status=401)
+        response: web.StreamResponse = await self._negotiate(request)
+        return response
+
     async def _hub(self, request: web.Request) -> web.StreamResponse:
-        if self._user_of(request) is None or self._refused():
+        if self._user_of(request) is None or self._refused() or self.refuse:
             return web.json_response({"message": "unauthorized"}, status=401)
         ws = web.WebSocketResponse()
         await ws.prepare(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -195,3 +196,43 @@ async def test_no_login_connected_when_watching_then_prices_unknown_without_erro
         assert fake.market.opened == 0
     finally:
         await adapter.disconnect()
+
+
+async def test_market_hub_refused_when_watching_then_retried_after_backoff(
+    px: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="routing.brokers.projectx.market")
+    # Arrange: the Gateway refuses the market hub (the user hubs stay up).
+    px.fake.market.refuse = True
+    # Act: the risk loop watches on every pass.
+    await px.adapter.watch_prices(["MNQH6"])
+    await eventually(lambda: any("market hub stopped" in r.getMessage() for r in caplog.records))
+    await px.adapter.watch_prices(["MNQH6"])  # within the backoff: no new attempt
+    # Assert: one attempt, never raised, price unknown, logins unaffected.
+    assert px.fake.market.negotiations == 1
+    assert px.adapter.last_price("MNQH6") is None
+    assert all(s.connected for s in px.adapter._sessions.values())
+    assert "access_token=eyJ" not in caplog.text  # the session token stays out of logs
+    # The Gateway accepts again: the next watch after the backoff opens and subscribes.
+    px.fake.market.refuse = False
+    await asyncio.sleep(0.6)
+    await px.adapter.watch_prices(["MNQH6"])
+    await eventually(lambda: px.fake.market.subscribers(MNQ) == 1)
+    await px.fake.market.publish_trade(MNQ, Decimal("21502.5"), at=T)
+    await eventually(lambda: px.adapter.last_price("MNQH6") == (Decimal("21502.5"), T))
+
+
+async def test_unreadable_trades_when_pushed_then_logged_once_and_price_kept(
+    px: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="routing.brokers.projectx.market")
+    await px.adapter.watch_prices(["MNQH6"])
+    await eventually(lambda: px.fake.market.subscribers(MNQ) == 1)
+    await px.fake.market.publish_trade(MNQ, Decimal("21500"), at=T)
+    # Act: prints with no timestamp, a negative price, a text price.
+    for bad in ({"price": 21400.0}, {"price": -1, "timestamp": T.isoformat()}, {"price": "x"}):
+        await px.fake.market.push(MNQ, [bad])
+    await px.fake.market.push(MNQ, {"price": 21499.75, "timestamp": T.isoformat()})  # a bare object
+    # Assert: the good prints count, the bad ones logged once.
+    await eventually(lambda: px.adapter.last_price("MNQH6") == (Decimal("21499.75"), T))
+    assert len([r for r in caplog.records if "not understood" in r.getMessage()]) == 1

@@ -32,6 +32,10 @@ demo (practice, evaluation) and funded accounts on one Gateway, so
 login changes go through :meth:`set_logins`. A ProjectX leader's fills come from
 ``leader_events(external_id)`` like the paper leader's.
 
+Market data (``watch_prices`` / ``last_price``, for layer-2 risk): the
+Gateway's market hub at ``<endpoint>/hubs/market``, one connection over any
+connected login (:mod:`~routing.brokers.projectx.market`).
+
 Not mirrored: a leader's working orders (``stream_leader_orders`` is off).
 ProjectX order events carry no link from a bracket's stop and target to
 their entry, so a leg could not be told from a standalone order and its
@@ -48,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -59,6 +63,7 @@ from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryE
 from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
 from routing.brokers.projectx import wire
 from routing.brokers.projectx.book import OrderBook
+from routing.brokers.projectx.market import MarketFeed
 from routing.brokers.projectx.positions import account_flatten, account_positions
 from routing.brokers.projectx.session import LoginSession, UncertainOutcomeError
 from routing.brokers.projectx.symbols import ProjectXSymbolError, contract_id
@@ -103,6 +108,7 @@ class ProjectXAdapter(LoginAdapter):
         # (executions before it are reconciliation's, never copied late).
         self._leader_since: dict[str, datetime] = {}
         self._open = False
+        self._market = MarketFeed(lambda: list(self._sessions.values()))
 
     # -- logins ---------------------------------------------------------------
 
@@ -120,6 +126,7 @@ class ProjectXAdapter(LoginAdapter):
 
     async def disconnect(self) -> None:
         self._open = False
+        await self._market.close()
         for session in list(self._sessions.values()):
             await session.close()
         self._sessions.clear()
@@ -410,6 +417,17 @@ class ProjectXAdapter(LoginAdapter):
             if isinstance(item, Exception):
                 raise item
             yield item
+
+    # -- market data (routing.brokers.projectx.market) ----------------------------
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Last trades of ``symbols`` from the market hub, over any connected
+        login; symbols no longer given are unsubscribed and forgotten."""
+        if self._open:
+            await self._market.watch(symbols)
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        return self._market.last(symbol)
 
     # -- positions --------------------------------------------------------------
 

@@ -106,6 +106,18 @@ class LoginSession:
     def connected(self) -> bool:
         return self._state.state is ConnectionState.CONNECTED
 
+    @property
+    def token(self) -> str | None:
+        """The current session token (``None`` before the first login)."""
+        return None if self._client is None else self._client.session_token
+
+    @property
+    def market_hub_url(self) -> str:
+        """The Gateway's market hub: ``<endpoint>/hubs/market``, or the SDK's
+        default (TopstepX, ``https://rtc.topstepx.com/hubs/market``)."""
+        endpoint = (self.config.endpoint or "").rstrip("/")
+        return f"{endpoint}/hubs/market" if endpoint else ProjectXConfig().market_hub_url
+
     def _set(self, state: ConnectionState, detail: str = "") -> None:
         detail = redact(detail)
         if state is not self._state.state or detail != self._state.detail:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from routing.brokers.base import BrokerFill, OrderRequest, OrderResult, OrderStatus
@@ -30,7 +30,10 @@ def decimal(value: Any, what: str) -> Decimal:
     """``Decimal`` of a JSON number; raises ``ValueError`` naming ``what``."""
     if value is None or isinstance(value, bool):
         raise ValueError(f"{what}: expected a number, got {value!r}")
-    return Decimal(str(value))
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:  # an ArithmeticError, not a ValueError
+        raise ValueError(f"{what}: expected a number, got {value!r}") from exc
 
 
 def timestamp(text: Any) -> datetime:

@@ -1,4 +1,5 @@
-"""A local fake ProjectX Gateway: REST under ``/api`` and the SignalR user hub.
+"""A local fake ProjectX Gateway: REST under ``/api``, the SignalR user hub
+and the market hub (:mod:`~routing.tests.brokers.projectx.fake_market`).
 
 Speaks the wire shapes the project-x-py SDK and pysignalr expect (ProjectX
 Gateway API docs; pysignalr's negotiate/handshake): ``POST /api/Auth/loginKey``
@@ -34,6 +35,8 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from routing.tests.brokers.projectx.fake_market import FakeMarketHub
 
 RS = "\x1e"
 # Dollars per point (CME contract specs), for the trades' profitAndLoss.
@@ -104,6 +107,8 @@ class FakeGateway:
         self._hubs: list[_Hub] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # The market hub (fake_market.py): ``market.publish_trade(contract, price)``.
+        self.market = FakeMarketHub(self._user, lambda: self.refuse_hub, self._negotiate)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -113,6 +118,7 @@ class FakeGateway:
         app.router.add_post("/api/{path:.+}", self._api)
         app.router.add_post("/hubs/user/negotiate", self._negotiate)
         app.router.add_get("/hubs/user", self._hub)
+        self.market.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -124,16 +130,19 @@ class FakeGateway:
     async def stop(self) -> None:
         for hub in list(self._hubs):
             await hub.ws.close()
+        await self.market.drop()
         if self._runner is not None:
             await self._runner.cleanup()
 
     async def drop(self) -> None:
-        """Close every hub connection, as a network drop would."""
+        """Close every hub connection (user and market), as a network drop would."""
         hubs, self._hubs = self._hubs, []
         for hub in hubs:
             await hub.ws.close(code=1011, message=b"dropped")
+        await self.market.drop()
 
     def hub_count(self) -> int:
+        """Open user hub connections."""
         return len(self._hubs)
 
     # -- what tests read ----------------------------------------------------

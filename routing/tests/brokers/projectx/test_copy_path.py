@@ -1,7 +1,8 @@
 """The copy path end to end through the real engine worker and the fake Gateway.
 
 A paper leader's fill copied to ProjectX followers, and a ProjectX leader's
-fills (through the user hub) copied to paper followers.
+fills (through the user hub) copied to paper followers; a ProjectX follower's
+position marked at the market hub's last trade and halted with no leader fill.
 """
 
 from __future__ import annotations
@@ -9,30 +10,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
 
-from accounts.models import User
+from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
+from journal.models import Position
 from routing.brokers.logins import ConnectionState
 from routing.brokers.paper import PaperBroker
 from routing.brokers.projectx.adapter import ProjectXAdapter
 from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder
+from routing.models import AccountSession, CopyOrder, RiskLimit
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
-from routing.services.copy_groups import copy_group_create, follower_add
+from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
 from routing.tests.brokers.projectx.conftest import (
     FOLLOWER_A,
     FOLLOWER_B,
     LEADER,
     MNQ,
+    eventually,
     login,
 )
 from routing.tests.brokers.projectx.fake_server import FakeGateway
@@ -222,3 +225,45 @@ async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(
     assert (order.status, order.client_order_id) == ("filled", claimed.request.client_order_id)
     assert copying.fake.requests.count("/Order/place") == 1
     assert copying.fake.position(FOLLOWER_A, MNQ) == 2
+
+
+def _limit(external_id: str) -> BrokerAccount:
+    account = BrokerAccount.objects.get(platform="projectx", external_id=external_id)
+    risk_limit_set(account=account, daily_loss=Decimal(1000), max_contracts=None, actor_label="t")
+    RiskLimit.objects.filter(account=account).update(flatten_on_breach=True)
+    return account
+
+
+async def test_projectx_follower_when_market_prints_past_its_limit_then_halted_and_flattened(
+    copying: Copying,
+) -> None:
+    # Arrange: a paper leader; ProjectX follower A copies at ratio 3 with a
+    # $1,000 daily loss limit (flatten on breach) and holds 12 MNQ @ 21539.50.
+    leader = await sync_to_async(_route)("paper", "paper-lead", [("projectx", str(FOLLOWER_A), 3)])
+    account = await sync_to_async(_limit)(str(FOLLOWER_A))
+    buy = LeaderFill("f1", "paper-lead", "MNQH6", Side.BUY, 4, Decimal("21539.50"), T0)
+    await copying.worker.handle_leader_fill(leader, buy, source="test")
+    await _filled(1)
+    assert copying.fake.position(FOLLOWER_A, MNQ) == 12
+    at = T0 + timedelta(minutes=5)
+    # A first pass watches MNQ at ProjectX; no trade printed yet: nothing marked.
+    await copying.worker.watch_risk(at=at)
+    await eventually(lambda: copying.fake.market.subscribers(MNQ) == 1)
+    assert await sync_to_async(_halt_reason)(account) == ""
+    # Act: the Gateway prints 21490 (no leader fill): 49.5 x 12 x $2 = $1,188 lost.
+    copying.fake.prices[MNQ] = Decimal("21490")  # where its market orders now fill
+    await copying.fake.market.publish_trade(MNQ, Decimal("21490"), at=at)
+    await eventually(lambda: copying.adapter.last_price("MNQH6") is not None)
+    await copying.worker.watch_risk(at=at)
+    # Assert: marked at the market's price, halted for the daily loss, flattened at ProjectX.
+    position = await sync_to_async(lambda: Position.objects.get(account=account, symbol="MNQH6"))()
+    assert "daily loss" in await sync_to_async(_halt_reason)(account)
+    assert position.mark_price == Decimal("21490")
+    assert copying.fake.position(FOLLOWER_A, MNQ) == 0
+    sells = [o for o in copying.fake.orders_of(FOLLOWER_A) if o["side"] == 1]
+    assert [(o["size"], o["status"]) for o in sells] == [(12, 2)]
+
+
+def _halt_reason(account: BrokerAccount) -> str:
+    session = AccountSession.objects.filter(account=account).first()
+    return "" if session is None else session.halt_reason

@@ -6,7 +6,8 @@ Requests handled (fields as ib_async 2.1.0's ``Client`` sends them):
 price for; ``reqMarketDataType`` (59); ``reqMktData`` (1), answered with
 ``marketDataType`` (58) and the contract's last trade so far as
 ``tickPrice`` (1); ``cancelMktData`` (2). :meth:`FakeMarketData.publish`
-prints a trade to every subscription of that contract. With
+prints a trade to every subscription of that contract, :meth:`FakeMarketData.quote`
+a best bid and ask. With
 ``delayed_only`` the account has no real-time subscription: a client that
 asked market data type 1 gets error 354 (TWS API message codes), one that
 asked 3 gets warning 10167 and DELAYED_LAST ticks (tick type 68) under
@@ -22,7 +23,7 @@ from decimal import Decimal
 
 from routing.tests.brokers.ib.fake_wire import FakeContract, error, frame
 
-LAST, DELAYED_LAST = 4, 68  # TWS API "Tick Types"
+BID, ASK, LAST, DELAYED_LAST = 1, 2, 4, 68  # TWS API "Tick Types"
 
 
 def contract_details(req_id: int, c: FakeContract) -> list[object]:
@@ -106,6 +107,17 @@ class FakeMarketData:
                 del self.subscriptions[(w, req_id)]
             elif (c.trading_class, c.month) == (trading_class, month):
                 w.write(frame(tick_price(req_id, self._tick_type(w), price, size)))
+
+    def quote(self, trading_class: str, month: str, bid: Decimal, ask: Decimal) -> None:
+        """A new best bid and ask (tick types 1 and 2, size 5) in the contract:
+        quotes, not trades."""
+        for (w, req_id), c in list(self.subscriptions.items()):
+            if not w.transport.is_closing() and (c.trading_class, c.month) == (
+                trading_class,
+                month,
+            ):
+                w.write(frame(tick_price(req_id, BID, bid, 5)))
+                w.write(frame(tick_price(req_id, ASK, ask, 5)))
 
     def _tick_type(self, w: asyncio.StreamWriter) -> int:
         return DELAYED_LAST if self.delayed_only else LAST

@@ -54,6 +54,22 @@ async def test_watch_when_trades_published_then_last_price_follows(
     assert adapter.last_price(ES) is None  # not watched
 
 
+async def test_quotes_when_they_move_then_last_price_is_still_the_last_trade(
+    adapter: IBAdapter, gateway: FakeGateway
+) -> None:
+    # Arrange
+    await adapter.watch_prices([MNQ, ES])
+    await _until(lambda: _subscribed(gateway) == ["ES", "MNQ"])
+    gateway.publish("MNQ", _month(MNQ), Decimal("21540"))
+    await _until(lambda: adapter.last_price(MNQ) is not None)
+    # Act: MNQ's bid and ask move; then an ES trade, sent after them.
+    gateway.quote("MNQ", _month(MNQ), Decimal("21400"), Decimal("21400.25"))
+    gateway.publish("ES", _month(ES), Decimal("6000"))
+    await _until(lambda: adapter.last_price(ES) is not None)
+    # Assert: a quote is no trade.
+    assert adapter.last_price(MNQ)[0] == Decimal("21540")  # type: ignore[index]
+
+
 async def test_two_symbols_when_watched_again_then_one_subscription_each(
     adapter: IBAdapter, gateway: FakeGateway
 ) -> None:

@@ -41,6 +41,7 @@ from decimal import Decimal
 from ib_async import Contract, Ticker
 
 from routing.brokers.budget import Priority
+from routing.brokers.errors import BrokerTemporaryError
 from routing.brokers.ib.contracts import IBContractError, ib_contract
 from routing.brokers.ib.session import IBLogin
 from routing.brokers.ib.translate import decimal_of
@@ -96,44 +97,40 @@ class IBMarketData:
         self._typed: set[tuple[int, int]] = set()
         self._refused: dict[str, tuple[int, int]] = {}
         self._logged: set[tuple[str, str]] = set()
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._dirty = False
 
     async def watch(self, symbols: Collection[str]) -> None:
         """Stream exactly ``symbols`` (engine codes, ``"MNQH6"``) from now on.
 
-        Never raises for a symbol: one with an unknown root or unreadable
-        code, or one the gateway does not know, is logged once and its price
-        stays unknown; with no login connected nothing is subscribed yet (the
+        Returns at once: the requests are sent by a background task, so a
+        slow gateway never holds up the risk pass that calls this. Never
+        raises for a symbol: one with an unknown root or unreadable code, or
+        one the gateway does not know, is logged once and its price stays
+        unknown; with no login connected nothing is subscribed yet (the
         next call or reconnect does it)."""
-        async with self._lock:
-            wanted = frozenset(symbols)
-            for symbol in sorted(set(self._subs) - wanted):
-                await self._cancel(symbol)
-            self._wanted = wanted
-            await self._subscribe_missing()
+        self._wanted = frozenset(symbols)
+        self._kick()
 
     def last(self, symbol: str) -> tuple[Decimal, datetime] | None:
         """``symbol``'s last traded price (points) and the aware UTC time it
         arrived, or ``None`` (not watched, no trade yet, connection lost)."""
         sub = self._subs.get(symbol)
-        if sub is None or not sub.live:
+        if sub is None or not sub.live or symbol not in self._wanted:
             return None
         return self._prices.get(symbol)
 
     def login_connected(self, login: IBLogin) -> None:
         """After ``login`` (re)connected: subscribe again what lost its
         subscription, without waiting for the next :meth:`watch`."""
-        if not self._wanted:
-            return
-        task = asyncio.get_running_loop().create_task(self._resubscribe())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._wanted:
+            self._kick()
 
     async def close(self) -> None:
-        """Stop resubscribing and forget every subscription and price (the
-        connections are closed by the adapter)."""
-        for task in list(self._tasks):
+        """Stop the background task and forget every subscription and price
+        (the connections are closed by the adapter)."""
+        task, self._task = self._task, None
+        if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -143,9 +140,20 @@ class IBMarketData:
         self._typed.clear()
         self._refused.clear()
 
-    async def _resubscribe(self) -> None:
-        async with self._lock:
-            await self._subscribe_missing()
+    def _kick(self) -> None:
+        self._dirty = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._sync(), name="ib-market-data")
+
+    async def _sync(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                for symbol in sorted(set(self._subs) - self._wanted):
+                    await self._cancel(symbol)
+                await self._subscribe_missing()
+            except Exception:  # supervisor: market data must not end on an SDK surprise
+                logger.exception("IB market data: subscribing failed; retried on the next watch")
 
     def _source(self) -> IBLogin | None:
         connected = [login for login in self._logins() if login.is_connected]
@@ -164,7 +172,7 @@ class IBMarketData:
                 return
             try:
                 await self._subscribe(login, symbol)
-            except (TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, ConnectionError, BrokerTemporaryError) as exc:
                 # Tried again on the next watch or reconnect.
                 logger.warning(
                     "IB market data for %s not subscribed on login %s (%s)",

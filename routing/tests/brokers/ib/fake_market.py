@@ -11,7 +11,8 @@ a best bid and ask. With
 ``delayed_only`` the account has no real-time subscription: a client that
 asked market data type 1 gets error 354 (TWS API message codes), one that
 asked 3 gets warning 10167 and DELAYED_LAST ticks (tick type 68) under
-market data type 3. Fields follow ``ib_async/decoder.py`` at
+market data type 3; with ``silent_details`` contract look-ups go
+unanswered. Fields follow ``ib_async/decoder.py`` at
 :data:`~.fake_wire.SERVER_VERSION` (``contractDetails``,
 ``priceSizeTick`` and the ``wrap`` table).
 """
@@ -84,6 +85,7 @@ class FakeMarketData:
 
     def _init_market(self) -> None:
         self.delayed_only = False
+        self.silent_details = False  # contract look-ups booked but never answered
         # (connection, request id) -> contract; connections die with their socket.
         self.subscriptions: dict[tuple[asyncio.StreamWriter, int], FakeContract] = {}
         self.market_requests: list[tuple[str, str]] = []  # (request, trading class)
@@ -136,6 +138,8 @@ class FakeMarketData:
 
     def _details(self, w: asyncio.StreamWriter, req_id: int, c: FakeContract) -> None:
         self.market_requests.append(("reqContractDetails", c.trading_class))
+        if self.silent_details:
+            return
         if c.trading_class not in self.prices:
             w.write(frame(error(req_id, 200, "No security definition has been found")))
             return

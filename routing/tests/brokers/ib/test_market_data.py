@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,7 +13,7 @@ import pytest
 from routing.brokers.budget import Priority
 from routing.brokers.ib import IBAdapter
 from routing.brokers.ib.contracts import ib_contract
-from routing.tests.brokers.ib.conftest import login_config
+from routing.tests.brokers.ib.conftest import ACCOUNTS, login_config
 from routing.tests.brokers.ib.fake_gateway import FakeGateway
 from routing.tests.brokers.ib.test_budget import CountingBudget
 from routing.tests.brokers.ib.test_connection import _until
@@ -144,6 +146,28 @@ async def test_unknown_symbols_when_watched_then_logged_once_and_others_served(
     assert _sent(gateway, "reqMktData") == ["MNQ"]
 
 
+async def test_gateway_when_silent_then_watch_returns_at_once_and_retries_later(
+    adapter: IBAdapter, gateway: FakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Arrange: the gateway does not answer contract look-ups (timeout 2 s).
+    gateway.silent_details = True
+    caplog.set_level(logging.WARNING, logger="routing.brokers.ib.market_data")
+    loop = asyncio.get_running_loop()
+    # Act
+    began = loop.time()
+    await adapter.watch_prices([MNQ])
+    returned = loop.time() - began
+    # Assert: the risk pass is not held up; the look-up times out, logged.
+    assert returned < 0.5
+    await _until(lambda: any("not subscribed" in r.getMessage() for r in caplog.records), 4)
+    assert adapter.last_price(MNQ) is None
+    # Act again: the gateway answers; the next pass subscribes.
+    gateway.silent_details = False
+    await adapter.watch_prices([MNQ])
+    await _until(lambda: _subscribed(gateway) == ["MNQ"])
+    assert _sent(gateway, "reqContractDetails") == ["MNQ", "MNQ"]
+
+
 async def test_account_without_realtime_data_when_watched_then_delayed_price_kept(
     adapter: IBAdapter, gateway: FakeGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -191,9 +215,39 @@ async def test_subscription_requests_when_sent_then_query_budget_spent_first(
         budget.spent.clear()
         # Act: data type + contract look-up + subscription, then a cancel.
         await adapter.watch_prices([MNQ])
+        await _until(lambda: _subscribed(gateway) == ["MNQ"])
         await adapter.watch_prices([])
         await _until(lambda: _sent(gateway, "cancelMktData") == ["MNQ"])
         # Assert
         assert [(p, c) for p, _, c, _ in budget.spent] == [(Priority.QUERY, 1)] * 4
+    finally:
+        await adapter.disconnect()
+
+
+async def test_two_logins_when_the_serving_one_goes_then_the_other_serves(
+    gateway: FakeGateway,
+) -> None:
+    # Arrange: two logins on the gateway (client ids 7 and 8), one account each.
+    first = replace(login_config(gateway.port, login_id=1, client_id=7), accounts=ACCOUNTS[:1])
+    second = replace(login_config(gateway.port, login_id=2, client_id=8), accounts=ACCOUNTS[1:])
+    adapter = IBAdapter([first, second], reconnect_delays=(0.05,), timeout=2.0)
+    await adapter.connect()
+    try:
+        await adapter.watch_prices([MNQ])
+        await _until(lambda: _subscribed(gateway) == ["MNQ"])
+        gateway.publish("MNQ", _month(MNQ), Decimal("21540"))
+        await _until(lambda: adapter.last_price(MNQ) is not None)
+        # Act: the first login is removed; the worker's next pass watches again.
+        await adapter.set_logins([second])
+        stale = adapter.last_price(MNQ)
+        await adapter.watch_prices([MNQ])
+        await _until(
+            lambda: _subscribed(gateway) == ["MNQ"] and len(_sent(gateway, "reqMktData")) == 2
+        )
+        gateway.publish("MNQ", _month(MNQ), Decimal("21550"))
+        # Assert: one subscription for both logins, moved to the one still up.
+        assert stale is None
+        await _until(lambda: (adapter.last_price(MNQ) or (None,))[0] == Decimal("21550"))
+        assert _subscribed(gateway) == ["MNQ"]
     finally:
         await adapter.disconnect()

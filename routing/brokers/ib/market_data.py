@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 # TWS API "Tick Types": LAST and DELAYED_LAST (both set ib_async's Ticker.last).
 LAST_TICKS = frozenset({4, 68})
 DELAYED_LAST = 68
+# TWS API message codes that are notices, not refusals: 10167 "Displaying
+# delayed market data", 2100-2199 connection and data farm warnings.
+_NOT_ERRORS = frozenset({10167, *range(2100, 2200)})
 # TWS API "Market Data Types" (reqMarketDataType): 1 real-time, 3 delayed
 # where the account has no real-time subscription.
 REALTIME, DELAYED = 1, 3
@@ -173,13 +176,11 @@ class IBMarketData:
             try:
                 await self._subscribe(login, symbol)
             except (TimeoutError, ConnectionError, BrokerTemporaryError) as exc:
-                # Tried again on the next watch or reconnect.
-                logger.warning(
-                    "IB market data for %s not subscribed on login %s (%s)",
-                    symbol,
-                    login.config.login_id,
-                    exc.__class__.__name__,
-                )
+                # Tried again on the next watch or reconnect; said once until it works.
+                self._log_once(
+                    symbol, "failed", "IB market data for %s not subscribed yet: %s",
+                    f"{exc.__class__.__name__} on login {login.config.login_id}; retrying",
+                )  # fmt: skip
 
     async def _subscribe(self, login: IBLogin, symbol: str) -> None:
         connection = (login.config.login_id, login.generation)
@@ -195,6 +196,7 @@ class IBMarketData:
             await login.budget.spend(Priority.QUERY)
             ib.reqMarketDataType(self._data_type)
             self._typed.add(connection)
+            ib.errorEvent += self._error
         await login.budget.spend(Priority.QUERY)
         (qualified,) = await asyncio.wait_for(ib.qualifyContractsAsync(contract), self._timeout)
         if not isinstance(qualified, Contract):
@@ -212,11 +214,12 @@ class IBMarketData:
         sub.handler = lambda t: self._ticked(symbol, sub, t)
         ticker.updateEvent += sub.handler
         self._subs[symbol] = sub
+        self._logged.discard((symbol, "failed"))
 
     def _ticked(self, symbol: str, sub: _Subscription, ticker: Ticker) -> None:
         if self._subs.get(symbol) is not sub:
             return  # a cancelled or replaced subscription
-        lasts = [t for t in ticker.ticks if t.tickType in LAST_TICKS and not math.isnan(t.price)]
+        lasts = [t for t in ticker.ticks if t.tickType in LAST_TICKS and _is_price(t.price, t.size)]
         if not lasts:
             return
         tick = lasts[-1]
@@ -226,6 +229,16 @@ class IBMarketData:
                 "(no real-time subscription): positions are marked late"
             )  # fmt: skip
         self._prices[symbol] = (decimal_of(tick.price), tick.time.astimezone(UTC))
+
+    def _error(self, req_id: int, code: int, text: str, contract: Contract | None) -> None:
+        """Say (once) why a subscription gets no data: e.g. 354 "Requested
+        market data is not subscribed" (TWS API message codes)."""
+        if contract is None or code in _NOT_ERRORS:
+            return
+        for symbol, sub in self._subs.items():
+            if sub.contract is contract:
+                self._log_once(symbol, f"error {code}", "IB market data for %s refused: %s",
+                               f"error {code}: {text}")  # fmt: skip
 
     async def _cancel(self, symbol: str) -> None:
         sub = self._subs.pop(symbol)
@@ -239,3 +252,10 @@ class IBMarketData:
         if (symbol, kind) not in self._logged:
             self._logged.add((symbol, kind))
             logger.warning(message, symbol, reason)
+
+
+def _is_price(price: float, size: float) -> bool:
+    """Not NaN (ib_async's empty price) nor -1 with size 0 (TWS API "Tick
+    Types": -1 means no data is currently available). A negative price with
+    a size is a real trade (NYMEX crude printed below zero in April 2020)."""
+    return not math.isnan(price) and not (price == -1 and size == 0)

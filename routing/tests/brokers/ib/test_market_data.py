@@ -56,7 +56,7 @@ async def test_watch_when_trades_published_then_last_price_follows(
     assert adapter.last_price(ES) is None  # not watched
 
 
-async def test_quotes_when_they_move_then_last_price_is_still_the_last_trade(
+async def test_quotes_and_no_data_ticks_when_sent_then_last_price_is_still_the_last_trade(
     adapter: IBAdapter, gateway: FakeGateway
 ) -> None:
     # Arrange
@@ -64,11 +64,13 @@ async def test_quotes_when_they_move_then_last_price_is_still_the_last_trade(
     await _until(lambda: _subscribed(gateway) == ["ES", "MNQ"])
     gateway.publish("MNQ", _month(MNQ), Decimal("21540"))
     await _until(lambda: adapter.last_price(MNQ) is not None)
-    # Act: MNQ's bid and ask move; then an ES trade, sent after them.
+    # Act: MNQ's bid and ask move, IB's no-data LAST (-1, size 0) arrives;
+    # then an ES trade, sent after them.
     gateway.quote("MNQ", _month(MNQ), Decimal("21400"), Decimal("21400.25"))
+    gateway.publish("MNQ", _month(MNQ), Decimal(-1), size=0)
     gateway.publish("ES", _month(ES), Decimal("6000"))
     await _until(lambda: adapter.last_price(ES) is not None)
-    # Assert: a quote is no trade.
+    # Assert: neither is a trade.
     assert adapter.last_price(MNQ)[0] == Decimal("21540")  # type: ignore[index]
 
 
@@ -159,7 +161,7 @@ async def test_gateway_when_silent_then_watch_returns_at_once_and_retries_later(
     returned = loop.time() - began
     # Assert: the risk pass is not held up; the look-up times out, logged.
     assert returned < 0.5
-    await _until(lambda: any("not subscribed" in r.getMessage() for r in caplog.records), 4)
+    await _until(lambda: any("not subscribed yet" in r.getMessage() for r in caplog.records), 4)
     assert adapter.last_price(MNQ) is None
     # Act again: the gateway answers; the next pass subscribes.
     gateway.silent_details = False
@@ -186,10 +188,11 @@ async def test_account_without_realtime_data_when_watched_then_delayed_price_kep
 
 
 async def test_realtime_only_when_account_has_no_subscription_then_price_unknown(
-    gateway: FakeGateway,
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Arrange: delayed data turned off; the account has no real-time data.
     gateway.delayed_only = True
+    caplog.set_level(logging.WARNING, logger="routing.brokers.ib.market_data")
     adapter = IBAdapter([login_config(gateway.port)], timeout=2.0, delayed_market_data=False)
     await adapter.connect()
     try:
@@ -198,9 +201,16 @@ async def test_realtime_only_when_account_has_no_subscription_then_price_unknown
         await _until(lambda: _sent(gateway, "reqMktData") == ["MNQ"])
         gateway.publish("MNQ", _month(MNQ), Decimal("21530"))
         await adapter.watch_prices([MNQ])
-        # Assert: refused (error 354) and never marked.
+        # Assert: refused (error 354, said once) and never marked.
         assert _subscribed(gateway) == []
         assert adapter.last_price(MNQ) is None
+
+        def refused() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+
+        await _until(lambda: bool(refused()))
+        assert refused() == [f"IB market data for {MNQ} refused: error 354: "
+                           "Requested market data is not subscribed."]  # fmt: skip
     finally:
         await adapter.disconnect()
 

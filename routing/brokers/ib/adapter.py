@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -27,6 +27,7 @@ from routing.brokers.base import OrderRequest, OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerError, BrokerFatal
 from routing.brokers.ib.contracts import IBContractError, engine_code, ib_contract, multiplier_of
+from routing.brokers.ib.market_data import IBMarketData
 from routing.brokers.ib.orders import OrderOps
 from routing.brokers.ib.session import RECONNECT_DELAYS, IBLogin
 from routing.brokers.ib.translate import decimal_of, leader_fill, order_result, realized_of
@@ -42,14 +43,17 @@ class IBAdapter(OrderOps, LoginAdapter):
     """Interactive Brokers through TWS / IB Gateway API connections.
 
     ``IBAdapter(logins, *, budgets=None, reconnect_delays=RECONNECT_DELAYS,
-    timeout=4.0, fill_wait=2.0)``: ``logins`` the IB logins to serve;
+    timeout=4.0, fill_wait=2.0, delayed_market_data=True)``: ``logins`` the
+    IB logins to serve;
     ``budgets(login_id)`` each login's request budget (default
     :class:`~routing.brokers.budget.Unlimited`; IB paces at 50 messages per
     second per connection, TWS API "Message Pacing"); ``timeout`` seconds
     for a connection attempt and for the gateway's answer to one request;
     ``fill_wait`` seconds a market order waits for its executions before
     ``place_order`` returns it WORKING (the rest arrives on
-    :meth:`order_updates`).
+    :meth:`order_updates`); ``delayed_market_data`` whether contracts without
+    a real-time market data subscription are marked at IB's delayed data
+    (:mod:`routing.brokers.ib.market_data`).
 
     The engine worker builds one per process from the IB logins it serves::
 
@@ -98,6 +102,7 @@ class IBAdapter(OrderOps, LoginAdapter):
         reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
         timeout: float = 4.0,
         fill_wait: float = 2.0,
+        delayed_market_data: bool = True,
     ) -> None:
         self._configs: dict[int, LoginConfig] = {c.login_id: c for c in logins}
         self._budgets = budgets or (lambda login_id: Unlimited())
@@ -113,6 +118,9 @@ class IBAdapter(OrderOps, LoginAdapter):
         self._leaders: dict[str, asyncio.Queue[object]] = {}
         self._refused: dict[tuple[str, str], OrderResult] = {}
         self._key_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._market = IBMarketData(
+            lambda: self._logins.values(), timeout=timeout, delayed=delayed_market_data
+        )
 
     # -- logins --
 
@@ -143,6 +151,7 @@ class IBAdapter(OrderOps, LoginAdapter):
     async def disconnect(self) -> None:
         """Close every connection and end the streams. Idempotent."""
         self._started = False
+        await self._market.close()
         logins, self._logins = list(self._logins.values()), {}
         for login in logins:
             await login.stop()
@@ -208,6 +217,7 @@ class IBAdapter(OrderOps, LoginAdapter):
             self._trade_changed(trade)
         for fill in login.ib.fills():
             self._fill_arrived(fill)
+        self._market.login_connected(login)
 
     def _trade_changed(self, trade: Trade) -> None:
         cid = trade.order.orderRef
@@ -280,6 +290,19 @@ class IBAdapter(OrderOps, LoginAdapter):
         finally:
             if self._leaders.get(account) is queue:
                 del self._leaders[account]
+
+    # -- market data --
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Stream the last trades of exactly ``symbols`` (engine codes) on one
+        connected login; others are cancelled. Never raises for a symbol
+        (see :class:`~routing.brokers.ib.market_data.IBMarketData`)."""
+        await self._market.watch(symbols)
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        """``symbol``'s last traded price (points) and aware UTC arrival
+        time, or ``None`` when not watched, not traded yet or disconnected."""
+        return self._market.last(symbol)
 
     # -- positions and flatten --
 

@@ -18,6 +18,8 @@ connection right after booking that many new orders, before answering the
 last one), ``silent_refs`` (book orders with these ``orderRef`` without
 answering), :meth:`drop` and :meth:`trade_elsewhere` (a fill of an order
 placed outside the API, sent to every client as to a master client).
+Market data (contract look-ups, ``reqMktData``, :meth:`publish`) is in
+:mod:`.fake_market`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from routing.tests.brokers.ib.fake_market import FakeMarketData
 from routing.tests.brokers.ib.fake_wire import (
     SERVER_VERSION,
     FakeContract,
@@ -45,7 +48,7 @@ from routing.tests.brokers.ib.fake_wire import (
 )
 
 
-class FakeGateway:
+class FakeGateway(FakeMarketData):
     """``FakeGateway(accounts, prices)``; ``await start()`` binds a free port
     on 127.0.0.1 (``port``); ``await stop()`` closes it."""
 
@@ -64,6 +67,7 @@ class FakeGateway:
         self._perm = 1000
         self._exec = 0
         self.port = 0
+        self._init_market()
 
     async def start(self, port: int = 0) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
@@ -150,6 +154,8 @@ class FakeGateway:
                 for (account, _), (c, qty, avg) in sorted(self.positions.items()):
                     send(position(account, c, qty, avg * Decimal(c.multiplier)))
                 send([62, 1])
+            case 1 | 2 | 9 | 59:
+                self._market(w, fields)
             case 49:
                 send([49, 1, int(datetime.now(UTC).timestamp())])
             case _:

@@ -5,12 +5,15 @@ frame: a 4-byte big-endian length, then the message; the template id says
 which message it is), built and parsed with the SDK's own protobuf classes
 (``async_rithmic.protocol_buffers``). It serves the order plant (login,
 login info, trade routes, account list, order and bracket subscriptions,
-new / modify / cancel order, show orders) and the PnL plant (position
-snapshot and updates), holding accounts, orders, fills and positions.
+new / modify / cancel order, show orders), the PnL plant (position
+snapshot and updates) and the ticker plant (last trades, in
+:mod:`~routing.tests.brokers.rithmic.fake_ticker`), holding accounts,
+orders, fills, positions and prices.
 
 Market orders fill at once at :attr:`FakeRithmic.prices` of their symbol;
 limit and stop orders rest until :meth:`FakeRithmic.trade` prints through
-them. Faults: :meth:`drop_connections` closes every socket abruptly,
+them (a print is published to the ticker plant's subscribers too).
+Faults: :meth:`drop_connections` closes every socket abruptly,
 ``drop_after_orders`` drops them right after accepting that many more new
 orders (before answering the last), ``lose_answers`` accepts that many new
 orders without sending anything about them on that connection.
@@ -33,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import Server, ServerConnection, serve
+
+from routing.tests.brokers.rithmic.fake_ticker import FakeTicker
 
 ORDER_PLANT = 2
 PNL_PLANT = 4
@@ -108,9 +113,10 @@ class _Conn:
     order_accounts: set[str] = field(default_factory=set)
     pnl_accounts: set[str] = field(default_factory=set)
     lost_tags: set[str] = field(default_factory=set)
+    market_data: set[tuple[str, str]] = field(default_factory=set)  # (symbol, exchange)
 
 
-class FakeRithmic:
+class FakeRithmic(FakeTicker):
     """The fake server. ``users`` maps user -> (password, account ids);
     ``prices`` symbol -> float price market orders fill at. Start with
     ``await fake.start(tmp_path)``; ``url`` and ``cert_path`` then say
@@ -137,6 +143,7 @@ class FakeRithmic:
         self._server: Server | None = None
         self.url = ""
         self.cert_path = Path()
+        self._ticker_init()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -281,6 +288,8 @@ class FakeRithmic:
             await self._modify(conn, rq)
         elif template_id == 316:
             await self._cancel(conn, rq)
+        elif template_id == 100:
+            await self._market_data(conn, rq)
 
     # -- plants ----------------------------------------------------------------------
 
@@ -385,6 +394,7 @@ class FakeRithmic:
         for order in list(self.orders.values()):
             if order.symbol == symbol:
                 await self._work_and_push(order)
+        await self.publish(symbol, price)
 
     async def _modify(self, conn: _Conn, rq: Any) -> None:
         cls = pb.response_modify_order_pb2.ResponseModifyOrder

@@ -214,3 +214,19 @@ async def test_watch_before_connect_then_nothing_and_no_error(fake: FakeRithmic)
     await broker.watch_prices(["MNQH6"])
     assert broker.last_price("MNQH6") is None
     assert fake.market_data_requests == []
+
+
+@pytest.mark.asyncio
+async def test_ticker_login_when_logged_then_no_credential_in_any_line(
+    adapter: RithmicAdapter, fake: FakeRithmic, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Arrange: the SDK's own debug dumps on.
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="rithmic")
+    # Act
+    await _watching(adapter, fake, "MNQH6")
+    # Assert: the ticker plant's login request was logged, its password masked.
+    ticker = [r.getMessage() for r in caplog.records if r.name.startswith("rithmic.plant.ticker")]
+    assert any("RequestLogin" in line or "'user'" in line for line in ticker)
+    assert any("***" in line for line in ticker)
+    assert all(PASSWORD not in r.getMessage() for r in caplog.records)

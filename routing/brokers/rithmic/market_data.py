@@ -79,7 +79,7 @@ class RithmicMarketData:
         self._skipped: dict[int, LoginConfig] = {}  # ticker login refused for this config
         self._client: RithmicClient | None = None
         self._session: RithmicSession | None = None
-        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()  # the watched set changed, or a new connection
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -96,9 +96,11 @@ class RithmicMarketData:
 
         Starts the connection on first use. A code that cannot be read or
         whose product Rithmic does not list is logged once and never
-        subscribed. Subscription changes are sent at once when connected
-        (else on connecting); a request that fails is logged and retried on
-        the next call. Never raises for a symbol or a connection problem.
+        subscribed. Never waits on the network (the risk pass calling it
+        must not stall): the connection's task sends the subscription
+        changes, at once when connected, else on connecting; a request that
+        fails is logged and retried. A contract no longer given is
+        forgotten at once. Never raises for a symbol or a connection problem.
         """
         wanted: dict[str, tuple[str, str]] = {}
         for text in symbols:
@@ -112,9 +114,9 @@ class RithmicMarketData:
         for code in list(self._prices):
             if code not in wanted:
                 del self._prices[code]
+        self._changed.set()
         if self._task is None and wanted:
             self._task = asyncio.create_task(self._run(), name="rithmic-market-data")
-        await self._sync()
 
     def last(self, symbol: str) -> tuple[Decimal, datetime] | None:
         """The last trade of ``symbol``: (price in points, aware UTC time),
@@ -175,9 +177,12 @@ class RithmicMarketData:
                 await asyncio.sleep(self._delays[min(failures, len(self._delays)) - 1])
                 continue
             failures = 0
-            await self._sync()
-            await self._watch(session)
-            logger.warning("Rithmic market data: connection lost; reconnecting")
+            try:
+                await self._serve(session)
+                logger.warning("Rithmic market data: connection lost; reconnecting")
+            except Exception:
+                # Crash-only: whatever broke, start again on a fresh connection.
+                logger.exception("Rithmic market data: connection failed; reconnecting")
             await self._teardown()
             await asyncio.sleep(self._delays[0])
 
@@ -200,14 +205,15 @@ class RithmicMarketData:
             client.connect(plants=[SysInfraType.TICKER_PLANT], plant_connect_delay=0),
             timeout=self._timeout * 3,
         )
-        async with self._lock:
-            self._session = session
-            self._subscribed.clear()
-            self._refused.clear()
+        self._session = session
+        self._subscribed.clear()
+        self._refused.clear()
+        self._changed.set()  # subscribe everything watched on this connection
 
-    async def _watch(self, session: RithmicSession) -> None:
-        """Return when the ticker socket closes, or its login is stopped,
-        replaced or refused (its credentials are then no longer wanted)."""
+    async def _serve(self, session: RithmicSession) -> None:
+        """Keep the subscriptions on the watched set; return when the
+        ticker socket closes, or its login is stopped, replaced or refused
+        (its credentials are then no longer wanted)."""
         assert self._client is not None
         plant = self._client.plants["ticker"]
 
@@ -218,14 +224,20 @@ class RithmicMarketData:
             )
 
         # The SDK signals a closed socket on no public event: poll its state.
-        while plant.is_connected and current():  # noqa: ASYNC110
-            await asyncio.sleep(WATCH_SECONDS)
+        while plant.is_connected and current():
+            if self._changed.is_set():
+                self._changed.clear()
+                if not await self._sync():
+                    self._changed.set()
+                    await asyncio.sleep(self._delays[0])
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), WATCH_SECONDS)
 
     async def _teardown(self) -> None:
-        async with self._lock:
-            client, self._client, self._session = self._client, None, None
-            self._subscribed.clear()
-            self._prices.clear()
+        client, self._client, self._session = self._client, None, None
+        self._subscribed.clear()
+        self._prices.clear()
         if client is None:
             return
         with contextlib.suppress(Exception):
@@ -236,48 +248,47 @@ class RithmicMarketData:
 
     # -- subscriptions -----------------------------------------------------------------
 
-    async def _sync(self) -> None:
-        """Bring the subscriptions to the watched set (one request each)."""
-        async with self._lock:
-            if self._client is None or self._session is None:
-                return
-            plant = self._client.plants["ticker"]
-            changes = [(code, False) for code in sorted(self._subscribed - self._wanted.keys())]
-            changes += [
-                (code, True)
-                for code in sorted(self._wanted.keys() - self._subscribed - self._refused)
-            ]
-            for code, subscribe in changes:
-                symbol, exchange = to_rithmic(code)
-                await self._spend(self._session)
-                try:
-                    refusal = await asyncio.wait_for(
-                        plant.last_trades(
-                            symbol, exchange, subscribe=subscribe, wait=self._timeout
-                        ),
-                        timeout=self._timeout * 2,
-                    )
-                except Exception as exc:
-                    # Not sent or not answered: left as it was, tried again next call.
-                    logger.warning(
-                        "Rithmic market data: %s %s failed (%s: %s)",
-                        "subscribing to" if subscribe else "unsubscribing from",
-                        code,
-                        type(exc).__name__,
-                        str(exc)[:120],
-                    )
-                    return
-                if not subscribe:
-                    self._subscribed.discard(code)
-                elif refusal is None:
-                    self._subscribed.add(code)
-                else:
-                    self._refused.add(code)
-                    self._log_once(
-                        code,
-                        f"Rithmic market data: {code} ({symbol} on {exchange}) refused by "
-                        f"Rithmic: {refusal}; its price stays unknown",
-                    )
+    async def _sync(self) -> bool:
+        """Bring the subscriptions to the watched set (one request each).
+        False when a request failed (not sent or not answered: left as it
+        was, to be tried again)."""
+        client, session = self._client, self._session
+        if client is None or session is None:
+            return True
+        plant = client.plants["ticker"]
+        changes = [(code, False) for code in sorted(self._subscribed - self._wanted.keys())]
+        changes += [
+            (code, True) for code in sorted(self._wanted.keys() - self._subscribed - self._refused)
+        ]
+        for code, subscribe in changes:
+            symbol, exchange = to_rithmic(code)
+            await self._spend(session)
+            try:
+                refusal = await asyncio.wait_for(
+                    plant.last_trades(symbol, exchange, subscribe=subscribe, wait=self._timeout),
+                    timeout=self._timeout * 2,
+                )
+            except Exception as exc:
+                logger.warning(
+                    "Rithmic market data: %s %s failed (%s: %s)",
+                    "subscribing to" if subscribe else "unsubscribing from",
+                    code,
+                    type(exc).__name__,
+                    str(exc)[:120],
+                )
+                return False
+            if not subscribe:
+                self._subscribed.discard(code)
+            elif refusal is None:
+                self._subscribed.add(code)
+            else:
+                self._refused.add(code)
+                self._log_once(
+                    code,
+                    f"Rithmic market data: {code} ({symbol} on {exchange}) refused by "
+                    f"Rithmic: {refusal}; its price stays unknown",
+                )
+        return True
 
     def _on_tick(self, data: dict[str, Any]) -> None:
         """One LastTrade (the SDK's ``on_tick`` dict: proto field names,

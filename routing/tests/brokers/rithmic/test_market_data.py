@@ -105,10 +105,10 @@ async def test_symbol_no_longer_given_then_unsubscribed_and_forgotten(
     await _until(lambda: adapter.last_price("ESH6") is not None)
     # Act
     await adapter.watch_prices(["MNQH6"])
-    # Assert: unsubscribed at Rithmic, price forgotten, later prints ignored.
-    assert ("ESH6", "CME", "unsubscribe") in _subscriptions(fake)
-    assert fake.subscribers("ESH6") == []
+    # Assert: forgotten at once, unsubscribed at Rithmic, later prints ignored.
     assert adapter.last_price("ESH6") is None
+    await _until(lambda: ("ESH6", "CME", "unsubscribe") in _subscriptions(fake))
+    assert fake.subscribers("ESH6") == []
     await fake.publish("ESH6", 6020.0, at=T2)
     await fake.publish("MNQH6", 21555.0, at=T2)
     await _until(lambda: adapter.last_price("MNQH6") == (Decimal("21555.0"), T2))
@@ -178,6 +178,7 @@ async def test_subscriptions_spend_the_login_budget_at_query_priority(
         # Act: subscribe two, then drop one.
         await _watching(broker, fake, "MNQH6", "ESH6")
         await broker.watch_prices(["MNQH6"])
+        await _until(lambda: fake.subscribers("ESH6") == [])
         # Assert: three requests, each spent as a query.
         assert budgets[1].spent == [(Priority.QUERY, None)] * 3
     finally:
@@ -230,3 +231,19 @@ async def test_ticker_login_when_logged_then_no_credential_in_any_line(
     assert any("RequestLogin" in line or "'user'" in line for line in ticker)
     assert any("***" in line for line in ticker)
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_market_data_down_then_watch_returns_at_once_and_prices_unknown(
+    adapter: RithmicAdapter, fake: FakeRithmic
+) -> None:
+    # Arrange: prices flowing, then Rithmic is gone for good.
+    await _watching(adapter, fake, "MNQH6")
+    await _until(lambda: adapter.last_price("MNQH6") is not None)
+    await fake.stop()
+    fake.drop_connections()
+    await _until(lambda: adapter.last_price("MNQH6") is None)
+    # Act / Assert: a risk pass is never held up by the dead connection.
+    await asyncio.wait_for(adapter.watch_prices(["MNQH6", "ESH6"]), timeout=0.1)
+    assert adapter.last_price("MNQH6") is None
+    assert adapter.last_price("ESH6") is None

@@ -6,7 +6,9 @@ and in the order plant's order list), so an order is found again by it
 after a lost answer, a reconnect or a restart. Orders are sent with
 ``manual_or_auto = AUTO`` (Rithmic's flag for software-generated orders)
 and ``duration = DAY``. Every request first spends its login's
-:class:`~routing.brokers.budget.RequestBudget`.
+:class:`~routing.brokers.budget.RequestBudget`. Market data (last trades
+for layer-2 marks) comes from one login's ticker plant:
+:mod:`routing.brokers.rithmic.market_data`.
 
 Not supported yet (capability False): bracket entries (``stop_loss`` /
 ``take_profit``), leader working-order events.

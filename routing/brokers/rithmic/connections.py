@@ -3,15 +3,17 @@
 :class:`RithmicConnections` holds what :class:`~routing.brokers.logins.LoginAdapter`
 asks for (logins, their states, which account is up) and turns what the
 SDK pushes (order notifications, PnL position updates) into the book, the
-``order_updates`` stream and each leader's ``leader_events`` stream; the
+``order_updates`` stream and each leader's ``leader_events`` stream, and
+serves market data (:mod:`routing.brokers.rithmic.market_data`); the
 order operations are in :mod:`routing.brokers.rithmic.adapter`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from routing.brokers.base import OrderResult, PositionSnapshot
@@ -19,6 +21,7 @@ from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal
 from routing.brokers.logins import LoginAdapter, LoginConfig, LoginState
 from routing.brokers.rithmic.book import OrderBook, TrackedOrder
+from routing.brokers.rithmic.market_data import RithmicMarketData
 from routing.brokers.rithmic.positions import position_snapshot
 from routing.brokers.rithmic.sdk import RESPONSE_ORDER_HISTORY, RESPONSE_SHOW_ORDERS
 from routing.brokers.rithmic.session import RECONNECT_DELAYS, RithmicSession
@@ -66,6 +69,15 @@ class RithmicConnections(LoginAdapter):
         self._leaders: dict[str, asyncio.Queue[Any]] = {}
         self._pushed: dict[tuple[str, str], PositionSnapshot] = {}
         self._changed = asyncio.Event()
+        self.market_data = RithmicMarketData(
+            sessions=lambda: [self._sessions[k] for k in sorted(self._sessions)],
+            spend=lambda session: self._spend(session, Priority.QUERY, None),
+            app_name=app_name,
+            app_version=app_version,
+            ca_file=ca_file,
+            request_timeout=request_timeout,
+            reconnect_delays=reconnect_delays,
+        )
 
     # -- logins ------------------------------------------------------------------------
 
@@ -82,6 +94,7 @@ class RithmicConnections(LoginAdapter):
 
     async def disconnect(self) -> None:
         self._started = False
+        await self.market_data.stop()
         for session in list(self._sessions.values()):
             await session.stop()
         self._sessions.clear()
@@ -117,6 +130,19 @@ class RithmicConnections(LoginAdapter):
                 self._sessions[login_id] = session
                 starting.append(session.start())
         await asyncio.gather(*starting)
+
+    async def watch_prices(self, symbols: Collection[str]) -> None:
+        """Watch the last trades of ``symbols`` (engine contract codes) on
+        the ticker plant of a connected login; see
+        :meth:`RithmicMarketData.watch` (never raises; symbols no longer
+        given are unsubscribed and their price forgotten)."""
+        if self._started:
+            await self.market_data.watch(symbols)
+
+    def last_price(self, symbol: str) -> tuple[Decimal, datetime] | None:
+        """The last trade of ``symbol`` (points, aware UTC) from Rithmic's
+        ticker plant, or ``None`` when unknown."""
+        return self.market_data.last(symbol)
 
     def login_states(self) -> list[LoginState]:
         states = []

@@ -3,7 +3,8 @@
 async-rithmic (PyPI ``async-rithmic`` 1.6.6, github.com/rundef/async_rithmic)
 speaks R|Protocol: protobuf messages over a TLS websocket, one websocket per
 "plant" (order, PnL, ticker, history). Copytrade uses the order plant
-(orders, order notifications, accounts) and the PnL plant (positions).
+(orders, order notifications, accounts), the PnL plant (positions) and,
+for market data on a connection of its own, the ticker plant (last trades).
 
 Three things the SDK does that a copier cannot accept are adjusted here,
 on the SDK's own objects, without patching its code:
@@ -15,9 +16,10 @@ on the SDK's own objects, without patching its code:
 - A refused login reply (R|Protocol ResponseLogin with ``rp_code`` other
   than "0") is only logged by the SDK and surfaces as an ``AttributeError``
   on a missing response; :class:`GuardedOrderPlant` and
-  :class:`GuardedPnlPlant` record the refusal and raise
-  :class:`LoginRefused`. Refused order requests are recorded by their
-  ``user_tag`` / ``basket_id`` for the same reason.
+  :class:`GuardedPnlPlant` (and :class:`GuardedTickerPlant`) record the
+  refusal and raise :class:`LoginRefused`. Refused order requests are
+  recorded by their ``user_tag`` / ``basket_id`` for the same reason, and
+  refused market data subscriptions by their request id.
 - Its debug log prints every request, the login's password included:
   :class:`RedactSecrets` rewrites those records on the plants' loggers.
 
@@ -33,9 +35,11 @@ import ssl
 from typing import Any
 
 from async_rithmic import ReconnectionSettings, RetrySettings, RithmicClient
-from async_rithmic.enums import SysInfraType
+from async_rithmic import protocol_buffers as pb
+from async_rithmic.enums import DataType, SysInfraType
 from async_rithmic.plants.order import OrderPlant
 from async_rithmic.plants.pnl import PnlPlant
+from async_rithmic.plants.ticker import TickerPlant
 
 # R|Protocol template ids (the SDK's TEMPLATES_MAP in plants/base.py).
 RESPONSE_LOGIN = 11
@@ -45,6 +49,8 @@ RESPONSE_CANCEL_ORDER = 317
 RESPONSE_SHOW_ORDERS = 321
 RESPONSE_ORDER_HISTORY = 325
 RESPONSE_PNL_SNAPSHOT = 403
+REQUEST_MARKET_DATA = 100
+RESPONSE_MARKET_DATA = 101
 
 
 class LoginRefused(Exception):
@@ -100,15 +106,19 @@ class _Guard:
             RESPONSE_NEW_ORDER,
             RESPONSE_MODIFY_ORDER,
             RESPONSE_CANCEL_ORDER,
+            RESPONSE_MARKET_DATA,
         ):
             text = " ".join(codes[1:]) or f"rp_code {codes[0]}"
+            request_id = response.user_msg[0] if response.user_msg else None
             if template == RESPONSE_LOGIN:
                 self.login_refused = text
             elif template == RESPONSE_NEW_ORDER:
                 self.refusals[response.user_tag] = text
+            elif template == RESPONSE_MARKET_DATA:
+                if request_id:
+                    self.refusals[request_id] = text
             elif response.basket_id:
                 self.refusals[response.basket_id] = text
-            request_id = response.user_msg[0] if response.user_msg else None
             if request_id and self.request_manager.has_pending(request_id):
                 self.request_manager.mark_complete(request_id)
             return True
@@ -137,6 +147,45 @@ class GuardedPnlPlant(_Guard, PnlPlant):
     def __init__(self, client: RithmicClient, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._guard_init()
+
+
+class GuardedTickerPlant(_Guard, TickerPlant):
+    """The SDK's ticker plant, recording a refused login and refused
+    market data subscriptions."""
+
+    def __init__(self, client: RithmicClient, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._guard_init()
+
+    async def last_trades(
+        self, symbol: str, exchange: str, *, subscribe: bool, wait: float
+    ) -> str | None:
+        """Subscribe to (``subscribe``) or unsubscribe from one contract's
+        last trades and wait for Rithmic's answer.
+
+        R|Protocol RequestMarketDataUpdate (template 100) with
+        ``update_bits`` LAST_TRADE (1), answered by ResponseMarketDataUpdate
+        (101) echoing ``user_msg``; trades then arrive as LastTrade (150) on
+        the client's ``on_tick`` event. (The SDK's own
+        ``subscribe_to_market_data`` does not wait for the answer, so a
+        refusal would go unseen.) Returns Rithmic's refusal text, or
+        ``None`` when accepted. Raises ``TimeoutError`` when no answer comes
+        within ``wait`` seconds, and the SDK's send errors (a closed
+        socket) as they are.
+        """
+        request_id = self._generate_request_id()
+        kind = pb.request_market_data_update_pb2.RequestMarketDataUpdate.Request
+        await self.request_manager.send_and_collect(
+            timeout=wait,
+            user_msg=request_id,
+            template_id=REQUEST_MARKET_DATA,
+            expected_response={"template_id": RESPONSE_MARKET_DATA},
+            symbol=symbol,
+            exchange=exchange,
+            request=kind.SUBSCRIBE if subscribe else kind.UNSUBSCRIBE,
+            update_bits=DataType.LAST_TRADE.value,
+        )
+        return self.refusals.pop(request_id, None)
 
 
 def build_client(
@@ -177,6 +226,7 @@ def build_client(
         client.ssl_context = context
     client.plants["order"] = GuardedOrderPlant(client, logger_name_suffix=suffix)
     client.plants["pnl"] = GuardedPnlPlant(client, logger_name_suffix=suffix)
+    client.plants["ticker"] = GuardedTickerPlant(client, logger_name_suffix=suffix)
     redact = RedactSecrets([password])
     for plant in client.plants.values():
         for existing in list(plant.logger.filters):

@@ -5,12 +5,15 @@ frame: a 4-byte big-endian length, then the message; the template id says
 which message it is), built and parsed with the SDK's own protobuf classes
 (``async_rithmic.protocol_buffers``). It serves the order plant (login,
 login info, trade routes, account list, order and bracket subscriptions,
-new / modify / cancel order, show orders) and the PnL plant (position
-snapshot and updates), holding accounts, orders, fills and positions.
+new / modify / cancel order, show orders), the PnL plant (position
+snapshot and updates) and the ticker plant (last trades, in
+:mod:`~routing.tests.brokers.rithmic.fake_ticker`), holding accounts,
+orders, fills, positions and prices.
 
 Market orders fill at once at :attr:`FakeRithmic.prices` of their symbol;
 limit and stop orders rest until :meth:`FakeRithmic.trade` prints through
-them. Faults: :meth:`drop_connections` closes every socket abruptly,
+them (a print is published to the ticker plant's subscribers too).
+Faults: :meth:`drop_connections` closes every socket abruptly,
 ``drop_after_orders`` drops them right after accepting that many more new
 orders (before answering the last), ``lose_answers`` accepts that many new
 orders without sending anything about them on that connection.
@@ -18,61 +21,24 @@ orders without sending anything about them on that connection.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from async_rithmic import protocol_buffers as pb
 from async_rithmic.plants.base import TEMPLATES_MAP
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import Server, ServerConnection, serve
+
+from routing.tests.brokers.rithmic.fake_notifications import FakeNotifications, Notify
+from routing.tests.brokers.rithmic.fake_ticker import FakeTicker
+from routing.tests.brokers.rithmic.fake_tls import make_certificate
 
 ORDER_PLANT = 2
 PNL_PLANT = 4
 EXCHANGES = ("CME", "CBOT", "NYMEX", "COMEX")
 BUY, SELL = 1, 2
 LIMIT, MARKET, STOP_LIMIT, STOP_MARKET = 1, 2, 3, 4
-Notify = pb.exchange_order_notification_pb2.ExchangeOrderNotification.NotifyType
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, written into
-    ``directory``; returns ``(cert_path, key_path)``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-rithmic")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fake-rithmic.pem", directory / "fake-rithmic.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @dataclass
@@ -108,9 +74,10 @@ class _Conn:
     order_accounts: set[str] = field(default_factory=set)
     pnl_accounts: set[str] = field(default_factory=set)
     lost_tags: set[str] = field(default_factory=set)
+    market_data: set[tuple[str, str]] = field(default_factory=set)  # (symbol, exchange)
 
 
-class FakeRithmic:
+class FakeRithmic(FakeNotifications, FakeTicker):
     """The fake server. ``users`` maps user -> (password, account ids);
     ``prices`` symbol -> float price market orders fill at. Start with
     ``await fake.start(tmp_path)``; ``url`` and ``cert_path`` then say
@@ -137,6 +104,7 @@ class FakeRithmic:
         self._server: Server | None = None
         self.url = ""
         self.cert_path = Path()
+        self._ticker_init()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -281,6 +249,8 @@ class FakeRithmic:
             await self._modify(conn, rq)
         elif template_id == 316:
             await self._cancel(conn, rq)
+        elif template_id == 100:
+            await self._market_data(conn, rq)
 
     # -- plants ----------------------------------------------------------------------
 
@@ -385,6 +355,7 @@ class FakeRithmic:
         for order in list(self.orders.values()):
             if order.symbol == symbol:
                 await self._work_and_push(order)
+        await self.publish(symbol, price)
 
     async def _modify(self, conn: _Conn, rq: Any) -> None:
         cls = pb.response_modify_order_pb2.ResponseModifyOrder
@@ -412,95 +383,3 @@ class FakeRithmic:
         order.status, order.completion = "complete", "cancelled"
         await self._ok(conn, cls, rq, 317, basket_id=order.basket_id)
         await self._push(order, Notify.CANCEL)
-
-    # -- notifications ------------------------------------------------------------------
-
-    def _notification(self, order: FakeOrder, notify: int, *, snapshot: bool = False) -> Any:
-        cls = pb.exchange_order_notification_pb2.ExchangeOrderNotification
-        msg = cls(
-            template_id=352,
-            notify_type=notify,
-            is_snapshot=snapshot,
-            user_tag=order.user_tag,
-            basket_id=order.basket_id,
-            account_id=order.account,
-            symbol=order.symbol,
-            exchange=order.exchange,
-            quantity=order.qty,
-            price=order.price,
-            trigger_price=order.trigger_price,
-            transaction_type=order.side,
-            price_type=order.price_type,
-            status=order.status,
-            total_fill_size=order.filled,
-            total_unfilled_size=0 if order.status == "complete" else order.qty - order.filled,
-            avg_fill_price=order.avg,
-            ssboe=int(dt.datetime.now(dt.UTC).timestamp()),
-            usecs=0,
-        )
-        if order.completion == "cancelled":
-            msg.cancelled_size = order.qty - order.filled
-        if notify == Notify.FILL and order.fills:
-            fill_id, qty, price = order.fills[-1]
-            msg.fill_id, msg.fill_size, msg.fill_price = fill_id, qty, price
-        return msg
-
-    def _rithmic(self, order: FakeOrder, *, snapshot: bool) -> Any:
-        cls = pb.rithmic_order_notification_pb2.RithmicOrderNotification
-        return cls(
-            template_id=351,
-            notify_type=cls.COMPLETE if order.status == "complete" else cls.OPEN,
-            is_snapshot=snapshot,
-            user_tag=order.user_tag,
-            basket_id=order.basket_id,
-            account_id=order.account,
-            symbol=order.symbol,
-            exchange=order.exchange,
-            quantity=order.qty,
-            price=order.price,
-            trigger_price=order.trigger_price,
-            transaction_type=order.side,
-            price_type=order.price_type,
-            status=order.status,
-            completion_reason={"filled": "Fill", "cancelled": "Cancel"}.get(order.completion, ""),
-            total_fill_size=order.filled,
-            total_unfilled_size=0 if order.status == "complete" else order.qty - order.filled,
-            avg_fill_price=order.avg,
-            ssboe=int(dt.datetime.now(dt.UTC).timestamp()),
-        )
-
-    def _snapshot(self, order: FakeOrder) -> Any:
-        if self.snapshot_template == 351:
-            return self._rithmic(order, snapshot=True)
-        return self._notification(order, Notify.STATUS, snapshot=True)
-
-    async def _push(self, order: FakeOrder, notify: int) -> None:
-        """Rithmic's exchange notification, then its own view of the order."""
-        messages = [self._notification(order, notify), self._rithmic(order, snapshot=False)]
-        for conn in list(self._conns):
-            if order.account in conn.order_accounts and order.user_tag not in conn.lost_tags:
-                for message in messages:
-                    await self._send(conn, message)
-
-    def _position(self, account: str, symbol: str, *, snapshot: bool) -> Any:
-        qty, avg, rpnl = self.positions[(account, symbol)]
-        order = next(o for o in self.orders.values() if o.symbol == symbol)
-        return pb.instrument_pnl_position_update_pb2.InstrumentPnLPositionUpdate(
-            template_id=450,
-            is_snapshot=snapshot,
-            account_id=account,
-            symbol=symbol,
-            exchange=order.exchange,
-            net_quantity=int(qty),
-            buy_qty=int(qty) if qty > 0 else 0,
-            sell_qty=-int(qty) if qty < 0 else 0,
-            avg_open_fill_price=avg,
-            closed_position_pnl=str(Decimal(str(rpnl))),
-            day_closed_pnl=rpnl,
-        )
-
-    async def _push_position(self, account: str, symbol: str) -> None:
-        message = self._position(account, symbol, snapshot=False)
-        for conn in list(self._conns):
-            if account in conn.pnl_accounts:
-                await self._send(conn, message)

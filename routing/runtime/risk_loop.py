@@ -12,6 +12,7 @@ holds (``leader_ids``), so no account is halted or flattened by two of them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +29,8 @@ from routing.services.risk_watch import (
     risk_sessions_current,
     risk_watch,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _watch(
@@ -69,7 +72,12 @@ async def watch_risk(
     for _, platform, _, symbol in held:
         by_platform.setdefault(platform, set()).add(symbol)
     for adapter in registry.login_adapters():
-        await adapter.watch_prices(sorted(by_platform.get(adapter.platform, ())))
+        try:
+            await adapter.watch_prices(sorted(by_platform.get(adapter.platform, ())))
+        except Exception:
+            # One platform's market data must not stop layer 2 for the
+            # others: its positions keep their last marks meanwhile.
+            logger.exception("%s market data watch failed", adapter.platform)
     marks = {}
     for account_id, platform, external_id, symbol in held:
         mark = _mark(registry, paper, platform, external_id, symbol)

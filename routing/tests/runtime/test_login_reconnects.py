@@ -255,3 +255,24 @@ async def test_a_position_on_a_real_platform_is_marked_at_its_market_data_and_ha
         lambda: AccountSession.objects.get(account=route.large).halt_reason
     )()
     assert "daily loss" in halted
+
+
+async def test_one_platform_whose_market_data_fails_does_not_stop_layer_2(route: Route) -> None:
+    # Arrange: Eval 25K (paper, daily loss $375) and Funded 150K (on the
+    # fake ProjectX, whose market data watch raises) both long MNQ.
+    worker, projectx, _ = await _worker(route)
+
+    async def broken(symbols: object) -> None:
+        raise RuntimeError("market hub refused")
+
+    projectx.watch_prices = broken  # type: ignore[method-assign]
+    buy = LeaderFill("f1", "lead", SYMBOL, Side.BUY, 4, Decimal("21000"), T0)
+    await worker.handle_leader_fill(route.leader.pk, buy, source="t")
+    # Act: the paper venue prints 20900: Eval 25K's 2 lose $400 > $375.
+    worker.registry.paper.mark(SYMBOL, Decimal("20900"), T0 + timedelta(minutes=1))
+    await worker.watch_risk(at=T0 + timedelta(minutes=1))
+    # Assert: the paper account was still marked and halted.
+    halted = await sync_to_async(
+        lambda: AccountSession.objects.get(account=route.small).halt_reason
+    )()
+    assert "daily loss" in halted

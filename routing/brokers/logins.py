@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 from routing.brokers.base import BrokerAdapter
 
@@ -91,6 +92,28 @@ class LoginState:
     detail: str = ""
     budget_used: int | None = None
     budget_limit: int | None = None
+
+
+# What the real platforms' adapters support today: every order type but
+# brackets (follower bracket legs are refused with the reason) and leader
+# fills but not leader working orders. An adapter that differs says so with
+# ``{**LOGIN_ADAPTER_CAPABILITIES, "stop_limit": False}``.
+LOGIN_ADAPTER_CAPABILITIES: Mapping[str, bool] = MappingProxyType(
+    {
+        "market": True,
+        "limit": True,
+        "stop": True,
+        "stop_limit": True,
+        "bracket": False,
+        "modify": True,
+        "cancel": True,
+        "partial_fills": True,
+        "order_updates": True,
+        "flatten": True,
+        "stream_leader": True,
+        "stream_leader_orders": False,
+    }
+)
 
 
 class LoginAdapter(BrokerAdapter):

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import MappingProxyType
 from typing import ClassVar
 
 from ib_async import Fill, Future, Trade
@@ -31,7 +30,7 @@ from routing.brokers.ib.market_data import IBMarketData
 from routing.brokers.ib.orders import OrderOps
 from routing.brokers.ib.session import RECONNECT_DELAYS, IBLogin
 from routing.brokers.ib.translate import decimal_of, leader_fill, order_result, realized_of
-from routing.brokers.logins import LoginAdapter, LoginConfig, LoginState
+from routing.brokers.logins import LOGIN_ADAPTER_CAPABILITIES, LoginAdapter, LoginConfig, LoginState
 from routing.engine.types import LeaderFill, LeaderOrder, OrderType, Side
 
 logger = logging.getLogger(__name__)
@@ -77,22 +76,7 @@ class IBAdapter(OrderOps, LoginAdapter):
     """
 
     platform: ClassVar[str] = "ib"
-    capabilities: ClassVar[Mapping[str, bool]] = MappingProxyType(
-        {
-            "market": True,
-            "limit": True,
-            "stop": True,
-            "stop_limit": True,
-            "bracket": False,
-            "modify": True,
-            "cancel": True,
-            "partial_fills": True,
-            "order_updates": True,
-            "flatten": True,
-            "stream_leader": True,
-            "stream_leader_orders": False,
-        }
-    )
+    capabilities: ClassVar[Mapping[str, bool]] = LOGIN_ADAPTER_CAPABILITIES
 
     def __init__(
         self,

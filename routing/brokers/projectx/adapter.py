@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -60,7 +60,13 @@ from typing import Any, ClassVar
 from routing.brokers.base import OrderRequest, OrderResult, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal, BrokerRejected, BrokerTemporaryError
-from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
+from routing.brokers.logins import (
+    LOGIN_ADAPTER_CAPABILITIES,
+    ConnectionState,
+    LoginAdapter,
+    LoginConfig,
+    LoginState,
+)
 from routing.brokers.projectx import wire
 from routing.brokers.projectx.book import OrderBook
 from routing.brokers.projectx.market import MarketFeed
@@ -82,11 +88,10 @@ class ProjectXAdapter(LoginAdapter):
     back ``query_order`` searches orders by ``customTag``."""
 
     platform: ClassVar[str] = "projectx"
-    capabilities: ClassVar[dict[str, bool]] = {
-        "market": True, "limit": True, "stop": True, "stop_limit": False, "bracket": False,
-        "modify": True, "cancel": True, "partial_fills": True, "order_updates": True,
-        "flatten": True, "stream_leader": True, "stream_leader_orders": False,
-    }  # fmt: skip
+    capabilities: ClassVar[Mapping[str, bool]] = {
+        **LOGIN_ADAPTER_CAPABILITIES,
+        "stop_limit": False,
+    }
 
     def __init__(
         self,

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from types import MappingProxyType, SimpleNamespace
+from types import SimpleNamespace
 from typing import ClassVar
 
 from async_rithmic.enums import OrderDuration, OrderPlacement
@@ -29,7 +29,7 @@ from async_rithmic.enums import OrderDuration, OrderPlacement
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus, PositionSnapshot
 from routing.brokers.budget import Priority, RequestBudget
 from routing.brokers.errors import BrokerTemporaryError
-from routing.brokers.logins import LoginConfig
+from routing.brokers.logins import LOGIN_ADAPTER_CAPABILITIES, LoginConfig
 from routing.brokers.rithmic.book import BUY, PRICE_TYPES, SELL, TrackedOrder
 from routing.brokers.rithmic.connections import RithmicConnections
 from routing.brokers.rithmic.positions import position_snapshot
@@ -54,22 +54,7 @@ class RithmicAdapter(RithmicConnections):
     """
 
     platform: ClassVar[str] = "rithmic"
-    capabilities: ClassVar[MappingProxyType[str, bool]] = MappingProxyType(
-        {
-            "market": True,
-            "limit": True,
-            "stop": True,
-            "stop_limit": True,
-            "bracket": False,
-            "modify": True,
-            "cancel": True,
-            "partial_fills": True,
-            "order_updates": True,
-            "flatten": True,
-            "stream_leader": True,
-            "stream_leader_orders": False,
-        }
-    )
+    capabilities: ClassVar[Mapping[str, bool]] = LOGIN_ADAPTER_CAPABILITIES
 
     def __init__(
         self,

@@ -40,13 +40,18 @@ from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Seque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import MappingProxyType
 from typing import ClassVar
 
 from routing.brokers.base import OrderResult
 from routing.brokers.budget import Priority, RequestBudget, Unlimited
 from routing.brokers.errors import BrokerFatal, BrokerTemporaryError
-from routing.brokers.logins import ConnectionState, LoginAdapter, LoginConfig, LoginState
+from routing.brokers.logins import (
+    LOGIN_ADAPTER_CAPABILITIES,
+    ConnectionState,
+    LoginAdapter,
+    LoginConfig,
+    LoginState,
+)
 from routing.brokers.tradovate.book import Change, EntityBook
 from routing.brokers.tradovate.market_data import QuoteFeed
 from routing.brokers.tradovate.orders import Login, OrdersMixin
@@ -90,22 +95,7 @@ class TradovateAdapter(OrdersMixin, PositionsMixin, LoginAdapter):
     """
 
     platform: ClassVar[str] = "tradovate"
-    capabilities: ClassVar[Mapping[str, bool]] = MappingProxyType(
-        {
-            "market": True,
-            "limit": True,
-            "stop": True,
-            "stop_limit": True,
-            "bracket": False,
-            "modify": True,
-            "cancel": True,
-            "partial_fills": True,
-            "order_updates": True,
-            "flatten": True,
-            "stream_leader": True,
-            "stream_leader_orders": False,
-        }
-    )
+    capabilities: ClassVar[Mapping[str, bool]] = LOGIN_ADAPTER_CAPABILITIES
 
     def __init__(
         self,

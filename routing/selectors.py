@@ -15,6 +15,7 @@ from accounts.models import User
 from journal.models import Position, SessionRealized
 from routing.engine.sessions import trading_date
 from routing.engine.types import ContractSpec as EngineSpec
+from routing.engine.watch import plain
 from routing.models import (
     AccountSession,
     ContractSpec,
@@ -153,10 +154,10 @@ def follower_positions_payload(group: CopyGroup, at: datetime) -> list[dict[str,
             {
                 "follower": f.account.name,
                 "account_id": f.account_id,
-                "ratio": str(f.ratio.normalize()),
+                "ratio": str(plain(f.ratio)),
                 "balance": str(f.account.balance),
                 "positions": [
-                    {"symbol": p.symbol, "qty": p.qty, "avg_price": str(p.avg_price.normalize())}
+                    {"symbol": p.symbol, "qty": p.qty, "avg_price": str(plain(p.avg_price))}
                     for p in held
                     if p.qty != 0
                 ],

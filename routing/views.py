@@ -28,6 +28,7 @@ from accounts.selectors import broker_account_exists_for_user
 from copytrade.core.errors import ApplicationError
 from journal.selectors import import_jobs_for_group
 from routing.engine.limits import RouteLevel
+from routing.engine.watch import plain
 from routing.forms import (
     CopyGroupForm,
     CopyGroupSettingsForm,
@@ -249,7 +250,7 @@ def group_follower_add(request: HttpRequest, group_id: int) -> HttpResponse:
             messages.success(
                 request,
                 f"{follower.account.name} now follows {group.name} at ratio "
-                f"{follower.ratio.normalize()}.",
+                f"{plain(follower.ratio)}.",
             )
             return redirect("group_detail", group_id=group.pk)
     return _render_group(request, group, follower_form=form)

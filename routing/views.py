@@ -177,6 +177,8 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 group = copy_group_create(
                     owner=user,  # type: ignore[arg-type]
                     actor_label=user.username,
+                    # Copies one contract per follower until the trader raises it.
+                    level=CopyGroup.Level.TEST,
                     **form.group_settings(),
                 )
                 # Route limits set on the new-group form: journaled as a change.
@@ -188,7 +190,8 @@ def group_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Created {group.name} led by {group.leader_label}. Add followers below.",
+                f"Created {group.name} led by {group.leader_label}, at level 1 Test: each "
+                "follower copies one contract until you raise the level. Add followers below.",
             )
             return redirect("group_detail", group_id=group.pk)
     return render(request, "routing/group_form.html", {"form": form, "group": None})

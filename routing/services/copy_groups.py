@@ -33,8 +33,11 @@ def copy_group_create(
     partial_exit: str = "proportional",
     actor_label: str | None = None,
     pilot_route: bool = False,
+    level: int = CopyGroup.Level.ACTIVE,
 ) -> CopyGroup:
-    """Create a route led by ``leader``.
+    """Create a route led by ``leader`` at ``level`` (0-4; the dashboard's
+    new-group form starts it at 1 Test, so a new route copies one contract
+    per follower until the trader raises it).
 
     Raises ``ApplicationError`` when the leader belongs to another user or
     already follows a group (no cycles). With ``pilot_route`` the leader is
@@ -60,6 +63,8 @@ def copy_group_create(
         quarantine=quarantine,
         partial_exit=partial_exit,
         pilot_route=pilot_route,
+        level=level,
+        level_reason="a new route starts at level 1 Test" if level == CopyGroup.Level.TEST else "",
     )
     journal_record(
         owner_id=owner.pk,
@@ -83,6 +88,7 @@ def copy_group_create(
             "auto_micro": auto_micro,
             "quarantine": quarantine,
             "partial_exit": partial_exit,
+            "level": level,
         },
     )
     return group

@@ -193,6 +193,9 @@ def test_create_then_group_journaled_and_redirects_to_it(
     )
     entry = JournalEntry.objects.get(event_type="copy_group.created", group_id=group.pk)
     assert entry.actor_label == "alice"
+    # A route made on the dashboard starts at level 1 Test, journaled.
+    assert (group.level, group.level_reason) == (1, "a new route starts at level 1 Test")
+    assert entry.after["level"] == 1
 
 
 def test_create_when_leader_follows_a_group_then_error_on_leader(

@@ -1,29 +1,60 @@
 """The journal page: every decision and change, newest first, filterable by
-event type and copy group."""
+event type, copy group, account and date range, in pages, and exported as
+CSV with the same filters."""
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from accounts.models import User
+from accounts.selectors import broker_accounts_for_user
 from journal.models import EventType, JournalEntry
 from journal.selectors import imports_for_user
 from routing.selectors import groups_for_user
 
-JOURNAL_LENGTH = 200
+PAGE_SIZE = 100
+# Cells a spreadsheet would read as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "occurred_at_utc",
+    "event_type",
+    "actor",
+    "group_id",
+    "account_id",
+    "message",
+    "before",
+    "after",
+    "extra_data",
+)
 
 
 class JournalFilterForm(forms.Form):
-    """The journal's filters (GET): an event type and one of the user's groups."""
+    """The journal's filters (GET): an event type, one of the user's groups,
+    one of the user's accounts, and a range of dates (UTC, both ends
+    included)."""
 
     event_type = forms.ChoiceField(required=False, label="Event")
     # Any id (a deleted group's entries stay in the journal); the list offers live groups.
     group = forms.IntegerField(required=False, min_value=1, label="Group", widget=forms.Select)
+    account = forms.IntegerField(required=False, min_value=1, label="Account", widget=forms.Select)
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,36 +64,122 @@ class JournalFilterForm(forms.Form):
         self.fields["group"].widget.choices = [("", "All groups")] + [  # type: ignore[attr-defined]
             (g.pk, g.name) for g in groups_for_user(user)
         ]
+        self.fields["account"].widget.choices = [("", "All accounts")] + [  # type: ignore[attr-defined]
+            (a.pk, a.name) for a in broker_accounts_for_user(user)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
 
 
-def _entries(*, user: User, event_type: str, group_id: int | None) -> list[JournalEntry]:
+def _entries(user: User, filters: dict[str, Any]) -> QuerySet[JournalEntry]:
+    """The user's entries (never another user's) matching ``filters``, newest first."""
     entries = JournalEntry.objects.filter(owner_id=user.pk)
-    if event_type:
-        entries = entries.filter(event_type=event_type)
-    if group_id is not None:
-        entries = entries.filter(group_id=group_id)
-    return list(entries.order_by("-occurred_at", "-id")[:JOURNAL_LENGTH])
+    if filters.get("event_type"):
+        entries = entries.filter(event_type=filters["event_type"])
+    if filters.get("group") is not None:
+        entries = entries.filter(group_id=filters["group"])
+    if filters.get("account") is not None:
+        entries = entries.filter(account_id=filters["account"])
+    if filters.get("since") is not None:
+        entries = entries.filter(occurred_at__gte=_day_start(filters["since"]))
+    if filters.get("until") is not None:
+        entries = entries.filter(occurred_at__lt=_day_start(filters["until"]) + timedelta(days=1))
+    return entries.order_by("-occurred_at", "-id")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _filters(request: HttpRequest, user: User) -> tuple[JournalFilterForm, dict[str, Any]]:
+    """The bound form and the valid filters (none when the form is invalid:
+    its errors show and nothing is filtered)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = JournalFilterForm(params or None, user=user)
+    if form.is_bound and form.is_valid():
+        return form, {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+    return form, {}
 
 
 @login_required
 def journal_list(request: HttpRequest) -> HttpResponse:
-    """GET the user's last 200 journal entries (each with its event type,
-    actor and message), optionally of one ``event_type`` and/or one
-    ``group`` (an id of the user's groups); invalid filters show the form's
-    errors and no filter is applied."""
+    """GET the user's journal, newest first, ``PAGE_SIZE`` entries a page
+    (``page``), filtered by ``event_type``, ``group``, ``account`` (ids of
+    the user's own) and ``since`` / ``until`` (ISO dates, UTC); invalid
+    filters show the form's errors and no filter is applied."""
     user: User = request.user  # type: ignore[assignment]
-    form = JournalFilterForm(request.GET or None, user=user)
-    event_type, group_id = "", None
-    if form.is_bound and form.is_valid():
-        event_type = form.cleaned_data["event_type"]
-        group_id = form.cleaned_data["group"]
+    form, filters = _filters(request, user)
+    page = Paginator(_entries(user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "journal/list.html",
         {
-            "entries": _entries(user=user, event_type=event_type, group_id=group_id),
+            "entries": page.object_list,
+            "page": page,
+            "query": query.urlencode(),
             "filter_form": form,
-            "filtered": bool(event_type or group_id is not None),
+            "filtered": bool(filters),
             "imports": imports_for_user(user=user)[:20],
         },
     )
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns the line (csv into a stream)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _json(value: Any) -> str:
+    return "" if value in (None, {}, []) else json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _csv_rows(entries: QuerySet[JournalEntry]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for e in entries.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                e.occurred_at.astimezone(UTC).isoformat(),
+                e.event_type,
+                _cell(e.actor_label),
+                e.group_id or "",
+                e.account_id or "",
+                _cell(e.message),
+                _cell(_json(e.before)),
+                _cell(_json(e.after)),
+                _cell(_json(e.extra_data)),
+            ]
+        )
+
+
+@login_required
+def journal_export(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
+    """GET the user's journal entries matching the page's filters as CSV
+    (``CSV_COLUMNS``, UTC times, oldest last as on the page), streamed;
+    cells a spreadsheet would run as a formula are prefixed with ``'``.
+    Invalid filters: 400 with the errors."""
+    user: User = request.user  # type: ignore[assignment]
+    form, filters = _filters(request, user)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    response = StreamingHttpResponse(
+        _csv_rows(_entries(user, filters)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="journal-{stamp}.csv"'
+    return response

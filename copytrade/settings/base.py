@@ -244,7 +244,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     # Never below INFO, whatever LOG_LEVEL says: at DEBUG the websocket
     # library logs every frame, broker logins (credentials) included.
-    "loggers": {"websockets": {"level": "INFO"}},
+    # axes logs every login's bookkeeping at INFO; its failures and lockouts
+    # are warnings (and journaled).
+    "loggers": {"websockets": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
 # Sign-up, login, password reset and the e-mail that carries their links

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from journal import views
+from journal import trades_views, views
 
 urlpatterns = [
     path("", views.journal_list, name="journal"),
     path("export.csv", views.journal_export, name="journal_export"),
+    path("trades/", trades_views.trade_list, name="trades"),
+    path("trades/export.csv", trades_views.trade_export, name="trade_export"),
 ]

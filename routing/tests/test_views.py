@@ -122,6 +122,20 @@ def test_upload_topstepx_then_trades_journaled_not_replayed(
     _upload(alice_client, route, "topstepx_trades.csv", content)
     assert Trade.objects.count() == 667
     assert JournalEntry.objects.filter(event_type="export.imported").count() == 2
+    # The trades page lists them (not only a count), 100 a page, with the
+    # totals of the whole set; filtered by symbol, the totals follow.
+    page = alice_client.get(reverse("trades")).content.decode()
+    assert "667 trades · net PnL" in page
+    assert "Page 1 of 7" in page
+    assert page.count("<tr>") == 1 + 100  # the header row and 100 trades
+    symbols = set(Trade.objects.values_list("symbol", flat=True))
+    some = sorted(symbols)[0]
+    wanted = Trade.objects.filter(symbol__istartswith=some).count()
+    filtered = alice_client.get(reverse("trades"), {"symbol": some}).content.decode()
+    assert f"{wanted} trade{'s' if wanted != 1 else ''} · net PnL" in filtered
+    export = alice_client.get(reverse("trade_export"), {"symbol": some})
+    body = b"".join(export.streaming_content).decode()  # type: ignore[attr-defined]
+    assert body.count("\n") == 1 + wanted
 
 
 def test_journal_page_lists_entries(route: Route, alice_client: Client) -> None:

@@ -1,0 +1,75 @@
+"""The trades page: the user's imported round trips only, with the totals
+of the filtered set (hand-computed), and its CSV export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from journal.models import ExportImport, Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def _import(owner: User, name: str) -> ExportImport:
+    return ExportImport.objects.create(
+        owner=owner, file_name=name, format="topstepx", timezone="UTC", replayable=False
+    )
+
+
+def _trade(source: ExportImport, n: int, symbol: str, pnl: str, fees: str, day: int) -> Trade:
+    return Trade.objects.create(
+        owner=source.owner,
+        export_import=source,
+        source_format="topstepx",
+        account_name="PRAC-50K",
+        external_id=f"t{n}",
+        symbol=symbol,
+        side="Long",
+        qty=1,
+        entry_price=Decimal("21000.25"),
+        exit_price=Decimal("21010.25"),
+        pnl=Decimal(pnl),
+        fees=Decimal(fees),
+        closed_at=datetime(2026, 3, day, 15, 0, tzinfo=UTC),
+    )
+
+
+def test_totals_of_the_filtered_trades_and_never_another_users(alice: User, bob: User) -> None:
+    mine = _import(alice, "alice.csv")
+    _trade(mine, 1, "MNQH6", "100.00", "1.48", 2)
+    _trade(mine, 2, "MNQH6", "-40.00", "1.48", 3)
+    _trade(mine, 3, "MESH6", "25.50", "0.74", 4)
+    _trade(_import(bob, "bob.csv"), 4, "MNQH6", "9999.00", "0", 3)
+    client = Client()
+    client.force_login(alice)
+    # All of alice's: 100 - 40 + 25.50 = 85.50 net; fees 1.48 + 1.48 + 0.74 = 3.70; 2 winners.
+    page = client.get(reverse("trades")).text
+    assert "3 trades · net PnL" in page
+    assert "+$85.50" in page and "fees $3.70" in page and "2 winners" in page
+    assert "9,999.00" not in page and "9999" not in page
+    # MNQ only, closed 3 March: the loser alone.
+    only = client.get(reverse("trades"), {"symbol": "mnq", "since": "2026-03-03"}).text
+    assert "1 trade · net PnL" in only and "-$40.00" in only
+    rows = (
+        b"".join(
+            client.get(reverse("trade_export"), {"symbol": "MNQ"}).streaming_content  # type: ignore[attr-defined]
+        )
+        .decode()
+        .splitlines()
+    )
+    assert rows[0].startswith("closed_at_utc,opened_at_utc,account,symbol")
+    assert len(rows) == 3  # header + alice's two MNQ trades
+
+
+def test_bad_filters_are_field_errors_and_a_400_export(alice: User) -> None:
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("trades"), {"since": "2026-03-04", "until": "2026-03-01"}).text
+    assert "The end date is before the start date." in page
+    assert client.get(reverse("trade_export"), {"since": "nope"}).status_code == 400

@@ -1,0 +1,179 @@
+"""Imported round-trip trades (journal, not copying): listed, filtered by
+account, symbol, import and closing date, in pages with their totals, and
+exported as CSV with the same filters."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from accounts.models import User
+from journal.models import Trade
+from journal.selectors import imports_for_user
+
+PAGE_SIZE = 100
+CSV_COLUMNS = (
+    "closed_at_utc",
+    "opened_at_utc",
+    "account",
+    "symbol",
+    "side",
+    "qty",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "fees",
+    "source",
+    "trade_id",
+)
+
+
+class TradeFilterForm(forms.Form):
+    """Filters (GET): the account name as in the export, a contract code (or
+    its beginning, e.g. ``MNQ``), one of the user's imports, and a range of
+    closing dates (UTC, both ends included)."""
+
+    account = forms.CharField(required=False, max_length=100, label="Account")
+    symbol = forms.CharField(required=False, max_length=20, label="Symbol")
+    export_import = forms.IntegerField(
+        required=False, min_value=1, label="Import", widget=forms.Select
+    )
+    since = forms.DateField(
+        required=False, label="Closed from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["export_import"].widget.choices = (
+            [("", "All imports")]
+            + [  # type: ignore[attr-defined]
+                (i.pk, i.file_name) for i in imports_for_user(user=user)[:200]
+            ]
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+
+def trades_for_user(user: User, filters: dict[str, Any]) -> QuerySet[Trade]:
+    """``user``'s imported trades (never another user's) matching
+    ``filters``, most recently closed first."""
+    trades = Trade.objects.filter(owner=user)
+    if filters.get("account"):
+        trades = trades.filter(account_name=filters["account"])
+    if filters.get("symbol"):
+        trades = trades.filter(symbol__istartswith=filters["symbol"].strip())
+    if filters.get("export_import") is not None:
+        trades = trades.filter(export_import_id=filters["export_import"])
+    if filters.get("since") is not None:
+        trades = trades.filter(closed_at__gte=datetime.combine(filters["since"], time.min, UTC))
+    if filters.get("until") is not None:
+        end = datetime.combine(filters["until"], time.min, UTC) + timedelta(days=1)
+        trades = trades.filter(closed_at__lt=end)
+    return trades.order_by("-closed_at", "-id")
+
+
+def _filters(request: HttpRequest, user: User) -> tuple[TradeFilterForm, dict[str, Any]]:
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = TradeFilterForm(params or None, user=user)
+    if form.is_bound and form.is_valid():
+        return form, {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+    return form, {}
+
+
+@login_required
+def trade_list(request: HttpRequest) -> HttpResponse:
+    """GET the user's imported trades, ``PAGE_SIZE`` a page, with the
+    filtered set's count, net PnL, fees and winners; invalid filters show
+    the form's errors and nothing is filtered."""
+    user: User = request.user  # type: ignore[assignment]
+    form, filters = _filters(request, user)
+    trades = trades_for_user(user, filters)
+    totals = trades.aggregate(count=Count("id"), pnl=Sum("pnl"), fees=Sum("fees"))
+    winners = trades.filter(pnl__gt=0).count()
+    page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "journal/trades.html",
+        {
+            "trades": page.object_list,
+            "page": page,
+            "query": query.urlencode(),
+            "filter_form": form,
+            "filtered": bool(filters),
+            "count": totals["count"],
+            "net_pnl": totals["pnl"] or Decimal(0),
+            "fees": totals["fees"] or Decimal(0),
+            "winners": winners,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).isoformat()
+
+
+def _csv_rows(trades: QuerySet[Trade]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for t in trades.iterator(chunk_size=2000):
+        account = t.account_name
+        if account.startswith(("=", "+", "-", "@")):
+            account = f"'{account}"  # never a spreadsheet formula
+        yield writer.writerow(
+            [
+                _iso(t.closed_at),
+                _iso(t.opened_at),
+                account,
+                t.symbol,
+                t.side,
+                t.qty,
+                "" if t.entry_price is None else t.entry_price,
+                "" if t.exit_price is None else t.exit_price,
+                t.pnl,
+                t.fees,
+                t.source_format,
+                t.external_id,
+            ]
+        )
+
+
+@login_required
+def trade_export(request: HttpRequest) -> HttpResponse:
+    """GET the filtered trades as CSV (``CSV_COLUMNS``), streamed; invalid
+    filters: 400 with the errors."""
+    user: User = request.user  # type: ignore[assignment]
+    form, filters = _filters(request, user)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    response = StreamingHttpResponse(
+        _csv_rows(trades_for_user(user, filters)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="trades-{stamp}.csv"'
+    return response

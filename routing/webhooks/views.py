@@ -12,6 +12,7 @@ secret, 404 unknown or disabled webhook, 405, 413, 415, 429.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -119,12 +120,17 @@ def tradingview_alert(request: HttpRequest, token: str) -> JsonResponse:
     )
 
 
+def _errors_text(errors: Any) -> str:
+    """``{"quantity": ["must be above 0"]}`` -> ``"quantity: must be above 0"``."""
+    return "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items())
+
+
 def _refuse(
     webhook: GroupWebhook,
     seen: dict[str, Any],
     status: int,
     message: str,
-    at: Any = None,
+    at: datetime,
     *,
     errors: Any = None,
 ) -> JsonResponse:
@@ -132,8 +138,8 @@ def _refuse(
         webhook=webhook,
         alert=seen,
         status="forbidden" if status == 403 else "refused",
-        message=f"{status} {message}" + (f" {dict(errors)}" if errors else ""),
-        at=at or timezone.now(),
+        message=f"{status} {message}" + (f": {_errors_text(errors)}" if errors else ""),
+        at=at,
     )
     extra = {"errors": errors} if errors else {}
     return _error(status, message, **extra)

@@ -170,6 +170,11 @@ def test_invalid_fields_are_400_with_the_field_errors(
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert LeaderEvent.objects.count() == 0
+    entry = _alert_journal()[-1]
+    assert entry.event_type == EventType.LEADER_EVENT_REJECTED
+    assert entry.extra_data["status"] == "refused"
+    assert f"{field}: " in entry.message
+    assert hook.secret not in entry.message + json.dumps(entry.extra_data)
 
 
 def test_missing_fields_are_400_naming_each(route: Route, hook: WebhookSecret) -> None:

@@ -90,7 +90,7 @@ def test_exit_takes_the_leader_flat_and_a_second_exit_is_a_no_op(
     assert (exit_event.side, exit_event.qty, exit_event.price) == ("sell", 3, Decimal(21000))
     assert Position.objects.get(account=route.leader, symbol="MNQH6").qty == 0
     exits = CopyOrder.objects.filter(leader_event=exit_event)
-    assert sorted(o.qty for o in exits) == [1, 9]  # 3 x 0.5 rounds up on exit, 3 x 3
+    assert sorted(o.qty for o in exits) == [1, 9]  # each follower closes all it holds (1, 9)
     # Act: exit again while flat.
     again = _post(hook.webhook.token, alert(hook.secret, action="exit", alert_id="out2"))
     assert again.status_code == 200

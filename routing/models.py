@@ -877,3 +877,26 @@ class EngineWorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} (seen {self.seen_at:%H:%M:%S})"
+
+
+class GroupWebhook(BaseModel):
+    """A copy group's TradingView-style webhook: a second leader source.
+
+    ``token`` names the group in the webhook's URL (random, not secret on its
+    own: the URL shows up in TradingView's alert settings); ``secret_hash`` is
+    the SHA-256 digest of the alert secret (256 random bits,
+    :mod:`routing.webhooks.settings`), so it is shown once when created or
+    rotated and never stored in clear.
+    A table of its own rather than columns on ``routing_copygroup``: SQLite
+    rebuilds that table (and its triggers) to add a column (migration 0015).
+    """
+
+    group = models.OneToOneField(CopyGroup, on_delete=models.CASCADE, related_name="webhook")
+    token = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=256)
+    enabled = models.BooleanField(default=True)
+    rotated_at = models.DateTimeField(help_text="When the current secret was made.")
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"webhook of group {self.group_id} ({state})"

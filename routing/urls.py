@@ -1,6 +1,7 @@
 from django.urls import path
 
 from routing import flatten_views, upload_views, views
+from routing.webhooks import pages as webhook_pages
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -36,6 +37,21 @@ urlpatterns = [
     path("groups/<int:group_id>/upload/", upload_views.group_upload, name="group_upload"),
     path("groups/<int:group_id>/flatten/", flatten_views.group_flatten, name="group_flatten"),
     path("flatten/", flatten_views.flatten_all, name="flatten_all"),
+    path(
+        "groups/<int:group_id>/webhook/enable/",
+        webhook_pages.webhook_enable_view,
+        name="webhook_enable",
+    ),
+    path(
+        "groups/<int:group_id>/webhook/disable/",
+        webhook_pages.webhook_disable_view,
+        name="webhook_disable",
+    ),
+    path(
+        "groups/<int:group_id>/webhook/rotate/",
+        webhook_pages.webhook_rotate_view,
+        name="webhook_rotate",
+    ),
     path(
         "groups/<int:group_id>/quarantines/<int:quarantine_id>/release/",
         views.quarantine_release_view,

@@ -41,6 +41,7 @@ from routing.models import (
     CopyGroup,
     Desync,
     Follower,
+    GroupWebhook,
     Quarantine,
     ReplayJob,
     RiskLimit,
@@ -145,6 +146,7 @@ def _render_group(
         "import_jobs": import_jobs_for_group(user=request.user, group_id=group.pk),  # type: ignore[arg-type]
         "follower_form": follower_form or FollowerAddForm(owner=request.user),  # type: ignore[arg-type]
         "engine_embedded": settings.ENGINE_EMBEDDED,
+        "webhook": GroupWebhook.objects.filter(group=group).first(),
         # Platform -> adapter connection state, from the engine's heartbeats.
         "connections": route_connections(group=group),
         "quarantines": Quarantine.objects.filter(follower__group=group, released_at__isnull=True)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -118,6 +119,17 @@ def journal_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(_entries(user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # With one account and both dates chosen, its ledger (orders, fills,
+    # journal lines) can be downloaded too.
+    ledger = ""
+    if all(k in filters for k in ("account", "since", "until")):
+        ledger = urlencode(
+            {
+                "account": filters["account"],
+                "since": filters["since"].isoformat(),
+                "until": filters["until"].isoformat(),
+            }
+        )
     return render(
         request,
         "journal/list.html",
@@ -125,6 +137,7 @@ def journal_list(request: HttpRequest) -> HttpResponse:
             "entries": page.object_list,
             "page": page,
             "query": query.urlencode(),
+            "ledger_query": ledger,
             "filter_form": form,
             "filtered": bool(filters),
             "imports": imports_for_user(user=user)[:20],

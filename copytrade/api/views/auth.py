@@ -1,0 +1,63 @@
+"""``POST /api/v1/auth/token/``: a username and password for an API token."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from copytrade.api.throttling import ApiTokenThrottle
+
+LOCKED_OUT = (
+    "Too many failed logins for this username from your address: try again later "
+    "(the site's login is locked the same way)."
+)
+REFUSED = "Unable to log in with the username and password given."
+
+
+class TokenInput(serializers.Serializer[None]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenCreateApi(APIView):
+    """The user's API token (the same one on every call until deleted in the
+    admin); send it as ``Authorization: Token <key>``.
+
+    The password is checked by ``django.contrib.auth.authenticate`` with the
+    request, so django-axes counts every failure and refuses a locked-out
+    username and address like the site's login (403). Wrong credentials: 400.
+    """
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ApiTokenThrottle]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        request=TokenInput,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(
+            request=django_request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            if getattr(django_request, "axes_locked_out", False):
+                return Response({"detail": LOCKED_OUT}, status=status.HTTP_403_FORBIDDEN)
+            return Response({"non_field_errors": [REFUSED]}, status=status.HTTP_400_BAD_REQUEST)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

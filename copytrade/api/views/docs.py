@@ -11,4 +11,4 @@ class ApiDocsView(SpectacularSwaggerView):
     gives its inline script and style the request's CSP nonce."""
 
     template_name = "api/swagger_ui.html"
-    url_name = "api:schema"
+    url_name = "api-schema"

@@ -82,9 +82,7 @@ def test_accounts_when_listed_then_no_credential_appears(api: APIClient, alice_r
         "budget_used",
         "budget_limit",
     }
-    everything = str(api.get("/api/v1/accounts/").content) + str(
-        api.get("/api/v1/logins/").content
-    )
+    everything = str(api.get("/api/v1/accounts/").content) + str(api.get("/api/v1/logins/").content)
     assert "s3cr3t" not in everything
     assert alice_rows.login.secret not in everything
 
@@ -156,7 +154,9 @@ def test_list_when_paged_then_page_size_and_next(api: APIClient, alice_rows: Row
 
 
 def test_list_when_ordered_then_in_that_order(api: APIClient, alice_rows: Rows) -> None:
-    names = [a["name"] for a in api.get("/api/v1/accounts/", {"ordering": "-name"}).json()["results"]]
+    names = [
+        a["name"] for a in api.get("/api/v1/accounts/", {"ordering": "-name"}).json()["results"]
+    ]
 
     assert names == sorted(names, reverse=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -57,7 +58,15 @@ class TokenCreateApi(APIView):
         )
         if user is None:
             if getattr(django_request, "axes_locked_out", False):
-                return Response({"detail": LOCKED_OUT}, status=status.HTTP_403_FORBIDDEN)
+                # 429 as the site's login answers a locked-out pair. The lockout is
+                # recorded and signalled already; clearing the flag keeps axes'
+                # middleware from swapping this JSON answer for its HTML page.
+                django_request.axes_locked_out = False
+                return Response(
+                    {"detail": LOCKED_OUT},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                    headers={"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))},
+                )
             return Response({"non_field_errors": [REFUSED]}, status=status.HTTP_400_BAD_REQUEST)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import User
 from pilots.models import Pilot
@@ -42,9 +41,7 @@ def test_board_then_public_fields_only(alice: User, steady: Pilot) -> None:
     assert "Steady account" not in response.content.decode()
 
 
-def test_board_when_filtered_or_bad_query_then_applied_or_400(
-    alice: User, steady: Pilot
-) -> None:
+def test_board_when_filtered_or_bad_query_then_applied_or_400(alice: User, steady: Pilot) -> None:
     client = token_client(alice)
 
     other_market = client.get("/api/v1/pilots/", {"market": "CL"})

@@ -23,6 +23,7 @@ from copytrade.api.views.pilots import PilotBoardApi, PilotDetailApi, Subscripti
 from copytrade.api.views.routing import (
     CopyGroupViewSet,
     CopyOrderViewSet,
+    FlattenAllApi,
     FollowerViewSet,
     RiskLimitViewSet,
 )
@@ -45,6 +46,7 @@ urlpatterns = [
     path("auth/token/", TokenCreateApi.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
+    path("flatten/", FlattenAllApi.as_view(), name="api-flatten-all"),
     path("pilots/", PilotBoardApi.as_view(), name="api-pilot-list"),
     path("pilots/<int:pilot_id>/", PilotDetailApi.as_view(), name="api-pilot-detail"),
     path("", include(router.urls)),

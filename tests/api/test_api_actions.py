@@ -12,10 +12,11 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from journal.models import EventType, JournalEntry
 from routing.engine.limits import RouteLevel
 from routing.models import CopyGroup, FlattenRequest, Follower, RiskLimit
-from tests.api.conftest import Rows
+from tests.api.conftest import Rows, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -231,3 +232,25 @@ def test_flatten_then_the_pages_request_locked_at_level_4(api: APIClient, alice_
     assert FlattenRequest.objects.count() == 1
     # Every press is journaled with who pressed it, the page's as the API's.
     assert len(_journal(alice_rows, EventType.FLATTEN_REQUESTED)) == 3
+
+
+def test_flatten_all_then_every_group_locked_and_one_request(
+    api: APIClient, alice_rows: Rows
+) -> None:
+    response = api.post("/api/v1/flatten/")
+    again = api.post("/api/v1/flatten/")
+
+    assert response.status_code == 202, response.content
+    pending = FlattenRequest.objects.get()
+    assert (pending.pk, pending.group_id) == (response.json()["flatten"]["id"], None)
+    assert CopyGroup.objects.get(pk=alice_rows.group.pk).level == RouteLevel.LOCKED
+    assert again.status_code == 200
+    assert FlattenRequest.objects.count() == 1
+
+
+def test_flatten_all_when_no_group_then_400_with_the_services_message(bob: User) -> None:
+    response = token_client(bob).post("/api/v1/flatten/")
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert not FlattenRequest.objects.exists()

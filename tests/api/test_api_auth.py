@@ -103,3 +103,21 @@ def test_token_rate_when_exceeded_then_429_before_any_password_check(alice: User
     answers = [_token(client, "alice", PASSWORD).status_code for _ in range(3)]
 
     assert answers == [200, 200, 429]
+
+
+def test_token_when_revoked_then_refused_and_a_new_one_issued(alice: User) -> None:
+    client = APIClient()
+    old = _token(client, "alice", PASSWORD).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {old}")
+
+    revoked = client.delete(TOKEN_URL)
+    after = client.get("/api/v1/groups/")
+    new = _token(APIClient(), "alice", PASSWORD).json()["token"]
+
+    assert revoked.status_code == 204
+    assert after.status_code == 401
+    assert new != old
+
+
+def test_token_revoke_when_anonymous_then_401(db: None) -> None:
+    assert APIClient().delete(TOKEN_URL).status_code == 401

@@ -6,7 +6,13 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -28,18 +34,27 @@ class TokenInput(serializers.Serializer[None]):
 
 
 class TokenCreateApi(APIView):
-    """The user's API token (the same one on every call until deleted in the
-    admin); send it as ``Authorization: Token <key>``.
+    """POST: the user's API token (the same one on every call until
+    revoked); send it as ``Authorization: Token <key>``. DELETE (with the
+    token or a session): revoke it; the next POST makes a new one.
 
     The password is checked by ``django.contrib.auth.authenticate`` with the
     request, so django-axes counts every failure and refuses a locked-out
     username and address like the site's login (403). Wrong credentials: 400.
     """
 
-    authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     throttle_classes = [ApiTokenThrottle]
     renderer_classes = [JSONRenderer]
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        # Asking for a token takes a password and nothing else; revoking one
+        # takes the caller's credentials.
+        # (The schema generator calls this without a request.)
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
+            return []
+        return [TokenAuthentication(), SessionAuthentication()]
 
     @extend_schema(
         request=TokenInput,
@@ -70,3 +85,10 @@ class TokenCreateApi(APIView):
             return Response({"non_field_errors": [REFUSED]}, status=status.HTTP_400_BAD_REQUEST)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def delete(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated()
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

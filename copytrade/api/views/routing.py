@@ -12,6 +12,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from copytrade.api.base import ApiMixin
 from copytrade.api.filters import CopyOrderFilter
@@ -54,6 +55,23 @@ def _follower_answer(name: str) -> Any:
         f"{name}Result",
         {"changed": serializers.BooleanField(), "follower": FollowerSerializer()},
     )
+
+
+def _flatten_answer(user: Any, group: CopyGroup | None) -> Response:
+    pending, created = flatten_request(user=user, group=group)
+    return Response(
+        {
+            "flatten": FlattenRequestSerializer(pending, context={"created": created}).data,
+            "engine_status": engine_status().status,
+        },
+        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+    )
+
+
+_FLATTEN_ANSWER = inline_serializer(
+    "FlattenResult",
+    {"flatten": FlattenRequestSerializer(), "engine_status": serializers.CharField()},
+)
 
 
 class CopyGroupViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
@@ -112,15 +130,7 @@ class CopyGroupViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore
         group.refresh_from_db()
         return _changed(changed, "group", CopyGroupSerializer(group).data)
 
-    @extend_schema(
-        request=None,
-        responses={
-            202: inline_serializer(
-                "FlattenResult",
-                {"flatten": FlattenRequestSerializer(), "engine_status": serializers.CharField()},
-            )
-        },
-    )
+    @extend_schema(request=None, responses={202: _FLATTEN_ANSWER, 200: _FLATTEN_ANSWER})
     @action(detail=True, methods=["post"])
     def flatten(self, request: Request, pk: str | None = None) -> Response:
         """Emergency flatten (``flatten_request``, as the dashboard's button):
@@ -129,15 +139,17 @@ class CopyGroupViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore
         with the new request; 200 with the pending one when a flatten of this
         group is already under way (``created`` false). ``engine_status``
         "running", "stale" or "down": nothing closes until an engine runs."""
-        group = self.get_object()
-        pending, created = flatten_request(user=request.user, group=group)  # type: ignore[arg-type]
-        return Response(
-            {
-                "flatten": FlattenRequestSerializer(pending, context={"created": created}).data,
-                "engine_status": engine_status().status,
-            },
-            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        )
+        return _flatten_answer(request.user, self.get_object())
+
+
+class FlattenAllApi(ApiMixin, APIView):
+    """``POST /api/v1/flatten/``: emergency flatten of all the user's groups
+    (``flatten_request`` with no group, as the dashboard's "flatten all"):
+    202 with the new request, 200 with the pending one; 400 without groups."""
+
+    @extend_schema(request=None, responses={202: _FLATTEN_ANSWER, 200: _FLATTEN_ANSWER})
+    def post(self, request: Request) -> Response:
+        return _flatten_answer(request.user, None)
 
 
 class FollowerViewSet(

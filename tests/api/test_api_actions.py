@@ -254,3 +254,23 @@ def test_flatten_all_when_no_group_then_400_with_the_services_message(bob: User)
     assert response.status_code == 400
     assert response.json()["detail"]
     assert not FlattenRequest.objects.exists()
+
+
+def test_risk_limits_when_nothing_given_then_unchanged(api: APIClient, alice_rows: Rows) -> None:
+    leader = alice_rows.group.leader
+
+    response = api.patch(f"/api/v1/accounts/{leader.pk}/risk-limits/", {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["max_contracts"] is None
+
+
+def test_session_write_without_csrf_token_then_403_and_unchanged(alice_rows: Rows) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice_rows.user)
+
+    response = client.post(f"/api/v1/groups/{alice_rows.group.pk}/pause/")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert CopyGroup.objects.get(pk=alice_rows.group.pk).enabled is True

@@ -95,16 +95,6 @@ class RouteLevelInput(serializers.Serializer[None]):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class ReasonInput(serializers.Serializer[None]):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-
-
-class ChangedSerializer(serializers.Serializer[None]):
-    """Answer of an action: whether it changed anything, and the row after."""
-
-    changed = serializers.BooleanField()
-
-
 class CopyOrderSerializer(serializers.ModelSerializer[CopyOrder]):
     class Meta:
         model = CopyOrder

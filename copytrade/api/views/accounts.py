@@ -49,7 +49,8 @@ class BrokerAccountViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ig
         data = RiskLimitSerializer(instance, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         risk_limit_update(account=account, actor=request.user, **data.validated_data)  # type: ignore[arg-type]
-        return Response(RiskLimitSerializer(RiskLimit.objects.get(account=account)).data)
+        saved = RiskLimit.objects.filter(account=account).first()
+        return Response(RiskLimitSerializer(saved or RiskLimit(account=account)).data)
 
 
 class BrokerLoginViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]

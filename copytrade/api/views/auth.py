@@ -40,7 +40,9 @@ class TokenCreateApi(APIView):
 
     The password is checked by ``django.contrib.auth.authenticate`` with the
     request, so django-axes counts every failure and refuses a locked-out
-    username and address like the site's login (403). Wrong credentials: 400.
+    username and address like the site's login (429, ``Retry-After`` the
+    cool-off). Wrong credentials: 400; more than ``API_THROTTLE_RATES["token"]``
+    requests from one address: 429.
     """
 
     permission_classes = [AllowAny]

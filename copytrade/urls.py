@@ -23,4 +23,6 @@ urlpatterns = [
     path("", include("routing.urls")),
     path("journal/", include("journal.urls")),
     path("", include("pilots.urls")),
+    # REST API v1 and its OpenAPI schema and docs (copytrade/api).
+    path("api/v1/", include("copytrade.api.urls")),
 ]

@@ -44,6 +44,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # API tokens (POST /api/v1/auth/token/), the API's filters and its OpenAPI
+    # schema with Swagger UI served from this site (copytrade/api).
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "allauth",
     "allauth.account",
@@ -213,6 +219,31 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# REST API v1 (copytrade/api) request rates, DRF's "<count>/<second|minute|hour|day>":
+# per user for authenticated calls, per client address for anonymous ones
+# and for token requests (password guessing is also locked out by axes).
+API_THROTTLE_RATES = {
+    "user": envstr("API_THROTTLE_USER", "1000/hour"),
+    "anon": envstr("API_THROTTLE_ANON", "60/hour"),
+    "token": envstr("API_THROTTLE_TOKEN", "20/hour"),
+}
+
+# The OpenAPI 3 schema (/api/v1/schema/) and its Swagger UI (/api/v1/docs/),
+# whose files come from drf-spectacular-sidecar: no CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Copytrade API",
+    "DESCRIPTION": "Read your accounts, routes, orders and journal; pause, resume, set "
+    "limits and levels, and flatten. Token or session authentication.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Only the REST API: the pages' own JSON views are not part of it.
+    "PREPROCESSING_HOOKS": ["copytrade.api.schema.api_v1_only"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Uploads (issue 10, defect 9). A form body without files is held in memory

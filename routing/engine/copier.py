@@ -295,6 +295,8 @@ def _entry_allowed(
         return 0, DecisionStatus.SKIPPED, ("follower paused: entries are not copied, exits are",)
     if group.limits.level is RouteLevel.OFF:
         return 0, DecisionStatus.SKIPPED, ("route level 0 Off: entries are not copied, exits are",)
+    if follower.entries_blocked is not None:
+        return 0, DecisionStatus.BLOCKED, (f"entries blocked: {follower.entries_blocked}",)
     if group.quarantine and request.symbol in follower.quarantined:
         return (
             0,

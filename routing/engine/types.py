@@ -283,7 +283,10 @@ class FollowerState:
     follower's broker cannot be reached now (its login's connection is
     down): every order, exits too, is then blocked with that reason, since
     none could be sent; its tracked position stays as it was, and the
-    reconnect brings it back to the leader's target.
+    reconnect brings it back to the leader's target. ``entries_blocked``
+    says why new entries must wait (e.g. the account's open positions have
+    had no price from its platform for minutes, so its loss limits cannot
+    be watched): entries are blocked with that reason, exits still go.
     """
 
     key: str
@@ -297,6 +300,7 @@ class FollowerState:
     quarantined: frozenset[str] = frozenset()
     session: AccountSession = AccountSession()
     unreachable: str | None = None
+    entries_blocked: str | None = None
 
     def position(self, symbol: str) -> int:
         """Tracked signed contracts in ``symbol`` (0 when none)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 
@@ -38,6 +39,12 @@ class AdapterRegistry:
         # (platform, account external id) -> why its orders are held: its
         # login is down, or back but its reconnect not yet handled.
         self._held: dict[tuple[str, str], str] = {}
+        # (platform, account external id) -> why its entries wait (layer 2
+        # cannot price its open positions: routing.runtime.risk_loop).
+        self._entries_held: dict[tuple[str, str], str] = {}
+        # (platform, account, contract) -> since when an open position there
+        # has had no price from its platform (routing.runtime.risk_loop).
+        self.unpriced_since: dict[tuple[str, str, str], datetime] = {}
         # One request budget per login, shared by its accounts (issue 12).
         self.budgets = BudgetBook()
 
@@ -75,6 +82,15 @@ class AdapterRegistry:
 
     def release(self, platform: str, account: str) -> None:
         self._held.pop((platform, account), None)
+
+    def entries_held(self, platform: str, account: str) -> str | None:
+        """Why new entries to ``account`` on ``platform`` must wait (exits
+        still go), or ``None``. Safe from the database thread."""
+        return self._entries_held.get((platform, account))
+
+    def hold_entries(self, holds: dict[tuple[str, str], str]) -> None:
+        """Replace the entry holds: (platform, account) -> reason."""
+        self._entries_held = dict(holds)
 
     def route_venue(self, leader_id: int) -> str:
         """The paper venue that leader ``leader_id``'s fills print on."""

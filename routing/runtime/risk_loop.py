@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from routing.brokers.paper import PaperBroker
 from routing.models import Follower
@@ -83,7 +84,48 @@ async def watch_risk(
         mark = _mark(registry, paper, platform, external_id, symbol)
         if mark is not None:
             marks[(account_id, symbol)] = mark
-    return await database_sync_to_async(_watch)(marks, at or datetime.now(UTC), leader_ids)
+    now = at or datetime.now(UTC)
+    registry.hold_entries(_unpriced_holds(registry, held, now))
+    return await database_sync_to_async(_watch)(marks, now, leader_ids)
+
+
+def mark_stale_after() -> timedelta:
+    """How long an open position on a real platform may go without a price
+    from that platform before the account's entries wait
+    (``MARK_STALE_SECONDS``, default 300 s: longer than a quiet minute of a
+    liquid future, shorter than a loss limit takes to matter; the daily halt
+    holds entries too, when the leader cannot trade anyway)."""
+    return timedelta(seconds=float(getattr(settings, "MARK_STALE_SECONDS", 300)))
+
+
+def _unpriced_holds(
+    registry: AdapterRegistry, held: list[tuple[int, str, str, str]], now: datetime
+) -> dict[tuple[str, str], str]:
+    """(platform, account) -> why its entries wait: an open position there
+    has had no price from the platform for ``mark_stale_after()`` or longer,
+    so its loss limits cannot be watched (fail closed; exits still go)."""
+    limit = mark_stale_after()
+    holds: dict[tuple[str, str], str] = {}
+    seen = set()
+    for _, platform, external_id, symbol in held:
+        adapter = registry.login_adapter(platform)
+        if adapter is None:
+            continue  # paper (priced by its venue) or no adapter (orders refused anyway)
+        key = (platform, external_id, symbol)
+        seen.add(key)
+        last = adapter.last_price(symbol)
+        if last is not None and now - last[1] <= limit:
+            registry.unpriced_since.pop(key, None)
+            continue
+        since = last[1] if last is not None else registry.unpriced_since.setdefault(key, now)
+        if now - since >= limit:
+            holds[(platform, external_id)] = (
+                f"no {platform} price for {symbol} since {since:%Y-%m-%d %H:%M:%S} UTC, so "
+                "the account's loss limits cannot be watched; entries wait for prices"
+            )
+    for key in [k for k in registry.unpriced_since if k not in seen]:
+        del registry.unpriced_since[key]
+    return holds
 
 
 def _mark(

@@ -315,6 +315,7 @@ class EngineWorker(
             claimed=True,
             fence=self._leases.fence(account_id),
             unreachable=self.registry.unreachable,
+            entries_held=self.registry.entries_held,
         )
         order_ids = list(result.requests)
         if venue:

@@ -71,6 +71,7 @@ def follower_states(
     limits: Mapping[int, RiskLimits] | None = None,
     sessions: Mapping[int, SessionRow] | None = None,
     unreachable: Callable[[str, str], str | None] | None = None,
+    entries_held: Callable[[str, str], str | None] | None = None,
 ) -> list[FollowerState]:
     """The engine's view of ``followers`` at aware ``at``, in their order.
 
@@ -89,8 +90,10 @@ def follower_states(
     ``(platform, account external id) -> reason or None`` says which
     followers' brokers cannot be reached now (the engine worker's adapters,
     :meth:`routing.runtime.adapters.AdapterRegistry.unreachable`): their
-    orders are blocked with the reason, as are a disabled account's. A
-    constant number of statements
+    orders are blocked with the reason, as are a disabled account's;
+    ``entries_held`` (same shape, :meth:`AdapterRegistry.entries_held`) says
+    which followers' entries must wait (exits still go). A constant number
+    of statements
     whatever the number of followers.
     """
     account_ids = sorted({f.account_id for f in followers})
@@ -131,6 +134,11 @@ def follower_states(
             quarantined=quarantined.get(f.pk, frozenset()),
             session=risks[f.account_id].state,
             unreachable=reason(f.account),
+            entries_blocked=(
+                None
+                if entries_held is None
+                else entries_held(f.account.platform, f.account.external_id)
+            ),
         )
         for f in followers
     ]

@@ -95,6 +95,7 @@ def leader_event_ingest(
     claimed: bool = False,
     fence: LeaseFence | None = None,
     unreachable: Callable[[str, str], str | None] | None = None,
+    entries_held: Callable[[str, str], str | None] | None = None,
 ) -> IngestResult:
     """Store ``fill`` on leader ``account`` (a row or its id) once and decide
     its copies, in one transaction whose statements do not grow with the
@@ -113,13 +114,15 @@ def leader_event_ingest(
     leader) nothing is stored or decided unless the lease is still the
     fence's: raises ``LeaseLostError``. ``unreachable`` ``(platform,
     account external id) -> reason or None`` blocks, with the reason, every
-    order of a follower whose broker connection is down. Raises
+    order of a follower whose broker connection is down; ``entries_held``
+    (same shape) blocks only the entries of a follower whose risk cannot be
+    watched now (its platform's prices are missing). Raises
     ``BrokerAccount.DoesNotExist`` for an unknown account.
     """
     account_id = account if isinstance(account, int) else account.pk
     try:
         with transaction.atomic():
-            return _ingest(account_id, fill, source, claimed, fence, unreachable)
+            return _ingest(account_id, fill, source, claimed, fence, (unreachable, entries_held))
     except IntegrityError:
         event = LeaderEvent.objects.filter(account_id=account_id, external_id=fill.event_id).first()
         if event is None:
@@ -162,7 +165,7 @@ def _ingest(
     source: str,
     claimed: bool,
     fence: LeaseFence | None,
-    unreachable: Callable[[str, str], str | None] | None,
+    holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
 ) -> IngestResult:
     account, key = _locked_leader(account_id, fence)
     routes = leader_routes(leader_id=account.pk, key=key)
@@ -191,7 +194,7 @@ def _ingest(
         .values_list("qty", flat=True)
         .first()
     ) or 0
-    decided = _decide(routes, event, fill, leader_before, claimed, unreachable)
+    decided = _decide(routes, event, fill, leader_before, claimed, holds)
     if spec is not None:
         recorded = fills_record(
             [
@@ -267,7 +270,7 @@ def _decide(
     fill: LeaderFill,
     leader_before: int,
     claimed: bool,
-    unreachable: Callable[[str, str], str | None] | None,
+    holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
 ) -> _Decided:
     """Decide every follower of every group of the leader, reading the
     volatile state (marks, expected positions, quarantines, sessions, PnL) of
@@ -316,7 +319,8 @@ def _decide(
         complete=True,
         limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
         sessions=sessions,
-        unreachable=unreachable,
+        unreachable=holds[0],
+        entries_held=holds[1],
     )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)

@@ -61,3 +61,29 @@ def test_an_unreachable_follower_never_gets_an_order(before: int, after: int, he
     assert down.qty == 0
     assert down.status is not DecisionStatus.SEND
     assert down.target == down.position_before == held
+
+
+def _decide_blocked(before: int, after: int, held: int) -> list:
+    move = LeaderMove(event_key="L:f1", symbol="MNQZ6", before=before, after=after, price=D(21000))
+    reason = "no projectx price for MNQZ6 for 5 minutes"
+    followers = [
+        FollowerState(key="1", ratio=D(2), positions={"MNQZ6": held}, entries_blocked=reason),
+        FollowerState(key="2", ratio=D(2), positions={"MNQZ6": held}),
+    ]
+    return decide_copies(
+        move, GroupConfig(CopyMode.MULTIPLIER, D(1)), followers, SPECS_BY_ROOT, route_key="g1"
+    )
+
+
+def test_blocked_entries_are_refused_with_the_reason_and_exits_still_go() -> None:
+    blocked, free = _decide_blocked(1, 2, 2)  # leader adds 1: +2 for ratio 2
+    assert (free.status, free.qty) == (DecisionStatus.SEND, 2)
+    assert blocked.status is DecisionStatus.BLOCKED and blocked.qty == 0
+    assert "entries blocked: no projectx price for MNQZ6 for 5 minutes" in blocked.reason
+    exit_blocked, exit_free = _decide_blocked(2, 0, 4)  # leader flat: sell 4
+    assert (exit_blocked.status, exit_blocked.qty, exit_blocked.target) == (
+        DecisionStatus.SEND,
+        4,
+        0,
+    )
+    assert exit_free.qty == 4

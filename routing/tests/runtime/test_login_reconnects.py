@@ -276,3 +276,43 @@ async def test_one_platform_whose_market_data_fails_does_not_stop_layer_2(route:
         lambda: AccountSession.objects.get(account=route.small).halt_reason
     )()
     assert "daily loss" in halted
+
+
+async def test_entries_wait_while_a_real_platforms_positions_have_no_price(route: Route) -> None:
+    # Arrange: Funded 150K (on the fake ProjectX) holds 12 MNQ after the
+    # leader's buy of 4; ProjectX's market data gives no price.
+    worker, projectx, _ = await _worker(route)
+    buy = LeaderFill("f1", "lead", SYMBOL, Side.BUY, 4, Decimal("21000"), T0)
+    await worker.handle_leader_fill(route.leader.pk, buy, source="t")
+    # Act: passes at T0 and 4 minutes later: still within the 5 minutes.
+    await worker.watch_risk(at=T0)
+    await worker.watch_risk(at=T0 + timedelta(minutes=4))
+    assert worker.registry.entries_held("projectx", ACCOUNT) is None
+    # Five minutes without a price: entries wait.
+    await worker.watch_risk(at=T0 + timedelta(minutes=5))
+    reason = worker.registry.entries_held("projectx", ACCOUNT)
+    assert reason is not None
+    assert reason.startswith("no projectx price for MNQH6 since 2026-03-03 15:30:00 UTC")
+    add = LeaderFill("f2", "lead", SYMBOL, Side.BUY, 2, Decimal("21001"), T0)
+    await worker.handle_leader_fill(route.leader.pk, add, source="t")
+    # Assert: the add is blocked for Funded 150K (the paper follower copies);
+    # the exit still goes.
+    order = await sync_to_async(
+        lambda: CopyOrder.objects.get(account=route.large, leader_event__external_id="f2")
+    )()
+    assert order.status == "blocked"
+    assert "entries blocked: no projectx price for MNQH6" in order.reason
+    small = await sync_to_async(
+        lambda: CopyOrder.objects.get(account=route.small, leader_event__external_id="f2")
+    )()
+    assert small.status == "filled"
+    flat = LeaderFill("f3", "lead", SYMBOL, Side.SELL, 6, Decimal("21002"), T0)
+    await worker.handle_leader_fill(route.leader.pk, flat, source="t")
+    exit_order = await sync_to_async(
+        lambda: CopyOrder.objects.get(account=route.large, leader_event__external_id="f3")
+    )()
+    assert (exit_order.status, exit_order.qty) == ("filled", 12)
+    # A price comes back: the hold is lifted on the next pass.
+    projectx.prices[SYMBOL] = (Decimal("21002"), T0 + timedelta(minutes=6))
+    await worker.watch_risk(at=T0 + timedelta(minutes=6))
+    assert worker.registry.entries_held("projectx", ACCOUNT) is None

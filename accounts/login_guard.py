@@ -53,7 +53,11 @@ def _user_named(name: str) -> User | None:
     return User.objects.filter(Q(username=name) | Q(email__iexact=name)).order_by("pk").first()
 
 
-def _where(request: HttpRequest | None) -> dict[str, str]:
+def request_origin(request: HttpRequest | None) -> dict[str, str]:
+    """Where a request came from, for the journal: ``{"ip_address",
+    "user_agent"}`` (axes' reading of the client address, the one its
+    lockouts count by; the browser's user agent, 255 characters at most),
+    both empty without a request."""
     if request is None:
         return {"ip_address": "", "user_agent": ""}
     return {
@@ -77,7 +81,7 @@ def login_failed_journal(
     user = _user_named(login_name(request, credentials))
     if user is None:
         return
-    where = _where(request)
+    where = request_origin(request)
     address = where["ip_address"] or "an unknown address"
     journal_record(
         owner_id=user.pk,
@@ -102,7 +106,7 @@ def locked_out_journal(
     user = _user_named(username or "")
     if user is None:
         return
-    where = _where(request)
+    where = request_origin(request)
     address = ip_address or where["ip_address"] or "an unknown address"
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     if JournalEntry.objects.filter(

@@ -41,7 +41,6 @@ from allauth.account.internal.flows.reauthentication import is_reauthentication_
 from allauth.account.signals import authentication_step_completed
 from allauth.account.views._reauthenticate import BaseReauthenticateView
 from allauth.core.exceptions import ReauthenticationRequired
-from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
@@ -52,6 +51,7 @@ from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 
 from accounts.forms import TokenForm
+from accounts.login_guard import request_origin
 from accounts.models import User
 from accounts.selectors import totp_device_confirmed
 from accounts.services import totp_token_check
@@ -142,15 +142,6 @@ def totp_reauthentication_method(user: User) -> dict[str, str] | None:
 # -- the journal ------------------------------------------------------------------------
 
 
-def _origin(request: HttpRequest | None) -> dict[str, str]:
-    if request is None:
-        return {"ip_address": "", "user_agent": ""}
-    return {
-        "ip_address": get_client_ip_address(request) or "",
-        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
-    }
-
-
 _METHOD_LABELS = {"password": "password", TOTP_METHOD: "authenticator app code"}
 
 
@@ -160,7 +151,7 @@ def reauthentication_journal(
     """One journal row in ``user``'s journal: a re-authentication by
     ``method`` ("password" or "mfa") accepted or refused, with the client
     address and browser."""
-    origin = _origin(request)
+    origin = request_origin(request)
     address = origin["ip_address"] or "an unknown address"
     how = _METHOD_LABELS.get(method, method)
     journal_record(

@@ -66,21 +66,17 @@ def second_factor_failed_journal(*, request: HttpRequest, user: Any, where: str)
     one :mod:`accounts.login_guard` journals failed passwords with).
     """
     # Imported here: allauth imports this module while apps are still loading.
-    from axes.helpers import get_client_ip_address
-
+    from accounts.login_guard import request_origin
     from journal.models import EventType
     from journal.services import journal_record
 
-    address = get_client_ip_address(request) or ""
+    origin = request_origin(request)
+    address = origin["ip_address"]
     shown = address or "an unknown address"
     journal_record(
         owner_id=user.pk,
         event_type=EventType.SECOND_FACTOR_FAILED,
         actor_label=shown,
         message=f"Wrong second-factor code for {user.get_username()} at the {where} from {shown}",
-        extra_data={
-            "ip_address": address,
-            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
-            "where": where,
-        },
+        extra_data={**origin, "where": where},
     )

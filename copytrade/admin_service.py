@@ -17,7 +17,7 @@ events, fills) without any way to add, change or delete it.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -55,13 +55,26 @@ class ServiceAdmin(admin.ModelAdmin):
 
     form = ReasonForm
 
-    def service_apply(
-        self, *, request: HttpRequest, obj: Any, changes: dict[str, Any], reason: str, actor: User
-    ) -> None:
-        """Apply ``changes`` (field name -> new value, only changed fields)
-        to ``obj`` (as stored) through the services; raise
-        :class:`ApplicationError` to refuse."""
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A change form without its service would save nothing: refused at import.
+        super().__init_subclass__(**kwargs)
+        if "service_apply" not in vars(cls):
+            raise TypeError(f"{cls.__name__} must define service_apply")
+
+    if TYPE_CHECKING:
+
+        def service_apply(
+            self,
+            *,
+            request: HttpRequest,
+            obj: Any,
+            changes: dict[str, Any],
+            reason: str,
+            actor: User,
+        ) -> None:
+            """Apply ``changes`` (field name -> new value, only changed
+            fields) to ``obj`` (as stored) through the services; raise
+            :class:`ApplicationError` to refuse."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
         base = super().get_form(request, obj, change=change, **kwargs)

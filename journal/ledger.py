@@ -5,18 +5,18 @@ over a date range) as CSV")."""
 
 from __future__ import annotations
 
-import csv
 import heapq
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.models import BrokerAccount, User
+from journal.csv_export import csv_download, csv_lines, utc_days
 from journal.models import Fill, JournalEntry
 from routing.models import CopyOrder
 
@@ -91,33 +91,20 @@ def _journal(account: BrokerAccount, start: datetime, end: datetime) -> Iterator
                e.message)  # fmt: skip
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula, defused with ``'``."""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return f"'{value}"
-    return value
-
-
 def ledger_rows(account: BrokerAccount, start: datetime, end: datetime) -> Iterator[str]:
     """CSV lines (header first) of ``account``'s orders, fills and journal
     lines in ``[start, end)`` (aware UTC), merged in time order (orders,
     then fills, then journal lines at the same instant)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(LEDGER_COLUMNS)
     streams: Iterable[Iterator[tuple]] = (
         _orders(account, start, end),
         _fills(account, start, end),
         _journal(account, start, end),
     )
-    for when, _, _, *cells in heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2])):
-        yield writer.writerow(
-            [when.astimezone(UTC).isoformat(), *("" if c is None else _safe(c) for c in cells)]
-        )
+    merged = heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2]))
+    yield from csv_lines(
+        LEDGER_COLUMNS,
+        ((when.astimezone(UTC).isoformat(), *cells) for when, _, _, *cells in merged),
+    )
 
 
 @login_required
@@ -132,11 +119,8 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     account = BrokerAccount.objects.filter(owner=user, pk=form.cleaned_data["account"]).first()
     if account is None:
         raise Http404("No such account.")
-    start = datetime.combine(form.cleaned_data["since"], time.min, UTC)
-    end = datetime.combine(form.cleaned_data["until"], time.min, UTC) + timedelta(days=1)
-    response = StreamingHttpResponse(
-        ledger_rows(account, start, end), content_type="text/csv; charset=utf-8"
-    )
+    start, end = utc_days(form.cleaned_data["since"], form.cleaned_data["until"])
+    assert start is not None  # both dates are required
+    assert end is not None
     name = f"ledger-{account.pk}-{form.cleaned_data['since']}-{form.cleaned_data['until']}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_download(ledger_rows(account, start, end), name)

@@ -46,13 +46,16 @@ def import_limits() -> ImportLimits:
     event, fill, trade = LeaderEvent._meta, Fill._meta, Trade._meta
     return ImportLimits(
         price=decimal_column(
-            event.get_field("price"), fill.get_field("price"),
-            trade.get_field("entry_price"), trade.get_field("exit_price"),
+            event.get_field("price"),
+            fill.get_field("price"),
+            trade.get_field("entry_price"),
+            trade.get_field("exit_price"),
         ),
         money=decimal_column(trade.get_field("pnl"), trade.get_field("fees")),
         fill_id=_length(event.get_field("external_id"), fill.get_field("broker_fill_id")),
         account=_length(
-            trade.get_field("account_name"), ExportImport._meta.get_field("leader_account_name"),
+            trade.get_field("account_name"),
+            ExportImport._meta.get_field("leader_account_name"),
         ),
         trade_id=_length(trade.get_field("external_id")),
     )
@@ -65,7 +68,13 @@ def money_column() -> DecimalColumn:
         BrokerAccount._meta.get_field("balance"),
         BrokerAccount._meta.get_field("starting_balance"),
         group.get_field("max_session_loss"),
-        *(limit.get_field(key) for key in (
-            "daily_loss", "exposure_cap", "max_drawdown", "profit_target",
-        )),
+        *(
+            limit.get_field(key)
+            for key in (
+                "daily_loss",
+                "exposure_cap",
+                "max_drawdown",
+                "profit_target",
+            )
+        ),
     )

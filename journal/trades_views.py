@@ -4,9 +4,8 @@ exported as CSV with the same filters."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +13,11 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import User
+from journal.csv_export import csv_download, csv_lines, stamped, utc_days
 from journal.models import Trade
 from journal.selectors import imports_for_user
 
@@ -82,10 +82,10 @@ def trades_for_user(user: User, filters: dict[str, Any]) -> QuerySet[Trade]:
         trades = trades.filter(symbol__istartswith=filters["symbol"].strip())
     if filters.get("export_import") is not None:
         trades = trades.filter(export_import_id=filters["export_import"])
-    if filters.get("since") is not None:
-        trades = trades.filter(closed_at__gte=datetime.combine(filters["since"], time.min, UTC))
-    if filters.get("until") is not None:
-        end = datetime.combine(filters["until"], time.min, UTC) + timedelta(days=1)
+    start, end = utc_days(filters.get("since"), filters.get("until"))
+    if start is not None:
+        trades = trades.filter(closed_at__gte=start)
+    if end is not None:
         trades = trades.filter(closed_at__lt=end)
     return trades.order_by("-closed_at", "-id")
 
@@ -129,37 +129,25 @@ def trade_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _iso(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).isoformat()
 
 
-def _csv_rows(trades: QuerySet[Trade]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
+def _csv_rows(trades: QuerySet[Trade]) -> Iterator[tuple[Any, ...]]:
     for t in trades.iterator(chunk_size=2000):
-        account = t.account_name
-        if account.startswith(("=", "+", "-", "@")):
-            account = f"'{account}"  # never a spreadsheet formula
-        yield writer.writerow(
-            [
-                _iso(t.closed_at),
-                _iso(t.opened_at),
-                account,
-                t.symbol,
-                t.side,
-                t.qty,
-                "" if t.entry_price is None else t.entry_price,
-                "" if t.exit_price is None else t.exit_price,
-                t.pnl,
-                t.fees,
-                t.source_format,
-                t.external_id,
-            ]
+        yield (
+            _iso(t.closed_at),
+            _iso(t.opened_at),
+            t.account_name,
+            t.symbol,
+            t.side,
+            t.qty,
+            t.entry_price,
+            t.exit_price,
+            t.pnl,
+            t.fees,
+            t.source_format,
+            t.external_id,
         )
 
 
@@ -171,9 +159,6 @@ def trade_export(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request, user)
     if form.is_bound and not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
-    response = StreamingHttpResponse(
-        _csv_rows(trades_for_user(user, filters)), content_type="text/csv; charset=utf-8"
+    return csv_download(
+        csv_lines(CSV_COLUMNS, _csv_rows(trades_for_user(user, filters))), stamped("trades")
     )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="trades-{stamp}.csv"'
-    return response

@@ -4,10 +4,9 @@ CSV with the same filters."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,13 +20,12 @@ from django.shortcuts import render
 
 from accounts.models import User
 from accounts.selectors import broker_accounts_for_user
+from journal.csv_export import csv_download, csv_lines, stamped, utc_days
 from journal.models import EventType, JournalEntry
 from journal.selectors import imports_for_user
 from routing.selectors import groups_for_user
 
 PAGE_SIZE = 100
-# Cells a spreadsheet would read as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "occurred_at_utc",
     "event_type",
@@ -86,15 +84,12 @@ def _entries(user: User, filters: dict[str, Any]) -> QuerySet[JournalEntry]:
         entries = entries.filter(group_id=filters["group"])
     if filters.get("account") is not None:
         entries = entries.filter(account_id=filters["account"])
-    if filters.get("since") is not None:
-        entries = entries.filter(occurred_at__gte=_day_start(filters["since"]))
-    if filters.get("until") is not None:
-        entries = entries.filter(occurred_at__lt=_day_start(filters["until"]) + timedelta(days=1))
+    start, end = utc_days(filters.get("since"), filters.get("until"))
+    if start is not None:
+        entries = entries.filter(occurred_at__gte=start)
+    if end is not None:
+        entries = entries.filter(occurred_at__lt=end)
     return entries.order_by("-occurred_at", "-id")
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _filters(request: HttpRequest, user: User) -> tuple[JournalFilterForm, dict[str, Any]]:
@@ -145,38 +140,22 @@ def journal_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    """A file-like object whose ``write`` returns the line (csv into a stream)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def _json(value: Any) -> str:
     return "" if value in (None, {}, []) else json.dumps(value, cls=DjangoJSONEncoder)
 
 
-def _csv_rows(entries: QuerySet[JournalEntry]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
+def _csv_rows(entries: QuerySet[JournalEntry]) -> Iterator[tuple[Any, ...]]:
     for e in entries.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                e.occurred_at.astimezone(UTC).isoformat(),
-                e.event_type,
-                _cell(e.actor_label),
-                e.group_id or "",
-                e.account_id or "",
-                _cell(e.message),
-                _cell(_json(e.before)),
-                _cell(_json(e.after)),
-                _cell(_json(e.extra_data)),
-            ]
+        yield (
+            e.occurred_at.astimezone(UTC).isoformat(),
+            e.event_type,
+            e.actor_label,
+            e.group_id,
+            e.account_id,
+            e.message,
+            _json(e.before),
+            _json(e.after),
+            _json(e.extra_data),
         )
 
 
@@ -190,9 +169,6 @@ def journal_export(request: HttpRequest) -> StreamingHttpResponse | HttpResponse
     form, filters = _filters(request, user)
     if form.is_bound and not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
-    response = StreamingHttpResponse(
-        _csv_rows(_entries(user, filters)), content_type="text/csv; charset=utf-8"
+    return csv_download(
+        csv_lines(CSV_COLUMNS, _csv_rows(_entries(user, filters))), stamped("journal")
     )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="journal-{stamp}.csv"'
-    return response

@@ -20,7 +20,6 @@ from decimal import Decimal
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from routing.brokers.paper import PaperBroker
 from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
@@ -79,13 +78,22 @@ async def watch_risk(
             # One platform's market data must not stop layer 2 for the
             # others: its positions keep their last marks meanwhile.
             logger.exception("%s market data watch failed", adapter.platform)
+    # Each real platform's last price of each contract held there, read once.
+    prices: dict[tuple[str, str], tuple[Decimal, datetime] | None] = {}
+    for adapter in registry.login_adapters():
+        for symbol in by_platform.get(adapter.platform, ()):
+            prices[(adapter.platform, symbol)] = adapter.last_price(symbol)
     marks = {}
     for account_id, platform, external_id, symbol in held:
-        mark = _mark(registry, paper, platform, external_id, symbol)
+        if platform == paper.platform:
+            mark = paper.last_mark(symbol, venue=paper.venue_of(external_id))
+        else:
+            last = prices.get((platform, symbol))
+            mark = None if last is None else last[0]
         if mark is not None:
             marks[(account_id, symbol)] = mark
     now = at or datetime.now(UTC)
-    registry.hold_entries(_unpriced_holds(registry, held, now))
+    registry.hold_entries(_unpriced_holds(registry, held, prices, now))
     return await database_sync_to_async(_watch)(marks, now, leader_ids)
 
 
@@ -99,7 +107,10 @@ def mark_stale_after() -> timedelta:
 
 
 def _unpriced_holds(
-    registry: AdapterRegistry, held: list[tuple[int, str, str, str]], now: datetime
+    registry: AdapterRegistry,
+    held: list[tuple[int, str, str, str]],
+    prices: dict[tuple[str, str], tuple[Decimal, datetime] | None],
+    now: datetime,
 ) -> dict[tuple[str, str], str]:
     """(platform, account) -> why its entries wait: an open position there
     has had no price from the platform for ``mark_stale_after()`` or longer,
@@ -108,12 +119,11 @@ def _unpriced_holds(
     holds: dict[tuple[str, str], str] = {}
     seen = set()
     for _, platform, external_id, symbol in held:
-        adapter = registry.login_adapter(platform)
-        if adapter is None:
+        if (platform, symbol) not in prices:
             continue  # paper (priced by its venue) or no adapter (orders refused anyway)
         key = (platform, external_id, symbol)
         seen.add(key)
-        last = adapter.last_price(symbol)
+        last = prices[(platform, symbol)]
         if last is not None and now - last[1] <= limit:
             registry.unpriced_since.pop(key, None)
             continue
@@ -126,13 +136,3 @@ def _unpriced_holds(
     for key in [k for k in registry.unpriced_since if k not in seen]:
         del registry.unpriced_since[key]
     return holds
-
-
-def _mark(
-    registry: AdapterRegistry, paper: PaperBroker, platform: str, external_id: str, symbol: str
-) -> Decimal | None:
-    if platform == paper.platform:
-        return paper.last_mark(symbol, venue=paper.venue_of(external_id))
-    adapter = registry.login_adapter(platform)
-    last = None if adapter is None else adapter.last_price(symbol)
-    return None if last is None else last[0]

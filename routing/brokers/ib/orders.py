@@ -44,11 +44,10 @@ class OrderOps:
     _refused: dict[tuple[str, str], OrderResult]
     _key_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]]
 
-    def _login_for(self, account: str) -> IBLogin:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    def _contract_for(self, order: OrderRequest) -> Any:
-        raise NotImplementedError
+        def _login_for(self, account: str) -> IBLogin: ...
+        def _contract_for(self, order: OrderRequest) -> Any: ...
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Send ``order`` with ``orderRef`` = its client order id (see the

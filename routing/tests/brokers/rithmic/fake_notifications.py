@@ -29,8 +29,9 @@ class FakeNotifications:
     snapshot_template: int
     _conns: list[Any]
 
-    async def _send(self, conn: Any, message: Any) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        async def _send(self, conn: Any, message: Any) -> None: ...
 
     def _notification(self, order: FakeOrder, notify: int, *, snapshot: bool = False) -> Any:
         cls = pb.exchange_order_notification_pb2.ExchangeOrderNotification

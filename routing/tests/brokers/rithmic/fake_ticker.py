@@ -12,7 +12,7 @@ Symbols in :attr:`FakeTicker.unlisted` are refused (rp_code "5").
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from async_rithmic import protocol_buffers as pb
 
@@ -38,8 +38,9 @@ class FakeTicker:
         self.unlisted: set[str] = set()
         self.trade_times: dict[str, dt.datetime] = {}
 
-    async def _send(self, conn: Any, message: Any) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        async def _send(self, conn: Any, message: Any) -> None: ...
 
     async def _market_data(self, conn: Any, rq: Any) -> None:
         cls = pb.response_market_data_update_pb2.ResponseMarketDataUpdate

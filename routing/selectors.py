@@ -177,7 +177,8 @@ def follower_positions_payload(group: CopyGroup, at: datetime) -> list[dict[str,
 
 def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, Any]:
     """Everything the group page shows: the last 25 copy orders, follower
-    positions and PnL, and the user's current feed sequence number."""
+    positions and PnL, the user's current feed sequence number and the
+    contracts' tick sizes (:func:`tick_sizes`)."""
     seq = User.objects.filter(pk=user.pk).values_list("feed_seq", flat=True).get()
     orders = (
         CopyOrder.objects.filter(group=group)
@@ -190,6 +191,17 @@ def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, A
         "orders": [copy_order_payload(o) for o in orders],
         "followers": follower_positions_payload(group, at),
         "flatten": flatten_state(owner_id=group.owner_id, group=group),
+        # Prices are shown to their contract's tick (static/js/numbers.js).
+        "tick_sizes": tick_sizes(),
+    }
+
+
+def tick_sizes() -> dict[str, str]:
+    """Product root -> its tick size in points, as a decimal string
+    (``{"MNQ": "0.25", "ZN": "0.015625"}``), for pages that format prices."""
+    return {
+        root: str(plain(tick))
+        for root, tick in ContractSpec.objects.order_by("root").values_list("root", "tick_size")
     }
 
 

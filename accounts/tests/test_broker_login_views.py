@@ -193,10 +193,10 @@ def test_page_shows_pnl_and_limit_bars_without_writing(alice: User, alice_client
     html = alice_client.get(reverse("broker_accounts")).content.decode()
     # Assert
     assert account.sessions.count() == 0  # a page read opens no session row
-    assert 'data-testid="session-pnl">-300.00<' in html
-    assert "$700.00 of $1000.00 left" in html
+    assert 'data-testid="session-pnl">-$300.00<' in html
+    assert "$700.00 of $1,000.00 left" in html
     assert 'value="700.0000"' in html
-    assert "$1700.00 of $2000.00 above the floor" in html
+    assert "$1,700.00 of $2,000.00 above the floor" in html
 
 
 def test_other_users_rows_are_404(

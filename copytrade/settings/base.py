@@ -97,6 +97,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "routing.context_processors.engine_health",
             ],
+            # {{ x|money }}, {{ x|price:tick }}…: one number style on every page.
+            "builtins": ["copytrade.core.number_filters"],
         },
     },
 ]

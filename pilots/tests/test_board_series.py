@@ -1,5 +1,5 @@
 """Equity, drawdown and monthly returns of a stored record (pilots.board.series),
-and the numbers' formatting on the pilot pages (pilot_numbers), by hand."""
+and the numbers' formatting on the pilot pages (copytrade.core.number_filters), by hand."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from pilots.board.series import (
-    DayPnl,
-    chart_data,
-    days_from_data,
-    equity_curve,
-    monthly_returns,
-)
-from pilots.templatetags.pilot_numbers import (
+from copytrade.core.number_filters import (
     dollars,
     fraction_pct,
     money,
@@ -23,6 +16,13 @@ from pilots.templatetags.pilot_numbers import (
     pct,
     sign_class,
     signed_pct,
+)
+from pilots.board.series import (
+    DayPnl,
+    chart_data,
+    days_from_data,
+    equity_curve,
+    monthly_returns,
 )
 
 NOMINAL = Decimal(50_000)

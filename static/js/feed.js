@@ -17,6 +17,7 @@
   let refreshTimer = null;
   let socket = null;
   let backoff = 500;
+  let tickSizes = {}; // product root -> tick size, from the snapshot
 
   function setConnection(ok, text) {
     connDot.className = "dot " + (ok ? "on" : "off");
@@ -41,6 +42,7 @@
       return;
     }
     const snap = await response.json();
+    tickSizes = snap.tick_sizes || {};
     orders = new Map();
     applyOrders(snap.orders);
     for (const message of recent) {
@@ -110,7 +112,7 @@
         tr.className = "status-" + o.status;
         const when = new Date(o.created_at).toLocaleTimeString();
         const size = o.qty ? `${o.side.toUpperCase()} ${o.qty} ${o.symbol}` : `${o.side.toUpperCase()} — ${o.symbol}`;
-        const fill = o.avg_fill_price ? ` @ ${Number(o.avg_fill_price)}` : "";
+        const fill = o.avg_fill_price ? ` @ ${price(o.avg_fill_price, tickOf(o.symbol))}` : "";
         const status = document.createElement("td");
         const badge = document.createElement("span");
         badge.className = "badge " + o.status;
@@ -124,10 +126,13 @@
     feedEmpty.hidden = sorted.length > 0;
   }
 
-  function money(text) {
-    const n = Number(text);
-    const sign = n < 0 ? "−" : "";
-    return `${sign}$${Math.abs(n).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const { money, price, signClass } = window.ctNumbers;
+
+  // A contract code's tick size: its root is the code less the month letter
+  // and year digits (MNQH6 -> MNQ, ESZ25 -> ES).
+  function tickOf(symbol) {
+    const root = String(symbol).replace(/[FGHJKMNQUVXZ]\d{1,2}$/, "");
+    return tickSizes[root] ?? null;
   }
 
   function renderFollowers(rows) {
@@ -135,12 +140,12 @@
       const tr = document.querySelector(`#followers tr[data-account="${row.account_id}"]`);
       if (!tr) continue;
       tr.querySelector(".pos").textContent =
-        row.positions.map((p) => `${p.qty > 0 ? "+" : ""}${p.qty} ${p.symbol} @ ${p.avg_price}`).join(", ") || "flat";
+        row.positions.map((p) => `${p.qty > 0 ? "+" : ""}${p.qty} ${p.symbol} @ ${price(p.avg_price, tickOf(p.symbol))}`).join(", ") || "flat";
       for (const [cls, value] of [["realized", row.realized_pnl], ["unrealized", row.unrealized_pnl], ["session", row.session_pnl]]) {
         const td = tr.querySelector("." + cls);
         td.textContent = money(value);
-        td.classList.toggle("neg", Number(value) < 0);
-        td.classList.toggle("posv", Number(value) > 0);
+        td.classList.toggle("neg", signClass(value) === "neg");
+        td.classList.toggle("posv", signClass(value) === "posv");
       }
     }
   }

@@ -9,7 +9,8 @@
 
   // Axis ticks in whole dollars (cents crowd the axis); the legend keeps cents.
   const wholeDollars = (v) => `${v < 0 ? "-" : ""}$${Math.abs(Math.round(v)).toLocaleString("en-US")}`;
-  const money = (v) => (v == null ? "" : `${v < 0 ? "-" : ""}$${Math.abs(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+  // Legend values in the pages' one style (static/js/numbers.js).
+  const money = (v) => (v == null ? "" : window.ctNumbers.dollars(v));
 
   function chart(target, title, label, values, days, colour, fill) {
     const width = Math.max(320, target.clientWidth || 800);

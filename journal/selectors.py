@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from journal.models import ExportImport, ImportJob, JournalEntry
+from routing.engine.sessions import session_bounds
+from routing.engine.watch import ReasonCode
+from routing.models import Incident
 
 IMPORT_JOBS_SHOWN = 10
 
@@ -19,6 +23,29 @@ def journal_entries_for_user(
     if group_id is not None:
         entries = entries.filter(group_id=group_id)
     return entries.order_by("-occurred_at", "-id")[:limit]
+
+
+def reason_codes() -> list[tuple[str, str]]:
+    """The stable codes a halt, a route lock or an incident is journaled
+    with (:class:`routing.engine.watch.ReasonCode`, ``Incident.Kind``), as
+    ``(code, label)`` choices."""
+    codes = {code.value: code.value.replace("_", " ") for code in ReasonCode}
+    codes.update({kind.value: str(kind.label) for kind in Incident.Kind})
+    return sorted(codes.items())
+
+
+def entries_in_session(entries: QuerySet[JournalEntry], day: date) -> QuerySet[JournalEntry]:
+    """``entries`` of the CME session whose trading date is ``day`` (17:00 CT
+    the evening before until the next open: :func:`routing.engine.sessions.session_bounds`)."""
+    opened, closed = session_bounds(day)
+    return entries.filter(occurred_at__gte=opened, occurred_at__lt=closed)
+
+
+def entries_with_reason(entries: QuerySet[JournalEntry], code: str) -> QuerySet[JournalEntry]:
+    """``entries`` journaled with reason ``code``: a halt's
+    (``extra_data["code"]``), a route lock's (``after["code"]``) or an
+    incident's (``extra_data["kind"]``)."""
+    return entries.filter(Q(extra_data__code=code) | Q(after__code=code) | Q(extra_data__kind=code))
 
 
 def imports_for_user(*, user: User) -> QuerySet[ExportImport]:

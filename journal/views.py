@@ -1,6 +1,6 @@
 """The journal page: every decision and change, newest first, filterable by
-event type, copy group, account and date range, in pages, and exported as
-CSV with the same filters."""
+event type, copy group, account, trading session, reason code and date
+range, in pages, and exported as CSV with the same filters."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from accounts.models import User
 from accounts.selectors import broker_accounts_for_user
 from journal.csv_export import csv_download, csv_lines, stamped, utc_days
 from journal.models import EventType, JournalEntry
-from journal.selectors import imports_for_user
+from journal.selectors import (
+    entries_in_session,
+    entries_with_reason,
+    imports_for_user,
+    reason_codes,
+)
 from routing.selectors import groups_for_user
 
 PAGE_SIZE = 100
@@ -41,13 +46,21 @@ CSV_COLUMNS = (
 
 class JournalFilterForm(forms.Form):
     """The journal's filters (GET): an event type, one of the user's groups,
-    one of the user's accounts, and a range of dates (UTC, both ends
-    included)."""
+    one of the user's accounts, a trading session (its CME trading date:
+    17:00 CT the evening before to the next open), a reason code, and a
+    range of dates (UTC, both ends included)."""
 
     event_type = forms.ChoiceField(required=False, label="Event")
     # Any id (a deleted group's entries stay in the journal); the list offers live groups.
     group = forms.IntegerField(required=False, min_value=1, label="Group", widget=forms.Select)
     account = forms.IntegerField(required=False, min_value=1, label="Account", widget=forms.Select)
+    session = forms.DateField(
+        required=False,
+        label="Session",
+        help_text="Trading date: 17:00 CT the evening before until the next open.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    code = forms.ChoiceField(required=False, label="Reason code")
     since = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -60,6 +73,7 @@ class JournalFilterForm(forms.Form):
         self.fields["event_type"].choices = [("", "All events")] + [  # type: ignore[attr-defined]
             (code, f"{label} ({code})") for code, label in EventType.choices
         ]
+        self.fields["code"].choices = [("", "Any reason"), *reason_codes()]  # type: ignore[attr-defined]
         self.fields["group"].widget.choices = [("", "All groups")] + [  # type: ignore[attr-defined]
             (g.pk, g.name) for g in groups_for_user(user)
         ]
@@ -84,6 +98,10 @@ def _entries(user: User, filters: dict[str, Any]) -> QuerySet[JournalEntry]:
         entries = entries.filter(group_id=filters["group"])
     if filters.get("account") is not None:
         entries = entries.filter(account_id=filters["account"])
+    if filters.get("session") is not None:
+        entries = entries_in_session(entries, filters["session"])
+    if filters.get("code"):
+        entries = entries_with_reason(entries, filters["code"])
     start, end = utc_days(filters.get("since"), filters.get("until"))
     if start is not None:
         entries = entries.filter(occurred_at__gte=start)
@@ -107,7 +125,8 @@ def _filters(request: HttpRequest, user: User) -> tuple[JournalFilterForm, dict[
 def journal_list(request: HttpRequest) -> HttpResponse:
     """GET the user's journal, newest first, ``PAGE_SIZE`` entries a page
     (``page``), filtered by ``event_type``, ``group``, ``account`` (ids of
-    the user's own) and ``since`` / ``until`` (ISO dates, UTC); invalid
+    the user's own), ``session`` (an ISO trading date), ``code`` (a reason
+    code) and ``since`` / ``until`` (ISO dates, UTC); invalid
     filters show the form's errors and no filter is applied."""
     user: User = request.user  # type: ignore[assignment]
     form, filters = _filters(request, user)

@@ -51,9 +51,7 @@ class FollowTests(ChromiumLiveServerTestCase):
         expect(page.locator('[data-testid="current-plan"]')).to_contain_text("Monthly")
         assert UserPlan.objects.get(user=self.bob).plan.name == "Monthly"
         # Subscribed (what the pilot profile's subscribe button does).
-        subscription = subscription_start(
-            subscriber=self.bob, pilot=self.pilot, at=timezone.now()
-        )
+        subscription = subscription_start(subscriber=self.bob, pilot=self.pilot, at=timezone.now())
         page.click("nav >> text=Subscriptions")
         card = page.locator(f'[data-testid="subscription-{subscription.pk}"]')
         expect(card).to_contain_text("Alice NQ")

@@ -125,7 +125,9 @@ class ImportResult:
         """Raise :class:`ExportError` (file name, no row or field) when not replayable."""
         if not self.replayable:
             raise ExportError(
-                PurePath(self.path).name, None, None,
+                PurePath(self.path).name,
+                None,
+                None,
                 self.not_replayable_reason or "export is not replayable",
             )
 

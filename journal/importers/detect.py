@@ -43,16 +43,30 @@ class ExportFormat:
 
 
 FORMATS: tuple[ExportFormat, ...] = (
-    ExportFormat(TRADOVATE_FILLS, "Tradovate Fills export", tradovate.FILLS_COLUMNS,
-                 tradovate.parse_fills),
-    ExportFormat(TRADOVATE_PERFORMANCE, "Tradovate Performance export",
-                 tradovate.PERFORMANCE_COLUMNS, tradovate.parse_performance),
-    ExportFormat(TRADOVATE_POSITION_HISTORY, "Tradovate Position History export",
-                 tradovate.POSITION_HISTORY_COLUMNS, tradovate.parse_position_history),
-    ExportFormat(NINJATRADER_EXECUTIONS, "NinjaTrader 8 Executions export",
-                 ninjatrader.NINJATRADER_COLUMNS, ninjatrader.parse_executions),
-    ExportFormat(TOPSTEPX_TRADES, "TopstepX trades export", topstepx.TOPSTEPX_COLUMNS,
-                 topstepx.parse_trades),
+    ExportFormat(
+        TRADOVATE_FILLS, "Tradovate Fills export", tradovate.FILLS_COLUMNS, tradovate.parse_fills
+    ),
+    ExportFormat(
+        TRADOVATE_PERFORMANCE,
+        "Tradovate Performance export",
+        tradovate.PERFORMANCE_COLUMNS,
+        tradovate.parse_performance,
+    ),
+    ExportFormat(
+        TRADOVATE_POSITION_HISTORY,
+        "Tradovate Position History export",
+        tradovate.POSITION_HISTORY_COLUMNS,
+        tradovate.parse_position_history,
+    ),
+    ExportFormat(
+        NINJATRADER_EXECUTIONS,
+        "NinjaTrader 8 Executions export",
+        ninjatrader.NINJATRADER_COLUMNS,
+        ninjatrader.parse_executions,
+    ),
+    ExportFormat(
+        TOPSTEPX_TRADES, "TopstepX trades export", topstepx.TOPSTEPX_COLUMNS, topstepx.parse_trades
+    ),
 )
 
 # A header is taken for a format when it has at least this share of the
@@ -79,39 +93,57 @@ def detect_format(table: Table) -> ExportFormat:
     accepted = "; ".join(f"{fmt.label} ({fmt.name})" for fmt in FORMATS)
     if header >= _TRADOVATE_ORDERS:
         raise ExportError(
-            table.path, table.header_line, None,
+            table.path,
+            table.header_line,
+            None,
             f"this is a Tradovate Orders export, which is not accepted: export the Fills report "
             f"instead; accepted formats: {accepted}",
         )
     names = [name for name in table.header if name]
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
     raise ExportError(
-        table.path, table.header_line, None,
+        table.path,
+        table.header_line,
+        None,
         f"unrecognised header ({shown}); accepted formats: {accepted}",
     )
 
 
-def parse_export(text: str, *, name: str, tz: str = DEFAULT_TIMEZONE,
-                 leader_account: str | None = None,
-                 known_roots: Collection[str] | None = None,
-                 tick_sizes: Mapping[str, Decimal] | None = None,
-                 limits: ImportLimits | None = None) -> ImportResult:
+def parse_export(
+    text: str,
+    *,
+    name: str,
+    tz: str = DEFAULT_TIMEZONE,
+    leader_account: str | None = None,
+    known_roots: Collection[str] | None = None,
+    tick_sizes: Mapping[str, Decimal] | None = None,
+    limits: ImportLimits | None = None,
+) -> ImportResult:
     """Read an export already in memory; ``name`` is used in errors.
 
     Same as :func:`read_export` with ``ImportResult.path == name``. Uploads
     are read with :func:`parse_export_chunks` instead, never whole.
     """
     return parse_export_lines(
-        io.StringIO(text, newline=""), name=name, tz=tz, leader_account=leader_account,
-        known_roots=known_roots, tick_sizes=tick_sizes, limits=limits,
+        io.StringIO(text, newline=""),
+        name=name,
+        tz=tz,
+        leader_account=leader_account,
+        known_roots=known_roots,
+        tick_sizes=tick_sizes,
+        limits=limits,
     )
 
 
-def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
-                leader_account: str | None = None,
-                known_roots: Collection[str] | None = None,
-                tick_sizes: Mapping[str, Decimal] | None = None,
-                limits: ImportLimits | None = None) -> ImportResult:
+def read_export(
+    path: str | Path,
+    *,
+    tz: str = DEFAULT_TIMEZONE,
+    leader_account: str | None = None,
+    known_roots: Collection[str] | None = None,
+    tick_sizes: Mapping[str, Decimal] | None = None,
+    limits: ImportLimits | None = None,
+) -> ImportResult:
     """Read a broker export file (UTF-8, optional BOM) into an :class:`ImportResult`.
 
     The format is detected from the header row. ``tz`` is the IANA zone of
@@ -143,18 +175,29 @@ def read_export(path: str | Path, *, tz: str = DEFAULT_TIMEZONE,
         raise ExportError(name, None, None, f"cannot read file: {exc.strerror}") from None
     with handle:
         return parse_export_chunks(
-            read_chunks(handle, name), name=name, path=str(path), tz=tz,
-            leader_account=leader_account, known_roots=known_roots, tick_sizes=tick_sizes,
+            read_chunks(handle, name),
+            name=name,
+            path=str(path),
+            tz=tz,
+            leader_account=leader_account,
+            known_roots=known_roots,
+            tick_sizes=tick_sizes,
             limits=limits,
         )
 
 
-def parse_export_chunks(chunks: Iterable[bytes], *, name: str, path: str | None = None,
-                        tz: str = DEFAULT_TIMEZONE, leader_account: str | None = None,
-                        known_roots: Collection[str] | None = None,
-                        tick_sizes: Mapping[str, Decimal] | None = None,
-                        limits: ImportLimits | None = None,
-                        on_row: Callable[[int], None] | None = None) -> ImportResult:
+def parse_export_chunks(
+    chunks: Iterable[bytes],
+    *,
+    name: str,
+    path: str | None = None,
+    tz: str = DEFAULT_TIMEZONE,
+    leader_account: str | None = None,
+    known_roots: Collection[str] | None = None,
+    tick_sizes: Mapping[str, Decimal] | None = None,
+    limits: ImportLimits | None = None,
+    on_row: Callable[[int], None] | None = None,
+) -> ImportResult:
     """Read an export from its bytes, a chunk at a time (an upload stored on disk).
 
     ``chunks`` are the file's bytes in order (:func:`~journal.importers.stream.read_chunks`);
@@ -165,17 +208,30 @@ def parse_export_chunks(chunks: Iterable[bytes], *, name: str, path: str | None 
     UTF-8 raise :class:`ExportError` naming their offset.
     """
     return parse_export_lines(
-        decode_lines(chunks, name), name=name, path=path, tz=tz, leader_account=leader_account,
-        known_roots=known_roots, tick_sizes=tick_sizes, limits=limits, on_row=on_row,
+        decode_lines(chunks, name),
+        name=name,
+        path=path,
+        tz=tz,
+        leader_account=leader_account,
+        known_roots=known_roots,
+        tick_sizes=tick_sizes,
+        limits=limits,
+        on_row=on_row,
     )
 
 
-def parse_export_lines(lines: Iterable[str], *, name: str, path: str | None = None,
-                       tz: str = DEFAULT_TIMEZONE, leader_account: str | None = None,
-                       known_roots: Collection[str] | None = None,
-                       tick_sizes: Mapping[str, Decimal] | None = None,
-                       limits: ImportLimits | None = None,
-                       on_row: Callable[[int], None] | None = None) -> ImportResult:
+def parse_export_lines(
+    lines: Iterable[str],
+    *,
+    name: str,
+    path: str | None = None,
+    tz: str = DEFAULT_TIMEZONE,
+    leader_account: str | None = None,
+    known_roots: Collection[str] | None = None,
+    tick_sizes: Mapping[str, Decimal] | None = None,
+    limits: ImportLimits | None = None,
+    on_row: Callable[[int], None] | None = None,
+) -> ImportResult:
     """Read an export from its text lines (each with its line end), in one pass.
 
     ``name`` is the file name used in errors; ``path`` is reported in
@@ -191,12 +247,16 @@ def parse_export_lines(lines: Iterable[str], *, name: str, path: str | None = No
 
         limits = import_limits()
     ctx = ParseContext(
-        path=path, name=name, tz_name=tz, zone=_zone(tz, name),
+        path=path,
+        name=name,
+        tz_name=tz,
+        zone=_zone(tz, name),
         leader_account=leader_account,
         known_roots=frozenset(SPECS_BY_ROOT if known_roots is None else known_roots),
         tick_sizes=(
             {root: spec.tick_size for root, spec in SPECS_BY_ROOT.items()}
-            if tick_sizes is None else dict(tick_sizes)
+            if tick_sizes is None
+            else dict(tick_sizes)
         ),
         limits=limits,
     )
@@ -213,6 +273,8 @@ def _zone(tz: str, name: str) -> ZoneInfo:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ExportError(
-            name, None, None,
+            name,
+            None,
+            None,
             f"unknown time zone {tz!r} (expected an IANA name like 'America/Chicago')",
         ) from None

@@ -39,7 +39,8 @@ def select_leader(ctx: ParseContext, accounts: Collection[str], field: str | Non
     if ctx.leader_account is not None:
         if ctx.leader_account not in accounts:
             raise ctx.error(
-                None, field,
+                None,
+                field,
                 f"leader account {ctx.leader_account!r} is not in the file; accounts in file: "
                 f"{listed}",
             )
@@ -47,7 +48,8 @@ def select_leader(ctx: ParseContext, accounts: Collection[str], field: str | Non
     if len(names) == 1:
         return names[0]
     raise ctx.error(
-        None, field,
+        None,
+        field,
         f"several accounts in file: {listed}; choose the leader with --leader-account",
     )
 
@@ -77,9 +79,22 @@ class PairedFills:
         self._fills: dict[str, _PairedFill] = {}
         self._qty: dict[str, int] = {}
 
-    def add(self, row: Row, id_field: str, fill_id: str, *, account: str, symbol: str,
-            side: Side, qty: int, price: Decimal, price_field: str, time: datetime,
-            time_field: str, symbol_field: str) -> None:
+    def add(
+        self,
+        row: Row,
+        id_field: str,
+        fill_id: str,
+        *,
+        account: str,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: Decimal,
+        price_field: str,
+        time: datetime,
+        time_field: str,
+        symbol_field: str,
+    ) -> None:
         """Add ``qty`` contracts of fill ``fill_id`` read from ``row``."""
         seen = self._fills.get(fill_id)
         if seen is None:
@@ -107,8 +122,13 @@ class PairedFills:
         return replay_order(
             (
                 LeaderFill(
-                    event_id=fill_id, account=f.account, symbol=f.symbol, side=f.side,
-                    qty=self._qty[fill_id], price=f.price, time=f.time,
+                    event_id=fill_id,
+                    account=f.account,
+                    symbol=f.symbol,
+                    side=f.side,
+                    qty=self._qty[fill_id],
+                    price=f.price,
+                    time=f.time,
                 ),
                 f.first_line,
             )

@@ -14,10 +14,19 @@ from journal.importers.table import Table
 from routing.engine.types import LeaderFill, Side
 
 NINJATRADER_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("Instrument",), ("Action",), ("Quantity",), ("Price",), ("Time",), ("ID",), ("Account",),
+    ("Instrument",),
+    ("Action",),
+    ("Quantity",),
+    ("Price",),
+    ("Time",),
+    ("ID",),
+    ("Account",),
 )
 NINJATRADER_SIDES = {
-    "buy": Side.BUY, "buy to cover": Side.BUY, "sell": Side.SELL, "sell short": Side.SELL,
+    "buy": Side.BUY,
+    "buy to cover": Side.BUY,
+    "sell": Side.SELL,
+    "sell short": Side.SELL,
 }
 # US locale, 12-hour clock as in "1/28/2025 10:59:52 AM"; a 24-hour variant is also accepted.
 NINJATRADER_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S")
@@ -61,8 +70,13 @@ def parse_executions(table: Table, ctx: ParseContext) -> ImportResult:
     accounts = {fill.account for fill, _ in parsed}
     leader = select_leader(ctx, accounts, "Account")
     return ImportResult(
-        path=ctx.path, format=NINJATRADER_EXECUTIONS,
+        path=ctx.path,
+        format=NINJATRADER_EXECUTIONS,
         fills=replay_order(item for item in parsed if item[0].account == leader),
-        trades=(), accounts=tuple(sorted(accounts)), leader_account=leader,
-        timezone=ctx.tz_name, replayable=True, not_replayable_reason=None,
+        trades=(),
+        accounts=tuple(sorted(accounts)),
+        leader_account=leader,
+        timezone=ctx.tz_name,
+        replayable=True,
+        not_replayable_reason=None,
     )

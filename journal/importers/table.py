@@ -111,8 +111,9 @@ class Row:
         """A whole, non-zero, signed number of contracts."""
         return self._parse(field, parse_signed_quantity)
 
-    def local_time(self, field: str, formats: Sequence[str], zone: ZoneInfo,
-                   expected: str) -> datetime:
+    def local_time(
+        self, field: str, formats: Sequence[str], zone: ZoneInfo, expected: str
+    ) -> datetime:
         """A zone-less wall-clock time read in ``zone`` (see ``values.parse_local_time``), UTC."""
         text = self.text(field)
         try:
@@ -183,11 +184,11 @@ class Table:
         """
         missing = [group for group in groups if not any(name in self.header for name in group)]
         if missing:
-            names = ", ".join(
-                " or ".join(repr(name) for name in group) for group in missing
-            )
+            names = ", ".join(" or ".join(repr(name) for name in group) for group in missing)
             raise ExportError(
-                self.path, self.header_line, missing[0][0],
+                self.path,
+                self.header_line,
+                missing[0][0],
                 f"missing required column ({label} needs {names})",
             )
         counts = Counter(self.header)
@@ -195,7 +196,9 @@ class Table:
             for name in group:
                 if counts[name] > 1:
                     raise ExportError(
-                        self.path, self.header_line, name,
+                        self.path,
+                        self.header_line,
+                        name,
                         f"column appears {counts[name]} times in the header",
                     )
 
@@ -229,7 +232,9 @@ def read_table(
     # format is parsed; it is handed on first.
     first = next(rows, None)
     return Table(
-        path=path, header=header, header_line=header_line,
+        path=path,
+        header=header,
+        header_line=header_line,
         rows=iter(()) if first is None else itertools.chain((first,), rows),
         has_rows=first is not None,
     )
@@ -260,7 +265,9 @@ def _records(lines: Iterable[str], path: str) -> Iterator[tuple[int, list[str]]]
 
 
 def _rows(
-    records: Iterator[tuple[int, list[str]]], path: str, header: tuple[str, ...],
+    records: Iterator[tuple[int, list[str]]],
+    path: str,
+    header: tuple[str, ...],
     on_row: Callable[[int], None] | None,
 ) -> Iterator[Row]:
     for count, (line, cells) in enumerate(records, start=1):
@@ -270,7 +277,7 @@ def _rows(
 
 
 def _row(path: str, line: int, header: tuple[str, ...], cells: list[str]) -> Row:
-    if len(cells) < len(header) or any(cells[len(header):]):
+    if len(cells) < len(header) or any(cells[len(header) :]):
         raise ExportError(
             path, line, None, f"row has {len(cells)} fields but the header has {len(header)}"
         )

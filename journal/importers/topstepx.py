@@ -21,7 +21,10 @@ from journal.importers.table import Row, Table
 from routing.engine.types import Side
 
 TOPSTEPX_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("symbolId",), ("positionSize",), ("profitAndLoss",), ("createdAt",),
+    ("symbolId",),
+    ("positionSize",),
+    ("profitAndLoss",),
+    ("createdAt",),
 )
 
 # ProjectX product ids -> CME product roots (SOURCES.md section 4).
@@ -81,19 +84,30 @@ def parse_trades(table: Table, ctx: ParseContext) -> ImportResult:
         if repeats[external_id] > 1:
             external_id = f"{external_id}-{repeats[external_id]}"
         row.check_length("id", external_id, ctx.limits.trade_id)
-        trades.append(ImportedTrade(
-            external_id=external_id, account=account, symbol=symbol,
-            side=Side.of_signed(size), qty=abs(size),
-            entry_price=_price(row, "entryPrice", symbol, ctx),
-            exit_price=_price(row, "exitPrice", symbol, ctx),
-            pnl=row.amount("profitAndLoss", ctx.limits.money),
-            fees=row.amount("fees", ctx.limits.money) if row.raw("fees") else Decimal("0"),
-            opened_at=_opened_at(row, ctx), closed_at=closed_at,
-        ))
+        trades.append(
+            ImportedTrade(
+                external_id=external_id,
+                account=account,
+                symbol=symbol,
+                side=Side.of_signed(size),
+                qty=abs(size),
+                entry_price=_price(row, "entryPrice", symbol, ctx),
+                exit_price=_price(row, "exitPrice", symbol, ctx),
+                pnl=row.amount("profitAndLoss", ctx.limits.money),
+                fees=row.amount("fees", ctx.limits.money) if row.raw("fees") else Decimal("0"),
+                opened_at=_opened_at(row, ctx),
+                closed_at=closed_at,
+            )
+        )
     return ImportResult(
-        path=ctx.path, format=TOPSTEPX_TRADES, fills=(),
-        trades=tuple(sorted(trades, key=lambda t: t.closed_at)), accounts=(account,),
-        leader_account=None, timezone=ctx.tz_name, replayable=False,
+        path=ctx.path,
+        format=TOPSTEPX_TRADES,
+        fills=(),
+        trades=tuple(sorted(trades, key=lambda t: t.closed_at)),
+        accounts=(account,),
+        leader_account=None,
+        timezone=ctx.tz_name,
+        replayable=False,
         not_replayable_reason=NOT_REPLAYABLE_REASON,
     )
 

@@ -40,16 +40,36 @@ TRADOVATE_TIME_FORMATS = ("%m/%d/%Y %H:%M:%S",)
 TRADOVATE_TIME_EXPECTED = "MM/DD/YYYY HH:MM:SS"
 
 FILLS_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("Fill ID", "_id"), ("Account",), ("B/S",), ("Contract",), ("Quantity",), ("Price",),
+    ("Fill ID", "_id"),
+    ("Account",),
+    ("B/S",),
+    ("Contract",),
+    ("Quantity",),
+    ("Price",),
     ("_timestamp",),
 )
 PERFORMANCE_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("symbol",), ("buyFillId",), ("sellFillId",), ("qty",), ("buyPrice",), ("sellPrice",),
-    ("pnl",), ("boughtTimestamp",), ("soldTimestamp",),
+    ("symbol",),
+    ("buyFillId",),
+    ("sellFillId",),
+    ("qty",),
+    ("buyPrice",),
+    ("sellPrice",),
+    ("pnl",),
+    ("boughtTimestamp",),
+    ("soldTimestamp",),
 )
 POSITION_HISTORY_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("Account",), ("Contract",), ("Pair ID",), ("Buy Fill ID",), ("Sell Fill ID",),
-    ("Paired Qty",), ("Buy Price",), ("Sell Price",), ("P/L",), ("Bought Timestamp",),
+    ("Account",),
+    ("Contract",),
+    ("Pair ID",),
+    ("Buy Fill ID",),
+    ("Sell Fill ID",),
+    ("Paired Qty",),
+    ("Buy Price",),
+    ("Sell Price",),
+    ("P/L",),
+    ("Bought Timestamp",),
     ("Sold Timestamp",),
 )
 
@@ -90,10 +110,15 @@ def parse_fills(table: Table, ctx: ParseContext) -> ImportResult:
     accounts = {fill.account for fill, _ in parsed}
     leader = select_leader(ctx, accounts, "Account")
     return ImportResult(
-        path=ctx.path, format=TRADOVATE_FILLS,
+        path=ctx.path,
+        format=TRADOVATE_FILLS,
         fills=replay_order(item for item in parsed if item[0].account == leader),
-        trades=(), accounts=tuple(sorted(accounts)), leader_account=leader,
-        timezone=ctx.tz_name, replayable=True, not_replayable_reason=None,
+        trades=(),
+        accounts=tuple(sorted(accounts)),
+        leader_account=leader,
+        timezone=ctx.tz_name,
+        replayable=True,
+        not_replayable_reason=None,
     )
 
 
@@ -112,14 +137,28 @@ class _PairColumns:
 
 
 _PERFORMANCE = _PairColumns(
-    symbol="symbol", buy_id="buyFillId", sell_id="sellFillId", qty="qty", buy_price="buyPrice",
-    sell_price="sellPrice", pnl="pnl", bought_at="boughtTimestamp", sold_at="soldTimestamp",
+    symbol="symbol",
+    buy_id="buyFillId",
+    sell_id="sellFillId",
+    qty="qty",
+    buy_price="buyPrice",
+    sell_price="sellPrice",
+    pnl="pnl",
+    bought_at="boughtTimestamp",
+    sold_at="soldTimestamp",
     pair_id=None,
 )
 _POSITION_HISTORY = _PairColumns(
-    symbol="Contract", buy_id="Buy Fill ID", sell_id="Sell Fill ID", qty="Paired Qty",
-    buy_price="Buy Price", sell_price="Sell Price", pnl="P/L", bought_at="Bought Timestamp",
-    sold_at="Sold Timestamp", pair_id="Pair ID",
+    symbol="Contract",
+    buy_id="Buy Fill ID",
+    sell_id="Sell Fill ID",
+    qty="Paired Qty",
+    buy_price="Buy Price",
+    sell_price="Sell Price",
+    pnl="P/L",
+    bought_at="Bought Timestamp",
+    sold_at="Sold Timestamp",
+    pair_id="Pair ID",
 )
 
 
@@ -142,16 +181,23 @@ def parse_performance(table: Table, ctx: ParseContext) -> ImportResult:
     account = ctx.leader_account or PurePath(ctx.name).stem or "tradovate-performance"
     if len(account) > ctx.limits.account:
         raise ctx.error(
-            None, None,
+            None,
+            None,
             f"account {account[:40]!r}... (the file name) is {len(account)} characters; the "
             f"account column holds at most {ctx.limits.account}: name the leader account",
         )
     builder = PairedFills()
     trades = _read_pairs(table.rows, ctx, _PERFORMANCE, builder, lambda _row: account)
     return ImportResult(
-        path=ctx.path, format=TRADOVATE_PERFORMANCE, fills=builder.fills(account),
-        trades=_by_close(trades), accounts=(account,), leader_account=account,
-        timezone=ctx.tz_name, replayable=True, not_replayable_reason=None,
+        path=ctx.path,
+        format=TRADOVATE_PERFORMANCE,
+        fills=builder.fills(account),
+        trades=_by_close(trades),
+        accounts=(account,),
+        leader_account=account,
+        timezone=ctx.tz_name,
+        replayable=True,
+        not_replayable_reason=None,
     )
 
 
@@ -171,7 +217,10 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
     builder = PairedFills()
     positions = _PositionTotals(table)
     trades = _read_pairs(
-        table.rows, ctx, _POSITION_HISTORY, builder,
+        table.rows,
+        ctx,
+        _POSITION_HISTORY,
+        builder,
         lambda row: row.bounded_text("Account", ctx.limits.account),
         on_pair=positions.add,
     )
@@ -185,14 +234,24 @@ def parse_position_history(table: Table, ctx: ParseContext) -> ImportResult:
             "are replayed (export the Fills report for the complete stream)",
         )
     return ImportResult(
-        path=ctx.path, format=TRADOVATE_POSITION_HISTORY, fills=builder.fills(leader),
-        trades=_by_close(trades), accounts=tuple(sorted(accounts)), leader_account=leader,
-        timezone=ctx.tz_name, replayable=True, not_replayable_reason=None, notes=notes,
+        path=ctx.path,
+        format=TRADOVATE_POSITION_HISTORY,
+        fills=builder.fills(leader),
+        trades=_by_close(trades),
+        accounts=tuple(sorted(accounts)),
+        leader_account=leader,
+        timezone=ctx.tz_name,
+        replayable=True,
+        not_replayable_reason=None,
+        notes=notes,
     )
 
 
 def _read_pairs(
-    rows: Iterable[Row], ctx: ParseContext, cols: _PairColumns, builder: PairedFills,
+    rows: Iterable[Row],
+    ctx: ParseContext,
+    cols: _PairColumns,
+    builder: PairedFills,
     account_of: Callable[[Row], str],
     on_pair: Callable[[Row, str, int], None] | None = None,
 ) -> list[tuple[ImportedTrade, int]]:
@@ -230,23 +289,46 @@ def _read_pairs(
         sold_at = _local_time(row, cols.sold_at, ctx)
         pnl = row.amount(cols.pnl, ctx.limits.money)
         builder.add(
-            row, cols.buy_id, buy_id, account=account, symbol=symbol, side=Side.BUY, qty=qty,
-            price=buy_price, price_field=cols.buy_price, time=bought_at,
-            time_field=cols.bought_at, symbol_field=cols.symbol,
+            row,
+            cols.buy_id,
+            buy_id,
+            account=account,
+            symbol=symbol,
+            side=Side.BUY,
+            qty=qty,
+            price=buy_price,
+            price_field=cols.buy_price,
+            time=bought_at,
+            time_field=cols.bought_at,
+            symbol_field=cols.symbol,
         )
         builder.add(
-            row, cols.sell_id, sell_id, account=account, symbol=symbol, side=Side.SELL, qty=qty,
-            price=sell_price, price_field=cols.sell_price, time=sold_at,
-            time_field=cols.sold_at, symbol_field=cols.symbol,
+            row,
+            cols.sell_id,
+            sell_id,
+            account=account,
+            symbol=symbol,
+            side=Side.SELL,
+            qty=qty,
+            price=sell_price,
+            price_field=cols.sell_price,
+            time=sold_at,
+            time_field=cols.sold_at,
+            symbol_field=cols.symbol,
         )
         short = (sold_at, fill_id_key(sell_id)) < (bought_at, fill_id_key(buy_id))
         trade = ImportedTrade(
-            external_id=external_id, account=account, symbol=symbol,
-            side=Side.SELL if short else Side.BUY, qty=qty,
+            external_id=external_id,
+            account=account,
+            symbol=symbol,
+            side=Side.SELL if short else Side.BUY,
+            qty=qty,
             entry_price=sell_price if short else buy_price,
             exit_price=buy_price if short else sell_price,
-            pnl=pnl, fees=Decimal("0"),
-            opened_at=min(bought_at, sold_at), closed_at=max(bought_at, sold_at),
+            pnl=pnl,
+            fees=Decimal("0"),
+            opened_at=min(bought_at, sold_at),
+            closed_at=max(bought_at, sold_at),
         )
         trades.append((trade, row.line))
         if on_pair is not None:
@@ -298,4 +380,3 @@ def _local_time(row: Row, field: str, ctx: ParseContext) -> datetime:
 
 def _by_close(trades: list[tuple[ImportedTrade, int]]) -> tuple[ImportedTrade, ...]:
     return tuple(trade for trade, _ in sorted(trades, key=lambda t: (t[0].closed_at, t[1])))
-

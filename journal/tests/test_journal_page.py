@@ -60,6 +60,34 @@ def test_filters_by_account_and_dates_both_ends_included(route: Route, client: C
         assert f"<td>{left_out}</td>" not in page
 
 
+def test_filters_by_trading_session(route: Route, client: Client) -> None:
+    # The session of Tuesday 2026-03-03 runs from Monday 17:00 CST (23:00 UTC)
+    # to Tuesday 17:00 CST; the 16:00-17:00 break belongs to it.
+    owner = route.owner
+    _entry(owner, datetime(2026, 3, 2, 22, 59, tzinfo=UTC), "monday session")
+    _entry(owner, datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "tuesday open")
+    _entry(owner, datetime(2026, 3, 3, 22, 30, tzinfo=UTC), "tuesday break")
+    _entry(owner, datetime(2026, 3, 3, 23, 0, tzinfo=UTC), "wednesday open")
+    page = client.get(reverse("journal"), {"session": "2026-03-03"}).text
+    assert "<td>tuesday open</td>" in page and "<td>tuesday break</td>" in page
+    for left_out in ("monday session", "wednesday open"):
+        assert f"<td>{left_out}</td>" not in page
+
+
+def test_filters_by_reason_code_of_halts_locks_and_incidents(route: Route, client: Client) -> None:
+    owner, when = route.owner, datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    _entry(owner, when, "halt on loss", extra_data={"code": "daily_loss"})
+    _entry(owner, when, "route locked on loss", after={"level": 4, "code": "daily_loss"})
+    _entry(owner, when, "incident", extra_data={"kind": "rejected_order"})
+    _entry(owner, when, "drawdown halt", extra_data={"code": "drawdown"})
+    page = client.get(reverse("journal"), {"code": "daily_loss"}).text
+    assert "<td>halt on loss</td>" in page and "<td>route locked on loss</td>" in page
+    assert "<td>incident</td>" not in page and "<td>drawdown halt</td>" not in page
+    page = client.get(reverse("journal"), {"code": "rejected_order"}).text
+    assert "<td>incident</td>" in page and "<td>halt on loss</td>" not in page
+    assert client.get(reverse("journal_export"), {"code": "no_such_code"}).status_code == 400
+
+
 def test_an_end_before_the_start_is_an_error_on_the_field(client: Client) -> None:
     page = client.get(reverse("journal"), {"since": "2026-03-04", "until": "2026-03-03"}).text
     assert "The end date is before the start date." in page

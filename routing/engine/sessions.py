@@ -39,3 +39,23 @@ def session_start(at: datetime) -> datetime:
 def trading_date(at: datetime) -> date:
     """The CME trading date of the session containing ``at`` (the day it closes)."""
     return session_start(at).astimezone(CHICAGO).date() + timedelta(days=1)
+
+
+def session_bounds(day: date) -> tuple[datetime, datetime]:
+    """UTC ``[start, end)`` of the session whose trading date is ``day``:
+    every aware ``at`` with ``start <= at < end`` has ``trading_date(at) ==
+    day``. ``start`` is the 17:00 CT open before ``day`` (Sunday's for a
+    Monday); ``end`` the next open, so the 16:00-17:00 break (and a weekend)
+    belongs to the session that closed before it, as :func:`trading_date`
+    counts it. For a day no session closes on (a Saturday or Sunday) the
+    range is empty (``start == end``)."""
+    close = datetime.combine(day, time(15, 59, 59), tzinfo=CHICAGO)
+    start = session_start(close.astimezone(UTC))
+    if trading_date(start) != day:
+        return start, start
+    local = start.astimezone(CHICAGO).date()
+    for ahead in range(1, 8):
+        candidate = local + timedelta(days=ahead)
+        if candidate.weekday() in _OPEN_WEEKDAYS:
+            return start, datetime.combine(candidate, SESSION_OPEN, tzinfo=CHICAGO).astimezone(UTC)
+    raise AssertionError("a session opens every week")  # unreachable: 7 days cover a week

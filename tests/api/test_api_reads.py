@@ -4,12 +4,13 @@ own row, answers 404 for another user's and refuses an anonymous call."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from journal.models import EventType, JournalEntry
 from tests.api.conftest import Rows
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +141,30 @@ def test_journal_when_filtered_then_only_matching(api: APIClient, alice_rows: Ro
     assert {row["account"] for row in by_account.json()["results"]} == {alice_rows.account.pk}
     assert _ids(by_group) == set()
     assert entry.pk in _ids(ranged)
+
+
+def test_journal_when_filtered_by_session_and_reason_then_only_matching(
+    api: APIClient, alice_rows: Rows
+) -> None:
+    entry = JournalEntry.objects.create(
+        occurred_at=datetime(2026, 3, 3, 22, 30, tzinfo=UTC),  # Tuesday's 16:00-17:00 CT break
+        owner_id=alice_rows.user.pk,
+        actor_label="risk",
+        event_type=EventType.ACCOUNT_HALTED,
+        account_id=alice_rows.account.pk,
+        message="halted on its daily loss",
+        extra_data={"code": "daily_loss"},
+    )
+
+    tuesday = api.get("/api/v1/journal/", {"session": "2026-03-03"})
+    wednesday = api.get("/api/v1/journal/", {"session": "2026-03-04"})
+    by_code = api.get("/api/v1/journal/", {"code": "daily_loss"})
+    other_code = api.get("/api/v1/journal/", {"code": "drawdown"})
+    bad = api.get("/api/v1/journal/", {"code": "no_such_code", "session": "tuesday"})
+
+    assert _ids(tuesday) == {entry.pk} and _ids(wednesday) == set()
+    assert _ids(by_code) == {entry.pk} and _ids(other_code) == set()
+    assert bad.status_code == 400 and set(bad.json()) == {"code", "session"}
 
 
 def test_list_when_paged_then_page_size_and_next(api: APIClient, alice_rows: Rows) -> None:

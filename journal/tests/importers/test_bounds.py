@@ -35,8 +35,13 @@ def _fills(*rows: str) -> str:
     return "\n".join([FILLS_HEADER, *rows]) + "\n"
 
 
-def _fill_row(fill_id: str = "101", qty: str = "1", price: str = "21000.25",
-              account: str = "LEADER", contract: str = "MNQH5") -> str:
+def _fill_row(
+    fill_id: str = "101",
+    qty: str = "1",
+    price: str = "21000.25",
+    account: str = "LEADER",
+    contract: str = "MNQH5",
+) -> str:
     return f"{fill_id},{account},Buy,{contract},{qty},{price},2025-03-03T14:30:00Z"
 
 
@@ -52,7 +57,8 @@ def test_a_valid_small_file_imports() -> None:
     )
 
     assert [(f.qty, f.price) for f in result.fills] == [
-        (1, Decimal("21000.25")), (10000, Decimal("21000.5")),
+        (1, Decimal("21000.25")),
+        (10000, Decimal("21000.5")),
     ]
 
 
@@ -123,7 +129,8 @@ def test_the_limits_are_read_from_the_models() -> None:
     limits = import_limits()
 
     assert (limits.price.max_digits, limits.price.decimal_places) == (
-        field.max_digits, field.decimal_places,
+        field.max_digits,
+        field.decimal_places,
     )
     assert limits.fill_id == LeaderEvent._meta.get_field("external_id").max_length
 
@@ -164,8 +171,14 @@ def test_topstepx_fifteen_digit_pnl_and_negative_price_are_refused() -> None:
 @pytest.mark.parametrize(
     ("relative", "leader"),
     [
-        (FILLS, None), (PERFORMANCE_HAMTARO, None), (PERFORMANCE, None), (PERFORMANCE_1, None),
-        (PERFORMANCE_2, None), (POSITION_HISTORY, None), (NINJATRADER, "Sim101"), (TOPSTEPX, None),
+        (FILLS, None),
+        (PERFORMANCE_HAMTARO, None),
+        (PERFORMANCE, None),
+        (PERFORMANCE_1, None),
+        (PERFORMANCE_2, None),
+        (POSITION_HISTORY, None),
+        (NINJATRADER, "Sim101"),
+        (TOPSTEPX, None),
     ],
 )
 def test_real_exports_still_import(shared_data: Path, relative: str, leader: str | None) -> None:

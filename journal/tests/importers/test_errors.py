@@ -35,7 +35,10 @@ def test_export_error_renders_only_the_known_parts() -> None:
     assert isinstance(error, ValueError)
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.path, copy.row, copy.field, copy.message) == (
-        "Fills.csv", 7, "Price", "'abc' is not a number",
+        "Fills.csv",
+        7,
+        "Price",
+        "'abc' is not a number",
     )
 
 
@@ -123,8 +126,12 @@ def test_bad_iso_time(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("qty", "message"),
-    [("0", "quantity must be > 0, got '0'"), ("-1", "quantity must be > 0, got '-1'"),
-     ("1.5", "'1.5' is not a whole number of contracts"), ("", "value is empty")],
+    [
+        ("0", "quantity must be > 0, got '0'"),
+        ("-1", "quantity must be > 0, got '-1'"),
+        ("1.5", "'1.5' is not a whole number of contracts"),
+        ("", "value is empty"),
+    ],
 )
 def test_bad_quantity(tmp_path: Path, qty: str, message: str) -> None:
     path = write(tmp_path, "Fills.csv", edit_cell(data_text(FILLS), 6, "Quantity", qty))
@@ -198,8 +205,13 @@ def test_unrecognised_header_lists_the_formats(tmp_path: Path) -> None:
     error = _error(write(tmp_path, "x.csv", "date,open,high,low,close\r\n1,2,3,4,5\r\n"))
 
     assert error.row == 1
-    for name in ("tradovate_fills", "tradovate_performance", "tradovate_position_history",
-                 "ninjatrader_executions", "topstepx_trades"):
+    for name in (
+        "tradovate_fills",
+        "tradovate_performance",
+        "tradovate_position_history",
+        "ninjatrader_executions",
+        "topstepx_trades",
+    ):
         assert name in error.message
 
 

@@ -47,20 +47,32 @@ def test_sim101_leader_fills() -> None:
     # The first 10-lot entry was filled 9 + 1 in the same second (lines 2 and 3).
     assert result.fills[:2] == (
         LeaderFill(
-            event_id="e6c4685b7fa74bb6a8af5cacebc76cb7", account="Sim101", symbol="MNQH5",
-            side=Side.BUY, qty=9, price=Decimal("21539.50"),
+            event_id="e6c4685b7fa74bb6a8af5cacebc76cb7",
+            account="Sim101",
+            symbol="MNQH5",
+            side=Side.BUY,
+            qty=9,
+            price=Decimal("21539.50"),
             time=datetime(2025, 1, 28, 10, 59, 52, tzinfo=UTC),
         ),
         LeaderFill(
-            event_id="14a8742a4ded432980180c537a8bdf0c", account="Sim101", symbol="MNQH5",
-            side=Side.BUY, qty=1, price=Decimal("21539.75"),
+            event_id="14a8742a4ded432980180c537a8bdf0c",
+            account="Sim101",
+            symbol="MNQH5",
+            side=Side.BUY,
+            qty=1,
+            price=Decimal("21539.75"),
             time=datetime(2025, 1, 28, 10, 59, 52, tzinfo=UTC),
         ),
     )
     # Line 20: the last exit, 8 of the final 2 + 8.
     assert result.fills[-1] == LeaderFill(
-        event_id="eb96bfef683d4139b6ae698848c03dd7", account="Sim101", symbol="MNQH5",
-        side=Side.SELL, qty=8, price=Decimal("21542.00"),
+        event_id="eb96bfef683d4139b6ae698848c03dd7",
+        account="Sim101",
+        symbol="MNQH5",
+        side=Side.SELL,
+        qty=8,
+        price=Decimal("21542.00"),
         time=datetime(2025, 1, 28, 11, 17, 43, tzinfo=UTC),
     )
     # Hand sum: bought 9+1+10+10+10+5+5+6+4 = 60, sold 6+4+4+6+7+3+10+10+2+8 = 60.
@@ -80,9 +92,7 @@ def test_each_apex_account_trades_one_nq_six_times(account: str) -> None:
 
 def test_tz_shifts_the_wall_clock_times() -> None:
     in_utc = read_export(data_file(NINJATRADER), leader_account="Sim101")
-    in_chicago = read_export(
-        data_file(NINJATRADER), leader_account="Sim101", tz="America/Chicago"
-    )
+    in_chicago = read_export(data_file(NINJATRADER), leader_account="Sim101", tz="America/Chicago")
 
     assert in_chicago.timezone == "America/Chicago"
     assert in_chicago.fills[0].time == datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)  # CST = -6 h
@@ -95,10 +105,7 @@ def test_buy_to_cover_and_sell_short_are_buy_and_sell() -> None:
     text = edit_cell(text, 2, "Action", "Sell Short")
     text = edit_cell(text, 4, "Action", "Buy to Cover")
 
-    fills = {
-        f.event_id: f
-        for f in parse_export(text, name=NAME, leader_account="Sim101").fills
-    }
+    fills = {f.event_id: f for f in parse_export(text, name=NAME, leader_account="Sim101").fills}
 
     assert fills["e6c4685b7fa74bb6a8af5cacebc76cb7"].side is Side.SELL
     assert fills["51ffcc4bd918474cac55756c91676067"].side is Side.BUY

@@ -24,13 +24,24 @@ def test_topstepx_rows_become_trades() -> None:
     # Line 2: positionSize -3, profitAndLoss -88.5, fees 2.22, no prices, no entry time.
     assert result.trades[0] == ImportedTrade(
         external_id="topstepx-2025-05-07T13:00:46.732799+00:00-F.US.MNQ--3",
-        account="topstepx", symbol="MNQ", side=Side.SELL, qty=3, entry_price=None,
-        exit_price=None, pnl=Decimal("-88.5"), fees=Decimal("2.22"), opened_at=None,
+        account="topstepx",
+        symbol="MNQ",
+        side=Side.SELL,
+        qty=3,
+        entry_price=None,
+        exit_price=None,
+        pnl=Decimal("-88.5"),
+        fees=Decimal("2.22"),
+        opened_at=None,
         closed_at=datetime(2025, 5, 7, 13, 0, 46, 732799, tzinfo=UTC),
     )
     last = result.trades[-1]  # line 668
     assert (last.symbol, last.side, last.qty, last.pnl, last.fees, last.closed_at) == (
-        "MNQ", Side.SELL, 1, Decimal("191.0"), Decimal("0.74"),
+        "MNQ",
+        Side.SELL,
+        1,
+        Decimal("191.0"),
+        Decimal("0.74"),
         datetime(2025, 12, 5, 14, 30, 8, 303244, tzinfo=UTC),
     )
     long = result.trades[10]  # line 12: positionSize 2
@@ -41,14 +52,32 @@ def test_topstepx_product_ids_map_to_roots() -> None:
     trades = read_export(data_file(TOPSTEPX)).trades
 
     # Counts per symbolId as listed in SOURCES.md.
-    assert Counter(t.symbol for t in trades) == Counter({
-        "MNQ": 469, "MES": 96, "MYM": 55, "MGC": 25, "NQ": 8, "YM": 6, "NG": 4, "SI": 2,
-        "ES": 1, "GC": 1,
-    })
+    assert Counter(t.symbol for t in trades) == Counter(
+        {
+            "MNQ": 469,
+            "MES": 96,
+            "MYM": 55,
+            "MGC": 25,
+            "NQ": 8,
+            "YM": 6,
+            "NG": 4,
+            "SI": 2,
+            "ES": 1,
+            "GC": 1,
+        }
+    )
     # The fee schedule in SOURCES.md: fees == per-contract fee x qty on every row.
     per_contract = {
-        "MES": "0.74", "MNQ": "0.74", "MYM": "0.74", "MGC": "1.24", "ES": "2.80", "NQ": "2.80",
-        "YM": "2.80", "GC": "3.24", "SI": "3.24", "NG": "3.24",
+        "MES": "0.74",
+        "MNQ": "0.74",
+        "MYM": "0.74",
+        "MGC": "1.24",
+        "ES": "2.80",
+        "NQ": "2.80",
+        "YM": "2.80",
+        "GC": "3.24",
+        "SI": "3.24",
+        "NG": "3.24",
     }
     assert all(t.fees == Decimal(per_contract[t.symbol]) * t.qty for t in trades)
     assert len({t.external_id for t in trades}) == 667

@@ -26,16 +26,28 @@ def test_fills_file_reads_every_row_as_a_leader_fill() -> None:
     assert result.not_replayable_reason is None
     # Line 2 of the file: the earliest fill, a " Sell" with the leading space.
     assert result.fills[0] == LeaderFill(
-        event_id="393570670781", account=ACCOUNT, symbol="NQH6", side=Side.SELL, qty=1,
-        price=Decimal("25271.00"), time=datetime(2026, 2, 11, 6, 34, 46, 772000, tzinfo=UTC),
+        event_id="393570670781",
+        account=ACCOUNT,
+        symbol="NQH6",
+        side=Side.SELL,
+        qty=1,
+        price=Decimal("25271.00"),
+        time=datetime(2026, 2, 11, 6, 34, 46, 772000, tzinfo=UTC),
     )
     # Lines 19-21 share 16:46:35.462Z; the numeric fill id orders them (file: 261, 253, 245).
     assert [f.event_id for f in result.fills[-3:]] == [
-        "393570671245", "393570671253", "393570671261",
+        "393570671245",
+        "393570671253",
+        "393570671261",
     ]
     assert result.fills[-1] == LeaderFill(
-        event_id="393570671261", account=ACCOUNT, symbol="MESH6", side=Side.SELL, qty=1,
-        price=Decimal("6968.25"), time=datetime(2026, 2, 11, 16, 46, 35, 462000, tzinfo=UTC),
+        event_id="393570671261",
+        account=ACCOUNT,
+        symbol="MESH6",
+        side=Side.SELL,
+        qty=1,
+        price=Decimal("6968.25"),
+        time=datetime(2026, 2, 11, 16, 46, 35, 462000, tzinfo=UTC),
     )
 
 
@@ -75,8 +87,13 @@ def test_performance_read_in_tokyo_rebuilds_exactly_the_fills_file() -> None:
 
     assert rebuilt == tuple(
         LeaderFill(
-            event_id=f.event_id, account=f.account, symbol=f.symbol, side=f.side, qty=f.qty,
-            price=f.price, time=f.time.replace(microsecond=0),
+            event_id=f.event_id,
+            account=f.account,
+            symbol=f.symbol,
+            side=f.side,
+            qty=f.qty,
+            price=f.price,
+            time=f.time.replace(microsecond=0),
         )
         for f in fills
     )

@@ -40,8 +40,13 @@ def test_a_fill_paired_in_two_rows_becomes_one_fill_with_the_summed_qty() -> Non
 
     # Rows 2 and 3 both close against sell fill 163781410701 (1 lot each).
     assert by_id["163781410701"] == LeaderFill(
-        event_id="163781410701", account="Performance", symbol="MNQZ5", side=Side.SELL,
-        qty=2, price=Decimal("25271.50"), time=datetime(2025, 12, 1, 16, 19, 49, tzinfo=UTC),
+        event_id="163781410701",
+        account="Performance",
+        symbol="MNQZ5",
+        side=Side.SELL,
+        qty=2,
+        price=Decimal("25271.50"),
+        time=datetime(2025, 12, 1, 16, 19, 49, tzinfo=UTC),
     )
     # Rows 13-15 pair buy fill 163781411091 with three different sells.
     assert by_id["163781411091"].qty == 3
@@ -55,8 +60,13 @@ def test_performance_first_and_last_fill_in_replay_order() -> None:
 
     assert fills[0].event_id == "163781410701"  # 12/01/2025 16:19:49, the earliest time
     assert fills[-1] == LeaderFill(  # row 44: 5 lots bought 12/09/2025 10:39:24
-        event_id="163781412095", account="Performance", symbol="MGCG6", side=Side.BUY, qty=5,
-        price=Decimal("4215.9"), time=datetime(2025, 12, 9, 10, 39, 24, tzinfo=UTC),
+        event_id="163781412095",
+        account="Performance",
+        symbol="MGCG6",
+        side=Side.BUY,
+        qty=5,
+        price=Decimal("4215.9"),
+        time=datetime(2025, 12, 9, 10, 39, 24, tzinfo=UTC),
     )
     assert [f.time for f in fills] == sorted(f.time for f in fills)
 
@@ -75,26 +85,42 @@ def test_performance_rows_become_trades() -> None:
 
     # Row 2: sold 16:19:49 before bought 16:33:05, so a 1-lot short, "$1.00".
     assert trades["163781410766-163781410701"] == ImportedTrade(
-        external_id="163781410766-163781410701", account="Performance", symbol="MNQZ5",
-        side=Side.SELL, qty=1, entry_price=Decimal("25271.50"), exit_price=Decimal("25271.00"),
-        pnl=Decimal("1.00"), fees=Decimal("0"),
+        external_id="163781410766-163781410701",
+        account="Performance",
+        symbol="MNQZ5",
+        side=Side.SELL,
+        qty=1,
+        entry_price=Decimal("25271.50"),
+        exit_price=Decimal("25271.00"),
+        pnl=Decimal("1.00"),
+        fees=Decimal("0"),
         opened_at=datetime(2025, 12, 1, 16, 19, 49, tzinfo=UTC),
         closed_at=datetime(2025, 12, 1, 16, 33, 5, tzinfo=UTC),
     )
     # Row 11: bought 10:22:55, sold 10:30:12, 3 lots long, "$(42.00)".
     long = trades["163781411024-163781411052"]
     assert (long.side, long.qty, long.entry_price, long.exit_price, long.pnl) == (
-        Side.BUY, 3, Decimal("4247.0"), Decimal("4245.6"), Decimal("-42.00"),
+        Side.BUY,
+        3,
+        Decimal("4247.0"),
+        Decimal("4245.6"),
+        Decimal("-42.00"),
     )
 
 
 @pytest.mark.parametrize(
     ("relative", "rows", "fills"),
-    [(PERFORMANCE, 43, 69), (PERFORMANCE_1, 52, 89), (PERFORMANCE_2, 71, 113),
-     (PERFORMANCE_HAMTARO, 10, 20)],
+    [
+        (PERFORMANCE, 43, 69),
+        (PERFORMANCE_1, 52, 89),
+        (PERFORMANCE_2, 71, 113),
+        (PERFORMANCE_HAMTARO, 10, 20),
+    ],
 )
 def test_every_performance_pnl_reconciles_with_the_contract_specs(
-    relative: str, rows: int, fills: int,
+    relative: str,
+    rows: int,
+    fills: int,
 ) -> None:
     # SOURCES.md: pnl == (sellPrice - buyPrice) * qty * point_value on every row.
     result = read_export(data_file(relative))
@@ -117,10 +143,9 @@ def test_performance_1_covers_the_z5_to_h6_roll() -> None:
 def test_tz_option_reads_zone_less_timestamps_in_that_zone() -> None:
     # The arielSofer files were exported at UTC+2 (Asia/Jerusalem in December):
     # only then do the MNQZ5 fill prices fall inside the NQ 5-minute bars.
-    fill = {
-        f.event_id: f
-        for f in read_export(data_file(PERFORMANCE), tz="Asia/Jerusalem").fills
-    }["163781410701"]
+    fill = {f.event_id: f for f in read_export(data_file(PERFORMANCE), tz="Asia/Jerusalem").fills}[
+        "163781410701"
+    ]
 
     assert fill.time == datetime(2025, 12, 1, 14, 19, 49, tzinfo=UTC)
 

@@ -19,19 +19,33 @@ def test_position_history_pairs_become_trades_and_fills() -> None:
     assert result.accounts == (ACCOUNT,)
     assert result.leader_account == ACCOUNT
     assert [t.external_id for t in result.trades] == [  # Pair IDs, by close time
-        "465747740096", "465747740127", "465747740158", "465747740193", "465747740223",
+        "465747740096",
+        "465747740127",
+        "465747740158",
+        "465747740193",
+        "465747740223",
     ]
     # Each fill id occurs once: 5 pairs give 10 fills of the Paired Qty.
     assert len(result.fills) == 10
     assert result.fills[0] == LeaderFill(  # line 6: sold 5 at 15:30:37 (short first)
-        event_id="465747740075", account=ACCOUNT, symbol="MNQM6", side=Side.SELL, qty=5,
-        price=Decimal("25073.75"), time=datetime(2026, 4, 9, 15, 30, 37, tzinfo=UTC),
+        event_id="465747740075",
+        account=ACCOUNT,
+        symbol="MNQM6",
+        side=Side.SELL,
+        qty=5,
+        price=Decimal("25073.75"),
+        time=datetime(2026, 4, 9, 15, 30, 37, tzinfo=UTC),
     )
     # Line 2: buy 203 and sell 221 share 17:14:44; the lower fill id goes first.
     assert [f.event_id for f in result.fills[-2:]] == ["465747740203", "465747740221"]
     assert result.fills[-1] == LeaderFill(
-        event_id="465747740221", account=ACCOUNT, symbol="MNQM6", side=Side.SELL, qty=5,
-        price=Decimal("25072.00"), time=datetime(2026, 4, 9, 17, 14, 44, tzinfo=UTC),
+        event_id="465747740221",
+        account=ACCOUNT,
+        symbol="MNQM6",
+        side=Side.SELL,
+        qty=5,
+        price=Decimal("25072.00"),
+        time=datetime(2026, 4, 9, 17, 14, 44, tzinfo=UTC),
     )
     bought = sum(f.qty for f in result.fills if f.side is Side.BUY)
     sold = sum(f.qty for f in result.fills if f.side is Side.SELL)
@@ -43,9 +57,15 @@ def test_position_history_short_pair() -> None:
 
     # Line 6: sold 15:30:37 at 25073.75, bought back 15:30:48 at 25082.75, P/L -90.00.
     assert trades["465747740096"] == ImportedTrade(
-        external_id="465747740096", account=ACCOUNT, symbol="MNQM6", side=Side.SELL, qty=5,
-        entry_price=Decimal("25073.75"), exit_price=Decimal("25082.75"),
-        pnl=Decimal("-90.00"), fees=Decimal("0"),
+        external_id="465747740096",
+        account=ACCOUNT,
+        symbol="MNQM6",
+        side=Side.SELL,
+        qty=5,
+        entry_price=Decimal("25073.75"),
+        exit_price=Decimal("25082.75"),
+        pnl=Decimal("-90.00"),
+        fees=Decimal("0"),
         opened_at=datetime(2026, 4, 9, 15, 30, 37, tzinfo=UTC),
         closed_at=datetime(2026, 4, 9, 15, 30, 48, tzinfo=UTC),
     )

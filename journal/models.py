@@ -76,6 +76,8 @@ class EventType(models.TextChoices):
     BROKER_ACCOUNT_ENABLED = "broker_account.enabled"
     BROKER_ACCOUNT_DISABLED = "broker_account.disabled"
     BROKER_ACCOUNT_REMOVED = "broker_account.removed"
+    CONTRACT_MAPPINGS_CHANGED = "contract_mapping.changed"
+    SESSION_REVIEW_SAVED = "session_review.saved"
 
 
 class JournalEntry(models.Model):

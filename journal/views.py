@@ -22,10 +22,11 @@ from accounts.models import User
 from accounts.selectors import broker_accounts_for_user
 from journal.csv_export import csv_download, csv_lines, stamped, utc_days
 from journal.models import EventType, JournalEntry
-from journal.selectors import imports_for_user
+from journal.selectors import imports_for_user, session_reviews_for_user
 from routing.selectors import groups_for_user
 
 PAGE_SIZE = 100
+REVIEWS_SHOWN = 7  # without dates: the latest notes
 CSV_COLUMNS = (
     "occurred_at_utc",
     "event_type",
@@ -136,6 +137,15 @@ def journal_list(request: HttpRequest) -> HttpResponse:
             "filter_form": form,
             "filtered": bool(filters),
             "imports": imports_for_user(user=user)[:20],
+            # The notes of the days shown (the filter's dates taken as
+            # trading dates), else the latest ones.
+            "reviews": session_reviews_for_user(
+                user=user,
+                since=filters.get("since"),
+                until=filters.get("until"),
+                group_id=filters.get("group"),
+                limit=None if "since" in filters or "until" in filters else REVIEWS_SHOWN,
+            ),
         },
     )
 

@@ -37,9 +37,14 @@ def copy_group_create(
     pilot_route: bool = False,
     level: int = CopyGroup.Level.ACTIVE,
 ) -> CopyGroup:
-    """Create a route led by ``leader`` at ``level`` (0-4; the dashboard's
-    new-group form starts it at 1 Test, so a new route copies one contract
-    per follower until the trader raises it).
+    """Create a route led by ``leader`` at ``level`` (0-4).
+
+    Every way a trader makes a route starts it at 1 Test, so it copies one
+    contract per follower until the trader raises it: the dashboard's
+    new-group form, a pilot subscription's mirroring, the demo (raised
+    right after, journaled). The default here is for tests and tools; the
+    one route made at 3 Active is a subscription's watch route (a paper
+    account the system makes to show what copying the pilot would do).
 
     Raises ``ApplicationError`` when the leader belongs to another user or
     already follows a group (no cycles). With ``pilot_route`` the leader is

@@ -119,7 +119,7 @@ def sizing_basis_problem(
         if held.balance is None or held.balance <= 0:
             return ApplicationError(
                 f"percent of balance sizing needs the {who} account's balance above 0 "
-                f"({held.name} has ${plain(held.balance or 0)})",
+                f"({held.name} has ${plain(held.balance or Decimal(0))})",
                 field="sizing_basis",
             )
     return None

@@ -35,7 +35,7 @@
     document.getElementById("preset-note-title").textContent =
       `Filled from ${preset.label}: review the highlighted fields, then save.`;
     document.getElementById("preset-note-size").textContent = preset.size_differs
-      ? ` This account's starting balance is $${note.dataset.startingBalance}; the firm measures ` +
+      ? ` This account's starting balance is $${note.dataset.startingBalance}, the firm measures ` +
         `the drawdown from $${money(preset.account_size)}: change it on the accounts page if it is wrong.`
       : "";
     document.getElementById("preset-note-list").replaceChildren(

@@ -88,6 +88,9 @@ _CHOICE_LABELS = {
     "notional": "Notional: dollars per point preserved",
     "proportional": "Proportional",
     "exit_with_leader": "Exit with leader",
+    "static": "Static: from the starting balance",
+    "trailing_intraday": "Trailing intraday: open profit raises it (Apex)",
+    "trailing_eod": "Trailing end of day: closing balances raise it (Topstep)",
 }
 
 

@@ -6,34 +6,142 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journal', '0018_reauthentication_events'),
+        ("journal", "0018_reauthentication_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='journalentry',
-            name='event_type',
-            field=models.CharField(choices=[('copy_group.created', 'Copy Group Created'), ('follower.added', 'Follower Added'), ('risk_limit.changed', 'Risk Limit Changed'), ('leader_event.received', 'Leader Event Received'), ('copy_order.blocked', 'Copy Order Blocked'), ('copy_order.filled', 'Copy Order Filled'), ('copy_order.rejected', 'Copy Order Rejected'), ('copy_group.changed', 'Copy Group Changed'), ('copy_group.paused', 'Copy Group Paused'), ('copy_group.resumed', 'Copy Group Resumed'), ('copy_group.deleted', 'Copy Group Deleted'), ('follower.paused', 'Follower Paused'), ('follower.resumed', 'Follower Resumed'), ('follower.changed', 'Follower Changed'), ('leader_event.rejected', 'Leader Event Rejected'), ('quarantine.started', 'Quarantine Started'), ('quarantine.released', 'Quarantine Released'), ('desync.found', 'Desync Found'), ('desync.synced', 'Desync Synced'), ('desync.untracked', 'Desync Untracked'), ('desync.resolved', 'Desync Resolved'), ('copy_order.recovered', 'Order Recovered'), ('export.imported', 'Export Imported'), ('replay.started', 'Replay Started'), ('replay.finished', 'Replay Finished'), ('copy_order.scaled_down', 'Copy Order Scaled'), ('route.level_changed', 'Route Level Changed'), ('route.reviewed', 'Route Reviewed'), ('incident.recorded', 'Incident'), ('account.halted', 'Account Halted'), ('account.flattened', 'Account Flattened'), ('flatten.requested', 'Flatten Requested'), ('flatten.done', 'Flatten Done'), ('session.reset', 'Session Reset'), ('engine.leader_taken_over', 'Leader Taken Over'), ('pilot.published', 'Pilot Published'), ('pilot.flagged', 'Pilot Flagged'), ('pilot.record_failed', 'Pilot Record Failed'), ('pilot.reviewed', 'Pilot Reviewed'), ('plan.changed', 'Plan Changed'), ('subscription.started', 'Subscription Started'), ('subscription.mirroring', 'Subscription Mirroring'), ('subscription.ended', 'Subscription Ended'), ('second_factor.enabled', 'Second Factor Enabled'), ('second_factor.disabled', 'Second Factor Disabled'), ('second_factor.failed', 'Second Factor Failed'), ('broker.reconnected', 'Broker Reconnected'), ('login.failed', 'Login Failed'), ('login.locked_out', 'Login Locked Out'), ('login.reauthenticated', 'Re-authenticated'), ('login.reauthentication_failed', 'Re-authentication Failed'), ('broker_login.added', 'Broker Login Added'), ('broker_login.changed', 'Broker Login Changed'), ('broker_login.enabled', 'Broker Login Enabled'), ('broker_login.disabled', 'Broker Login Disabled'), ('broker_login.removed', 'Broker Login Removed'), ('broker_account.added', 'Broker Account Added'), ('broker_account.changed', 'Broker Account Changed'), ('broker_account.enabled', 'Broker Account Enabled'), ('broker_account.disabled', 'Broker Account Disabled'), ('broker_account.removed', 'Broker Account Removed'), ('contract_mapping.changed', 'Contract Mappings Changed'), ('session_review.saved', 'Session Review Saved')], max_length=60),
+            model_name="journalentry",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("copy_group.created", "Copy Group Created"),
+                    ("follower.added", "Follower Added"),
+                    ("risk_limit.changed", "Risk Limit Changed"),
+                    ("leader_event.received", "Leader Event Received"),
+                    ("copy_order.blocked", "Copy Order Blocked"),
+                    ("copy_order.filled", "Copy Order Filled"),
+                    ("copy_order.rejected", "Copy Order Rejected"),
+                    ("copy_group.changed", "Copy Group Changed"),
+                    ("copy_group.paused", "Copy Group Paused"),
+                    ("copy_group.resumed", "Copy Group Resumed"),
+                    ("copy_group.deleted", "Copy Group Deleted"),
+                    ("follower.paused", "Follower Paused"),
+                    ("follower.resumed", "Follower Resumed"),
+                    ("follower.changed", "Follower Changed"),
+                    ("leader_event.rejected", "Leader Event Rejected"),
+                    ("quarantine.started", "Quarantine Started"),
+                    ("quarantine.released", "Quarantine Released"),
+                    ("desync.found", "Desync Found"),
+                    ("desync.synced", "Desync Synced"),
+                    ("desync.untracked", "Desync Untracked"),
+                    ("desync.resolved", "Desync Resolved"),
+                    ("copy_order.recovered", "Order Recovered"),
+                    ("export.imported", "Export Imported"),
+                    ("replay.started", "Replay Started"),
+                    ("replay.finished", "Replay Finished"),
+                    ("copy_order.scaled_down", "Copy Order Scaled"),
+                    ("route.level_changed", "Route Level Changed"),
+                    ("route.reviewed", "Route Reviewed"),
+                    ("incident.recorded", "Incident"),
+                    ("account.halted", "Account Halted"),
+                    ("account.flattened", "Account Flattened"),
+                    ("flatten.requested", "Flatten Requested"),
+                    ("flatten.done", "Flatten Done"),
+                    ("session.reset", "Session Reset"),
+                    ("engine.leader_taken_over", "Leader Taken Over"),
+                    ("pilot.published", "Pilot Published"),
+                    ("pilot.flagged", "Pilot Flagged"),
+                    ("pilot.record_failed", "Pilot Record Failed"),
+                    ("pilot.reviewed", "Pilot Reviewed"),
+                    ("plan.changed", "Plan Changed"),
+                    ("subscription.started", "Subscription Started"),
+                    ("subscription.mirroring", "Subscription Mirroring"),
+                    ("subscription.ended", "Subscription Ended"),
+                    ("second_factor.enabled", "Second Factor Enabled"),
+                    ("second_factor.disabled", "Second Factor Disabled"),
+                    ("second_factor.failed", "Second Factor Failed"),
+                    ("broker.reconnected", "Broker Reconnected"),
+                    ("login.failed", "Login Failed"),
+                    ("login.locked_out", "Login Locked Out"),
+                    ("login.reauthenticated", "Re-authenticated"),
+                    ("login.reauthentication_failed", "Re-authentication Failed"),
+                    ("broker_login.added", "Broker Login Added"),
+                    ("broker_login.changed", "Broker Login Changed"),
+                    ("broker_login.enabled", "Broker Login Enabled"),
+                    ("broker_login.disabled", "Broker Login Disabled"),
+                    ("broker_login.removed", "Broker Login Removed"),
+                    ("broker_account.added", "Broker Account Added"),
+                    ("broker_account.changed", "Broker Account Changed"),
+                    ("broker_account.enabled", "Broker Account Enabled"),
+                    ("broker_account.disabled", "Broker Account Disabled"),
+                    ("broker_account.removed", "Broker Account Removed"),
+                    ("contract_mapping.changed", "Contract Mappings Changed"),
+                    ("session_review.saved", "Session Review Saved"),
+                ],
+                max_length=60,
+            ),
         ),
         migrations.CreateModel(
-            name='SessionReview',
+            name="SessionReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('trading_date', models.DateField()),
-                ('group_id', models.BigIntegerField(blank=True, help_text='The group the note is about; empty: the whole day.', null=True)),
-                ('group_name', models.CharField(blank=True, max_length=100)),
-                ('went_well', models.TextField(blank=True)),
-                ('to_change', models.TextField(blank=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='session_reviews', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("trading_date", models.DateField()),
+                (
+                    "group_id",
+                    models.BigIntegerField(
+                        blank=True,
+                        help_text="The group the note is about; empty: the whole day.",
+                        null=True,
+                    ),
+                ),
+                ("group_name", models.CharField(blank=True, max_length=100)),
+                ("went_well", models.TextField(blank=True)),
+                ("to_change", models.TextField(blank=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="session_reviews",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['owner', '-trading_date'], name='session_review_owner_date')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('group_id__isnull', False)), fields=('owner', 'trading_date', 'group_id'), name='uniq_session_review_group'), models.UniqueConstraint(condition=models.Q(('group_id__isnull', True)), fields=('owner', 'trading_date'), name='uniq_session_review_day'), models.CheckConstraint(condition=models.Q(models.Q(('went_well', ''), _negated=True), models.Q(('to_change', ''), _negated=True), _connector='OR'), name='session_review_not_empty')],
+                "indexes": [
+                    models.Index(
+                        fields=["owner", "-trading_date"], name="session_review_owner_date"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("group_id__isnull", False)),
+                        fields=("owner", "trading_date", "group_id"),
+                        name="uniq_session_review_group",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("group_id__isnull", True)),
+                        fields=("owner", "trading_date"),
+                        name="uniq_session_review_day",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("went_well", ""), _negated=True),
+                            models.Q(("to_change", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="session_review_not_empty",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,20 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_broker_logins'),
-        ('routing', '0016_group_webhook'),
+        ("accounts", "0002_broker_logins"),
+        ("routing", "0016_group_webhook"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='risklimit',
-            name='daily_profit_target',
-            field=models.DecimalField(blank=True, decimal_places=4, help_text='Dollars; entries stop for the session once its PnL (realized + unrealized) reaches this. Exits still copy.', max_digits=20, null=True),
+            model_name="risklimit",
+            name="daily_profit_target",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=4,
+                help_text="Dollars; entries stop for the session once its PnL (realized + unrealized) reaches this. Exits still copy.",
+                max_digits=20,
+                null=True,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='risklimit',
-            constraint=models.CheckConstraint(condition=models.Q(('daily_profit_target__isnull', True), ('daily_profit_target__gt', 0), _connector='OR'), name='risk_limit_daily_profit_target_gt_0'),
+            model_name="risklimit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("daily_profit_target__isnull", True),
+                    ("daily_profit_target__gt", 0),
+                    _connector="OR",
+                ),
+                name="risk_limit_daily_profit_target_gt_0",
+            ),
         ),
     ]

@@ -72,6 +72,7 @@ def money_column() -> DecimalColumn:
             limit.get_field(key)
             for key in (
                 "daily_loss",
+                "daily_profit_target",
                 "exposure_cap",
                 "max_drawdown",
                 "profit_target",

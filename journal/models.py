@@ -76,6 +76,8 @@ class EventType(models.TextChoices):
     BROKER_ACCOUNT_ENABLED = "broker_account.enabled"
     BROKER_ACCOUNT_DISABLED = "broker_account.disabled"
     BROKER_ACCOUNT_REMOVED = "broker_account.removed"
+    CONTRACT_MAPPINGS_CHANGED = "contract_mapping.changed"
+    SESSION_REVIEW_SAVED = "session_review.saved"
 
 
 class JournalEntry(models.Model):
@@ -339,3 +341,55 @@ class ImportJob(BaseModel):
     def percent(self) -> int:
         """Progress: bytes read as a whole percent of the file, 0 to 100."""
         return 100 if self.total_bytes == 0 else self.bytes_read * 100 // self.total_bytes
+
+
+class SessionReview(BaseModel):
+    """The trader's own note on one trading date: what went well, what to
+    change. One per (owner, trading date) for the whole day and one per
+    (owner, trading date, group); the trading date is the CME session's
+    (:func:`routing.engine.sessions.trading_date`: 17:00 America/Chicago to
+    16:00, dated by the day it closes).
+
+    Editable, unlike journal entries: every save is journaled
+    (``session_review.saved``) with the text before and after, so the
+    journal keeps each version. ``group_id`` is a plain id as in the journal
+    (a deleted group's notes stay), with ``group_name`` as it was when written.
+    """
+
+    TEXT_MAX = 5000
+
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="session_reviews"
+    )
+    trading_date = models.DateField()
+    group_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The group the note is about; empty: the whole day."
+    )
+    group_name = models.CharField(max_length=100, blank=True)
+    went_well = models.TextField(blank=True)
+    to_change = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "trading_date", "group_id"],
+                condition=Q(group_id__isnull=False),
+                name="uniq_session_review_group",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "trading_date"],
+                condition=Q(group_id__isnull=True),
+                name="uniq_session_review_day",
+            ),
+            models.CheckConstraint(
+                condition=~Q(went_well="") | ~Q(to_change=""),
+                name="session_review_not_empty",
+            ),
+        ]
+        indexes = [
+            # The journal page's list: one user's notes by date.
+            models.Index(fields=["owner", "-trading_date"], name="session_review_owner_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trading_date} {self.group_name or 'all groups'}"

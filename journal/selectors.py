@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
-from journal.models import ExportImport, ImportJob, JournalEntry
+from journal.models import ExportImport, ImportJob, JournalEntry, SessionReview
 from routing.engine.sessions import session_bounds
 from routing.engine.watch import ReasonCode
 from routing.models import Incident
@@ -89,3 +89,36 @@ def import_job_payload(job: ImportJob) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+def session_reviews_for_user(
+    *,
+    user: User,
+    since: date | None = None,
+    until: date | None = None,
+    group_id: int | None = None,
+    limit: int | None = None,
+) -> list[SessionReview]:
+    """``user``'s session reviews (never another user's), newest trading date
+    first, the whole day's before a group's: trading dates ``since`` to
+    ``until`` (both included, either open), with ``group_id`` that group's
+    notes and the whole day's; at most ``limit``."""
+    reviews = SessionReview.objects.filter(owner=user)
+    if since is not None:
+        reviews = reviews.filter(trading_date__gte=since)
+    if until is not None:
+        reviews = reviews.filter(trading_date__lte=until)
+    if group_id is not None:
+        reviews = reviews.filter(Q(group_id=group_id) | Q(group_id__isnull=True))
+    ordered = reviews.order_by("-trading_date", F("group_id").asc(nulls_first=True), "group_name")
+    return list(ordered[:limit] if limit is not None else ordered)
+
+
+def session_review_for(
+    *, user: User, trading_date: date, group_id: int | None
+) -> SessionReview | None:
+    """``user``'s note for ``trading_date`` about group ``group_id`` (``None``:
+    the whole day), or ``None``."""
+    return SessionReview.objects.filter(
+        owner=user, trading_date=trading_date, group_id=group_id
+    ).first()

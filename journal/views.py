@@ -27,10 +27,12 @@ from journal.selectors import (
     entries_with_reason,
     imports_for_user,
     reason_codes,
+    session_reviews_for_user,
 )
 from routing.selectors import groups_for_user
 
 PAGE_SIZE = 100
+REVIEWS_SHOWN = 7  # without dates: the latest notes
 CSV_COLUMNS = (
     "occurred_at_utc",
     "event_type",
@@ -155,6 +157,15 @@ def journal_list(request: HttpRequest) -> HttpResponse:
             "filter_form": form,
             "filtered": bool(filters),
             "imports": imports_for_user(user=user)[:20],
+            # The notes of the days shown (the filter's dates taken as
+            # trading dates), else the latest ones.
+            "reviews": session_reviews_for_user(
+                user=user,
+                since=filters.get("since"),
+                until=filters.get("until"),
+                group_id=filters.get("group"),
+                limit=None if "since" in filters or "until" in filters else REVIEWS_SHOWN,
+            ),
         },
     )
 

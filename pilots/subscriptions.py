@@ -270,6 +270,9 @@ def subscription_mirror(
         leader=pilot.account,
         actor_label=subscriber.username,
         pilot_route=True,
+        # A route into a real account starts like every new route: one
+        # contract per follower until the subscriber raises the level.
+        level=CopyGroup.Level.TEST,
     )
     # follower_add refuses an account that leads or follows a group.
     follower_add(group=group, account=account, ratio=ratio, actor_label=subscriber.username)

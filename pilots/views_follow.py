@@ -165,7 +165,8 @@ def subscription_mirror_view(request: HttpRequest, subscription_id: int) -> Http
             messages.success(
                 request,
                 f"Mirroring {subscription.pilot.display_name} into "
-                f"{form.cleaned_data['account'].name}.",
+                f"{form.cleaned_data['account'].name}, at level 1 Test: one contract a trade "
+                "until you raise the level on the route's pre-session check.",
             )
             return redirect("subscriptions")
     return _render_subscriptions(request, bound={subscription.pk: form}, status=400)

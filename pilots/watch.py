@@ -72,9 +72,7 @@ def _free_name(taken: set[str], name: str, subscription: Subscription) -> str:
 
 
 @transaction.atomic
-def watch_route_open(
-    *, subscription: Subscription, balance: Decimal | None = None
-) -> CopyGroup:
+def watch_route_open(*, subscription: Subscription, balance: Decimal | None = None) -> CopyGroup:
     """Open ``subscription``'s watch route: a paper account of the
     subscriber (balance ``balance`` dollars, default the pilot's nominal
     size) following the pilot's account at ratio 1 through a pilot-route
@@ -97,6 +95,10 @@ def watch_route_open(
         leader=pilot.account,
         actor_label=subscriber.username,
         pilot_route=True,
+        # Not level 1 Test, the one exception: a paper account the system
+        # makes to show what copying the pilot at ratio 1 would have done;
+        # one contract a trade would misstate it, and no real account trades.
+        level=CopyGroup.Level.ACTIVE,
     )
     follower_add(group=group, account=account, ratio=Decimal(1), actor_label=subscriber.username)
     return group
@@ -284,9 +286,7 @@ def _pair(
             trade.closed_at = event.occurred_at
             del current[symbol]
             if opening:
-                opened = WatchTrade(
-                    symbol=symbol, side=event.side, opened_at=event.occurred_at
-                )
+                opened = WatchTrade(symbol=symbol, side=event.side, opened_at=event.occurred_at)
                 trades.append(opened)
                 current[symbol] = opened
         opened.pilot.add(opening, 0, event.price)

@@ -88,6 +88,9 @@ _CHOICE_LABELS = {
     "notional": "Notional: dollars per point preserved",
     "proportional": "Proportional",
     "exit_with_leader": "Exit with leader",
+    "static": "Static: from the starting balance",
+    "trailing_intraday": "Trailing intraday: open profit raises it (Apex)",
+    "trailing_eod": "Trailing end of day: closing balances raise it (Topstep)",
 }
 
 
@@ -128,7 +131,10 @@ _POSITIVE_MESSAGE = "Must be greater than 0 (leave empty for no limit)."
 
 # Fields that count contracts: 1 to 10,000 (routing.engine.bounds, issue 10, defect 8).
 _CONTRACT_FIELDS = (
-    "max_contracts", "max_position", "max_contracts_per_account", "max_total_contracts",
+    "max_contracts",
+    "max_position",
+    "max_contracts_per_account",
+    "max_total_contracts",
 )
 
 
@@ -297,6 +303,15 @@ class FollowerAddForm(forms.Form):
         initial=Decimal(1),
         help_text=f"Follower size = leader size x copy value x ratio ({RATIO_MIN} to {RATIO_MAX}).",
     )
+    sizing_basis = forms.ChoiceField(
+        choices=[
+            ("ratio", "Ratio"),
+            ("percent_of_balance", "Percent of balance (x its balance / the leader's)"),
+        ],
+        initial="ratio",
+        required=False,  # a form posted without it (a script) keeps the model's default
+        help_text="Percent of balance also scales by this account's balance over the leader's.",
+    )
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -306,6 +321,9 @@ class FollowerAddForm(forms.Form):
             valid=own,
             offered=own.filter(memberships__isnull=True, led_groups__isnull=True),
         )
+
+    def clean_sizing_basis(self) -> str:
+        return self.cleaned_data.get("sizing_basis") or "ratio"
 
 
 class RouteLevelForm(forms.Form):
@@ -334,6 +352,7 @@ class RiskLimitForm(forms.ModelForm):
         fields = list(RISK_LIMIT_FIELDS)
         labels = {
             "daily_loss": "Daily loss limit ($)",
+            "daily_profit_target": "Daily profit target ($)",
             "max_contracts": "Max contracts per order",
             "max_position": "Max contracts per position",
             "position_cap_pct": "Position cap (% of balance)",
@@ -343,12 +362,16 @@ class RiskLimitForm(forms.ModelForm):
             "consistency_pct": "Consistency (% of profit target per session)",
         }
         help_texts = {
+            "daily_profit_target": "Once the session's PnL (realized + unrealized) reaches this, "
+            "no new entries until the next session; exits still copy, nothing is closed.",
             "on_breach": "What an entry that breaks a quantity or exposure cap does.",
             "allowed_roots": "Comma-separated product roots (MNQ, ES…); empty: all.",
             "denied_roots": "Comma-separated product roots never copied.",
             "direction": "Which way entries may open positions; exits always pass.",
             "drawdown_mode": "Static: from the starting balance; trailing: from the high-water "
             "mark (intraday or end of day), locking at the starting balance.",
+            "profit_target": "The evaluation's target: the base of the consistency lock below "
+            "(not a daily stop; that is the daily profit target).",
             "consistency_pct": "Once the session's realized profit exceeds this share of the "
             "profit target, no more entries this session.",
         }

@@ -309,6 +309,12 @@ class RiskLimit(BaseModel):
     flatten_on_breach = models.BooleanField(
         default=False, help_text="Also close the account's positions when the daily loss trips."
     )
+    daily_profit_target = money_field(
+        null=True,
+        blank=True,
+        help_text="Dollars; entries stop for the session once its PnL (realized + unrealized) "
+        "reaches this. Exits still copy.",
+    )
     max_contracts = models.PositiveIntegerField(null=True, blank=True, help_text="Per entry order.")
     max_position = models.PositiveIntegerField(
         null=True, blank=True, help_text="Contracts per position."
@@ -352,6 +358,10 @@ class RiskLimit(BaseModel):
                 name="risk_limit_daily_loss_gt_0",
             ),
             models.CheckConstraint(
+                condition=Q(daily_profit_target__isnull=True) | Q(daily_profit_target__gt=0),
+                name="risk_limit_daily_profit_target_gt_0",
+            ),
+            models.CheckConstraint(
                 condition=Q(max_contracts__isnull=True) | Q(max_contracts__gt=0),
                 name="risk_limit_max_contracts_gt_0",
             ),
@@ -382,6 +392,7 @@ class RiskLimit(BaseModel):
         """The engine's value; raises ``ValueError`` naming an inconsistent limit."""
         return engine_limits.RiskLimits(
             daily_loss=self.daily_loss,
+            daily_profit_target=self.daily_profit_target,
             max_contracts=self.max_contracts or None,
             max_position=self.max_position or None,
             max_open_positions=self.max_open_positions or None,

@@ -41,6 +41,8 @@ default; a bad value is refused naming the file, the key and the value)::
     [followers.limits]                # every key optional; absent = no such limit
     daily_loss = 1000                 # dollars, realized + unrealized per CME session
     flatten_on_breach = false         # true: reaching daily_loss also closes the positions
+    daily_profit_target = 1500        # dollars: session PnL (realized + unrealized) reaching
+                                      # it stops entries for the session; exits still copy
     max_contracts = 5                 # per entry order
     max_position = 3                  # contracts per position (one contract)
     max_open_positions = 2            # positions (contracts) open at once
@@ -230,7 +232,13 @@ def _money_values(spec: RouteSpec) -> list[tuple[str, Decimal]]:
         ]
         values += [
             (f"{where}.limits.{key}", getattr(follower.limits, key))
-            for key in ("daily_loss", "exposure_cap", "max_drawdown", "profit_target")
+            for key in (
+                "daily_loss",
+                "daily_profit_target",
+                "exposure_cap",
+                "max_drawdown",
+                "profit_target",
+            )
         ]
     return [(where, value) for where, value in values if value is not None]
 
@@ -362,6 +370,7 @@ def _risk_limits(raw: Mapping[str, Any], name: str, where: str, route: RouteLimi
     denied = _roots(raw, "denied_roots", name, where)
     limits = RiskLimits(
         daily_loss=_optional_positive(raw, "daily_loss", name, where),
+        daily_profit_target=_optional_positive(raw, "daily_profit_target", name, where),
         max_contracts=_contracts(raw, "max_contracts", name, where),
         max_position=_contracts(raw, "max_position", name, where),
         max_open_positions=_count(raw, "max_open_positions", 1, name, where),

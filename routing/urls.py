@@ -1,6 +1,6 @@
 from django.urls import path
 
-from routing import flatten_views, upload_views, views
+from routing import flatten_views, settings_views, upload_views, views
 from routing.webhooks import pages as webhook_pages
 
 urlpatterns = [
@@ -31,8 +31,18 @@ urlpatterns = [
     path("groups/<int:group_id>/review/", views.group_review, name="group_review"),
     path(
         "groups/<int:group_id>/followers/<int:follower_id>/limits/",
-        views.follower_limits,
+        settings_views.follower_limits,
         name="follower_limits",
+    ),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/settings/",
+        settings_views.follower_settings,
+        name="follower_settings",
+    ),
+    path(
+        "groups/<int:group_id>/mappings/",
+        settings_views.group_mappings,
+        name="group_mappings",
     ),
     path("groups/<int:group_id>/upload/", upload_views.group_upload, name="group_upload"),
     path("groups/<int:group_id>/flatten/", flatten_views.group_flatten, name="group_flatten"),

@@ -1,6 +1,7 @@
 """Dashboard pages and the group snapshot API. Views parse, call a selector
 or service, and render; no business rules live here. Uploads are in
-``routing.upload_views``."""
+``routing.upload_views``; contract mappings, follower sizing and risk
+limits in ``routing.settings_views``."""
 
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ from routing.forms import (
     CopyGroupSettingsForm,
     ExportUploadForm,
     FollowerAddForm,
-    RiskLimitForm,
     RouteLevelForm,
 )
 from routing.models import (
@@ -44,7 +44,6 @@ from routing.models import (
     GroupWebhook,
     Quarantine,
     ReplayJob,
-    RiskLimit,
 )
 from routing.route_budget import route_budget
 from routing.selectors import (
@@ -66,7 +65,6 @@ from routing.services.group_rules import (
 )
 from routing.services.quarantines import quarantine_release
 from routing.services.reconcile import desync_sync, desync_untrack
-from routing.services.risk_limits import risk_limit_update
 from routing.services.route_levels import route_level_set, route_review
 
 # Shown when a unique constraint or route trigger refuses a write that the
@@ -245,6 +243,7 @@ def group_follower_add(request: HttpRequest, group_id: int) -> HttpResponse:
                 group=group,
                 account=form.cleaned_data["account"],
                 ratio=form.cleaned_data["ratio"],
+                sizing_basis=form.cleaned_data["sizing_basis"],
                 actor_label=request.user.username,
             )
         except ApplicationError as exc:
@@ -255,7 +254,12 @@ def group_follower_add(request: HttpRequest, group_id: int) -> HttpResponse:
             messages.success(
                 request,
                 f"{follower.account.name} now follows {group.name} at ratio "
-                f"{plain(follower.ratio)}.",
+                f"{plain(follower.ratio)}"
+                + (
+                    " x its balance / the leader's."
+                    if follower.sizing_basis == "percent_of_balance"
+                    else "."
+                ),
             )
             return redirect("group_detail", group_id=group.pk)
     return _render_group(request, group, follower_form=form)
@@ -502,40 +506,3 @@ def group_review(request: HttpRequest, group_id: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("group_budget", group_id=group.pk)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def follower_limits(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
-    """GET every risk limit of a follower's account; POST saves them through
-    ``risk_limit_update`` (journaled; errors on the field at fault)."""
-    group = _group_or_404(request, group_id)
-    follower = _follower_or_404(group, follower_id)
-    account = follower.account
-    stored = RiskLimit.objects.filter(account=account).first()
-    # The form writes into its instance while validating: never the stored row.
-    instance = copy.copy(stored) if stored is not None else RiskLimit(account=account)
-    if request.method != "POST":
-        form = RiskLimitForm(instance=instance)
-    else:
-        form = RiskLimitForm(request.POST, instance=instance)
-        if form.is_valid():
-            try:
-                changed = risk_limit_update(
-                    account=account,
-                    actor=request.user,  # type: ignore[arg-type]
-                    **form.cleaned_data,
-                )
-            except ApplicationError as exc:
-                _add_error(form, exc)
-            else:
-                if changed:
-                    messages.success(request, f"Saved the risk limits of {account.name}.")
-                else:
-                    messages.info(request, f"Nothing changed in the risk limits of {account.name}.")
-                return redirect("group_detail", group_id=group.pk)
-    return render(
-        request,
-        "routing/follower_limits.html",
-        {"group": group, "follower": follower, "form": form},
-    )

@@ -102,8 +102,9 @@ def test_picking_a_plan_sets_it_and_shows_when_it_ends(bob: User) -> None:
 def test_a_plan_the_subscriptions_exceed_is_refused_with_the_reason(
     route: Route, pilot: Pilot, bob: User, alice: User
 ) -> None:
-    second = _pilot(alice, broker_account_create(owner=alice, name="Lead 2", balance=Decimal(0)),
-                    "Alice ES")
+    second = _pilot(
+        alice, broker_account_create(owner=alice, name="Lead 2", balance=Decimal(0)), "Alice ES"
+    )
     _subscribed(pilot, bob, 1)
     _subscribed(second, bob, 1)
     monthly = _plan()
@@ -134,8 +135,10 @@ def test_during_the_watch_mirroring_is_disabled_with_the_date(pilot: Pilot, bob:
     # Posting anyway is refused by the service, with the date.
     response = _client(bob).post(
         f"/subscriptions/{subscription.pk}/mirror/",
-        {"account": broker_account_create(owner=bob, name="P", balance=Decimal(1)).pk,
-         "ratio": "1"},
+        {
+            "account": broker_account_create(owner=bob, name="P", balance=Decimal(1)).pk,
+            "ratio": "1",
+        },
     )
     assert response.status_code == 400
     assert f"the watch period runs until {ends}" in response.content.decode()
@@ -162,7 +165,9 @@ def test_after_the_watch_mirroring_goes_into_the_chosen_personal_account(
     watch = watch_group(subscription)
     assert watch is not None and not watch.enabled
     page = response.content.decode()
-    assert "Mirroring Alice NQ into Bob personal." in page
+    assert "Mirroring Alice NQ into Bob personal, at level 1 Test" in page
+    # Like every new route: one contract a trade until Bob raises the level.
+    assert subscription.group.level == 1
     assert "mirroring into <strong>Bob personal</strong> at ratio 2.5" in page
 
 
@@ -226,13 +231,19 @@ def test_publish_offers_only_accounts_that_follow_no_group(route: Route, alice: 
 def test_publishing_a_leader_account_then_your_pilot_page(route: Route, alice: User) -> None:
     response = _client(alice).post(
         "/pilots/publish/",
-        {"account": route.leader.pk, "display_name": "Alice NQ", "markets": "nq, mnq",
-         "nominal_balance": "50000"},
+        {
+            "account": route.leader.pk,
+            "display_name": "Alice NQ",
+            "markets": "nq, mnq",
+            "nominal_balance": "50000",
+        },
         follow=True,
     )
     pilot = Pilot.objects.get(owner=alice)
     assert (pilot.account, pilot.markets, pilot.nominal_balance) == (
-        route.leader, ["MNQ", "NQ"], Decimal(50_000)
+        route.leader,
+        ["MNQ", "NQ"],
+        Decimal(50_000),
     )
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == "/pilots/mine/"

@@ -30,9 +30,11 @@ from pilots.subscriptions import (
     user_plan_set,
 )
 from pilots.watch import watch_account, watch_group
+from routing.engine.limits import RouteLevel
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder
 from routing.services.leader_events import leader_event_ingest
+from routing.services.route_levels import route_level_set
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +106,10 @@ def test_a_subscription_watches_for_14_days(pilot: Pilot, bob: User) -> None:
     account = watch_account(subscription)
     assert account is not None
     assert (account.name, account.platform, account.kind, account.balance) == (
-        "Watch: Alice NQ", "paper", "personal", Decimal(50_000)
+        "Watch: Alice NQ",
+        "paper",
+        "personal",
+        Decimal(50_000),
     )
     group = watch_group(subscription)
     assert group is not None
@@ -216,6 +221,9 @@ def test_a_pilots_trade_is_copied_into_the_subscribers_account_and_stays_his(
     group = subscription_mirror(
         subscription=subscription, account=personal, ratio=Decimal(2), at=AFTER_WATCH
     )
+    # A new route starts at 1 Test (one contract); Bob raises it.
+    assert group.level == RouteLevel.TEST
+    route_level_set(group=group, level=RouteLevel.ACTIVE, actor=bob, reason="sized copies")
     # Act: Alice's leader buys 2 MNQ.
     result = leader_event_ingest(
         account=route.leader, fill=_fill("p1", Side.BUY, 2, AFTER_WATCH), source="test"
@@ -252,9 +260,10 @@ def test_ending_a_subscription_stops_entries_but_copies_exits(
 ) -> None:
     user_plan_set(user=bob, plan=_plan("Monthly", "monthly"), at=T0, actor=bob)
     subscription = subscription_start(subscriber=bob, pilot=pilot, at=T0)
-    subscription_mirror(
+    group = subscription_mirror(
         subscription=subscription, account=personal, ratio=Decimal(1), at=AFTER_WATCH
     )
+    route_level_set(group=group, level=RouteLevel.ACTIVE, actor=bob, reason="sized copies")
     leader_event_ingest(
         account=route.leader, fill=_fill("p1", Side.BUY, 2, AFTER_WATCH), source="test"
     )

@@ -66,7 +66,13 @@ class RouteLevel(IntEnum):
 
 
 # Limits that must be > 0 when set (0 would read as "no limit": refused).
-POSITIVE_MONEY_LIMITS = ("daily_loss", "exposure_cap", "max_drawdown", "profit_target")
+POSITIVE_MONEY_LIMITS = (
+    "daily_loss",
+    "daily_profit_target",
+    "exposure_cap",
+    "max_drawdown",
+    "profit_target",
+)
 POSITIVE_CONTRACT_LIMITS = ("max_contracts", "max_position", "max_open_positions")
 POSITIVE_LIMITS = (*POSITIVE_MONEY_LIMITS, *POSITIVE_CONTRACT_LIMITS, "position_cap_pct")
 
@@ -78,6 +84,9 @@ class RiskLimits:
     * ``daily_loss`` (dollars > 0): session loss, realized + unrealized, at
       which entries stop for the rest of the session;
       ``flatten_on_breach`` also closes the account's positions then;
+    * ``daily_profit_target`` (dollars > 0): session profit, realized +
+      unrealized, at which entries stop for the rest of the session (the
+      trader's own "done for the day"; exits still copy, nothing is closed);
     * ``max_contracts``: per order; ``max_position``: per position (one
       contract); ``max_open_positions``: contracts (symbols) held at once;
     * ``position_cap_pct``: percent of the balance one position may risk, in
@@ -90,10 +99,12 @@ class RiskLimits:
       no entry is taken;
     * ``profit_target`` (dollars) and ``consistency_pct``: once the session's
       realized profit exceeds that share of the target, no more entries this
-      session.
+      session (a prop firm's consistency rule; the evaluation's target is
+      its base, not a daily stop: that is ``daily_profit_target``).
     """
 
     daily_loss: Decimal | None = None
+    daily_profit_target: Decimal | None = None
     max_contracts: int | None = None
     max_position: int | None = None
     max_open_positions: int | None = None

@@ -77,6 +77,19 @@ def check_daily_loss(session_pnl: Decimal, limits: RiskLimits) -> str | None:
     return None
 
 
+def check_daily_profit_target(session_pnl: Decimal, limits: RiskLimits) -> str | None:
+    """Deny when the session profit (realized + unrealized, dollars) reached
+    the account's daily profit target: the day is done, entries stop until
+    the next session (exits still go)."""
+    target = limits.daily_profit_target
+    if target is None or session_pnl < target:
+        return None
+    return (
+        f"daily profit target reached: session PnL {money(session_pnl)} \u2265 "
+        f"target {money(target)}"
+    )
+
+
 def check_drawdown(session: AccountSession, limits: RiskLimits) -> str | None:
     """Deny when the account's equity is at or below its drawdown floor.
 
@@ -211,6 +224,7 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
         check_daily_loss(follower.session_pnl, limits),
         check_drawdown(session, limits),
         check_consistency(session, limits),
+        check_daily_profit_target(follower.session_pnl, limits),
     ):
         if check is not None:
             return check

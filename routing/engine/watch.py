@@ -13,10 +13,11 @@ measured (no clock: the trading date comes in; no I/O: the caller persists):
   high-water marks take the opening equity; a halt and a due flatten end.
 * :func:`account_check`: one mark of the account. The intraday high-water
   mark follows equity (never falls within a session); an account not halted
-  that reached its daily loss, its drawdown floor or its consistency lock is
-  halted until the roll (a sticky halt), and a loss halt (daily loss,
-  drawdown; never the consistency lock, a profit rule) with *flatten on
-  breach* on makes a flatten due.
+  that reached its daily loss, its drawdown floor, its consistency lock or
+  its daily profit target is halted until the roll (a sticky halt: an
+  account that gives the profit back stays done for the day), and a loss
+  halt (daily loss, drawdown; never the consistency lock or the profit
+  target, profit rules) with *flatten on breach* on makes a flatten due.
 * :func:`route_check`: the route's summed session loss reaching its max
   session loss locks it (level 4). Incidents found in a broker's answer lock
   it too: :func:`slippage_finding` (a fill further than the route's
@@ -43,6 +44,7 @@ from routing.engine.limits import AccountSession, DrawdownMode, RiskLimits, Rout
 from routing.engine.risk import (
     check_consistency,
     check_daily_loss,
+    check_daily_profit_target,
     check_drawdown,
     check_route_session_loss,
     drawdown_floor,
@@ -58,6 +60,7 @@ class ReasonCode(StrEnum):
     DAILY_LOSS = "daily_loss"  # session loss (realized + unrealized) reached the limit
     DRAWDOWN = "drawdown"  # equity at or below the drawdown floor
     CONSISTENCY = "consistency"  # session profit over the consistency share of the target
+    DAILY_PROFIT_TARGET = "daily_profit_target"  # session PnL reached the day's profit target
     ROUTE_SESSION_LOSS = "route_session_loss"  # the followers' summed loss reached the route's
     SLIPPAGE = "slippage"  # a follower fill too far from the leader's price (incident)
     REJECTED_ORDER = "rejected_order"  # the broker rejected a copy order (incident)
@@ -195,12 +198,14 @@ def engine_view(
 
 def breaches(view: AccountSession, session_pnl: Decimal, limits: RiskLimits) -> tuple[Reason, ...]:
     """Every account limit ``view`` is at or past, in order: daily loss,
-    drawdown floor, consistency lock (empty: none). The first is the halt's."""
+    drawdown floor, consistency lock, daily profit target (empty: none). The
+    first is the halt's."""
     found = []
     for code, text in (
         (ReasonCode.DAILY_LOSS, check_daily_loss(session_pnl, limits)),
         (ReasonCode.DRAWDOWN, check_drawdown(view, limits)),
         (ReasonCode.CONSISTENCY, check_consistency(view, limits)),
+        (ReasonCode.DAILY_PROFIT_TARGET, check_daily_profit_target(session_pnl, limits)),
     ):
         if text is not None:
             found.append(Reason(code, text))

@@ -527,7 +527,7 @@ def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
     from accounts.services import broker_account_create
     from journal.models import EventType
     from journal.services import journal_entries_add, journal_entry
-    from routing.models import RATIO_MAX, RATIO_MIN, Follower, RiskLimit
+    from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, Follower, RiskLimit
     from routing.services.copy_groups import copy_group_create
     from routing.services.route_state import route_config_bump
 
@@ -543,7 +543,13 @@ def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
             balance=Decimal(150_000),
             external_id=f"{prefix}-lead-{followers}",
         )
-        group = copy_group_create(owner=user, name=f"Bench {label} {followers}", leader=leader)
+        # Active: the benchmark measures sized copies (level 1 would force one contract).
+        group = copy_group_create(
+            owner=user,
+            name=f"Bench {label} {followers}",
+            leader=leader,
+            level=CopyGroup.Level.ACTIVE,
+        )
         accounts, plans = [], []
         for index in range(followers):
             balance = Decimal(rng.choice((25_000, 50_000, 100_000, 150_000)))

@@ -15,6 +15,8 @@ from accounts.models import BrokerAccount, User
 from copytrade.core.errors import ApplicationError
 from journal.models import EventType
 from journal.services import journal_record
+from routing.engine.types import SizingBasis
+from routing.engine.watch import plain
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, Follower, RiskLimit
 
 
@@ -35,9 +37,14 @@ def copy_group_create(
     pilot_route: bool = False,
     level: int = CopyGroup.Level.ACTIVE,
 ) -> CopyGroup:
-    """Create a route led by ``leader`` at ``level`` (0-4; the dashboard's
-    new-group form starts it at 1 Test, so a new route copies one contract
-    per follower until the trader raises it).
+    """Create a route led by ``leader`` at ``level`` (0-4).
+
+    Every way a trader makes a route starts it at 1 Test, so it copies one
+    contract per follower until the trader raises it: the dashboard's
+    new-group form, a pilot subscription's mirroring, the demo (raised
+    right after, journaled). The default here is for tests and tools; the
+    one route made at 3 Active is a subscription's watch route (a paper
+    account the system makes to show what copying the pilot would do).
 
     Raises ``ApplicationError`` when the leader belongs to another user or
     already follows a group (no cycles). With ``pilot_route`` the leader is
@@ -94,23 +101,54 @@ def copy_group_create(
     return group
 
 
+def sizing_basis_problem(
+    basis: str, *, leader: BrokerAccount, account: BrokerAccount
+) -> ApplicationError | None:
+    """Why ``account`` cannot follow ``leader`` on sizing ``basis``, or
+    ``None``: percent of balance sizes by follower balance / leader balance,
+    so both must be known and above 0 (the engine would block every entry
+    otherwise: better said when the setting is made)."""
+    if basis not in Follower.SizingBasis.values:
+        return ApplicationError(
+            f"sizing basis must be one of {', '.join(Follower.SizingBasis.values)}, got {basis!r}",
+            field="sizing_basis",
+        )
+    if basis != SizingBasis.PERCENT_OF_BALANCE.value:
+        return None
+    for who, held in (("leader", leader), ("follower", account)):
+        if held.balance is None or held.balance <= 0:
+            return ApplicationError(
+                f"percent of balance sizing needs the {who} account's balance above 0 "
+                f"({held.name} has ${plain(held.balance or Decimal(0))})",
+                field="sizing_basis",
+            )
+    return None
+
+
 @transaction.atomic
 def follower_add(
     *,
     group: CopyGroup,
     account: BrokerAccount,
     ratio: Decimal = Decimal(1),
+    sizing_basis: str = SizingBasis.RATIO.value,
     actor_label: str | None = None,
 ) -> Follower:
-    """Add ``account`` to ``group`` as a follower with ``ratio`` (0.1-1000).
+    """Add ``account`` to ``group`` as a follower with ``ratio`` (0.1-1000)
+    on ``sizing_basis`` (``"ratio"``, or ``"percent_of_balance"``: also x
+    follower balance / leader balance).
 
     Raises ``ApplicationError`` when the ratio is out of range, the account
-    belongs to another user, leads a group, or already follows one.
+    belongs to another user, leads a group, or already follows one, or
+    percent of balance sizing lacks a balance (:func:`sizing_basis_problem`).
     """
     if not RATIO_MIN <= ratio <= RATIO_MAX:
         raise ApplicationError(
             f"ratio must be between {RATIO_MIN} and {RATIO_MAX}, got {ratio}", field="ratio"
         )
+    problem = sizing_basis_problem(sizing_basis, leader=group.leader, account=account)
+    if problem is not None:
+        raise problem
     BrokerAccount.objects.select_for_update().filter(pk=account.pk).get()
     if account.owner_id != group.owner_id:
         raise ApplicationError("the follower account belongs to another user", field="account")
@@ -123,15 +161,19 @@ def follower_add(
         raise ApplicationError(
             f"{account.name} already follows {existing.group.name!r}", field="account"
         )
-    follower = Follower.objects.create(group=group, account=account, ratio=ratio)
+    follower = Follower.objects.create(
+        group=group, account=account, ratio=ratio, sizing_basis=sizing_basis
+    )
+    on_balance = sizing_basis == SizingBasis.PERCENT_OF_BALANCE.value
     journal_record(
         owner_id=group.owner_id,
         event_type=EventType.FOLLOWER_ADDED,
         group_id=group.pk,
         account_id=account.pk,
         actor_label=actor_label or group.owner.username,
-        message=f"{account.name} follows {group.name!r} at ratio {ratio}",
-        after={"ratio": ratio},
+        message=f"{account.name} follows {group.name!r} at ratio {ratio}"
+        + (" x its balance / the leader's (percent of balance)" if on_balance else ""),
+        after={"ratio": ratio, **({"sizing_basis": sizing_basis} if on_balance else {})},
     )
     return follower
 

@@ -24,6 +24,7 @@ from copytrade.core.errors import ApplicationError
 from journal.models import EventType, JournalEntry
 from journal.services import journal_record
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, CopyOrder, Follower, ReplayJob
+from routing.services.copy_groups import sizing_basis_problem
 
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
@@ -289,6 +290,12 @@ def follower_update(
             f"ratio must be between {RATIO_MIN} and {RATIO_MAX}, got {ratio}", field="ratio"
         )
     locked = _lock_follower(follower, actor, reason)
+    if "sizing_basis" in data:
+        problem = sizing_basis_problem(
+            data["sizing_basis"], leader=locked.group.leader, account=locked.account
+        )
+        if problem is not None:
+            raise problem
     before = {n: getattr(locked, n) for n, v in data.items() if getattr(locked, n) != v}
     after = {n: data[n] for n in before}
     if not after:

@@ -28,6 +28,7 @@ D = Decimal
 # Every field of the risk limits form, as a browser posts it (checkbox off).
 LIMITS = {
     "daily_loss": "1000",
+    "daily_profit_target": "",
     "max_contracts": "4",
     "max_position": "3",
     "max_open_positions": "2",
@@ -408,7 +409,7 @@ def test_limits_form_invalid_then_error_on_field_and_nothing_saved(
     entries = JournalEntry.objects.count()
     url = reverse("follower_limits", args=[route.group.pk, route.small_follower.pk])
     response = alice_client.post(url, {**LIMITS, **changes})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors[field][0].startswith(error)
     assert error.split(" (")[0] in response.content.decode().replace("&#x27;", "'")
     limit = RiskLimit.objects.get(account=route.small)

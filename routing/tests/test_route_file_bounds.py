@@ -70,11 +70,19 @@ def test_more_than_ten_thousand_contracts_is_refused_with_the_key(
         ("", "", TOO_BIG, "leader.balance"),
         ("", f"daily_loss = {TOO_BIG}", "150000", "followers[1].limits.daily_loss"),
         (
-            "[route]\nstop_ticks = 8\n", f"exposure_cap = {TOO_BIG}", "150000",
+            "[route]\nstop_ticks = 8\n",
+            f"exposure_cap = {TOO_BIG}",
+            "150000",
             "followers[1].limits.exposure_cap",
         ),
         (f"[route]\nmax_session_loss = {TOO_BIG}\n", "", "150000", "route.max_session_loss"),
         ("", "daily_loss = 0.00001", "150000", "followers[1].limits.daily_loss"),
+        (
+            "",
+            f"daily_profit_target = {TOO_BIG}",
+            "150000",
+            "followers[1].limits.daily_profit_target",
+        ),
     ],
 )
 def test_money_beyond_its_column_is_refused_with_the_key(

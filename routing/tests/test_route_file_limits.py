@@ -47,6 +47,7 @@ def test_every_account_limit_when_given_then_parsed_into_risk_limits() -> None:
         limits="""
 daily_loss = 1000
 flatten_on_breach = true
+daily_profit_target = 1500.50
 max_contracts = 5
 max_position = 3
 max_open_positions = 2
@@ -67,6 +68,7 @@ consistency_pct = 40
     follower = spec.followers[0]
     assert follower.limits == RiskLimits(
         daily_loss=Decimal(1000),
+        daily_profit_target=Decimal("1500.50"),
         max_contracts=5,
         max_position=3,
         max_open_positions=2,
@@ -137,6 +139,10 @@ def test_each_route_level_is_accepted(level: int) -> None:
         ("exposure_cap = 0", r"followers\[1\].limits.exposure_cap must be > 0, got 0"),
         ("max_drawdown = -1", r"followers\[1\].limits.max_drawdown must be > 0, got -1"),
         ("profit_target = 0", r"followers\[1\].limits.profit_target must be > 0, got 0"),
+        (
+            "daily_profit_target = -1",
+            r"followers\[1\].limits.daily_profit_target must be > 0, got -1",
+        ),
         ("max_contracts = 0", r"limits.max_contracts must be a whole number > 0, got 0"),
         ("max_position = 1.5", r"limits.max_position must be a whole number > 0, got Decimal"),
         ("max_position = true", r"limits.max_position must be a whole number > 0, got True"),

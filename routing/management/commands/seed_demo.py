@@ -27,12 +27,14 @@ from accounts.services import broker_account_create
 from journal.importers.base import ExportError, ImportResult
 from journal.importers.detect import read_export
 from journal.services import export_import_create
+from routing.engine.limits import RouteLevel
 from routing.models import ContractSpec, CopyGroup, ReplayJob
 from routing.runtime.simulated import simulated_session
 from routing.services.copy_groups import copy_group_create, follower_add, risk_limit_set
 from routing.services.group_rules import copy_group_update
 from routing.services.replays import replay_job_create
 from routing.services.risk_limits import risk_limit_update
+from routing.services.route_levels import route_level_set
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +135,15 @@ def _create_route(user: User) -> CopyGroup:
         balance=Decimal(150_000),
         kind=BrokerAccount.Kind.PERSONAL,
     )
-    group = copy_group_create(owner=user, name=DEMO_GROUP, leader=leader, actor_label="seed_demo")
+    # Like every new route, the demo's starts at level 1 Test; it is raised
+    # below, journaled with why, so the demo copies each follower at its ratio.
+    group = copy_group_create(
+        owner=user,
+        name=DEMO_GROUP,
+        leader=leader,
+        actor_label="seed_demo",
+        level=CopyGroup.Level.TEST,
+    )
     for name, balance, ratio, kind, daily_loss, max_contracts in DEMO_FOLLOWERS:
         account = broker_account_create(owner=user, name=name, balance=Decimal(balance), kind=kind)
         follower_add(group=group, account=account, ratio=Decimal(ratio), actor_label="seed_demo")
@@ -149,6 +159,12 @@ def _create_route(user: User) -> CopyGroup:
                 account=account, actor=user, max_drawdown=max_drawdown, drawdown_mode=mode
             )
     copy_group_update(group=group, actor=user, data=DEMO_ROUTE_LIMITS)
+    route_level_set(
+        group=group,
+        level=RouteLevel.ACTIVE,
+        actor=user,
+        reason="seed_demo: the demo route copies each follower at its ratio",
+    )
     return group
 
 

@@ -442,6 +442,37 @@ def test_consistency_lock_halts_for_the_session_and_resets_at_the_next(
     )
 
 
+def test_daily_profit_target_stops_entries_for_the_session_and_exits_still_copy(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # Sim101 (module table): fill 2 arrives at 21539.75 with the follower
+    # long 9 from 21539.50: session PnL 0.25 x 9 x $2 = +4.50, the target:
+    # halted for 2025-01-28, and fill 2's add of 1 is blocked. Fills 3 and 4
+    # are exits (10 -> 4 -> 0: the follower holds 9, sells 5 then 4); every
+    # later trip's entries are blocked, so it stays flat to the end.
+    route = _route(tmp_path, [{"name": "Banked", "limits": "daily_profit_target = 4.50"}])
+    rows, summary = _sim101(shared_data, route)
+    text = "daily profit target reached: session PnL 4.50 \u2265 target 4.50"
+    [halt] = [r for r in rows if r["event"] == "halt"]
+    assert (halt["code"], halt["reason"], halt["trading_date"]) == (
+        "daily_profit_target",
+        text,
+        "2025-01-28",
+    )
+    banked = _of(rows, "Banked")
+    assert [(r["side"], r["qty"], r["status"]) for r in banked[:4]] == [
+        ("buy", 9, "filled"),  # fill 1
+        ("buy", 0, "blocked"),  # fill 2: the add, halted
+        ("sell", 5, "filled"),  # fill 3: exit to the leader's 4
+        ("sell", 4, "filled"),  # fill 4: flat with the leader
+    ]
+    assert f"halted this session: {text}" in banked[1]["reason"]
+    entries = [r for r in banked[4:] if r["side"] == "buy"]
+    assert entries and all(r["status"] == "blocked" for r in entries)
+    assert _follower(summary, "Banked")["final_position"] == {}
+    assert not [r for r in rows if r["event"] == "flatten"]  # a profit rule closes nothing
+
+
 def test_route_session_loss_locks_the_route_for_the_rest_of_the_replay(
     shared_data: Path, tmp_path: Path
 ) -> None:

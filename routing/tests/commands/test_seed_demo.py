@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from journal.models import EventType, JournalEntry
 from routing.models import CopyGroup, ReplayJob, RiskLimit
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,11 @@ def test_seed_demo_sets_a_route_budget_and_drawdowns(
     group = CopyGroup.objects.get()
     # The pre-session check can price risk: (40 + 4) ticks, level 3 Active.
     assert (group.stop_ticks, group.slippage_ticks, group.level) == (40, 4, 3)
+    # Made at 1 Test like every new route, raised to 3 with the reason journaled.
+    created = JournalEntry.objects.get(event_type=EventType.COPY_GROUP_CREATED)
+    raised = JournalEntry.objects.get(event_type=EventType.ROUTE_LEVEL_CHANGED)
+    assert (created.after["level"], raised.before, raised.after["level"]) == (1, {"level": 1}, 3)
+    assert "seed_demo: the demo route copies each follower at its ratio" in raised.message
     assert group.max_total_contracts == 120
     drawdowns = dict(
         RiskLimit.objects.filter(max_drawdown__isnull=False).values_list(

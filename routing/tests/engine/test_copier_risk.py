@@ -421,6 +421,22 @@ def test_halted_follower_is_blocked_for_entries_only() -> None:
     assert _outcome(out) == (SEND, 2, 1, None)
 
 
+def test_daily_profit_target_blocks_entries_and_copies_exits() -> None:
+    # Target 500.00; session PnL +500.00 (realized + unrealized) reached it:
+    # the add (1 -> 3) is blocked, the scale-out (3 -> 1) and the flat go.
+    reached = {"session_pnl": "500", "daily_profit_target": D(500)}
+    add = _one(_move(1, 3), _group(), _follower(positions={"MNQZ6": 1}, **reached))
+    assert _outcome(add) == (BLOCKED, 0, 1, None)
+    assert "daily profit target reached: session PnL 500.00 \u2265 target 500.00" in add.reason
+    out = _one(_move(3, 1), _group(), _follower(positions={"MNQZ6": 3}, **reached))
+    assert _outcome(out) == (SEND, 2, 1, None)
+    flat = _one(_move(1, 0), _group(), _follower(positions={"MNQZ6": 1}, **reached))
+    assert _outcome(flat) == (SEND, 1, 0, None)
+    # One cent short of the target: the entry goes.
+    short = {"session_pnl": "499.99", "daily_profit_target": D(500)}
+    assert _outcome(_one(_move(0, 2), _group(), _follower(**short))) == (SEND, 2, 2, None)
+
+
 def test_route_session_loss_sums_every_followers_pnl() -> None:
     # -600 + -400 = -1 000 >= limit 1 000: nobody enters; one cent less and both do.
     group = _group(RouteLimits(max_session_loss=D(1000)))

@@ -37,6 +37,7 @@ from routing.engine.risk import (
     EntryVerdict,
     check_consistency,
     check_daily_loss,
+    check_daily_profit_target,
     check_drawdown,
     check_entry,
     drawdown_floor,
@@ -289,6 +290,43 @@ def test_consistency_counts_realized_profit_only() -> None:
     # Equity far up (open profit) but realized below the 900 share: no lock.
     session = AccountSession(equity=D(55000), realized=D(100))
     assert check_consistency(session, RiskLimits(profit_target=D(3000))) is None
+
+
+@pytest.mark.parametrize(
+    ("pnl", "expected"),
+    [
+        ("999.99", None),
+        # Reached, not only passed: the day's target met exactly stops entries.
+        ("1000", "daily profit target reached: session PnL 1,000.00 \u2265 target 1,000.00"),
+        ("1234.5", "daily profit target reached: session PnL 1,234.50 \u2265 target 1,000.00"),
+        ("-2000", None),
+    ],
+)
+def test_daily_profit_target_boundary_is_reached_or_more(pnl: str, expected: str | None) -> None:
+    limits = RiskLimits(daily_profit_target=D(1000))
+    assert check_daily_profit_target(D(pnl), limits) == expected
+
+
+def test_daily_profit_target_is_not_the_consistency_profit_target() -> None:
+    # A 3,000 evaluation target (consistency) never stops the day on its own
+    # figure, and the daily target never needs it.
+    assert check_daily_profit_target(D(5000), RiskLimits(profit_target=D(3000))) is None
+    assert (
+        check_consistency(AccountSession(realized=D(5000)), RiskLimits(daily_profit_target=D(1)))
+        is None
+    )
+
+
+def test_daily_profit_target_gate_counts_open_profit() -> None:
+    # Realized 300 + unrealized 450 = session PnL 750 >= target 750: no entry.
+    session = AccountSession(realized=D(300))
+    _blocked(
+        _check(
+            _follower(session=session, session_pnl="750", daily_profit_target=D(750)), _request(1)
+        ),
+        "daily profit target reached: session PnL 750.00 \u2265 target 750.00",
+    )
+    _passes(_check(_follower(session_pnl="749.99", daily_profit_target=D(750)), _request(1)), 1)
 
 
 # -- route level -------------------------------------------------------------------
@@ -839,6 +877,8 @@ def test_caps_apply_in_documented_order() -> None:
     "kwargs",
     [
         {"daily_loss": D(0)},
+        {"daily_profit_target": D(0)},
+        {"daily_profit_target": D("-0.01")},
         {"exposure_cap": D(-1)},
         {"max_drawdown": D(0)},
         {"profit_target": D(0)},

@@ -24,8 +24,8 @@ after every event:
 * the same inputs give the same decisions.
 
 Three runs: caps only, gates only (route level, max accounts, halt, daily
-loss, drawdown floor, consistency lock, route session loss, direction), and
-everything together.
+loss, drawdown floor, consistency lock, daily profit target, route session
+loss, direction), and everything together.
 
 MNQ: tick 0.25 pt = $0.50 (CME Group contract specifications).
 """
@@ -135,6 +135,9 @@ def accounts(draw: st.DrawFn, key: str, *, gates: bool = True, caps: bool = True
         exposure_cap=draw(cap(st.decimals(min_value=1, max_value=120, places=2))),
         max_drawdown=draw(st.sampled_from([None, None, Decimal(2000)]) if gates else NO_LIMIT),
         profit_target=draw(st.sampled_from([None, None, Decimal(3000)]) if gates else NO_LIMIT),
+        daily_profit_target=draw(
+            st.sampled_from([None, None, Decimal(100), Decimal(250)]) if gates else NO_LIMIT
+        ),
         on_breach=draw(st.sampled_from(list(OnBreach))),
         direction=draw(
             st.sampled_from([Direction.BOTH] * 4 + list(Direction))
@@ -149,7 +152,11 @@ def accounts(draw: st.DrawFn, key: str, *, gates: bool = True, caps: bool = True
         balance=draw(
             st.decimals(min_value=1000, max_value=20000, places=0) | st.sampled_from([None])
         ),
-        session_pnl=draw(st.sampled_from([Decimal(0)] * 3 + [Decimal(-100), Decimal(-500)])),
+        session_pnl=draw(
+            st.sampled_from(
+                [Decimal(0)] * 3 + [Decimal(-100), Decimal(-500), Decimal(100), Decimal("249.99")]
+            )
+        ),
         halt=draw(st.sampled_from([None] * 5 + ["emergency flatten"]) if gates else NO_LIMIT),
         # Around the drawdown floor (48 000) and 30% of the 3 000 target (900).
         equity=draw(st.sampled_from([None, FLOOR, FLOOR + Decimal("0.01"), Decimal(50000)])),
@@ -226,6 +233,8 @@ def _entries_open(account: Account, route: RouteLimits, eligible: bool, route_pn
     if limits.max_drawdown is not None and (account.equity is None or account.equity <= FLOOR):
         return False
     if limits.profit_target is not None and account.realized > Decimal(900):
+        return False
+    if limits.daily_profit_target is not None and account.session_pnl >= limits.daily_profit_target:
         return False
     return not (route.max_session_loss is not None and -route_pnl >= route.max_session_loss)
 

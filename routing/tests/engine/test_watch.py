@@ -118,6 +118,40 @@ def test_flatten_on_breach_is_due_on_a_loss_never_on_the_consistency_lock() -> N
     assert (profit.flatten, profit.state.flatten_due) == (False, False)
 
 
+def test_daily_profit_target_halts_once_never_flattens_and_ends_at_the_roll() -> None:
+    # Target 1,000.00 with flatten on breach on (a loss rule only).
+    limits = RiskLimits(daily_profit_target=D(1000), flatten_on_breach=True)
+    # Realized 400.00 + unrealized 599.99 = 999.99: not yet.
+    assert _check(_open(), limits, D("999.99"), realized=D(400)).halt is None
+    # Realized 400.00 + unrealized 600.00 = 1,000.00: reached, open profit counts.
+    hit = _check(_open(), limits, D(1000), realized=D(400))
+    text = "daily profit target reached: session PnL 1,000.00 \u2265 target 1,000.00"
+    assert hit.halt == Reason(ReasonCode.DAILY_PROFIT_TARGET, text)
+    assert (hit.state.halt, hit.view.halt) == (text, text)
+    assert (hit.flatten, hit.state.flatten_due, ReasonCode.DAILY_PROFIT_TARGET.is_loss) == (
+        False,
+        False,
+        False,
+    )
+    # The profit given back to +200.00: still done for the day, no second halt.
+    later = _check(hit.state, limits, D(200), realized=D(200))
+    assert (later.halt, later.state.halt) == (None, text)
+    # The next session trades again.
+    rolled = session_roll(
+        later.state, trading_date=DAY + timedelta(days=1), realized_since=D(200), carried_in=ZERO
+    )
+    assert rolled.halt is None
+    assert _check(rolled, limits, D(999)).halt is None
+
+
+def test_a_loss_limit_reached_first_names_the_halt_not_the_profit_target() -> None:
+    # Both set; a 500.00 loss halts on the daily loss, the target never applies.
+    limits = RiskLimits(daily_loss=D(500), daily_profit_target=D(300))
+    assert _check(_open(), limits, D(-500)).halt == Reason(
+        ReasonCode.DAILY_LOSS, "daily loss 500.00 \u2265 limit 500.00"
+    )
+
+
 def test_trailing_intraday_floor_follows_the_equity_high() -> None:
     # Sim101 by hand: 9 lots from 21539.50; fill 2 marks +4.50 (equity
     # 50,004.50, floor 49,944.50 with a 60.00 trail); fill 3 marks -67.50.
@@ -211,6 +245,7 @@ limits_st = st.builds(
     max_drawdown=st.none() | st.decimals(min_value=1, max_value=3_000, places=2),
     drawdown_mode=st.sampled_from(list(DrawdownMode)),
     profit_target=st.none() | st.decimals(min_value=1, max_value=5_000, places=2),
+    daily_profit_target=st.none() | st.decimals(min_value=1, max_value=3_000, places=2),
     flatten_on_breach=st.booleans(),
 )
 openings = st.decimals(min_value=40_000, max_value=60_000, places=2)
@@ -291,3 +326,28 @@ def test_trailing_floor_stops_at_the_starting_balance_and_never_falls(
         if floor is not None and mode is DrawdownMode.TRAILING_EOD:
             assert view.drawdown_floor == floor  # end of day: fixed within a session
         floor = view.drawdown_floor
+
+
+@given(
+    target=st.decimals(min_value=1, max_value=3_000, places=2),
+    marks=marks,
+    balance=openings,
+    flatten=st.booleans(),
+)
+def test_daily_profit_target_halts_at_the_first_mark_that_reaches_it(
+    target: Decimal, marks: list[tuple[Decimal, Decimal]], balance: Decimal, flatten: bool
+) -> None:
+    # With no other limit, the halt comes exactly at the first mark whose
+    # session PnL (realized + unrealized) is >= the target, once, with its
+    # code, and never makes a flatten due.
+    limits = RiskLimits(daily_profit_target=target, flatten_on_breach=flatten)
+    expected = next((i for i, (pnl, _) in enumerate(marks) if pnl >= target), None)
+    state = _open(balance)
+    halts = []
+    for i, (pnl, realized) in enumerate(marks):
+        check = _check(state, limits, pnl, realized)
+        if check.halt is not None:
+            halts.append((i, check.halt.code))
+        assert not check.flatten and not check.state.flatten_due
+        state = check.state
+    assert halts == ([] if expected is None else [(expected, ReasonCode.DAILY_PROFIT_TARGET)])

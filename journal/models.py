@@ -76,6 +76,9 @@ class EventType(models.TextChoices):
     BROKER_ACCOUNT_ENABLED = "broker_account.enabled"
     BROKER_ACCOUNT_DISABLED = "broker_account.disabled"
     BROKER_ACCOUNT_REMOVED = "broker_account.removed"
+    POSITION_CLOSE_REQUESTED = "position.close_requested"
+    POSITION_CLOSED = "position.closed"
+    POSITION_UNTRACKED = "position.untracked"
 
 
 class JournalEntry(models.Model):

@@ -25,7 +25,7 @@ from journal.models import Position
 from journal.round_trips import round_trips_recent
 from routing.engine.limits import RouteLevel
 from routing.engine.symbols import SymbolError, root_of
-from routing.engine.ticks import price_text
+from routing.engine.ticks import price_text, tick_places
 from routing.engine.types import ContractSpec
 from routing.engine.watch import plain
 from routing.models import (
@@ -317,7 +317,7 @@ def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, A
     "group", "header", "leader": {"account_id", "name", "positions"},
     "followers" (positions and PnL), "states" (badges, eligibility),
     "closes", "orders" (last 25 copy orders), "trades" (copied round trips),
-    "flatten"}``."""
+    "flatten", "ticks"}``."""
     seq = User.objects.filter(pk=user.pk).values_list("feed_seq", flat=True).get()
     specs = engine_contract_specs()
     budget = route_budget(group=group, at=at)
@@ -345,4 +345,7 @@ def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, A
         "orders": [copy_order_payload(o) for o in orders],
         "trades": copied_trades_payload(group, specs),
         "flatten": flatten_state(owner_id=group.owner_id, group=group),
+        # Product root -> decimals of its tick: the page writes the feed's
+        # fill prices (copy order payloads, shared with the hot path) with them.
+        "ticks": {root: tick_places(spec.tick_size) for root, spec in specs.items()},
     }

@@ -104,13 +104,13 @@ class LiveFeedTests(ChromiumLiveServerTestCase):
         expect(page.locator("#feed tbody")).to_contain_text("BUY 8 MNQH5")
         expect(page.locator("#feed .badge.filled")).to_have_count(2, timeout=10_000)
         expect(page.locator('#followers tr:has-text("Funded 150K") .pos')).to_have_text(
-            "+8 MNQH5 @ 21539.5", timeout=10_000
+            "+8 MNQH5 @ 21539.50", timeout=10_000
         )
         self._leader_fill("f2", Side.SELL, 4, "21549.50")
         expect(rows).to_have_count(4, timeout=10_000)
-        # Funded 150K: 8 lots x 10 points x $2 = $160.00 realized.
+        # Funded 150K: 8 lots x 10 points x $2 = +$160.00 realized.
         expect(page.locator('#followers tr:has-text("Funded 150K") .realized')).to_have_text(
-            "$160.00", timeout=10_000
+            "+$160.00", timeout=10_000
         )
         assert page.evaluate("window.__marker") == "same page"
         page.close()

@@ -21,7 +21,7 @@ from accounts.models import BrokerAccount
 from journal.models import EventType
 from journal.services import journal_record
 from routing.brokers.base import OrderResult
-from routing.engine.risk import money
+from routing.engine.risk import signed_money
 from routing.models import CopyOrder, ExpectedPosition, PositionClose
 from routing.services.feed import feed_publish_on_commit
 from routing.services.flatten import FlattenTarget, flatten_closes_store
@@ -144,7 +144,7 @@ def position_close_record(
         ExpectedPosition.objects.filter(account=account, symbol=symbol).exclude(
             qty=0, untracked=0
         ).update(qty=0, untracked=0, updated_at=timezone.now())
-    done = f"closed {'; '.join(filled)} (realized {money(realized)})" if filled else ""
+    done = f"closed {'; '.join(filled)} (realized {signed_money(realized)})" if filled else ""
     if cancelled:
         done += f"{'; ' if done else ''}{cancelled} open order{'s' if cancelled != 1 else ''} "
         done += "cancelled"

@@ -281,12 +281,14 @@
       ...shown.map((t) => {
         const tr = el("tr");
         tr.dataset.testid = "trade";
+        const trade = el("td", `${t.side === "long" ? "Long" : "Short"} ${t.qty} ${t.symbol}`, "nowrap");
+        const held = duration(t.opened_at, t.closed_at);
+        if (held) trade.append(" ", el("span", `held ${held}`, "muted"));
         tr.append(
           el("td", new Date(t.closed_at).toLocaleTimeString(), "nowrap"),
           el("td", t.follower),
-          el("td", `${t.side === "long" ? "Long" : "Short"} ${t.qty} ${t.symbol}`, "nowrap"),
-          el("td", duration(t.opened_at, t.closed_at), "nowrap muted"),
-          moneyCell("td", t.pnl, "num"),
+          trade,
+          moneyCell("td", t.pnl, "num nowrap"),
         );
         return tr;
       }),

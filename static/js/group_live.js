@@ -283,7 +283,7 @@
         tr.dataset.testid = "trade";
         const trade = el("td", `${t.side === "long" ? "Long" : "Short"} ${t.qty} ${t.symbol}`, "nowrap");
         const held = duration(t.opened_at, t.closed_at);
-        if (held) trade.append(" ", el("span", `held ${held}`, "muted"));
+        if (held) trade.append(el("span", `held ${held}`, "muted held"));
         tr.append(
           el("td", new Date(t.closed_at).toLocaleTimeString(), "nowrap"),
           el("td", t.follower),

@@ -78,6 +78,9 @@ class EventType(models.TextChoices):
     BROKER_ACCOUNT_REMOVED = "broker_account.removed"
     CONTRACT_MAPPINGS_CHANGED = "contract_mapping.changed"
     SESSION_REVIEW_SAVED = "session_review.saved"
+    POSITION_CLOSE_REQUESTED = "position.close_requested"
+    POSITION_CLOSED = "position.closed"
+    POSITION_UNTRACKED = "position.untracked"
 
 
 class JournalEntry(models.Model):

@@ -131,16 +131,22 @@ def journal_record(**fields: Unpack[JournalFields]) -> JournalEntry:
 
 def positions_mark(
     *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
-) -> None:
+) -> list[int]:
     """Revalue open positions in ``symbol`` of ``account_ids`` (every account
     when ``None``) at ``price`` (points); two statements whatever their number
-    (the rows are locked, read as values and written back in one UPDATE)."""
+    (the rows are locked, read as values and written back in one UPDATE).
+    Returns the ids of the accounts whose mark moved (their pages show it)."""
     rows = Position.objects.select_for_update().filter(symbol=symbol).exclude(qty=0)
     if account_ids is not None:
         rows = rows.filter(account_id__any_of=account_ids)
-    marked = list(rows.order_by("pk").values_list("pk", "qty", "avg_price", "realized_pnl"))
-    if not marked:
-        return
+    read = list(
+        rows.order_by("pk").values_list(
+            "pk", "qty", "avg_price", "realized_pnl", "account_id", "mark_price"
+        )
+    )
+    if not read:
+        return []
+    marked = [(pk, qty, avg, realized) for pk, qty, avg, realized, _, _ in read]
     now = timezone.now()  # bulk writes skip auto_now
     bulk_set_columns(
         Position,
@@ -156,6 +162,7 @@ def positions_mark(
             "updated_at": [now] * len(marked),
         },
     )
+    return [account_id for *_, account_id, mark in read if mark != price]
 
 
 @transaction.atomic

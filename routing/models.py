@@ -810,6 +810,55 @@ class FlattenRequest(BaseModel):
         ]
 
 
+class PositionClose(BaseModel):
+    """One follower position closed at market from the dashboard (*Close*),
+    carried out like an emergency flatten by the engine worker that owns the
+    group's leader, for one contract of one account.
+
+    ``seen_qty`` is the signed position the page showed when Close was
+    pressed: the worker closes only a position on the same side (never an
+    opening order); a flat or reversed position is refused with the reason.
+    One pending close per (account, contract).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # waiting for the engine worker
+        DONE = "done"  # closed: flat at the broker
+        FAILED = "failed"  # sent, but not flat afterwards; detail says why
+        REFUSED = "refused"  # nothing sent (already flat, reversed); detail says why
+
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="position_closes"
+    )
+    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="position_closes")
+    follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="closes")
+    account = models.ForeignKey(
+        "accounts.BrokerAccount", on_delete=models.CASCADE, related_name="position_closes"
+    )
+    symbol = models.CharField(max_length=20)
+    seen_qty = models.IntegerField(help_text="Signed contracts the page showed when pressed.")
+    requested_by = models.CharField(max_length=150)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "symbol"],
+                condition=Q(status="pending"),
+                name="uniq_pending_position_close",
+            ),
+            models.CheckConstraint(condition=~Q(seen_qty=0), name="position_close_seen_not_flat"),
+        ]
+        indexes = [
+            # The engine worker's poll for closes to carry out.
+            models.Index(
+                fields=["status"], name="position_close_pending", condition=Q(status="pending")
+            ),
+        ]
+
+
 class RouteConfigVersion(models.Model):
     """The version of everything an engine worker keeps in memory about
     routes: groups, followers, risk limits, accounts, contract specs and

@@ -15,7 +15,6 @@ from accounts.models import User
 from journal.models import Position, SessionRealized
 from routing.engine.sessions import trading_date
 from routing.engine.types import ContractSpec as EngineSpec
-from routing.engine.watch import plain
 from routing.models import (
     AccountSession,
     ContractSpec,
@@ -136,72 +135,6 @@ def copy_order_payload(order: CopyOrder) -> dict[str, Any]:
         "filled_qty": order.filled_qty,
         "avg_fill_price": str(order.avg_fill_price) if order.avg_fill_price is not None else None,
         "created_at": order.created_at.isoformat(),
-    }
-
-
-def follower_positions_payload(group: CopyGroup, at: datetime) -> list[dict[str, Any]]:
-    """Each follower of ``group`` with its open positions and PnL in dollars."""
-    followers = list(group.followers.select_related("account").order_by("pk"))
-    account_ids = [f.account_id for f in followers]
-    session = session_pnl_by_account(account_ids, at)
-    positions: dict[int, list[Position]] = {i: [] for i in account_ids}
-    for p in Position.objects.filter(account_id__in=account_ids).order_by("symbol"):
-        positions[p.account_id].append(p)
-    rows = []
-    for f in followers:
-        held = positions[f.account_id]
-        rows.append(
-            {
-                "follower": f.account.name,
-                "account_id": f.account_id,
-                "ratio": str(plain(f.ratio)),
-                "balance": str(f.account.balance),
-                "positions": [
-                    {"symbol": p.symbol, "qty": p.qty, "avg_price": str(plain(p.avg_price))}
-                    for p in held
-                    if p.qty != 0
-                ],
-                "realized_pnl": str(
-                    sum((p.realized_pnl for p in held), Decimal(0)).quantize(Decimal("0.01"))
-                ),
-                "unrealized_pnl": str(
-                    sum((p.unrealized_pnl for p in held if p.qty), Decimal(0)).quantize(
-                        Decimal("0.01")
-                    )
-                ),
-                "session_pnl": str(session[f.account_id].quantize(Decimal("0.01"))),
-            }
-        )
-    return rows
-
-
-def group_snapshot(*, user: User, group: CopyGroup, at: datetime) -> dict[str, Any]:
-    """Everything the group page shows: the last 25 copy orders, follower
-    positions and PnL, the user's current feed sequence number and the
-    contracts' tick sizes (:func:`tick_sizes`)."""
-    seq = User.objects.filter(pk=user.pk).values_list("feed_seq", flat=True).get()
-    orders = (
-        CopyOrder.objects.filter(group=group)
-        .select_related("leader_event", "account")
-        .order_by("-id")[:FEED_LENGTH]
-    )
-    return {
-        "seq": seq,
-        "group": group.pk,
-        "orders": [copy_order_payload(o) for o in orders],
-        "followers": follower_positions_payload(group, at),
-        "flatten": flatten_state(owner_id=group.owner_id, group=group),
-        # Prices are shown to their contract's tick (static/js/numbers.js).
-        "tick_sizes": tick_sizes(),
-    }
-
-
-def tick_sizes() -> dict[str, str]:
-    """Product root -> its tick size in points, as a decimal string
-    (``{"MNQ": "0.25", "ZN": "0.015625"}``), for pages that format prices."""
-    return {
-        root: str(plain(tick))
-        for root, tick in ContractSpec.objects.order_by("root").values_list("root", "tick_size")
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from routing import flatten_views, settings_views, upload_views, views
+from routing import flatten_views, position_views, settings_views, upload_views, views
 from routing.webhooks import pages as webhook_pages
 
 urlpatterns = [
@@ -25,6 +25,16 @@ urlpatterns = [
         "groups/<int:group_id>/followers/<int:follower_id>/resume/",
         views.group_follower_resume,
         name="group_follower_resume",
+    ),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/positions/close/",
+        position_views.position_close_view,
+        name="position_close",
+    ),
+    path(
+        "groups/<int:group_id>/followers/<int:follower_id>/positions/untrack/",
+        position_views.position_untrack_view,
+        name="position_untrack",
     ),
     path("groups/<int:group_id>/budget/", views.group_budget, name="group_budget"),
     path("groups/<int:group_id>/level/", views.group_level, name="group_level"),

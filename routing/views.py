@@ -28,6 +28,7 @@ from accounts.reauth import dangerous_action, reauthentication_recent, require_r
 from accounts.selectors import broker_account_exists_for_user
 from copytrade.core.errors import ApplicationError
 from journal.selectors import import_jobs_for_group
+from routing.cockpit import group_snapshot
 from routing.engine.limits import RouteLevel
 from routing.engine.watch import plain
 from routing.forms import (
@@ -49,7 +50,6 @@ from routing.route_budget import route_budget
 from routing.selectors import (
     flatten_state,
     group_for_user,
-    group_snapshot,
     groups_for_user,
     route_connections,
 )

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import SyncToAsync
+from channels.layers import channel_layers
 from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 CHROMIUM_ARGS = [
@@ -26,12 +30,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+class FreshDaphneProcess(DaphneProcess):
+    """The live server, forked from the test process, first dropping the
+    async state the fork copied: asgiref's one-thread executor for
+    thread-sensitive calls (every ``database_sync_to_async``) and the cached
+    channel layers. A test class that ran the engine in the test process
+    leaves that executor with a worker thread the child does not have, and
+    the next class's server then queued its websocket logins forever."""
+
+    def run(self) -> None:
+        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+        channel_layers.backends = {}
+        super().run()
+
+
 class ChromiumLiveServerTestCase(ChannelsLiveServerTestCase):
     """A live server and ``browser``, a headless Chromium, for the class.
 
     Raises ``RuntimeError`` at set-up when ``chromium`` is not installed.
     """
 
+    ProtocolServerProcess = FreshDaphneProcess
     browser: Browser
     _playwright: Playwright
 

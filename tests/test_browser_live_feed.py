@@ -108,7 +108,7 @@ class LiveFeedTests(ChromiumLiveServerTestCase):
         )
         self._leader_fill("f2", Side.SELL, 4, "21549.50")
         expect(rows).to_have_count(4, timeout=10_000)
-        # Funded 150K: 8 lots x 10 points x $2 = $160.00 realized.
+        # Funded 150K: 8 lots x 10 points x $2 = +$160.00 realized.
         expect(page.locator('#followers tr:has-text("Funded 150K") .realized')).to_have_text(
             "+$160.00", timeout=10_000
         )

@@ -47,6 +47,15 @@ def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def signed_money(value: Decimal) -> str:
+    """Dollars with their sign, as the pages write money: ``+$1,234.50``,
+    ``-$80.00``, ``$0.00``."""
+    text = f"{abs(value):,.2f}"
+    if text == "0.00":
+        return "$0.00"
+    return f"{'-' if value < 0 else '+'}${text}"
+
+
 def drawdown_floor(
     mode: DrawdownMode,
     max_drawdown: Decimal,

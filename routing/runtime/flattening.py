@@ -38,6 +38,12 @@ from routing.services.orders import (
     copy_order_cancel_unsent,
     copy_order_record_result,
 )
+from routing.services.position_closes import (
+    CloseJob,
+    position_close_record,
+    position_close_refusal,
+    position_closes_pending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +176,89 @@ class FlattenMixin:
             problems=problems,
             reason=reason,
             actor_label=actor_label,
+        )
+
+    async def position_closes(self) -> None:
+        """Carry out every pending position close (*Close* on the group page,
+        :mod:`routing.services.position_closes`) of the leaders this worker
+        owns, one at a time, each holding its leader's lock like a flatten.
+
+        Per close: the account's open copy orders in the contract are
+        cancelled, the broker's position is read, and only a position on the
+        side the page showed is closed, through the adapter's ``flatten`` for
+        that contract (it only ever closes); then the outcome is recorded.
+        One close's unexpected failure is recorded as FAILED, never retried
+        blind (the user presses again on what the page then shows).
+        """
+        for job in await database_sync_to_async(position_closes_pending)(
+            leader_ids=self.owned_leaders
+        ):
+            async with self._leader_lock(job.target.leader_id):
+                try:
+                    await self._close_position(job)
+                except Exception as exc:
+                    logger.exception("position close %s failed", job.close_id)
+                    await database_sync_to_async(position_close_record)(
+                        job=job,
+                        closes=(),
+                        actual=None,
+                        cancelled=0,
+                        problems=[f"internal error: {exc!r}"],
+                        refused=None,
+                    )
+
+    async def _close_position(self, job: CloseJob) -> None:
+        target, symbol = job.target, job.symbol
+        problems: list[str] = []
+        closes: list[OrderResult] = []
+        actual: dict[str, int] | None = None
+        refused: str | None = None
+        # Nothing decided before the close may reach the broker after it.
+        opened = await database_sync_to_async(flatten_orders_open)(
+            account_id=target.account_id, reason=job.reason, symbol=symbol
+        )
+        cancelled = opened.cancelled
+        try:
+            adapter = self.registry.for_platform(target.platform)
+        except BrokerError as exc:
+            problems.append(str(exc))
+        else:
+            for order_id in opened.live:
+                problem = await self._flatten_cancel(adapter, order_id, job.reason)
+                if problem:
+                    problems.append(problem)
+                else:
+                    cancelled += 1
+            try:
+                before = await adapter.positions(target.external_id)
+            except BrokerError as exc:
+                problems.append(f"positions unreadable, no order sent: {exc}")
+            else:
+                actual = {p.symbol: p.qty for p in before if p.qty}
+                refused = position_close_refusal(job, actual.get(symbol, 0))
+            if refused is None and actual is not None:
+                try:
+                    closes = await adapter.flatten(target.external_id, symbol)
+                except BrokerError as exc:
+                    problems.append(f"close refused by the broker: {exc}")
+                for order_id in await database_sync_to_async(flatten_orders_still_open)(
+                    account_id=target.account_id, symbol=symbol
+                ):
+                    await self._flatten_cancel(adapter, order_id, job.reason)
+                try:
+                    after = await adapter.positions(target.external_id)
+                except BrokerError as exc:
+                    actual = None
+                    problems.append(f"positions unreadable: {exc}")
+                else:
+                    actual = {p.symbol: p.qty for p in after if p.qty}
+        await database_sync_to_async(position_close_record)(
+            job=job,
+            closes=closes,
+            actual=actual,
+            cancelled=cancelled,
+            problems=problems,
+            refused=refused,
         )
 
     async def _flatten_cancel(self, adapter: BrokerAdapter, order_id: int, reason: str) -> str:

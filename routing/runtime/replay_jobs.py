@@ -33,6 +33,7 @@ from django.utils import timezone
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
 from routing.models import ReplayJob
+from routing.services.feed import feed_state_on_commit
 from routing.services.replay_progress import ReplayPosition, replay_event_id
 
 logger = logging.getLogger(__name__)
@@ -203,13 +204,29 @@ def replay_jobs_claim(
         )
         if updated == 1:  # else another worker got there first
             claimed.append(ReplayClaim(job_id, generation + 1))
+    if claimed:
+        _tell_owners([claim.job_id for claim in claimed], "replay running")
     return claimed
 
 
 def _job_finish(claim: ReplayClaim, error: str) -> None:
     """End the job DONE, or FAILED with ``error``, if the claim still holds."""
-    ReplayJob.objects.filter(pk=claim.job_id, generation=claim.generation).update(
+    finished = ReplayJob.objects.filter(pk=claim.job_id, generation=claim.generation).update(
         status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
         error=error,
         heartbeat_at=timezone.now(),
     )
+    if finished:
+        _tell_owners([claim.job_id], "replay failed" if error else "replay done")
+
+
+def _tell_owners(job_ids: list[int], reason: str) -> None:
+    """One ``state`` message per owner of ``job_ids``: the group pages show
+    the replay's status as it changes."""
+    by_owner: dict[int, list[int | None]] = {}
+    for owner_id, group_id in (
+        ReplayJob.objects.filter(pk__in=job_ids).order_by("pk").values_list("owner_id", "group_id")
+    ):
+        by_owner.setdefault(owner_id, []).append(group_id)
+    for owner_id, group_ids in sorted(by_owner.items()):
+        feed_state_on_commit(user_id=owner_id, group_ids=group_ids, reason=reason)

@@ -24,6 +24,7 @@ from routing.models import Follower
 from routing.runtime.adapters import AdapterRegistry
 from routing.selectors import engine_contract_specs
 from routing.services.risk_watch import (
+    marks_moved_notify,
     positions_open,
     positions_revalue,
     risk_sessions_current,
@@ -38,8 +39,10 @@ def _watch(
 ) -> dict[int, str]:
     # Sessions first: a mark this pass moves is today's PnL, not carried in.
     risk_sessions_current(at=at, leader_ids=leader_ids)
-    positions_revalue(marks, engine_contract_specs())
-    return risk_watch(at=at, leader_ids=leader_ids)
+    moved = positions_revalue(marks, engine_contract_specs())
+    due = risk_watch(at=at, leader_ids=leader_ids)
+    marks_moved_notify(moved)
+    return due
 
 
 def _positions(leader_ids: Collection[int] | None) -> list[tuple[int, str, str, str]]:

@@ -238,6 +238,7 @@ class EngineWorker(
         await self.refresh_logins()
         await self.watch_logins()
         await self.flatten_requests()
+        await self.position_closes()
         await self._watch_risk_every(RISK_WATCH_SECONDS)
         await self._take_leaders()
         await self._start_leader_streams()

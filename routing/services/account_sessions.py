@@ -42,6 +42,7 @@ from routing.engine.sessions import CHICAGO, session_start, trading_date
 from routing.engine.watch import engine_view
 from routing.models import AccountSession, Follower
 from routing.selectors import session_realized_by_account
+from routing.services.feed import feed_state_on_commit
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
 from routing.services.session_openings import SessionOpening, session_openings, session_state_of
@@ -316,4 +317,6 @@ def account_halt(
             **({"code": code} if code else {}),
         },
     )
+    # Layer 2 halts between leader events: the group page's eligibility moves now.
+    feed_state_on_commit(user_id=account.owner_id, group_ids=[group_id], reason="halted")
     return True

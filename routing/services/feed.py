@@ -40,6 +40,18 @@ def feed_publish_on_commit(*, user_id: int, kind: str, data: dict[str, Any]) -> 
     transaction.on_commit(lambda: _publish(user_id, kind, data))
 
 
+def feed_state_on_commit(*, user_id: int, group_ids: list[int | None], reason: str) -> None:
+    """Tell ``user_id``'s pages, once the caller's transaction commits, that
+    the state of ``group_ids`` changed (a route level, a halt, a pause, a
+    replay's status; ``None``: every group of the user): a ``state`` message
+    whose ``data`` is ``{"groups", "reason"}``. The page re-reads its
+    snapshot. Call it once per event: an event already sending the user a
+    message (a leader event's copy orders) needs none."""
+    feed_publish_on_commit(
+        user_id=user_id, kind="state", data={"groups": group_ids, "reason": reason}
+    )
+
+
 def feed_seq_next(user_id: int) -> int | None:
     """Take the user's next feed sequence number in a statement of its own;
     ``None`` when the user no longer exists."""

@@ -144,7 +144,8 @@ def flatten_request(
     leaders = sorted({each.leader_id for each in groups})
     list(BrokerAccount.objects.select_for_update().filter(pk__in=leaders).order_by("pk"))
     for each in groups:
-        route_lock(group=each, reason=_reason(username), actor_label=username, at=at)
+        # One message for the press (below), not one per group locked.
+        route_lock(group=each, reason=_reason(username), actor_label=username, at=at, notify=False)
     pending = FlattenRequest.objects.filter(
         owner=user, group=group, status=FlattenRequest.Status.PENDING
     ).first()
@@ -173,6 +174,11 @@ def flatten_request(
             f"Emergency flatten of {scope} pressed again by {username} while request "
             f"#{pending.pk} (by {pending.requested_by}) is pending: nothing new queued"
         )
+    feed_publish_on_commit(
+        user_id=user.pk,
+        kind="flatten",
+        data={"flatten": pending.pk, "group": group.pk if group is not None else None},
+    )
     journal_record(
         owner_id=user.pk,
         event_type=EventType.FLATTEN_REQUESTED,
@@ -244,20 +250,20 @@ def flatten_target(*, account_id: int) -> FlattenTarget:
     return _target(follower)
 
 
-def flatten_orders_open(*, account_id: int, reason: str) -> OpenOrders:
-    """Cancel ``account_id``'s copy orders never handed to the broker
-    (PENDING: CANCELLED, size back out of the expected position) and list the
-    ones the broker has or may have (SENT, WORKING, PARTIALLY_FILLED) for the
-    worker to cancel there."""
+def flatten_orders_open(*, account_id: int, reason: str, symbol: str | None = None) -> OpenOrders:
+    """Cancel ``account_id``'s copy orders (in ``symbol`` only, when given)
+    never handed to the broker (PENDING: CANCELLED, size back out of the
+    expected position) and list the ones the broker has or may have (SENT,
+    WORKING, PARTIALLY_FILLED) for the worker to cancel there."""
+    orders = CopyOrder.objects.filter(account_id=account_id)
+    if symbol is not None:
+        orders = orders.filter(symbol=symbol)
     cancelled = 0
-    for order_id in CopyOrder.objects.filter(
-        account_id=account_id, status=CopyOrder.Status.PENDING
-    ).values_list("pk", flat=True):
+    for order_id in orders.filter(status=CopyOrder.Status.PENDING).values_list("pk", flat=True):
         if copy_order_cancel_unsent(order_id=order_id, reason=f"cancelled: {reason}"):
             cancelled += 1
     live = tuple(
-        CopyOrder.objects.filter(
-            account_id=account_id,
+        orders.filter(
             status__in=[
                 CopyOrder.Status.SENT,
                 CopyOrder.Status.WORKING,
@@ -270,13 +276,13 @@ def flatten_orders_open(*, account_id: int, reason: str) -> OpenOrders:
     return OpenOrders(cancelled=cancelled, live=live)
 
 
-def flatten_orders_still_open(*, account_id: int) -> list[int]:
-    """Ids of ``account_id``'s copy orders still open (any open status)."""
-    return list(
-        CopyOrder.objects.filter(account_id=account_id, status__in=CopyOrder.OPEN_STATUSES)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+def flatten_orders_still_open(*, account_id: int, symbol: str | None = None) -> list[int]:
+    """Ids of ``account_id``'s copy orders still open (any open status; in
+    ``symbol`` only, when given)."""
+    orders = CopyOrder.objects.filter(account_id=account_id, status__in=CopyOrder.OPEN_STATUSES)
+    if symbol is not None:
+        orders = orders.filter(symbol=symbol)
+    return list(orders.order_by("pk").values_list("pk", flat=True))
 
 
 def _close_text(result: OrderResult) -> str:
@@ -290,6 +296,59 @@ def _close_text(result: OrderResult) -> str:
 def _points(value: Decimal) -> str:
     """A price as traders write it: ``21010.50`` -> ``21010.5``, ``20900.00`` -> ``20900``."""
     return f"{value.normalize():f}"
+
+
+def flatten_closes_store(
+    *, account_id: int, closes: Sequence[OrderResult], problems: list[str]
+) -> tuple[list[str], Decimal]:
+    """Store the fills of closing orders ``closes`` (an adapter's ``flatten``
+    results) on account ``account_id`` with :func:`journal.fills.fill_record`,
+    so journal positions and PnL follow; returns ``(what filled, e.g. "sell 2
+    MNQH6 @ 21000", realized dollars)``. What went wrong (a fill in a
+    contract without a spec, a re-used fill id, a close not FILLED) is
+    appended to ``problems`` as sentences. Call inside the caller's
+    transaction."""
+    filled: list[str] = []
+    realized = Decimal(0)
+    specs = {spec.root: spec for spec in ContractSpec.objects.all()}
+    for result in closes:
+        for fill in result.fills:
+            try:
+                spec = specs.get(parse_contract(fill.symbol).root)
+            except SymbolError:
+                spec = None
+            if spec is None:
+                problems.append(f"close fill {fill.fill_id} in {fill.symbol!r}: no contract spec")
+                continue
+            try:
+                stored = fill_record(
+                    account_id=account_id,
+                    broker_fill_id=fill.fill_id,
+                    symbol=parse_contract(fill.symbol).code,
+                    side=fill.side.value,
+                    qty=fill.qty,
+                    price=fill.price,
+                    point_value=spec.point_value,
+                    filled_at=fill.time,
+                )
+            except FillIdReusedError as reused:
+                # Not journaled: the id holds another fill. Said in the outcome,
+                # so the owner checks the broker's fills against the journal.
+                problems.append(
+                    f"close {reused.conflict.describe()}: the broker re-used the fill id, "
+                    "not journaled; check this account's fills at the broker"
+                )
+                continue
+            if stored is not None:
+                realized += stored.realized_pnl
+        if result.filled_qty:
+            filled.append(_close_text(result))
+        if result.status is not OrderStatus.FILLED:
+            problems.append(
+                f"close {result.client_order_id} {result.status}"
+                + (f": {result.reason}" if result.reason else "")
+            )
+    return filled, realized
 
 
 @transaction.atomic
@@ -321,46 +380,7 @@ def flatten_account_record(
     at = at or timezone.now()
     account = BrokerAccount.objects.get(pk=target.account_id)
     problems = list(problems)
-    filled: list[str] = []
-    realized = Decimal(0)
-    specs = {spec.root: spec for spec in ContractSpec.objects.all()}
-    for result in closes:
-        for fill in result.fills:
-            try:
-                spec = specs.get(parse_contract(fill.symbol).root)
-            except SymbolError:
-                spec = None
-            if spec is None:
-                problems.append(f"close fill {fill.fill_id} in {fill.symbol!r}: no contract spec")
-                continue
-            try:
-                stored = fill_record(
-                    account_id=account.pk,
-                    broker_fill_id=fill.fill_id,
-                    symbol=parse_contract(fill.symbol).code,
-                    side=fill.side.value,
-                    qty=fill.qty,
-                    price=fill.price,
-                    point_value=spec.point_value,
-                    filled_at=fill.time,
-                )
-            except FillIdReusedError as reused:
-                # Not journaled: the id holds another fill. Said in the outcome,
-                # so the owner checks the broker's fills against the journal.
-                problems.append(
-                    f"close {reused.conflict.describe()}: the broker re-used the fill id, "
-                    "not journaled; check this account's fills at the broker"
-                )
-                continue
-            if stored is not None:
-                realized += stored.realized_pnl
-        if result.filled_qty:
-            filled.append(_close_text(result))
-        if result.status is not OrderStatus.FILLED:
-            problems.append(
-                f"close {result.client_order_id} {result.status}"
-                + (f": {result.reason}" if result.reason else "")
-            )
+    filled, realized = flatten_closes_store(account_id=account.pk, closes=closes, problems=problems)
     busy = set(
         CopyOrder.objects.filter(account=account, status__in=CopyOrder.OPEN_STATUSES).values_list(
             "symbol", flat=True

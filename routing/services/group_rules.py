@@ -25,6 +25,7 @@ from journal.models import EventType, JournalEntry
 from journal.services import journal_record
 from routing.models import RATIO_MAX, RATIO_MIN, CopyGroup, CopyOrder, Follower, ReplayJob
 from routing.services.copy_groups import sizing_basis_problem
+from routing.services.feed import feed_state_on_commit
 
 # Fields no settings change may touch: the leader is fixed at creation
 # (DESIGN.md; also a database trigger), the owner never moves, and enabled
@@ -204,6 +205,7 @@ def _group_set_enabled(group: CopyGroup, actor: User, enabled: bool, reason: str
         after={"enabled": enabled},
         extra_data=_journal_extra(reason),
     )
+    feed_state_on_commit(user_id=locked.owner_id, group_ids=[locked.pk], reason=verb)
     return True
 
 
@@ -249,6 +251,9 @@ def _follower_set_enabled(follower: Follower, actor: User, enabled: bool, reason
         before={"enabled": not enabled},
         after={"enabled": enabled},
         extra_data=_journal_extra(reason),
+    )
+    feed_state_on_commit(
+        user_id=locked.group.owner_id, group_ids=[locked.group_id], reason=f"follower {verb}"
     )
     return True
 

@@ -31,6 +31,7 @@ from journal.fills import FillConflict
 from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.models import CopyGroup, CopyOrder, Incident
+from routing.services.feed import feed_state_on_commit
 from routing.services.route_levels import route_lock
 
 
@@ -45,6 +46,7 @@ def incident_record(
     at: datetime | None = None,
     numbers: Mapping[str, Any] | None = None,
     actor_label: str = "engine",
+    notify: bool = True,
 ) -> tuple[Incident, bool]:
     """Record an incident on ``group`` and lock the route; ``(incident, created)``.
 
@@ -54,7 +56,8 @@ def incident_record(
     is idempotent per ``(copy_order, kind)``: a broker answer recorded twice
     returns the first incident with ``created`` False, journals nothing and
     does not lock again (the owner may have unlocked since). The lock's
-    reason names the incident: ``"incident: slippage: <detail>"``.
+    reason names the incident: ``"incident: slippage: <detail>"``. ``notify``
+    as for :func:`routing.services.route_levels.route_lock`.
     """
     at = at or timezone.now()
     if copy_order is not None:
@@ -85,6 +88,7 @@ def incident_record(
         actor_label=actor_label,
         at=at,
         code=str(kind),
+        notify=notify,
     )
     return incident, True
 
@@ -193,6 +197,8 @@ def order_incidents_record(
                 actor_label="engine",
                 at=at,
                 code=str(kind),
+                # The batch's copy orders tell the owner's pages (one message).
+                notify=False,
             )
     return len(new)
 
@@ -224,9 +230,21 @@ def incidents_adapter_disconnect(
             detail=f"{platform} adapter disconnected: {detail}",
             at=at,
             numbers={"platform": platform},
+            notify=False,
         )
         incidents.append(incident)
+    _notify_owners(incidents, "adapter disconnected")
     return incidents
+
+
+def _notify_owners(incidents: Sequence[Incident], reason: str) -> None:
+    """One ``state`` message per owner for the routes ``incidents`` locked
+    in one event (each group was its own transaction)."""
+    by_owner: dict[int, list[int | None]] = {}
+    for incident in incidents:
+        by_owner.setdefault(incident.group.owner_id, []).append(incident.group_id)
+    for owner_id, group_ids in sorted(by_owner.items()):
+        feed_state_on_commit(user_id=owner_id, group_ids=group_ids, reason=reason)
 
 
 def incidents_leader_fill_reused(
@@ -252,6 +270,8 @@ def incidents_leader_fill_reused(
                 account=leader,
                 at=at,
                 numbers=conflict.numbers(),
+                # In the ingest: the event's copy orders tell the owner's pages.
+                notify=False,
             )
             incidents.append(incident)
     return incidents
@@ -292,8 +312,10 @@ def incidents_leader_event_not_applied(
             account=leader,
             at=at,
             numbers={"event_id": event_id, "error": error},
+            notify=False,
         )
         incidents.append(incident)
+    _notify_owners(incidents, "leader event not applied")
     return incidents
 
 

@@ -20,6 +20,7 @@ from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.sessions import trading_date
 from routing.models import CopyOrder, Follower, Quarantine
+from routing.services.feed import feed_state_on_commit
 
 # Why the session releases a quarantine of an earlier one (the journal says it).
 _BY_SESSION = "a new session started"
@@ -160,6 +161,10 @@ def quarantine_release(
         at=timezone.now(),
         why=reason.strip() or "released by the user",
         actor_user_id=actor_user_id,
+    )
+    follower = locked.follower
+    feed_state_on_commit(
+        user_id=follower.group.owner_id, group_ids=[follower.group_id], reason="released"
     )
     return True
 

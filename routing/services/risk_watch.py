@@ -43,6 +43,7 @@ from routing.services.account_sessions import (
     engine_session,
     session_state_of,
 )
+from routing.services.feed import feed_publish_on_commit
 from routing.services.route_levels import route_lock
 
 
@@ -267,13 +268,15 @@ def risk_watch(*, at: datetime, leader_ids: Collection[int] | None = None) -> di
 def positions_revalue(
     marks: Mapping[tuple[int, str], Decimal],
     specs: Mapping[str, ContractSpec],
-) -> None:
+) -> set[int]:
     """Revalue open positions at ``marks`` ((account id, contract) -> the
     last price that account sees, points): each account is marked only at
     the prices of its own venue or platform, never at another account's.
     Contracts without a spec are skipped (their PnL cannot be priced, and
     the fill path already refused them). Two statements per (contract,
-    price) whatever the number of accounts."""
+    price) whatever the number of accounts. Returns the ids of the accounts
+    whose mark moved."""
+    moved: set[int] = set()
     by_price: dict[tuple[str, Decimal], list[int]] = {}
     for (account_id, symbol), price in marks.items():
         by_price.setdefault((symbol, price), []).append(account_id)
@@ -284,11 +287,33 @@ def positions_revalue(
             spec = None
         if spec is None:
             continue
-        positions_mark(
-            account_ids=sorted(account_ids),
-            symbol=symbol,
-            price=price,
-            point_value=spec.point_value,
+        moved.update(
+            positions_mark(
+                account_ids=sorted(account_ids),
+                symbol=symbol,
+                price=price,
+                point_value=spec.point_value,
+            )
+        )
+    return moved
+
+
+def marks_moved_notify(account_ids: Collection[int]) -> None:
+    """One ``positions`` message per owner of the follower accounts
+    ``account_ids`` whose marks a layer-2 pass moved (the pass is one event),
+    naming their groups: the group pages re-read prices and PnL."""
+    if not account_ids:
+        return
+    by_owner: dict[int, set[int]] = {}
+    for owner_id, group_id in Follower.objects.filter(account_id__in=list(account_ids)).values_list(
+        "group__owner_id", "group_id"
+    ):
+        by_owner.setdefault(owner_id, set()).add(group_id)
+    for owner_id, group_ids in sorted(by_owner.items()):
+        feed_publish_on_commit(
+            user_id=owner_id,
+            kind="positions",
+            data={"groups": sorted(group_ids), "reason": "marks"},
         )
 
 

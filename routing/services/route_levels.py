@@ -22,6 +22,7 @@ from journal.services import journal_record
 from routing.engine.limits import RouteLevel
 from routing.engine.sessions import trading_date
 from routing.models import CopyGroup
+from routing.services.feed import feed_state_on_commit
 
 
 def _locked(group: CopyGroup) -> CopyGroup:
@@ -112,6 +113,8 @@ def route_level_set(
         at=at or timezone.now(),
     )
     group.level, group.level_reason = row.level, row.level_reason
+    if changed:
+        feed_state_on_commit(user_id=row.owner_id, group_ids=[row.pk], reason="route level")
     return changed
 
 
@@ -123,11 +126,15 @@ def route_lock(
     actor_label: str,
     at: datetime | None = None,
     code: str = "",
+    notify: bool = True,
 ) -> bool:
     """Lock ``group`` (level 4) for ``reason``; False when it was locked already.
 
     ``code`` is the reason's stable code (:class:`routing.engine.watch.ReasonCode`
     or an incident kind), journaled beside it; empty when there is none.
+    ``notify`` False when the caller's event already tells the owner's pages
+    (a batch of broker answers sends its copy orders; one message per user
+    per event), else a lock sends a ``state`` message.
     """
     row = _locked(group)
     changed = _apply(
@@ -140,6 +147,8 @@ def route_lock(
         code=code,
     )
     group.level, group.level_reason = row.level, row.level_reason
+    if changed and notify:
+        feed_state_on_commit(user_id=row.owner_id, group_ids=[row.pk], reason="route locked")
     return changed
 
 

@@ -29,7 +29,19 @@ def test_the_snapshot_writes_prices_and_ratios_without_exponents(route: Route) -
     assert "E+" not in text
     [large] = [f for f in data["followers"] if f["account_id"] == route.large.pk]
     assert large["ratio"] == "10"
-    assert large["positions"] == [{"symbol": "MNQH6", "qty": 3, "avg_price": "21520"}]
+    # MNQ ticks 0.25: prices to two decimals, never 2.152E+4.
+    assert large["positions"] == [
+        {
+            "symbol": "MNQH6",
+            "qty": 3,
+            "avg_price": "21520.00",
+            "mark": None,
+            "pnl": "0.00",
+            "tracked": 0,
+            "untracked": 0,
+            "closing": False,
+        }
+    ]
 
 
 def test_the_follower_added_message_writes_ten_as_ten(route: Route) -> None:

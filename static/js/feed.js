@@ -1,7 +1,10 @@
 // Live feed of one copy group. The websocket only notifies: every message
 // carries the user's next sequence number, and the page re-reads the HTTP
 // snapshot when it sees a gap or (re)connects, because the channel layer
-// may drop messages under load.
+// may drop messages under load. A copy_orders message is drawn at once (the
+// feed); it and every other message about this group (positions, state,
+// flatten, desync) make the page re-read the snapshot, throttled, which
+// group_live.js draws: header, eligibility, positions, closes, trades.
 (function () {
   "use strict";
   const FEED_LENGTH = 25;
@@ -17,7 +20,6 @@
   let refreshTimer = null;
   let socket = null;
   let backoff = 500;
-  let tickSizes = {}; // product root -> tick size, from the snapshot
 
   function setConnection(ok, text) {
     connDot.className = "dot " + (ok ? "on" : "off");
@@ -42,16 +44,24 @@
       return;
     }
     const snap = await response.json();
-    tickSizes = snap.tick_sizes || {};
     orders = new Map();
     applyOrders(snap.orders);
     for (const message of recent) {
       if (message.seq > snap.seq && message.kind === "copy_orders") applyOrders(message.data.orders);
     }
     lastSeq = Math.max(snap.seq, lastSeq ?? 0);
+    window.CopytradeGroup.render(snap); // first: it knows the tick sizes the feed prints with
     renderOrders();
-    renderFollowers(snap.followers);
     renderFlatten(snap.flatten);
+  }
+
+  // Whether a message may concern this page's group (a message naming no
+  // group concerns every group of the user).
+  function concernsGroup(data) {
+    if (!data) return true;
+    if (Array.isArray(data.groups)) return data.groups.some((g) => g === null || g === groupId);
+    if (data.group === undefined || data.group === null) return true;
+    return data.group === groupId;
   }
 
   // The latest emergency flatten covering this group: pending, in progress,
@@ -89,10 +99,11 @@
     if (message.kind === "copy_orders") {
       applyOrders(message.data.orders);
       renderOrders();
-      // Positions and PnL move with fills; re-read them, throttled.
-      if (message.data.orders.some((o) => o.filled_qty > 0)) scheduleRefresh();
-    } else if (message.kind === "positions" || message.kind === "flatten") {
-      scheduleRefresh(); // positions moved outside copy orders, or a flatten ended
+      // Marks, positions, PnL, quarantines and the route level move with a
+      // leader event's orders and answers: re-read them, throttled.
+      if (message.data.orders.some((o) => o.group === groupId)) scheduleRefresh();
+    } else if (concernsGroup(message.data)) {
+      scheduleRefresh(); // positions, state, a flatten or a desync changed outside copy orders
     }
   }
 
@@ -112,7 +123,7 @@
         tr.className = "status-" + o.status;
         const when = new Date(o.created_at).toLocaleTimeString();
         const size = o.qty ? `${o.side.toUpperCase()} ${o.qty} ${o.symbol}` : `${o.side.toUpperCase()} — ${o.symbol}`;
-        const fill = o.avg_fill_price ? ` @ ${price(o.avg_fill_price, tickOf(o.symbol))}` : "";
+        const fill = o.avg_fill_price ? ` @ ${window.CopytradeGroup.priceText(o.symbol, o.avg_fill_price)}` : "";
         const status = document.createElement("td");
         const badge = document.createElement("span");
         badge.className = "badge " + o.status;
@@ -124,30 +135,6 @@
       })
     );
     feedEmpty.hidden = sorted.length > 0;
-  }
-
-  const { money, price, signClass } = window.ctNumbers;
-
-  // A contract code's tick size: its root is the code less the month letter
-  // and year digits (MNQH6 -> MNQ, ESZ25 -> ES).
-  function tickOf(symbol) {
-    const root = String(symbol).replace(/[FGHJKMNQUVXZ]\d{1,2}$/, "");
-    return tickSizes[root] ?? null;
-  }
-
-  function renderFollowers(rows) {
-    for (const row of rows) {
-      const tr = document.querySelector(`#followers tr[data-account="${row.account_id}"]`);
-      if (!tr) continue;
-      tr.querySelector(".pos").textContent =
-        row.positions.map((p) => `${p.qty > 0 ? "+" : ""}${p.qty} ${p.symbol} @ ${price(p.avg_price, tickOf(p.symbol))}`).join(", ") || "flat";
-      for (const [cls, value] of [["realized", row.realized_pnl], ["unrealized", row.unrealized_pnl], ["session", row.session_pnl]]) {
-        const td = tr.querySelector("." + cls);
-        td.textContent = money(value);
-        td.classList.toggle("neg", signClass(value) === "neg");
-        td.classList.toggle("posv", signClass(value) === "posv");
-      }
-    }
   }
 
   function connect() {

@@ -44,6 +44,7 @@ from routing.engine.risk import (
     money,
     risk_per_contract,
     route_level_refusal,
+    signed_money,
 )
 from routing.engine.types import ContractSpec, FollowerState
 
@@ -138,6 +139,13 @@ def test_money_prints_two_decimals_with_thousands() -> None:
     assert money(D("1234.5")) == "1,234.50"
     assert money(D("375")) == "375.00"
     assert money(D("-0.01")) == "-0.01"
+
+
+def test_signed_money_writes_the_pages_style() -> None:
+    assert signed_money(D("1234.5")) == "+$1,234.50"
+    assert signed_money(D("-80")) == "-$80.00"
+    assert signed_money(D("0")) == "$0.00"
+    assert signed_money(D("-0.001")) == "$0.00"  # no "-$0.00"
 
 
 # -- daily loss --------------------------------------------------------------------

@@ -55,7 +55,9 @@ class OrderQuality:
 
     ``handoff_ms`` / ``ack_ms``: milliseconds from the leader event's
     arrival to the hand-off / the broker's answer (``None`` when not
-    stamped, e.g. the outcome is still unknown). ``slippage`` per contract
+    stamped, e.g. the outcome is still unknown). ``tick_size`` and
+    ``leader_tick_size`` are the two contracts' (``None`` without a spec),
+    for showing prices at their precision. ``slippage`` per contract
     and ``slippage_dollars`` over the filled contracts, ``None`` when the
     order has no comparable fill; ``no_slippage`` then says why.
     """
@@ -76,6 +78,8 @@ class OrderQuality:
     fill_price: Decimal | None
     leader_price: Decimal
     leader_symbol: str
+    tick_size: Decimal | None
+    leader_tick_size: Decimal | None
     slippage: SlippageCost | None
     slippage_dollars: Decimal | None
     no_slippage: str
@@ -226,6 +230,7 @@ def _measure(row: tuple[Any, ...], specs: dict[str, ContractSpec]) -> OrderQuali
     (pk, follower_id, coid, symbol, side, qty, filled, status, avg, handed, acked) = row[:11]
     event_at, leader_price, leader_symbol, action = row[11:]
     cost, why = _slippage(symbol, side, filled, avg, leader_symbol, leader_price, action, specs)
+    own_spec, leader_spec = _spec(symbol, specs), _spec(leader_symbol, specs)
     return OrderQuality(
         order_id=pk,
         follower_id=follower_id,
@@ -243,10 +248,19 @@ def _measure(row: tuple[Any, ...], specs: dict[str, ContractSpec]) -> OrderQuali
         fill_price=avg,
         leader_price=leader_price,
         leader_symbol=leader_symbol,
+        tick_size=own_spec.tick_size if own_spec else None,
+        leader_tick_size=leader_spec.tick_size if leader_spec else None,
         slippage=cost,
         slippage_dollars=cost.dollars(filled) if cost is not None else None,
         no_slippage=why,
     )
+
+
+def _spec(symbol: str, specs: dict[str, ContractSpec]) -> ContractSpec | None:
+    try:
+        return specs.get(parse_contract(symbol).root)
+    except SymbolError:
+        return None
 
 
 def _slippage(
@@ -294,6 +308,17 @@ def _text(value: Decimal | None, step: Decimal) -> str | None:
     return None if value is None else str(plain(value.quantize(step, rounding=ROUND_HALF_UP)))
 
 
+def _price(value: Decimal | None, tick: Decimal | None) -> str | None:
+    """A price at its contract's tick precision (MNQ 0.25: ``21549.00``); as
+    people write it when the contract has no spec."""
+    if value is None:
+        return None
+    if tick is None:
+        return str(plain(value))
+    places = max(0, -int(tick.normalize().as_tuple().exponent))
+    return f"{value:.{places}f}"
+
+
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
 
@@ -327,8 +352,8 @@ def _order(order: OrderQuality) -> dict[str, Any]:
         "acknowledged_at": order.acknowledged_at.isoformat() if order.acknowledged_at else None,
         "handoff_ms": _text(order.handoff_ms, _MS),
         "ack_ms": _text(order.ack_ms, _MS),
-        "fill_price": str(plain(order.fill_price)) if order.fill_price is not None else None,
-        "leader_price": str(plain(order.leader_price)),
+        "fill_price": _price(order.fill_price, order.tick_size),
+        "leader_price": _price(order.leader_price, order.leader_tick_size),
         "leader_symbol": order.leader_symbol,
         "slippage_ticks": _text(cost.ticks, _CENT) if cost else None,
         "slippage_per_contract": _money(cost.per_contract) if cost else None,

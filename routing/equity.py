@@ -16,9 +16,10 @@ contracts, slippage, blocked or missed copies and a route at level 1
 does not follow the leader's, so the factor compares sizes only when the
 leader trades one contract.
 
-Resolution: one point per closing fill when the range holds at most
-``FILL_POINTS_MAX`` of them (every series on one time axis, each carried
-forward between its own fills), else one point per trading date from the
+Resolution: every series on one time axis, each carried forward between
+its own moves, with at most ``POINTS_MAX`` times: one per closing fill when
+the range has so few, else the fills summed per minute, else per hour
+(a bucket's point at its end), else one point per trading date from the
 session totals (:class:`journal.models.SessionRealized`). A trading date
 ``d`` covers 17:00 America/Chicago the day before to 17:00 on ``d``.
 """
@@ -32,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
+from django.db.models.functions import Trunc
 
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.sessions import CHICAGO, trading_date
@@ -40,7 +42,10 @@ from routing.engine.types import FollowerState, SizingBasis
 from routing.engine.watch import plain
 from routing.models import CopyGroup, Follower
 
-FILL_POINTS_MAX = 5_000
+POINTS_MAX = 2_000
+# Rows (account x bucket) one bucketed read returns at most.
+BUCKET_ROWS_MAX = 20_000
+_BUCKETS = (("minute", timedelta(minutes=1)), ("hour", timedelta(hours=1)))
 RANGE_DAYS_MAX = 400
 _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
@@ -104,8 +109,9 @@ class DayRow:
 class GroupEquity:
     """A route's curves over ``first``..``last`` on one time axis ``times``
     (aware UTC; the first is the range's start). ``resolution`` is
-    ``"fill"`` or ``"day"``; ``includes_now`` when the range reaches the
-    current session (its last point is then now, with open PnL)."""
+    ``"fill"``, ``"minute"``, ``"hour"`` or ``"day"``; ``includes_now``
+    when the range reaches the current session (its last point is then
+    now, with open PnL)."""
 
     first: date
     last: date
@@ -123,7 +129,8 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
     """The equity curves of ``group``'s leader, followers and the group over
     trading dates ``first``..``last``, valued at aware ``at`` (now), with
     each follower's copy variance. Raises ``ValueError`` for a range that
-    is reversed or longer than ``RANGE_DAYS_MAX`` days. At most five queries.
+    is reversed or longer than ``RANGE_DAYS_MAX`` days. At most eight
+    queries, each returning a bounded number of rows.
     """
     if (last - first).days + 1 > RANGE_DAYS_MAX:
         raise ValueError(f"a range covers at most {RANGE_DAYS_MAX} days")
@@ -131,10 +138,7 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
     followers = list(group.followers.select_related("account").order_by("pk"))
     ids = [group.leader_id, *(f.account_id for f in followers)]
     includes_now = start <= at < end
-    moves = _fill_moves(ids, start, end)
-    resolution = "fill"
-    if moves is None:
-        resolution, moves = "day", _day_moves(ids, first, last, at)
+    resolution, moves = _moves(ids, first, last, at)
     times = sorted({start, *(when for when, _, _ in moves)})
     if includes_now and at > times[-1]:
         times.append(at)  # the open PnL now, after the last fill
@@ -170,23 +174,37 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
     )
 
 
-def _fill_moves(
-    ids: Sequence[int], start: datetime, end: datetime
-) -> list[tuple[datetime, int, Decimal]] | None:
-    """``(time, account, realized dollars)`` of every closing fill in
-    ``[start, end)``, oldest first; ``None`` when more than ``FILL_POINTS_MAX``."""
-    rows = list(
-        Fill.objects.filter(account_id__in=ids, filled_at__gte=start, filled_at__lt=end)
-        .exclude(realized_pnl=0)
-        .order_by("filled_at", "pk")
-        .values_list("filled_at", "account_id", "realized_pnl")[: FILL_POINTS_MAX + 1]
+Moves = list[tuple[datetime, int, Decimal]]
+
+
+def _moves(ids: Sequence[int], first: date, last: date, at: datetime) -> tuple[str, Moves]:
+    """The finest resolution with at most ``POINTS_MAX`` times and its
+    moves ``(time, account, realized dollars)``, oldest first."""
+    start, end = range_bounds(first, last)
+    closing = Fill.objects.filter(
+        account_id__in=ids, filled_at__gte=start, filled_at__lt=end
+    ).exclude(realized_pnl=0)
+    fills = list(
+        closing.order_by("filled_at", "pk").values_list("filled_at", "account_id", "realized_pnl")[
+            : POINTS_MAX + 1
+        ]
     )
-    return None if len(rows) > FILL_POINTS_MAX else rows
+    if len(fills) <= POINTS_MAX:
+        return "fill", fills
+    for kind, width in _BUCKETS:
+        rows = list(
+            closing.annotate(bucket=Trunc("filled_at", kind, tzinfo=UTC))
+            .values("bucket", "account_id")
+            .annotate(pnl=Sum("realized_pnl"))
+            .order_by("bucket", "account_id")
+            .values_list("bucket", "account_id", "pnl")[: BUCKET_ROWS_MAX + 1]
+        )
+        if len(rows) <= BUCKET_ROWS_MAX and len({b for b, _, _ in rows}) <= POINTS_MAX:
+            return kind, [(min(bucket + width, at), a, pnl) for bucket, a, pnl in rows]
+    return "day", _day_moves(ids, first, last, at)
 
 
-def _day_moves(
-    ids: Sequence[int], first: date, last: date, at: datetime
-) -> list[tuple[datetime, int, Decimal]]:
+def _day_moves(ids: Sequence[int], first: date, last: date, at: datetime) -> Moves:
     """One move per account and trading date from the session totals, at
     the session's 16:00 Chicago close (at ``at`` for a session still open)."""
     rows = (

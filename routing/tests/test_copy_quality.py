@@ -48,7 +48,7 @@ def test_each_follower_shows_its_last_order_and_session(route: Route) -> None:
     last = small["last"]
     assert (last["side"], last["qty"], last["symbol"]) == ("sell", 1, "MNQH6")
     assert (last["handoff_ms"], last["ack_ms"]) == ("1", "8")
-    assert (last["fill_price"], last["leader_price"]) == ("21509.5", "21510")
+    assert (last["fill_price"], last["leader_price"]) == ("21509.50", "21510.00")
     assert (last["slippage_ticks"], last["slippage_per_contract"]) == ("2", "1.00")
     assert last["slippage_dollars"] == "1.00"
     # Its session: hand-offs 1.5 and 1 ms: p50 1.25, p99 1 + 0.99 x 0.5 = 1.495 (1.50).

@@ -3,7 +3,7 @@ worked session of ``performance_fixtures`` (figures by hand there)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 3, 10)
 
 
-def _payload(route: Route, first: date = DAY, last: date = DAY) -> dict:
-    return group_equity_payload(group_equity(group=route.group, first=first, last=last, at=NOW))
+def _payload(route: Route, first: date = DAY, last: date = DAY, at: datetime = NOW) -> dict:
+    return group_equity_payload(group_equity(group=route.group, first=first, last=last, at=at))
 
 
 def test_a_trading_date_runs_from_17h_chicago_the_day_before() -> None:
@@ -88,11 +88,27 @@ def test_open_pnl_now_ends_the_curve(route: Route) -> None:
     assert large["values"][-2:] == [117.0, 142.5]
 
 
-def test_more_fills_than_points_then_one_point_per_trading_date(
+def test_more_fills_than_points_then_summed_per_minute(
     route: Route, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worked_session(route)
-    monkeypatch.setattr(equity_module, "FILL_POINTS_MAX", 2)
+    # Three closing fills, at most one time: the 15:01 minute, shown at its end.
+    monkeypatch.setattr(equity_module, "POINTS_MAX", 1)
+    payload = _payload(route, at=NOW + timedelta(hours=1))
+    assert payload["resolution"] == "minute"
+    assert payload["x"] == [
+        SESSION_START.timestamp(),
+        (T1 + timedelta(minutes=1)).timestamp(),
+        (NOW + timedelta(hours=1)).timestamp(),
+    ]
+    assert payload["group"]["values"] == [0.0, 134.5, 134.5]
+
+
+def test_more_times_than_points_in_any_bucket_then_one_point_per_trading_date(
+    route: Route, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worked_session(route)
+    monkeypatch.setattr(equity_module, "POINTS_MAX", 0)
     payload = _payload(route)
     # The session's total at its close, or now while it is open.
     assert payload["resolution"] == "day"

@@ -61,7 +61,7 @@ def test_page_shows_the_sessions_latency_and_slippage(route: Route, alice_client
     assert "1.75 ms" in route_row and "2.97 ms" in route_row and "16.13 ms" in route_row
     assert "+$2.00" in route_row
     small = _testid(html, "follower-quality")
-    assert "SELL 1 MNQH6 (filled)" in small and "21509.5 vs 21510" in small
+    assert "SELL 1 MNQH6 (filled)" in small and "21509.50 vs 21510.00" in small
     assert "1.00 ms" in small and "8.00 ms" in small and "+$1.00" in small
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from routing.tests.performance_fixtures import NOW
+
 SCRIPT = """
 import json
 from datetime import date
@@ -25,6 +27,7 @@ from accounts.models import User
 from accounts.services import broker_account_create
 from conftest import Route
 from routing.copy_quality import copy_quality, copy_quality_payload
+from routing import equity as equity_module
 from routing.equity import group_equity, group_equity_payload
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.tests.performance_fixtures import NOW, worked_session
@@ -43,11 +46,14 @@ worked_session(route)
 quality = copy_quality_payload(copy_quality(group=group, at=NOW))
 day = date(2026, 3, 10)
 equity = group_equity_payload(group_equity(group=group, first=day, last=day, at=NOW))
+equity_module.POINTS_MAX = 1  # the fills summed per minute (SQL date truncation)
+minutes = group_equity_payload(group_equity(group=group, first=day, last=day, at=NOW))
 print(json.dumps({
     "route": quality["route"],
     "small_last": quality["followers"][0]["last"]["slippage_per_contract"],
     "group": equity["group"]["values"],
     "variance": [v["variance"] for v in equity["variance"]],
+    "minutes": [minutes["resolution"], minutes["x"][1], minutes["group"]["values"]],
 }))
 """
 
@@ -87,3 +93,5 @@ def test_latency_slippage_and_equity_figures_on_sqlite(tmp_path: Path) -> None:
     assert figures["small_last"] == "1.00"
     assert figures["group"] == [0.0, 134.5, 134.5]
     assert figures["variance"] == ["-2.00", "0.00"]
+    # The 15:01 UTC minute's three closing fills, shown at its end (15:02).
+    assert figures["minutes"] == ["minute", NOW.timestamp(), [0.0, 134.5]]

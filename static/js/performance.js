@@ -236,10 +236,10 @@
     if (message.kind === "copy_orders") {
       const orders = message.data.orders.filter((o) => o.group === groupId);
       if (!orders.length) return;
-      schedule("quality", refreshQuality, 250);
-      if (orders.some((o) => o.filled_qty > 0)) schedule("equity", refreshEquity, 500);
+      schedule("quality", refreshQuality, 500);
+      if (orders.some((o) => o.filled_qty > 0)) schedule("equity", refreshEquity, 1500);
     } else if (message.kind === "positions" || message.kind === "flatten") {
-      schedule("equity", refreshEquity, 500);
+      schedule("equity", refreshEquity, 1500);
     }
   }
 

@@ -108,7 +108,8 @@ class DayRow:
 @dataclass(frozen=True, slots=True)
 class GroupEquity:
     """A route's curves over ``first``..``last`` on one time axis ``times``
-    (aware UTC; the first is the range's start). ``resolution`` is
+    (aware UTC; the first, where every curve is 0, is just before the
+    first move, :func:`_anchor`). ``resolution`` is
     ``"fill"``, ``"minute"``, ``"hour"`` or ``"day"``; ``includes_now``
     when the range reaches the current session (its last point is then
     now, with open PnL)."""
@@ -139,9 +140,11 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
     ids = [group.leader_id, *(f.account_id for f in followers)]
     includes_now = start <= at < end
     resolution, moves = _moves(ids, first, last, at)
-    times = sorted({start, *(when for when, _, _ in moves)})
-    if includes_now and at > times[-1]:
+    times = sorted({when for when, _, _ in moves})
+    first_move = times[0] if times else None
+    if includes_now and (not times or at > times[-1]):
         times.append(at)  # the open PnL now, after the last fill
+    times.insert(0, _anchor(start, first_move, times[-1] if times else start))
     open_now = _open_pnl(ids) if includes_now else {}
     series = _cumulative(ids, times, moves, open_now)
     curves = {
@@ -175,6 +178,17 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
 
 
 Moves = list[tuple[datetime, int, Decimal]]
+
+
+def _anchor(start: datetime, first_move: datetime | None, last: datetime) -> datetime:
+    """Where the curves start at 0: just before the first move (by a
+    fiftieth of the chart's span up to ``last``, at least a second), so a
+    session whose trading began at 9:30 is not drawn flat from 17:00 the day
+    before; the range's ``start`` when nothing moved."""
+    if first_move is None:
+        return start
+    pad = max((last - first_move) / 50, timedelta(seconds=1))
+    return max(start, first_move - pad)
 
 
 def _moves(ids: Sequence[int], first: date, last: date, at: datetime) -> tuple[str, Moves]:

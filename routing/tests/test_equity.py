@@ -40,11 +40,12 @@ def test_curves_per_closing_fill_with_totals_in_dollars(route: Route) -> None:
     worked_session(route)
     # Act
     payload = _payload(route)
-    # Assert: the range's start, the sells at 15:01 (the buys realized nothing),
-    # then now (open PnL: every account is flat).
+    # Assert: 0 just before the first move (a fiftieth of the 60 s drawn: 1.2 s),
+    # the sells at 15:01 (the buys realized nothing), then now (open PnL: all flat).
     assert payload["resolution"] == "fill"
     assert payload["includes_now"] is True
-    assert payload["x"] == [SESSION_START.timestamp(), T1.timestamp(), NOW.timestamp()]
+    anchor = T1 - timedelta(seconds=1.2)
+    assert payload["x"] == [anchor.timestamp(), T1.timestamp(), NOW.timestamp()]
     assert payload["leader"]["values"] == [0.0, 39.0, 39.0]
     assert (payload["leader"]["realized"], payload["leader"]["open"]) == ("39.00", "0.00")
     small, large = payload["followers"]
@@ -96,8 +97,9 @@ def test_more_fills_than_points_then_summed_per_minute(
     monkeypatch.setattr(equity_module, "POINTS_MAX", 1)
     payload = _payload(route, at=NOW + timedelta(hours=1))
     assert payload["resolution"] == "minute"
+    # (0 a fiftieth of the hour drawn, 72 s, before the minute's end.)
     assert payload["x"] == [
-        SESSION_START.timestamp(),
+        (T1 + timedelta(seconds=60 - 72)).timestamp(),
         (T1 + timedelta(minutes=1)).timestamp(),
         (NOW + timedelta(hours=1)).timestamp(),
     ]
@@ -112,9 +114,15 @@ def test_more_times_than_points_in_any_bucket_then_one_point_per_trading_date(
     payload = _payload(route)
     # The session's total at its close, or now while it is open.
     assert payload["resolution"] == "day"
-    assert payload["x"] == [SESSION_START.timestamp(), NOW.timestamp()]
+    assert payload["x"] == [(NOW - timedelta(seconds=1)).timestamp(), NOW.timestamp()]
     assert payload["leader"]["values"] == [0.0, 39.0]
     assert payload["group"]["total"] == "134.50"
+
+
+def test_a_session_without_fills_yet_is_drawn_from_its_start(route: Route) -> None:
+    payload = _payload(route)
+    assert payload["x"] == [SESSION_START.timestamp(), NOW.timestamp()]
+    assert payload["group"]["values"] == [0.0, 0.0]
 
 
 def test_a_range_before_the_fills_is_flat_and_without_open_pnl(route: Route) -> None:

@@ -116,7 +116,8 @@
       height,
       scales: { x: { time: true } },
       axes: [
-        { stroke: "#8a98a6", grid: { stroke: "#26303b" } },
+        // Small charts keep their time labels apart.
+        { stroke: "#8a98a6", grid: { stroke: "#26303b" }, space: height < 200 ? 110 : 60 },
         { stroke: "#8a98a6", grid: { stroke: "#26303b" }, size: 80, values: (u, ticks) => ticks.map((v) => money(Math.round(v)).replace(".00", "")) },
       ],
       series: [

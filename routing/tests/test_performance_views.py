@@ -143,3 +143,14 @@ def _testid(html: str, testid: str, end: str = "</tr>") -> str:
     """The text from the first element carrying ``data-testid`` to ``end``."""
     start = html.index(f'data-testid="{testid}"')
     return html[start : html.index(end, start)]
+
+
+def test_rest_api_lists_each_orders_send_times(route: Route, alice_client: Client) -> None:
+    worked_session(route)
+    orders = alice_client.get("/api/v1/copy-orders/").json()["results"]
+    # Eval 25K's first order: handed 1.5 ms and answered 12.25 ms after 15:00 UTC.
+    first = min(orders, key=lambda o: o["id"])
+    assert (first["handed_at"], first["acknowledged_at"]) == (
+        "2026-03-10T15:00:00.001500Z",
+        "2026-03-10T15:00:00.012250Z",
+    )

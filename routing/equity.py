@@ -38,7 +38,7 @@ from django.db.models.functions import Trunc
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.sessions import CHICAGO, trading_date
 from routing.engine.sizing import SizingError, size_factor
-from routing.engine.types import FollowerState, SizingBasis
+from routing.engine.types import FollowerState, GroupConfig, SizingBasis
 from routing.engine.watch import plain
 from routing.models import CopyGroup, Follower
 
@@ -130,7 +130,7 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
     """The equity curves of ``group``'s leader, followers and the group over
     trading dates ``first``..``last``, valued at aware ``at`` (now), with
     each follower's copy variance. Raises ``ValueError`` for a range that
-    is reversed or longer than ``RANGE_DAYS_MAX`` days. At most eight
+    is reversed or longer than ``RANGE_DAYS_MAX`` days. At most six
     queries, each returning a bounded number of rows.
     """
     if (last - first).days + 1 > RANGE_DAYS_MAX:
@@ -162,6 +162,7 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
         ]
     }
     leader = curves[group.leader_id]
+    config = group.to_engine(mappings=())  # sizing only: no mapping is read
     members = [curves[f.account_id] for f in followers]
     return GroupEquity(
         first=first,
@@ -172,7 +173,7 @@ def group_equity(*, group: CopyGroup, first: date, last: date, at: datetime) -> 
         leader=leader,
         followers=members,
         group=_summed("Group (followers)", members, len(times), includes_now),
-        variance=[_variance(group, f, curves[f.account_id], leader) for f in followers],
+        variance=[_variance(group, config, f, curves[f.account_id], leader) for f in followers],
         days=_days(moves, group.leader_id),
     )
 
@@ -284,7 +285,11 @@ def _summed(
 
 
 def _variance(
-    group: CopyGroup, follower: Follower, own: AccountCurve, leader: AccountCurve
+    group: CopyGroup,
+    config: GroupConfig,
+    follower: Follower,
+    own: AccountCurve,
+    leader: AccountCurve,
 ) -> Variance:
     state = FollowerState(
         key=str(follower.pk),
@@ -293,7 +298,7 @@ def _variance(
         balance=follower.account.balance,
     )
     try:
-        factor, formula = size_factor(group.to_engine(mappings=()), state)
+        factor, formula = size_factor(config, state)
     except SizingError as exc:
         return Variance(
             follower.pk, own.account_id, own.name, None, "", own.total, None, None, None, str(exc)

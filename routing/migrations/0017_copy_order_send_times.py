@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0016_group_webhook'),
+        ("routing", "0016_group_webhook"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='copyorder',
-            name='acknowledged_at',
-            field=models.DateTimeField(blank=True, help_text="When the broker's first answer to the order came back.", null=True),
+            model_name="copyorder",
+            name="acknowledged_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the broker's first answer to the order came back.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='copyorder',
-            name='handed_at',
-            field=models.DateTimeField(blank=True, help_text='When the engine handed the order to the broker adapter.', null=True),
+            model_name="copyorder",
+            name="handed_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the engine handed the order to the broker adapter.",
+                null=True,
+            ),
         ),
     ]

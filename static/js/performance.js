@@ -174,6 +174,10 @@
       if (status) status.textContent = "The charting library did not load; the numbers are in the tables.";
       return;
     }
+    if (e.x.length < 2) {
+      if (status) status.textContent = "Nothing realized in this range: no curve to draw.";
+      return;
+    }
     chart("equity-group-chart", "Group (followers summed) and leader", ["Group (followers)", `Leader ${e.leader.name}`],
       [COLOURS[0], "#8a98a6"], e.x, [e.group.values, e.leader.values], 260);
     chart("equity-accounts-chart", "Each follower", e.followers.map((f) => f.name),

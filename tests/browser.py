@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import SyncToAsync
 from channels.testing import ChannelsLiveServerTestCase
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
@@ -24,6 +26,19 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
+
+
+def _fresh_sync_executor() -> None:
+    # asgiref runs database_sync_to_async calls made outside any request on
+    # one class-wide single-thread executor. Once a test class has run the
+    # engine on a loop of its own, that executor has a worker thread; a live
+    # server forked afterwards inherits the executor but not the thread, so
+    # every call it queues (the websocket's login lookup) waits forever and
+    # the page never goes live. The child starts with a fresh executor.
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+
+
+os.register_at_fork(after_in_child=_fresh_sync_executor)
 
 
 class ChromiumLiveServerTestCase(ChannelsLiveServerTestCase):

@@ -525,6 +525,15 @@ class CopyOrder(BaseModel):
     target = models.IntegerField(
         default=0, help_text="Follower's tracked signed position once this order fills."
     )
+    # Measured latency (routing.copy_quality): from the leader event's row
+    # (its created_at, when the engine stored it) to these two instants,
+    # stamped by the engine worker and written with the broker's answer.
+    handed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the engine handed the order to the broker adapter."
+    )
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the broker's first answer to the order came back."
+    )
 
     class Meta:
         constraints = [

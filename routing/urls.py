@@ -1,6 +1,13 @@
 from django.urls import path
 
-from routing import flatten_views, position_views, settings_views, upload_views, views
+from routing import (
+    flatten_views,
+    performance_views,
+    position_views,
+    settings_views,
+    upload_views,
+    views,
+)
 from routing.webhooks import pages as webhook_pages
 
 urlpatterns = [
@@ -37,6 +44,11 @@ urlpatterns = [
         name="position_untrack",
     ),
     path("groups/<int:group_id>/budget/", views.group_budget, name="group_budget"),
+    path(
+        "groups/<int:group_id>/performance/",
+        performance_views.group_performance,
+        name="group_performance",
+    ),
     path("groups/<int:group_id>/level/", views.group_level, name="group_level"),
     path("groups/<int:group_id>/review/", views.group_review, name="group_review"),
     path(
@@ -86,6 +98,16 @@ urlpatterns = [
         "api/groups/<int:group_id>/snapshot/",
         views.GroupSnapshotApi.as_view(),
         name="group_snapshot",
+    ),
+    path(
+        "api/groups/<int:group_id>/performance/",
+        performance_views.GroupPerformanceApi.as_view(),
+        name="group_performance_api",
+    ),
+    path(
+        "api/groups/<int:group_id>/equity/",
+        performance_views.GroupEquityApi.as_view(),
+        name="group_equity_api",
     ),
     path(
         "api/imports/<int:job_id>/",

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from copytrade.core.numbers import dollars, money, price
+from copytrade.core.numbers import dollars, fixed, money, price
 from tests.browser import ChromiumLiveServerTestCase
 from tests.test_numbers import PRICES
 
@@ -34,6 +34,7 @@ class NumbersInTheBrowserTests(ChromiumLiveServerTestCase):
                 money: amounts.map((a) => window.ctNumbers.money(a)),
                 dollars: amounts.map((a) => window.ctNumbers.dollars(a)),
                 prices: prices.map(([v, t]) => window.ctNumbers.price(v, t)),
+                fixed: amounts.map((a) => window.ctNumbers.fixed(a, 2)),
             })""",
             [AMOUNTS, prices],
         )
@@ -41,3 +42,4 @@ class NumbersInTheBrowserTests(ChromiumLiveServerTestCase):
         assert shown["money"] == [money(Decimal(a)) for a in AMOUNTS]
         assert shown["dollars"] == [dollars(Decimal(a)) for a in AMOUNTS]
         assert shown["prices"] == [price(v, t) for v, t, _ in PRICES]
+        assert shown["fixed"] == [fixed(Decimal(a), 2) for a in AMOUNTS]

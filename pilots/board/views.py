@@ -9,14 +9,13 @@ import calendar
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.staticfiles import finders
-from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from copytrade.core.charts import chart_library
 from copytrade.core.errors import ApplicationError
 from pilots import ranking
 from pilots.board.series import chart_data
@@ -30,11 +29,6 @@ from pilots.board_selectors import (
 )
 from pilots.forms import SubscribeForm
 from pilots.subscriptions import WATCH_PERIOD, subscription_start
-
-# The charting library as `make install` copies it from npm (static/vendor/,
-# not in git). Without it the pages keep their tables and say why.
-CHART_SCRIPT = "vendor/uplot/uPlot.iife.min.js"
-CHART_STYLE = "vendor/uplot/uPlot.min.css"
 
 
 class BoardFilterForm(forms.Form):
@@ -80,17 +74,6 @@ def _sort_links(request: HttpRequest, filters: BoardFilters) -> dict[str, dict[s
     return links
 
 
-def _chart_library() -> dict[str, str] | None:
-    """URLs of the charting library's script and style, or ``None`` when
-    `make install` has not copied them (npm missing)."""
-    if not (finders.find(CHART_SCRIPT) or staticfiles_storage.exists(CHART_SCRIPT)):
-        return None
-    return {
-        "script": staticfiles_storage.url(CHART_SCRIPT),
-        "style": staticfiles_storage.url(CHART_STYLE),
-    }
-
-
 @login_required
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
@@ -132,7 +115,7 @@ def profile(request: HttpRequest, pilot_id: int) -> HttpResponse:
         "profile": shown,
         "row": shown.row,
         "chart": chart_data(shown.equity),
-        "chart_library": _chart_library(),
+        "chart_library": chart_library(),
         "watch_days": WATCH_PERIOD.days,
         "month_names": list(calendar.month_abbr)[1:],
         "ranking": ranking,
@@ -178,4 +161,3 @@ def subscribe(request: HttpRequest, pilot_id: int) -> HttpResponse:
         return redirect(reverse("subscriptions"))
     except NoReverseMatch:  # the subscriptions page comes with the following pages
         return redirect(back)
-

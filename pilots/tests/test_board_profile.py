@@ -136,9 +136,9 @@ def test_the_chart_data_starts_at_the_nominal_size(steady: Pilot, carol: User) -
 def test_without_the_charting_library_the_tables_still_render(
     steady: Pilot, carol: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pilots.board import views
+    from copytrade.core import charts
 
-    monkeypatch.setattr(views, "CHART_SCRIPT", "vendor/absent/none.js")
+    monkeypatch.setattr(charts, "CHART_SCRIPT", "vendor/absent/none.js")
     html = _client(carol).get(f"/pilots/{steady.pk}/").content.decode()
     assert 'data-testid="charts-missing"' in html
     assert "uPlot" not in html and "pilot_charts.js" not in html

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 
 from routing.brokers.base import OrderRequest, OrderResult
-from routing.brokers.errors import BrokerError, BrokerTemporaryError
+from routing.brokers.errors import BrokerError, BrokerRejected, BrokerTemporaryError
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.faults import SEND_RETRIES
 from routing.services.orders import copy_order_claim, copy_order_record_result
+from routing.services.send_times import SendTimes
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +46,22 @@ class SendsMixin:
             claimed = await database_sync_to_async(copy_order_claim)(order_id=order_id)
             if claimed is None:
                 return
-            result = await self._place(claimed.platform, claimed.request)
+            times = SendTimes()
+            result = await self._place(claimed.platform, claimed.request, times)
             if result is not None:
-                await self._db(copy_order_record_result, order_id=order_id, result=result)
+                await self._db(
+                    copy_order_record_result, order_id=order_id, result=result, times=times
+                )
 
-    async def _place_limited(self, platform: str, request: OrderRequest) -> OrderResult | None:
+    async def _place_limited(
+        self, platform: str, request: OrderRequest, times: SendTimes | None = None
+    ) -> OrderResult | None:
         async with self._sends:
-            return await self._place(platform, request)
+            return await self._place(platform, request, times)
 
-    async def _place(self, platform: str, request: OrderRequest) -> OrderResult | None:
+    async def _place(
+        self, platform: str, request: OrderRequest, times: SendTimes | None = None
+    ) -> OrderResult | None:
         """Place ``request``: the broker's result; a refusal (or no adapter
         for the platform) becomes a REJECTED result with the reason.
 
@@ -64,11 +72,14 @@ class SendsMixin:
         is still unknown after ``SEND_RETRIES`` tries, returns ``None``: the
         order stays SENT, never recorded as rejected (it may be live), and
         the next pass's recovery queries it until the broker answers.
+        ``times``, when given, is stamped as the order is handed to the
+        adapter and as the broker's answer comes back (a refusal included).
         """
         try:
             adapter = self.registry.for_platform(platform)
         except BrokerError as exc:
             return OrderResult.rejected(request.client_order_id, str(exc))
+        stamps = times if times is not None else SendTimes()
         for attempt in range(1, SEND_RETRIES + 1):
             if attempt > 1:
                 await asyncio.sleep(0.2 * 2 ** (attempt - 2))
@@ -78,9 +89,11 @@ class SendsMixin:
                     logger.warning("order %s not found out: %s", request.client_order_id, exc)
                     continue
                 if known is not None:
+                    stamps.acknowledged()
                     return known
             try:
-                return await adapter.place_order(request)
+                stamps.handed()
+                answer = await adapter.place_order(request)
             except BrokerTemporaryError as exc:
                 logger.warning(
                     "order %s: outcome unknown (try %d of %d): %s",
@@ -90,6 +103,11 @@ class SendsMixin:
                     exc,
                 )
             except BrokerError as exc:  # rejected or fatal: final, recorded as such
+                if isinstance(exc, BrokerRejected):
+                    stamps.acknowledged()  # the broker's own refusal is its answer
                 return OrderResult.rejected(request.client_order_id, str(exc))
+            else:
+                stamps.acknowledged()
+                return answer
         self._recover_due = True
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +59,7 @@ from routing.services.order_results import (
     event_answers_record,
     feed_messages_number,
 )
+from routing.services.send_times import SendTimes
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +303,9 @@ class EngineWorker(
         The ingest is one transaction that stores the orders SENT with their
         requests; no database call is made per order. The event's live-feed
         message (one per user, every order with its answer) goes out after
-        the answers are recorded, off the path to the brokers. Returns the
+        the answers are recorded, off the path to the brokers. When each
+        order was handed to its adapter and answered is stamped around the
+        call and stored in the same batch (measured latency). Returns the
         ids of the orders sent.
         """
         # The leader's fill is a print on its routes' venue only (defect 2).
@@ -324,10 +328,11 @@ class EngineWorker(
             for platform, request in result.requests.values():
                 if platform == BrokerAccount.Platform.PAPER:
                     self.registry.paper.assign_venue(request.account, venue)
+        times = {order_id: SendTimes() for order_id in order_ids}
         answers = await asyncio.gather(
             *(
-                self._place_limited(platform, request)
-                for platform, request in result.requests.values()
+                self._place_limited(platform, request, times[order_id])
+                for order_id, (platform, request) in result.requests.items()
             )
         )
         if result.created:
@@ -336,6 +341,7 @@ class EngineWorker(
                 [(o, a) for o, a in zip(order_ids, answers, strict=True) if a is not None],
                 result.feed,
                 {order.pk: order for order in result.orders},
+                times,
             )
             for feed in messages:
                 await feed_push(feed)
@@ -346,19 +352,24 @@ class EngineWorker(
         results: list[tuple[int, OrderResult]],
         feed: dict[int, list[dict[str, Any]]],
         known: dict[int, CopyOrder],
+        times: dict[int, SendTimes],
     ) -> list[FeedMessage]:
         """Record one event's broker answers in one batch and number its feed
         messages; ``known`` holds the event's orders as its ingest stored
-        them (not read again). When the batch fails, the answers are recorded
-        one by one, so one bad answer cannot lose the others; one that still
+        them (not read again), ``times`` when each was handed over and
+        answered. When the batch fails, the answers are recorded one by
+        one, so one bad answer cannot lose the others; one that still
         cannot be recorded leaves its order SENT, and recovery queries the
         broker."""
         try:
-            messages = await self._db(event_answers_record, results=results, feed=feed, known=known)
+            messages = await self._db(
+                event_answers_record, results=results, feed=feed, known=known, times=times
+            )
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
+            record = functools.partial(copy_orders_record, times=times)
             for order_id, answer in results:
-                await self._record_one(copy_orders_record, answer, order_id=order_id)
+                await self._record_one(record, answer, order_id=order_id)
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
         return messages

@@ -55,6 +55,7 @@ from routing.services.order_findings import (
     findings_of,
 )
 from routing.services.quarantines import quarantines_start
+from routing.services.send_times import SendTimes, send_times_apply
 
 _RESULT_STATUS = {
     OrderStatus.FILLED: CopyOrder.Status.FILLED,
@@ -73,16 +74,21 @@ _ORDER_FIELDS = [
     "avg_fill_price",
     "reason",
     "updated_at",
+    "handed_at",
+    "acknowledged_at",
 ]
 
 
 @transaction.atomic
-def copy_order_record_result(*, order_id: int, result: OrderResult) -> CopyOrder:
+def copy_order_record_result(
+    *, order_id: int, result: OrderResult, times: SendTimes | None = None
+) -> CopyOrder:
     """Apply the broker's answer to one SENT order (:func:`copy_orders_record`
-    for one): status, fills, position, journal, feed, incidents. Recording one
-    result twice changes nothing. Raises ``ValueError`` when ``result``
-    belongs to another client order id."""
-    return copy_orders_record(results=[(order_id, result)])[0]
+    for one): status, fills, position, journal, feed, incidents, and the
+    send's ``times`` when given. Recording one result twice changes nothing.
+    Raises ``ValueError`` when ``result`` belongs to another client order id."""
+    times_of = {order_id: times} if times is not None else None
+    return copy_orders_record(results=[(order_id, result)], times=times_of)[0]
 
 
 @transaction.atomic
@@ -91,6 +97,7 @@ def copy_orders_record(
     results: Sequence[tuple[int, OrderResult]],
     publish: bool = True,
     known: Mapping[int, CopyOrder] | None = None,
+    times: Mapping[int, SendTimes] | None = None,
 ) -> list[CopyOrder]:
     """Apply broker answers ``(copy order id, result)`` in order, in one
     transaction; returns the orders as recorded, one per result.
@@ -108,7 +115,11 @@ def copy_orders_record(
     sends one message per user per leader event, :func:`event_answers_record`).
     ``known`` (copy order id -> the order as its ingest stored it, with its
     account, group and leader event cached) saves reading those again: each
-    is brought up to date from its locked row instead.
+    is brought up to date from its locked row instead. ``times`` (copy order
+    id -> when the engine handed it to the broker and when the broker
+    answered, :class:`~routing.services.send_times.SendTimes`) are stored
+    with the orders' status in the same statement, also on an order that
+    ended already (an instant stored once is never moved).
     """
     if not results:
         return []
@@ -126,6 +137,8 @@ def copy_orders_record(
     unrecorded, reused = _record_fills(orders, results, specs)
     batch = _Batch()
     for order_id, result in results:
+        if send_times_apply(orders[order_id], (times or {}).get(order_id)):
+            batch.changed.add(order_id)
         _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
     if batch.changed:
         bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
@@ -189,12 +202,13 @@ def event_answers_record(
     results: Sequence[tuple[int, OrderResult]],
     feed: Mapping[int, Sequence[dict[str, Any]]],
     known: Mapping[int, CopyOrder] | None = None,
+    times: Mapping[int, SendTimes] | None = None,
 ) -> list[FeedMessage]:
     """Record one leader event's broker answers (:func:`copy_orders_record`,
     one transaction), then number one feed message per user carrying every
     order of the event as it now stands: ``feed`` maps user id to the
     event's order payloads from the ingest, replaced by the recorded ones;
-    ``known`` as :func:`copy_orders_record`. The caller sends the messages
+    ``known`` and ``times`` as :func:`copy_orders_record`. The caller sends the messages
     (no channel-layer call in here). Raises as :func:`copy_orders_record`;
     nothing is numbered then.
 
@@ -209,7 +223,7 @@ def event_answers_record(
     """
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        orders = copy_orders_record(results=results, publish=False, known=known)
+        orders = copy_orders_record(results=results, publish=False, known=known, times=times)
     return feed_messages_number(feed=feed, orders=orders)
 
 

@@ -92,6 +92,15 @@
     return `${neg ? "-" : ""}${r.int}${frac ? "." + frac : ""}`;
   }
 
+  // A figure to `places` decimals with thousands separators ("1,234.57"), never "-0.00".
+  function fixed(value, places) {
+    const d = digits(value);
+    if (!d) return NONE;
+    const r = round(d, places);
+    const sign = r.neg && !isZero(r) ? "-" : "";
+    return `${sign}${grouped(r.int)}${places ? "." + r.frac : ""}`;
+  }
+
   // The CSS class of a signed amount: "posv", "neg" or "".
   function signClass(value) {
     const d = digits(value);
@@ -99,5 +108,5 @@
     return d.neg ? "neg" : "posv";
   }
 
-  window.ctNumbers = Object.freeze({ NONE, money, dollars, price, signClass });
+  window.ctNumbers = Object.freeze({ NONE, money, dollars, price, fixed, signClass });
 })();

@@ -120,6 +120,8 @@ class CopyOrderSerializer(serializers.ModelSerializer[CopyOrder]):
             "avg_fill_price",
             "position_before",
             "target",
+            "handed_at",
+            "acknowledged_at",
             "created_at",
             "updated_at",
         ]

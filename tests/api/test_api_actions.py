@@ -15,7 +15,15 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from journal.models import EventType, JournalEntry
 from routing.engine.limits import RouteLevel
-from routing.models import CopyGroup, FlattenRequest, Follower, RiskLimit
+from routing.models import (
+    ContractMapping,
+    CopyGroup,
+    ExpectedPosition,
+    FlattenRequest,
+    Follower,
+    PositionClose,
+    RiskLimit,
+)
 from tests.api.conftest import Rows, token_client
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +186,10 @@ def test_level_when_bad_then_400_with_field(api: APIClient, alice_rows: Rows) ->
         ("post", "followers/{follower}/pause/", None),
         ("patch", "followers/{follower}/", {"ratio": "2"}),
         ("patch", "accounts/{account}/risk-limits/", {"max_contracts": 1}),
+        ("post", "followers/{follower}/close-position/", {"symbol": "MNQH6", "qty": 1}),
+        ("post", "followers/{follower}/untrack-position/", {"symbol": "MNQH6", "qty": 1}),
+        ("get", "groups/{group}/mappings/", None),
+        ("put", "groups/{group}/mappings/", {"mappings": {"NQ": "MNQ"}}),
     ],
 )
 def test_action_on_another_users_row_then_404_and_unchanged(
@@ -194,6 +206,8 @@ def test_action_on_another_users_row_then_404_and_unchanged(
     assert (group.enabled, group.level) == (True, RouteLevel.ACTIVE)
     assert not FlattenRequest.objects.filter(owner=bob_rows.user).exists()
     assert Follower.objects.get(pk=bob_rows.follower.pk).ratio == Decimal(1)
+    assert not PositionClose.objects.exists()
+    assert not ContractMapping.objects.filter(group=bob_rows.group).exists()
 
 
 def test_action_when_anonymous_then_401(alice_rows: Rows) -> None:
@@ -274,3 +288,64 @@ def test_session_write_without_csrf_token_then_403_and_unchanged(alice_rows: Row
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert CopyGroup.objects.get(pk=alice_rows.group.pk).enabled is True
+
+
+def test_close_position_then_queued_for_the_engine_and_journaled(
+    api: APIClient, alice_rows: Rows
+) -> None:
+    url = f"/api/v1/followers/{alice_rows.follower.pk}/close-position/"
+
+    stale = api.post(url, {"symbol": "MNQH6", "qty": 2}, format="json")
+    flat = api.post(url, {"symbol": "MNQH6", "qty": 0}, format="json")
+    queued = api.post(url, {"symbol": "MNQH6", "qty": 1}, format="json")
+    again = api.post(url, {"symbol": "MNQH6", "qty": 1}, format="json")
+
+    assert stale.status_code == 400 and "not the +2 your page showed" in stale.json()["detail"]
+    assert flat.status_code == 400 and "qty" in flat.json()
+    assert queued.status_code == 202
+    close = PositionClose.objects.get(pk=queued.json()["close"])
+    assert (close.account_id, close.symbol, close.seen_qty, close.status) == (
+        alice_rows.account.pk,
+        "MNQH6",
+        1,
+        PositionClose.Status.PENDING,
+    )
+    assert again.status_code == 400 and "already under way" in again.json()["detail"]
+    [entry] = _journal(alice_rows, EventType.POSITION_CLOSE_REQUESTED)
+    assert entry.actor_user_id == alice_rows.user.pk
+
+
+def test_untrack_position_then_left_to_the_user_and_journaled(
+    api: APIClient, alice_rows: Rows
+) -> None:
+    ExpectedPosition.objects.create(account=alice_rows.account, symbol="MNQH6", qty=1)
+    url = f"/api/v1/followers/{alice_rows.follower.pk}/untrack-position/"
+
+    stale = api.post(url, {"symbol": "MNQH6", "qty": -1}, format="json")
+    done = api.post(url, {"symbol": "MNQH6", "qty": 1}, format="json")
+
+    assert stale.status_code == 400 and "not the -1 your page showed" in stale.json()["detail"]
+    assert done.status_code == 200 and done.json() == {"untracked": 1}
+    row = ExpectedPosition.objects.get(account=alice_rows.account, symbol="MNQH6")
+    assert (row.qty, row.untracked) == (0, 1)
+    assert len(_journal(alice_rows, EventType.POSITION_UNTRACKED)) == 1
+
+
+def test_mappings_then_replaced_and_journaled_and_bad_roots_400(
+    api: APIClient, alice_rows: Rows
+) -> None:
+    url = f"/api/v1/groups/{alice_rows.group.pk}/mappings/"
+
+    empty = api.get(url)
+    put = api.put(url, {"mappings": {"nq": "MNQ"}}, format="json")
+    same = api.put(url, {"mappings": {"NQ": "MNQ"}}, format="json")
+    bad = api.put(url, {"mappings": {"NQ": "NOPE"}}, format="json")
+    shape = api.put(url, {"mappings": ["NQ"]}, format="json")
+
+    assert empty.json() == {"mappings": {}}
+    assert put.json() == {"changed": True, "mappings": {"NQ": "MNQ"}}
+    assert same.json() == {"changed": False, "mappings": {"NQ": "MNQ"}}
+    assert bad.status_code == 400 and "NOPE" in bad.json()["mappings"][0]
+    assert shape.status_code == 400 and "mappings" in shape.json()
+    assert api.get(url).json() == {"mappings": {"NQ": "MNQ"}}
+    assert len(_journal(alice_rows, EventType.CONTRACT_MAPPINGS_CHANGED)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from routing.engine.bounds import MAX_CONTRACTS
 from routing.engine.limits import RouteLevel
 from routing.models import (
     RATIO_MAX,
@@ -148,3 +149,26 @@ class FlattenRequestSerializer(serializers.ModelSerializer[FlattenRequest]):
     def get_created(self, request: FlattenRequest) -> bool:
         """True when this call made the request, False when one was already pending."""
         return bool(self.context.get("created", False))
+
+
+class PositionActionInput(serializers.Serializer[None]):
+    """``POST /followers/{id}/close-position/`` and ``/untrack-position/``:
+    the contract (``MNQH6``) and the signed contracts the caller believes
+    the follower holds (close) or copying manages (untrack), never 0; a
+    different figure is refused (stale), as on the group page."""
+
+    symbol = serializers.RegexField(regex=r"^[A-Z0-9]{2,20}$", max_length=20)
+    qty = serializers.IntegerField(min_value=-MAX_CONTRACTS, max_value=MAX_CONTRACTS)
+
+    def validate_qty(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("A position of 0 contracts is flat: nothing to do.")
+        return value
+
+
+class ContractMappingsInput(serializers.Serializer[None]):
+    """``PUT /groups/{id}/mappings/``: every mapping of the group, leader
+    product root -> follower product root (``{"NQ": "MNQ"}``; ``{}`` clears
+    them). Roots are checked against the contract specifications."""
+
+    mappings = serializers.DictField(child=serializers.CharField(max_length=10), allow_empty=True)

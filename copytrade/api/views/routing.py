@@ -18,23 +18,27 @@ from copytrade.api.base import ApiMixin
 from copytrade.api.filters import CopyOrderFilter
 from copytrade.api.permissions import DashboardOnly
 from copytrade.api.serializers.routing import (
+    ContractMappingsInput,
     CopyGroupSerializer,
     CopyOrderSerializer,
     FlattenRequestSerializer,
     FollowerSerializer,
     FollowerUpdateInput,
+    PositionActionInput,
     RiskLimitSerializer,
     RouteLevelInput,
 )
 from routing.engine.limits import RouteLevel
 from routing.models import CopyGroup, CopyOrder, Follower, RiskLimit
 from routing.selectors import engine_status
+from routing.services.contract_mappings import contract_mapping_pairs, contract_mappings_set
 from routing.services.flatten import flatten_request
 from routing.services.group_rules import (
     copy_group_pause,
     follower_pause,
     follower_update,
 )
+from routing.services.position_actions import position_close_request, position_untrack
 from routing.services.route_levels import route_level_set
 
 _REAUTH = OpenApiResponse(description="Needs a re-authentication: do it in the dashboard.")
@@ -141,6 +145,36 @@ class CopyGroupViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore
         "running", "stale" or "down": nothing closes until an engine runs."""
         return _flatten_answer(request.user, self.get_object())
 
+    @extend_schema(
+        methods=["GET", "PUT"],
+        request=ContractMappingsInput,
+        responses=inline_serializer(
+            "ContractMappingsResult",
+            {
+                "changed": serializers.BooleanField(required=False),
+                "mappings": serializers.DictField(child=serializers.CharField()),
+            },
+        ),
+    )
+    @action(detail=True, methods=["get", "put"])
+    def mappings(self, request: Request, pk: str | None = None) -> Response:
+        """GET the group's contract mappings (leader root -> follower root);
+        PUT ``{"mappings": {...}}`` replaces them all (``contract_mappings_set``,
+        as the dashboard's mappings editor: journaled, applied from the next
+        leader event); an unknown or self-mapped product is a 400 on
+        ``mappings``."""
+        group = self.get_object()
+        if request.method == "GET":
+            return Response({"mappings": contract_mapping_pairs(group)})
+        data = ContractMappingsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changed = contract_mappings_set(
+            group=group,
+            actor=request.user,  # type: ignore[arg-type]
+            pairs=data.validated_data["mappings"].items(),
+        )
+        return Response({"changed": changed, "mappings": contract_mapping_pairs(group)})
+
 
 class FlattenAllApi(ApiMixin, APIView):
     """``POST /api/v1/flatten/``: emergency flatten of all the user's groups
@@ -204,6 +238,57 @@ class FollowerViewSet(
         (accounts/reauth.py), which only the dashboard asks for."""
         self.get_object()
         raise DashboardOnly("Resuming a paused follower")
+
+    @extend_schema(
+        request=PositionActionInput,
+        responses={
+            202: inline_serializer(
+                "PositionCloseResult",
+                {"close": serializers.IntegerField(), "status": serializers.CharField()},
+            )
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="close-position")
+    def close_position(self, request: Request, pk: str | None = None) -> Response:
+        """Close the follower's position in ``symbol`` at market, as the group
+        page's *Close* does (``position_close_request``): queued for the
+        engine worker that owns the leader (202), refused (400) when the
+        position is flat, differs from ``qty`` or is already being closed."""
+        follower = self.get_object()
+        data = PositionActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        pending = position_close_request(
+            user=request.user,  # type: ignore[arg-type]
+            group=follower.group,
+            account_id=follower.account_id,
+            symbol=data.validated_data["symbol"],
+            seen_qty=data.validated_data["qty"],
+        )
+        return Response({"close": pending.pk, "status": pending.status}, status=202)
+
+    @extend_schema(
+        request=PositionActionInput,
+        responses=inline_serializer(
+            "PositionUntrackResult", {"untracked": serializers.IntegerField()}
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="untrack-position")
+    def untrack_position(self, request: Request, pk: str | None = None) -> Response:
+        """Leave the ``qty`` contracts of ``symbol`` copying manages to the
+        user, as the group page's *Untrack* does (``position_untrack``);
+        refused (400) when copying manages another quantity or an order in
+        that contract is open."""
+        follower = self.get_object()
+        data = PositionActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        untracked = position_untrack(
+            user=request.user,  # type: ignore[arg-type]
+            group=follower.group,
+            account_id=follower.account_id,
+            symbol=data.validated_data["symbol"],
+            seen_qty=data.validated_data["qty"],
+        )
+        return Response({"untracked": untracked})
 
 
 class RiskLimitViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]

@@ -125,7 +125,10 @@ class CockpitTests(ChromiumLiveServerTestCase):
         )
 
     def _page(self) -> Page:
-        page = self.browser.new_page(viewport={"width": 1440, "height": 900})
+        # A context of its own, so a second tab shares the login.
+        context = self.browser.new_context(viewport={"width": 1440, "height": 900})
+        self.addCleanup(context.close)
+        page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         return page
 
@@ -196,6 +199,15 @@ class CockpitTests(ChromiumLiveServerTestCase):
             self.paper.reject_orders, eval_c.external_id, SYMBOL, "insufficient margin"
         )
 
+        # The performance page, open in a second tab before the replay: its
+        # figures and charts must move without a reload too.
+        perf = page.context.new_page()  # the same login
+        perf.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        perf.goto(f"{self.live_server_url}/groups/{group.pk}/performance/")
+        route_orders = perf.locator('[data-scope="route"] [data-f="orders"]')
+        expect(route_orders).to_have_text("0")
+        perf.evaluate("window.__marker = 'same page'")
+
         # -- the replay, watched live ----------------------------------------------
         export = tradovate_export(
             [("Buy", 2, "21500.00"), ("Buy", 1, "21490.00"), ("Sell", 1, "21495.50")]
@@ -243,6 +255,21 @@ class CockpitTests(ChromiumLiveServerTestCase):
         expect(page.locator('[data-testid="replay-state"]')).to_have_text("Done", timeout=WAIT)
         assert page.evaluate("window.__marker") == "same page"
         self._shot(page, "group-live")
+        # The other tab: the route's copy orders counted, latency measured, the
+        # group's equity curve drawn, all without a reload.
+        expect(route_orders).not_to_have_text("0", timeout=WAIT)
+        expect(perf.locator("#equity-group-chart canvas")).to_have_count(1, timeout=WAIT)
+        expect(perf.locator('[data-testid="route-handoff-p50"]')).to_contain_text(
+            " ms", timeout=WAIT
+        )
+        # Open PnL at the last print, though no copy filled since the add at
+        # 21490 (blocked: locked): Eval A -$18, Eval B -$36.
+        expect(perf.locator('tr[data-curve="group"] [data-f="open"]')).to_have_text(
+            "-$54.00", timeout=WAIT
+        )
+        assert perf.evaluate("window.__marker") == "same page"
+        self._shot(perf, "performance-live")
+        perf.close()
 
         # -- Close one position from the panel ----------------------------------------
         eval_a.locator('[data-testid="close"]').click()
@@ -251,7 +278,7 @@ class CockpitTests(ChromiumLiveServerTestCase):
         flat_a = rows.filter(has_text="Eval A").locator('[data-testid="flat"]')
         expect(flat_a).to_be_visible(timeout=WAIT)
         expect(page.locator('[data-testid="position-close"]').first).to_contain_text(
-            "Eval A: MNQH6 flat, closed sell 2 MNQH6 @ 21495.5", timeout=WAIT
+            "Eval A: MNQH6 flat, closed sell 2 MNQH6 @ 21495.50", timeout=WAIT
         )
         expect(eval_b.locator(".qty")).to_have_text("+4")
         # Eval A's round trip: bought 2 at 21500, sold 2 at 21495.50: -$18.00.

@@ -36,12 +36,14 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount, User
 from copytrade.core.errors import ApplicationError
+from copytrade.core.numbers import price as price_text
 from journal.fills import FillIdReusedError, fill_record
 from journal.models import EventType
 from journal.services import journal_record
 from routing.brokers.base import OrderResult, OrderStatus
+from routing.contract_specs import SPECS_BY_ROOT
 from routing.engine.risk import money
-from routing.engine.symbols import SymbolError, parse_contract
+from routing.engine.symbols import SymbolError, parse_contract, root_of
 from routing.models import (
     AccountSession,
     ContractSpec,
@@ -290,12 +292,13 @@ def _close_text(result: OrderResult) -> str:
         return f"{result.client_order_id} {result.status}"
     fill = result.fills[0]
     price = result.avg_price if result.avg_price is not None else fill.price
-    return f"{fill.side.value} {result.filled_qty} {fill.symbol} @ {_points(price)}"
-
-
-def _points(value: Decimal) -> str:
-    """A price as traders write it: ``21010.50`` -> ``21010.5``, ``20900.00`` -> ``20900``."""
-    return f"{value.normalize():f}"
+    try:
+        spec = SPECS_BY_ROOT.get(root_of(fill.symbol))
+    except SymbolError:
+        spec = None
+    # To the contract's tick, as every page prints prices (copytrade.core.numbers).
+    shown = price_text(price, None if spec is None else spec.tick_size)
+    return f"{fill.side.value} {result.filled_qty} {fill.symbol} @ {shown}"
 
 
 def flatten_closes_store(

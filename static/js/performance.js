@@ -228,7 +228,9 @@
       const orders = message.data.orders.filter((o) => o.group === groupId);
       if (!orders.length) return;
       schedule("quality", refreshQuality, 500);
-      if (orders.some((o) => o.filled_qty > 0)) schedule("equity", refreshEquity, 1500);
+      // Every leader event marks the route's open positions at its price (even
+      // one whose copies are all blocked): the open PnL moves without a fill.
+      schedule("equity", refreshEquity, 1500);
     } else if (message.kind === "positions" || message.kind === "flatten") {
       schedule("equity", refreshEquity, 1500);
     }

@@ -167,14 +167,14 @@ async def test_flatten_cancels_working_orders_closes_positions_and_is_safe_twice
     )
     flattened = await sync_to_async(_journal)(EventType.ACCOUNT_FLATTENED)
     assert flattened == [
-        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.5 "
+        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.50 "
         "(realized 42.00); 2 open orders cancelled",
-        "Funded 150K flattened (emergency flatten by alice): closed sell 12 MNQH6 @ 21010.5 "
+        "Funded 150K flattened (emergency flatten by alice): closed sell 12 MNQH6 @ 21010.50 "
         "(realized 252.00); 2 open orders cancelled",
     ] or flattened == [  # the two accounts are flattened concurrently: either order
-        "Funded 150K flattened (emergency flatten by alice): closed sell 12 MNQH6 @ 21010.5 "
+        "Funded 150K flattened (emergency flatten by alice): closed sell 12 MNQH6 @ 21010.50 "
         "(realized 252.00); 2 open orders cancelled",
-        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.5 "
+        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.50 "
         "(realized 42.00); 2 open orders cancelled",
     ]
     assert len(await sync_to_async(_journal)(EventType.FLATTEN_REQUESTED)) == 2
@@ -279,13 +279,13 @@ async def test_flatten_on_breach_closes_one_account_and_marks_its_session(route:
 
     # Closed 2 @ 20900: -100 points x $2 x 2 = -$400.00.
     assert outcome.ok is True
-    assert outcome.closes == ("sell 2 MNQH6 @ 20900",)
+    assert outcome.closes == ("sell 2 MNQH6 @ 20900.00",)
     assert registry.paper.position(route.small.external_id, SYMBOL).qty == 0
     assert registry.paper.position(route.large.external_id, SYMBOL).qty == 12  # not this one
     entry = await sync_to_async(JournalEntry.objects.get)(event_type=EventType.ACCOUNT_FLATTENED)
     assert entry.message == (
-        "Eval 25K flattened (daily loss 400.00 \u2265 limit 375.00): closed sell 2 MNQH6 @ 20900 "
-        "(realized -400.00)"
+        "Eval 25K flattened (daily loss 400.00 \u2265 limit 375.00): "
+        "closed sell 2 MNQH6 @ 20900.00 (realized -400.00)"
     )
     assert entry.actor_label == "risk"
     session = await sync_to_async(AccountSession.objects.get)(

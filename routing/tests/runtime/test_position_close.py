@@ -134,7 +134,7 @@ async def test_close_sends_one_closing_order_then_copying_stops_expecting_it(
     # 12 x (21010.50 - 21000) x $2 = $252.00 realized.
     assert (close.status, close.detail) == (
         "done",
-        "Funded 150K: MNQH6 flat, closed sell 12 MNQH6 @ 21010.5 (realized +$252.00)",
+        "Funded 150K: MNQH6 flat, closed sell 12 MNQH6 @ 21010.50 (realized +$252.00)",
     )
     assert await sync_to_async(_journal)(EventType.POSITION_CLOSE_REQUESTED) == [
         (

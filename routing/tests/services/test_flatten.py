@@ -201,14 +201,14 @@ def test_account_record_stores_closes_zeroes_expected_and_journals(route: Route)
     )
 
     assert outcome.ok is True
-    assert outcome.closes == ("sell 2 MNQH6 @ 21010.5",)
+    assert outcome.closes == ("sell 2 MNQH6 @ 21010.50",)
     position = Position.objects.get(account=route.small, symbol="MNQH6")
     assert (position.qty, position.realized_pnl) == (0, Decimal("42.00"))
     assert ExpectedPosition.objects.get(account=route.small).qty == 0
     assert ExpectedPosition.objects.get(account=route.large).qty == 12  # not this account
     entry = JournalEntry.objects.get(event_type=EventType.ACCOUNT_FLATTENED)
     assert entry.message == (
-        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.5 "
+        "Eval 25K flattened (emergency flatten by alice): closed sell 2 MNQH6 @ 21010.50 "
         "(realized 42.00); 1 open order cancelled"
     )
     assert (entry.group_id, entry.account_id, entry.actor_label) == (

@@ -17,6 +17,8 @@ mis-paired. Reads only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from journal.models import Fill, Position
@@ -27,6 +29,8 @@ from routing.engine.types import LeaderFill, Side
 RECENT_TRADES = 25
 # Fills read per account: 25 round trips of up to 16 fills each.
 FILLS_WINDOW = 400
+# Fills read per account for a date range on the trades page.
+RANGE_FILLS_CAP = 20_000
 
 
 def round_trips_recent(
@@ -75,6 +79,19 @@ def _recent(
         .order_by("-pk")
         .values_list("broker_fill_id", "symbol", "side", "qty", "price", "filled_at")[:window]
     )
+    return list(reversed(_paired(account_id, rows, held, point_values)))[:limit]
+
+
+def _paired(
+    account_id: int,
+    rows: list[tuple[str, str, str, int, Decimal, datetime]],
+    held: Mapping[str, int],
+    point_values: Mapping[str, Decimal],
+) -> list[RoundTrip]:
+    """The round trips of ``rows`` (an account's newest fills, newest first,
+    ending at its stored positions ``held``), by close time: each contract
+    is paired from the oldest fill that opened it from flat, never from the
+    middle of a trade."""
     # Newest first: undo each fill from the position it left; where the
     # position before a fill was flat, a round trip started there.
     position = dict(held)
@@ -90,5 +107,54 @@ def _recent(
         if index <= start.get(symbol, -1) and _priced(symbol, point_values)
     ]
     chosen.reverse()
-    trips = round_trips_from_fills(chosen, point_values)
-    return list(reversed(trips.trips))[:limit]
+    return list(round_trips_from_fills(chosen, point_values).trips)
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedTrips:
+    """Round trips closed in a range: ``trips`` as (account id, trip), newest
+    close first; ``truncated`` when an account had more than the cap of
+    fills since the range opened (its oldest trips in the range are left out)."""
+
+    trips: list[tuple[int, RoundTrip]]
+    truncated: bool
+
+
+def round_trips_closed_between(
+    account_ids: Iterable[int],
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    point_values: Mapping[str, Decimal],
+    cap: int = RANGE_FILLS_CAP,
+) -> CopiedTrips:
+    """Every round trip of ``account_ids`` closed in ``[start, end)`` (aware
+    UTC; ``None``: unbounded), rebuilt from the journal's fills since
+    ``start`` (at most ``cap`` per account, newest kept) as
+    :func:`round_trips_recent` does: a trade opened before ``start`` and
+    closed in the range is paired whole only if its opening fills are read,
+    never from its middle (left out otherwise). One query per account."""
+    ids = list(dict.fromkeys(account_ids))
+    held: dict[int, dict[str, int]] = {a: {} for a in ids}
+    for account_id, symbol, qty in Position.objects.filter(account_id__in=ids).values_list(
+        "account_id", "symbol", "qty"
+    ):
+        held[account_id][symbol] = qty
+    found: list[tuple[int, RoundTrip]] = []
+    truncated = False
+    for account_id in ids:
+        fills = Fill.objects.filter(account_id=account_id)
+        if start is not None:
+            fills = fills.filter(filled_at__gte=start)
+        rows = list(
+            fills.order_by("-pk").values_list(
+                "broker_fill_id", "symbol", "side", "qty", "price", "filled_at"
+            )[: cap + 1]
+        )
+        if len(rows) > cap:
+            truncated, rows = True, rows[:cap]
+        for trip in _paired(account_id, rows, held[account_id], point_values):
+            if (start is None or trip.closed_at >= start) and (end is None or trip.closed_at < end):
+                found.append((account_id, trip))
+    found.sort(key=lambda pair: pair[1].closed_at, reverse=True)
+    return CopiedTrips(found, truncated)

@@ -1,6 +1,7 @@
-"""Imported round-trip trades (journal, not copying): listed, filtered by
-account, symbol, import and closing date, in pages with their totals, and
-exported as CSV with the same filters."""
+"""Round-trip trades: imported from broker exports (journal only) or copied
+(rebuilt from the journal's fills, :mod:`journal.copied_trades`), listed,
+filtered by account, symbol, import and closing date, in pages with their
+totals, and exported as CSV with the same filters."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import User
+from journal.copied_trades import SOURCE as COPIED
+from journal.copied_trades import CopiedTrade, copied_trades_for_user
 from journal.csv_export import csv_download, csv_lines, stamped, utc_days
 from journal.models import Trade
 from journal.selectors import imports_for_user
@@ -39,9 +42,16 @@ CSV_COLUMNS = (
 
 
 class TradeFilterForm(forms.Form):
-    """Filters (GET): the account name as in the export, a contract code (or
-    its beginning, e.g. ``MNQ``), one of the user's imports, and a range of
-    closing dates (UTC, both ends included)."""
+    """Filters (GET): imported or copied trades, the account name (as in the
+    export, or the broker account's), a contract code (or its beginning,
+    e.g. ``MNQ``), one of the user's imports (imported trades only), and a
+    range of closing dates (UTC, both ends included)."""
+
+    source = forms.ChoiceField(
+        required=False,
+        label="Trades",
+        choices=[("", "Imported"), (COPIED, "Copied")],
+    )
 
     account = forms.CharField(required=False, max_length=100, label="Account")
     symbol = forms.CharField(required=False, max_length=20, label="Symbol")
@@ -101,15 +111,28 @@ def _filters(request: HttpRequest, user: User) -> tuple[TradeFilterForm, dict[st
 
 @login_required
 def trade_list(request: HttpRequest) -> HttpResponse:
-    """GET the user's imported trades, ``PAGE_SIZE`` a page, with the
-    filtered set's count, net PnL, fees and winners; invalid filters show
-    the form's errors and nothing is filtered."""
+    """GET the user's imported trades (or, with ``source=copied``, the round
+    trips of their accounts rebuilt from the journal's fills), ``PAGE_SIZE``
+    a page, with the filtered set's count, net PnL, fees and winners;
+    invalid filters show the form's errors and nothing is filtered."""
     user: User = request.user  # type: ignore[assignment]
     form, filters = _filters(request, user)
-    trades = trades_for_user(user, filters)
-    totals = trades.aggregate(count=Count("id"), pnl=Sum("pnl"), fees=Sum("fees"))
-    winners = trades.filter(pnl__gt=0).count()
-    page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    truncated = False
+    if filters.get("source") == COPIED:
+        copied = copied_trades_for_user(user, filters)
+        rows: list[CopiedTrade] | QuerySet[Trade] = copied.trades
+        truncated = copied.truncated
+        totals = {
+            "count": len(copied.trades),
+            "pnl": sum((t.pnl for t in copied.trades), Decimal(0)),
+            "fees": sum((t.fees for t in copied.trades), Decimal(0)),
+        }
+        winners = sum(1 for t in copied.trades if t.pnl > 0)
+    else:
+        rows = trades_for_user(user, filters)
+        totals = rows.aggregate(count=Count("id"), pnl=Sum("pnl"), fees=Sum("fees"))
+        winners = rows.filter(pnl__gt=0).count()
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -121,6 +144,8 @@ def trade_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "filter_form": form,
             "filtered": bool(filters),
+            "copied": filters.get("source") == COPIED,
+            "truncated": truncated,
             "count": totals["count"],
             "net_pnl": totals["pnl"] or Decimal(0),
             "fees": totals["fees"] or Decimal(0),
@@ -133,8 +158,9 @@ def _iso(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).isoformat()
 
 
-def _csv_rows(trades: QuerySet[Trade]) -> Iterator[tuple[Any, ...]]:
-    for t in trades.iterator(chunk_size=2000):
+def _csv_rows(trades: QuerySet[Trade] | list[CopiedTrade]) -> Iterator[tuple[Any, ...]]:
+    rows = trades if isinstance(trades, list) else trades.iterator(chunk_size=2000)
+    for t in rows:
         yield (
             _iso(t.closed_at),
             _iso(t.opened_at),
@@ -159,6 +185,8 @@ def trade_export(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request, user)
     if form.is_bound and not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
-    return csv_download(
-        csv_lines(CSV_COLUMNS, _csv_rows(trades_for_user(user, filters))), stamped("trades")
-    )
+    if filters.get("source") == COPIED:
+        trades: QuerySet[Trade] | list[CopiedTrade] = copied_trades_for_user(user, filters).trades
+    else:
+        trades = trades_for_user(user, filters)
+    return csv_download(csv_lines(CSV_COLUMNS, _csv_rows(trades)), stamped("trades"))

@@ -31,6 +31,7 @@ def test_scale_in_then_out_when_flat_then_one_round_trip_with_average_entry() ->
     assert only.opened_at == ct(2025, 12, 1, 9)
     assert only.closed_at == ct(2025, 12, 1, 9, 10)
     assert only.rows == (2, 3, 4)
+    assert (only.entry_price, only.exit_price) == (Decimal(101), Decimal(105))
     assert result.open_positions == {}
 
 
@@ -47,6 +48,9 @@ def test_reversal_when_filled_then_closes_one_round_trip_and_opens_the_next() ->
     assert (short.side, short.qty, short.pnl, short.rows) == (Side.SELL, 1, Decimal(10), (2, 3))
     assert (long_.side, long_.qty, long_.pnl, long_.rows) == (Side.BUY, 1, Decimal(-2), (3, 4))
     assert long_.opened_at == ct(2025, 12, 1, 9, 1)
+    # The reversal's 2 @ 100: 1 closes the short (its exit), 1 opens the long.
+    assert (short.entry_price, short.exit_price) == (Decimal(105), Decimal(100))
+    assert (long_.entry_price, long_.exit_price) == (Decimal(100), Decimal(99))
 
 
 def test_position_open_at_the_end_when_paired_then_left_out_and_reported() -> None:

@@ -56,3 +56,23 @@ def test_trips_are_well_formed(steps: list[tuple[Side, int, int]]) -> None:
         assert trip.rows == tuple(sorted(set(trip.rows)))
         # A trip's PnL is a whole number of ticks: ticks of 0.25 x $2 = $0.50.
         assert trip.pnl % Decimal("0.5") == 0
+
+
+@given(legs)
+def test_trip_prices_average_its_fills_and_explain_its_pnl(
+    steps: list[tuple[Side, int, int]],
+) -> None:
+    fills = fills_of(steps)
+    low, high = min(f.fill.price for f in fills), max(f.fill.price for f in fills)
+    for trip in round_trips_from_fills(fills, MNQ).trips:
+        assert trip.entry_price is not None and trip.exit_price is not None
+        assert low <= trip.entry_price <= high and low <= trip.exit_price <= high
+        # Flat to flat: as many contracts closed as opened, so the PnL is
+        # (exit - entry) x those contracts x $2, long or short.
+        move = (trip.exit_price - trip.entry_price) * trip.side.sign * 2
+        if move == 0:
+            assert abs(trip.pnl) < Decimal("1e-12")
+        else:
+            contracts = trip.pnl / move
+            assert abs(contracts - contracts.to_integral_value()) < Decimal("1e-12")
+            assert contracts.to_integral_value() >= trip.qty

@@ -51,7 +51,10 @@ class RoundTrip:
     ``pnl`` net dollars (gross minus ``fees``), ``fees`` dollars >= 0 (0 when
     the source states none); ``opened_at`` / ``closed_at`` aware UTC
     (``opened_at`` ``None`` when the source does not say); ``rows`` the
-    export rows it comes from, ascending, without repeats.
+    export rows it comes from, ascending, without repeats; ``entry_price``
+    and ``exit_price`` the average prices (points) of the contracts that
+    opened or added to it and of those that closed it (``None`` when the
+    source gives no fills, e.g. an export of trades).
     """
 
     symbol: str
@@ -62,6 +65,8 @@ class RoundTrip:
     opened_at: datetime | None = None
     fees: Decimal = _ZERO
     rows: tuple[int, ...] = ()
+    entry_price: Decimal | None = None
+    exit_price: Decimal | None = None
 
     @property
     def is_win(self) -> bool:
@@ -93,6 +98,14 @@ class _Open:
     qty: int
     pnl: Decimal
     rows: list[int]
+    # Contracts and their summed prices (points) that opened / closed it.
+    entered: int = 0
+    entry_value: Decimal = _ZERO
+    exited: int = 0
+    exit_value: Decimal = _ZERO
+
+    def average(self, value: Decimal, qty: int) -> Decimal | None:
+        return value / qty if qty else None
 
 
 def round_trips_from_fills(
@@ -129,6 +142,12 @@ def round_trips_from_fills(
             trip = _Open(fill.side, fill.time, abs(after.qty), _ZERO, [])
             open_trips[fill.symbol] = trip
         trip.pnl -= fill.side.sign * closing * fill.price * point_value
+        if fill.side is trip.side:
+            trip.entered += fill.qty
+            trip.entry_value += fill.qty * fill.price
+        else:
+            trip.exited += closing
+            trip.exit_value += closing * fill.price
         trip.rows.extend(row for row in item.rows if row not in trip.rows)
         if after.qty == 0 or reversed_:
             closed.append(
@@ -140,6 +159,8 @@ def round_trips_from_fills(
                     closed_at=fill.time,
                     opened_at=trip.opened_at,
                     rows=tuple(sorted(trip.rows)),
+                    entry_price=trip.average(trip.entry_value, trip.entered),
+                    exit_price=trip.average(trip.exit_value, trip.exited),
                 )
             )
             del open_trips[fill.symbol]
@@ -150,6 +171,8 @@ def round_trips_from_fills(
                     abs(after.qty),
                     -fill.side.sign * abs(after.qty) * fill.price * point_value,
                     list(item.rows),
+                    entered=abs(after.qty),
+                    entry_value=abs(after.qty) * fill.price,
                 )
         else:
             trip.qty = max(trip.qty, abs(after.qty))

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -25,8 +25,7 @@ from copytrade.core.charts import chart_library
 from routing.copy_quality import copy_quality, copy_quality_payload
 from routing.engine.sessions import trading_date
 from routing.equity import RANGE_DAYS_MAX, group_equity, group_equity_payload
-from routing.models import CopyGroup
-from routing.selectors import group_for_user
+from routing.view_lookups import group_or_404
 
 # The range links above the charts: label -> trading dates back from today.
 RANGE_CHOICES = (("This session", 0), ("7 days", 6), ("30 days", 29), ("90 days", 89))
@@ -57,13 +56,6 @@ class EquityRangeForm(forms.Form):
         return data
 
 
-def _group_or_404(request: HttpRequest, group_id: int) -> CopyGroup:
-    group = group_for_user(user=request.user, group_id=group_id)  # type: ignore[arg-type]
-    if group is None:
-        raise Http404("No such copy group")
-    return group
-
-
 def _ranges(today: date) -> list[dict[str, str]]:
     return [
         {"label": label, "first": (today - timedelta(days=back)).isoformat()}
@@ -78,7 +70,7 @@ def group_performance(request: HttpRequest, group_id: int) -> HttpResponse:
     and slippage per follower and for the route (p50/p99), and the equity
     curves and copy variance over the trading dates asked (default: the
     current session). A bad range shows its error and no curves."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     now = timezone.now()
     today = trading_date(now)
     form = EquityRangeForm(request.GET, today=today)
@@ -110,7 +102,7 @@ class GroupPerformanceApi(APIView):
     (:func:`routing.copy_quality.copy_quality_payload`)."""
 
     def get(self, request: Request, group_id: int) -> Response:
-        group = _group_or_404(request, group_id)  # type: ignore[arg-type]
+        group = group_or_404(request, group_id)  # type: ignore[arg-type]
         return Response(copy_quality_payload(copy_quality(group=group, at=timezone.now())))
 
 
@@ -121,7 +113,7 @@ class GroupEquityApi(APIView):
     with the errors by field."""
 
     def get(self, request: Request, group_id: int) -> Response:
-        group = _group_or_404(request, group_id)  # type: ignore[arg-type]
+        group = group_or_404(request, group_id)  # type: ignore[arg-type]
         now: datetime = timezone.now()
         form = EquityRangeForm(request.query_params, today=trading_date(now))
         if not form.is_valid():

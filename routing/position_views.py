@@ -16,17 +16,17 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from copytrade.core.errors import ApplicationError
 from routing.engine.bounds import MAX_CONTRACTS
 from routing.models import CopyGroup, Follower
-from routing.selectors import engine_status, group_for_user
+from routing.selectors import engine_status
 from routing.services.position_actions import position_close_request, position_untrack
+from routing.view_lookups import follower_or_404, group_or_404
 
 
 class PositionForm(forms.Form):
@@ -44,17 +44,7 @@ class PositionForm(forms.Form):
 
 
 def _follower_or_404(request: HttpRequest, group_id: int, follower_id: int) -> Follower:
-    user: User = request.user  # type: ignore[assignment]
-    group = group_for_user(user=user, group_id=group_id)
-    if group is None:
-        raise Http404("No such copy group")
-    follower = (
-        Follower.objects.filter(group=group, pk=follower_id).select_related("account").first()
-    )
-    if follower is None:
-        raise Http404("No such follower")
-    follower.group = group
-    return follower
+    return follower_or_404(group_or_404(request, group_id), follower_id)
 
 
 def _act(

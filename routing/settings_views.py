@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -22,31 +22,11 @@ from routing.engine.watch import plain
 from routing.forms import RiskLimitForm
 from routing.models import CopyGroup, Follower, RiskLimit
 from routing.prop_presets import COMPILED_ON, PRESETS, preset_form_values, preset_get
-from routing.selectors import group_for_user
 from routing.services.contract_mappings import contract_mapping_pairs, contract_mappings_set
 from routing.services.group_rules import follower_update
 from routing.services.risk_limits import risk_limit_update
 from routing.settings_forms import ContractMappingFormSet, FollowerSettingsForm
-
-RACE_MESSAGE = "Another change to your groups got there first; check the form and submit again."
-
-
-def _group_or_404(request: HttpRequest, group_id: int) -> CopyGroup:
-    group = group_for_user(user=request.user, group_id=group_id)  # type: ignore[arg-type]
-    if group is None:
-        raise Http404("No such copy group")
-    return group
-
-
-def _follower_or_404(group: CopyGroup, follower_id: int) -> Follower:
-    follower = (
-        Follower.objects.filter(group=group, pk=follower_id).select_related("account").first()
-    )
-    if follower is None:
-        raise Http404("No such follower")
-    follower.group = group
-    return follower
-
+from routing.view_lookups import RACE_MESSAGE, follower_or_404, group_or_404
 
 # -- contract mappings ------------------------------------------------------------------
 
@@ -57,7 +37,7 @@ def group_mappings(request: HttpRequest, group_id: int) -> HttpResponse:
     """GET the group's contract mappings as editable rows (plus empty ones);
     POST replaces them through ``contract_mappings_set`` (journaled); bad
     rows are shown with their error (400)."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     stored = contract_mapping_pairs(group)
     initial = [{"leader_root": k, "follower_root": v} for k, v in stored.items()]
     if request.method != "POST":
@@ -119,8 +99,8 @@ def _factor_text(follower: Follower, group: CopyGroup) -> str:
 def follower_settings(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
     """GET a follower's sizing (ratio, sizing basis); POST saves it through
     ``follower_update`` (journaled; errors on the field at fault, 400)."""
-    group = _group_or_404(request, group_id)
-    follower = _follower_or_404(group, follower_id)
+    group = group_or_404(request, group_id)
+    follower = follower_or_404(group, follower_id)
     status = 200
     if request.method != "POST":
         form = FollowerSettingsForm(
@@ -181,8 +161,8 @@ def follower_limits(request: HttpRequest, group_id: int, follower_id: int) -> Ht
     """GET every risk limit of a follower's account (``?preset=KEY`` fills
     the form with a prop firm's figures, unsaved); POST saves them through
     ``risk_limit_update`` (journaled; errors on the field at fault, 400)."""
-    group = _group_or_404(request, group_id)
-    follower = _follower_or_404(group, follower_id)
+    group = group_or_404(request, group_id)
+    follower = follower_or_404(group, follower_id)
     account = follower.account
     stored = RiskLimit.objects.filter(account=account).first()
     # The form writes into its instance while validating: never the stored row.

@@ -41,7 +41,6 @@ from routing.forms import (
 from routing.models import (
     CopyGroup,
     Desync,
-    Follower,
     GroupWebhook,
     Quarantine,
     ReplayJob,
@@ -66,17 +65,7 @@ from routing.services.group_rules import (
 from routing.services.quarantines import quarantine_release
 from routing.services.reconcile import desync_sync, desync_untrack
 from routing.services.route_levels import route_level_set, route_review
-
-# Shown when a unique constraint or route trigger refuses a write that the
-# form's checks let through: another request changed the same rows meanwhile.
-RACE_MESSAGE = "Another change to your groups got there first; check the form and submit again."
-
-
-def _group_or_404(request: HttpRequest, group_id: int) -> CopyGroup:
-    group = group_for_user(user=request.user, group_id=group_id)  # type: ignore[arg-type]
-    if group is None:
-        raise Http404("No such copy group")
-    return group
+from routing.view_lookups import RACE_MESSAGE, follower_or_404, group_or_404
 
 
 @login_required
@@ -94,16 +83,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "has_accounts": bool(groups) or broker_account_exists_for_user(request.user),  # type: ignore[arg-type]
     }
     return render(request, "routing/dashboard.html", context)
-
-
-def _follower_or_404(group: CopyGroup, follower_id: int) -> Follower:
-    follower = (
-        Follower.objects.filter(group=group, pk=follower_id).select_related("account").first()
-    )
-    if follower is None:
-        raise Http404("No such follower")
-    follower.group = group
-    return follower
 
 
 def _add_error(form: forms.BaseForm, exc: ApplicationError) -> None:
@@ -159,7 +138,7 @@ def _render_group(
 
 @login_required
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
-    return _render_group(request, _group_or_404(request, group_id))
+    return _render_group(request, group_or_404(request, group_id))
 
 
 @login_required
@@ -202,7 +181,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
 def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
     """GET a group's settings form (no leader: it is fixed); POST saves the
     changes through ``copy_group_update``."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     # The form writes into its instance while validating; keep ``group``
     # as stored for the page heading.
     instance = copy.copy(group)
@@ -235,7 +214,7 @@ def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
 def group_follower_add(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST an account and ratio: the account follows the group
     (``follower_add``); errors are shown on the group page's form."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     form = FollowerAddForm(request.POST, owner=request.user)  # type: ignore[arg-type]
     if form.is_valid():
         try:
@@ -288,7 +267,7 @@ def _toggle(
 @require_POST
 def group_pause(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST: pause the whole group (``copy_group_pause``)."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     return _toggle(
         request,
         group,
@@ -306,7 +285,7 @@ def group_pause(request: HttpRequest, group_id: int) -> HttpResponse:
 @require_POST
 def group_resume(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST: resume the whole group (``copy_group_resume``)."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     return _toggle(
         request,
         group,
@@ -323,8 +302,8 @@ def group_resume(request: HttpRequest, group_id: int) -> HttpResponse:
 @require_POST
 def group_follower_pause(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
     """POST: pause one follower of the group (``follower_pause``)."""
-    group = _group_or_404(request, group_id)
-    follower = _follower_or_404(group, follower_id)
+    group = group_or_404(request, group_id)
+    follower = follower_or_404(group, follower_id)
     name = follower.account.name
     return _toggle(
         request,
@@ -342,8 +321,8 @@ def group_follower_pause(request: HttpRequest, group_id: int, follower_id: int) 
 @require_POST
 def group_follower_resume(request: HttpRequest, group_id: int, follower_id: int) -> HttpResponse:
     """POST: resume one follower of the group (``follower_resume``)."""
-    group = _group_or_404(request, group_id)
-    follower = _follower_or_404(group, follower_id)
+    group = group_or_404(request, group_id)
+    follower = follower_or_404(group, follower_id)
     name = follower.account.name
     return _toggle(
         request,
@@ -362,7 +341,7 @@ def group_follower_resume(request: HttpRequest, group_id: int, follower_id: int)
 def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     """GET a confirmation naming what goes and what stays; POST deletes
     the group (``copy_group_delete``) and returns to the dashboard."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     if request.method == "POST":
         name = group.name
         try:
@@ -393,7 +372,7 @@ def quarantine_release_view(
     request: HttpRequest, group_id: int, quarantine_id: int
 ) -> HttpResponse:
     """POST: release a symbol quarantine now (``quarantine_release``), journaled."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     quarantine = get_object_or_404(Quarantine, pk=quarantine_id, follower__group=group)
     released = quarantine_release(
         quarantine=quarantine, actor_label=request.user.username, actor_user_id=request.user.pk
@@ -411,7 +390,7 @@ def quarantine_release_view(
 def desync_action(request: HttpRequest, group_id: int, desync_id: int, action: str) -> HttpResponse:
     """POST: resolve a desync by *sync* (an order for the difference) or
     *untrack* (leave the difference to the user), journaled with who did it."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     desync = get_object_or_404(Desync, pk=desync_id, follower__group=group)
     if action not in ("sync", "untrack"):
         raise Http404("unknown desync action")
@@ -454,7 +433,7 @@ def _render_budget(
 def group_budget(request: HttpRequest, group_id: int) -> HttpResponse:
     """GET the pre-session check: the route budget (``route_budget``) for
     the current session, the level form and the review button."""
-    return _render_budget(request, _group_or_404(request, group_id))
+    return _render_budget(request, group_or_404(request, group_id))
 
 
 @login_required
@@ -462,7 +441,7 @@ def group_budget(request: HttpRequest, group_id: int) -> HttpResponse:
 def group_level(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST a level and a reason: ``route_level_set`` (journaled); a refusal
     (leaving 4 Locked without a reason) is shown on the budget page's form."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     form = RouteLevelForm(request.POST)
     if form.is_valid():
         level = form.cleaned_data["level"]
@@ -495,7 +474,7 @@ def group_level(request: HttpRequest, group_id: int) -> HttpResponse:
 @require_POST
 def group_review(request: HttpRequest, group_id: int) -> HttpResponse:
     """POST: mark the route reviewed for the current session (``route_review``)."""
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     try:
         if route_review(group=group, actor=request.user):  # type: ignore[arg-type]
             messages.success(

@@ -2,10 +2,11 @@
 
 For every copy order the engine sent this session:
 
-- **hand-off latency**: from the leader event's arrival at the engine (its
-  row's ``created_at``, stamped as the ingest stores it, before any
-  follower is decided) to the order's hand-off to its broker adapter
-  (``CopyOrder.handed_at``);
+- **hand-off latency**: from the leader event's arrival at the engine
+  (``LeaderEvent.received_at``, stamped by the engine worker as it takes the
+  event in, before it waits for the leader's lock; for an event stored by
+  another door, a webhook alert, its row's ``created_at``) to the order's
+  hand-off to its broker adapter (``CopyOrder.handed_at``);
 - **acknowledgement latency**: from the same instant to the broker's first
   answer (``CopyOrder.acknowledged_at``): an acceptance, a fill or a refusal;
 - **slippage**: the order's average fill against the leader's fill price,
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from django.db.models.functions import Coalesce
 
 from copytrade.core.numbers import price as price_text
 from routing.engine.conversion import same_underlying
@@ -180,7 +183,7 @@ def copy_quality(*, group: CopyGroup, at: datetime) -> CopyQuality:
             "avg_fill_price",
             "handed_at",
             "acknowledged_at",
-            "leader_event__created_at",
+            Coalesce("leader_event__received_at", "leader_event__created_at"),
             "leader_event__price",
             "leader_event__symbol",
             "leader_event__action",

@@ -429,6 +429,14 @@ class LeaderEvent(BaseModel):
     price = price_field()
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=60, help_text="Adapter or import that delivered it.")
+    received_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When the engine worker took the event in, before it waited for the leader's "
+            "lock (latency starts here); empty for events stored by another door."
+        ),
+    )
     seq = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="The leader stream's sequence number, when it has one."
     )

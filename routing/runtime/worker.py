@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
@@ -308,6 +309,8 @@ class EngineWorker(
         call and stored in the same batch (measured latency). Returns the
         ids of the orders sent.
         """
+        # The copies' measured latency starts here, before any wait for the lock.
+        received_at = timezone.now()
         # The leader's fill is a print on its routes' venue only (defect 2).
         venue = self.registry.route_venue(account_id)
         self.registry.paper.mark(fill.symbol, fill.price, fill.time, venue=venue)
@@ -321,6 +324,7 @@ class EngineWorker(
             fence=self._leases.fence(account_id),
             unreachable=self.registry.unreachable,
             entries_held=self.registry.entries_held,
+            received_at=received_at,
         )
         order_ids = list(result.requests)
         if venue:

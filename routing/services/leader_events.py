@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -96,6 +97,7 @@ def leader_event_ingest(
     fence: LeaseFence | None = None,
     unreachable: Callable[[str, str], str | None] | None = None,
     entries_held: Callable[[str, str], str | None] | None = None,
+    received_at: datetime | None = None,
 ) -> IngestResult:
     """Store ``fill`` on leader ``account`` (a row or its id) once and decide
     its copies, in one transaction whose statements do not grow with the
@@ -116,13 +118,16 @@ def leader_event_ingest(
     account external id) -> reason or None`` blocks, with the reason, every
     order of a follower whose broker connection is down; ``entries_held``
     (same shape) blocks only the entries of a follower whose risk cannot be
-    watched now (its platform's prices are missing). Raises
+    watched now (its platform's prices are missing). ``received_at`` (aware)
+    is when the engine worker took the event in, stored on the event as the
+    start of its copies' measured latency. Raises
     ``BrokerAccount.DoesNotExist`` for an unknown account.
     """
     account_id = account if isinstance(account, int) else account.pk
+    holds = (unreachable, entries_held)
     try:
         with transaction.atomic():
-            return _ingest(account_id, fill, source, claimed, fence, (unreachable, entries_held))
+            return _ingest(account_id, fill, source, claimed, fence, holds, received_at)
     except IntegrityError:
         event = LeaderEvent.objects.filter(account_id=account_id, external_id=fill.event_id).first()
         if event is None:
@@ -166,6 +171,7 @@ def _ingest(
     claimed: bool,
     fence: LeaseFence | None,
     holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
+    received_at: datetime | None,
 ) -> IngestResult:
     account, key = _locked_leader(account_id, fence)
     routes = leader_routes(leader_id=account.pk, key=key)
@@ -178,6 +184,7 @@ def _ingest(
         price=fill.price,
         occurred_at=fill.time,
         source=source,
+        received_at=received_at,
         seq=fill.seq,
         order_id=fill.order_id or "",
     )

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import Route
 from routing.copy_quality import copy_quality, copy_quality_payload
-from routing.models import CopyOrder
+from routing.models import CopyOrder, LeaderEvent
 from routing.services.order_results import copy_orders_record
 from routing.services.send_times import SendTimes
 from routing.tests.performance_fixtures import NOW, SESSION_START, T0, worked_session
@@ -120,3 +120,20 @@ def _same_answer(order: CopyOrder):
         order.avg_fill_price,
         (fill,),
     )
+
+
+def test_latency_starts_when_the_engine_took_the_event_in(route: Route) -> None:
+    # Arrange: the worked session, then its last event marked as taken in by
+    # the worker 4 ms before its row was stored (it waited for the lock).
+    worked_session(route)
+    last = CopyOrder.objects.filter(follower=route.small_follower).order_by("-pk").first()
+    assert last is not None and last.leader_event is not None
+    event = last.leader_event
+    LeaderEvent.objects.filter(pk=event.pk).update(
+        received_at=event.created_at - timedelta(milliseconds=4)
+    )
+    # Act
+    small = _payload(route)["followers"][0]["last"]
+    # Assert: the hand-off 1 ms after the row and the answer 8 ms after it
+    # (the worked session) are 5 and 12 ms after the event came in.
+    assert (small["handoff_ms"], small["ack_ms"]) == ("5", "12")

@@ -51,9 +51,12 @@ async def test_worker_records_hand_off_and_acknowledgement_of_every_order(route:
         lambda: list(CopyOrder.objects.filter(leader_event=event).order_by("pk"))
     )()
     assert [(o.qty, o.status) for o in orders] == [(1, "filled"), (6, "filled")]
+    # The event was taken in before its row was stored (the lock's wait and
+    # the ingest count in the latency).
+    assert event.received_at is not None and event.received_at <= event.created_at
     for order in orders:
         assert order.handed_at is not None and order.acknowledged_at is not None
-        assert event.created_at <= order.handed_at
+        assert event.received_at <= event.created_at <= order.handed_at
         assert order.acknowledged_at - order.handed_at >= timedelta(seconds=LATENCY)
         assert order.acknowledged_at - event.created_at < timedelta(seconds=5)
     # The page's figures: MNQ bought 2 ticks above 21,500.25 at 21,500.75 =

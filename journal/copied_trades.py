@@ -15,7 +15,7 @@ from accounts.models import BrokerAccount, User
 from journal.csv_export import utc_days
 from journal.round_trips import round_trips_closed_between
 from routing.engine.types import Side
-from routing.selectors import engine_contract_specs
+from routing.selectors import contract_point_values
 
 SOURCE = "copied"
 
@@ -59,7 +59,7 @@ def copied_trades_for_user(user: User, filters: dict[str, Any]) -> CopiedTrades:
         accounts = accounts.filter(name=filters["account"])
     names = dict(accounts.values_list("pk", "name"))
     start, end = utc_days(filters.get("since"), filters.get("until"))
-    point_values = {root: spec.point_value for root, spec in engine_contract_specs().items()}
+    point_values = contract_point_values()
     found = round_trips_closed_between(names, start=start, end=end, point_values=point_values)
     prefix = (filters.get("symbol") or "").strip().upper()
     trades = [

@@ -49,15 +49,21 @@ def round_trips_recent(
     ``opened_at``/``closed_at`` aware UTC. One query per account.
     """
     ids = list(dict.fromkeys(account_ids))
+    held = _held(ids)
+    return {
+        account_id: _recent(account_id, held[account_id], point_values, limit, window)
+        for account_id in ids
+    }
+
+
+def _held(ids: list[int]) -> dict[int, dict[str, int]]:
+    """Account id -> its stored signed position per contract (where fills end)."""
     held: dict[int, dict[str, int]] = {a: {} for a in ids}
     for account_id, symbol, qty in Position.objects.filter(account_id__in=ids).values_list(
         "account_id", "symbol", "qty"
     ):
         held[account_id][symbol] = qty
-    return {
-        account_id: _recent(account_id, held[account_id], point_values, limit, window)
-        for account_id in ids
-    }
+    return held
 
 
 def _priced(symbol: str, point_values: Mapping[str, Decimal]) -> bool:
@@ -135,11 +141,7 @@ def round_trips_closed_between(
     closed in the range is paired whole only if its opening fills are read,
     never from its middle (left out otherwise). One query per account."""
     ids = list(dict.fromkeys(account_ids))
-    held: dict[int, dict[str, int]] = {a: {} for a in ids}
-    for account_id, symbol, qty in Position.objects.filter(account_id__in=ids).values_list(
-        "account_id", "symbol", "qty"
-    ):
-        held[account_id][symbol] = qty
+    held = _held(ids)
     found: list[tuple[int, RoundTrip]] = []
     truncated = False
     for account_id in ids:

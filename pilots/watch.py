@@ -44,7 +44,7 @@ from journal.models import Fill, Position
 from pilots.models import Subscription
 from routing.engine.symbols import SymbolError, root_of
 from routing.models import CopyGroup, CopyOrder
-from routing.selectors import engine_contract_specs
+from routing.selectors import contract_point_values
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.group_rules import copy_group_pause
 
@@ -215,7 +215,7 @@ def watch_trades(subscription: Subscription) -> list[WatchTrade]:
     fills: dict[int, list[Fill]] = {}
     for fill in Fill.objects.filter(copy_order__group=group).order_by("filled_at", "pk"):
         fills.setdefault(fill.copy_order_id, []).append(fill)  # type: ignore[arg-type]
-    point_values = {root: spec.point_value for root, spec in engine_contract_specs().items()}
+    point_values = contract_point_values()
     start = _positions_at_start(subscription, orders)
     return list(reversed(_pair(orders, fills, start, point_values)))
 

@@ -40,6 +40,7 @@ from routing.models import (
 from routing.route_budget import FollowerBudget, RouteBudget, route_budget
 from routing.selectors import (
     FEED_LENGTH,
+    contract_point_values,
     copy_order_payload,
     engine_contract_specs,
     flatten_state,
@@ -292,7 +293,7 @@ def copied_trades_payload(
     "follower", "symbol", "side": "long" | "short", "qty" (largest position),
     "pnl" (dollars, before fees), "opened_at", "closed_at"}``."""
     names = dict(group.followers.values_list("account_id", "account__name"))
-    trips = round_trips_recent(names, point_values={r: s.point_value for r, s in specs.items()})
+    trips = round_trips_recent(names, point_values=contract_point_values(specs))
     rows = [
         {
             "account_id": account_id,

@@ -102,6 +102,13 @@ def engine_contract_specs(roots: Iterable[str] | None = None) -> dict[str, Engin
     return {spec.root: spec.to_engine() for spec in rows}
 
 
+def contract_point_values(specs: Mapping[str, EngineSpec] | None = None) -> dict[str, Decimal]:
+    """Product root -> dollars per point per contract, from ``specs`` (the
+    engine's contract specs by root) or, without them, every stored spec."""
+    specs = engine_contract_specs() if specs is None else specs
+    return {root: spec.point_value for root, spec in specs.items()}
+
+
 def copy_orders_working(*, platform: str, accounts: Iterable[str]) -> list[int]:
     """Ids of the copy orders resting at the broker (working, or partly
     filled with the rest working) on ``platform`` for ``accounts`` (external

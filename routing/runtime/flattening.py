@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -145,12 +145,7 @@ class FlattenMixin:
         except BrokerError as exc:
             problems.append(str(exc))
         else:
-            for order_id in opened.live:
-                problem = await self._flatten_cancel(adapter, order_id, reason)
-                if problem:
-                    problems.append(problem)
-                else:
-                    cancelled += 1
+            cancelled += await self._cancel_live(adapter, opened.live, reason, problems)
             try:
                 closes = await adapter.flatten(target.external_id)
             except BrokerError as exc:
@@ -162,12 +157,7 @@ class FlattenMixin:
                 account_id=target.account_id
             ):
                 await self._flatten_cancel(adapter, order_id, reason)
-            try:
-                snapshots = await adapter.positions(target.external_id)
-            except BrokerError as exc:
-                problems.append(f"positions unreadable: {exc}")
-            else:
-                actual = {p.symbol: p.qty for p in snapshots if p.qty}
+            actual = await self._held(adapter, target.external_id, problems, "")
         return await database_sync_to_async(flatten_account_record)(
             target=target,
             closes=closes,
@@ -223,18 +213,9 @@ class FlattenMixin:
         except BrokerError as exc:
             problems.append(str(exc))
         else:
-            for order_id in opened.live:
-                problem = await self._flatten_cancel(adapter, order_id, job.reason)
-                if problem:
-                    problems.append(problem)
-                else:
-                    cancelled += 1
-            try:
-                before = await adapter.positions(target.external_id)
-            except BrokerError as exc:
-                problems.append(f"positions unreadable, no order sent: {exc}")
-            else:
-                actual = {p.symbol: p.qty for p in before if p.qty}
+            cancelled += await self._cancel_live(adapter, opened.live, job.reason, problems)
+            actual = await self._held(adapter, target.external_id, problems, ", no order sent")
+            if actual is not None:
                 refused = position_close_refusal(job, actual.get(symbol, 0))
             if refused is None and actual is not None:
                 try:
@@ -245,13 +226,7 @@ class FlattenMixin:
                     account_id=target.account_id, symbol=symbol
                 ):
                     await self._flatten_cancel(adapter, order_id, job.reason)
-                try:
-                    after = await adapter.positions(target.external_id)
-                except BrokerError as exc:
-                    actual = None
-                    problems.append(f"positions unreadable: {exc}")
-                else:
-                    actual = {p.symbol: p.qty for p in after if p.qty}
+                actual = await self._held(adapter, target.external_id, problems, "")
         await database_sync_to_async(position_close_record)(
             job=job,
             closes=closes,
@@ -260,6 +235,34 @@ class FlattenMixin:
             problems=problems,
             refused=refused,
         )
+
+    async def _cancel_live(
+        self, adapter: BrokerAdapter, order_ids: Sequence[int], reason: str, problems: list[str]
+    ) -> int:
+        """Cancel the open copy orders ``order_ids`` at the broker (each
+        recorded); returns how many were cancelled, appending what went
+        wrong with the others to ``problems``."""
+        cancelled = 0
+        for order_id in order_ids:
+            problem = await self._flatten_cancel(adapter, order_id, reason)
+            if problem:
+                problems.append(problem)
+            else:
+                cancelled += 1
+        return cancelled
+
+    async def _held(
+        self, adapter: BrokerAdapter, account: str, problems: list[str], consequence: str
+    ) -> dict[str, int] | None:
+        """``account``'s open positions at the broker (contract -> signed
+        contracts), or ``None`` with "positions unreadable{consequence}: …"
+        appended to ``problems``."""
+        try:
+            snapshots = await adapter.positions(account)
+        except BrokerError as exc:
+            problems.append(f"positions unreadable{consequence}: {exc}")
+            return None
+        return {p.symbol: p.qty for p in snapshots if p.qty}
 
     async def _flatten_cancel(self, adapter: BrokerAdapter, order_id: int, reason: str) -> str:
         """Cancel one open copy order at the broker and record the answer;

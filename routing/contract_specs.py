@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
 
 _CME_EQ = "CME Group contract specifications, cmegroup.com/trading/equity-index/us-index/"
@@ -209,3 +210,13 @@ CME_CONTRACT_SPECS: tuple[ContractSpec, ...] = (
 )
 
 SPECS_BY_ROOT: dict[str, ContractSpec] = {s.root: s for s in CME_CONTRACT_SPECS}
+
+
+def tick_size_of(symbol: str) -> D | None:
+    """The tick size (points) of contract ``symbol`` (a code, ``MNQH6``, or
+    a root, ``MNQ``) from this table, or ``None`` for a product it lacks."""
+    try:
+        spec = SPECS_BY_ROOT.get(root_of(symbol))
+    except SymbolError:
+        spec = SPECS_BY_ROOT.get(symbol)
+    return None if spec is None else spec.tick_size

@@ -14,8 +14,7 @@ from typing import Any
 from django import template
 
 from copytrade.core import numbers
-from routing.contract_specs import SPECS_BY_ROOT
-from routing.engine.symbols import SymbolError, root_of
+from routing.contract_specs import tick_size_of
 
 register = template.Library()
 
@@ -36,11 +35,7 @@ def contract_price(value: Any, symbol: str) -> str:
     tick's precision (the project's spec table,
     :data:`routing.contract_specs.SPECS_BY_ROOT`); an unknown product's price
     is written out as :func:`copytrade.core.numbers.price` does without one."""
-    try:
-        spec = SPECS_BY_ROOT.get(root_of(str(symbol)))
-    except SymbolError:
-        spec = SPECS_BY_ROOT.get(str(symbol))
-    return numbers.price(value, None if spec is None else spec.tick_size)
+    return numbers.price(value, tick_size_of(str(symbol)))
 
 
 @register.filter

@@ -41,9 +41,9 @@ from journal.fills import FillIdReusedError, fill_record
 from journal.models import EventType
 from journal.services import journal_record
 from routing.brokers.base import OrderResult, OrderStatus
-from routing.contract_specs import SPECS_BY_ROOT
+from routing.contract_specs import tick_size_of
 from routing.engine.risk import money
-from routing.engine.symbols import SymbolError, parse_contract, root_of
+from routing.engine.symbols import SymbolError, parse_contract
 from routing.models import (
     AccountSession,
     ContractSpec,
@@ -292,12 +292,8 @@ def _close_text(result: OrderResult) -> str:
         return f"{result.client_order_id} {result.status}"
     fill = result.fills[0]
     price = result.avg_price if result.avg_price is not None else fill.price
-    try:
-        spec = SPECS_BY_ROOT.get(root_of(fill.symbol))
-    except SymbolError:
-        spec = None
     # To the contract's tick, as every page prints prices (copytrade.core.numbers).
-    shown = price_text(price, None if spec is None else spec.tick_size)
+    shown = price_text(price, tick_size_of(fill.symbol))
     return f"{fill.side.value} {result.filled_qty} {fill.symbol} @ {shown}"
 
 

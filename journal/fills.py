@@ -17,6 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.positions import Position as EnginePosition
 from routing.engine.sessions import trading_date
@@ -187,6 +188,40 @@ def fill_record(
     return recorded.stored[0] if recorded.stored else None
 
 
+# Read for every batch of fills (a leader event's, its answers'): compiled once.
+_present = HotRead(
+    "fills present",
+    Fill,
+    lambda ids, fill_ids: Fill.objects.filter(
+        account_id__any_of=ids, broker_fill_id__in=fill_ids
+    ).values_list(
+        "account_id",
+        "broker_fill_id",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "filled_at",
+        "copy_order_id",
+    ),
+    lambda connection, ids, fill_ids: [*ids_param(connection, ids), *fill_ids],
+    shape=lambda connection, ids, fill_ids: (ids_shape(connection, ids), len(fill_ids)),
+)
+_locked = HotRead(
+    "positions locked",
+    Position,
+    lambda ids, symbols: (
+        Position.objects.select_for_update()
+        .filter(account_id__any_of=ids, symbol__in=symbols)
+        .order_by("pk")
+        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
+    ),
+    lambda connection, ids, symbols: [*ids_param(connection, ids), *symbols],
+    shape=lambda connection, ids, symbols: (ids_shape(connection, ids), len(symbols)),
+    lock=True,
+)
+
+
 def _positions_locked(
     pairs: Sequence[tuple[int, str]],
 ) -> dict[tuple[int, str], tuple[int, EnginePosition]]:
@@ -195,12 +230,7 @@ def _positions_locked(
     wanted = set(pairs)
     # A superset of the pairs (every symbol of every account named) keeps
     # the statement small; only the pairs' rows are written back.
-    locked = (
-        Position.objects.select_for_update()
-        .filter(account_id__any_of=sorted({a for a, _ in pairs}), symbol__in={s for _, s in pairs})
-        .order_by("pk")
-        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
-    )
+    locked = _locked(sorted({a for a, _ in pairs}), {s for _, s in pairs})
     return {
         (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized))
         for pk, account_id, symbol, qty, avg_price, realized in locked
@@ -226,19 +256,7 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     if not fills:
         return FillsRecorded([], [])
     # The stored content comes with the ids, in the one read: no statement per fill.
-    present = Fill.objects.filter(
-        account_id__any_of=sorted({f.account_id for f in fills}),
-        broker_fill_id__in={f.broker_fill_id for f in fills},
-    ).values_list(
-        "account_id",
-        "broker_fill_id",
-        "symbol",
-        "side",
-        "qty",
-        "price",
-        "filled_at",
-        "copy_order_id",
-    )
+    present = _present(sorted({f.account_id for f in fills}), {f.broker_fill_id for f in fills})
     known: dict[tuple[int, str], FillInput] = {
         (account_id, fill_id): FillInput(
             account_id=account_id,

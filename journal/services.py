@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 from django.db import router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, JournalEntry, Position, Trade
 from routing.engine.positions import Position as EnginePosition
@@ -129,6 +131,35 @@ def journal_record(**fields: Unpack[JournalFields]) -> JournalEntry:
     return entry
 
 
+def _open_positions(symbol: str) -> QuerySet[Position, tuple[Any, ...]]:
+    """Open positions in ``symbol``, locked in pk order, as the mark reads them."""
+    return (
+        Position.objects.select_for_update()
+        .filter(symbol=symbol)
+        .exclude(qty=0)
+        .order_by("pk")
+        .values_list("pk", "qty", "avg_price", "realized_pnl", "account_id", "mark_price")
+    )
+
+
+# Every leader event marks its followers' positions (compiled once).
+_open_locked = HotRead(
+    "open positions locked",
+    Position,
+    _open_positions,
+    lambda connection, symbol: [symbol, 0],
+    lock=True,
+)
+_open_locked_of = HotRead(
+    "open positions of accounts locked",
+    Position,
+    lambda symbol, ids: _open_positions(symbol).filter(account_id__any_of=ids),
+    lambda connection, symbol, ids: [symbol, 0, *ids_param(connection, ids)],
+    shape=lambda connection, symbol, ids: ids_shape(connection, ids),
+    lock=True,
+)
+
+
 def positions_mark(
     *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
 ) -> list[int]:
@@ -136,14 +167,7 @@ def positions_mark(
     when ``None``) at ``price`` (points); two statements whatever their number
     (the rows are locked, read as values and written back in one UPDATE).
     Returns the ids of the accounts whose mark moved (their pages show it)."""
-    rows = Position.objects.select_for_update().filter(symbol=symbol).exclude(qty=0)
-    if account_ids is not None:
-        rows = rows.filter(account_id__any_of=account_ids)
-    read = list(
-        rows.order_by("pk").values_list(
-            "pk", "qty", "avg_price", "realized_pnl", "account_id", "mark_price"
-        )
-    )
+    read = _open_locked(symbol) if account_ids is None else _open_locked_of(symbol, account_ids)
     if not read:
         return []
     marked = [(pk, qty, avg, realized) for pk, qty, avg, realized, _, _ in read]

@@ -502,13 +502,27 @@ class CopyOrder(BaseModel):
     FINAL_STATUSES = frozenset({Status.FILLED, Status.REJECTED, Status.CANCELLED})
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COPY)
+    # No index of their own for the event, the group and the account: the
+    # two unique constraints and ``copy_order_group_recent`` lead with them
+    # and serve every lookup by them, and each index is one more write per
+    # order on the copy path (hundreds per leader event).
     leader_event = models.ForeignKey(
-        LeaderEvent, on_delete=models.PROTECT, related_name="copy_orders", null=True, blank=True
+        LeaderEvent,
+        on_delete=models.PROTECT,
+        related_name="copy_orders",
+        null=True,
+        blank=True,
+        db_index=False,
     )
-    group = models.ForeignKey(CopyGroup, on_delete=models.CASCADE, related_name="copy_orders")
+    group = models.ForeignKey(
+        CopyGroup, on_delete=models.CASCADE, related_name="copy_orders", db_index=False
+    )
     follower = models.ForeignKey(Follower, on_delete=models.CASCADE, related_name="copy_orders")
     account = models.ForeignKey(
-        "accounts.BrokerAccount", on_delete=models.PROTECT, related_name="copy_orders"
+        "accounts.BrokerAccount",
+        on_delete=models.PROTECT,
+        related_name="copy_orders",
+        db_index=False,
     )
     client_order_id = models.CharField(max_length=40)
     broker_order_id = models.CharField(max_length=100, blank=True)
@@ -533,8 +547,8 @@ class CopyOrder(BaseModel):
     target = models.IntegerField(
         default=0, help_text="Follower's tracked signed position once this order fills."
     )
-    # Measured latency (routing.copy_quality): from the leader event's row
-    # (its created_at, when the engine stored it) to these two instants,
+    # Measured latency (routing.copy_quality): from the leader event's
+    # received_at (when the engine worker took it in) to these two instants,
     # stamped by the engine worker and written with the broker's answer.
     handed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the engine handed the order to the broker adapter."

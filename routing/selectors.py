@@ -12,6 +12,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.models import Position, SessionRealized
 from routing.engine.sessions import trading_date
 from routing.engine.types import ContractSpec as EngineSpec
@@ -56,13 +57,7 @@ def session_pnl_by_account(
         realized = session_realized_by_account(ids, at)
     for account_id in ids:
         pnl[account_id] += realized.get(account_id, Decimal(0))
-    for account_id, total in (
-        Position.objects.filter(account_id__any_of=ids)
-        .exclude(qty=0)
-        .values("account_id")
-        .annotate(total=Sum("unrealized_pnl"))
-        .values_list("account_id", "total")
-    ):
+    for account_id, total in _open_unrealized(ids):
         pnl[account_id] += total
     if carried is None:
         carried = dict(
@@ -85,12 +80,36 @@ def session_realized_by_account(account_ids: Iterable[int], at: datetime) -> dic
     with the session's fills."""
     ids = list(account_ids)
     realized = dict.fromkeys(ids, Decimal(0))
-    realized.update(
-        SessionRealized.objects.filter(
-            account_id__any_of=ids, trading_date=trading_date(at)
-        ).values_list("account_id", "realized_pnl")
-    )
+    realized.update(_session_realized(ids, trading_date(at)))
     return realized
+
+
+# The copy path's reads of every follower per leader event (compiled once).
+_open_unrealized = HotRead(
+    "open unrealized PnL by account",
+    Position,
+    lambda ids: (
+        Position.objects.filter(account_id__any_of=ids)
+        .exclude(qty=0)
+        .values("account_id")
+        .annotate(total=Sum("unrealized_pnl"))
+        .values_list("account_id", "total")
+    ),
+    lambda connection, ids: [*ids_param(connection, ids), 0],
+    shape=ids_shape,
+)
+_session_realized = HotRead(
+    "session realized PnL by account",
+    SessionRealized,
+    lambda ids, day: SessionRealized.objects.filter(
+        account_id__any_of=ids, trading_date=day
+    ).values_list("account_id", "realized_pnl"),
+    lambda connection, ids, day: [
+        *ids_param(connection, ids),
+        connection.ops.adapt_datefield_value(day),
+    ],
+    shape=lambda connection, ids, day: ids_shape(connection, ids),
+)
 
 
 def engine_contract_specs(roots: Iterable[str] | None = None) -> dict[str, EngineSpec]:

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
-from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns
+from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns, loaded
 from journal.models import EventType, JournalEntry, Position
 from routing.models import AccountSession
 
@@ -287,3 +288,39 @@ def test_a_decimal_the_field_refuses_is_refused_and_nothing_is_written() -> None
         with pytest.raises(ValidationError):
             bulk_set_columns(Position, [r.pk for r in rows], {"mark_price": [Decimal(1), bad]})
     assert set(Position.objects.values_list("mark_price", flat=True)) == {None}
+
+
+def test_loaded_makes_the_instance_a_query_makes(alice: User) -> None:
+    account = BrokerAccount.objects.create(
+        owner=alice, name="Loaded", balance=Decimal("25000.50"), external_id="L-1"
+    )
+    names = [f.attname for f in BrokerAccount._meta.concrete_fields]
+    row = list(BrokerAccount.objects.filter(pk=account.pk).values_list(*names).get())
+    assert not post_init.has_listeners(BrokerAccount)  # the direct path, not from_db
+    made, read = loaded(BrokerAccount, "default", row), BrokerAccount.objects.get(pk=account.pk)
+    assert type(made) is BrokerAccount
+    assert {n: getattr(made, n) for n in names} == {n: getattr(read, n) for n in names}
+    assert (made._state.adding, made._state.db) == (False, "default")
+    assert made.owner == alice  # the relation loads from its key, as on a read row
+    made.name = "Saved"
+    made.save(update_fields=["name"])  # a saved row: an UPDATE, not an INSERT
+    assert BrokerAccount.objects.get(pk=account.pk).name == "Saved"
+    with pytest.raises(ValueError, match="shorter"):  # a value short: refused, not half made
+        loaded(BrokerAccount, "default", row[:-1])
+
+
+def test_loaded_runs_post_init_receivers_when_a_model_has_them(alice: User) -> None:
+    account = BrokerAccount.objects.create(owner=alice, name="Seen", balance=Decimal(1))
+    names = [f.attname for f in BrokerAccount._meta.concrete_fields]
+    row = BrokerAccount.objects.filter(pk=account.pk).values_list(*names).get()
+    seen: list[object] = []
+
+    def receiver(sender: type, instance: object, **kwargs: object) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=BrokerAccount)
+    try:
+        made = loaded(BrokerAccount, "default", row)
+    finally:
+        post_init.disconnect(receiver, sender=BrokerAccount)
+    assert seen == [made]

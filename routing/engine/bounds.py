@@ -73,8 +73,7 @@ def digits_problem(value: Decimal, column: DecimalColumn) -> str | None:
         )
     if places > column.decimal_places:
         return (
-            f"{value} has {places} decimal places; the column holds at most "
-            f"{column.decimal_places}"
+            f"{value} has {places} decimal places; the column holds at most {column.decimal_places}"
         )
     return None
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.limits import AccountSession as EngineSession
@@ -89,10 +90,22 @@ class SessionRow(NamedTuple):
 def session_rows(account_ids: Iterable[int], *, trading_date: date) -> dict[int, SessionRow]:
     """Account id -> its session row for ``trading_date``, for those of
     ``account_ids`` that have one (one statement, no lock)."""
-    rows = AccountSession.objects.filter(
-        account_id__any_of=list(account_ids), trading_date=trading_date
-    ).values_list(*SessionRow._fields)
+    rows = _session_rows(list(account_ids), trading_date)
     return {row.account_id: row for row in map(SessionRow._make, rows)}
+
+
+_session_rows = HotRead(
+    "session rows",
+    AccountSession,
+    lambda ids, day: AccountSession.objects.filter(
+        account_id__any_of=ids, trading_date=day
+    ).values_list(*SessionRow._fields),
+    lambda connection, ids, day: [
+        *ids_param(connection, ids),
+        connection.ops.adapt_datefield_value(day),
+    ],
+    shape=lambda connection, ids, day: ids_shape(connection, ids),
+)
 
 
 def account_session_current(*, account: BrokerAccount, at: datetime) -> AccountSession:

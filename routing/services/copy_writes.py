@@ -4,7 +4,7 @@ Called by :func:`routing.services.leader_events.leader_event_ingest` inside
 its transaction, once per event for every follower of every group. The
 orders go to the database in one statement built from plain values
 (:func:`copytrade.core.bulk.bulk_insert`) and come back as ``CopyOrder``
-instances made the way a query makes them (``Model.from_db``), with their
+instances made as a query makes them (:func:`copytrade.core.bulk.loaded`), with their
 related rows cached: at 200 followers, building each order through the
 model's keyword constructor and ``bulk_create``'s per-field preparation
 cost more than the engine and the database together.
@@ -19,7 +19,7 @@ from typing import Any
 from django.db import router
 from django.utils import timezone
 
-from copytrade.core.bulk import bulk_insert
+from copytrade.core.bulk import bulk_insert, loaded
 from journal.models import EventType
 from journal.services import JournalRow, journal_row
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
@@ -123,8 +123,8 @@ def copy_orders_insert(
     db = router.db_for_write(CopyOrder)
     orders = []
     for i, (pk, (_, group, follower)) in enumerate(zip(pks, decided, strict=True)):
-        order = CopyOrder.from_db(
-            db, None, [pk, *(value if col is None else col[i] for col, value in layout)]
+        order = loaded(
+            CopyOrder, db, [pk, *(value if col is None else col[i] for col, value in layout)]
         )
         for field, related in zip(
             _RELATED, (event, group, follower, follower.account), strict=True

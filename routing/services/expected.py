@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set_columns
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from routing.models import ExpectedPosition
 
 
@@ -103,10 +104,19 @@ def expected_positions_set(qty_of: Mapping[int, int]) -> None:
 
 
 def _locked_rows(ids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:
-    rows = (
+    return {(account_id, symbol): (pk, qty) for account_id, symbol, pk, qty in _locked(ids)}
+
+
+_locked = HotRead(
+    "expected positions locked",
+    ExpectedPosition,
+    lambda ids: (
         ExpectedPosition.objects.select_for_update()
         .filter(account_id__any_of=ids)
         .order_by("pk")
         .values_list("account_id", "symbol", "pk", "qty")
-    )
-    return {(account_id, symbol): (pk, qty) for account_id, symbol, pk, qty in rows}
+    ),
+    ids_param,
+    shape=ids_shape,
+    lock=True,
+)

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import BrokerAccount
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.models import Position
 from routing.engine.conversion import micro_root
 from routing.engine.limits import RiskLimits
@@ -49,17 +50,25 @@ def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str
     """Last known prices (points) of ``symbols`` (contract codes) from the
     marked positions of ``account_ids`` only — one leader's routes — so no
     other user's fills or replays reach a route's collar or conversions."""
-    rows = (
+    marks: dict[str, Decimal] = {}
+    for symbol, price in _marks(symbols, list(account_ids)):
+        marks.setdefault(symbol, price)
+    return marks
+
+
+_marks = HotRead(
+    "contract marks",
+    Position,
+    lambda symbols, ids: (
         Position.objects.filter(
-            symbol__in=symbols, mark_price__isnull=False, account_id__any_of=account_ids
+            symbol__in=symbols, mark_price__isnull=False, account_id__any_of=ids
         )
         .order_by("symbol", "-updated_at")
         .values_list("symbol", "mark_price")
-    )
-    marks: dict[str, Decimal] = {}
-    for symbol, price in rows:
-        marks.setdefault(symbol, price)
-    return marks
+    ),
+    lambda connection, symbols, ids: [*ids_param(connection, ids), *symbols],
+    shape=lambda connection, symbols, ids: (len(symbols), ids_shape(connection, ids)),
+)
 
 
 def follower_states(

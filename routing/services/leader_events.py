@@ -25,9 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import loaded
+from copytrade.core.hot_reads import HotRead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType, Position
 from journal.services import (
@@ -148,12 +150,11 @@ def _locked_leader(
     is taken before it waits, so a key read with the lock would miss a
     change whose transaction held the leader's row while this event waited.
     """
-    rows = BrokerAccount.objects.select_for_update().filter(pk=account_id)
-    if fence is not None:
-        rows = rows.filter(
-            leader_lease__worker_id=fence.worker_id, leader_lease__generation=fence.generation
-        )
-    leader = rows.first()
+    if fence is None:
+        rows = _leader_locked(account_id)
+    else:
+        rows = _leader_locked_fenced(account_id, fence.worker_id, fence.generation)
+    leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0]) if rows else None
     if leader is None:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
         assert fence is not None
@@ -162,6 +163,39 @@ def _locked_leader(
             f"(generation {fence.generation}); the event is left to the new holder"
         )
     return leader, route_config_key()
+
+
+_ACCOUNT_FIELDS = [f.attname for f in BrokerAccount._meta.concrete_fields]
+# The leader's row, locked, at every leader event (compiled once).
+_leader_locked = HotRead(
+    "leader locked",
+    BrokerAccount,
+    lambda pk: (
+        BrokerAccount.objects.select_for_update().filter(pk=pk).values_list(*_ACCOUNT_FIELDS)
+    ),
+    lambda connection, pk: [pk],
+    lock=True,
+)
+_leader_locked_fenced = HotRead(
+    "leader locked under its lease",
+    BrokerAccount,
+    lambda pk, worker_id, generation: (
+        BrokerAccount.objects.select_for_update()
+        .filter(pk=pk)
+        .filter(leader_lease__worker_id=worker_id, leader_lease__generation=generation)
+        .values_list(*_ACCOUNT_FIELDS)
+    ),
+    lambda connection, pk, worker_id, generation: [pk, generation, worker_id],
+    lock=True,
+)
+_leader_position = HotRead(
+    "leader position",
+    Position,
+    lambda account_id, symbol: Position.objects.filter(
+        account_id=account_id, symbol=symbol
+    ).values_list("qty"),
+    lambda connection, account_id, symbol: [account_id, symbol],
+)
 
 
 def _ingest(
@@ -196,11 +230,8 @@ def _ingest(
     fill = event.to_engine()
     specs = routes.specs
     spec = _spec_for(fill.symbol, specs)
-    leader_before = (
-        Position.objects.filter(account=account, symbol=fill.symbol)
-        .values_list("qty", flat=True)
-        .first()
-    ) or 0
+    held = _leader_position(account.pk, fill.symbol)
+    leader_before = held[0][0] if held else 0
     decided = _decide(routes, event, fill, leader_before, claimed, holds)
     if spec is not None:
         recorded = fills_record(

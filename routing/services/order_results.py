@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType
 from journal.services import JournalRow, journal_row, journal_rows_add
@@ -174,14 +175,9 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
         leaders = sorted(
             set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
         )
-    list(
-        BrokerAccount.objects.select_for_update()
-        .filter(pk__any_of=leaders)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
+    _leaders_locked(leaders)
     if not all_known:
+        locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
         return {
             order.pk: order
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")
@@ -189,12 +185,41 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
     # Plain rows, not instances: at 200 followers building the orders with
     # their related rows cost more than the statements.
     orders = {}
-    for pk, *values in locked.order_by("pk").values_list("pk", *_COLUMNS):
+    for pk, *values in _orders_locked(list(ids)):
         order = known[pk]
         for attname, value in zip(_COLUMNS, values, strict=True):
             setattr(order, attname, value)
         orders[pk] = order
     return orders
+
+
+# Every event's answers take these locks (compiled once).
+_leaders_locked = HotRead(
+    "leaders locked",
+    BrokerAccount,
+    lambda ids: (
+        BrokerAccount.objects.select_for_update()
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ),
+    ids_param,
+    shape=ids_shape,
+    lock=True,
+)
+_orders_locked = HotRead(
+    "copy orders locked",
+    CopyOrder,
+    lambda ids: (
+        CopyOrder.objects.select_for_update(of=("self",))
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", *_COLUMNS)
+    ),
+    ids_param,
+    shape=ids_shape,
+    lock=True,
+)
 
 
 def event_answers_record(

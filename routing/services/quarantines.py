@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert
+from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
 from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.sessions import trading_date
@@ -36,9 +37,7 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     today = trading_date(at)
     active: dict[int, set[str]] = {}
     stale = []
-    for pk, follower_id, symbol, day in Quarantine.objects.filter(
-        follower_id__any_of=ids, released_at__isnull=True
-    ).values_list("pk", "follower_id", "symbol", "trading_date"):
+    for pk, follower_id, symbol, day in _unreleased(ids):
         if day < today:
             stale.append(pk)
         else:
@@ -46,6 +45,17 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     if stale:
         _releases_by_session(stale, at=at)
     return {k: frozenset(v) for k, v in active.items()}
+
+
+_unreleased = HotRead(
+    "unreleased quarantines",
+    Quarantine,
+    lambda ids: Quarantine.objects.filter(
+        follower_id__any_of=ids, released_at__isnull=True
+    ).values_list("pk", "follower_id", "symbol", "trading_date"),
+    ids_param,
+    shape=ids_shape,
+)
 
 
 def _releases_by_session(pks: Sequence[int], *, at: datetime) -> None:

@@ -28,6 +28,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from copytrade.core.hot_reads import HotRead
 from routing.engine.limits import RiskLimits
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import GroupConfig
@@ -101,8 +102,17 @@ def leader_routes(*, leader_id: int, key: ConfigKey | None) -> LeaderRoutes:
 
 def route_config_key() -> ConfigKey | None:
     """The current configuration key, or ``None`` when the row is missing."""
-    row = RouteConfigVersion.objects.filter(pk=VERSION_PK).values_list("token", "version").first()
-    return None if row is None else (row[0], row[1])
+    rows = _config_key()
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+# Read at every leader event (compiled once).
+_config_key = HotRead(
+    "route configuration key",
+    RouteConfigVersion,
+    lambda: RouteConfigVersion.objects.filter(pk=VERSION_PK).values_list("token", "version"),
+    lambda connection: [VERSION_PK],
+)
 
 
 def route_cache_clear() -> None:

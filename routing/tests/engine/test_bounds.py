@@ -28,8 +28,11 @@ def test_possible_prices_pass(price: str) -> None:
         ("0", "price must be > 0, got 0"),
         ("-4.75", "price must be > 0, got -4.75"),
         ("21000.10", "price 21000.10 is not on the tick grid (tick size 0.25)"),
-        ("100000000000000", "price 100000000000000 has 15 digits before the decimal point; "
-                            "the column holds at most 14"),
+        (
+            "100000000000000",
+            "price 100000000000000 has 15 digits before the decimal point; "
+            "the column holds at most 14",
+        ),
         ("NaN", "price NaN is not a finite number"),
     ],
 )

@@ -19,7 +19,7 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -76,14 +76,23 @@ class IngestResult:
     ``requests`` holds, for a ``claimed`` ingest, what to hand which broker
     for every order stored SENT: copy order id -> (platform, request); and
     ``feed`` the event's order payloads per user id, for the one live-feed
-    message the caller sends per user once the answers are recorded.
+    message the caller sends per user once the answers are recorded. A
+    claimed ingest leaves them to be built on first use, from the orders as
+    stored: the engine worker asks once the orders are with the brokers, so
+    a thousand payloads do not stand between the event and its sends.
     """
 
     event: LeaderEvent
     created: bool
     orders: list[CopyOrder] = field(default_factory=list)
     requests: dict[int, tuple[str, OrderRequest]] = field(default_factory=dict)
-    feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    payloads: dict[int, list[dict[str, Any]]] | None = None
+
+    @property
+    def feed(self) -> dict[int, list[dict[str, Any]]]:
+        if self.payloads is None:
+            self.payloads = _payloads(self.orders)
+        return self.payloads
 
     @property
     def pending_order_ids(self) -> list[int]:
@@ -282,7 +291,11 @@ def _ingest(
         if order.status == CopyOrder.Status.SENT
     }
     return IngestResult(
-        event=event, created=True, orders=decided.orders, requests=requests, feed=decided.feed
+        event=event,
+        created=True,
+        orders=decided.orders,
+        requests=requests,
+        payloads=None if claimed else decided.feed,
     )
 
 
@@ -391,8 +404,17 @@ def _decide(
     expected_positions_set(moved)
     for (decision, group, _), order in zip(rows, decided.orders, strict=True):
         decided.journal.extend(decision_journal(decision, order, group, fill))
-        decided.feed.setdefault(group.owner_id, []).append(copy_order_payload(order))
+    if not claimed:
+        decided.feed = _payloads(decided.orders)
     return decided
+
+
+def _payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]]]:
+    """The live-feed payloads of ``orders`` (group cached) per owner id, in order."""
+    feed: dict[int, list[dict[str, Any]]] = {}
+    for order in orders:
+        feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
+    return feed
 
 
 def leader_last_seq(*, account_id: int) -> int:

@@ -13,7 +13,14 @@ from django.test.utils import CaptureQueriesContext
 from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
-from copytrade.core.bulk import _array_param, bulk_insert, bulk_set, bulk_set_columns, loaded
+from copytrade.core.bulk import (
+    _array_param,
+    bulk_insert,
+    bulk_set,
+    bulk_set_columns,
+    loaded,
+    loaded_rows,
+)
 from journal.models import EventType, JournalEntry, Position
 from routing.models import AccountSession
 
@@ -324,3 +331,16 @@ def test_loaded_runs_post_init_receivers_when_a_model_has_them(alice: User) -> N
     finally:
         post_init.disconnect(receiver, sender=BrokerAccount)
     assert seen == [made]
+
+
+def test_loaded_rows_refuses_rows_that_do_not_name_every_field(alice: User) -> None:
+    account = BrokerAccount.objects.create(owner=alice, name="Rows", balance=Decimal(1))
+    names = [f.attname for f in BrokerAccount._meta.concrete_fields]
+    values = BrokerAccount.objects.filter(pk=account.pk).values_list(*names).get()
+    row = dict(zip(names, values, strict=True))
+    assert loaded_rows(BrokerAccount, "default", [row])[0].name == "Rows"
+    del row["name"]
+    with pytest.raises(ValueError, match="not its fields"):
+        loaded_rows(BrokerAccount, "default", [row])
+    with pytest.raises(ValueError, match="not its fields"):
+        loaded_rows(BrokerAccount, "default", [{**row, "name": "x", "nickname": "y"}])

@@ -245,7 +245,9 @@ def account_check(
         state, limits, starting_balance=starting_balance, session_pnl=session_pnl, realized=realized
     )
     assert view.equity is not None  # engine_view always computes it
-    new = replace(state, high_water=max(state.high_water, view.equity))
+    # A mark below the high-water mark leaves the state as it is (the same
+    # value; a copy costs more than the rest of the check).
+    new = replace(state, high_water=view.equity) if view.equity > state.high_water else state
     if state.halt is not None:
         return AccountCheck(new, view)
     found = breaches(view, session_pnl, limits)

@@ -132,9 +132,10 @@ def account_sessions_open(
     reset by one, and the other reads its row.
     """
     day = trading_date(at)
-    unique = list({a.pk: a for a in accounts}.values())
-    current = session_rows([a.pk for a in unique], trading_date=day)
-    missing = [a for a in unique if a.pk not in current]
+    # ``id``, not ``pk`` (a property): once per follower per leader event.
+    unique = list({a.id: a for a in accounts}.values())
+    current = session_rows([a.id for a in unique], trading_date=day)
+    missing = [a for a in unique if a.id not in current]
     if not missing:
         return current, set()
     with transaction.atomic():

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import router
 from django.utils import timezone
 
-from copytrade.core.bulk import bulk_insert, loaded
+from copytrade.core.bulk import bulk_insert, loaded_rows
 from journal.models import EventType
 from journal.services import JournalRow, journal_row
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
@@ -113,24 +113,21 @@ def copy_orders_insert(
     }
     same.update(created_at=now, updated_at=now, leader_event=event.pk)
     pks = bulk_insert(CopyOrder, columns, same=same)
-    # Each order's values in the model's field order, as a query row would
-    # hand them to ``from_db``: per-order columns by index, the rest shared.
-    layout = [
-        (columns[f.name], None) if f.name in columns else (None, same[f.name])
-        for f in _OPTS.concrete_fields
-        if not f.primary_key
-    ]
-    db = router.db_for_write(CopyOrder)
-    orders = []
-    for i, (pk, (_, group, follower)) in enumerate(zip(pks, decided, strict=True)):
-        order = loaded(
-            CopyOrder, db, [pk, *(value if col is None else col[i] for col, value in layout)]
-        )
+    # Each order's row as a query would load it: the shared values, then its own.
+    shared = {_OPTS.get_field(name).attname: value for name, value in same.items()}
+    own = [_OPTS.get_field(name).attname for name in _PER_ORDER]
+    loaded = []
+    for pk, row in zip(pks, rows, strict=True):
+        values = shared.copy()
+        values.update(zip(own, row, strict=True))
+        values[_OPTS.pk.attname] = pk
+        loaded.append(values)
+    orders = loaded_rows(CopyOrder, router.db_for_write(CopyOrder), loaded)
+    for order, (_, group, follower) in zip(orders, decided, strict=True):
         for field, related in zip(
             _RELATED, (event, group, follower, follower.account), strict=True
         ):
             field.set_cached_value(order, related)
-        orders.append(order)
     return orders
 
 

@@ -130,24 +130,31 @@ def follower_states(
             return "account disabled on the accounts page"
         return None if unreachable is None else unreachable(account.platform, account.external_id)
 
-    return [
-        FollowerState(
-            key=str(f.account_id),
-            ratio=f.ratio,
-            positions=held[f.account_id],
-            session_pnl=risks[f.account_id].session_pnl,
-            enabled=f.enabled,
-            limits=risks[f.account_id].limits,
-            sizing_basis=SizingBasis(f.sizing_basis),
-            balance=f.account.balance,
-            quarantined=quarantined.get(f.pk, frozenset()),
-            session=risks[f.account_id].state,
-            unreachable=reason(f.account),
-            entries_blocked=(
-                None
-                if entries_held is None
-                else entries_held(f.account.platform, f.account.external_id)
-            ),
+    # Plain attributes (``id``, one read of the cached account), not ``pk``
+    # and related descriptors: a dozen lookups per follower, a thousand
+    # followers per event.
+    states = []
+    for f in followers:
+        account, account_id = f.account, f.account_id
+        risk = risks[account_id]
+        states.append(
+            FollowerState(
+                key=str(account_id),
+                ratio=f.ratio,
+                positions=held[account_id],
+                session_pnl=risk.session_pnl,
+                enabled=f.enabled,
+                limits=risk.limits,
+                sizing_basis=SizingBasis(f.sizing_basis),
+                balance=account.balance,
+                quarantined=quarantined.get(f.id, frozenset()),
+                session=risk.state,
+                unreachable=reason(account),
+                entries_blocked=(
+                    None
+                    if entries_held is None
+                    else entries_held(account.platform, account.external_id)
+                ),
+            )
         )
-        for f in followers
-    ]
+    return states

@@ -33,7 +33,7 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     Quarantines from an earlier trading date are released first (actor
     "session"), so a worker that missed the session boundary catches up here.
     """
-    ids = [f.pk for f in followers]
+    ids = [f.id for f in followers]
     today = trading_date(at)
     active: dict[int, set[str]] = {}
     stale = []

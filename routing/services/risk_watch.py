@@ -33,14 +33,13 @@ from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec
-from routing.engine.watch import account_check, breaches, route_check
+from routing.engine.watch import AccountCheck, account_check, breaches, route_check
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
 from routing.selectors import session_pnl_by_account, session_realized_by_account
 from routing.services.account_sessions import (
     SessionRow,
     account_halt,
     account_sessions_open,
-    engine_session,
     session_state_of,
 )
 from routing.services.feed import feed_publish_on_commit
@@ -51,13 +50,16 @@ from routing.services.route_levels import route_lock
 class AccountRisk:
     """One follower account's risk figures now: its session row (values),
     session PnL (dollars, realized + unrealized), the engine's session state
-    and its limits."""
+    and its limits; ``check``, this mark's
+    :func:`routing.engine.watch.account_check` of the row (what
+    :func:`account_breaches_apply` persists), worked out once with the state."""
 
     account: BrokerAccount
     row: SessionRow
     limits: RiskLimits
     session_pnl: Decimal
     state: EngineSession
+    check: AccountCheck
 
 
 def limits_of(account: BrokerAccount) -> RiskLimits:
@@ -103,7 +105,7 @@ def accounts_risk(
     moved) saves reading them again; without it they are made current here.
     Raises ``ValueError`` naming a stored limit the engine refuses.
     """
-    ids = [a.pk for a in accounts]
+    ids = [a.id for a in accounts]
     # Every row exists before the PnL is read: the PnL open positions carry
     # in belongs to the opening equity, and counting it in the session PnL
     # too counted it twice on a session's first event (a loser carried in
@@ -121,18 +123,22 @@ def accounts_risk(
     )
     result = {}
     for account in accounts:
-        row = current[account.pk]
-        account_limits = limits.get(account.pk) if limits is not None else None
+        pk = account.id
+        row = current[pk]
+        account_limits = limits.get(pk) if limits is not None else None
         if account_limits is None:
             account_limits = limits_of(account)
-        state = engine_session(
-            row,
-            account=account,
-            limits=account_limits,
-            session_pnl=pnl[account.pk],
-            realized=realized[account.pk],
+        check = account_check(
+            session_state_of(row),
+            account_limits,
+            starting_balance=account.starting_balance,
+            session_pnl=pnl[pk],
+            realized=realized[pk],
         )
-        result[account.pk] = AccountRisk(account, row, account_limits, pnl[account.pk], state)
+        # The row's own view (engine_session): the check's, before any halt
+        # this mark makes (an account it halts had none).
+        state = check.view if check.halt is None else replace(check.view, halt=None)
+        result[pk] = AccountRisk(account, row, account_limits, pnl[pk], state, check)
     return result
 
 
@@ -162,14 +168,7 @@ def account_breaches_apply(
     updated = {}
     raised: list[SessionRow] = []
     for account_id, risk in risks.items():
-        row = risk.row
-        check = account_check(
-            session_state_of(row),
-            risk.limits,
-            starting_balance=risk.account.starting_balance,
-            session_pnl=risk.session_pnl,
-            realized=risk.state.realized,
-        )
+        row, check = risk.row, risk.check
         if check.state.high_water > row.high_water:
             row = row._replace(high_water=check.state.high_water)
             raised.append(row)
@@ -191,7 +190,9 @@ def account_breaches_apply(
             # Halted here (the row holds the reason) or by a concurrent pass
             # (halted all the same: its reason is in the journal).
             state = replace(state, halt=row.halt_reason or check.halt.text)
-        updated[account_id] = AccountRisk(risk.account, row, risk.limits, risk.session_pnl, state)
+        updated[account_id] = AccountRisk(
+            risk.account, row, risk.limits, risk.session_pnl, state, check
+        )
     if raised:
         # One statement for every mark raised; GREATEST keeps a higher mark a
         # concurrent pass wrote meanwhile (the mark never goes down).

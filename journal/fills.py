@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections, router
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
@@ -188,22 +189,51 @@ def fill_record(
     return recorded.stored[0] if recorded.stored else None
 
 
+_PRESENT_COLUMNS = (
+    "account_id",
+    "broker_fill_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "filled_at",
+    "copy_order_id",
+)
+
+
+def _stored(pairs: Sequence[tuple[int, str]]) -> list[tuple[Any, ...]]:
+    """The stored fills among ``(account id, broker fill id)`` pairs, as
+    ``_PRESENT_COLUMNS`` values.
+
+    On PostgreSQL the pairs are joined to the unique index, one probe each:
+    asked as ``account_id = ANY(…) AND broker_fill_id IN (…)``, the planner
+    priced the cross product of the two lists (200 accounts x 158 fills for
+    one event's answers) and scanned the whole fills table instead, 44 ms
+    with a day's fills stored and growing with each one. SQLite (the
+    embedded default, a few followers) keeps the query the ORM writes.
+    """
+    connection = connections[router.db_for_read(Fill)]
+    if connection.vendor != "postgresql":
+        return _present(sorted({a for a, _ in pairs}), {f for _, f in pairs})
+    table = connection.ops.quote_name(Fill._meta.db_table)
+    columns = ", ".join(f"f.{connection.ops.quote_name(c)}" for c in _PRESENT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
+            "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
+            "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id",
+            [[a for a, _ in pairs], [f for _, f in pairs]],
+        )
+        return cursor.fetchall()
+
+
 # Read for every batch of fills (a leader event's, its answers'): compiled once.
 _present = HotRead(
     "fills present",
     Fill,
     lambda ids, fill_ids: Fill.objects.filter(
         account_id__any_of=ids, broker_fill_id__in=fill_ids
-    ).values_list(
-        "account_id",
-        "broker_fill_id",
-        "symbol",
-        "side",
-        "qty",
-        "price",
-        "filled_at",
-        "copy_order_id",
-    ),
+    ).values_list(*_PRESENT_COLUMNS),
     lambda connection, ids, fill_ids: [*ids_param(connection, ids), *fill_ids],
     shape=lambda connection, ids, fill_ids: (ids_shape(connection, ids), len(fill_ids)),
 )
@@ -256,7 +286,7 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     if not fills:
         return FillsRecorded([], [])
     # The stored content comes with the ids, in the one read: no statement per fill.
-    present = _present(sorted({f.account_id for f in fills}), {f.broker_fill_id for f in fills})
+    present = _stored(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
     known: dict[tuple[int, str], FillInput] = {
         (account_id, fill_id): FillInput(
             account_id=account_id,

@@ -1,0 +1,106 @@
+"""Which of a batch's fills are stored already: one index probe per fill.
+
+Defect (issue 9, found measuring the broker answers of a 200-follower
+event): the read asked for ``account_id = ANY(accounts) AND broker_fill_id
+IN (fill ids)``. PostgreSQL estimated the cross product of the two lists
+(200 x 158 pairs) and scanned the whole fills table instead: 44 ms per
+event's answers with 267,000 fills stored, growing with every fill a
+trading day adds. The read now joins the batch's (account, fill id) pairs
+to the unique index.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import BrokerAccount, User
+from journal.fills import FillInput, fills_record
+from journal.models import Fill
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
+ACCOUNTS = 200
+STORED_PER_ACCOUNT = 1000
+
+
+def _fill(account_id: int, fill_id: str, side: str = "buy") -> FillInput:
+    return FillInput(
+        account_id=account_id,
+        broker_fill_id=fill_id,
+        symbol="MNQH6",
+        side=side,
+        qty=1,
+        price=Decimal("21000.25"),
+        point_value=Decimal(2),
+        filled_at=AT,
+    )
+
+
+def _accounts(owner: User) -> list[int]:
+    BrokerAccount.objects.bulk_create(
+        BrokerAccount(owner=owner, name=f"F{i}", balance=Decimal(50_000), external_id=f"F{i}")
+        for i in range(ACCOUNTS)
+    )
+    return list(
+        BrokerAccount.objects.filter(owner=owner).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
+    ids = _accounts(alice)
+    # Many days of stored fills (200,000), written by the database.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO journal_fill (created_at, updated_at, broker_fill_id, symbol, side, "
+            "qty, price, realized_pnl, filled_at, account_id) "
+            "SELECT now(), now(), 'old-' || a || '-' || n, 'MNQH6', 'buy', 1, 21000, 0, now(), a "
+            "FROM unnest(%s::bigint[]) AS a, generate_series(1, %s) AS n",
+            [ids, STORED_PER_ACCOUNT],
+        )
+        cursor.execute("ANALYZE journal_fill")
+    batch = [_fill(account_id, f"new-{account_id}") for account_id in ids[:158]]
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        fills_record(batch)
+    read = next(
+        q["sql"]
+        for q in captured
+        if q["sql"].lstrip().startswith("SELECT") and "journal_fill" in q["sql"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {read}")
+        plan = json.dumps(cursor.fetchone()[0])
+    assert '"Seq Scan"' not in plan, plan
+    assert "uniq_fill_account_broker_id" in plan, plan
+    assert Fill.objects.filter(broker_fill_id__startswith="new-").count() == 158
+
+
+def test_the_read_finds_exactly_the_batch_pairs(alice: User) -> None:
+    first, second = _accounts(alice)[:2]
+    with transaction.atomic():
+        fills_record([_fill(first, "x-1"), _fill(second, "x-2")])
+    # The same fill ids on other accounts are other fills; a repeat with other
+    # content is a conflict; a repeat with the same content is skipped.
+    with transaction.atomic():
+        recorded = fills_record(
+            [
+                _fill(second, "x-1"),
+                _fill(first, "x-2"),
+                _fill(first, "x-1", side="sell"),
+                _fill(second, "x-2"),
+            ]
+        )
+    assert [(s.fill.account_id, s.fill.broker_fill_id) for s in recorded.stored] == [
+        (second, "x-1"),
+        (first, "x-2"),
+    ]
+    assert [(c.received.account_id, c.received.broker_fill_id) for c in recorded.conflicts] == [
+        (first, "x-1")
+    ]
+    assert Fill.objects.count() == 4

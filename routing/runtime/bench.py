@@ -833,9 +833,11 @@ def machine_info() -> dict[str, Any]:
     if connection.vendor == "sqlite":
         db_version = connection.Database.sqlite_version
         database = "scratch SQLite file, embedded default settings"
+        db_settings: dict[str, str] = {}
     else:
         db_version = str(connection.connection.info.server_version)
         database = f"scratch {connection.vendor} database {connection.settings_dict['NAME']}"
+        db_settings = _server_settings(connection)
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -846,11 +848,30 @@ def machine_info() -> dict[str, Any]:
         "db_vendor": connection.vendor,
         "db_version": db_version,
         "database": database,
+        "db_settings": db_settings,
         "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
         "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
         "paper_slippage_ticks": settings.PAPER_SLIPPAGE_TICKS,
         "timer": "time.perf_counter_ns",
     }
+
+
+# Server settings that move the figures: without autovacuum (this machine's
+# CI configuration turns it off) the case's update-heavy tables (positions,
+# expected positions, session rows, copy orders) bloat as the run goes and
+# their statistics go stale, so the planner's choices drift; a deployment
+# keeps the default (on).
+_SERVER_SETTINGS = ("autovacuum", "synchronous_commit", "fsync", "shared_buffers")
+
+
+def _server_settings(connection: Any) -> dict[str, str]:
+    """The PostgreSQL server's ``_SERVER_SETTINGS`` as it reports them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            [list(_SERVER_SETTINGS)],
+        )
+        return dict(cursor.fetchall())
 
 
 def run_benchmark(

@@ -47,6 +47,7 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
     result = json.loads(out.getvalue())
     assert result["machine"]["cpu_count"] >= 1
     assert result["machine"]["db_vendor"] == "sqlite"
+    assert result["machine"]["db_settings"] == {}
     assert result["machine"]["python"]
     assert [case["followers"] for case in result["cases"]] == [1, 3, 20]
     assert result["targets"]["p99_ms_by_followers"] == {"20": 2.0, "200": 10.0, "1000": 50.0}
@@ -128,6 +129,10 @@ def test_postgresql_run_when_small_then_floor_measured_and_cleaned_and_database_
     # Assert
     result = json.loads(out.getvalue())
     assert result["machine"]["db_vendor"] == "postgresql"
+    # The server's own settings, as it reports them (autovacuum moves the figures).
+    settings = result["machine"]["db_settings"]
+    assert set(settings) == {"autovacuum", "fsync", "shared_buffers", "synchronous_commit"}
+    assert settings["autovacuum"] in ("on", "off")
     assert result["sustained"] is None
     (case,) = result["cases"]
     assert 0 < case["floor_p50_ms"] <= case["floor_p99_ms"]

@@ -31,6 +31,7 @@ from django.db.models import Model, QuerySet
 
 # Compiled statements kept per read (each a few kilobytes at most).
 MAX_SHAPES = 256
+_UNSET: Any = object()
 
 
 class HotReadMismatch(AssertionError):
@@ -82,13 +83,14 @@ class HotRead[**P]:
         alias = router.db_for_write(self._model) if self._locks else router.db_for_read(self._model)
         connection = connections[alias]
         key = (alias, None if self._shape is None else self._shape(connection, *args, **kwargs))
-        if key not in self._compiled:
+        # One lookup, kept: another thread may clear the cache meanwhile.
+        compiled = self._compiled.get(key, _UNSET)
+        if compiled is _UNSET:
             if len(self._compiled) >= MAX_SHAPES:
                 # Shapes that vary without bound (lists of any length on SQLite,
                 # ``__in`` lists): start over rather than grow for ever.
                 self._compiled.clear()
-            self._compiled[key] = self._compile(alias, *args, **kwargs)
-        compiled = self._compiled[key]
+            compiled = self._compiled[key] = self._compile(alias, *args, **kwargs)
         if compiled is None:
             return []
         sql, converters = compiled

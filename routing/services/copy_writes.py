@@ -4,7 +4,7 @@ Called by :func:`routing.services.leader_events.leader_event_ingest` inside
 its transaction, once per event for every follower of every group. The
 orders go to the database in one statement built from plain values
 (:func:`copytrade.core.bulk.bulk_insert`) and come back as ``CopyOrder``
-instances made as a query makes them (:func:`copytrade.core.bulk.loaded`), with their
+instances made as a query makes them (:func:`copytrade.core.bulk.loaded_rows`), with their
 related rows cached: at 200 followers, building each order through the
 model's keyword constructor and ``bulk_create``'s per-field preparation
 cost more than the engine and the database together.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -344,3 +345,46 @@ def test_loaded_rows_refuses_rows_that_do_not_name_every_field(alice: User) -> N
         loaded_rows(BrokerAccount, "default", [row])
     with pytest.raises(ValueError, match="not its fields"):
         loaded_rows(BrokerAccount, "default", [{**row, "name": "x", "nickname": "y"}])
+
+
+def test_aware_instants_in_any_zone_are_stored_as_the_same_instants() -> None:
+    user = User.objects.create_user("tz", password="pw-123456789")
+    account = BrokerAccount.objects.create(owner=user, name="TZ", external_id="tz")
+    chicago, kolkata = ZoneInfo("America/Chicago"), ZoneInfo("Asia/Kolkata")
+    instants = [
+        datetime(2026, 3, 8, 7, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 8, 1, 59, 59, tzinfo=chicago),  # just before the DST change
+        datetime(2026, 3, 8, 3, 0, 0, tzinfo=chicago),  # just after it
+        datetime(2026, 3, 8, 20, 15, 0, 1, tzinfo=kolkata),
+    ]
+    pks = bulk_insert(
+        AccountSession,
+        {
+            "account_id": [account.pk] * 4,
+            "trading_date": [date(2026, 3, d) for d in (2, 3, 4, 5)],
+            "opened_at": instants,
+            "halted_at": instants[::-1],
+        },
+        same={
+            "opening_balance": Decimal(1),
+            "opening_unrealized": Decimal(0),
+            "high_water": Decimal(1),
+            "eod_high_water": Decimal(1),
+            "halt_reason": "",
+            "flatten_due": False,
+            "created_at": instants[0],
+            "updated_at": instants[0],
+        },
+    )
+    naive = datetime(2026, 3, 9, 12, 0)  # made aware in the current zone (UTC), with a warning
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        bulk_set_columns(AccountSession, pks[:2], {"halted_at": [naive, instants[0]]})
+    stored = dict(AccountSession.objects.values_list("pk", "opened_at"))
+    assert [stored[pk] for pk in pks] == instants  # equal instants, whatever the zone
+    halted = dict(AccountSession.objects.values_list("pk", "halted_at"))
+    assert [halted[pk] for pk in pks] == [
+        naive.replace(tzinfo=UTC),
+        instants[0],
+        instants[1],
+        instants[0],
+    ]

@@ -372,6 +372,15 @@ def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:
         return [
             v if type(v) is Decimal and v.is_finite() else prepare(v, connection) for v in values
         ]
+    if kind == "DateTimeField" and connection.vendor == "postgresql":
+        # An aware datetime is what the field makes of it on PostgreSQL (no
+        # conversion, the driver sends its offset); a naive one is made
+        # aware there, with Django's warning. A broker answer's three
+        # instants per order cost more prepared one by one than the update.
+        return [
+            v if type(v) is datetime and v.tzinfo is not None else prepare(v, connection)
+            for v in values
+        ]
     first = values[0]
     if all(v is first for v in values):
         # One object for every row (a timestamp, a price): prepared once.

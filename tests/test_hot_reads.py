@@ -6,15 +6,11 @@ decimals and timestamps come back through the ORM's converters).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
@@ -23,6 +19,7 @@ from copytrade.core.hot_reads import HotRead, HotReadMismatch, ids_param, ids_sh
 from routing.engine.sessions import trading_date
 from routing.models import AccountSession
 from routing.services.account_sessions import account_sessions_open, session_rows
+from tests.sqlite_child import sqlite_manage
 
 AT = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 
@@ -135,25 +132,7 @@ for ids in ([accounts[0].pk], [a.pk for a in accounts], [accounts[2].pk], []):
 
 def test_sqlite_rows_are_converted_as_the_orm_converts_them(tmp_path: Path) -> None:
     db = tmp_path / "embedded.sqlite3"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {"DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "copytrade.settings.base"}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    manage = sqlite_manage(db)
 
     manage("migrate", "--noinput", "-v0")
     assert manage("shell", "--no-imports", "-c", SCRIPT).splitlines() == [

@@ -8,12 +8,9 @@ SQLite file, in a child process, and reads the totals back.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from django.conf import settings
+from tests.sqlite_child import sqlite_manage
 
 SCRIPT = """
 from datetime import UTC, datetime
@@ -45,25 +42,7 @@ print(session_realized_by_account([account.pk], at)[account.pk])
 
 def test_fills_add_to_the_session_total_on_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "embedded.sqlite3"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {"DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "copytrade.settings.base"}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    manage = sqlite_manage(db)
 
     manage("migrate", "--noinput", "-v0")
     # Long 21,000 -> 21,010.25: +10.25 pt x $2 = +20.50; short 21,000 ->

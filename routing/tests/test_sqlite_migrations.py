@@ -7,13 +7,10 @@ broke on the route triggers (migration 0005), so this runs the real
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-from django.conf import settings
+from tests.sqlite_child import sqlite_manage
 
 TRIGGERS = {
     "journal_entry_no_delete",
@@ -27,22 +24,7 @@ TRIGGERS = {
 
 def test_sqlite_migrates_from_scratch_with_every_trigger(tmp_path: Path) -> None:
     db = tmp_path / "embedded.sqlite3"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {"DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "copytrade.settings.base"}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    sqlite_manage(db)("migrate", "--noinput", "-v0")
     with sqlite3.connect(db) as conn:
         names = {
             row[0] for row in conn.execute("select name from sqlite_master where type='trigger'")

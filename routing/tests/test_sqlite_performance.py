@@ -10,14 +10,10 @@ child process, and reads the same figures back.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from django.conf import settings
-
 from routing.tests.performance_fixtures import NOW
+from tests.sqlite_child import sqlite_manage
 
 SCRIPT = """
 import json
@@ -60,25 +56,7 @@ print(json.dumps({
 
 def test_latency_slippage_and_equity_figures_on_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "embedded.sqlite3"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {"DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "copytrade.settings.base"}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    manage = sqlite_manage(db)
 
     manage("migrate", "--noinput", "-v0")
     figures = json.loads(manage("shell", "--no-imports", "-c", SCRIPT).strip().splitlines()[-1])

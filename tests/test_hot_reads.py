@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import transaction
+from django.db.transaction import TransactionManagementError
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
@@ -154,3 +156,21 @@ def test_a_lock_the_read_does_not_declare_is_refused(alice: User) -> None:
     )
     with pytest.raises(HotReadMismatch, match="undeclared lock"):
         undeclared(account.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_outside_a_transaction_is_refused_on_every_call(alice: User) -> None:
+    account = _accounts(alice, 1)[0]
+    locked = HotRead(
+        "locked outside",
+        BrokerAccount,
+        lambda pk: BrokerAccount.objects.select_for_update().filter(pk=pk).values_list("pk"),
+        lambda connection, pk: [pk],
+        lock=True,
+    )
+    with transaction.atomic():
+        assert locked(account.pk) == [(account.pk,)]  # compiled inside a transaction
+    # Afterwards, in autocommit, the lock would end with the statement: refused
+    # as the ORM refuses it, though the statement is compiled already.
+    with pytest.raises(TransactionManagementError, match="locked outside"):
+        locked(account.pk)

@@ -28,6 +28,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.transaction import TransactionManagementError
 
 # Compiled statements kept per read (each a few kilobytes at most).
 MAX_SHAPES = 256
@@ -54,9 +55,10 @@ class HotRead[**P]:
     queryset would be). Calling it returns the rows
     as tuples, converted as the ORM converts them. Raises
     :class:`HotReadMismatch` when the parameters differ from the ORM's on
-    a shape's first call; a query the ORM finds empty before running it
-    (``EmptyResultSet``: an empty ``any_of`` on SQLite) returns no rows
-    without a statement.
+    a shape's first call, and ``TransactionManagementError`` for a locking
+    read outside a transaction (as the ORM does, on every call); a query
+    the ORM finds empty before running it (``EmptyResultSet``: an empty
+    ``any_of`` on SQLite) returns no rows without a statement.
     """
 
     def __init__(
@@ -93,6 +95,11 @@ class HotRead[**P]:
             compiled = self._compiled[key] = self._compile(alias, *args, **kwargs)
         if compiled is None:
             return []
+        if self._locks and _locks_nothing(connection):
+            # As the ORM refuses it: a lock that ends with the statement is none.
+            raise TransactionManagementError(
+                f"hot read {self.name}: select_for_update cannot be used outside of a transaction."
+            )
         sql, converters = compiled
         with connection.cursor() as cursor:
             cursor.execute(sql, self._params(connection, *args, **kwargs))
@@ -133,6 +140,18 @@ class HotRead[**P]:
 
 
 _Compiled = tuple[str, list[tuple[int, tuple[list[Any], Any]]]]
+
+
+def _locks_nothing(connection: Any) -> bool:
+    """A locking read on ``connection`` now would hold no lock past its
+    statement (autocommit on a database that locks rows), as the ORM's
+    compiler checks before every ``select_for_update``."""
+    features = connection.features
+    return bool(
+        features.has_select_for_update
+        and features.supports_transactions
+        and connection.get_autocommit()
+    )
 
 
 def ids_param(connection: Any, ids: Sequence[int]) -> list[Any]:

@@ -36,7 +36,7 @@ from copytrade.core.numbers import price as price_text
 from routing.engine.conversion import same_underlying
 from routing.engine.quality import SlippageCost, percentile, slippage_cost
 from routing.engine.sessions import session_start, trading_date
-from routing.engine.symbols import SymbolError, parse_contract
+from routing.engine.symbols import SymbolError, parse_contract, spec_of
 from routing.engine.types import ContractSpec, Side
 from routing.engine.watch import plain
 from routing.models import CopyGroup, CopyOrder
@@ -234,7 +234,7 @@ def _measure(row: tuple[Any, ...], specs: dict[str, ContractSpec]) -> OrderQuali
     (pk, follower_id, coid, symbol, side, qty, filled, status, avg, handed, acked) = row[:11]
     event_at, leader_price, leader_symbol, action = row[11:]
     cost, why = _slippage(symbol, side, filled, avg, leader_symbol, leader_price, action, specs)
-    own_spec, leader_spec = _spec(symbol, specs), _spec(leader_symbol, specs)
+    own_spec, leader_spec = spec_of(symbol, specs), spec_of(leader_symbol, specs)
     return OrderQuality(
         order_id=pk,
         follower_id=follower_id,
@@ -258,13 +258,6 @@ def _measure(row: tuple[Any, ...], specs: dict[str, ContractSpec]) -> OrderQuali
         slippage_dollars=cost.dollars(filled) if cost is not None else None,
         no_slippage=why,
     )
-
-
-def _spec(symbol: str, specs: dict[str, ContractSpec]) -> ContractSpec | None:
-    try:
-        return specs.get(parse_contract(symbol).root)
-    except SymbolError:
-        return None
 
 
 def _slippage(

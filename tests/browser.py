@@ -9,9 +9,13 @@ and one browser.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
@@ -76,3 +80,35 @@ class ChromiumLiveServerTestCase(ChannelsLiveServerTestCase):
         cls._playwright.stop()
         super().tearDownClass()
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+class EngineLoopLiveServerTestCase(ChromiumLiveServerTestCase):
+    """A Chromium live server and ``loop``, an event loop on a thread of its
+    own for the engine worker the tests run (this thread runs Playwright's
+    loop); one for the class, as the channel layer's Redis connections
+    belong to the loop that opened them. ``_run`` runs a coroutine there and
+    waits up to 30 s for it."""
+
+    loop: asyncio.AbstractEventLoop
+    loop_thread: threading.Thread
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.loop = asyncio.new_event_loop()
+        cls.loop_thread = threading.Thread(target=cls.loop.run_forever, daemon=True)
+        cls.loop_thread.start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.loop.call_soon_threadsafe(cls.loop.stop)
+        cls.loop_thread.join(timeout=5)
+        # channels-redis flushes on the loop as it closes: not on this thread
+        # (Playwright's loop is running here).
+        closer = threading.Thread(target=cls.loop.close)
+        closer.start()
+        closer.join(timeout=5)
+        super().tearDownClass()
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)

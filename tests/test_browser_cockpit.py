@@ -22,11 +22,8 @@ import asyncio
 import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -40,7 +37,7 @@ from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
-from tests.browser import ChromiumLiveServerTestCase
+from tests.browser import EngineLoopLiveServerTestCase
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 UPLOAD_DIR = Path(tempfile.gettempdir()) / f"copytrade-browser-cockpit-{os.getpid()}"
@@ -74,25 +71,14 @@ def tradovate_export(fills: list[tuple[str, int, str]]) -> bytes:
 
 @pytest.mark.browser
 @override_settings(UPLOAD_DIR=UPLOAD_DIR)
-class CockpitTests(ChromiumLiveServerTestCase):
+class CockpitTests(EngineLoopLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        # The engine's loop runs on a thread of its own (this one runs
-        # Playwright's), one for the class: the channel layer's Redis
-        # connections belong to the loop that opened them.
-        cls.loop = asyncio.new_event_loop()
-        cls.loop_thread = threading.Thread(target=cls.loop.run_forever, daemon=True)
-        cls.loop_thread.start()
         ARTIFACTS.mkdir(exist_ok=True)
 
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.loop.call_soon_threadsafe(cls.loop.stop)
-        cls.loop_thread.join(timeout=5)
-        closer = threading.Thread(target=cls.loop.close)
-        closer.start()
-        closer.join(timeout=5)
         super().tearDownClass()
         shutil.rmtree(UPLOAD_DIR, ignore_errors=True)
 
@@ -113,9 +99,6 @@ class CockpitTests(ChromiumLiveServerTestCase):
     @staticmethod
     async def _event() -> asyncio.Event:
         return asyncio.Event()
-
-    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
     def _shot(self, page: Page, name: str) -> None:
         """A full-page screenshot of the page as it is now, numbered in visit order."""

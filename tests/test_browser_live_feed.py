@@ -13,12 +13,8 @@ its websockets hang.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.db.models import F
@@ -33,32 +29,11 @@ from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add
-from tests.browser import ChromiumLiveServerTestCase
+from tests.browser import EngineLoopLiveServerTestCase
 
 
 @pytest.mark.browser
-class LiveFeedTests(ChromiumLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        # The engine gets its own loop thread (this one runs Playwright's
-        # loop), one for the class: the channel layer's Redis connections
-        # belong to the loop that opened them.
-        cls.loop = asyncio.new_event_loop()
-        cls.loop_thread = threading.Thread(target=cls.loop.run_forever, daemon=True)
-        cls.loop_thread.start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.loop.call_soon_threadsafe(cls.loop.stop)
-        cls.loop_thread.join(timeout=5)
-        # channels-redis runs a flush on the loop as it closes, which cannot
-        # happen on this thread (Playwright's loop is running here).
-        closer = threading.Thread(target=cls.loop.close)
-        closer.start()
-        closer.join(timeout=5)
-        super().tearDownClass()
-
+class LiveFeedTests(EngineLoopLiveServerTestCase):
     def setUp(self) -> None:
         # The flush between transactional tests empties the seeded table.
         contract_specs_sync()
@@ -72,9 +47,6 @@ class LiveFeedTests(ChromiumLiveServerTestCase):
         self.registry = AdapterRegistry({"paper": PaperBroker(specs)})
         self.worker = EngineWorker(self.registry)
         self._run(self.registry.connect_all())
-
-    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
     def _leader_fill(self, event_id: str, side: Side, qty: int, price: str) -> None:
         fill = LeaderFill(event_id, "lead", "MNQH5", side, qty, Decimal(price), datetime.now(UTC))

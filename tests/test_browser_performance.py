@@ -10,14 +10,10 @@ own (marker ``browser``). Saves a screenshot to test-artifacts/.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -32,31 +28,13 @@ from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
 from routing.services.contracts import contract_specs_sync
 from routing.services.copy_groups import copy_group_create, follower_add
-from tests.browser import ChromiumLiveServerTestCase
+from tests.browser import EngineLoopLiveServerTestCase
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
 
 @pytest.mark.browser
-class PerformancePageTests(ChromiumLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        # The engine's own loop thread (this one runs Playwright's loop).
-        cls.loop = asyncio.new_event_loop()
-        cls.loop_thread = threading.Thread(target=cls.loop.run_forever, daemon=True)
-        cls.loop_thread.start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.loop.call_soon_threadsafe(cls.loop.stop)
-        cls.loop_thread.join(timeout=5)
-        # channels-redis flushes on the loop as it closes: not on this thread.
-        closer = threading.Thread(target=cls.loop.close)
-        closer.start()
-        closer.join(timeout=5)
-        super().tearDownClass()
-
+class PerformancePageTests(EngineLoopLiveServerTestCase):
     def setUp(self) -> None:
         contract_specs_sync()  # the flush between transactional tests empties it
         self.user = User.objects.create_user("trader", password="trader-password-1")
@@ -71,9 +49,6 @@ class PerformancePageTests(ChromiumLiveServerTestCase):
         )
         self.worker = EngineWorker(self.registry)
         self._run(self.registry.connect_all())
-
-    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
     def _leader_fill(self, event_id: str, side: Side, qty: int, price: str) -> None:
         fill = LeaderFill(event_id, "lead", "MNQH6", side, qty, Decimal(price), datetime.now(UTC))

@@ -196,7 +196,7 @@ def loaded[M: models.Model](model: type[M], db: str, values: Sequence[Any]) -> M
     """An instance of ``model`` as a query loads it from a row of ``db``:
     ``values`` for every concrete field, in the model's field order
     (:func:`loaded_rows`). Raises ``ValueError`` when a value is missing."""
-    return loaded_rows(model, db, [dict(zip(_attnames(model), values, strict=True))])[0]
+    return loaded_rows(model, db, [dict(zip(attnames(model), values, strict=True))])[0]
 
 
 def loaded_rows[M: models.Model](
@@ -215,7 +215,7 @@ def loaded_rows[M: models.Model](
     """
     if not rows:
         return []
-    names = _attnames(model)
+    names = attnames(model)
     if set(rows[0]) != set(names) or len(rows[0]) != len(names):
         raise ValueError(
             f"{model.__name__} rows name {sorted(rows[0])}, not its fields {sorted(names)}"
@@ -236,7 +236,9 @@ def loaded_rows[M: models.Model](
 
 
 @functools.cache
-def _attnames(model: type[models.Model]) -> tuple[str, ...]:
+def attnames(model: type[models.Model]) -> tuple[str, ...]:
+    """Attribute names of ``model``'s concrete fields, in field order (``account_id``
+    for a foreign key): the order :func:`loaded` takes a row's values in."""
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MONTH_CODES = "FGHJKMNQUVXZ"
@@ -75,3 +76,12 @@ def normalise_symbol(text: str) -> str:
 def root_of(symbol: str) -> str:
     """The product root of a contract code: ``"MNQH5"`` -> ``"MNQ"``."""
     return parse_contract(symbol).root
+
+
+def spec_of[S](symbol: str, specs: Mapping[str, S]) -> S | None:
+    """The spec in ``specs`` (by product root) of contract ``symbol``, or
+    ``None`` when the code cannot be read or its product has none."""
+    try:
+        return specs.get(root_of(symbol))
+    except SymbolError:
+        return None

@@ -19,7 +19,7 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, router, transaction
 
 from accounts.models import BrokerAccount
-from copytrade.core.bulk import loaded
+from copytrade.core.bulk import attnames, loaded
 from copytrade.core.hot_reads import HotRead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType, Position
@@ -43,8 +43,7 @@ from routing.brokers.base import OrderRequest
 from routing.engine.collar import check_price_collar, collared_decision
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
-from routing.engine.symbols import SymbolError, root_of
-from routing.engine.types import ContractSpec as EngineSpec
+from routing.engine.symbols import spec_of
 from routing.engine.types import (
     CopyDecision,
     DecisionStatus,
@@ -174,13 +173,14 @@ def _locked_leader(
     return leader, route_config_key()
 
 
-_ACCOUNT_FIELDS = [f.attname for f in BrokerAccount._meta.concrete_fields]
 # The leader's row, locked, at every leader event (compiled once).
 _leader_locked = HotRead(
     "leader locked",
     BrokerAccount,
     lambda pk: (
-        BrokerAccount.objects.select_for_update().filter(pk=pk).values_list(*_ACCOUNT_FIELDS)
+        BrokerAccount.objects.select_for_update()
+        .filter(pk=pk)
+        .values_list(*attnames(BrokerAccount))
     ),
     lambda connection, pk: [pk],
     lock=True,
@@ -192,7 +192,7 @@ _leader_locked_fenced = HotRead(
         BrokerAccount.objects.select_for_update()
         .filter(pk=pk)
         .filter(leader_lease__worker_id=worker_id, leader_lease__generation=generation)
-        .values_list(*_ACCOUNT_FIELDS)
+        .values_list(*attnames(BrokerAccount))
     ),
     lambda connection, pk, worker_id, generation: [pk, generation, worker_id],
     lock=True,
@@ -238,7 +238,7 @@ def _ingest(
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
     specs = routes.specs
-    spec = _spec_for(fill.symbol, specs)
+    spec = spec_of(fill.symbol, specs)
     held = _leader_position(account.pk, fill.symbol)
     leader_before = held[0][0] if held else 0
     decided = _decide(routes, event, fill, leader_before, claimed, holds)
@@ -299,13 +299,6 @@ def _ingest(
     )
 
 
-def _spec_for(symbol: str, specs: Mapping[str, EngineSpec]) -> EngineSpec | None:
-    try:
-        return specs.get(root_of(symbol))
-    except SymbolError:
-        return None
-
-
 @dataclass
 class _Decided:
     """What one event's decisions write: orders, journal rows, feed payloads."""
@@ -338,7 +331,7 @@ def _decide(
     followers = [f for route, _ in plans for f in route.followers]
     account_ids = sorted({f.account_id for f in followers})
     symbols = set().union(*(candidates for _, candidates in plans))
-    spec = _spec_for(fill.symbol, specs)
+    spec = spec_of(fill.symbol, specs)
     # The collar is checked against the mark before this fill moves it; a
     # collared price marks nothing (issue 10, defect 8).
     # One read of the marks serves the collar (the mark before this fill) and

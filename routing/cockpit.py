@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from accounts.models import BrokerLogin, User
+from copytrade.core.numbers import cents
 from copytrade.core.numbers import price as price_text
 from journal.models import Position
 from journal.round_trips import round_trips_recent
@@ -48,14 +49,9 @@ from routing.selectors import (
     session_pnl_by_account,
 )
 
-CENT = Decimal("0.01")
 CLOSES_SHOWN = 5
 # A login in these states cannot take orders (the engine blocks its accounts).
 _LOGIN_DOWN = {BrokerLogin.ConnectionState.DOWN, BrokerLogin.ConnectionState.FAILED}
-
-
-def _cents(value: Decimal) -> str:
-    return str(value.quantize(CENT))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -100,7 +96,7 @@ def positions_by_account(
                 "qty": p.qty,
                 "avg_price": price_text(p.avg_price, tick),
                 "mark": price_text(p.mark_price, tick) if p.mark_price is not None else None,
-                "pnl": _cents(p.unrealized_pnl),
+                "pnl": cents(p.unrealized_pnl),
                 "tracked": tracked,
                 "untracked": untracked,
                 "closing": (p.account_id, p.symbol) in closing,
@@ -137,9 +133,9 @@ def follower_positions_payload(
                 "ratio": str(plain(f.ratio)),
                 "balance": str(f.account.balance),
                 "positions": positions[f.account_id],
-                "realized_pnl": _cents(realized),
-                "unrealized_pnl": _cents(unrealized),
-                "session_pnl": _cents(session[f.account_id]),
+                "realized_pnl": cents(realized),
+                "unrealized_pnl": cents(unrealized),
+                "session_pnl": cents(session[f.account_id]),
             }
         )
     return rows
@@ -301,7 +297,7 @@ def copied_trades_payload(
             "symbol": trip.symbol,
             "side": "long" if trip.side.sign > 0 else "short",
             "qty": trip.qty,
-            "pnl": _cents(trip.pnl),
+            "pnl": cents(trip.pnl),
             "opened_at": _iso(trip.opened_at),
             "closed_at": trip.closed_at.isoformat(),
         }

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db.models.functions import Coalesce
 
+from copytrade.core.numbers import cents
 from copytrade.core.numbers import price as price_text
 from routing.engine.conversion import same_underlying
 from routing.engine.quality import SlippageCost, percentile, slippage_cost
@@ -311,10 +312,6 @@ def _price(value: Decimal | None, tick: Decimal | None) -> str | None:
     return None if value is None else price_text(value, tick)
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
-
-
 def _spread(spread: Spread, step: Decimal) -> dict[str, Any]:
     return {"count": spread.count, "p50": _text(spread.p50, step), "p99": _text(spread.p99, step)}
 
@@ -325,7 +322,7 @@ def _figures(figures: QualityFigures) -> dict[str, Any]:
         "handoff_ms": _spread(figures.handoff_ms, _MS),
         "ack_ms": _spread(figures.ack_ms, _MS),
         "slippage_ticks": _spread(figures.slippage_ticks, _CENT),
-        "slippage_dollars": _money(figures.slippage_dollars),
+        "slippage_dollars": cents(figures.slippage_dollars),
     }
 
 
@@ -348,8 +345,8 @@ def _order(order: OrderQuality) -> dict[str, Any]:
         "leader_price": _price(order.leader_price, order.leader_tick_size),
         "leader_symbol": order.leader_symbol,
         "slippage_ticks": _text(cost.ticks, _CENT) if cost else None,
-        "slippage_per_contract": _money(cost.per_contract) if cost else None,
-        "slippage_dollars": _money(order.slippage_dollars),
+        "slippage_per_contract": cents(cost.per_contract) if cost else None,
+        "slippage_dollars": cents(order.slippage_dollars),
         "no_slippage": order.no_slippage,
     }
 

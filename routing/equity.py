@@ -35,6 +35,7 @@ from typing import Any
 from django.db.models import Sum
 from django.db.models.functions import Trunc
 
+from copytrade.core.numbers import cents
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.sessions import CHICAGO, trading_date
 from routing.engine.sizing import SizingError, size_factor
@@ -334,10 +335,6 @@ def _days(moves: Iterable[tuple[datetime, int, Decimal]], leader_id: int) -> lis
 # -- JSON -------------------------------------------------------------------------
 
 
-def _cents(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(_CENT))
-
-
 def _points(values: Sequence[Decimal]) -> list[float]:
     # A chart needs numbers; the totals beside it keep the exact cents.
     return [float(v.quantize(_CENT)) for v in values]
@@ -347,9 +344,9 @@ def _curve(curve: AccountCurve) -> dict[str, Any]:
     return {
         "account_id": curve.account_id,
         "name": curve.name,
-        "realized": _cents(curve.realized),
-        "open": _cents(curve.open_pnl),
-        "total": _cents(curve.total),
+        "realized": cents(curve.realized),
+        "open": cents(curve.open_pnl),
+        "total": cents(curve.total),
         "values": _points(curve.values),
     }
 
@@ -374,16 +371,16 @@ def group_equity_payload(equity: GroupEquity) -> dict[str, Any]:
                 "name": v.name,
                 "factor": str(plain(v.factor)) if v.factor is not None else None,
                 "formula": v.formula,
-                "follower_pnl": _cents(v.follower_pnl),
-                "scaled_leader_pnl": _cents(v.scaled_leader_pnl),
-                "variance": _cents(v.variance),
+                "follower_pnl": cents(v.follower_pnl),
+                "scaled_leader_pnl": cents(v.scaled_leader_pnl),
+                "variance": cents(v.variance),
                 "scaled_values": _points(v.scaled_values) if v.scaled_values else None,
                 "note": v.note,
             }
             for v in equity.variance
         ],
         "days": [
-            {"day": d.day.isoformat(), "leader": _cents(d.leader), "followers": _cents(d.followers)}
+            {"day": d.day.isoformat(), "leader": cents(d.leader), "followers": cents(d.followers)}
             for d in equity.days
         ],
     }

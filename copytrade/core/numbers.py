@@ -54,6 +54,13 @@ def _cents(number: Decimal) -> Decimal:
     return number.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
+def cents(value: Decimal | None) -> str | None:
+    """Dollars as plain text to the cent for the JSON the live pages format
+    (``Decimal("15.625")`` -> ``"15.63"``), rounded as :func:`money` rounds
+    them; ``None`` stays ``None``."""
+    return None if value is None else str(_cents(value))
+
+
 def money(value: Any) -> str:
     """Signed dollars: ``Decimal("1234.5")`` -> ``"+$1,234.50"``,
     ``-80`` -> ``"-$80.00"``; a value that rounds to zero cents ->

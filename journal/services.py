@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, JournalEntry, Position, Trade
 from routing.engine.positions import Position as EnginePosition
@@ -167,7 +167,8 @@ def positions_mark(
     when ``None``) at ``price`` (points); two statements whatever their number
     (the rows are locked, read as values and written back in one UPDATE).
     Returns the ids of the accounts whose mark moved (their pages show it)."""
-    read = _open_locked(symbol) if account_ids is None else _open_locked_of(symbol, account_ids)
+    locked, args = positions_mark_ahead(account_ids=account_ids, symbol=symbol)
+    read = locked(*args)
     if not read:
         return []
     marked = [(pk, qty, avg, realized) for pk, qty, avg, realized, _, _ in read]
@@ -187,6 +188,15 @@ def positions_mark(
         },
     )
     return [account_id for *_, account_id, mark in read if mark != price]
+
+
+def positions_mark_ahead(*, account_ids: list[int] | None, symbol: str) -> ReadAhead:
+    """:func:`positions_mark`'s read (it locks the rows) for the same
+    accounts and contract, to run ahead
+    (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    if account_ids is None:
+        return (_open_locked, (symbol,))
+    return (_open_locked_of, (symbol, account_ids))
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.models import Position, SessionRealized
 from routing.engine.sessions import trading_date
 from routing.engine.types import ContractSpec as EngineSpec
@@ -80,8 +80,14 @@ def session_realized_by_account(account_ids: Iterable[int], at: datetime) -> dic
     with the session's fills."""
     ids = list(account_ids)
     realized = dict.fromkeys(ids, Decimal(0))
-    realized.update(_session_realized(ids, trading_date(at)))
+    realized.update(_session_realized(*session_realized_ahead(ids, at)[1]))
     return realized
+
+
+def session_realized_ahead(account_ids: Iterable[int], at: datetime) -> ReadAhead:
+    """:func:`session_realized_by_account`'s read for the same arguments, to
+    run ahead (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_session_realized, (list(account_ids), trading_date(at)))
 
 
 # The copy path's reads of every follower per leader event (compiled once).

@@ -22,7 +22,10 @@ production: never a read with misplaced values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from threading import local
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -81,6 +84,21 @@ class HotRead[**P]:
         self._compiled: dict[tuple[str, Hashable], _Compiled | None] = {}
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> list[tuple[Any, ...]]:
+        statement = self.statement(*args, **kwargs)
+        if statement is None:
+            return []
+        kept = _prefetched(statement)
+        if kept is not None:
+            return kept
+        with statement.connection.cursor() as cursor:
+            cursor.execute(statement.sql, statement.params)
+            return statement.converted(cursor.fetchall())
+
+    def statement(self, *args: P.args, **kwargs: P.kwargs) -> Statement | None:
+        """What a call with these arguments runs: the connection, the SQL,
+        the parameters and the converters of its rows; ``None`` when the
+        ORM finds the read empty before running it. Raises as a call does
+        (``HotReadMismatch``, ``TransactionManagementError``)."""
         # A locking read goes where writes go (as the queryset would send it).
         alias = router.db_for_write(self._model) if self._locks else router.db_for_read(self._model)
         connection = connections[alias]
@@ -94,28 +112,14 @@ class HotRead[**P]:
                 self._compiled.clear()
             compiled = self._compiled[key] = self._compile(alias, *args, **kwargs)
         if compiled is None:
-            return []
+            return None
         if self._locks and _locks_nothing(connection):
             # As the ORM refuses it: a lock that ends with the statement is none.
             raise TransactionManagementError(
                 f"hot read {self.name}: select_for_update cannot be used outside of a transaction."
             )
         sql, converters = compiled
-        with connection.cursor() as cursor:
-            cursor.execute(sql, self._params(connection, *args, **kwargs))
-            rows = cursor.fetchall()
-        if not converters:
-            return rows
-        converted = []
-        for row in rows:
-            values = list(row)
-            for position, (functions, expression) in converters:
-                value = values[position]
-                for function in functions:
-                    value = function(value, expression, connection)
-                values[position] = value
-            converted.append(tuple(values))
-        return converted
+        return Statement(connection, sql, self._params(connection, *args, **kwargs), converters)
 
     def _compile(self, alias: str, *args: Any, **kwargs: Any) -> _Compiled | None:
         queryset = self._build(*args, **kwargs)
@@ -140,6 +144,42 @@ class HotRead[**P]:
 
 
 _Compiled = tuple[str, list[tuple[int, tuple[list[Any], Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One run of a :class:`HotRead`: ``sql`` with ``params`` on
+    ``connection``, its rows passed through ``converters`` (column
+    position -> the ORM's converter functions and expression)."""
+
+    connection: Any
+    sql: str
+    params: list[Any]
+    converters: list[tuple[int, tuple[list[Any], Any]]]
+
+    def key(self) -> Hashable:
+        """The statement as a dictionary key: same key, same rows (within
+        one transaction, with nothing written in between)."""
+        return (self.connection.alias, self.sql, *map(_hashable, self.params))
+
+    def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` as the ORM would give them (its converters applied)."""
+        if not self.converters:
+            return rows
+        connection, converted = self.connection, []
+        for row in rows:
+            values = list(row)
+            for position, (functions, expression) in self.converters:
+                value = values[position]
+                for function in functions:
+                    value = function(value, expression, connection)
+                values[position] = value
+            converted.append(tuple(values))
+        return converted
+
+
+def _hashable(value: Any) -> Hashable:
+    return tuple(map(_hashable, value)) if isinstance(value, list | tuple) else value
 
 
 def _locks_nothing(connection: Any) -> bool:
@@ -167,3 +207,76 @@ def ids_shape(connection: Any, ids: Sequence[int]) -> Hashable:
     """What an ``any_of`` list changes in the SQL: nothing on PostgreSQL
     (one array parameter), the number of ids on SQLite (one ``%s`` each)."""
     return None if connection.vendor == "postgresql" else len(ids)
+
+
+# One read to run ahead (:func:`hot_reads_ahead`): the read and its arguments.
+type ReadAhead = tuple[HotRead[...], tuple[Any, ...]]
+
+# Rows read ahead by :func:`hot_reads_ahead`, per thread: statement key -> rows.
+_ahead = local()
+
+
+def _prefetched(statement: Statement) -> list[tuple[Any, ...]] | None:
+    kept: dict[Hashable, list[tuple[Any, ...]]] | None = getattr(_ahead, "rows", None)
+    if not kept:
+        return None
+    return kept.pop(statement.key(), None)
+
+
+@contextmanager
+def hot_reads_ahead(calls: Sequence[ReadAhead]) -> Iterator[None]:
+    """Run the hot reads ``calls`` (each ``(read, arguments)``) now, in one
+    round trip on PostgreSQL (psycopg's pipeline mode: the server runs them
+    one after the other, in order, as separate statements would run); on
+    SQLite one after the other. Inside the block, the first call of a read
+    that would run the same statement (same SQL, same parameters) returns
+    those rows instead of running it; later ones run it again.
+
+    Keep the block to reads only and to the stretch where nothing the
+    transaction writes could change their rows: a row read ahead is the row
+    as it was when the block began. Rows left unused are dropped at the end
+    of the block. Raises the database's error (Django's, as a cursor would)
+    when a statement fails; nothing is kept then.
+    """
+    statements = [s for read, args in calls if (s := read.statement(*args)) is not None]
+    rows = _run_together(statements)
+    kept: dict[Hashable, list[tuple[Any, ...]]] = getattr(_ahead, "rows", None) or {}
+    added = []
+    for statement, found in zip(statements, rows, strict=True):
+        key = statement.key()
+        if key not in kept:
+            kept[key] = statement.converted(found)
+            added.append(key)
+    _ahead.rows = kept
+    try:
+        yield
+    finally:
+        for key in added:
+            kept.pop(key, None)
+
+
+def _run_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    """The raw rows of ``statements`` (all on one connection), in order."""
+    if not statements:
+        return []
+    connection = statements[0].connection
+    if any(s.connection is not connection for s in statements):
+        raise ValueError("hot reads run ahead together must share one database")
+    if connection.vendor != "postgresql" or len(statements) == 1:
+        found = []
+        for statement in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(statement.sql, statement.params)
+                found.append(cursor.fetchall())
+        return found
+    cursors = [connection.cursor() for _ in statements]
+    try:
+        # Errors raised when the pipeline syncs, outside any cursor call,
+        # are translated as a cursor's are.
+        with connection.wrap_database_errors, connection.connection.pipeline():
+            for cursor, statement in zip(cursors, statements, strict=True):
+                cursor.execute(statement.sql, statement.params)
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.limits import AccountSession as EngineSession
@@ -131,10 +131,8 @@ def account_sessions_open(
     ``(account, trading_date)``, so of two openers at once each account is
     reset by one, and the other reads its row.
     """
-    day = trading_date(at)
-    # ``id``, not ``pk`` (a property): once per follower per leader event.
-    unique = list({a.id: a for a in accounts}.values())
-    current = session_rows([a.id for a in unique], trading_date=day)
+    unique = _unique(accounts)
+    current = session_rows([a.id for a in unique], trading_date=trading_date(at))
     missing = [a for a in unique if a.id not in current]
     if not missing:
         return current, set()
@@ -142,6 +140,17 @@ def account_sessions_open(
         opened, reset = _sessions_insert(missing, at)
         current.update(opened)
     return current, reset
+
+
+def account_sessions_open_ahead(accounts: Sequence[BrokerAccount], *, at: datetime) -> ReadAhead:
+    """:func:`account_sessions_open`'s read for the same arguments, to run
+    ahead (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_session_rows, ([a.id for a in _unique(accounts)], trading_date(at)))
+
+
+def _unique(accounts: Sequence[BrokerAccount]) -> list[BrokerAccount]:
+    # ``id``, not ``pk`` (a property): once per follower per leader event.
+    return list({a.id: a for a in accounts}.values())
 
 
 def _sessions_insert(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set_columns
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from routing.models import ExpectedPosition
 
 
@@ -101,6 +101,12 @@ def expected_positions_set(qty_of: Mapping[int, int]) -> None:
         pks,
         {"qty": [qty_of[pk] for pk in pks], "updated_at": [now] * len(pks)},
     )
+
+
+def expected_positions_of_ahead(account_ids: Iterable[int]) -> ReadAhead:
+    """:func:`expected_positions_of`'s first read for the same accounts, to
+    run ahead (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_locked, (sorted(set(account_ids)),))
 
 
 def _locked_rows(ids: list[int]) -> dict[tuple[int, str], tuple[int, int]]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import BrokerAccount
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.models import Position
 from routing.engine.conversion import micro_root
 from routing.engine.limits import RiskLimits
@@ -51,9 +51,15 @@ def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str
     marked positions of ``account_ids`` only — one leader's routes — so no
     other user's fills or replays reach a route's collar or conversions."""
     marks: dict[str, Decimal] = {}
-    for symbol, price in _marks(symbols, list(account_ids)):
+    for symbol, price in _marks(*contract_marks_ahead(symbols, account_ids=account_ids)[1]):
         marks.setdefault(symbol, price)
     return marks
+
+
+def contract_marks_ahead(symbols: set[str], *, account_ids: Sequence[int]) -> ReadAhead:
+    """:func:`contract_marks`'s read for the same arguments, to run ahead
+    (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_marks, (symbols, list(account_ids)))
 
 
 _marks = HotRead(

@@ -29,7 +29,7 @@ from django.db import IntegrityError, router, transaction
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import attnames, loaded
-from copytrade.core.hot_reads import HotRead
+from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType, Position
 from journal.services import (
@@ -38,6 +38,7 @@ from journal.services import (
     journal_row,
     journal_rows_add,
     positions_mark,
+    positions_mark_ahead,
 )
 from routing.brokers.base import OrderRequest
 from routing.engine.collar import check_price_collar, collared_decision
@@ -50,14 +51,25 @@ from routing.engine.types import (
     LeaderFill,
 )
 from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
-from routing.selectors import copy_order_payload
+from routing.selectors import copy_order_payload, session_realized_ahead
+from routing.services.account_sessions import account_sessions_open_ahead
 from routing.services.copy_writes import copy_orders_insert, decision_journal
-from routing.services.expected import expected_positions_of, expected_positions_set
+from routing.services.expected import (
+    expected_positions_of,
+    expected_positions_of_ahead,
+    expected_positions_set,
+)
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
-from routing.services.follower_state import contract_marks, follower_states, follower_symbols
+from routing.services.follower_state import (
+    contract_marks,
+    contract_marks_ahead,
+    follower_states,
+    follower_symbols,
+)
 from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
+from routing.services.quarantines import quarantines_active_ahead
 from routing.services.replay_progress import replay_progress_record
 from routing.services.risk_watch import sessions_current
 from routing.services.route_state import (
@@ -65,6 +77,7 @@ from routing.services.route_state import (
     LeaderRoutes,
     leader_routes,
     route_config_key,
+    route_config_key_ahead,
 )
 
 
@@ -158,10 +171,16 @@ def _locked_leader(
     is taken before it waits, so a key read with the lock would miss a
     change whose transaction held the leader's row while this event waited.
     """
-    if fence is None:
-        rows = _leader_locked(account_id)
-    else:
-        rows = _leader_locked_fenced(account_id, fence.worker_id, fence.generation)
+    lock: ReadAhead = (
+        (_leader_locked, (account_id,))
+        if fence is None
+        else (_leader_locked_fenced, (account_id, fence.worker_id, fence.generation))
+    )
+    # One round trip: the server still runs the key's statement after the
+    # lock's has its row (pipelined statements run one after the other).
+    with hot_reads_ahead([lock, route_config_key_ahead()]):
+        rows = lock[0](*lock[1])
+        key = route_config_key()
     leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0]) if rows else None
     if leader is None:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
@@ -170,7 +189,7 @@ def _locked_leader(
             f"engine worker {fence.worker_id} no longer holds the lease of leader {account_id} "
             f"(generation {fence.generation}); the event is left to the new holder"
         )
-    return leader, route_config_key()
+    return leader, key
 
 
 # The leader's row, locked, at every leader event (compiled once).
@@ -239,9 +258,8 @@ def _ingest(
     fill = event.to_engine()
     specs = routes.specs
     spec = spec_of(fill.symbol, specs)
-    held = _leader_position(account.pk, fill.symbol)
-    leader_before = held[0][0] if held else 0
-    decided = _decide(routes, event, fill, leader_before, claimed, holds)
+    decided = _decide(routes, event, fill, claimed, holds)
+    leader_before = decided.leader_before
     if spec is not None:
         recorded = fills_record(
             [
@@ -301,8 +319,10 @@ def _ingest(
 
 @dataclass
 class _Decided:
-    """What one event's decisions write: orders, journal rows, feed payloads."""
+    """What one event's decisions write: orders, journal rows, feed payloads;
+    and the leader's signed position before the event."""
 
+    leader_before: int = 0
     orders: list[CopyOrder] = field(default_factory=list)
     journal: list[JournalRow] = field(default_factory=list)
     feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -312,14 +332,20 @@ def _decide(
     routes: LeaderRoutes,
     event: LeaderEvent,
     fill: LeaderFill,
-    leader_before: int,
     claimed: bool,
     holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
 ) -> _Decided:
-    """Decide every follower of every group of the leader, reading the
-    volatile state (marks, expected positions, quarantines, sessions, PnL) of
-    all of them at once, and write the orders and expected positions in bulk."""
-    decided = _Decided()
+    """Read the leader's position, decide every follower of every group of
+    the leader, reading the volatile state (marks, expected positions,
+    quarantines, sessions, PnL) of all of them at once, and write the orders
+    and expected positions in bulk.
+
+    The reads run ahead in two round trips
+    (:func:`copytrade.core.hot_reads.hot_reads_ahead`): what comes before
+    the sessions are made current, then what comes after, up to the mark's
+    write. Each is the same statement, in the same order, as it would be
+    run alone."""
+    position_ahead: ReadAhead = (_leader_position, (routes.leader_id, fill.symbol))
     specs = routes.specs
     plans = [
         (route, follower_symbols(fill.symbol, route.config, specs))
@@ -327,49 +353,70 @@ def _decide(
         if route.followers
     ]
     if not plans:
-        return decided
+        held = _leader_position(*position_ahead[1])
+        return _Decided(leader_before=held[0][0] if held else 0)
     followers = [f for route, _ in plans for f in route.followers]
+    accounts = list({f.account_id: f.account for f in followers}.values())
     account_ids = sorted({f.account_id for f in followers})
     symbols = set().union(*(candidates for _, candidates in plans))
     spec = spec_of(fill.symbol, specs)
-    # The collar is checked against the mark before this fill moves it; a
-    # collared price marks nothing (issue 10, defect 8).
-    # One read of the marks serves the collar (the mark before this fill) and
-    # the decisions (other contracts' prices for conversions across products).
     # Only the marks of this leader's routes: another user's (or route's)
     # prices never collar or size this one (issue 10, defect 2).
-    marks = contract_marks(symbols | {fill.symbol}, account_ids=[routes.leader_id, *account_ids])
+    marked_symbols, marked_accounts = symbols | {fill.symbol}, [routes.leader_id, *account_ids]
+    with hot_reads_ahead(
+        [
+            position_ahead,
+            contract_marks_ahead(marked_symbols, account_ids=marked_accounts),
+            account_sessions_open_ahead(accounts, at=fill.time),
+        ]
+    ):
+        held = _leader_position(*position_ahead[1])
+        # The collar is checked against the mark before this fill moves it; a
+        # collared price marks nothing (issue 10, defect 8).
+        # One read of the marks serves the collar (the mark before this fill) and
+        # the decisions (other contracts' prices for conversions across products).
+        marks = contract_marks(marked_symbols, account_ids=marked_accounts)
+        # The followers' sessions are made current before this fill moves their
+        # marks: what it moves is today's PnL, not PnL carried into the session.
+        sessions = sessions_current(accounts, at=fill.time)
+    decided = _Decided(leader_before=held[0][0] if held else 0)
     collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
     if collared is None:
         marks[fill.symbol] = fill.price
-    # The followers' sessions are made current before this fill moves their
-    # marks: what it moves is today's PnL, not PnL carried into the session.
-    sessions = sessions_current(
-        list({f.account_id: f.account for f in followers}.values()), at=fill.time
-    )
-    if spec is not None and collared is None:
-        marked = {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
-        positions_mark(
-            account_ids=sorted(marked),
-            symbol=fill.symbol,
-            price=fill.price,
-            point_value=spec.point_value,
+    marking = spec is not None and collared is None
+    marked = sorted({f.account_id for r, c in plans if fill.symbol in c for f in r.followers})
+    # Positions marked, expected positions, quarantines and the realized PnL
+    # are read ahead together; the mark's write changes none of the others.
+    ahead = [
+        *([positions_mark_ahead(account_ids=marked, symbol=fill.symbol)] if marking else []),
+        expected_positions_of_ahead(account_ids),
+        quarantines_active_ahead(followers),
+        session_realized_ahead([a.id for a in accounts], fill.time),
+    ]
+    with hot_reads_ahead(ahead):
+        if marking:
+            assert spec is not None
+            positions_mark(
+                account_ids=marked,
+                symbol=fill.symbol,
+                price=fill.price,
+                point_value=spec.point_value,
+            )
+        expected = expected_positions_of(account_ids, symbols)
+        states = follower_states(
+            followers,
+            {k: qty for k, (_, qty) in expected.items()},
+            at=fill.time,
+            complete=True,
+            limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
+            sessions=sessions,
+            unreachable=holds[0],
+            entries_held=holds[1],
         )
-    expected = expected_positions_of(account_ids, symbols)
-    states = follower_states(
-        followers,
-        {k: qty for k, (_, qty) in expected.items()},
-        at=fill.time,
-        complete=True,
-        limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
-        sessions=sessions,
-        unreachable=holds[0],
-        entries_held=holds[1],
-    )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
     }
-    move = LeaderMove.of_fill(fill, leader_before)
+    move = LeaderMove.of_fill(fill, decided.leader_before)
     day = trading_date(fill.time)
     rows: list[tuple[CopyDecision, CopyGroup, Follower]] = []
     moved: dict[int, int] = {}  # expected position row id -> its new signed contracts

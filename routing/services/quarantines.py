@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.models import EventType
 from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
 from routing.engine.sessions import trading_date
@@ -33,11 +33,10 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     Quarantines from an earlier trading date are released first (actor
     "session"), so a worker that missed the session boundary catches up here.
     """
-    ids = [f.id for f in followers]
     today = trading_date(at)
     active: dict[int, set[str]] = {}
     stale = []
-    for pk, follower_id, symbol, day in _unreleased(ids):
+    for pk, follower_id, symbol, day in _unreleased(*quarantines_active_ahead(followers)[1]):
         if day < today:
             stale.append(pk)
         else:
@@ -45,6 +44,12 @@ def quarantines_active(followers: Sequence[Follower], *, at: datetime) -> dict[i
     if stale:
         _releases_by_session(stale, at=at)
     return {k: frozenset(v) for k, v in active.items()}
+
+
+def quarantines_active_ahead(followers: Sequence[Follower]) -> ReadAhead:
+    """:func:`quarantines_active`'s read for the same followers, to run
+    ahead (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_unreleased, ([f.id for f in followers],))
 
 
 _unreleased = HotRead(

@@ -28,7 +28,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from copytrade.core.hot_reads import HotRead
+from copytrade.core.hot_reads import HotRead, ReadAhead
 from routing.engine.limits import RiskLimits
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.engine.types import GroupConfig
@@ -104,6 +104,12 @@ def route_config_key() -> ConfigKey | None:
     """The current configuration key, or ``None`` when the row is missing."""
     rows = _config_key()
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def route_config_key_ahead() -> ReadAhead:
+    """:func:`route_config_key`'s read, to run ahead
+    (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_config_key, ())
 
 
 # Read at every leader event (compiled once).

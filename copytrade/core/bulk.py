@@ -356,8 +356,16 @@ def _cast_type(field: Any, connection: Any) -> str:
     PostgreSQL cuts a value cast explicitly to ``varchar(n)`` to n
     characters without a word, whereas storing it in the column refuses it
     ("value too long"), as the ORM's own statements do. A fill id cut short
-    could be another fill's."""
-    return _LENGTH.sub(r"\1", field.db_type(connection))
+    could be another fill's. Worked out once per field and database kind:
+    every bulk statement of the copy path asks it for every column."""
+    key = (field, connection.vendor)
+    cast = _CAST_TYPES.get(key)
+    if cast is None:
+        cast = _CAST_TYPES[key] = _LENGTH.sub(r"\1", field.db_type(connection))
+    return cast
+
+
+_CAST_TYPES: dict[tuple[Any, str], str] = {}
 
 
 def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:

@@ -406,6 +406,7 @@ def _array_param(values: list[Any]) -> Any:
     ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
     parts = []
     append = parts.append
+    instant, instant_text = None, ""
     for value in values:
         kind = type(value)
         if kind is int or kind is Decimal:
@@ -424,7 +425,10 @@ def _array_param(values: list[Any]) -> Any:
         elif kind is bool:
             append("t" if value else "f")
         elif kind is datetime and value.tzinfo is not None:
-            append(f'"{value.isoformat()}"')
+            if value is not instant:
+                # A column's instants are mostly one object (the event's "now").
+                instant, instant_text = value, f'"{value.isoformat()}"'
+            append(instant_text)
         elif kind is date:
             append(value.isoformat())
         else:

@@ -200,16 +200,23 @@ def breaches(view: AccountSession, session_pnl: Decimal, limits: RiskLimits) -> 
     """Every account limit ``view`` is at or past, in order: daily loss,
     drawdown floor, consistency lock, daily profit target (empty: none). The
     first is the halt's."""
-    found = []
-    for code, text in (
-        (ReasonCode.DAILY_LOSS, check_daily_loss(session_pnl, limits)),
-        (ReasonCode.DRAWDOWN, check_drawdown(view, limits)),
-        (ReasonCode.CONSISTENCY, check_consistency(view, limits)),
-        (ReasonCode.DAILY_PROFIT_TARGET, check_daily_profit_target(session_pnl, limits)),
-    ):
-        if text is not None:
-            found.append(Reason(code, text))
-    return tuple(found)
+    daily = check_daily_loss(session_pnl, limits)
+    drawdown = check_drawdown(view, limits)
+    consistency = check_consistency(view, limits)
+    target = check_daily_profit_target(session_pnl, limits)
+    if daily is None and drawdown is None and consistency is None and target is None:
+        # The usual answer, once per follower per leader event: no reason to build.
+        return ()
+    return tuple(
+        Reason(code, text)
+        for code, text in (
+            (ReasonCode.DAILY_LOSS, daily),
+            (ReasonCode.DRAWDOWN, drawdown),
+            (ReasonCode.CONSISTENCY, consistency),
+            (ReasonCode.DAILY_PROFIT_TARGET, target),
+        )
+        if text is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,24 +215,16 @@ def _stored(pairs: Sequence[tuple[int, str]]) -> list[tuple[Any, ...]]:
     connection = connections[router.db_for_read(Fill)]
     if connection.vendor != "postgresql":
         return _present(sorted({a for a, _ in pairs}), {f for _, f in pairs})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            pairs_present_sql(connection), [[a for a, _ in pairs], [f for _, f in pairs]]
-        )
-        return cursor.fetchall()
-
-
-def pairs_present_sql(connection: Any) -> str:
-    """PostgreSQL's read of the stored fills among a batch's pairs: two
-    parameters, the accounts (``bigint[]``) and the broker fill ids
-    (``varchar[]``) at the same index."""
     table = connection.ops.quote_name(Fill._meta.db_table)
     columns = ", ".join(f"f.{connection.ops.quote_name(c)}" for c in _PRESENT_COLUMNS)
-    return (
-        f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
-        "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
-        "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id"
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
+            "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
+            "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id",
+            [[a for a, _ in pairs], [f for _, f in pairs]],
+        )
+        return cursor.fetchall()
 
 
 # Read for every batch of fills (a leader event's, its answers'): compiled once.

@@ -12,18 +12,15 @@ to the unique index.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount, User
-from journal.fills import FillInput, fills_record, pairs_present_sql
+from journal.fills import FillInput, fills_record
 from journal.models import Fill
 
 pytestmark = pytest.mark.django_db
@@ -56,8 +53,9 @@ def _accounts(owner: User) -> list[int]:
     )
 
 
-def _many_days_stored(ids: list[int]) -> None:
-    """Many days of stored fills (200,000), written by the database, analyzed."""
+def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
+    ids = _accounts(alice)
+    # Many days of stored fills (200,000), written by the database.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO journal_fill (created_at, updated_at, broker_fill_id, symbol, side, "
@@ -67,11 +65,6 @@ def _many_days_stored(ids: list[int]) -> None:
             [ids, STORED_PER_ACCOUNT],
         )
         cursor.execute("ANALYZE journal_fill")
-
-
-def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
-    ids = _accounts(alice)
-    _many_days_stored(ids)
     batch = [_fill(account_id, f"new-{account_id}") for account_id in ids[:158]]
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         fills_record(batch)
@@ -86,40 +79,6 @@ def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
     assert '"Seq Scan"' not in plan, plan
     assert "uniq_fill_account_broker_id" in plan, plan
     assert Fill.objects.filter(broker_fill_id__startswith="new-").count() == 158
-
-
-def test_the_prepared_read_keeps_probing_the_index_with_a_generic_plan(alice: User) -> None:
-    # Connections prepare the statements they repeat (settings: prepare_threshold),
-    # and PostgreSQL may then plan once for any values. That plan must not
-    # scan the whole table either.
-    ids = _accounts(alice)
-    _many_days_stored(ids)
-    statement = pairs_present_sql(connection).replace("%s", "$1", 1).replace("%s", "$2", 1)
-    with transaction.atomic():
-        connection.ensure_connection()
-        # The simple query protocol: with server-side binding, "$1" in the text
-        # would name a parameter of the PREPARE statement itself.
-        cursor = psycopg.ClientCursor(connection.connection)
-        cursor.execute(f"PREPARE fills_present (bigint[], varchar[]) AS {statement}")
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(
-            "EXPLAIN (FORMAT JSON) EXECUTE fills_present(%s, %s)",
-            [ids[:158], [f"new-{account_id}" for account_id in ids[:158]]],
-        )
-        plan = cursor.fetchone()[0]
-        cursor.execute("DEALLOCATE fills_present")
-    nodes = list(_nodes(plan[0]["Plan"]))
-    assert ("Seq Scan", "journal_fill") not in [
-        (n["Node Type"], n.get("Relation Name")) for n in nodes
-    ], json.dumps(plan)
-    assert "uniq_fill_account_broker_id" in [n.get("Index Name") for n in nodes], json.dumps(plan)
-
-
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every node of an ``EXPLAIN (FORMAT JSON)`` plan, depth first."""
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
 
 
 def test_the_read_finds_exactly_the_batch_pairs(alice: User) -> None:

@@ -432,11 +432,11 @@ class _Probe:
 
     def patch(self) -> None:
         from routing.runtime import worker
-        from routing.services import leader_events
+        from routing.services import leader_decisions
 
         self._wrap(worker, "leader_event_ingest", self._ingest)
         self._wrap(worker, "event_answers_record", self._timed("record_ns"))
-        self._wrap(leader_events, "decide_copies", self._engine)
+        self._wrap(leader_decisions, "decide_copies", self._engine)
 
     def unpatch(self) -> None:
         for module, name, original in reversed(self._restore):

@@ -19,62 +19,37 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, router, transaction
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import attnames, loaded
 from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
 from journal.fills import FillInput, fills_record
-from journal.models import EventType, Position
+from journal.models import EventType
 from journal.services import (
-    JournalRow,
     journal_record,
     journal_row,
     journal_rows_add,
-    positions_mark,
-    positions_mark_ahead,
 )
 from routing.brokers.base import OrderRequest
-from routing.engine.collar import check_price_collar, collared_decision
-from routing.engine.copier import LeaderMove, decide_copies
-from routing.engine.sessions import trading_date
 from routing.engine.symbols import spec_of
 from routing.engine.types import (
-    CopyDecision,
-    DecisionStatus,
     LeaderFill,
 )
-from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
-from routing.selectors import copy_order_payload, session_realized_ahead
-from routing.services.account_sessions import account_sessions_open_ahead
-from routing.services.copy_writes import copy_orders_insert, decision_journal
-from routing.services.expected import (
-    expected_positions_of,
-    expected_positions_of_ahead,
-    expected_positions_set,
-)
+from routing.models import CopyOrder, LeaderEvent
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
-from routing.services.follower_state import (
-    contract_marks,
-    contract_marks_ahead,
-    follower_states,
-    follower_symbols,
-)
 from routing.services.incidents import incidents_leader_fill_reused
+from routing.services.leader_decisions import Holds, leader_decide, order_payloads
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
-from routing.services.quarantines import quarantines_active_ahead
 from routing.services.replay_progress import replay_progress_record
-from routing.services.risk_watch import sessions_current
 from routing.services.route_state import (
     ConfigKey,
-    LeaderRoutes,
     leader_routes,
     route_config_key,
     route_config_key_ahead,
@@ -103,7 +78,7 @@ class IngestResult:
     @property
     def feed(self) -> dict[int, list[dict[str, Any]]]:
         if self.payloads is None:
-            self.payloads = _payloads(self.orders)
+            self.payloads = order_payloads(self.orders)
         return self.payloads
 
     @property
@@ -216,14 +191,6 @@ _leader_locked_fenced = HotRead(
     lambda connection, pk, worker_id, generation: [pk, generation, worker_id],
     lock=True,
 )
-_leader_position = HotRead(
-    "leader position",
-    Position,
-    lambda account_id, symbol: Position.objects.filter(
-        account_id=account_id, symbol=symbol
-    ).values_list("qty"),
-    lambda connection, account_id, symbol: [account_id, symbol],
-)
 
 
 def _ingest(
@@ -232,7 +199,7 @@ def _ingest(
     source: str,
     claimed: bool,
     fence: LeaseFence | None,
-    holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
+    holds: Holds,
     received_at: datetime | None,
 ) -> IngestResult:
     account, key = _locked_leader(account_id, fence)
@@ -258,7 +225,7 @@ def _ingest(
     fill = event.to_engine()
     specs = routes.specs
     spec = spec_of(fill.symbol, specs)
-    decided = _decide(routes, event, fill, claimed, holds)
+    decided = leader_decide(routes, event, fill, claimed=claimed, holds=holds)
     leader_before = decided.leader_before
     if spec is not None:
         recorded = fills_record(
@@ -315,146 +282,6 @@ def _ingest(
         requests=requests,
         payloads=None if claimed else decided.feed,
     )
-
-
-@dataclass
-class _Decided:
-    """What one event's decisions write: orders, journal rows, feed payloads;
-    and the leader's signed position before the event."""
-
-    leader_before: int = 0
-    orders: list[CopyOrder] = field(default_factory=list)
-    journal: list[JournalRow] = field(default_factory=list)
-    feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-
-
-def _decide(
-    routes: LeaderRoutes,
-    event: LeaderEvent,
-    fill: LeaderFill,
-    claimed: bool,
-    holds: tuple[Callable[[str, str], str | None] | None, Callable[[str, str], str | None] | None],
-) -> _Decided:
-    """Read the leader's position, decide every follower of every group of
-    the leader, reading the volatile state (marks, expected positions,
-    quarantines, sessions, PnL) of all of them at once, and write the orders
-    and expected positions in bulk.
-
-    The reads run ahead in two round trips
-    (:func:`copytrade.core.hot_reads.hot_reads_ahead`): what comes before
-    the sessions are made current, then what comes after, up to the mark's
-    write. Each is the same statement, in the same order, as it would be
-    run alone."""
-    position_ahead: ReadAhead = (_leader_position, (routes.leader_id, fill.symbol))
-    specs = routes.specs
-    plans = [
-        (route, follower_symbols(fill.symbol, route.config, specs))
-        for route in routes.groups
-        if route.followers
-    ]
-    if not plans:
-        held = _leader_position(*position_ahead[1])
-        return _Decided(leader_before=held[0][0] if held else 0)
-    followers = [f for route, _ in plans for f in route.followers]
-    accounts = list({f.account_id: f.account for f in followers}.values())
-    account_ids = sorted({f.account_id for f in followers})
-    symbols = set().union(*(candidates for _, candidates in plans))
-    spec = spec_of(fill.symbol, specs)
-    # Only the marks of this leader's routes: another user's (or route's)
-    # prices never collar or size this one (issue 10, defect 2).
-    marked_symbols, marked_accounts = symbols | {fill.symbol}, [routes.leader_id, *account_ids]
-    with hot_reads_ahead(
-        [
-            position_ahead,
-            contract_marks_ahead(marked_symbols, account_ids=marked_accounts),
-            account_sessions_open_ahead(accounts, at=fill.time),
-        ]
-    ):
-        held = _leader_position(*position_ahead[1])
-        # The collar is checked against the mark before this fill moves it; a
-        # collared price marks nothing (issue 10, defect 8).
-        # One read of the marks serves the collar (the mark before this fill) and
-        # the decisions (other contracts' prices for conversions across products).
-        marks = contract_marks(marked_symbols, account_ids=marked_accounts)
-        # The followers' sessions are made current before this fill moves their
-        # marks: what it moves is today's PnL, not PnL carried into the session.
-        sessions = sessions_current(accounts, at=fill.time)
-    decided = _Decided(leader_before=held[0][0] if held else 0)
-    collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
-    if collared is None:
-        marks[fill.symbol] = fill.price
-    marking = spec is not None and collared is None
-    marked = sorted({f.account_id for r, c in plans if fill.symbol in c for f in r.followers})
-    # Positions marked, expected positions, quarantines and the realized PnL
-    # are read ahead together; the mark's write changes none of the others.
-    ahead = [
-        *([positions_mark_ahead(account_ids=marked, symbol=fill.symbol)] if marking else []),
-        expected_positions_of_ahead(account_ids),
-        quarantines_active_ahead(followers),
-        session_realized_ahead([a.id for a in accounts], fill.time),
-    ]
-    with hot_reads_ahead(ahead):
-        if marking:
-            assert spec is not None
-            positions_mark(
-                account_ids=marked,
-                symbol=fill.symbol,
-                price=fill.price,
-                point_value=spec.point_value,
-            )
-        expected = expected_positions_of(account_ids, symbols)
-        states = follower_states(
-            followers,
-            {k: qty for k, (_, qty) in expected.items()},
-            at=fill.time,
-            complete=True,
-            limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
-            sessions=sessions,
-            unreachable=holds[0],
-            entries_held=holds[1],
-        )
-    state_of = {
-        (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
-    }
-    move = LeaderMove.of_fill(fill, decided.leader_before)
-    day = trading_date(fill.time)
-    rows: list[tuple[CopyDecision, CopyGroup, Follower]] = []
-    moved: dict[int, int] = {}  # expected position row id -> its new signed contracts
-    for route, _ in plans:
-        group = route.group
-        # Whether a level-2 route was reviewed depends on this event's session.
-        config = replace(route.config, limits=group.route_limits(trading_date=day))
-        decisions = decide_copies(
-            move,
-            config,
-            [state_of[(group.pk, f.account_id)] for f in route.followers],
-            specs,
-            route_key=str(group.pk),
-            marks=marks,
-        )
-        if collared is not None:
-            decisions = [collared_decision(decision, collared) for decision in decisions]
-        by_account = {f.account_id: f for f in route.followers}
-        for decision in decisions:
-            follower = by_account[int(decision.follower)]
-            if decision.status is DecisionStatus.SEND:
-                moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
-            rows.append((decision, group, follower))
-    decided.orders = copy_orders_insert(event=event, decided=rows, claimed=claimed)
-    expected_positions_set(moved)
-    for (decision, group, _), order in zip(rows, decided.orders, strict=True):
-        decided.journal.extend(decision_journal(decision, order, group, fill))
-    if not claimed:
-        decided.feed = _payloads(decided.orders)
-    return decided
-
-
-def _payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]]]:
-    """The live-feed payloads of ``orders`` (group cached) per owner id, in order."""
-    feed: dict[int, list[dict[str, Any]]] = {}
-    for order in orders:
-        feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
-    return feed
 
 
 def leader_last_seq(*, account_id: int) -> int:

@@ -51,14 +51,16 @@ def test_the_first_matching_call_gets_the_rows_read_ahead_without_a_statement(
     accounts = _accounts(alice, 3)
     ids = [a.id for a in accounts]
     expected = _balances(session_rows(ids, trading_date=DAY))
-    with CaptureQueriesContext(connection) as ahead:
-        with hot_reads_ahead(
-            [account_sessions_open_ahead(accounts, at=AT), session_realized_ahead(ids, AT)]
-        ):
-            with CaptureQueriesContext(connection) as inside:
-                rows = session_rows(ids, trading_date=DAY)
-                realized = session_realized_by_account(ids, AT)
-    assert _balances(rows) == expected == {a.id: Decimal(50_000) + i for i, a in enumerate(accounts)}
+    ahead_reads = [account_sessions_open_ahead(accounts, at=AT), session_realized_ahead(ids, AT)]
+    with (
+        CaptureQueriesContext(connection) as ahead,
+        hot_reads_ahead(ahead_reads),
+        CaptureQueriesContext(connection) as inside,
+    ):
+        rows = session_rows(ids, trading_date=DAY)
+        realized = session_realized_by_account(ids, AT)
+    opening = {a.id: Decimal(50_000) + i for i, a in enumerate(accounts)}
+    assert _balances(rows) == expected == opening
     assert realized == dict.fromkeys(ids, Decimal(0))
     assert len(inside) == 0  # both served from the reads run ahead
     assert len(ahead) == 2  # each read still one statement of its own
@@ -78,9 +80,11 @@ def test_rows_read_ahead_serve_one_call_only_and_only_inside_the_block(alice: Us
     assert second[ids[0]] == Decimal(1)
     assert len(again) == 1
     # Other arguments never take rows read for these.
-    with hot_reads_ahead([account_sessions_open_ahead(accounts, at=AT)]):
-        with CaptureQueriesContext(connection) as other:
-            only_second = _balances(session_rows(ids[1:], trading_date=DAY))
+    with (
+        hot_reads_ahead([account_sessions_open_ahead(accounts, at=AT)]),
+        CaptureQueriesContext(connection) as other,
+    ):
+        only_second = _balances(session_rows(ids[1:], trading_date=DAY))
     assert only_second == {ids[1]: Decimal(50_001)}
     assert len(other) == 1
     # Rows left unused are gone once the block ends.
@@ -101,10 +105,10 @@ def test_a_failing_read_ahead_raises_the_databases_error_and_leaves_the_connecti
         lambda connection, pk: [pk],
     )
     assert by_pk(account.pk) == [("A0",)]  # compiled with a valid id
-    with pytest.raises(DataError), transaction.atomic():
-        # The second statement of the pipeline fails on the server.
-        with hot_reads_ahead([(by_pk, (account.pk,)), (by_pk, ("not a number",))]):
-            pass
+    # The second statement of the pipeline fails on the server.
+    failing = [(by_pk, (account.pk,)), (by_pk, ("not a number",))]
+    with pytest.raises(DataError), transaction.atomic(), hot_reads_ahead(failing):
+        pass
     assert by_pk(account.pk) == [("A0",)]
 
 

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db import connections, models, router
 from django.db.models import signals
@@ -358,14 +359,19 @@ def _cast_type(field: Any, connection: Any) -> str:
     ("value too long"), as the ORM's own statements do. A fill id cut short
     could be another fill's. Worked out once per field and database kind:
     every bulk statement of the copy path asks it for every column."""
-    key = (field, connection.vendor)
-    cast = _CAST_TYPES.get(key)
+    by_vendor = _CAST_TYPES.get(field)
+    if by_vendor is None:
+        by_vendor = _CAST_TYPES[field] = {}
+    cast = by_vendor.get(connection.vendor)
     if cast is None:
-        cast = _CAST_TYPES[key] = _LENGTH.sub(r"\1", field.db_type(connection))
+        cast = by_vendor[connection.vendor] = _LENGTH.sub(r"\1", field.db_type(connection))
     return cast
 
 
-_CAST_TYPES: dict[tuple[Any, str], str] = {}
+# Field -> database kind -> cast type. Weak: a field held here would keep its
+# model and that model's app registry alive (a model made at run time, a
+# migration's historical model).
+_CAST_TYPES: WeakKeyDictionary[Any, dict[str, str]] = WeakKeyDictionary()
 
 
 def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:

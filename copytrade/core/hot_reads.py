@@ -18,6 +18,9 @@ through the same converters the ORM would apply (SQLite's decimals and
 timestamps). A parameter function that drifts from the query raises
 ``HotReadMismatch`` on the first call of a shape, in tests as in
 production: never a read with misplaced values.
+
+:func:`hot_reads_ahead` runs several of them in one round trip (psycopg's
+pipeline mode) where a caller knows the statements its functions will run.
 """
 
 from __future__ import annotations
@@ -232,9 +235,9 @@ def hot_reads_ahead(calls: Sequence[ReadAhead]) -> Iterator[None]:
     that would run the same statement (same SQL, same parameters) returns
     those rows instead of running it; later ones run it again.
 
-    Keep the block to reads only and to the stretch where nothing the
-    transaction writes could change their rows: a row read ahead is the row
-    as it was when the block began. Rows left unused are dropped at the end
+    Keep the block to the stretch where nothing the transaction writes
+    could change the rows read ahead: a row read ahead is the row as it was
+    when the block began. Rows left unused are dropped at the end
     of the block. Raises the database's error (Django's, as a cursor would)
     when a statement fails; nothing is kept then.
     """

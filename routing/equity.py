@@ -37,7 +37,7 @@ from django.db.models.functions import Trunc
 
 from copytrade.core.numbers import cents
 from journal.models import Fill, Position, SessionRealized
-from routing.engine.sessions import CHICAGO, trading_date
+from routing.engine.sessions import CHICAGO, session_bounds, trading_date
 from routing.engine.sizing import SizingError, size_factor
 from routing.engine.types import FollowerState, GroupConfig, SizingBasis
 from routing.engine.watch import plain
@@ -56,13 +56,18 @@ _CLOSE = time(16, 0)
 
 def range_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     """Aware UTC ``[start, end)`` of trading dates ``first`` to ``last``
-    (inclusive): 17:00 Chicago the day before ``first`` to 17:00 on
-    ``last``. Raises ``ValueError`` when ``last`` is before ``first``."""
+    (inclusive): 17:00 Chicago the day before ``first`` to the open after
+    ``last``'s session (17:00 on ``last``; for a Friday the Sunday open, as
+    :func:`routing.engine.sessions.trading_date` gives the weekend to
+    Friday). Raises ``ValueError`` when ``last`` is before ``first``."""
     if last < first:
         raise ValueError(f"last trading date {last} is before the first {first}")
     start = datetime.combine(first - timedelta(days=1), _OPEN, tzinfo=CHICAGO)
-    end = datetime.combine(last, _OPEN, tzinfo=CHICAGO)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    end = datetime.combine(last, _OPEN, tzinfo=CHICAGO).astimezone(UTC)
+    session_start, session_end = session_bounds(last)
+    if session_start < session_end:  # ``last`` has a session (not a weekend day)
+        end = max(end, session_end)
+    return start.astimezone(UTC), end
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ worked session of ``performance_fixtures`` (figures by hand there)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from conftest import Route
 from journal.models import Position
 from routing import equity as equity_module
+from routing.engine.sessions import trading_date
 from routing.equity import group_equity, group_equity_payload, range_bounds
 from routing.models import CopyGroup
 from routing.tests.performance_fixtures import NOW, SESSION_START, T1, worked_session
@@ -33,6 +34,26 @@ def test_a_trading_date_runs_from_17h_chicago_the_day_before() -> None:
     )
     with pytest.raises(ValueError, match="before the first"):
         range_bounds(DAY, date(2026, 3, 9))
+
+
+def test_a_friday_runs_through_the_weekend_as_its_trading_date_does() -> None:
+    # Defect: Friday's range ended at 17:00 CT Friday, but a fill from then to
+    # the Sunday open (a replay, a paper fill, a late report) has Friday's
+    # trading date (routing.engine.sessions): the performance page drew no
+    # curve for it, and every weekend its browser tests failed.
+    friday = date(2026, 12, 4)
+    start, end = range_bounds(friday, friday)
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-12-03T23:00:00+00:00",  # Thursday 17:00 CST
+        "2026-12-06T23:00:00+00:00",  # Sunday 17:00 CST, the next open
+    )
+    saturday_evening = datetime(2026, 12, 5, 23, 30, tzinfo=UTC)
+    assert trading_date(saturday_evening) == friday
+    assert start <= saturday_evening < end
+    # A range through Thursday still ends at Thursday's close (the next open).
+    assert range_bounds(friday - timedelta(days=1), friday - timedelta(days=1))[1].isoformat() == (
+        "2026-12-03T23:00:00+00:00"
+    )
 
 
 def test_curves_per_closing_fill_with_totals_in_dollars(route: Route) -> None:

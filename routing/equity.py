@@ -63,11 +63,10 @@ def range_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     if last < first:
         raise ValueError(f"last trading date {last} is before the first {first}")
     start = datetime.combine(first - timedelta(days=1), _OPEN, tzinfo=CHICAGO)
-    end = datetime.combine(last, _OPEN, tzinfo=CHICAGO).astimezone(UTC)
-    session_start, session_end = session_bounds(last)
-    if session_start < session_end:  # ``last`` has a session (not a weekend day)
-        end = max(end, session_end)
-    return start.astimezone(UTC), end
+    opens, ends = session_bounds(last)
+    if opens == ends:  # no session closes on ``last`` (a weekend day)
+        ends = datetime.combine(last, _OPEN, tzinfo=CHICAGO).astimezone(UTC)
+    return start.astimezone(UTC), ends
 
 
 @dataclass(frozen=True, slots=True)

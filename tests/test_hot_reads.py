@@ -145,29 +145,29 @@ def test_sqlite_rows_are_converted_as_the_orm_converts_them(tmp_path: Path) -> N
     ]
 
 
-@pytest.mark.django_db
-def test_a_lock_the_read_does_not_declare_is_refused(alice: User) -> None:
-    account = _accounts(alice, 1)[0]
-    undeclared = HotRead(
-        "undeclared lock",
+def _locking_read(name: str, *, lock: bool) -> HotRead[[int]]:
+    """A read of an account's pk that locks the row, declared ``lock``."""
+    return HotRead(
+        name,
         BrokerAccount,
         lambda pk: BrokerAccount.objects.select_for_update().filter(pk=pk).values_list("pk"),
         lambda connection, pk: [pk],
+        lock=lock,
     )
+
+
+@pytest.mark.django_db
+def test_a_lock_the_read_does_not_declare_is_refused(alice: User) -> None:
+    account = _accounts(alice, 1)[0]
+    undeclared = _locking_read("undeclared lock", lock=False)
     with pytest.raises(HotReadMismatch, match="undeclared lock"):
         undeclared(account.pk)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_locking_read_outside_a_transaction_is_refused_on_every_call(alice: User) -> None:
     account = _accounts(alice, 1)[0]
-    locked = HotRead(
-        "locked outside",
-        BrokerAccount,
-        lambda pk: BrokerAccount.objects.select_for_update().filter(pk=pk).values_list("pk"),
-        lambda connection, pk: [pk],
-        lock=True,
-    )
+    locked = _locking_read("locked outside", lock=True)
     with transaction.atomic():
         assert locked(account.pk) == [(account.pk,)]  # compiled inside a transaction
     # Afterwards, in autocommit, the lock would end with the statement: refused

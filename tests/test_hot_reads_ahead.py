@@ -93,7 +93,7 @@ def test_rows_read_ahead_serve_one_call_only_and_only_inside_the_block(alice: Us
     assert len(after) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_failing_read_ahead_raises_the_databases_error_and_leaves_the_connection_usable(
     alice: User,
 ) -> None:

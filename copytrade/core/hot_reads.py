@@ -93,9 +93,7 @@ class HotRead[**P]:
         kept = _prefetched(statement)
         if kept is not None:
             return kept
-        with statement.connection.cursor() as cursor:
-            cursor.execute(statement.sql, statement.params)
-            return statement.converted(cursor.fetchall())
+        return statement.converted(statement.rows())
 
     def statement(self, *args: P.args, **kwargs: P.kwargs) -> Statement | None:
         """What a call with these arguments runs: the connection, the SQL,
@@ -164,6 +162,12 @@ class Statement:
         """The statement as a dictionary key: same key, same rows (within
         one transaction, with nothing written in between)."""
         return (self.connection.alias, self.sql, *map(_hashable, self.params))
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Run the statement now: its rows as the database returns them."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            return cursor.fetchall()
 
     def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """``rows`` as the ORM would give them (its converters applied)."""
@@ -266,12 +270,7 @@ def _run_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]
     if any(s.connection is not connection for s in statements):
         raise ValueError("hot reads run ahead together must share one database")
     if connection.vendor != "postgresql" or len(statements) == 1:
-        found = []
-        for statement in statements:
-            with connection.cursor() as cursor:
-                cursor.execute(statement.sql, statement.params)
-                found.append(cursor.fetchall())
-        return found
+        return [statement.rows() for statement in statements]
     cursors = [connection.cursor() for _ in statements]
     try:
         # Errors raised when the pipeline syncs, outside any cursor call,

@@ -79,7 +79,7 @@ def expected_positions_of(
     ids, syms = sorted(set(account_ids)), sorted(set(symbols))
     if not ids:
         return {}
-    rows = _locked_rows(ids)
+    rows = _locked_rows(*expected_positions_of_ahead(ids)[1])
     missing = [(a, s) for a in ids for s in syms if (a, s) not in rows]
     if missing:
         ExpectedPosition.objects.bulk_create(

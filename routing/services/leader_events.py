@@ -19,7 +19,6 @@ stored SENT and handed to the brokers right after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,7 +43,7 @@ from routing.engine.types import (
 from routing.models import CopyOrder, LeaderEvent
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
 from routing.services.incidents import incidents_leader_fill_reused
-from routing.services.leader_decisions import Holds, leader_decide, order_payloads
+from routing.services.leader_decisions import Hold, Holds, leader_decide, order_payloads
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.replay_progress import replay_progress_record
@@ -93,8 +92,8 @@ def leader_event_ingest(
     source: str,
     claimed: bool = False,
     fence: LeaseFence | None = None,
-    unreachable: Callable[[str, str], str | None] | None = None,
-    entries_held: Callable[[str, str], str | None] | None = None,
+    unreachable: Hold = None,
+    entries_held: Hold = None,
     received_at: datetime | None = None,
 ) -> IngestResult:
     """Store ``fill`` on leader ``account`` (a row or its id) once and decide

@@ -17,7 +17,6 @@ the price passes: there is nothing to compare it with. Pure: no Django.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from routing.engine.types import CopyDecision, DecisionStatus, Intent
@@ -76,22 +75,20 @@ def collared_decision(decision: CopyDecision, collar: str) -> CopyDecision:
       new position not copied"``; with nothing to close it is BLOCKED.
     """
     if decision.status is DecisionStatus.SEND and decision.intent is Intent.EXIT:
-        return replace(decision, reason=f"{collar}; exit sent at market")
+        return decision._replace(reason=f"{collar}; exit sent at market")
     if (
         decision.status is DecisionStatus.SEND
         and decision.intent is Intent.REVERSAL
         and decision.position_before != 0
     ):
-        return replace(
-            decision,
+        return decision._replace(
             qty=abs(decision.position_before),
             target=0,
             intent=Intent.EXIT,
             scaled_from=None,
             reason=f"{collar}; reversal closed to flat at market, the new position not copied",
         )
-    return replace(
-        decision,
+    return decision._replace(
         status=DecisionStatus.BLOCKED,
         qty=0,
         target=decision.position_before,

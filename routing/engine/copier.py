@@ -119,7 +119,7 @@ class _RouteRun:
         cap = group.limits.max_accounts
         return cls(
             pnl=sum((f.session_pnl for f in followers), Decimal(0)),
-            total=sum(abs(q) for f in followers for q in f.positions.values()),
+            total=sum(sum(map(abs, f.positions.values())) for f in followers),
             eligible=frozenset(enabled if cap is None else enabled[:cap]),
         )
 

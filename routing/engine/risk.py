@@ -24,8 +24,8 @@ Pure: the caller passes every figure in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import NamedTuple
 
 from routing.engine.limits import (
     AccountSession,
@@ -165,8 +165,7 @@ def risk_per_contract(spec: ContractSpec, route: RouteLimits) -> Decimal | None:
     return (route.stop_ticks + route.slippage_ticks) * spec.tick_value
 
 
-@dataclass(frozen=True, slots=True)
-class EntryVerdict:
+class EntryVerdict(NamedTuple):
     """How much of an entry may go: ``qty`` contracts (0 = none).
 
     ``blocked`` is True when a rule refused it (as opposed to scaling it to a
@@ -178,8 +177,7 @@ class EntryVerdict:
     notes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRequest:
+class EntryRequest(NamedTuple):
     """One follower's entry, in context.
 
     ``symbol`` is the follower contract, ``sign`` +1 for a long entry, -1
@@ -187,6 +185,9 @@ class EntryRequest:
     and ``entry_qty`` the parts of the order towards flat and beyond it;
     ``route_total`` contracts held across all the route's followers before
     this order; ``route_pnl`` the followers' summed session PnL (dollars).
+    Named tuples, as :class:`~routing.engine.types.CopyDecision` is: one of
+    each per follower entry, and a frozen dataclass costs several times the
+    time to make (issue 9, item 3).
     """
 
     symbol: str
@@ -229,17 +230,28 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
         )
     if session.halt is not None:
         return f"halted this session: {session.halt}"
-    for check in (
-        check_daily_loss(follower.session_pnl, limits),
-        check_drawdown(session, limits),
-        check_consistency(session, limits),
-        check_daily_profit_target(follower.session_pnl, limits),
-    ):
-        if check is not None:
-            return check
-    route_loss = check_route_session_loss(request.route_pnl, route)
-    if route_loss is not None:
-        return route_loss
+    # Each check runs only when its limit is set: most accounts set a few,
+    # and this runs for every follower entry (issue 9, item 3).
+    if limits.daily_loss is not None:
+        refusal = check_daily_loss(follower.session_pnl, limits)
+        if refusal is not None:
+            return refusal
+    if limits.max_drawdown is not None:
+        refusal = check_drawdown(session, limits)
+        if refusal is not None:
+            return refusal
+    if limits.profit_target is not None:
+        refusal = check_consistency(session, limits)
+        if refusal is not None:
+            return refusal
+    if limits.daily_profit_target is not None:
+        refusal = check_daily_profit_target(follower.session_pnl, limits)
+        if refusal is not None:
+            return refusal
+    if route.max_session_loss is not None:
+        route_loss = check_route_session_loss(request.route_pnl, route)
+        if route_loss is not None:
+            return route_loss
     if limits.direction is Direction.LONG_ONLY and request.sign < 0:
         return "account is long only: short entries are not copied"
     if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
@@ -274,47 +286,71 @@ def _caps(
     specs: Mapping[str, ContractSpec],
 ) -> EntryVerdict:
     limits = follower.limits
-    base = max(abs(request.held) - request.exit_qty, 0)  # this position's size after the exit part
-    account_total = sum(abs(q) for q in follower.positions.values()) - request.exit_qty
-    # (room, rule): the rule's words as a format template and its figures,
-    # put together only for the rule that scales or blocks the entry.
-    rooms: list[_Room] = []
     exit_qty = request.exit_qty
+    base = max(abs(request.held) - exit_qty, 0)  # this position's size after the exit part
+    # Each cap in turn: most entries fit every cap, so a rule's words are
+    # put together only when its room scales or blocks the entry.
+    qty, notes = request.entry_qty, []
+    block = limits.on_breach is OnBreach.BLOCK
     if limits.max_contracts is not None:
-        rooms.append(
-            (limits.max_contracts - exit_qty, _MAX_ORDER_EXIT, (limits.max_contracts, exit_qty))
-            if exit_qty
-            else (limits.max_contracts, _MAX_ORDER, (limits.max_contracts,))
-        )
+        room = limits.max_contracts - exit_qty
+        if qty > room:
+            if exit_qty:
+                qty = _fit(
+                    qty, room, block, _MAX_ORDER_EXIT, (limits.max_contracts, exit_qty), notes
+                )
+            else:
+                qty = _fit(qty, room, block, _MAX_ORDER, (limits.max_contracts,), notes)
+            if not qty:
+                return EntryVerdict(0, True, tuple(notes))
     if limits.max_position is not None:
-        rooms.append((limits.max_position - base, _MAX_POSITION, (limits.max_position, base)))
+        room = limits.max_position - base
+        if qty > room:
+            qty = _fit(qty, room, block, _MAX_POSITION, (limits.max_position, base), notes)
+            if not qty:
+                return EntryVerdict(0, True, tuple(notes))
     if route.max_contracts_per_account is not None:
         cap = route.max_contracts_per_account
-        rooms.append((cap - account_total, _ROUTE_PER_ACCOUNT, (cap, account_total)))
+        account_total = sum(map(abs, follower.positions.values())) - exit_qty
+        if qty > cap - account_total:
+            qty = _fit(
+                qty, cap - account_total, block, _ROUTE_PER_ACCOUNT, (cap, account_total), notes
+            )
+            if not qty:
+                return EntryVerdict(0, True, tuple(notes))
     if limits.position_cap_pct is not None or limits.exposure_cap is not None:
         exposure = _exposure_rooms(follower, route, request, specs, base)
         if isinstance(exposure, str):
             return EntryVerdict(0, True, (exposure,))
-        rooms.extend(exposure)
+        for room, rule, figures in exposure:
+            if qty > room:
+                qty = _fit(qty, room, block, rule, figures, notes)
+                if not qty:
+                    return EntryVerdict(0, True, tuple(notes))
     if route.max_total_contracts is not None:
         route_after_exit = request.route_total - exit_qty
         cap = route.max_total_contracts
-        rooms.append((cap - route_after_exit, _ROUTE_TOTAL, (cap, route_after_exit)))
-
-    qty, notes = request.entry_qty, []
-    for room, rule, figures in rooms:
-        room = max(room, 0)
-        if qty <= room:
-            continue
-        if limits.on_breach is OnBreach.BLOCK or room == 0:
-            return EntryVerdict(
-                0,
-                True,
-                (*notes, f"entry {qty} contracts > {room} allowed by {rule.format(*figures)}"),
+        if qty > cap - route_after_exit:
+            qty = _fit(
+                qty, cap - route_after_exit, block, _ROUTE_TOTAL, (cap, route_after_exit), notes
             )
-        notes.append(f"entry scaled down {qty} \u2192 {room}: {rule.format(*figures)}")
-        qty = room
+            if not qty:
+                return EntryVerdict(0, True, tuple(notes))
     return EntryVerdict(qty, False, tuple(notes))
+
+
+def _fit(
+    qty: int, room: int, block: bool, rule: str, figures: tuple[object, ...], notes: list[str]
+) -> int:
+    """The entry of ``qty`` contracts under a cap leaving ``room`` (< ``qty``):
+    ``room`` when it scales down (the note says so), 0 when it blocks (the
+    account blocks on a breach, or no room is left)."""
+    room = max(room, 0)
+    if block or room == 0:
+        notes.append(f"entry {qty} contracts > {room} allowed by {rule.format(*figures)}")
+        return 0
+    notes.append(f"entry scaled down {qty} \u2192 {room}: {rule.format(*figures)}")
+    return room
 
 
 # A cap's room (contracts) and its words: a template and its figures.

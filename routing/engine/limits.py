@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from typing import NamedTuple
 
 # A prop firm's usual consistency share (e.g. Apex and Topstep payout rules
 # cap one day's profit at 30-50% of the target); the issue's default.
@@ -138,8 +139,7 @@ class RiskLimits:
             raise ValueError(f"roots both allowed and denied: {', '.join(sorted(both))}")
 
 
-@dataclass(frozen=True, slots=True)
-class AccountSession:
+class AccountSession(NamedTuple):
     """One account's risk state for the current session, as the services keep it.
 
     ``halt`` is the reason the account takes no new entries until the next
@@ -149,6 +149,10 @@ class AccountSession:
     ``drawdown_floor`` the equity at or below which no entry is taken
     (:func:`routing.engine.risk.drawdown_floor`), ``None`` without a drawdown
     limit. ``trading_date`` is the CME trading date of the session.
+
+    A named tuple: one is made per follower per leader event, and a frozen
+    dataclass takes several times as long to make (issue 9, item 3). Change
+    one with ``_replace``.
     """
 
     trading_date: date | None = None

@@ -35,10 +35,11 @@ trailing floor stops follow Topstep's and Apex's rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from routing.engine.limits import AccountSession, DrawdownMode, RiskLimits, RouteLevel, RouteLimits
 from routing.engine.risk import (
@@ -82,8 +83,7 @@ class Reason:
         return self.text
 
 
-@dataclass(frozen=True, slots=True)
-class SessionState:
+class SessionState(NamedTuple):
     """One account's layer-2 state for one CME session (dollars).
 
     ``opening_balance`` the balance when the session opened; ``carried_in``
@@ -94,6 +94,11 @@ class SessionState:
     Maximum Loss Limit); ``halt`` the reason the account takes no new entries
     until the next session, or ``None``; ``flatten_due`` True when a loss halt
     with flatten on breach is waiting for its positions to be closed.
+
+    Named tuples, this and :class:`AccountCheck` (as
+    :class:`routing.engine.limits.AccountSession`): one of each is made per
+    follower per leader event, and a frozen dataclass takes several times as
+    long to make (issue 9, item 3). Change one with ``_replace``.
     """
 
     trading_date: date
@@ -219,8 +224,7 @@ def breaches(view: AccountSession, session_pnl: Decimal, limits: RiskLimits) -> 
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AccountCheck:
+class AccountCheck(NamedTuple):
     """The result of :func:`account_check`: the new ``state``, its ``view``
     for the layer-1 checks (halt applied), and ``halt``, the reason when this
     mark halted the account (``None``: no new halt). ``flatten`` is True when
@@ -254,7 +258,7 @@ def account_check(
     assert view.equity is not None  # engine_view always computes it
     # A mark below the high-water mark leaves the state as it is (the same
     # value; a copy costs more than the rest of the check).
-    new = replace(state, high_water=view.equity) if view.equity > state.high_water else state
+    new = state._replace(high_water=view.equity) if view.equity > state.high_water else state
     if state.halt is not None:
         return AccountCheck(new, view)
     found = breaches(view, session_pnl, limits)
@@ -262,8 +266,8 @@ def account_check(
         return AccountCheck(new, view)
     reason = found[0]
     flatten = reason.code.is_loss and limits.flatten_on_breach
-    new = replace(new, halt=reason.text, flatten_due=new.flatten_due or flatten)
-    return AccountCheck(new, replace(view, halt=reason.text), reason, flatten)
+    new = new._replace(halt=reason.text, flatten_due=new.flatten_due or flatten)
+    return AccountCheck(new, view._replace(halt=reason.text), reason, flatten)
 
 
 def route_session_loss(route_pnl: Decimal, limits: RouteLimits) -> Reason | None:

@@ -19,9 +19,9 @@ and persists what they decide.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 
@@ -46,13 +46,13 @@ from routing.services.feed import feed_publish_on_commit
 from routing.services.route_levels import route_lock
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRisk:
+class AccountRisk(NamedTuple):
     """One follower account's risk figures now: its session row (values),
     session PnL (dollars, realized + unrealized), the engine's session state
     and its limits; ``check``, this mark's
     :func:`routing.engine.watch.account_check` of the row (what
-    :func:`account_breaches_apply` persists), worked out once with the state."""
+    :func:`account_breaches_apply` persists), worked out once with the state.
+    A named tuple, made twice per follower per leader event (issue 9, item 3)."""
 
     account: BrokerAccount
     row: SessionRow
@@ -137,7 +137,7 @@ def accounts_risk(
         )
         # The row's own view (engine_session): the check's, before any halt
         # this mark makes (an account it halts had none).
-        state = check.view if check.halt is None else replace(check.view, halt=None)
+        state = check.view if check.halt is None else check.view._replace(halt=None)
         result[pk] = AccountRisk(account, row, account_limits, pnl[pk], state, check)
     return result
 
@@ -189,7 +189,7 @@ def account_breaches_apply(
             row = SessionRow.of(session)
             # Halted here (the row holds the reason) or by a concurrent pass
             # (halted all the same: its reason is in the journal).
-            state = replace(state, halt=row.halt_reason or check.halt.text)
+            state = state._replace(halt=row.halt_reason or check.halt.text)
         updated[account_id] = AccountRisk(
             risk.account, row, risk.limits, risk.session_pnl, state, check
         )

@@ -8,7 +8,6 @@ Money in dollars. Sources of the rules: CME session times
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -67,7 +66,7 @@ def test_session_roll_worked_example_from_the_risk_session() -> None:
     # Arrange: 25,000 opening, halted; the session realized -50.00 (MES 1 x
     # -10 x $5) and an MNQ position carries -400.00 into the next session.
     state = session_open(trading_date=DAY, balance=D(25_000), starting_balance=D(25_000))
-    state = replace(state, halt="daily loss 450.00", flatten_due=True)
+    state = state._replace(halt="daily loss 450.00", flatten_due=True)
     # Act
     rolled = session_roll(
         state, trading_date=DAY + timedelta(days=1), realized_since=D(-50), carried_in=D(-400)

@@ -7,14 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from routing.runtime.heap import HeapSettler, settle_heap
+from routing.runtime.heap import YOUNG_THRESHOLD, HeapSettler, settle_heap
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 class Node:
@@ -86,3 +88,16 @@ def test_settler_settles_at_once_then_by_its_clock(unfrozen: None) -> None:
     assert settler.maybe_settle()
     gc.unfreeze()
     assert _nodes() == []
+
+
+def test_the_first_settle_raises_the_young_threshold_and_never_lowers_it(
+    unfrozen: None,
+) -> None:
+    # Arrange: Python's defaults, then a threshold set higher by the operator.
+    gc.set_threshold(700, 10, 10)
+    # Act / Assert: raised at the first settle, the older generations' kept.
+    HeapSettler(lambda: 0.0).maybe_settle()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    gc.set_threshold(YOUNG_THRESHOLD * 2, 5, 20)
+    HeapSettler(lambda: 0.0).maybe_settle()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 5, 20)

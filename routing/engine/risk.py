@@ -292,6 +292,13 @@ def _caps(
     # put together only when its room scales or blocks the entry.
     qty, notes = request.entry_qty, []
     block = limits.on_breach is OnBreach.BLOCK
+    exposure: list[_Room] = []
+    if limits.position_cap_pct is not None or limits.exposure_cap is not None:
+        # Exposure that cannot be priced blocks before any cap is weighed.
+        priced = _exposure_rooms(follower, route, request, specs, base)
+        if isinstance(priced, str):
+            return EntryVerdict(0, True, (priced,))
+        exposure = priced
     if limits.max_contracts is not None:
         room = limits.max_contracts - exit_qty
         if qty > room:
@@ -318,15 +325,11 @@ def _caps(
             )
             if not qty:
                 return EntryVerdict(0, True, tuple(notes))
-    if limits.position_cap_pct is not None or limits.exposure_cap is not None:
-        exposure = _exposure_rooms(follower, route, request, specs, base)
-        if isinstance(exposure, str):
-            return EntryVerdict(0, True, (exposure,))
-        for room, rule, figures in exposure:
-            if qty > room:
-                qty = _fit(qty, room, block, rule, figures, notes)
-                if not qty:
-                    return EntryVerdict(0, True, tuple(notes))
+    for room, rule, figures in exposure:
+        if qty > room:
+            qty = _fit(qty, room, block, rule, figures, notes)
+            if not qty:
+                return EntryVerdict(0, True, tuple(notes))
     if route.max_total_contracts is not None:
         route_after_exit = request.route_total - exit_qty
         cap = route.max_total_contracts

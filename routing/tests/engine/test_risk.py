@@ -813,6 +813,16 @@ def test_exposure_caps_fail_closed_without_a_stop_distance() -> None:
     _passes(_check(_follower(max_contracts=2), _request(1), RouteLimits()), 1)
 
 
+def test_exposure_that_cannot_be_priced_is_the_reason_even_past_another_cap() -> None:
+    # 2 contracts over max contracts 1 would block too; the reason stays the
+    # unpriced exposure, as the caps are weighed only once exposure is known.
+    follower = _follower(max_contracts=1, exposure_cap=D(300))
+    _blocked(
+        _check(follower, _request(2), RouteLimits()),
+        "exposure caps need the route's stop distance (stop ticks) to price risk",
+    )
+
+
 def test_exposure_fails_closed_without_a_spec_for_a_held_contract() -> None:
     follower = _follower({"CLZ6": 1}, exposure_cap=D(300))
     _blocked(

@@ -94,12 +94,8 @@ def decide_copies(
     # worked out once per event, not once per follower.
     plan = EventPlan(move, group, specs, route_key=route_key, marks=marks or {})
     route = _RouteRun.of(group, followers)
-    decisions = []
-    for follower in followers:
-        decision = _decide_one(plan, follower, specs, route)
-        route.total += abs(decision.target) - abs(decision.position_before)
-        decisions.append(decision)
-    return decisions
+    # Each order sent moves the route's total as it is decided (_decide_one).
+    return [_decide_one(plan, follower, specs, route) for follower in followers]
 
 
 @dataclass(slots=True)
@@ -169,22 +165,28 @@ def _decision(
     )
 
 
+_BUY, _SELL = Side.BUY, Side.SELL
+_ENTRY, _EXIT, _REVERSAL = Intent.ENTRY, Intent.EXIT, Intent.REVERSAL
+_SEND, _SKIPPED, _BLOCKED = DecisionStatus.SEND, DecisionStatus.SKIPPED, DecisionStatus.BLOCKED
+
+
 def _decide_one(
     plan: EventPlan,
     follower: FollowerState,
     specs: Mapping[str, ContractSpec],
     route: _RouteRun,
 ) -> CopyDecision:
+    # Runs once per follower per event (issue 9, item 3: <= 5 us per
+    # follower): the common paths build their decision inline, and names
+    # are bound once; the rare ones go through _decision.
     key, conversion, micro = follower.key, plan.conversion, plan.micro
     coid = plan.order_id(key)  # first: an empty key raises before anything is decided
     if conversion is None:
         reason = plan.blocked or ""
-        return _decision(plan, key, coid, plan.symbol, 0, 0, 0, DecisionStatus.BLOCKED, reason)
+        return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, reason)
     sizing = plan.sizing(follower)
     if sizing.error is not None:
-        return _decision(
-            plan, key, coid, plan.symbol, 0, 0, 0, DecisionStatus.BLOCKED, sizing.error
-        )
+        return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, sizing.error)
 
     notes = [plan.move_text]
     positions = follower.positions
@@ -216,23 +218,34 @@ def _decide_one(
     delta = target - held
     if delta == 0:
         notes.append(_nothing_to_send(held, target))
-        return _decision(
-            plan, key, coid, symbol, held, target, 0, DecisionStatus.SKIPPED, "; ".join(notes)
+        return CopyDecision(
+            key,
+            symbol,
+            plan.leader_side,
+            0,
+            _SKIPPED,
+            plan.leader_intent,
+            "; ".join(notes),
+            coid,
+            held,
+            held,
+            None,
         )
     if follower.unreachable is not None:
         notes.append(f"not sent: {follower.unreachable}")
-        return _decision(
-            plan, key, coid, symbol, held, target, 0, DecisionStatus.BLOCKED, "; ".join(notes)
-        )
-    exit_qty = min(abs(delta), abs(held)) if held and _sign(delta) != _sign(held) else 0
-    entry_qty = abs(delta) - exit_qty
+        return _decision(plan, key, coid, symbol, held, target, 0, _BLOCKED, "; ".join(notes))
+    buying = delta > 0
+    size = delta if buying else -delta
+    # The part towards flat, when the order closes some of what is held.
+    exit_qty = (size if size < abs(held) else abs(held)) if held and buying != (held > 0) else 0
+    entry_qty = size - exit_qty
 
     requested = entry_qty
-    status = DecisionStatus.SKIPPED
+    status = _SKIPPED
     if entry_qty:
         request = EntryRequest(
             symbol,
-            _sign(delta),
+            1 if buying else -1,
             held,
             exit_qty,
             entry_qty,
@@ -246,22 +259,25 @@ def _decide_one(
         else:
             notes.extend(risk_notes)
     qty = exit_qty + entry_qty
-    if qty:
-        scaled_from = requested if 0 < entry_qty < requested else None
-        notes.append(_order_text(held, target, held + _sign(delta) * qty, qty))
-        return _decision(
-            plan,
-            key,
-            coid,
-            symbol,
-            held,
-            target,
-            qty,
-            DecisionStatus.SEND,
-            "; ".join(notes),
-            scaled_from,
-        )
-    return _decision(plan, key, coid, symbol, held, target, 0, status, "; ".join(notes))
+    if not qty:
+        return _decision(plan, key, coid, symbol, held, target, 0, status, "; ".join(notes))
+    after = held + qty if buying else held - qty
+    notes.append(_order_text(held, target, after, qty))
+    intent = _REVERSAL if held * target < 0 else _ENTRY if abs(target) > abs(held) else _EXIT
+    route.total += abs(after) - abs(held)
+    return CopyDecision(
+        key,
+        symbol,
+        _BUY if buying else _SELL,
+        qty,
+        _SEND,
+        intent,
+        "; ".join(notes),
+        coid,
+        held,
+        after,
+        requested if 0 < entry_qty < requested else None,
+    )
 
 
 # The closing words of a reason take a few small integers, and followers of

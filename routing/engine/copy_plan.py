@@ -105,6 +105,8 @@ class EventPlan:
         self._sizings: dict[SizeKey, Sizing] = {}
         self._targets: dict[tuple[bool, object], tuple[Decimal, int, str]] = {}
         self._micro_targets: dict[Decimal, tuple[int, str]] = {}
+        self._held_targets: dict[tuple[SizeKey, bool, int], tuple[int, Decimal | None, list[str]]]
+        self._held_targets = {}
 
     def sizing(self, follower: FollowerState) -> Sizing:
         """:func:`~routing.engine.sizing.size_factor` of ``follower``, memoised
@@ -126,7 +128,21 @@ class EventPlan:
         self, sizing: Sizing, conversion: Conversion, held: int, notes: list[str]
     ) -> tuple[int, Decimal | None]:
         """``(signed target, raw size or None)`` for a follower holding
-        ``held`` in ``conversion.symbol``; appends the reasons to ``notes``."""
+        ``held`` in ``conversion.symbol``; appends the reasons to ``notes``.
+        Memoised by what it reads (the size's settings, the contract, the
+        position held): followers of one route mostly share them."""
+        memo_key = (sizing.key, conversion is self.micro, held)
+        found = self._held_targets.get(memo_key)
+        if found is None:
+            words: list[str] = []
+            target, raw = self._target(sizing, conversion, held, words)
+            found = self._held_targets[memo_key] = (target, raw, words)
+        notes.extend(found[2])
+        return found[0], found[1]
+
+    def _target(
+        self, sizing: Sizing, conversion: Conversion, held: int, notes: list[str]
+    ) -> tuple[int, Decimal | None]:
         if self.flat:
             notes.append(f"leader flat: close all {held:+d}" if held else "leader flat")
             return 0, None

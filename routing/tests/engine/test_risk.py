@@ -22,6 +22,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.engine.limits import (
     AccountSession,
@@ -819,6 +821,40 @@ def test_exposure_that_cannot_be_priced_is_the_reason_even_past_another_cap() ->
     follower = _follower(max_contracts=1, exposure_cap=D(300))
     _blocked(
         _check(follower, _request(2), RouteLimits()),
+        "exposure caps need the route's stop distance (stop ticks) to price risk",
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entry=st.integers(1, 20),
+    max_contracts=st.none() | st.integers(1, 10),
+    max_position=st.none() | st.integers(1, 10),
+    per_account=st.none() | st.integers(1, 10),
+    route_total=st.none() | st.integers(1, 20),
+    scale=st.booleans(),
+    percent=st.booleans(),
+)
+def test_unpriced_exposure_is_the_reason_whatever_the_other_caps(
+    entry: int,
+    max_contracts: int | None,
+    max_position: int | None,
+    per_account: int | None,
+    route_total: int | None,
+    scale: bool,
+    percent: bool,
+) -> None:
+    follower = _follower(
+        balance="50000",
+        max_contracts=max_contracts,
+        max_position=max_position,
+        exposure_cap=None if percent else D(300),
+        position_cap_pct=D(1) if percent else None,
+        on_breach=OnBreach.SCALE_DOWN if scale else OnBreach.BLOCK,
+    )
+    route = RouteLimits(max_contracts_per_account=per_account, max_total_contracts=route_total)
+    _blocked(
+        _check(follower, _request(entry), route),
         "exposure caps need the route's stop distance (stop ticks) to price risk",
     )
 

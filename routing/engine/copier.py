@@ -120,10 +120,6 @@ class _RouteRun:
         )
 
 
-def _sign(qty: int) -> int:
-    return (qty > 0) - (qty < 0)
-
-
 def follower_intent(held: int, target: int) -> Intent:
     """The intent of an order taking signed position ``held`` to ``target`` (they differ)."""
     if held * target < 0:

@@ -103,20 +103,35 @@ class _RouteRun:
     """Route-wide figures while one event's decisions are made: followers'
     summed session PnL, contracts held across followers (updated as each
     follower's order is decided) and the followers that may receive entries
-    (the first ``max_accounts`` enabled ones)."""
+    (the first ``max_accounts`` enabled ones; ``None``: every enabled one).
+
+    Each figure is worked out only when a route limit reads it (max session
+    loss, max total contracts, max accounts), 0 or ``None`` otherwise: summed
+    over every follower at every event, they cost more than the rest of a
+    follower's decision for routes that set none (issue 9, item 3)."""
 
     pnl: Decimal
     total: int
-    eligible: frozenset[str]
+    eligible: frozenset[str] | None
 
     @classmethod
     def of(cls, group: GroupConfig, followers: Sequence[FollowerState]) -> _RouteRun:
-        enabled = [f.key for f in followers if f.enabled]
-        cap = group.limits.max_accounts
+        limits = group.limits
+        cap = limits.max_accounts
         return cls(
-            pnl=sum((f.session_pnl for f in followers), Decimal(0)),
-            total=sum(sum(map(abs, f.positions.values())) for f in followers),
-            eligible=frozenset(enabled if cap is None else enabled[:cap]),
+            pnl=(
+                sum((f.session_pnl for f in followers), Decimal(0))
+                if limits.max_session_loss is not None
+                else Decimal(0)
+            ),
+            total=(
+                sum(sum(map(abs, f.positions.values())) for f in followers)
+                if limits.max_total_contracts is not None
+                else 0
+            ),
+            eligible=None
+            if cap is None
+            else frozenset([f.key for f in followers if f.enabled][:cap]),
         )
 
 
@@ -247,7 +262,7 @@ def _decide_one(
             entry_qty,
             route.total,
             route.pnl,
-            key in route.eligible,
+            route.eligible is None or key in route.eligible,
         )
         entry_qty, status, risk_notes = _entry_allowed(plan.group, follower, request, specs)
         if entry_qty == 0:

@@ -185,6 +185,9 @@ class EntryRequest(NamedTuple):
     and ``entry_qty`` the parts of the order towards flat and beyond it;
     ``route_total`` contracts held across all the route's followers before
     this order; ``route_pnl`` the followers' summed session PnL (dollars).
+    :func:`routing.engine.copier.decide_copies` passes 0 for either when
+    the route sets no limit that reads it (max total contracts, max session
+    loss).
     Named tuples, as :class:`~routing.engine.types.CopyDecision` is: one of
     each per follower entry, and a frozen dataclass costs several times the
     time to make (issue 9, item 3).

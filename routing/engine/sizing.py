@@ -22,6 +22,7 @@ Rules (DESIGN.md, "Copy mode", "Sizing mode", "Rounding mode"):
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from routing.engine.types import (
     FollowerState,
@@ -68,15 +69,34 @@ def size_factor(group: GroupConfig, follower: FollowerState) -> tuple[Decimal, s
     Raises :class:`SizingError` when percent-of-balance sizing lacks a
     follower or leader balance, or the leader balance is not > 0.
     """
-    factor = group.copy_value * follower.ratio
-    formula = f"{plain(group.copy_value)} x {plain(follower.ratio)}"
     if follower.sizing_basis is SizingBasis.PERCENT_OF_BALANCE:
-        if follower.balance is None or group.leader_balance is None:
+        return _size_factor(
+            group.copy_value, follower.ratio, True, follower.balance, group.leader_balance
+        )
+    return _size_factor(group.copy_value, follower.ratio, False, None, None)
+
+
+# A route's followers share a few ratios (and balances), event after event:
+# their factors and words are worked out once, not once per event (equal
+# Decimals give equal results, and the words print normalised values).
+# An error is raised again at every call (lru_cache keeps no exceptions).
+@lru_cache(maxsize=4096)
+def _size_factor(
+    copy_value: Decimal,
+    ratio: Decimal,
+    percent: bool,
+    balance: Decimal | None,
+    leader_balance: Decimal | None,
+) -> tuple[Decimal, str]:
+    factor = copy_value * ratio
+    formula = f"{plain(copy_value)} x {plain(ratio)}"
+    if percent:
+        if balance is None or leader_balance is None:
             raise SizingError("percent of balance sizing needs the follower and leader balances")
-        if group.leader_balance <= 0:
-            raise SizingError(f"leader balance {plain(group.leader_balance)} must be > 0")
-        factor = factor * follower.balance / group.leader_balance
-        formula += f" x {plain(follower.balance)}/{plain(group.leader_balance)}"
+        if leader_balance <= 0:
+            raise SizingError(f"leader balance {plain(leader_balance)} must be > 0")
+        factor = factor * balance / leader_balance
+        formula += f" x {plain(balance)}/{plain(leader_balance)}"
     return factor, formula
 
 

@@ -84,6 +84,20 @@ def test_size_factor_percent_of_balance_fails_closed(leader_balance: Decimal | N
         size_factor(group, follower)
 
 
+def test_size_factor_fails_closed_at_every_call_and_keeps_the_bases_apart() -> None:
+    # Factors are cached across events: an error must never be, and one
+    # ratio on two bases must never share a factor.
+    group = GroupConfig(CopyMode.MULTIPLIER, D(1))
+    unbalanced = FollowerState("f", D(3), sizing_basis=SizingBasis.PERCENT_OF_BALANCE)
+    for _ in range(2):
+        with pytest.raises(SizingError):
+            size_factor(group, unbalanced)
+    assert size_factor(group, FollowerState("f", D(3))) == (D(3), "1 x 3")
+    funded = GroupConfig(CopyMode.MULTIPLIER, D(1), leader_balance=D(50000))
+    half = FollowerState("f", D(3), sizing_basis=SizingBasis.PERCENT_OF_BALANCE, balance=D(25000))
+    assert size_factor(funded, half) == (D("1.5"), "1 x 3 x 25000/50000")
+
+
 @pytest.mark.parametrize("copy_value", ["0", "-1"])
 def test_group_config_refuses_a_non_positive_copy_value(copy_value: str) -> None:
     with pytest.raises(ValueError, match="copy value"):

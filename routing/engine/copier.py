@@ -142,6 +142,10 @@ def follower_intent(held: int, target: int) -> Intent:
     return Intent.ENTRY if abs(target) > abs(held) else Intent.EXIT
 
 
+_BUY, _SELL = Side.BUY, Side.SELL
+_SEND, _SKIPPED, _BLOCKED = DecisionStatus.SEND, DecisionStatus.SKIPPED, DecisionStatus.BLOCKED
+
+
 def _decision(
     plan: EventPlan,
     follower: str,
@@ -154,11 +158,13 @@ def _decision(
     reason: str,
     scaled_from: int | None = None,
 ) -> CopyDecision:
-    """The decision taking ``held`` towards ``target`` by ``qty`` contracts."""
+    """The decision taking ``held`` towards ``target`` by ``qty`` contracts
+    (made once per follower per event: names bound once, no side lookup)."""
     delta = target - held
-    if delta:
-        side, intent = Side.of_signed(delta), follower_intent(held, target)
-        target = held + (qty if delta > 0 else -qty)
+    if delta > 0:
+        side, intent, target = _BUY, follower_intent(held, target), held + qty
+    elif delta:
+        side, intent, target = _SELL, follower_intent(held, target), held - qty
     else:
         side, intent = plan.leader_side, plan.leader_intent
     return CopyDecision(
@@ -176,20 +182,12 @@ def _decision(
     )
 
 
-_BUY, _SELL = Side.BUY, Side.SELL
-_ENTRY, _EXIT, _REVERSAL = Intent.ENTRY, Intent.EXIT, Intent.REVERSAL
-_SEND, _SKIPPED, _BLOCKED = DecisionStatus.SEND, DecisionStatus.SKIPPED, DecisionStatus.BLOCKED
-
-
 def _decide_one(
     plan: EventPlan,
     follower: FollowerState,
     specs: Mapping[str, ContractSpec],
     route: _RouteRun,
 ) -> CopyDecision:
-    # Runs once per follower per event (issue 9, item 3: <= 5 us per
-    # follower): the common paths build their decision inline, and names
-    # are bound once; the rare ones go through _decision.
     key, conversion, micro = follower.key, plan.conversion, plan.micro
     coid = plan.order_id(key)  # first: an empty key raises before anything is decided
     if conversion is None:
@@ -229,19 +227,7 @@ def _decide_one(
     delta = target - held
     if delta == 0:
         notes.append(_nothing_to_send(held, target))
-        return CopyDecision(
-            key,
-            symbol,
-            plan.leader_side,
-            0,
-            _SKIPPED,
-            plan.leader_intent,
-            "; ".join(notes),
-            coid,
-            held,
-            held,
-            None,
-        )
+        return _decision(plan, key, coid, symbol, held, target, 0, _SKIPPED, "; ".join(notes))
     if follower.unreachable is not None:
         notes.append(f"not sent: {follower.unreachable}")
         return _decision(plan, key, coid, symbol, held, target, 0, _BLOCKED, "; ".join(notes))
@@ -274,20 +260,10 @@ def _decide_one(
         return _decision(plan, key, coid, symbol, held, target, 0, status, "; ".join(notes))
     after = held + qty if buying else held - qty
     notes.append(_order_text(held, target, after, qty))
-    intent = _REVERSAL if held * target < 0 else _ENTRY if abs(target) > abs(held) else _EXIT
     route.total += abs(after) - abs(held)
-    return CopyDecision(
-        key,
-        symbol,
-        _BUY if buying else _SELL,
-        qty,
-        _SEND,
-        intent,
-        "; ".join(notes),
-        coid,
-        held,
-        after,
-        requested if 0 < entry_qty < requested else None,
+    scaled_from = requested if 0 < entry_qty < requested else None
+    return _decision(
+        plan, key, coid, symbol, held, target, qty, _SEND, "; ".join(notes), scaled_from
     )
 
 

@@ -233,28 +233,16 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
         )
     if session.halt is not None:
         return f"halted this session: {session.halt}"
-    # Each check runs only when its limit is set: most accounts set a few,
-    # and this runs for every follower entry (issue 9, item 3).
-    if limits.daily_loss is not None:
-        refusal = check_daily_loss(follower.session_pnl, limits)
-        if refusal is not None:
-            return refusal
-    if limits.max_drawdown is not None:
-        refusal = check_drawdown(session, limits)
-        if refusal is not None:
-            return refusal
-    if limits.profit_target is not None:
-        refusal = check_consistency(session, limits)
-        if refusal is not None:
-            return refusal
-    if limits.daily_profit_target is not None:
-        refusal = check_daily_profit_target(follower.session_pnl, limits)
-        if refusal is not None:
-            return refusal
-    if route.max_session_loss is not None:
-        route_loss = check_route_session_loss(request.route_pnl, route)
-        if route_loss is not None:
-            return route_loss
+    # The first refusal, in order: each check returns None when its limit is unset.
+    refusal = (
+        check_daily_loss(follower.session_pnl, limits)
+        or check_drawdown(session, limits)
+        or check_consistency(session, limits)
+        or check_daily_profit_target(follower.session_pnl, limits)
+        or check_route_session_loss(request.route_pnl, route)
+    )
+    if refusal is not None:
+        return refusal
     if limits.direction is Direction.LONG_ONLY and request.sign < 0:
         return "account is long only: short entries are not copied"
     if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
@@ -305,12 +293,12 @@ def _caps(
     if limits.max_contracts is not None:
         room = limits.max_contracts - exit_qty
         if qty > room:
-            if exit_qty:
-                qty = _fit(
-                    qty, room, block, _MAX_ORDER_EXIT, (limits.max_contracts, exit_qty), notes
-                )
-            else:
-                qty = _fit(qty, room, block, _MAX_ORDER, (limits.max_contracts,), notes)
+            rule, figures = (
+                (_MAX_ORDER_EXIT, (limits.max_contracts, exit_qty))
+                if exit_qty
+                else (_MAX_ORDER, (limits.max_contracts,))
+            )
+            qty = _fit(qty, room, block, rule, figures, notes)
             if not qty:
                 return EntryVerdict(0, True, tuple(notes))
     if limits.max_position is not None:

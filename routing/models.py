@@ -448,8 +448,25 @@ class LeaderEvent(BaseModel):
         blank=True,
         help_text="For a working-order event: new, modify or cancel (blank for a fill).",
     )
+    fill_pending = models.BooleanField(
+        default=False,
+        help_text=(
+            "The leader's own fill is not in its journal yet: the engine worker records it "
+            "with the event's broker answers, after the copies are handed over, and the "
+            "leader's next event records it first if that never happened."
+        ),
+    )
 
     class Meta:
+        indexes = [
+            # Only the few events whose leader fill is still owed: the ingest
+            # asks for them under the leader's lock at every event.
+            models.Index(
+                fields=["account"],
+                condition=Q(fill_pending=True),
+                name="leader_event_fill_pending",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "external_id"], name="uniq_leader_event_account_external_id"

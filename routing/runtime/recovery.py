@@ -23,6 +23,7 @@ from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.leases import LeaseKeeper
 from routing.services.incidents import incidents_adapter_disconnect
+from routing.services.leader_fills import leader_fills_recover
 from routing.services.orders import (
     copy_order_record_result,
     copy_order_request,
@@ -65,8 +66,14 @@ class RecoveryMixin:
         """Finish what a previous run left: orders SENT with an unknown outcome
         are *queried* at the broker by client order id and resent (same id,
         which the broker de-duplicates) only when it never saw them; orders
-        left PENDING (a fan-out cut short) are sent. Only the orders of the
-        groups led by ``leader_ids`` when given (this worker's leases)."""
+        left PENDING (a fan-out cut short) are sent; the leaders' own fills
+        left pending (their events' answers never recorded) are recorded,
+        so the leaders' positions are whole before any event is decided.
+        Only the orders of the groups led by ``leader_ids`` when given (this
+        worker's leases)."""
+        await database_sync_to_async(leader_fills_recover)(
+            None if leader_ids is None else sorted(leader_ids)
+        )
         in_doubt = await database_sync_to_async(copy_orders_in_doubt)(leader_ids=leader_ids)
         for order_id in in_doubt:
             claimed = await database_sync_to_async(copy_order_request)(order_id=order_id)

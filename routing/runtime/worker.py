@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.errors import ApplicationError
+from journal.fills import FillInput
 from routing.brokers.base import BrokerAdapter, OrderResult
 from routing.brokers.logins import LoginConfig
 from routing.engine.sequencing import SequenceGate
@@ -50,6 +51,7 @@ from routing.services.feed import FeedMessage, feed_push
 from routing.services.leader_events import (
     leader_event_ingest,
 )
+from routing.services.leader_fills import leader_fills_recover
 from routing.services.leases import (
     LEASE_RENEW_EVERY,
     LEASE_TTL,
@@ -346,6 +348,7 @@ class EngineWorker(
                 result.feed,
                 {order.pk: order for order in result.orders},
                 times,
+                {} if result.leader_fill is None else {result.event.pk: result.leader_fill},
             )
             for feed in messages:
                 await feed_push(feed)
@@ -357,23 +360,40 @@ class EngineWorker(
         feed: dict[int, list[dict[str, Any]]],
         known: dict[int, CopyOrder],
         times: dict[int, SendTimes],
+        leader_fills: dict[int, FillInput],
     ) -> list[FeedMessage]:
         """Record one event's broker answers in one batch and number its feed
         messages; ``known`` holds the event's orders as its ingest stored
         them (not read again), ``times`` when each was handed over and
-        answered. When the batch fails, the answers are recorded one by
-        one, so one bad answer cannot lose the others; one that still
-        cannot be recorded leaves its order SENT, and recovery queries the
-        broker."""
+        answered, ``leader_fills`` the leader's own fill its ingest left
+        pending (recorded in the same batch). When the batch fails, the
+        answers are recorded one by one, so one bad answer cannot lose the
+        others; one that still cannot be recorded leaves its order SENT, and
+        recovery queries the broker. A leader fill that still cannot be
+        recorded stays pending: the leader's next event records it first."""
         try:
             messages = await self._db(
-                event_answers_record, results=results, feed=feed, known=known, times=times
+                event_answers_record,
+                results=results,
+                feed=feed,
+                known=known,
+                times=times,
+                leader_fills=leader_fills,
             )
         except Exception:
             logger.exception("recording %d broker answers failed; one by one", len(results))
             record = functools.partial(copy_orders_record, times=times)
             for order_id, answer in results:
                 await self._record_one(record, answer, order_id=order_id)
+            if leader_fills:
+                try:
+                    await self._db(
+                        leader_fills_recover,
+                        leader_ids=sorted({fill.account_id for fill in leader_fills.values()}),
+                    )
+                except Exception:
+                    # Still pending, so not lost: the next ingest settles it first.
+                    logger.exception("recording the leader's fill failed; left pending")
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
         self._remember([answer for _, answer in results])
         return messages

@@ -14,7 +14,9 @@ with trading is read for all followers at once
 (:mod:`routing.services.follower_state`), and orders, expected positions
 and journal rows are written in bulk. Orders to send are left PENDING for
 the order router (``routing.services.orders``) or, for the engine worker,
-stored SENT and handed to the brokers right after commit.
+stored SENT and handed to the brokers right after commit; the engine
+worker records the leader's own fill with their answers
+(:mod:`routing.services.leader_fills`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ from routing.models import CopyOrder, LeaderEvent
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
 from routing.services.incidents import incidents_leader_fill_reused
 from routing.services.leader_decisions import Hold, Holds, leader_decide, order_payloads
+from routing.services.leader_fills import (
+    leader_fill_input,
+    leader_fills_pending_ahead,
+    leader_fills_settle,
+)
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.replay_progress import replay_progress_record
@@ -66,6 +73,9 @@ class IngestResult:
     claimed ingest leaves them to be built on first use, from the orders as
     stored: the engine worker asks once the orders are with the brokers, so
     a thousand payloads do not stand between the event and its sends.
+    ``leader_fill`` is the leader's own fill a claimed ingest left pending
+    (``event.fill_pending``) for the caller to record with the answers
+    (:mod:`routing.services.leader_fills`); ``None`` otherwise.
     """
 
     event: LeaderEvent
@@ -73,6 +83,7 @@ class IngestResult:
     orders: list[CopyOrder] = field(default_factory=list)
     requests: dict[int, tuple[str, OrderRequest]] = field(default_factory=dict)
     payloads: dict[int, list[dict[str, Any]]] | None = None
+    leader_fill: FillInput | None = None
 
     @property
     def feed(self) -> dict[int, list[dict[str, Any]]]:
@@ -135,7 +146,8 @@ def leader_event_ingest(
 def _locked_leader(
     account_id: int, fence: LeaseFence | None
 ) -> tuple[BrokerAccount, ConfigKey | None]:
-    """The leader's row, locked, and the route configuration key.
+    """The leader's row, locked, and the route configuration key; the
+    leader's fills still pending are recorded (:mod:`routing.services.leader_fills`).
 
     One leader's events are applied one at a time (its position before each
     fill must be the position after the previous one). With ``fence`` the
@@ -152,9 +164,14 @@ def _locked_leader(
     )
     # One round trip: the server still runs the key's statement after the
     # lock's has its row (pipelined statements run one after the other).
-    with hot_reads_ahead([lock, route_config_key_ahead()]):
+    with hot_reads_ahead([lock, route_config_key_ahead(), leader_fills_pending_ahead(account_id)]):
         rows = lock[0](*lock[1])
         key = route_config_key()
+        if rows:
+            # Under the lock, before anything is decided: a fill an earlier
+            # event left pending (its answers never recorded) moves the
+            # leader's position first.
+            leader_fills_settle(account_id, leader_routes(leader_id=account_id, key=key).specs)
     leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0]) if rows else None
     if leader is None:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
@@ -215,6 +232,8 @@ def _ingest(
         received_at=received_at,
         seq=fill.seq,
         order_id=fill.order_id or "",
+        # A claimed ingest's caller records the leader's fill with the answers.
+        fill_pending=claimed and spec_of(fill.symbol, routes.specs) is not None,
     )
     # A replayed fill counts in its job's progress with its decisions (issue
     # 10, defect 7): a fill published but never ingested is replayed again.
@@ -226,23 +245,12 @@ def _ingest(
     spec = spec_of(fill.symbol, specs)
     decided = leader_decide(routes, event, fill, claimed=claimed, holds=holds)
     leader_before = decided.leader_before
-    if spec is not None:
-        recorded = fills_record(
-            [
-                FillInput(
-                    account_id=account.pk,
-                    broker_fill_id=fill.event_id,
-                    symbol=fill.symbol,
-                    side=fill.side.value,
-                    qty=fill.qty,
-                    price=fill.price,
-                    point_value=spec.point_value,
-                    filled_at=fill.time,
-                )
-            ]
-        )
+    leader_fill = None if spec is None else leader_fill_input(event, spec)
+    if leader_fill is not None and not claimed:
+        recorded = fills_record([leader_fill])
         if recorded.conflicts:
             incidents_leader_fill_reused(leader=account, conflicts=recorded.conflicts)
+        leader_fill = None
     decided.journal.append(
         journal_row(
             owner_id=account.owner_id,
@@ -280,6 +288,7 @@ def _ingest(
         orders=decided.orders,
         requests=requests,
         payloads=None if claimed else decided.feed,
+        leader_fill=leader_fill,
     )
 
 

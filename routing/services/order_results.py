@@ -50,6 +50,7 @@ from routing.services.feed import (
     feed_seq_next,
 )
 from routing.services.incidents import order_incidents_record
+from routing.services.leader_fills import leader_fills_apply, leader_fills_record
 from routing.services.order_findings import (
     Finding,
     contract_code,
@@ -99,6 +100,7 @@ def copy_orders_record(
     publish: bool = True,
     known: Mapping[int, CopyOrder] | None = None,
     times: Mapping[int, SendTimes] | None = None,
+    leader_fills: Mapping[int, FillInput] | None = None,
 ) -> list[CopyOrder]:
     """Apply broker answers ``(copy order id, result)`` in order, in one
     transaction; returns the orders as recorded, one per result.
@@ -120,12 +122,25 @@ def copy_orders_record(
     id -> when the engine handed it to the broker and when the broker
     answered, :class:`~routing.services.send_times.SendTimes`) are stored
     with the orders' status in the same statement, also on an order that
-    ended already (an instant stored once is never moved).
+    ended already (an instant stored once is never moved). ``leader_fills``
+    (leader event id -> the leader's own fill, left pending by the event's
+    claimed ingest, :mod:`routing.services.leader_fills`) are stored with
+    the orders' fills, in the same statements, and their events' flags
+    cleared; each must be on a leader of the orders (``ValueError``).
     """
     if not results:
+        if leader_fills:
+            raise ValueError("leader fills are recorded with their event's answers")
         return []
     ids = sorted({order_id for order_id, _ in results})
     orders = _locked_orders(ids, known or {})
+    leader_fills = leader_fills or {}
+    if leader_fills:
+        # The leaders' locks are the orders' (taken first): none other may be written.
+        leaders = {order.group.leader_id for order in orders.values()}
+        stray = sorted({f.account_id for f in leader_fills.values()} - leaders)
+        if stray:
+            raise ValueError(f"leader fills of accounts {stray} lead none of these orders")
     for order_id, result in results:
         if order_id not in orders:
             raise CopyOrder.DoesNotExist(f"no copy order {order_id}")
@@ -135,7 +150,7 @@ def copy_orders_record(
                 f"{orders[order_id].client_order_id}"
             )
     specs = _specs_for(orders.values(), [r for _, r in results])
-    unrecorded, reused = _record_fills(orders, results, specs)
+    unrecorded, reused = _record_fills(orders, results, specs, leader_fills)
     batch = _Batch()
     for order_id, result in results:
         if send_times_apply(orders[order_id], (times or {}).get(order_id)):
@@ -228,13 +243,16 @@ def event_answers_record(
     feed: Mapping[int, Sequence[dict[str, Any]]],
     known: Mapping[int, CopyOrder] | None = None,
     times: Mapping[int, SendTimes] | None = None,
+    leader_fills: Mapping[int, FillInput] | None = None,
 ) -> list[FeedMessage]:
     """Record one leader event's broker answers (:func:`copy_orders_record`,
     one transaction), then number one feed message per user carrying every
     order of the event as it now stands: ``feed`` maps user id to the
     event's order payloads from the ingest, replaced by the recorded ones;
-    ``known`` and ``times`` as :func:`copy_orders_record`. The caller sends the messages
-    (no channel-layer call in here). Raises as :func:`copy_orders_record`;
+    ``known``, ``times`` and ``leader_fills`` (the event's leader fill
+    left pending by its claimed ingest) as :func:`copy_orders_record`; with
+    no answer, the leader fills are recorded alone. The caller sends the
+    messages (no channel-layer call in here). Raises as :func:`copy_orders_record`;
     nothing is numbered then.
 
     As the outermost transaction on PostgreSQL, its commit does not wait for
@@ -248,7 +266,17 @@ def event_answers_record(
     """
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        orders = copy_orders_record(results=results, publish=False, known=known, times=times)
+        if results:
+            orders = copy_orders_record(
+                results=results,
+                publish=False,
+                known=known,
+                times=times,
+                leader_fills=leader_fills,
+            )
+        else:
+            orders = []
+            leader_fills_record(leader_fills or {})
     return feed_messages_number(feed=feed, orders=orders)
 
 
@@ -400,8 +428,10 @@ def _record_fills(
     orders: Mapping[int, CopyOrder],
     results: Sequence[tuple[int, OrderResult]],
     specs: Mapping[str, ContractSpec],
+    leader_fills: Mapping[int, FillInput],
 ) -> tuple[dict[str, str], dict[int, list[FillConflict]]]:
-    """Store every fill of ``results`` on its order's account; returns the
+    """Store every fill of ``results`` on its order's account, and the
+    pending ``leader_fills`` (their incidents raised, their flags cleared); returns the
     fills that could not be stored: ``(fill id -> why, copy order id ->
     conflicts)``, the first for fills in an unreadable contract or one
     without a spec (no point value, so no honest PnL), the second for fill
@@ -435,7 +465,11 @@ def _record_fills(
                 )
             )
     reused: dict[int, list[FillConflict]] = defaultdict(list)
-    for conflict in fills_record(inputs).conflicts:
-        assert conflict.received.copy_order_id is not None  # every input above has one
-        reused[conflict.received.copy_order_id].append(conflict)
+    # The leaders' fills came first: journaled first.
+    conflicts = fills_record([*leader_fills.values(), *inputs]).conflicts
+    for conflict in conflicts:
+        if conflict.received.copy_order_id is not None:
+            reused[conflict.received.copy_order_id].append(conflict)
+    if leader_fills:
+        leader_fills_apply(leader_fills, conflicts)
     return unrecorded, reused

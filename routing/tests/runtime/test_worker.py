@@ -12,10 +12,11 @@ from conftest import Route
 from journal.models import Fill, Position
 from routing.brokers.paper import PaperBroker
 from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder
+from routing.models import CopyOrder, Follower, LeaderEvent
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
+from routing.services.route_state import route_config_bump
 
 T0 = datetime(2025, 1, 28, 16, 59, 52, tzinfo=UTC)
 # Transactional tests use serialized_rollback: the flush between them would
@@ -80,3 +81,32 @@ async def test_order_left_sent_by_crash_when_recovering_then_queried_not_resent(
     assert order.status == "filled"
     assert registry.paper.position(request.account, "MNQH5").qty == request.qty
     assert await sync_to_async(copy_order_claim)(order_id=order_id) is None
+
+
+def _pause_followers() -> None:
+    Follower.objects.update(enabled=False)
+    route_config_bump()  # what the dashboard's pause does besides
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.asyncio
+async def test_leader_fill_when_handled_then_in_leader_journal_with_or_without_copies(
+    route: Route,
+) -> None:
+    # Arrange: a buy of 2 copied to both followers, then a buy of 1 copied to
+    # nobody (both followers paused: every decision skipped, no answer).
+    registry = await sync_to_async(_registry)()
+    await registry.connect_all()
+    worker = EngineWorker(registry)
+    buy = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, Decimal("21539.50"), T0)
+    add = LeaderFill("f2", "lead", "MNQH5", Side.BUY, 1, Decimal("21540.50"), T0)
+    # Act
+    sent = await worker.handle_leader_fill(route.leader.pk, buy, source="test")
+    await sync_to_async(_pause_followers)()
+    none = await worker.handle_leader_fill(route.leader.pk, add, source="test")
+    # Assert: the leader's own fills are journaled and none is left pending.
+    assert (len(sent), none) == (2, [])
+    leader = await sync_to_async(Position.objects.get)(account=route.leader, symbol="MNQH5")
+    assert leader.qty == 3
+    pending = await sync_to_async(LeaderEvent.objects.filter(fill_pending=True).count)()
+    assert pending == 0

@@ -138,7 +138,9 @@ def _open_positions(symbol: str) -> QuerySet[Position, tuple[Any, ...]]:
         .filter(symbol=symbol)
         .exclude(qty=0)
         .order_by("pk")
-        .values_list("pk", "qty", "avg_price", "realized_pnl", "account_id", "mark_price")
+        .values_list(
+            "pk", "qty", "avg_price", "realized_pnl", "account_id", "mark_price", "unrealized_pnl"
+        )
     )
 
 
@@ -160,34 +162,48 @@ _open_locked_of = HotRead(
 )
 
 
+class PositionsMarked(NamedTuple):
+    """What :func:`positions_mark` changed: ``moved``, the ids of the
+    accounts whose mark moved (their pages show it); ``unrealized``, account
+    id -> how much its stored unrealized PnL changed (dollars, every account
+    marked, zero included)."""
+
+    moved: list[int]
+    unrealized: dict[int, Decimal]
+
+
 def positions_mark(
     *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
-) -> list[int]:
+) -> PositionsMarked:
     """Revalue open positions in ``symbol`` of ``account_ids`` (every account
     when ``None``) at ``price`` (points); two statements whatever their number
-    (the rows are locked, read as values and written back in one UPDATE).
-    Returns the ids of the accounts whose mark moved (their pages show it)."""
+    (the rows are locked, read as values and written back in one UPDATE)."""
     locked, args = positions_mark_ahead(account_ids=account_ids, symbol=symbol)
     read = locked(*args)
     if not read:
-        return []
-    marked = [(pk, qty, avg, realized) for pk, qty, avg, realized, _, _ in read]
+        return PositionsMarked([], {})
+    unrealized = [
+        EnginePosition(qty=qty, avg_price=avg, realized_pnl=realized).unrealized_pnl(
+            price, point_value
+        )
+        for _, qty, avg, realized, *_ in read
+    ]
     now = timezone.now()  # bulk writes skip auto_now
     bulk_set_columns(
         Position,
-        [pk for pk, *_ in marked],
+        [pk for pk, *_ in read],
         {
-            "mark_price": [price] * len(marked),
-            "unrealized_pnl": [
-                EnginePosition(qty=qty, avg_price=avg, realized_pnl=realized).unrealized_pnl(
-                    price, point_value
-                )
-                for _, qty, avg, realized in marked
-            ],
-            "updated_at": [now] * len(marked),
+            "mark_price": [price] * len(read),
+            "unrealized_pnl": unrealized,
+            "updated_at": [now] * len(read),
         },
     )
-    return [account_id for *_, account_id, mark in read if mark != price]
+    changed: dict[int, Decimal] = {}
+    for (*_, account_id, _, before), after in zip(read, unrealized, strict=True):
+        changed[account_id] = changed.get(account_id, Decimal(0)) + after - before
+    return PositionsMarked(
+        [account_id for *_, account_id, mark, _ in read if mark != price], changed
+    )
 
 
 def positions_mark_ahead(*, account_ids: list[int] | None, symbol: str) -> ReadAhead:

@@ -39,6 +39,7 @@ def session_pnl_by_account(
     *,
     realized: Mapping[int, Decimal] | None = None,
     carried: Mapping[int, Decimal] | None = None,
+    unrealized: Mapping[int, Decimal] | None = None,
 ) -> dict[int, Decimal]:
     """PnL in dollars per account for the session holding ``at``: realized
     (fills since the session opened) + unrealized (open positions at their
@@ -50,6 +51,9 @@ def session_pnl_by_account(
     (account id -> ``opening_unrealized`` of its session row for the trading
     date of ``at``; an account missing has no row yet): each saves a
     statement, and the hot path used to run the same aggregate twice.
+    So does ``unrealized`` (account id -> dollars, as
+    :func:`open_unrealized_by_account` gives it; an account missing holds
+    nothing open).
     """
     ids = list(account_ids)
     pnl = dict.fromkeys(ids, Decimal(0))
@@ -57,8 +61,10 @@ def session_pnl_by_account(
         realized = session_realized_by_account(ids, at)
     for account_id in ids:
         pnl[account_id] += realized.get(account_id, Decimal(0))
-    for account_id, total in _open_unrealized(ids):
-        pnl[account_id] += total
+    if unrealized is None:
+        unrealized = open_unrealized_by_account(ids)
+    for account_id in ids:
+        pnl[account_id] += unrealized.get(account_id, Decimal(0))
     if carried is None:
         carried = dict(
             AccountSession.objects.filter(
@@ -70,6 +76,18 @@ def session_pnl_by_account(
         if account_id in pnl:
             pnl[account_id] -= opening_unrealized
     return pnl
+
+
+def open_unrealized_by_account(account_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Unrealized PnL (dollars) of the open positions at their last stored
+    marks, per account of ``account_ids`` that holds any."""
+    return dict(_open_unrealized(list(account_ids)))
+
+
+def open_unrealized_ahead(account_ids: Iterable[int]) -> ReadAhead:
+    """:func:`open_unrealized_by_account`'s read for the same arguments, to
+    run ahead (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
+    return (_open_unrealized, (list(account_ids),))
 
 
 def session_realized_by_account(account_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:

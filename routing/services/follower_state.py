@@ -85,6 +85,7 @@ def follower_states(
     complete: bool = False,
     limits: Mapping[int, RiskLimits] | None = None,
     sessions: Mapping[int, SessionRow] | None = None,
+    unrealized: Mapping[int, Decimal] | None = None,
     unreachable: Callable[[str, str], str | None] | None = None,
     entries_held: Callable[[str, str], str | None] | None = None,
 ) -> list[FollowerState]:
@@ -101,7 +102,8 @@ def follower_states(
     ``limits`` (account id -> risk limits: the cached routes') saves
     converting the stored limits again and ``sessions`` (account id -> its
     current session row, read before the event moved any mark) reading the
-    session rows again (:func:`accounts_risk`). ``unreachable``
+    session rows again (:func:`accounts_risk`); ``unrealized`` (account id
+    -> open PnL at the marks as they stand) reading it. ``unreachable``
     ``(platform, account external id) -> reason or None`` says which
     followers' brokers cannot be reached now (the engine worker's adapters,
     :meth:`routing.runtime.adapters.AdapterRegistry.unreachable`): their
@@ -125,7 +127,7 @@ def follower_states(
             held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
     accounts = list({f.account_id: f.account for f in followers}.values())
-    risks = accounts_risk(accounts, at=at, limits=limits, sessions=sessions)
+    risks = accounts_risk(accounts, at=at, limits=limits, sessions=sessions, unrealized=unrealized)
     risks = account_breaches_apply(
         risks, at=at, group_of={f.account_id: f.group_id for f in followers}
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,12 @@ from routing.engine.sessions import trading_date
 from routing.engine.symbols import spec_of
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
 from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
-from routing.selectors import copy_order_payload, session_realized_ahead
+from routing.selectors import (
+    copy_order_payload,
+    open_unrealized_ahead,
+    open_unrealized_by_account,
+    session_realized_ahead,
+)
 from routing.services.account_sessions import account_sessions_open_ahead
 from routing.services.copy_writes import copy_orders_insert, decision_journal
 from routing.services.expected import (
@@ -129,21 +135,28 @@ def leader_decide(
     marked = sorted({f.account_id for r, c in plans if fill.symbol in c for f in r.followers})
     # Positions marked, expected positions, quarantines and the realized PnL
     # are read ahead together; the mark's write changes none of the others.
+    # The open PnL is read before the mark's write too, and the write's
+    # change added to it: the figures the write leaves, one round trip fewer.
+    risk_ids = [a.id for a in accounts]
     ahead = [
         *([positions_mark_ahead(account_ids=marked, symbol=fill.symbol)] if marking else []),
         expected_positions_of_ahead(account_ids),
         quarantines_active_ahead(followers),
-        session_realized_ahead([a.id for a in accounts], fill.time),
+        session_realized_ahead(risk_ids, fill.time),
+        open_unrealized_ahead(risk_ids),
     ]
     with hot_reads_ahead(ahead):
+        unrealized = open_unrealized_by_account(risk_ids)
         if marking:
             assert spec is not None
-            positions_mark(
+            mark = positions_mark(
                 account_ids=marked,
                 symbol=fill.symbol,
                 price=fill.price,
                 point_value=spec.point_value,
             )
+            for account_id, change in mark.unrealized.items():
+                unrealized[account_id] = unrealized.get(account_id, Decimal(0)) + change
         expected = expected_positions_of(account_ids, symbols)
         states = follower_states(
             followers,
@@ -152,6 +165,7 @@ def leader_decide(
             complete=True,
             limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
             sessions=sessions,
+            unrealized=unrealized,
             unreachable=holds[0],
             entries_held=holds[1],
         )

@@ -128,13 +128,24 @@ def copy_orders_record(
     the orders' fills, in the same statements, and their events' flags
     cleared; each must be on a leader of the orders (``ValueError``).
     """
+    return _answers_apply(results, publish, known or {}, times or {}, leader_fills or {})
+
+
+def _answers_apply(
+    results: Sequence[tuple[int, OrderResult]],
+    publish: bool,
+    known: Mapping[int, CopyOrder],
+    times: Mapping[int, SendTimes],
+    leader_fills: Mapping[int, FillInput],
+) -> list[CopyOrder]:
+    """:func:`copy_orders_record` inside the caller's transaction (no
+    savepoint of its own: two round trips fewer per event's answers)."""
     if not results:
         if leader_fills:
             raise ValueError("leader fills are recorded with their event's answers")
         return []
     ids = sorted({order_id for order_id, _ in results})
-    orders = _locked_orders(ids, known or {})
-    leader_fills = leader_fills or {}
+    orders = _locked_orders(ids, known)
     if leader_fills:
         # The leaders' locks are the orders' (taken first): none other may be written.
         leaders = {order.group.leader_id for order in orders.values()}
@@ -153,7 +164,7 @@ def copy_orders_record(
     unrecorded, reused = _record_fills(orders, results, specs, leader_fills)
     batch = _Batch()
     for order_id, result in results:
-        if send_times_apply(orders[order_id], (times or {}).get(order_id)):
+        if send_times_apply(orders[order_id], times.get(order_id)):
             batch.changed.add(order_id)
         _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
     if batch.changed:
@@ -267,13 +278,7 @@ def event_answers_record(
     with transaction.atomic():
         _commit_without_waiting_for_disk()
         if results:
-            orders = copy_orders_record(
-                results=results,
-                publish=False,
-                known=known,
-                times=times,
-                leader_fills=leader_fills,
-            )
+            orders = _answers_apply(results, False, known or {}, times or {}, leader_fills or {})
         else:
             orders = []
             leader_fills_record(leader_fills or {})

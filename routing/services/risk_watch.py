@@ -94,6 +94,7 @@ def accounts_risk(
     at: datetime,
     limits: Mapping[int, RiskLimits] | None = None,
     sessions: Mapping[int, SessionRow] | None = None,
+    unrealized: Mapping[int, Decimal] | None = None,
 ) -> dict[int, AccountRisk]:
     """Risk figures per account id at aware ``at``, each account's session
     row made current first (a missed session reset catches up here).
@@ -103,6 +104,8 @@ def accounts_risk(
     it is converted as :func:`limits_of` does. ``sessions`` (account id ->
     its current session row, :func:`sessions_current` read before the marks
     moved) saves reading them again; without it they are made current here.
+    ``unrealized`` (account id -> open PnL as the marks stand now) saves
+    reading it (:func:`routing.selectors.session_pnl_by_account`).
     Raises ``ValueError`` naming a stored limit the engine refuses.
     """
     ids = [a.id for a in accounts]
@@ -120,6 +123,7 @@ def accounts_risk(
         at,
         realized=realized,
         carried={a: current[a].opening_unrealized for a in ids},
+        unrealized=unrealized,
     )
     result = {}
     for account in accounts:
@@ -294,7 +298,7 @@ def positions_revalue(
                 symbol=symbol,
                 price=price,
                 point_value=spec.point_value,
-            )
+            ).moved
         )
     return moved
 

@@ -94,6 +94,39 @@ def test_entry_when_daily_loss_reached_then_blocked_exit_still_passes(route: Rou
     assert ExpectedPosition.objects.get(account=route.small, symbol="MNQH5").qty == 1
 
 
+def test_entry_when_mark_moves_a_stored_profit_past_the_daily_loss_then_blocked(
+    route: Route,
+) -> None:
+    # Arrange: Eval 25K holds 2 MNQ bought at 21539.50, last marked at 21564.50:
+    # stored unrealized (21564.50 - 21539.50) x 2 x $2 = +100.00, carried into
+    # the session the event opens. The leader's fill at 21464.50 marks it at
+    # (21464.50 - 21539.50) x 2 x $2 = -300.00: session PnL -300 - 100 = -400,
+    # past the 375 limit. Counting the stored +100 as well (-300) or the new
+    # mark not at all (0) would let the entry through.
+    Position.objects.create(
+        account=route.small,
+        symbol="MNQH5",
+        qty=2,
+        avg_price=Decimal("21539.50"),
+        mark_price=Decimal("21564.50"),
+        unrealized_pnl=Decimal("100.00"),
+    )
+    ExpectedPosition.objects.create(account=route.small, symbol="MNQH5", qty=2)
+    Position.objects.create(
+        account=route.leader, symbol="MNQH5", qty=4, avg_price=Decimal("21539.50")
+    )
+    # Act: the leader adds 2 at 21464.50.
+    add = leader_event_ingest(
+        account=route.leader, fill=fill("f1", Side.BUY, 2, "21464.50"), source="t"
+    )
+    # Assert: blocked at the mark's figure, which is also what is stored now.
+    blocked = orders_by_account(add)["Eval 25K"]
+    assert blocked.status == "blocked"
+    assert "daily loss 400.00 ≥ limit 375.00" in blocked.reason
+    stored = Position.objects.get(account=route.small, symbol="MNQH5")
+    assert (stored.mark_price, stored.unrealized_pnl) == (Decimal("21464.50"), Decimal("-300.00"))
+
+
 def test_symbol_without_contract_spec_then_fails_closed(route: Route) -> None:
     ContractSpec.objects.filter(root="MNQ").delete()
     result = leader_event_ingest(account=route.leader, fill=fill("f1", Side.BUY, 2), source="test")

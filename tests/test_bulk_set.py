@@ -11,11 +11,16 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
 from copytrade.core.bulk import (
+    _array_literal,
     _array_param,
+    _array_params,
+    _plain_array,
     bulk_insert,
     bulk_set,
     bulk_set_columns,
@@ -388,3 +393,41 @@ def test_aware_instants_in_any_zone_are_stored_as_the_same_instants() -> None:
         instants[1],
         instants[0],
     ]
+
+
+_ZONES = st.sampled_from([UTC, ZoneInfo("America/Chicago"), None])
+_INSTANTS = st.builds(
+    lambda when, zone: when.replace(tzinfo=zone),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    _ZONES,
+)
+_COLUMNS = st.one_of(
+    st.lists(st.one_of(st.integers(), st.decimals(allow_nan=False, places=4)), max_size=20),
+    st.lists(st.text(max_size=8), max_size=20),
+    st.lists(_INSTANTS, max_size=20),
+    st.integers(1, 20).flatmap(lambda n: _INSTANTS.map(lambda when: [when] * n)),
+    st.lists(st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans()), max_size=8),
+)
+
+
+@given(_COLUMNS)
+def test_plain_columns_when_composed_at_once_then_same_literal_as_element_by_element(
+    values: list,
+) -> None:
+    # The whole-column fast path answers exactly what the element loop does.
+    plain = _plain_array(values)
+    if plain is not None:
+        assert plain == _array_literal(list(values))
+    assert _array_param(values) == _array_literal(list(values))
+
+
+def test_distinct_instants_travel_binary_and_one_instant_as_one_literal() -> None:
+    first = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    later = datetime(2026, 3, 3, 9, 31, tzinfo=ZoneInfo("America/Chicago"))
+    naive = datetime(2026, 3, 3, 15, 30)
+    params, marks = _array_params([[first, later], [first, first], [first, naive], [1, 2]])
+    assert marks == ["%b", "%s", "%s", "%s"]
+    assert params[0] == [first, later]
+    assert params[1] == '{"2026-03-03T15:30:00+00:00","2026-03-03T15:30:00+00:00"}'
+    assert params[2] == [first, naive]  # the driver adapts it (and refuses the mix)
+    assert params[3] == "{1,2}"

@@ -146,8 +146,8 @@ def bulk_set_columns(
     assignments = ", ".join(assign(f) for f in targets)
     names = ", ".join(["_pk", *(quote(f.column) for f in targets)])
     if postgres:
-        source = f"UNNEST({_arrays([pk, *targets], connection)}) AS v ({names})"
-        params: list[Any] = [_array_param(column) for column in values]
+        params, marks = _array_params(values)
+        source = f"UNNEST({_arrays([pk, *targets], connection, marks)}) AS v ({names})"
         sql = (
             f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
             f"WHERE {table}.{quote(pk.column)} = v._pk"
@@ -314,13 +314,13 @@ def _insert(
     table = quote(opts.db_table)
     if connection.vendor == "postgresql":
         casts = "".join(f", %s::{_cast_type(f, connection)}" for f, _ in constants)
+        arrays, marks = _array_params(values)
         sql = (
             f"INSERT INTO {table} ({target}) SELECT v.*{casts} "  # noqa: S608
-            f"FROM UNNEST({_arrays(fields, connection)}) AS v {tail}"
+            f"FROM UNNEST({_arrays(fields, connection, marks)}) AS v {tail}"
         )
         # The rows come back in the order UNNEST produced them (as Django's
         # own bulk_create relies on).
-        arrays = [_array_param(column) for column in values]
         return _returned(connection, [(sql, [*fixed, *arrays])])
     width = len(fields) + len(fixed)
     limit = connection.features.max_query_params or 999
@@ -347,9 +347,36 @@ def _returned(connection: Any, statements: Sequence[tuple[str, list[Any]]]) -> l
     return keys
 
 
-def _arrays(fields: Sequence[Any], connection: Any) -> str:
-    """One ``%s::type[]`` parameter per field, for ``UNNEST``."""
-    return ", ".join(f"%s::{_cast_type(f, connection)}[]" for f in fields)
+def _arrays(fields: Sequence[Any], connection: Any, marks: Sequence[str]) -> str:
+    """One ``%s::type[]`` parameter per field (``marks``: ``%s``, or ``%b``
+    for one sent in the binary format), for ``UNNEST``."""
+    return ", ".join(
+        f"{mark}::{_cast_type(f, connection)}[]" for f, mark in zip(fields, marks, strict=True)
+    )
+
+
+def _array_params(columns: Sequence[list[Any]]) -> tuple[list[Any], list[str]]:
+    """Each column (prepared for the driver) as its array parameter, and
+    its placeholder: ``%b`` for a column of distinct aware timestamps,
+    which the driver writes in the binary format (a broker answer's
+    instants, one per order: five times faster than their text, in C),
+    else ``%s`` for :func:`_array_param`'s."""
+    params, marks = [], []
+    for column in columns:
+        if _distinct_instants(column):
+            params.append(column)
+            marks.append("%b")
+        else:
+            params.append(_array_param(column))
+            marks.append("%s")
+    return params, marks
+
+
+def _distinct_instants(values: list[Any]) -> bool:
+    """Whether ``values`` are aware datetimes, more than one object."""
+    if not values or type(values[0]) is not datetime or set(map(type, values)) != {datetime}:
+        return False
+    return len(set(map(id, values))) > 1 and all(v.tzinfo is not None for v in values)
 
 
 def _cast_type(field: Any, connection: Any) -> str:
@@ -410,6 +437,12 @@ def _array_param(values: list[Any]) -> Any:
     driver adapts it). Text, JSON (the text its own ``dumps`` writes, as the
     driver would send it) and timestamps are double-quoted with ``\\`` and
     ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
+    plain = _plain_array(values)
+    return plain if plain is not None else _array_literal(values)
+
+
+def _array_literal(values: list[Any]) -> Any:
+    """:func:`_array_param` element by element, for any column."""
     parts = []
     append = parts.append
     instant, instant_text = None, ""
@@ -440,6 +473,29 @@ def _array_param(values: list[Any]) -> Any:
         else:
             return values
     return "{" + ",".join(parts) + "}"
+
+
+def _plain_array(values: list[Any]) -> str | None:
+    """The array literal of a column of text needing no escape, or of one
+    aware timestamp object for every row (the event's "now"), composed by
+    C loops (``join``); ``None`` for any other column. Two hundred values
+    a column on the copy path: element by element in Python they cost
+    more than the statement (measured: text 51 -> 13 us; numbers gain
+    nothing, so they are left to the element loop)."""
+    if not values:
+        return "{}"
+    first = values[0]
+    kind = type(first)
+    if kind is str:
+        if set(map(type, values)) != {str}:
+            return None
+        joined = "".join(values)
+        if "\\" in joined or '"' in joined:
+            return None
+        return '{"' + '","'.join(values) + '"}'
+    if kind is datetime and first.tzinfo is not None and len(set(map(id, values))) == 1:
+        return "{" + ",".join([f'"{first.isoformat()}"'] * len(values)) + "}"
+    return None
 
 
 def _quoted(text: str) -> str:

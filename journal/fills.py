@@ -12,13 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connections, router
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import (
+    HotRead,
+    RawRead,
+    ReadAhead,
+    Statement,
+    hot_reads_ahead,
+    ids_param,
+    ids_shape,
+)
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.positions import Position as EnginePosition
 from routing.engine.sessions import trading_date
@@ -201,9 +209,9 @@ _PRESENT_COLUMNS = (
 )
 
 
-def _stored(pairs: Sequence[tuple[int, str]]) -> list[tuple[Any, ...]]:
+def _stored_ahead(pairs: Sequence[tuple[int, str]]) -> ReadAhead:
     """The stored fills among ``(account id, broker fill id)`` pairs, as
-    ``_PRESENT_COLUMNS`` values.
+    ``_PRESENT_COLUMNS`` values: the read, to run or to run ahead.
 
     On PostgreSQL the pairs are joined to the unique index, one probe each:
     asked as ``account_id = ANY(…) AND broker_fill_id IN (…)``, the planner
@@ -214,17 +222,24 @@ def _stored(pairs: Sequence[tuple[int, str]]) -> list[tuple[Any, ...]]:
     """
     connection = connections[router.db_for_read(Fill)]
     if connection.vendor != "postgresql":
-        return _present(sorted({a for a, _ in pairs}), {f for _, f in pairs})
+        return (_present, (sorted({a for a, _ in pairs}), sorted({f for _, f in pairs})))
+    return (_present_joined, (connection, list(pairs)))
+
+
+def _joined(connection: Any, pairs: Sequence[tuple[int, str]]) -> Statement:
     table = connection.ops.quote_name(Fill._meta.db_table)
     columns = ", ".join(f"f.{connection.ops.quote_name(c)}" for c in _PRESENT_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
-            "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
-            "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id",
-            [[a for a, _ in pairs], [f for _, f in pairs]],
-        )
-        return cursor.fetchall()
+    return Statement(
+        connection,
+        f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
+        "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
+        "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id",
+        [[a for a, _ in pairs], [f for _, f in pairs]],
+        [],
+    )
+
+
+_present_joined = RawRead("fills present, joined", _joined)
 
 
 # Read for every batch of fills (a leader event's, its answers'): compiled once.
@@ -252,15 +267,21 @@ _locked = HotRead(
 )
 
 
+def _positions_locked_ahead(pairs: Sequence[tuple[int, str]]) -> ReadAhead:
+    """:func:`_positions_locked`'s read for the same pairs, to run ahead."""
+    # A superset of the pairs (every symbol of every account named) keeps
+    # the statement small; only the pairs' rows are written back.
+    return (_locked, (sorted({a for a, _ in pairs}), sorted({s for _, s in pairs})))
+
+
 def _positions_locked(
     pairs: Sequence[tuple[int, str]],
 ) -> dict[tuple[int, str], tuple[int, EnginePosition]]:
     """The position rows of ``(account id, contract)`` ``pairs`` that exist,
     locked in pk order: pair -> (row id, position)."""
     wanted = set(pairs)
-    # A superset of the pairs (every symbol of every account named) keeps
-    # the statement small; only the pairs' rows are written back.
-    locked = _locked(sorted({a for a, _ in pairs}), {s for _, s in pairs})
+    read, args = _positions_locked_ahead(pairs)
+    locked = read(*args)
     return {
         (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized))
         for pk, account_id, symbol, qty, avg_price, realized in locked
@@ -286,7 +307,30 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     if not fills:
         return FillsRecorded([], [])
     # The stored content comes with the ids, in the one read: no statement per fill.
-    present = _stored(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
+    stored_ahead = _stored_ahead(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
+    # The positions are locked in the same round trip, for every fill: usually
+    # every fill is new, and the lock of a repeat's position is held anyway.
+    every = sorted({(f.account_id, f.symbol) for f in fills})
+    with hot_reads_ahead([stored_ahead, _positions_locked_ahead(every)]):
+        present = stored_ahead[0](*stored_ahead[1])
+        recorded = _fresh(fills, present)
+        if recorded.fresh:
+            pairs = sorted({(f.account_id, f.symbol) for f in recorded.fresh})
+            books = _positions_locked(pairs)
+    fresh, conflicts = recorded.fresh, recorded.conflicts
+    if not fresh:
+        return FillsRecorded([], conflicts)
+    return _fills_write(fresh, conflicts, pairs, books)
+
+
+class _Sorted(NamedTuple):
+    fresh: list[FillInput]
+    conflicts: list[FillConflict]
+
+
+def _fresh(fills: Sequence[FillInput], present: Sequence[tuple[Any, ...]]) -> _Sorted:
+    """``fills`` sorted into the ones to store and the conflicts, given the
+    stored fills ``present`` (``_PRESENT_COLUMNS`` values)."""
     known: dict[tuple[int, str], FillInput] = {
         (account_id, fill_id): FillInput(
             account_id=account_id,
@@ -311,11 +355,18 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
             fresh.append(fill)
         elif _content(stored) != _content(fill):
             conflicts.append(FillConflict(received=fill, stored=stored))
-    if not fresh:
-        return FillsRecorded([], conflicts)
+    return _Sorted(fresh, conflicts)
+
+
+def _fills_write(
+    fresh: list[FillInput],
+    conflicts: list[FillConflict],
+    pairs: list[tuple[int, str]],
+    books: dict[tuple[int, str], tuple[int, EnginePosition]],
+) -> FillsRecorded:
+    """Store the ``fresh`` fills, moving the positions ``books`` (locked,
+    by ``(account, contract)`` of ``pairs``) and the session totals."""
     now = timezone.now()
-    pairs = sorted({(f.account_id, f.symbol) for f in fresh})
-    books = _positions_locked(pairs)
     # A contract an account never traded has no row yet: made flat, then
     # locked like the others (usually none, so usually no statement).
     missing = [pair for pair in pairs if pair not in books]

@@ -88,12 +88,7 @@ class HotRead[**P]:
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> list[tuple[Any, ...]]:
         statement = self.statement(*args, **kwargs)
-        if statement is None:
-            return []
-        kept = _prefetched(statement)
-        if kept is not None:
-            return kept
-        return statement.converted(statement.rows())
+        return [] if statement is None else _run(statement)
 
     def statement(self, *args: P.args, **kwargs: P.kwargs) -> Statement | None:
         """What a call with these arguments runs: the connection, the SQL,
@@ -217,10 +212,33 @@ def ids_shape(connection: Any, ids: Sequence[int]) -> Hashable:
 
 
 # One read to run ahead (:func:`hot_reads_ahead`): the read and its arguments.
-type ReadAhead = tuple[HotRead[...], tuple[Any, ...]]
+type ReadAhead = tuple[HotRead[...] | RawRead[...], tuple[Any, ...]]
 
 # Rows read ahead by :func:`hot_reads_ahead`, per thread: statement key -> rows.
 _ahead = local()
+
+
+class RawRead[**P]:
+    """A read whose SQL no queryset writes (a join to ``UNNEST``), run alone
+    or ahead like a :class:`HotRead`: ``statement(*args, **kwargs)`` returns
+    the :class:`Statement` to run (no converters: the rows are the
+    driver's), or ``None`` for no rows without a statement."""
+
+    def __init__(self, name: str, statement: Callable[P, Statement | None]) -> None:
+        self.name = name
+        self.statement = statement
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> list[tuple[Any, ...]]:
+        statement = self.statement(*args, **kwargs)
+        return [] if statement is None else _run(statement)
+
+
+def _run(statement: Statement) -> list[tuple[Any, ...]]:
+    """``statement``'s rows: read ahead in this block, else run now."""
+    kept = _prefetched(statement)
+    if kept is not None:
+        return kept
+    return statement.converted(statement.rows())
 
 
 def _prefetched(statement: Statement) -> list[tuple[Any, ...]] | None:

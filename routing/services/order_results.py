@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_set
-from copytrade.core.hot_reads import HotRead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, hot_reads_ahead, ids_param, ids_shape
 from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType
 from journal.services import JournalRow, journal_row, journal_rows_add
@@ -201,17 +201,21 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
         leaders = sorted(
             set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
         )
-    _leaders_locked(leaders)
     if not all_known:
+        _leaders_locked(leaders)
         locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
         return {
             order.pk: order
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")
         }
+    # Both locks in one round trip (the server takes them in this order).
+    with hot_reads_ahead([(_leaders_locked, (leaders,)), (_orders_locked, (list(ids),))]):
+        _leaders_locked(leaders)
+        rows = _orders_locked(list(ids))
     # Plain rows, not instances: at 200 followers building the orders with
     # their related rows cost more than the statements.
     orders = {}
-    for pk, *values in _orders_locked(list(ids)):
+    for pk, *values in rows:
         order = known[pk]
         for attname, value in zip(_COLUMNS, values, strict=True):
             setattr(order, attname, value)

@@ -23,15 +23,15 @@ journaled: its id holds another).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from copytrade.core.bulk import bulk_set
+from copytrade.core.bulk import attnames, bulk_set, loaded_rows
 from copytrade.core.hot_reads import HotRead, hot_reads_ahead, ids_param, ids_shape
 from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType
@@ -145,7 +145,7 @@ def _answers_apply(
             raise ValueError("leader fills are recorded with their event's answers")
         return []
     ids = sorted({order_id for order_id, _ in results})
-    orders = _locked_orders(ids, known)
+    orders, specs = _locked_orders(ids, known, [r for _, r in results])
     if leader_fills:
         # The leaders' locks are the orders' (taken first): none other may be written.
         leaders = {order.group.leader_id for order in orders.values()}
@@ -160,7 +160,6 @@ def _answers_apply(
                 f"result for {result.client_order_id} applied to order "
                 f"{orders[order_id].client_order_id}"
             )
-    specs = _specs_for(orders.values(), [r for _, r in results])
     unrecorded, reused = _record_fills(orders, results, specs, leader_fills)
     batch = _Batch()
     for order_id, result in results:
@@ -185,9 +184,12 @@ def _answers_apply(
     return [orders[order_id] for order_id, _ in results]
 
 
-def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[int, CopyOrder]:
+def _locked_orders(
+    ids: Sequence[int], known: Mapping[int, CopyOrder], results: Sequence[OrderResult]
+) -> tuple[dict[int, CopyOrder], dict[str, ContractSpec]]:
     """The orders ``ids`` (sorted), locked, by id: ``known`` ones refreshed
-    from their rows, the others read with their account, group and event.
+    from their rows, the others read with their account, group and event;
+    and the specs of every product they and ``results`` name, by root.
 
     Lock order (as leader events): the leaders first, then the orders in pk
     order, then positions, so recording and a leader event never wait on
@@ -204,14 +206,24 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
     if not all_known:
         _leaders_locked(leaders)
         locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
-        return {
+        found = {
             order.pk: order
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")
         }
-    # Both locks in one round trip (the server takes them in this order).
-    with hot_reads_ahead([(_leaders_locked, (leaders,)), (_orders_locked, (list(ids),))]):
+        return found, _specs_of(_roots(found.values(), results))
+    # Both locks and the specs in one round trip (the server takes the locks
+    # in this order); an order's contract never changes, so the known ones name it.
+    roots = _roots([known[order_id] for order_id in ids], results)
+    with hot_reads_ahead(
+        [
+            (_leaders_locked, (leaders,)),
+            (_orders_locked, (list(ids),)),
+            (_specs_read, (roots,)),
+        ]
+    ):
         _leaders_locked(leaders)
         rows = _orders_locked(list(ids))
+        specs = _specs_of(roots)
     # Plain rows, not instances: at 200 followers building the orders with
     # their related rows cost more than the statements.
     orders = {}
@@ -220,7 +232,7 @@ def _locked_orders(ids: Sequence[int], known: Mapping[int, CopyOrder]) -> dict[i
         for attname, value in zip(_COLUMNS, values, strict=True):
             setattr(order, attname, value)
         orders[pk] = order
-    return orders
+    return orders, specs
 
 
 # Every event's answers take these locks (compiled once).
@@ -416,10 +428,8 @@ def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalRo
     )
 
 
-def _specs_for(
-    orders: Sequence[CopyOrder] | Any, results: Sequence[OrderResult]
-) -> dict[str, ContractSpec]:
-    """Specs of every product the batch names (orders, leader events, fills)."""
+def _roots(orders: Iterable[CopyOrder], results: Sequence[OrderResult]) -> list[str]:
+    """Every product the batch names (orders, leader events, fills), sorted."""
     roots: set[str] = set()
     for order in orders:
         roots.add(root_of(order.symbol))
@@ -430,7 +440,26 @@ def _specs_for(
             code = contract_code(fill.symbol)
             if code is not None:
                 roots.add(root_of(code))
-    return {spec.root: spec for spec in ContractSpec.objects.filter(root__in=roots)}
+    return sorted(roots)
+
+
+def _specs_of(roots: list[str]) -> dict[str, ContractSpec]:
+    """The specs of products ``roots`` (sorted) by root."""
+    db = router.db_for_read(ContractSpec)
+    specs = loaded_rows(
+        ContractSpec, db, [dict(zip(_SPEC_COLUMNS, row, strict=True)) for row in _specs_read(roots)]
+    )
+    return {spec.root: spec for spec in specs}
+
+
+_SPEC_COLUMNS = attnames(ContractSpec)
+_specs_read = HotRead(
+    "contract specs",
+    ContractSpec,
+    lambda roots: ContractSpec.objects.filter(root__in=roots).values_list(*_SPEC_COLUMNS),
+    lambda connection, roots: list(roots),
+    shape=lambda connection, roots: len(roots),
+)
 
 
 def _record_fills(

@@ -14,19 +14,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connections, router
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
 from copytrade.core.hot_reads import (
-    HotRead,
-    RawRead,
-    ReadAhead,
-    Statement,
     hot_reads_ahead,
-    ids_param,
-    ids_shape,
 )
+from journal.fill_reads import fills_stored_ahead, positions_locked, positions_locked_ahead
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.positions import Position as EnginePosition
 from routing.engine.sessions import trading_date
@@ -197,98 +191,6 @@ def fill_record(
     return recorded.stored[0] if recorded.stored else None
 
 
-_PRESENT_COLUMNS = (
-    "account_id",
-    "broker_fill_id",
-    "symbol",
-    "side",
-    "qty",
-    "price",
-    "filled_at",
-    "copy_order_id",
-)
-
-
-def _stored_ahead(pairs: Sequence[tuple[int, str]]) -> ReadAhead:
-    """The stored fills among ``(account id, broker fill id)`` pairs, as
-    ``_PRESENT_COLUMNS`` values: the read, to run or to run ahead.
-
-    On PostgreSQL the pairs are joined to the unique index, one probe each:
-    asked as ``account_id = ANY(…) AND broker_fill_id IN (…)``, the planner
-    priced the cross product of the two lists (200 accounts x 158 fills for
-    one event's answers) and scanned the whole fills table instead, 44 ms
-    with a day's fills stored and growing with each one. SQLite (the
-    embedded default, a few followers) keeps the query the ORM writes.
-    """
-    connection = connections[router.db_for_read(Fill)]
-    if connection.vendor != "postgresql":
-        return (_present, (sorted({a for a, _ in pairs}), sorted({f for _, f in pairs})))
-    return (_present_joined, (connection, list(pairs)))
-
-
-def _joined(connection: Any, pairs: Sequence[tuple[int, str]]) -> Statement:
-    table = connection.ops.quote_name(Fill._meta.db_table)
-    columns = ", ".join(f"f.{connection.ops.quote_name(c)}" for c in _PRESENT_COLUMNS)
-    return Statement(
-        connection,
-        f"SELECT {columns} FROM {table} AS f "  # noqa: S608 - names from the model
-        "JOIN UNNEST(%s::bigint[], %s::varchar[]) AS v (account_id, broker_fill_id) "
-        "ON f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id",
-        [[a for a, _ in pairs], [f for _, f in pairs]],
-        [],
-    )
-
-
-_present_joined = RawRead("fills present, joined", _joined)
-
-
-# Read for every batch of fills (a leader event's, its answers'): compiled once.
-_present = HotRead(
-    "fills present",
-    Fill,
-    lambda ids, fill_ids: Fill.objects.filter(
-        account_id__any_of=ids, broker_fill_id__in=fill_ids
-    ).values_list(*_PRESENT_COLUMNS),
-    lambda connection, ids, fill_ids: [*ids_param(connection, ids), *fill_ids],
-    shape=lambda connection, ids, fill_ids: (ids_shape(connection, ids), len(fill_ids)),
-)
-_locked = HotRead(
-    "positions locked",
-    Position,
-    lambda ids, symbols: (
-        Position.objects.select_for_update()
-        .filter(account_id__any_of=ids, symbol__in=symbols)
-        .order_by("pk")
-        .values_list("pk", "account_id", "symbol", "qty", "avg_price", "realized_pnl")
-    ),
-    lambda connection, ids, symbols: [*ids_param(connection, ids), *symbols],
-    shape=lambda connection, ids, symbols: (ids_shape(connection, ids), len(symbols)),
-    lock=True,
-)
-
-
-def _positions_locked_ahead(pairs: Sequence[tuple[int, str]]) -> ReadAhead:
-    """:func:`_positions_locked`'s read for the same pairs, to run ahead."""
-    # A superset of the pairs (every symbol of every account named) keeps
-    # the statement small; only the pairs' rows are written back.
-    return (_locked, (sorted({a for a, _ in pairs}), sorted({s for _, s in pairs})))
-
-
-def _positions_locked(
-    pairs: Sequence[tuple[int, str]],
-) -> dict[tuple[int, str], tuple[int, EnginePosition]]:
-    """The position rows of ``(account id, contract)`` ``pairs`` that exist,
-    locked in pk order: pair -> (row id, position)."""
-    wanted = set(pairs)
-    read, args = _positions_locked_ahead(pairs)
-    locked = read(*args)
-    return {
-        (account_id, symbol): (pk, EnginePosition(qty, avg_price, realized))
-        for pk, account_id, symbol, qty, avg_price, realized in locked
-        if (account_id, symbol) in wanted
-    }
-
-
 def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     """Store ``fills`` in order and move each account's positions by them,
     with a constant number of statements whatever their count.
@@ -307,16 +209,16 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     if not fills:
         return FillsRecorded([], [])
     # The stored content comes with the ids, in the one read: no statement per fill.
-    stored_ahead = _stored_ahead(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
+    stored_ahead = fills_stored_ahead(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
     # The positions are locked in the same round trip, for every fill: usually
     # every fill is new, and the lock of a repeat's position is held anyway.
     every = sorted({(f.account_id, f.symbol) for f in fills})
-    with hot_reads_ahead([stored_ahead, _positions_locked_ahead(every)]):
+    with hot_reads_ahead([stored_ahead, positions_locked_ahead(every)]):
         present = stored_ahead[0](*stored_ahead[1])
         recorded = _fresh(fills, present)
         if recorded.fresh:
             pairs = sorted({(f.account_id, f.symbol) for f in recorded.fresh})
-            books = _positions_locked(pairs)
+            books = positions_locked(pairs)
     fresh, conflicts = recorded.fresh, recorded.conflicts
     if not fresh:
         return FillsRecorded([], conflicts)
@@ -330,7 +232,7 @@ class _Sorted(NamedTuple):
 
 def _fresh(fills: Sequence[FillInput], present: Sequence[tuple[Any, ...]]) -> _Sorted:
     """``fills`` sorted into the ones to store and the conflicts, given the
-    stored fills ``present`` (``_PRESENT_COLUMNS`` values)."""
+    stored fills ``present`` (:func:`journal.fill_reads.fills_stored_ahead`'s rows)."""
     known: dict[tuple[int, str], FillInput] = {
         (account_id, fill_id): FillInput(
             account_id=account_id,
@@ -377,7 +279,7 @@ def _fills_write(
             same={**_FLAT, "created_at": now, "updated_at": now},
             ignore_conflicts=True,
         )
-        books.update(_positions_locked(missing))
+        books.update(positions_locked(missing))
     stored_fills: list[StoredFill] = []
     last: dict[tuple[int, str], FillInput] = {}  # each position is marked at its last fill
     for fill in fresh:

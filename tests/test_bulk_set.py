@@ -16,11 +16,8 @@ from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from accounts.models import BrokerAccount, User
+from copytrade.core.array_params import array_literal, array_param, array_params, plain_array
 from copytrade.core.bulk import (
-    _array_literal,
-    _array_param,
-    _array_params,
-    _plain_array,
     bulk_insert,
     bulk_set,
     bulk_set_columns,
@@ -277,22 +274,22 @@ def test_insert_and_set_store_awkward_text_dates_decimals_and_flags_exactly() ->
 
 def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None:
     when = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
-    assert _array_param([1, None, -2]) == "{1,NULL,-2}"
-    assert _array_param(['a"b', "c\\d", ""]) == '{"a\\"b","c\\\\d",""}'
-    assert _array_param([Decimal("1.50"), True, date(2026, 3, 3)]) == "{1.50,t,2026-03-03}"
-    assert _array_param([when]) == '{"2026-03-03T15:30:00+00:00"}'
+    assert array_param([1, None, -2]) == "{1,NULL,-2}"
+    assert array_param(['a"b', "c\\d", ""]) == '{"a\\"b","c\\\\d",""}'
+    assert array_param([Decimal("1.50"), True, date(2026, 3, 3)]) == "{1.50,t,2026-03-03}"
+    assert array_param([when]) == '{"2026-03-03T15:30:00+00:00"}'
     # A naive time, a JSON value or an enum member: the driver adapts the list.
     naive = [datetime(2026, 3, 3, 15, 30)]
-    assert _array_param(naive) is naive
+    assert array_param(naive) is naive
     json_values = [1, {"n": 1}]
-    assert _array_param(json_values) is json_values
+    assert array_param(json_values) is json_values
     # JSON as the driver would send it: the text of its own dumps.
     encoded = Jsonb({"q": 'a"b\\c', "n": Decimal("1.5")}, dumps=lambda o: f"<{o['q']}>")
-    assert _array_param([encoded, None]) == '{"<a\\"b\\\\c>",NULL}'
+    assert array_param([encoded, None]) == '{"<a\\"b\\\\c>",NULL}'
     no_dumps = [Jsonb({"n": 1})]
-    assert _array_param(no_dumps) is no_dumps
+    assert array_param(no_dumps) is no_dumps
     members = [EventType.COPY_ORDER_BLOCKED]
-    assert _array_param(members) is members
+    assert array_param(members) is members
 
 
 def test_a_decimal_the_field_refuses_is_refused_and_nothing_is_written() -> None:
@@ -415,17 +412,17 @@ def test_plain_columns_when_composed_at_once_then_same_literal_as_element_by_ele
     values: list,
 ) -> None:
     # The whole-column fast path answers exactly what the element loop does.
-    plain = _plain_array(values)
+    plain = plain_array(values)
     if plain is not None:
-        assert plain == _array_literal(list(values))
-    assert _array_param(values) == _array_literal(list(values))
+        assert plain == array_literal(list(values))
+    assert array_param(values) == array_literal(list(values))
 
 
 def test_distinct_instants_travel_binary_and_one_instant_as_one_literal() -> None:
     first = datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
     later = datetime(2026, 3, 3, 9, 31, tzinfo=ZoneInfo("America/Chicago"))
     naive = datetime(2026, 3, 3, 15, 30)
-    params, marks = _array_params([[first, later], [first, first], [first, naive], [1, 2]])
+    params, marks = array_params([[first, later], [first, first], [first, naive], [1, 2]])
     assert marks == ["%b", "%s", "%s", "%s"]
     assert params[0] == [first, later]
     assert params[1] == '{"2026-03-03T15:30:00+00:00","2026-03-03T15:30:00+00:00"}'

@@ -28,9 +28,10 @@ check costs a fraction of the call; a column holding one object for every
 row (a timestamp) is prepared once. On
 PostgreSQL a column whose prepared values are all plain (integers, text,
 decimals, booleans, dates, aware datetimes, JSON with its encoder, ``None``)
-travels as one array literal written here: psycopg composes a list
-parameter value by value in Python, which cost more than the server's work
-on a 200-row insert.
+travels as one array literal, or distinct aware instants as a binary list
+(:mod:`copytrade.core.array_params`): psycopg composes a list parameter
+value by value in Python, which cost more than the server's work on a
+200-row insert.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -47,10 +48,7 @@ from django.db import connections, models, router
 from django.db.models import signals
 from django.db.models.base import ModelState
 
-try:
-    from psycopg.types.json import Jsonb
-except ImportError:  # SQLite only (the embedded default): no arrays are written
-    Jsonb = None
+from copytrade.core.array_params import array_params
 
 # A text type's length modifier: ``varchar(100)`` -> ``varchar``.
 _LENGTH = re.compile(r"^(varchar)\(\d+\)$")
@@ -146,7 +144,7 @@ def bulk_set_columns(
     assignments = ", ".join(assign(f) for f in targets)
     names = ", ".join(["_pk", *(quote(f.column) for f in targets)])
     if postgres:
-        params, marks = _array_params(values)
+        params, marks = array_params(values)
         source = f"UNNEST({_arrays([pk, *targets], connection, marks)}) AS v ({names})"
         sql = (
             f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
@@ -314,7 +312,7 @@ def _insert(
     table = quote(opts.db_table)
     if connection.vendor == "postgresql":
         casts = "".join(f", %s::{_cast_type(f, connection)}" for f, _ in constants)
-        arrays, marks = _array_params(values)
+        arrays, marks = array_params(values)
         sql = (
             f"INSERT INTO {table} ({target}) SELECT v.*{casts} "  # noqa: S608
             f"FROM UNNEST({_arrays(fields, connection, marks)}) AS v {tail}"
@@ -353,30 +351,6 @@ def _arrays(fields: Sequence[Any], connection: Any, marks: Sequence[str]) -> str
     return ", ".join(
         f"{mark}::{_cast_type(f, connection)}[]" for f, mark in zip(fields, marks, strict=True)
     )
-
-
-def _array_params(columns: Sequence[list[Any]]) -> tuple[list[Any], list[str]]:
-    """Each column (prepared for the driver) as its array parameter, and
-    its placeholder: ``%b`` for a column of distinct aware timestamps,
-    which the driver writes in the binary format (a broker answer's
-    instants, one per order: five times faster than their text, in C),
-    else ``%s`` for :func:`_array_param`'s."""
-    params, marks = [], []
-    for column in columns:
-        if _distinct_instants(column):
-            params.append(column)
-            marks.append("%b")
-        else:
-            params.append(_array_param(column))
-            marks.append("%s")
-    return params, marks
-
-
-def _distinct_instants(values: list[Any]) -> bool:
-    """Whether ``values`` are aware datetimes, more than one object."""
-    if not values or type(values[0]) is not datetime or set(map(type, values)) != {datetime}:
-        return False
-    return len(set(map(id, values))) > 1 and all(v.tzinfo is not None for v in values)
 
 
 def _cast_type(field: Any, connection: Any) -> str:
@@ -429,77 +403,3 @@ def _prepared(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:
         # One object for every row (a timestamp, a price): prepared once.
         return [prepare(first, connection)] * len(values)
     return [prepare(v, connection) for v in values]
-
-
-def _array_param(values: list[Any]) -> Any:
-    """``values`` (prepared for the driver) as PostgreSQL array literal text
-    when every one has an exact text form, else the list as it is (the
-    driver adapts it). Text, JSON (the text its own ``dumps`` writes, as the
-    driver would send it) and timestamps are double-quoted with ``\\`` and
-    ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
-    plain = _plain_array(values)
-    return plain if plain is not None else _array_literal(values)
-
-
-def _array_literal(values: list[Any]) -> Any:
-    """:func:`_array_param` element by element, for any column."""
-    parts = []
-    append = parts.append
-    instant, instant_text = None, ""
-    for value in values:
-        kind = type(value)
-        if kind is int or kind is Decimal:
-            append(str(value))  # digits, sign, point, exponent, NaN: nothing to quote
-        elif kind is str:
-            if "\\" in value or '"' in value:  # inline: the common case, hundreds a column
-                value = value.replace("\\", "\\\\").replace('"', '\\"')
-            append(f'"{value}"')
-        elif kind is Jsonb and value.dumps is not None:
-            text = value.dumps(value.obj)
-            if type(text) is not str:
-                return values
-            append(_quoted(text))
-        elif value is None:
-            append("NULL")
-        elif kind is bool:
-            append("t" if value else "f")
-        elif kind is datetime and value.tzinfo is not None:
-            if value is not instant:
-                # A column's instants are mostly one object (the event's "now").
-                instant, instant_text = value, f'"{value.isoformat()}"'
-            append(instant_text)
-        elif kind is date:
-            append(value.isoformat())
-        else:
-            return values
-    return "{" + ",".join(parts) + "}"
-
-
-def _plain_array(values: list[Any]) -> str | None:
-    """The array literal of a column of text needing no escape, or of one
-    aware timestamp object for every row (the event's "now"), composed by
-    C loops (``join``); ``None`` for any other column. Two hundred values
-    a column on the copy path: element by element in Python they cost
-    more than the statement (measured: text 51 -> 13 us; numbers gain
-    nothing, so they are left to the element loop)."""
-    if not values:
-        return "{}"
-    first = values[0]
-    kind = type(first)
-    if kind is str:
-        if set(map(type, values)) != {str}:
-            return None
-        joined = "".join(values)
-        if "\\" in joined or '"' in joined:
-            return None
-        return '{"' + '","'.join(values) + '"}'
-    if kind is datetime and first.tzinfo is not None and len(set(map(id, values))) == 1:
-        return "{" + ",".join([f'"{first.isoformat()}"'] * len(values)) + "}"
-    return None
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a double-quoted array element."""
-    if "\\" in text or '"' in text:
-        text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'

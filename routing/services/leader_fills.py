@@ -19,7 +19,6 @@ worker takes over, so the cockpit shows the leader's position at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from django.db import transaction
 
@@ -29,14 +28,11 @@ from journal.fills import FillConflict, FillInput, fills_record
 from routing.engine.symbols import spec_of
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.models import LeaderEvent
+from routing.selectors import engine_contract_specs
 from routing.services.incidents import incidents_leader_fill_reused
 
 
-class _Priced(Protocol):
-    point_value: object
-
-
-def leader_fill_input(event: LeaderEvent, spec: _Priced) -> FillInput:
+def leader_fill_input(event: LeaderEvent, spec: EngineSpec) -> FillInput:
     """The journal's fill for leader ``event`` (the leader's own execution,
     no copy order), priced by ``spec``'s point value (dollars per point)."""
     return FillInput(
@@ -46,7 +42,7 @@ def leader_fill_input(event: LeaderEvent, spec: _Priced) -> FillInput:
         side=event.side,
         qty=event.qty,
         price=event.price,
-        point_value=spec.point_value,  # type: ignore[arg-type]
+        point_value=spec.point_value,
         filled_at=event.occurred_at,
     )
 
@@ -145,8 +141,6 @@ def leader_fills_recover(leader_ids: Sequence[int] | None = None) -> int:
     returns how many events were settled. For a worker that takes leaders
     over: their previous owner may have stored events whose broker answers
     it never recorded."""
-    from routing.selectors import engine_contract_specs
-
     pending = LeaderEvent.objects.filter(fill_pending=True)
     if leader_ids is not None:
         pending = pending.filter(account_id__in=leader_ids)

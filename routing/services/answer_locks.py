@@ -1,0 +1,140 @@
+"""What an event's broker answers read first: locks and contract specs.
+
+:func:`answers_locked` takes the locks of a batch of answers in the order
+every writer of the copy path takes them (the orders' leaders, then the
+orders in pk order; positions come later) and reads the contract specs the
+batch names, in one round trip when the orders are the ingest's own
+(:mod:`routing.services.order_results`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from django.db import router
+
+from accounts.models import BrokerAccount
+from copytrade.core.bulk import attnames, loaded_rows
+from copytrade.core.hot_reads import HotRead, hot_reads_ahead, ids_param, ids_shape
+from routing.brokers.base import OrderResult
+from routing.engine.symbols import root_of
+from routing.models import ContractSpec, CopyOrder
+from routing.services.order_findings import contract_code
+
+# Every stored column of an order (foreign keys as ids), refreshed on the
+# ``known`` instances: anything may have moved since the ingest built them.
+_COLUMNS = tuple(f.attname for f in CopyOrder._meta.concrete_fields if not f.primary_key)
+
+
+def answers_locked(
+    ids: Sequence[int], known: Mapping[int, CopyOrder], results: Sequence[OrderResult]
+) -> tuple[dict[int, CopyOrder], dict[str, ContractSpec]]:
+    """The orders ``ids`` (sorted), locked, by id: ``known`` ones refreshed
+    from their rows, the others read with their account, group and event;
+    and the specs of every product they and ``results`` name, by root.
+
+    Lock order (as leader events): the leaders first, then the orders in pk
+    order, then positions, so recording and a leader event never wait on
+    each other in opposite order (an incident locks the route, which takes
+    the leader's row).
+    """
+    all_known = all(order_id in known for order_id in ids)
+    if all_known:
+        leaders = sorted({known[order_id].group.leader_id for order_id in ids})
+    else:
+        leaders = sorted(
+            set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
+        )
+    if not all_known:
+        _leaders_locked(leaders)
+        locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
+        found = {
+            order.pk: order
+            for order in locked.select_related("account", "group", "leader_event").order_by("pk")
+        }
+        return found, _specs_of(_roots(found.values(), results))
+    # Both locks and the specs in one round trip (the server takes the locks
+    # in this order); an order's contract never changes, so the known ones name it.
+    roots = _roots([known[order_id] for order_id in ids], results)
+    with hot_reads_ahead(
+        [
+            (_leaders_locked, (leaders,)),
+            (_orders_locked, (list(ids),)),
+            (_specs_read, (roots,)),
+        ]
+    ):
+        _leaders_locked(leaders)
+        rows = _orders_locked(list(ids))
+        specs = _specs_of(roots)
+    # Plain rows, not instances: at 200 followers building the orders with
+    # their related rows cost more than the statements.
+    orders = {}
+    for pk, *values in rows:
+        order = known[pk]
+        for attname, value in zip(_COLUMNS, values, strict=True):
+            setattr(order, attname, value)
+        orders[pk] = order
+    return orders, specs
+
+
+# Every event's answers take these locks (compiled once).
+_leaders_locked = HotRead(
+    "leaders locked",
+    BrokerAccount,
+    lambda ids: (
+        BrokerAccount.objects.select_for_update()
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ),
+    ids_param,
+    shape=ids_shape,
+    lock=True,
+)
+_orders_locked = HotRead(
+    "copy orders locked",
+    CopyOrder,
+    lambda ids: (
+        CopyOrder.objects.select_for_update(of=("self",))
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", *_COLUMNS)
+    ),
+    ids_param,
+    shape=ids_shape,
+    lock=True,
+)
+
+
+def _roots(orders: Iterable[CopyOrder], results: Sequence[OrderResult]) -> list[str]:
+    """Every product the batch names (orders, leader events, fills), sorted."""
+    roots: set[str] = set()
+    for order in orders:
+        roots.add(root_of(order.symbol))
+        if order.leader_event is not None:
+            roots.add(root_of(order.leader_event.symbol))
+    for result in results:
+        for fill in result.fills:
+            code = contract_code(fill.symbol)
+            if code is not None:
+                roots.add(root_of(code))
+    return sorted(roots)
+
+
+def _specs_of(roots: list[str]) -> dict[str, ContractSpec]:
+    """The specs of products ``roots`` (sorted) by root."""
+    db = router.db_for_read(ContractSpec)
+    specs = loaded_rows(
+        ContractSpec, db, [dict(zip(_SPEC_COLUMNS, row, strict=True)) for row in _specs_read(roots)]
+    )
+    return {spec.root: spec for spec in specs}
+
+
+_SPEC_COLUMNS = attnames(ContractSpec)
+_specs_read = HotRead(
+    "contract specs",
+    ContractSpec,
+    lambda roots: ContractSpec.objects.filter(root__in=roots).values_list(*_SPEC_COLUMNS),
+    lambda connection, roots: list(roots),
+    shape=lambda connection, roots: len(roots),
+)

@@ -214,14 +214,11 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     # every fill is new, and the lock of a repeat's position is held anyway.
     every = sorted({(f.account_id, f.symbol) for f in fills})
     with hot_reads_ahead([stored_ahead, positions_locked_ahead(every)]):
-        present = stored_ahead[0](*stored_ahead[1])
-        recorded = _fresh(fills, present)
-        if recorded.fresh:
-            pairs = sorted({(f.account_id, f.symbol) for f in recorded.fresh})
-            books = positions_locked(pairs)
-    fresh, conflicts = recorded.fresh, recorded.conflicts
-    if not fresh:
-        return FillsRecorded([], conflicts)
+        fresh, conflicts = _fresh(fills, stored_ahead[0](*stored_ahead[1]))
+        if not fresh:
+            return FillsRecorded([], conflicts)
+        pairs = sorted({(f.account_id, f.symbol) for f in fresh})
+        books = positions_locked(pairs)
     return _fills_write(fresh, conflicts, pairs, books)
 
 

@@ -38,32 +38,34 @@ def answers_locked(
     each other in opposite order (an incident locks the route, which takes
     the leader's row).
     """
-    all_known = all(order_id in known for order_id in ids)
-    if all_known:
-        leaders = sorted({known[order_id].group.leader_id for order_id in ids})
-    else:
-        leaders = sorted(
-            set(CopyOrder.objects.filter(pk__any_of=ids).values_list("group__leader_id", flat=True))
+    if not all(order_id in known for order_id in ids):
+        leaders_locked(
+            sorted(
+                set(
+                    CopyOrder.objects.filter(pk__any_of=ids).values_list(
+                        "group__leader_id", flat=True
+                    )
+                )
+            )
         )
-    if not all_known:
-        _leaders_locked(leaders)
         locked = CopyOrder.objects.select_for_update(of=("self",)).filter(pk__any_of=ids)
         found = {
             order.pk: order
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")
         }
         return found, _specs_of(_roots(found.values(), results))
+    leaders = sorted({known[order_id].group.leader_id for order_id in ids})
     # Both locks and the specs in one round trip (the server takes the locks
     # in this order); an order's contract never changes, so the known ones name it.
     roots = _roots([known[order_id] for order_id in ids], results)
     with hot_reads_ahead(
         [
-            (_leaders_locked, (leaders,)),
+            (leaders_locked, (leaders,)),
             (_orders_locked, (list(ids),)),
             (_specs_read, (roots,)),
         ]
     ):
-        _leaders_locked(leaders)
+        leaders_locked(leaders)
         rows = _orders_locked(list(ids))
         specs = _specs_of(roots)
     # Plain rows, not instances: at 200 followers building the orders with
@@ -78,7 +80,7 @@ def answers_locked(
 
 
 # Every event's answers take these locks (compiled once).
-_leaders_locked = HotRead(
+leaders_locked = HotRead(
     "leaders locked",
     BrokerAccount,
     lambda ids: (

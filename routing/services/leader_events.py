@@ -220,6 +220,8 @@ def _ingest(
 ) -> IngestResult:
     account, key = _locked_leader(account_id, fence)
     routes = leader_routes(leader_id=account.pk, key=key)
+    specs = routes.specs
+    spec = spec_of(fill.symbol, specs)
     event = LeaderEvent.objects.create(
         account=account,
         external_id=fill.event_id,
@@ -233,7 +235,7 @@ def _ingest(
         seq=fill.seq,
         order_id=fill.order_id or "",
         # A claimed ingest's caller records the leader's fill with the answers.
-        fill_pending=claimed and spec_of(fill.symbol, routes.specs) is not None,
+        fill_pending=claimed and spec is not None,
     )
     # A replayed fill counts in its job's progress with its decisions (issue
     # 10, defect 7): a fill published but never ingested is replayed again.
@@ -241,8 +243,6 @@ def _ingest(
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
-    specs = routes.specs
-    spec = spec_of(fill.symbol, specs)
     decided = leader_decide(routes, event, fill, claimed=claimed, holds=holds)
     leader_before = decided.leader_before
     leader_fill = None if spec is None else leader_fill_input(event, spec)
@@ -250,7 +250,7 @@ def _ingest(
         recorded = fills_record([leader_fill])
         if recorded.conflicts:
             incidents_leader_fill_reused(leader=account, conflicts=recorded.conflicts)
-        leader_fill = None
+    pending = leader_fill if event.fill_pending else None
     decided.journal.append(
         journal_row(
             owner_id=account.owner_id,
@@ -288,7 +288,7 @@ def _ingest(
         orders=decided.orders,
         requests=requests,
         payloads=None if claimed else decided.feed,
-        leader_fill=leader_fill,
+        leader_fill=pending,
     )
 
 

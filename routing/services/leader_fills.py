@@ -29,6 +29,7 @@ from routing.engine.symbols import spec_of
 from routing.engine.types import ContractSpec as EngineSpec
 from routing.models import LeaderEvent
 from routing.selectors import engine_contract_specs
+from routing.services.answer_locks import leaders_locked
 from routing.services.incidents import incidents_leader_fill_reused
 
 
@@ -71,13 +72,7 @@ def leader_fills_record(fills: Mapping[int, FillInput]) -> None:
     transaction."""
     if not fills:
         return
-    leaders = sorted({fill.account_id for fill in fills.values()})
-    list(
-        BrokerAccount.objects.select_for_update()
-        .filter(pk__in=leaders)
-        .order_by("pk")
-        .values_list("pk")
-    )
+    leaders_locked(sorted({fill.account_id for fill in fills.values()}))
     leader_fills_apply(fills, fills_record(list(fills.values())).conflicts)
 
 
@@ -113,25 +108,23 @@ def leader_fills_settle(leader_id: int, specs: Mapping[str, EngineSpec]) -> int:
     :func:`leader_fills_recover`), inside a transaction; reads nothing
     else when none is pending."""
     rows = _pending(leader_id)
-    if not rows:
-        return 0
-    inputs = []
+    fills = {}
     for pk, external_id, symbol, side, qty, price, occurred_at in rows:
         spec = spec_of(symbol, specs)
         if spec is not None:
-            event = LeaderEvent(
-                pk=pk,
+            fills[pk] = FillInput(
                 account_id=leader_id,
-                external_id=external_id,
+                broker_fill_id=external_id,
                 symbol=symbol,
                 side=side,
                 qty=qty,
                 price=price,
-                occurred_at=occurred_at,
+                point_value=spec.point_value,
+                filled_at=occurred_at,
             )
-            inputs.append(leader_fill_input(event, spec))
-    leader_fills_conflicts(leader_id, fills_record(inputs).conflicts)
-    leader_fills_done([row[0] for row in rows])
+    if fills:
+        leader_fills_apply(fills, fills_record(list(fills.values())).conflicts)
+    leader_fills_done([row[0] for row in rows if row[0] not in fills])
     return len(rows)
 
 
@@ -151,7 +144,7 @@ def leader_fills_recover(leader_ids: Sequence[int] | None = None) -> int:
     settled = 0
     for leader_id in leaders:
         with transaction.atomic():
-            BrokerAccount.objects.select_for_update().filter(pk=leader_id).values_list("pk").get()
+            leaders_locked([leader_id])
             settled += leader_fills_settle(leader_id, specs)
     return settled
 

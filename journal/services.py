@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Required, TypedDict, Unpack
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
 from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
+from copytrade.core.writes_ahead import inserted_ahead
 from journal.importers.base import ImportResult
 from journal.models import EventType, ExportImport, JournalEntry, Position, Trade
 from routing.engine.positions import Position as EnginePosition
@@ -115,10 +116,18 @@ def journal_rows_add(rows: Sequence[JournalRow]) -> list[int]:
     :func:`journal_entries_add` appends entries, and return their ids in
     row order (none: nothing written, ``[]``). Call inside the transaction
     of the change being recorded."""
+    return journal_rows_send(rows)()
+
+
+def journal_rows_send(rows: Sequence[JournalRow]) -> Callable[[], list[int]]:
+    """:func:`journal_rows_add`, sent ahead inside
+    :func:`copytrade.core.writes_ahead.writes_ahead` (written now outside
+    it): returns a function that returns the rows' ids, to call once the
+    block has ended."""
     if not rows:
-        return []
+        return list
     columns = zip(*rows, strict=True)
-    return bulk_insert(
+    return inserted_ahead(
         JournalEntry,
         {name: list(column) for name, column in zip(_ENTRY_FIELDS, columns, strict=True)},
     )
@@ -178,32 +187,50 @@ def positions_mark(
     """Revalue open positions in ``symbol`` of ``account_ids`` (every account
     when ``None``) at ``price`` (points); two statements whatever their number
     (the rows are locked, read as values and written back in one UPDATE)."""
+    marked, store = positions_revalued(
+        account_ids=account_ids, symbol=symbol, price=price, point_value=point_value
+    )
+    store()
+    return marked
+
+
+def positions_revalued(
+    *, account_ids: list[int] | None, symbol: str, price: Decimal, point_value: Decimal
+) -> tuple[PositionsMarked, Callable[[], None]]:
+    """:func:`positions_mark`'s figures, and the write that stores them, to
+    call later in the same transaction (the rows are locked by the read):
+    a leader event works out its followers' risk with the figures and sends
+    the write with its orders (:mod:`copytrade.core.writes_ahead`)."""
     locked, args = positions_mark_ahead(account_ids=account_ids, symbol=symbol)
     read = locked(*args)
     if not read:
-        return PositionsMarked([], {})
+        return PositionsMarked([], {}), lambda: None
     unrealized = [
         EnginePosition(qty=qty, avg_price=avg, realized_pnl=realized).unrealized_pnl(
             price, point_value
         )
         for _, qty, avg, realized, *_ in read
     ]
-    now = timezone.now()  # bulk writes skip auto_now
-    bulk_set_columns(
-        Position,
-        [pk for pk, *_ in read],
-        {
-            "mark_price": [price] * len(read),
-            "unrealized_pnl": unrealized,
-            "updated_at": [now] * len(read),
-        },
-    )
+
+    def store() -> None:
+        now = timezone.now()  # bulk writes skip auto_now
+        bulk_set_columns(
+            Position,
+            [pk for pk, *_ in read],
+            {
+                "mark_price": [price] * len(read),
+                "unrealized_pnl": unrealized,
+                "updated_at": [now] * len(read),
+            },
+        )
+
     changed: dict[int, Decimal] = {}
     for (*_, account_id, _, before), after in zip(read, unrealized, strict=True):
         changed[account_id] = changed.get(account_id, Decimal(0)) + after - before
-    return PositionsMarked(
+    marked = PositionsMarked(
         [account_id for *_, account_id, mark, _ in read if mark != price], changed
     )
+    return marked, store
 
 
 def positions_mark_ahead(*, account_ids: list[int] | None, symbol: str) -> ReadAhead:

@@ -49,6 +49,7 @@ from django.db.models import signals
 from django.db.models.base import ModelState
 
 from copytrade.core.array_params import array_params
+from copytrade.core.writes_ahead import bulk_statement, writing_ahead
 
 # A text type's length modifier: ``varchar(100)`` -> ``varchar``.
 _LENGTH = re.compile(r"^(varchar)\(\d+\)$")
@@ -114,7 +115,9 @@ def bulk_set_columns(
 ) -> int:
     """Store, for each primary key in ``pks`` (rows of ``model``), the values
     at the same index in ``columns`` (field name -> one value per key), in
-    one ``UPDATE``; returns the rows matched. As :func:`bulk_set` otherwise
+    one ``UPDATE``; returns the rows matched (-1 inside
+    :func:`copytrade.core.writes_ahead.writes_ahead`: sent, not yet run).
+    As :func:`bulk_set` otherwise
     (prepared as ``save()`` would, no ``auto_now``, ``never_lower``). Raises
     ``ValueError`` when a column's length is not the keys'.
     """
@@ -157,9 +160,11 @@ def bulk_set_columns(
             f"WITH v ({names}) AS (VALUES {', '.join([row_sql] * len(pks))}) "  # noqa: S608
             f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote(pk.column)} = v._pk"
         )
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, bulk_statement():
         cursor.execute(sql, params)
-        return cursor.rowcount
+        # Sent ahead, the count is not known before the block ends: -1, as
+        # PEP 249 has a cursor say it (copytrade.core.writes_ahead).
+        return -1 if writing_ahead(connection) else cursor.rowcount
 
 
 def bulk_insert(
@@ -295,6 +300,20 @@ def _insert(
 ) -> list[Any]:
     """``INSERT`` the rows of ``columns`` (with ``same``) ending with
     ``tail`` (a conflict clause, ``RETURNING``); what it returns, if anything."""
+    connection, statements = insert_statements(model, columns, same, tail)
+    return _returned(connection, statements, returning="RETURNING" in tail)
+
+
+def insert_statements(
+    model: type[models.Model],
+    columns: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any],
+    tail: str,
+) -> tuple[Any, list[tuple[str, list[Any]]]]:
+    """The connection and the statements (SQL, parameters) that ``INSERT``
+    the rows of ``columns`` (with ``same``, prepared once) ending with
+    ``tail``: one on PostgreSQL, one per batch on SQLite. Raises
+    ``ValueError`` when the column lengths differ."""
     names = list(columns)
     count = len(columns[names[0]])
     opts = model._meta
@@ -319,7 +338,7 @@ def _insert(
         )
         # The rows come back in the order UNNEST produced them (as Django's
         # own bulk_create relies on).
-        return _returned(connection, [(sql, [*fixed, *arrays])])
+        return connection, [(sql, [*fixed, *arrays])]
     width = len(fields) + len(fixed)
     limit = connection.features.max_query_params or 999
     batch = max(1, limit // width)
@@ -332,15 +351,19 @@ def _insert(
             f"VALUES {', '.join([row_sql] * len(rows))} {tail}"
         )
         statements.append((sql, [v for i in rows for v in (*(c[i] for c in values), *fixed)]))
-    return _returned(connection, statements)
+    return connection, statements
 
 
-def _returned(connection: Any, statements: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+def _returned(
+    connection: Any, statements: Sequence[tuple[str, list[Any]]], *, returning: bool
+) -> list[Any]:
     keys: list[Any] = []
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, bulk_statement():
         for sql, params in statements:
             cursor.execute(sql, params)
-            if cursor.description is not None:  # RETURNING
+            if returning:
+                # Fetched, not looked up in the description: sent ahead
+                # (copytrade.core.writes_ahead) a statement has none yet.
                 keys.extend(row[0] for row in cursor.fetchall())
     return keys
 

@@ -2,24 +2,26 @@
 
 Called by :func:`routing.services.leader_events.leader_event_ingest` inside
 its transaction, once per event for every follower of every group. The
-orders go to the database in one statement built from plain values
-(:func:`copytrade.core.bulk.bulk_insert`) and come back as ``CopyOrder``
-instances made as a query makes them (:func:`copytrade.core.bulk.loaded_rows`), with their
-related rows cached: at 200 followers, building each order through the
-model's keyword constructor and ``bulk_create``'s per-field preparation
-cost more than the engine and the database together.
+orders go to the database in one statement built from plain values,
+sent ahead (:func:`copytrade.core.writes_ahead.inserted_ahead`), and come
+back as ``CopyOrder`` instances made as a query makes them
+(:func:`copytrade.core.bulk.loaded_rows`), with their related rows cached
+and their ids set once the statement has run: at 200 followers, building
+each order through the model's keyword constructor and ``bulk_create``'s
+per-field preparation cost more than the engine and the database together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
 from django.db import router
 from django.utils import timezone
 
-from copytrade.core.bulk import bulk_insert, loaded_rows
+from copytrade.core.bulk import loaded_rows
+from copytrade.core.writes_ahead import inserted_ahead
 from journal.models import EventType
 from journal.services import JournalRow, journal_row
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
@@ -77,16 +79,35 @@ def copy_orders_insert(
 ) -> list[CopyOrder]:
     """Store one ``CopyOrder`` per ``(decision, group, follower)`` of
     ``event`` (saved, with its id) in one statement and return them in the
-    same order, with the event, group, follower and account cached.
+    same order, with the event, group, follower and account cached:
+    :func:`copy_orders_send`, waited for."""
+    orders, keyed = copy_orders_send(event=event, decided=decided, claimed=claimed)
+    keyed()
+    return orders
+
+
+def copy_orders_send(
+    *,
+    event: LeaderEvent,
+    decided: Sequence[tuple[CopyDecision, CopyGroup, Follower]],
+    claimed: bool,
+) -> tuple[list[CopyOrder], Callable[[], None]]:
+    """Send the ``INSERT`` of one ``CopyOrder`` per ``(decision, group,
+    follower)`` of ``event`` (ahead, inside
+    :func:`copytrade.core.writes_ahead.writes_ahead`) and return the orders,
+    in the same order, with the event, group, follower and account cached,
+    and a function that sets their ids: call it once the block has ended
+    (outside a block the orders are stored at once).
 
     Status from the decision (SEND is PENDING, or SENT with ``claimed``);
     the order is a market order of kind *copy* with the model's defaults
     elsewhere; ``created_at`` and ``updated_at`` are the same instant for
     every order of the event. Raises ``IntegrityError`` (nothing stored)
-    when an order breaks a constraint (an event decided twice).
+    when an order breaks a constraint (an event decided twice), where the
+    block ends.
     """
     if not decided:
-        return []
+        return [], lambda: None
     now = timezone.now()
     rows = [
         (
@@ -112,15 +133,16 @@ def copy_orders_insert(
         if not f.primary_key and f.name not in columns
     }
     same.update(created_at=now, updated_at=now, leader_event=event.pk)
-    pks = bulk_insert(CopyOrder, columns, same=same)
-    # Each order's row as a query would load it: the shared values, then its own.
+    keys = inserted_ahead(CopyOrder, columns, same=same)
+    # Each order's row as a query would load it: the shared values, then its
+    # own; the id once the insert has run.
     shared = {_OPTS.get_field(name).attname: value for name, value in same.items()}
+    shared[_OPTS.pk.attname] = None
     own = [_OPTS.get_field(name).attname for name in _PER_ORDER]
     loaded = []
-    for pk, row in zip(pks, rows, strict=True):
+    for row in rows:
         values = shared.copy()
         values.update(zip(own, row, strict=True))
-        values[_OPTS.pk.attname] = pk
         loaded.append(values)
     orders = loaded_rows(CopyOrder, router.db_for_write(CopyOrder), loaded)
     for order, (_, group, follower) in zip(orders, decided, strict=True):
@@ -128,7 +150,13 @@ def copy_orders_insert(
             _RELATED, (event, group, follower, follower.account), strict=True
         ):
             field.set_cached_value(order, related)
-    return orders
+    attname = _OPTS.pk.attname
+
+    def keyed() -> None:
+        for order, pk in zip(orders, keys(), strict=True):
+            setattr(order, attname, pk)
+
+    return orders, keyed
 
 
 def decision_journal(

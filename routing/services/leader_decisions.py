@@ -2,8 +2,9 @@
 
 :func:`leader_decide` reads the leader's position and the volatile state of
 every follower of the leader's routes at once (marks, sessions, expected
-positions, quarantines, session PnL), runs the engine per group, and writes
-the copy orders and expected positions in bulk; the caller
+positions, quarantines, session PnL) and runs the engine per group;
+:func:`decided_send` sends the copy orders, marks and expected positions
+in bulk, ahead (:mod:`copytrade.core.writes_ahead`). The caller
 (:func:`routing.services.leader_events.leader_event_ingest`) holds the
 leader's lock and stores the event, the leader's fill and the journal.
 """
@@ -19,7 +20,7 @@ from django.conf import settings
 
 from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
 from journal.models import Position
-from journal.services import JournalRow, positions_mark, positions_mark_ahead
+from journal.services import JournalRow, positions_mark_ahead, positions_revalued
 from routing.engine.collar import check_price_collar, collared_decision
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
@@ -33,7 +34,7 @@ from routing.selectors import (
     session_realized_ahead,
 )
 from routing.services.account_sessions import account_sessions_open_ahead
-from routing.services.copy_writes import copy_orders_insert, decision_journal
+from routing.services.copy_writes import copy_orders_send, decision_journal
 from routing.services.expected import (
     expected_positions_of,
     expected_positions_of_ahead,
@@ -58,10 +59,17 @@ type Holds = tuple[Hold, Hold]
 
 @dataclass
 class Decided:
-    """What one event's decisions write: orders, journal rows, feed payloads;
-    and the leader's signed position before the event."""
+    """One event's decisions and what they write: the leader's signed
+    position before the event; ``decisions`` (decision, group, follower)
+    to store as orders, ``moved`` (expected position row id -> its new
+    signed contracts) and ``mark`` (the followers' marks' write) from
+    :func:`leader_decide`; ``orders``, journal rows and feed payloads once
+    :func:`decided_send` has sent them."""
 
     leader_before: int = 0
+    decisions: list[tuple[CopyDecision, CopyGroup, Follower]] = field(default_factory=list)
+    moved: dict[int, int] = field(default_factory=dict)
+    mark: Callable[[], None] = lambda: None
     orders: list[CopyOrder] = field(default_factory=list)
     journal: list[JournalRow] = field(default_factory=list)
     feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -72,27 +80,25 @@ def leader_decide(
     event: LeaderEvent,
     fill: LeaderFill,
     *,
-    claimed: bool,
     holds: Holds,
 ) -> Decided:
-    """Read the leader's position, decide every follower of every group of
-    the leader, reading the volatile state (marks, expected positions,
-    quarantines, sessions, PnL) of all of them at once, and write the orders
-    and expected positions in bulk.
+    """Read the leader's position and decide every follower of every group
+    of the leader, reading the volatile state (marks, expected positions,
+    quarantines, sessions, PnL) of all of them at once; what to write is in
+    the result, for :func:`decided_send`.
 
     The reads run ahead in two round trips
     (:func:`copytrade.core.hot_reads.hot_reads_ahead`): what comes before
-    the sessions are made current, then what comes after, up to the mark's
-    write. Each is the same statement, in the same order, as it would be
-    run alone.
+    the sessions are made current, then what comes after. Each is the same
+    statement, in the same order, as it would be run alone. Writes only
+    what making the followers' state current writes (session resets,
+    halts, high-water marks).
 
-    ``claimed`` stores the orders to send SENT (the engine worker hands them
-    over after commit) instead of PENDING, and then builds no feed payloads;
     ``holds`` is ``(unreachable, entries_held)`` as
     :func:`routing.services.leader_events.leader_event_ingest` takes them.
     Must run inside the ingest's transaction, under the leader's lock.
-    Raises the database's errors (``IntegrityError`` for an event decided
-    twice) and ``ValueError`` for a stored limit the engine refuses."""
+    Raises the database's errors and ``ValueError`` for a stored limit the
+    engine refuses."""
     position_ahead: ReadAhead = (_leader_position, (routes.leader_id, fill.symbol))
     specs = routes.specs
     plans = [
@@ -149,7 +155,8 @@ def leader_decide(
         unrealized = open_unrealized_by_account(risk_ids)
         if marking:
             assert spec is not None
-            mark = positions_mark(
+            # Written with the orders (decided_send): nothing before reads it.
+            mark, decided.mark = positions_revalued(
                 account_ids=marked,
                 symbol=fill.symbol,
                 price=fill.price,
@@ -174,8 +181,7 @@ def leader_decide(
     }
     move = LeaderMove.of_fill(fill, decided.leader_before)
     day = trading_date(fill.time)
-    rows: list[tuple[CopyDecision, CopyGroup, Follower]] = []
-    moved: dict[int, int] = {}  # expected position row id -> its new signed contracts
+    rows, moved = decided.decisions, decided.moved
     for route, _ in plans:
         group = route.group
         # Whether a level-2 route was reviewed depends on this event's session.
@@ -196,13 +202,33 @@ def leader_decide(
             if decision.status is DecisionStatus.SEND:
                 moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
             rows.append((decision, group, follower))
-    decided.orders = copy_orders_insert(event=event, decided=rows, claimed=claimed)
-    expected_positions_set(moved)
-    for (decision, group, _), order in zip(rows, decided.orders, strict=True):
-        decided.journal.extend(decision_journal(decision, order, group, fill))
-    if not claimed:
-        decided.feed = order_payloads(decided.orders)
     return decided
+
+
+def decided_send(
+    decided: Decided, event: LeaderEvent, fill: LeaderFill, *, claimed: bool
+) -> Callable[[], None]:
+    """Send what :func:`leader_decide` decided: the orders (``claimed``:
+    those to send SENT, else PENDING), the followers' marks and expected
+    positions; build the orders and their journal rows in ``decided``.
+    Inside :func:`copytrade.core.writes_ahead.writes_ahead` the writes run
+    while this goes on; returns a function that sets the orders' ids and,
+    unless ``claimed``, their feed payloads: call it once the block has
+    ended. In the ingest's transaction, under the leader's lock."""
+    decided.orders, keyed = copy_orders_send(
+        event=event, decided=decided.decisions, claimed=claimed
+    )
+    decided.mark()
+    expected_positions_set(decided.moved)
+    for (decision, group, _), order in zip(decided.decisions, decided.orders, strict=True):
+        decided.journal.extend(decision_journal(decision, order, group, fill))
+
+    def done() -> None:
+        keyed()
+        if not claimed:
+            decided.feed = order_payloads(decided.orders)
+
+    return done
 
 
 def order_payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]]]:

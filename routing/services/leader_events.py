@@ -11,8 +11,10 @@ number of followers: the leader's routes come from memory
 (:mod:`routing.services.route_state`, checked against the configuration
 version read right after the leader's row is locked), the state that moves
 with trading is read for all followers at once
-(:mod:`routing.services.follower_state`), and orders, expected positions
-and journal rows are written in bulk. Orders to send are left PENDING for
+(:mod:`routing.services.follower_state`), and orders, marks, expected
+positions and journal rows are written in bulk, sent ahead on PostgreSQL
+(:mod:`copytrade.core.writes_ahead`: the server runs them while the
+journal rows and the brokers' requests are built). Orders to send are left PENDING for
 the order router (``routing.services.orders``) or, for the engine worker,
 stored SENT and handed to the brokers right after commit; the engine
 worker records the leader's own fill with their answers
@@ -30,12 +32,13 @@ from django.db import IntegrityError, router, transaction
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import attnames, loaded
 from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
+from copytrade.core.writes_ahead import writes_ahead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType
 from journal.services import (
     journal_record,
     journal_row,
-    journal_rows_add,
+    journal_rows_send,
 )
 from routing.brokers.base import OrderRequest
 from routing.engine.symbols import spec_of
@@ -45,7 +48,13 @@ from routing.engine.types import (
 from routing.models import CopyOrder, LeaderEvent
 from routing.services.feed import copy_orders_data, feed_publish_on_commit
 from routing.services.incidents import incidents_leader_fill_reused
-from routing.services.leader_decisions import Hold, Holds, leader_decide, order_payloads
+from routing.services.leader_decisions import (
+    Hold,
+    Holds,
+    decided_send,
+    leader_decide,
+    order_payloads,
+)
 from routing.services.leader_fills import (
     leader_fill_input,
     leader_fills_pending_ahead,
@@ -243,32 +252,42 @@ def _ingest(
     # The engine keys idempotency on the stored event (leader account id and
     # broker fill id), whatever spelling of the account the source used.
     fill = event.to_engine()
-    decided = leader_decide(routes, event, fill, claimed=claimed, holds=holds)
+    decided = leader_decide(routes, event, fill, holds=holds)
     leader_before = decided.leader_before
     leader_fill = None if spec is None else leader_fill_input(event, spec)
+    # The writes run on the server while the journal and the requests are
+    # built here; the block's end waits for them (and raises their errors).
+    with writes_ahead():
+        keyed = decided_send(decided, event, fill, claimed=claimed)
+        decided.journal.append(
+            journal_row(
+                owner_id=account.owner_id,
+                event_type=EventType.LEADER_EVENT_RECEIVED,
+                account_id=account.pk,
+                actor_label=source,
+                occurred_at=fill.time,
+                message=(
+                    f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} "
+                    f"@ {fill.price}"
+                ),
+                extra_data={
+                    "event_id": fill.event_id,
+                    "position_before": leader_before,
+                    "position_after": leader_before + fill.side.sign * fill.qty,
+                },
+            )
+        )
+        journal_rows_send(decided.journal)
+        sends = [
+            (order, (order.account.platform, order_request(order, event=event, specs=specs)))
+            for order in decided.orders
+            if order.status == CopyOrder.Status.SENT
+        ]
+    keyed()
     if leader_fill is not None and not claimed:
         recorded = fills_record([leader_fill])
         if recorded.conflicts:
             incidents_leader_fill_reused(leader=account, conflicts=recorded.conflicts)
-    pending = leader_fill if event.fill_pending else None
-    decided.journal.append(
-        journal_row(
-            owner_id=account.owner_id,
-            event_type=EventType.LEADER_EVENT_RECEIVED,
-            account_id=account.pk,
-            actor_label=source,
-            occurred_at=fill.time,
-            message=(
-                f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} @ {fill.price}"
-            ),
-            extra_data={
-                "event_id": fill.event_id,
-                "position_before": leader_before,
-                "position_after": leader_before + fill.side.sign * fill.qty,
-            },
-        )
-    )
-    journal_rows_add(decided.journal)
     if not claimed:
         for owner_id, payloads in sorted(decided.feed.items()):
             # One message per user per event, whatever the number of groups.
@@ -277,18 +296,14 @@ def _ingest(
                 kind="copy_orders",
                 data=copy_orders_data(payloads),
             )
-    requests = {
-        order.pk: (order.account.platform, order_request(order, event=event, specs=specs))
-        for order in decided.orders
-        if order.status == CopyOrder.Status.SENT
-    }
+    requests = {order.pk: request for order, request in sends}
     return IngestResult(
         event=event,
         created=True,
         orders=decided.orders,
         requests=requests,
         payloads=None if claimed else decided.feed,
-        leader_fill=pending,
+        leader_fill=leader_fill if event.fill_pending else None,
     )
 
 

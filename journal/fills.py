@@ -20,6 +20,7 @@ from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
 from copytrade.core.hot_reads import (
     hot_reads_ahead,
 )
+from copytrade.core.writes_ahead import inserted_ahead
 from journal.fill_reads import fills_stored_ahead, positions_locked, positions_locked_ahead
 from journal.models import Fill, Position, SessionRealized
 from routing.engine.positions import Position as EnginePosition
@@ -301,7 +302,7 @@ def _fills_write(
             "updated_at": [now] * len(keys),
         },
     )
-    bulk_insert(
+    inserted_ahead(  # sent ahead inside writes_ahead (the ids are not needed)
         Fill,
         {
             "account": [s.fill.account_id for s in stored_fills],

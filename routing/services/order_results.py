@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set
+from copytrade.core.writes_ahead import writes_ahead
 from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType
 from journal.services import JournalRow, journal_row, journal_rows_add
@@ -156,14 +157,20 @@ def _answers_apply(
                 f"result for {result.client_order_id} applied to order "
                 f"{orders[order_id].client_order_id}"
             )
-    unrecorded, reused = _record_fills(orders, results, specs, leader_fills)
-    batch = _Batch()
-    for order_id, result in results:
-        if send_times_apply(orders[order_id], times.get(order_id)):
-            batch.changed.add(order_id)
-        _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
-    if batch.changed:
-        bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+    # The fills' and the orders' writes run on the server while the answers
+    # are applied here (copytrade.core.writes_ahead); what may write
+    # otherwise (incidents, expected positions, quarantines) follows.
+    with writes_ahead():
+        unrecorded, reused, conflicts = _record_fills(orders, results, specs, leader_fills)
+        batch = _Batch()
+        for order_id, result in results:
+            if send_times_apply(orders[order_id], times.get(order_id)):
+                batch.changed.add(order_id)
+            _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
+        if batch.changed:
+            bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+    if leader_fills:
+        leader_fills_apply(leader_fills, conflicts)
     expected_positions_move(batch.expected)
     quarantines_start(batch.quarantines)
     journal_rows_add(batch.journal)
@@ -349,13 +356,14 @@ def _record_fills(
     results: Sequence[tuple[int, OrderResult]],
     specs: Mapping[str, ContractSpec],
     leader_fills: Mapping[int, FillInput],
-) -> tuple[dict[str, str], dict[int, list[FillConflict]]]:
+) -> tuple[dict[str, str], dict[int, list[FillConflict]], list[FillConflict]]:
     """Store every fill of ``results`` on its order's account, and the
-    pending ``leader_fills`` (their incidents raised, their flags cleared); returns the
-    fills that could not be stored: ``(fill id -> why, copy order id ->
-    conflicts)``, the first for fills in an unreadable contract or one
-    without a spec (no point value, so no honest PnL), the second for fill
-    ids the account already has with other content."""
+    pending ``leader_fills``; returns the fills that could not be stored:
+    ``(fill id -> why, copy order id -> conflicts, every conflict)``, the
+    first for fills in an unreadable contract or one without a spec (no
+    point value, so no honest PnL), the others for fill ids the account
+    already has with other content (the leaders' for
+    :func:`routing.services.leader_fills.leader_fills_apply`)."""
     unrecorded: dict[str, str] = {}
     inputs: list[FillInput] = []
     for order_id, result in results:
@@ -390,6 +398,4 @@ def _record_fills(
     for conflict in conflicts:
         if conflict.received.copy_order_id is not None:
             reused[conflict.received.copy_order_id].append(conflict)
-    if leader_fills:
-        leader_fills_apply(leader_fills, conflicts)
-    return unrecorded, reused
+    return unrecorded, reused, conflicts

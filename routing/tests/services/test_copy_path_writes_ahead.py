@@ -1,0 +1,180 @@
+"""A leader event's writes, and its broker answers', go to the server ahead
+(copytrade.core.writes_ahead): sent without waiting, checked once before
+the commit, all or nothing.
+
+Route fixture: leader Lead; Eval 25K follows at ratio 0.5 (max 5
+contracts), Funded 150K at 3. A leader buy of 2 MNQH5 makes buys of 1 and
+6; a second buy of 2 makes 1 and 6 more (targets 2 and 12).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from conftest import Route
+from journal.models import Fill, JournalEntry, Position, SessionRealized
+from routing.brokers.base import BrokerFill, OrderResult, OrderStatus
+from routing.engine.types import LeaderFill, Side
+from routing.models import CopyOrder, ExpectedPosition, LeaderEvent
+from routing.services.leader_events import IngestResult, leader_event_ingest
+from routing.services.order_results import event_answers_record
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2025, 1, 28, 16, 0, tzinfo=UTC)
+ENTRY = Decimal("21539.50")
+LATER = Decimal("21549.50")  # 10 points up: $20 a contract of MNQ
+
+
+def _ingest(route: Route, event_id: str, price: Decimal, at: datetime) -> IngestResult:
+    fill = LeaderFill(event_id, "lead", "MNQH5", Side.BUY, 2, price, at)
+    return leader_event_ingest(account=route.leader, fill=fill, source="test", claimed=True)
+
+
+def _filled_first_entry(route: Route) -> None:
+    """The first buy, its copies filled at the leader's price (positions as
+    the answers would leave them)."""
+    _ingest(route, "f1", ENTRY, T0)
+    for account, qty in ((route.small, 1), (route.large, 6)):
+        Position.objects.update_or_create(
+            account=account,
+            symbol="MNQH5",
+            defaults={"qty": qty, "avg_price": ENTRY, "mark_price": ENTRY},
+        )
+
+
+def test_event_when_ingested_then_writes_sent_between_the_checks_and_requests_keyed_by_ids(
+    route: Route,
+) -> None:
+    # Arrange
+    _filled_first_entry(route)
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        result = _ingest(route, "f2", LATER, T0 + timedelta(seconds=5))
+    # Assert: the orders, the marks, the expected positions and the journal
+    # are sent between the foreign keys' switch to immediate and back.
+    sql = [q["sql"] for q in queries.captured_queries]
+    start, end = (
+        sql.index("SET CONSTRAINTS ALL IMMEDIATE"),
+        sql.index("SET CONSTRAINTS ALL DEFERRED"),
+    )
+    assert [s.split(" SET ")[0].split(" (")[0] for s in sql[start + 1 : end]] == [
+        'INSERT INTO "routing_copyorder"',
+        'UPDATE "journal_position"',
+        'UPDATE "routing_expectedposition"',
+        'INSERT INTO "journal_journalentry"',
+    ]
+    stored = dict(
+        CopyOrder.objects.filter(leader_event=result.event).values_list("pk", "client_order_id")
+    )
+    assert {pk: request.client_order_id for pk, (_, request) in result.requests.items()} == stored
+    assert sorted(o.pk for o in result.orders) == sorted(stored)
+    assert sorted((o.account.name, o.qty) for o in result.orders) == [
+        ("Eval 25K", 1),
+        ("Funded 150K", 6),
+    ]
+    marks = Position.objects.filter(symbol="MNQH5", account__in=[route.small, route.large])
+    # 10 points x $2 x contracts: 1 -> $20, 6 -> $120.
+    assert sorted(marks.values_list("mark_price", "unrealized_pnl")) == [
+        (LATER, Decimal(20)),
+        (LATER, Decimal(120)),
+    ]
+    assert sorted(ExpectedPosition.objects.values_list("qty", flat=True)) == [2, 12]
+
+
+def test_order_when_refused_by_the_server_then_nothing_of_the_event_stays(route: Route) -> None:
+    # Arrange: the first event is stored under another id, so f1 comes in
+    # again as a new event whose copies carry the stored orders' client order
+    # ids (made from the leader and f1): the orders' insert is refused, and
+    # the server says so only once the event's writes are all sent.
+    _filled_first_entry(route)
+    LeaderEvent.objects.filter(external_id="f1").update(external_id="f1-earlier")
+    orders, journal = CopyOrder.objects.count(), JournalEntry.objects.count()
+    expected = sorted(ExpectedPosition.objects.values_list("pk", "qty"))
+    # Act
+    with pytest.raises(IntegrityError, match="uniq_copy_order_client_id"):
+        _ingest(route, "f1", LATER, T0 + timedelta(seconds=5))
+    # Assert: no event, order, mark, expected position or journal row of it.
+    assert list(LeaderEvent.objects.values_list("external_id", flat=True)) == ["f1-earlier"]
+    assert (CopyOrder.objects.count(), JournalEntry.objects.count()) == (orders, journal)
+    assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
+    assert set(Position.objects.filter(qty__gt=0).values_list("mark_price", flat=True)) == {ENTRY}
+
+
+def _between_the_checks(sql: list[str]) -> list[str]:
+    start, end = (
+        sql.index("SET CONSTRAINTS ALL IMMEDIATE"),
+        sql.index("SET CONSTRAINTS ALL DEFERRED"),
+    )
+    return [s.split(" SET ")[0].split(" (")[0].split(" AS ")[0] for s in sql[start + 1 : end]]
+
+
+def test_answers_when_filled_then_fills_and_orders_written_ahead_with_the_leaders_fill(
+    route: Route,
+) -> None:
+    # Arrange: the first buy's two orders stored SENT, both filled at 21539.75.
+    result = _ingest(route, "f1", ENTRY, T0)
+    price, at = ENTRY + Decimal("0.25"), T0 + timedelta(seconds=1)
+    answers = []
+    for order_id, (_, request) in result.requests.items():
+        fill = BrokerFill(
+            f"x-{order_id}",
+            request.client_order_id,
+            request.account,
+            "MNQH5",
+            Side.BUY,
+            request.qty,
+            price,
+            at,
+        )
+        answers.append(
+            (
+                order_id,
+                OrderResult(
+                    request.client_order_id,
+                    f"b-{order_id}",
+                    OrderStatus.FILLED,
+                    request.qty,
+                    price,
+                    (fill,),
+                ),
+            )
+        )
+    assert result.leader_fill is not None
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        event_answers_record(
+            results=answers, feed={}, leader_fills={result.event.pk: result.leader_fill}
+        )
+    # Assert: the positions (made first: none existed), the fills (the
+    # leader's first), the session totals and the orders are written between
+    # the foreign keys' switch and back.
+    between = _between_the_checks([q["sql"] for q in queries.captured_queries])
+    assert [s for s in between if not s.startswith("SELECT")] == [
+        'INSERT INTO "journal_position"',
+        'UPDATE "journal_position"',
+        'INSERT INTO "journal_fill"',
+        'INSERT INTO "journal_sessionrealized"',
+        'UPDATE "routing_copyorder"',
+    ]
+    assert sorted(CopyOrder.objects.values_list("status", "filled_qty")) == [
+        ("filled", 1),
+        ("filled", 6),
+    ]
+    assert sorted(Fill.objects.values_list("account__name", "qty", "price")) == [
+        ("Eval 25K", 1, price),
+        ("Funded 150K", 6, price),
+        ("Lead", 2, ENTRY),
+    ]
+    assert sorted(Position.objects.values_list("account__name", "qty")) == [
+        ("Eval 25K", 1),
+        ("Funded 150K", 6),
+        ("Lead", 2),
+    ]
+    assert SessionRealized.objects.filter(fills=1).count() == 3
+    assert LeaderEvent.objects.get(pk=result.event.pk).fill_pending is False

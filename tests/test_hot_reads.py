@@ -174,3 +174,28 @@ def test_a_locking_read_outside_a_transaction_is_refused_on_every_call(alice: Us
     # as the ORM refuses it, though the statement is compiled already.
     with pytest.raises(TransactionManagementError, match="locked outside"):
         locked(account.pk)
+
+
+@pytest.mark.django_db
+def test_timestamps_load_through_psycopgs_own_loader_with_the_orms_values(alice: User) -> None:
+    from django.db import connection
+    from django.db.backends.postgresql.psycopg_any import orig_tz_loader_cls
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    accounts = _accounts(alice, 2)
+    account_sessions_open(accounts, at=AT)
+    ids = [a.pk for a in accounts]
+    # Act
+    with hot_reads.reading_cursor(connection) as cursor:
+        loader = cursor.cursor.adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
+    rows = session_rows(ids, trading_date=trading_date(AT))
+    # Assert: psycopg's loader (in C), the ORM's aware UTC values.
+    assert loader is orig_tz_loader_cls
+    assert {pk: tuple(row) for pk, row in rows.items()} == _orm_rows(ids)
+    opened = [row.opened_at for row in rows.values()]
+    assert all(value.tzinfo is UTC for value in opened)
+    # Django's own cursors keep Django's loader.
+    with connection.cursor() as cursor:
+        kept = cursor.cursor.adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
+    assert kept is not orig_tz_loader_cls

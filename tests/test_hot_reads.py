@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
@@ -199,3 +201,14 @@ def test_timestamps_load_through_psycopgs_own_loader_with_the_orms_values(alice:
     with connection.cursor() as cursor:
         kept = cursor.cursor.adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
     assert kept is not orig_tz_loader_cls
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**63 - 1), max_size=300))
+def test_ids_param_writes_each_list_of_ids_as_its_array_literal(ids: list[int]) -> None:
+    class Postgres:
+        vendor = "postgresql"
+
+    expected = ["{" + ",".join(str(i) for i in ids) + "}"]
+    # Written out once, looked up after: the same literal either way.
+    assert ids_param(Postgres(), ids) == expected
+    assert ids_param(Postgres(), list(ids)) == expected

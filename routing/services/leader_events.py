@@ -55,6 +55,7 @@ from routing.services.leader_decisions import (
     leader_decide,
     order_payloads,
 )
+from routing.services.leader_event_rows import leader_event_insert_ahead, leader_event_stored
 from routing.services.leader_fills import (
     leader_fill_input,
     leader_fills_pending_ahead,
@@ -66,6 +67,7 @@ from routing.services.replay_progress import replay_progress_record
 from routing.services.route_state import (
     ConfigKey,
     leader_routes,
+    leader_routes_cached,
     route_config_key,
     route_config_key_ahead,
 )
@@ -153,10 +155,12 @@ def leader_event_ingest(
 
 
 def _locked_leader(
-    account_id: int, fence: LeaseFence | None
-) -> tuple[BrokerAccount, ConfigKey | None]:
-    """The leader's row, locked, and the route configuration key; the
-    leader's fills still pending are recorded (:mod:`routing.services.leader_fills`).
+    account_id: int, fence: LeaseFence | None, event: ReadAhead
+) -> tuple[BrokerAccount, ConfigKey | None, LeaderEvent]:
+    """The leader's row, locked, the route configuration key and the event
+    ``event`` stores (:mod:`routing.services.leader_event_rows`); the
+    leader's fills still pending are recorded
+    (:mod:`routing.services.leader_fills`).
 
     One leader's events are applied one at a time (its position before each
     fill must be the position after the previous one). With ``fence`` the
@@ -165,6 +169,8 @@ def _locked_leader(
     read by a statement of its own *after* the lock: a statement's snapshot
     is taken before it waits, so a key read with the lock would miss a
     change whose transaction held the leader's row while this event waited.
+    The event's row is inserted after the pending fills are read (they do
+    not include it).
     """
     lock: ReadAhead = (
         (_leader_locked, (account_id,))
@@ -173,23 +179,25 @@ def _locked_leader(
     )
     # One round trip: the server still runs the key's statement after the
     # lock's has its row (pipelined statements run one after the other).
-    with hot_reads_ahead([lock, route_config_key_ahead(), leader_fills_pending_ahead(account_id)]):
+    pending = leader_fills_pending_ahead(account_id)
+    with hot_reads_ahead([lock, route_config_key_ahead(), pending, event]):
         rows = lock[0](*lock[1])
         key = route_config_key()
         if rows:
+            leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0])
+            stored = leader_event_stored(event, leader)
             # Under the lock, before anything is decided: a fill an earlier
             # event left pending (its answers never recorded) moves the
             # leader's position first.
             leader_fills_settle(account_id, leader_routes(leader_id=account_id, key=key).specs)
-    leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0]) if rows else None
-    if leader is None:
+    if not rows:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
         assert fence is not None
         raise LeaseLostError(
             f"engine worker {fence.worker_id} no longer holds the lease of leader {account_id} "
             f"(generation {fence.generation}); the event is left to the new holder"
         )
-    return leader, key
+    return leader, key, stored
 
 
 # The leader's row, locked, at every leader event (compiled once).
@@ -227,25 +235,25 @@ def _ingest(
     holds: Holds,
     received_at: datetime | None,
 ) -> IngestResult:
-    account, key = _locked_leader(account_id, fence)
+    # The event goes to the server with the leader's lock; whether its fill
+    # is left for the answers needs its contract's spec, guessed from the
+    # routes cached before the key is read and put right when they changed.
+    cached = leader_routes_cached(account_id)
+    guess = claimed and cached is not None and spec_of(fill.symbol, cached.specs) is not None
+    account, key, event = _locked_leader(
+        account_id,
+        fence,
+        leader_event_insert_ahead(
+            account_id, fill, source=source, received_at=received_at, fill_pending=guess
+        ),
+    )
     routes = leader_routes(leader_id=account.pk, key=key)
     specs = routes.specs
     spec = spec_of(fill.symbol, specs)
-    event = LeaderEvent.objects.create(
-        account=account,
-        external_id=fill.event_id,
-        symbol=fill.symbol,
-        side=fill.side.value,
-        qty=fill.qty,
-        price=fill.price,
-        occurred_at=fill.time,
-        source=source,
-        received_at=received_at,
-        seq=fill.seq,
-        order_id=fill.order_id or "",
-        # A claimed ingest's caller records the leader's fill with the answers.
-        fill_pending=claimed and spec is not None,
-    )
+    # A claimed ingest's caller records the leader's fill with the answers.
+    if (claimed and spec is not None) != guess:
+        event.fill_pending = not guess
+        LeaderEvent.objects.filter(pk=event.pk).update(fill_pending=event.fill_pending)
     # A replayed fill counts in its job's progress with its decisions (issue
     # 10, defect 7): a fill published but never ingested is replayed again.
     replay_progress_record(leader_id=account.pk, event_id=event.external_id)

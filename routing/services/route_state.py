@@ -100,6 +100,13 @@ def leader_routes(*, leader_id: int, key: ConfigKey | None) -> LeaderRoutes:
     return routes
 
 
+def leader_routes_cached(leader_id: int) -> LeaderRoutes | None:
+    """The routes of ``leader_id`` as last cached (``None`` when none are),
+    whatever the configuration key now: for a guess made before the key is
+    read (:mod:`routing.services.leader_event_rows`), checked after."""
+    return _cache.get(leader_id)
+
+
 def route_config_key() -> ConfigKey | None:
     """The current configuration key, or ``None`` when the row is missing."""
     rows = _config_key()

@@ -21,7 +21,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
-from copytrade.core.bulk import loaded
+from copytrade.core.bulk import insert_statements, loaded
 from copytrade.core.hot_reads import RawRead, ReadAhead, Statement
 from routing.engine.types import LeaderFill
 from routing.models import LeaderEvent
@@ -77,18 +77,12 @@ def leader_event_stored(ahead: ReadAhead, account: BrokerAccount) -> LeaderEvent
 
 
 def _statement(values: tuple[tuple[str, Any], ...]) -> Statement:
-    connection = connections[router.db_for_write(LeaderEvent)]
-    quote = connection.ops.quote_name
-    fields = [_OPTS.get_field(name) for name, _ in values]
-    if {f.name for f in fields} != {f.name for f in _OPTS.concrete_fields if not f.primary_key}:
-        raise ValueError("leader_event_insert_ahead must name every column of LeaderEvent")
-    params = [
-        f.get_db_prep_save(value, connection) for f, (_, value) in zip(fields, values, strict=True)
-    ]
-    sql = (
-        f"INSERT INTO {quote(_OPTS.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(_OPTS.pk.column)}"
+    # The bulk module's INSERT (each value prepared as save() would), for one row.
+    pk = connections[router.db_for_write(LeaderEvent)].ops.quote_name(_OPTS.pk.column)
+    connection, statements = insert_statements(
+        LeaderEvent, {name: [value] for name, value in values}, {}, f"RETURNING {pk}"
     )
+    ((sql, params),) = statements
     return Statement(connection, sql, params, [])
 
 

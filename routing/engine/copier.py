@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
-from routing.engine.copy_plan import EventPlan
+from routing.engine.copy_plan import EventPlan, Sizing
 from routing.engine.limits import RouteLevel
-from routing.engine.risk import EntryRequest, check_entry
+from routing.engine.risk import EntryRequest, EntryRules, entry_rules, entry_verdict
 from routing.engine.types import (
     ContractSpec,
     CopyDecision,
@@ -94,8 +95,9 @@ def decide_copies(
     # worked out once per event, not once per follower.
     plan = EventPlan(move, group, specs, route_key=route_key, marks=marks or {})
     route = _RouteRun.of(group, followers)
+    rules = entry_rules(group.limits, specs)
     # Each order sent moves the route's total as it is decided (_decide_one).
-    return [_decide_one(plan, follower, specs, route) for follower in followers]
+    return [_decide_one(plan, follower, rules, route) for follower in followers]
 
 
 @dataclass(slots=True)
@@ -125,7 +127,7 @@ class _RouteRun:
                 else Decimal(0)
             ),
             total=(
-                sum(sum(map(abs, f.positions.values())) for f in followers)
+                sum([abs(q) for f in followers for q in f.positions.values()])
                 if limits.max_total_contracts is not None
                 else 0
             ),
@@ -185,20 +187,97 @@ def _decision(
 def _decide_one(
     plan: EventPlan,
     follower: FollowerState,
-    specs: Mapping[str, ContractSpec],
+    rules: EntryRules,
     route: _RouteRun,
 ) -> CopyDecision:
-    key, conversion, micro = follower.key, plan.conversion, plan.micro
+    key = follower.key
     coid = plan.order_id(key)  # first: an empty key raises before anything is decided
+    conversion, micro = plan.conversion, plan.micro
     if conversion is None:
         reason = plan.blocked or ""
         return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, reason)
     sizing = plan.sizing(follower)
     if sizing.error is not None:
         return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, sizing.error)
-
-    notes = [plan.move_text]
     positions = follower.positions
+    # The contract, position, target and words so far depend on the size and
+    # the contracts held only: worked out once per distinct set (_Step).
+    step_key = (
+        sizing.key,
+        positions.get(conversion.symbol, 0),
+        0 if micro is None else positions.get(micro.symbol, 0),
+    )
+    step = plan.steps.get(step_key)
+    if step is None:
+        step = plan.steps[step_key] = _step(plan, sizing, positions)
+    symbol, held, target, text = step.symbol, step.held, step.target, step.text
+    if step.size == 0:
+        return _decision(plan, key, coid, symbol, held, target, 0, _SKIPPED, text)
+    if follower.unreachable is not None:
+        text = f"{text}; not sent: {follower.unreachable}"
+        return _decision(plan, key, coid, symbol, held, target, 0, _BLOCKED, text)
+    buying, exit_qty = step.buying, step.exit_qty
+    entry_qty = requested = step.size - exit_qty
+    status = _SKIPPED
+    if entry_qty:
+        request = EntryRequest(
+            symbol,
+            1 if buying else -1,
+            held,
+            exit_qty,
+            entry_qty,
+            route.total,
+            route.pnl,
+            route.eligible is None or key in route.eligible,
+        )
+        entry_qty, status, risk_notes = _entry_allowed(plan, follower, request, rules)
+        if entry_qty == 0:
+            text = f"{text}; entry of {requested} not sent: {'; '.join(risk_notes)}"
+        elif risk_notes:
+            text = "; ".join((text, *risk_notes))
+    qty = exit_qty + entry_qty
+    if not qty:
+        return _decision(plan, key, coid, symbol, held, target, 0, status, text)
+    after = held + qty if buying else held - qty
+    route.total += abs(after) - abs(held)
+    # The decision of most followers: made here, not by _decision (a call and
+    # a side and intent worked out again, per follower per event).
+    return CopyDecision(
+        key,
+        symbol,
+        _BUY if buying else _SELL,
+        qty,
+        _SEND,
+        step.intent,
+        f"{text}; {_order_text(held, target, after, qty)}",
+        coid,
+        held,
+        after,
+        requested if 0 < entry_qty < requested else None,
+    )
+
+
+class _Step(NamedTuple):
+    """What a follower's decision takes from its size and the contracts it
+    holds, before its own checks: the contract, the position ``held`` there,
+    the ``target``, the words so far (``text``: with the closing words
+    when nothing is to be sent, ``size`` 0), the order's side and intent and
+    its part towards flat (``exit_qty``)."""
+
+    symbol: str
+    held: int
+    target: int
+    text: str
+    size: int
+    buying: bool
+    exit_qty: int
+    intent: Intent
+
+
+def _step(plan: EventPlan, sizing: Sizing, positions: Mapping[str, int]) -> _Step:
+    conversion, micro = plan.conversion, plan.micro
+    assert conversion is not None
+    notes = [plan.move_text]
     if micro is not None and positions.get(micro.symbol, 0) != 0:
         # Once on the micro, stay there until flat, so exits close what was opened.
         conversion = micro
@@ -222,49 +301,16 @@ def _decide_one(
         if micro_target > 0:
             conversion, held = micro, positions.get(micro.symbol, 0)
             target = plan.direction * micro_target
-    symbol = conversion.symbol
-
     delta = target - held
     if delta == 0:
         notes.append(_nothing_to_send(held, target))
-        return _decision(plan, key, coid, symbol, held, target, 0, _SKIPPED, "; ".join(notes))
-    if follower.unreachable is not None:
-        notes.append(f"not sent: {follower.unreachable}")
-        return _decision(plan, key, coid, symbol, held, target, 0, _BLOCKED, "; ".join(notes))
+        return _Step(conversion.symbol, held, target, "; ".join(notes), 0, False, 0, Intent.EXIT)
     buying = delta > 0
     size = delta if buying else -delta
     # The part towards flat, when the order closes some of what is held.
     exit_qty = (size if size < abs(held) else abs(held)) if held and buying != (held > 0) else 0
-    entry_qty = size - exit_qty
-
-    requested = entry_qty
-    status = _SKIPPED
-    if entry_qty:
-        request = EntryRequest(
-            symbol,
-            1 if buying else -1,
-            held,
-            exit_qty,
-            entry_qty,
-            route.total,
-            route.pnl,
-            route.eligible is None or key in route.eligible,
-        )
-        entry_qty, status, risk_notes = _entry_allowed(plan.group, follower, request, specs)
-        if entry_qty == 0:
-            notes.append(f"entry of {requested} not sent: {'; '.join(risk_notes)}")
-        else:
-            notes.extend(risk_notes)
-    qty = exit_qty + entry_qty
-    if not qty:
-        return _decision(plan, key, coid, symbol, held, target, 0, status, "; ".join(notes))
-    after = held + qty if buying else held - qty
-    notes.append(_order_text(held, target, after, qty))
-    route.total += abs(after) - abs(held)
-    scaled_from = requested if 0 < entry_qty < requested else None
-    return _decision(
-        plan, key, coid, symbol, held, target, qty, _SEND, "; ".join(notes), scaled_from
-    )
+    intent = follower_intent(held, target)
+    return _Step(conversion.symbol, held, target, "; ".join(notes), size, buying, exit_qty, intent)
 
 
 # The closing words of a reason take a few small integers, and followers of
@@ -282,16 +328,17 @@ def _order_text(held: int, target: int, after: int, qty: int) -> str:
 
 
 def _entry_allowed(
-    group: GroupConfig,
+    plan: EventPlan,
     follower: FollowerState,
     request: EntryRequest,
-    specs: Mapping[str, ContractSpec],
+    rules: EntryRules,
 ) -> tuple[int, DecisionStatus, tuple[str, ...]]:
     """``(entry contracts allowed, status when none is, reasons)``.
 
     A paused route or follower skips the entry (the user's choice, not a
     risk event); a quarantine or a risk rule blocks it; a cap may scale it.
     """
+    group = plan.group
     if not group.enabled:
         return 0, DecisionStatus.SKIPPED, ("route paused: entries are not copied, exits are",)
     if not follower.enabled:
@@ -306,7 +353,7 @@ def _entry_allowed(
             DecisionStatus.BLOCKED,
             (f"{request.symbol} quarantined after a rejected entry",),
         )
-    verdict = check_entry(follower, group.limits, request, specs)
+    verdict = entry_verdict(follower, rules, request)
     if verdict.qty == 0:
         *scaled, last = verdict.notes
         return 0, DecisionStatus.BLOCKED, (*scaled, f"blocked: {last}")

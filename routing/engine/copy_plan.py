@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from routing.engine.conversion import Conversion, ConversionError, follower_contract, micro_root
 from routing.engine.limits import RouteLevel
@@ -107,6 +107,9 @@ class EventPlan:
         self._micro_targets: dict[Decimal, tuple[int, str]] = {}
         self._held_targets: dict[tuple[SizeKey, bool, int], tuple[int, Decimal | None, list[str]]]
         self._held_targets = {}
+        # The copier's memo of its steps (routing.engine.copier._Step), by
+        # (size key, contracts held in the contract, contracts held in its micro).
+        self.steps: dict[tuple[SizeKey, int, int], Any] = {}
 
     def sizing(self, follower: FollowerState) -> Sizing:
         """:func:`~routing.engine.sizing.size_factor` of ``follower``, memoised

@@ -37,11 +37,11 @@ def client_order_ids(route_key: str, event_key: str) -> Callable[[str], str]:
     """
     head = f"{route_key}\x1f{event_key}\x1f".encode()
     empty = "route" if not route_key else "event" if not event_key else None
+    prefix, sha256 = f"{CLIENT_ORDER_ID_PREFIX}-", hashlib.sha256  # bound once per event
 
     def order_id(follower_key: str) -> str:
         if empty is not None or not follower_key:
             raise ValueError(f"client order id needs a non-empty {empty or 'follower'} key")
-        digest = hashlib.sha256(head + follower_key.encode()).hexdigest()
-        return f"{CLIENT_ORDER_ID_PREFIX}-{digest[:_DIGEST_CHARS]}"
+        return prefix + sha256(head + follower_key.encode()).hexdigest()[:_DIGEST_CHARS]
 
     return order_id

@@ -16,7 +16,7 @@ scale the entry down further):
 2. caps, which scale the entry down to fit or block it (the account's
    ``on_breach``): contracts per order, per position, per account on the
    route, percent-of-balance position cap, total exposure cap, route total
-   contracts.
+   contracts (:mod:`routing.engine.entry_caps`).
 
 Pure: the caller passes every figure in.
 """
@@ -25,13 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
-from typing import NamedTuple
 
+from routing.engine.entry_caps import (
+    CENT,
+    EntryRequest,
+    EntryRules,
+    EntryVerdict,
+    entry_caps,
+    risk_per_contract,
+)
 from routing.engine.limits import (
     AccountSession,
     Direction,
     DrawdownMode,
-    OnBreach,
     RiskLimits,
     RouteLevel,
     RouteLimits,
@@ -39,7 +45,16 @@ from routing.engine.limits import (
 from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec, FollowerState
 
-CENT = Decimal("0.01")
+__all__ = [  # the caps' types, named here too: one place to import the layer from
+    "CENT",
+    "EntryRequest",
+    "EntryRules",
+    "EntryVerdict",
+    "check_entry",
+    "entry_rules",
+    "entry_verdict",
+    "risk_per_contract",
+]
 
 
 def money(value: Decimal) -> str:
@@ -157,52 +172,6 @@ def route_level_refusal(route: RouteLimits) -> str | None:
     return None
 
 
-def risk_per_contract(spec: ContractSpec, route: RouteLimits) -> Decimal | None:
-    """Dollars at risk per contract: (stop ticks + slippage ticks) x tick value,
-    or ``None`` when the route sets no stop distance."""
-    if route.stop_ticks is None:
-        return None
-    return (route.stop_ticks + route.slippage_ticks) * spec.tick_value
-
-
-class EntryVerdict(NamedTuple):
-    """How much of an entry may go: ``qty`` contracts (0 = none).
-
-    ``blocked`` is True when a rule refused it (as opposed to scaling it to a
-    smaller size); ``notes`` are the reasons, in the order applied.
-    """
-
-    qty: int
-    blocked: bool
-    notes: tuple[str, ...]
-
-
-class EntryRequest(NamedTuple):
-    """One follower's entry, in context.
-
-    ``symbol`` is the follower contract, ``sign`` +1 for a long entry, -1
-    short; ``held`` the signed position there before the order; ``exit_qty``
-    and ``entry_qty`` the parts of the order towards flat and beyond it;
-    ``route_total`` contracts held across all the route's followers before
-    this order; ``route_pnl`` the followers' summed session PnL (dollars).
-    :func:`routing.engine.copier.decide_copies` passes 0 for either when
-    the route sets no limit that reads it (max total contracts, max session
-    loss).
-    Named tuples, as :class:`~routing.engine.types.CopyDecision` is: one of
-    each per follower entry, and a frozen dataclass costs several times the
-    time to make (issue 9, item 3).
-    """
-
-    symbol: str
-    sign: int
-    held: int
-    exit_qty: int
-    entry_qty: int
-    route_total: int
-    route_pnl: Decimal
-    eligible: bool
-
-
 def check_entry(
     follower: FollowerState,
     route: RouteLimits,
@@ -214,17 +183,29 @@ def check_entry(
     ``specs`` maps product roots to contract specs (exposure needs every held
     contract's tick value; a missing one blocks, fail closed).
     """
-    gate = _gate(follower, route, request)
+    return entry_verdict(follower, entry_rules(route, specs), request)
+
+
+def entry_rules(route: RouteLimits, specs: Mapping[str, ContractSpec]) -> EntryRules:
+    """The :class:`EntryRules` of ``route`` for one leader event's entries."""
+    return EntryRules(route, specs, route_level_refusal(route))
+
+
+def entry_verdict(
+    follower: FollowerState, rules: EntryRules, request: EntryRequest
+) -> EntryVerdict:
+    """:func:`check_entry` under ``rules`` made once for the event
+    (:func:`entry_rules`): the gates, then the caps."""
+    gate = _gate(follower, rules, request)
     if gate is not None:
         return EntryVerdict(0, True, (gate,))
-    return _caps(follower, route, request, specs)
+    return entry_caps(follower, rules, request)
 
 
-def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) -> str | None:
-    limits, session = follower.limits, follower.session
-    refusal = route_level_refusal(route)
-    if refusal is not None:
-        return refusal
+def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> str | None:
+    limits, session, route = follower.limits, follower.session, rules.route
+    if rules.refusal is not None:
+        return rules.refusal
     if not request.eligible:
         return (
             f"route max accounts {route.max_accounts}: this account is not among them"
@@ -233,15 +214,24 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
         )
     if session.halt is not None:
         return f"halted this session: {session.halt}"
-    # The first refusal, in order: each check returns None when its limit is unset.
-    refusal = (
-        check_daily_loss(follower.session_pnl, limits)
-        or check_drawdown(session, limits)
-        or check_consistency(session, limits)
-        or check_daily_profit_target(follower.session_pnl, limits)
-        or check_route_session_loss(request.route_pnl, route)
-    )
-    if refusal is not None:
+    # The first refusal, in order; a check runs only when its limit is set
+    # (most accounts set a few: a call per unset limit per follower per event
+    # was a tenth of the engine's time, issue 9 item 3).
+    if limits.daily_loss is not None and (
+        refusal := check_daily_loss(follower.session_pnl, limits)
+    ):
+        return refusal
+    if limits.max_drawdown is not None and (refusal := check_drawdown(session, limits)):
+        return refusal
+    if limits.profit_target is not None and (refusal := check_consistency(session, limits)):
+        return refusal
+    if limits.daily_profit_target is not None and (
+        refusal := check_daily_profit_target(follower.session_pnl, limits)
+    ):
+        return refusal
+    if route.max_session_loss is not None and (
+        refusal := check_route_session_loss(request.route_pnl, route)
+    ):
         return refusal
     if limits.direction is Direction.LONG_ONLY and request.sign < 0:
         return "account is long only: short entries are not copied"
@@ -264,148 +254,3 @@ def _gate(follower: FollowerState, route: RouteLimits, request: EntryRequest) ->
                 f"open positions {open_now} \u2265 max open positions {limits.max_open_positions}"
             )
     return None
-
-
-def _contracts(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
-
-
-def _caps(
-    follower: FollowerState,
-    route: RouteLimits,
-    request: EntryRequest,
-    specs: Mapping[str, ContractSpec],
-) -> EntryVerdict:
-    limits = follower.limits
-    exit_qty = request.exit_qty
-    base = max(abs(request.held) - exit_qty, 0)  # this position's size after the exit part
-    # Each cap in turn: most entries fit every cap, so a rule's words are
-    # put together only when its room scales or blocks the entry.
-    qty, notes = request.entry_qty, []
-    block = limits.on_breach is OnBreach.BLOCK
-    exposure: list[_Room] = []
-    if limits.position_cap_pct is not None or limits.exposure_cap is not None:
-        # Exposure that cannot be priced blocks before any cap is weighed.
-        priced = _exposure_rooms(follower, route, request, specs, base)
-        if isinstance(priced, str):
-            return EntryVerdict(0, True, (priced,))
-        exposure = priced
-    if limits.max_contracts is not None:
-        room = limits.max_contracts - exit_qty
-        if qty > room:
-            rule, figures = (
-                (_MAX_ORDER_EXIT, (limits.max_contracts, exit_qty))
-                if exit_qty
-                else (_MAX_ORDER, (limits.max_contracts,))
-            )
-            qty = _fit(qty, room, block, rule, figures, notes)
-            if not qty:
-                return EntryVerdict(0, True, tuple(notes))
-    if limits.max_position is not None:
-        room = limits.max_position - base
-        if qty > room:
-            qty = _fit(qty, room, block, _MAX_POSITION, (limits.max_position, base), notes)
-            if not qty:
-                return EntryVerdict(0, True, tuple(notes))
-    if route.max_contracts_per_account is not None:
-        cap = route.max_contracts_per_account
-        account_total = sum(map(abs, follower.positions.values())) - exit_qty
-        if qty > cap - account_total:
-            qty = _fit(
-                qty, cap - account_total, block, _ROUTE_PER_ACCOUNT, (cap, account_total), notes
-            )
-            if not qty:
-                return EntryVerdict(0, True, tuple(notes))
-    for room, rule, figures in exposure:
-        if qty > room:
-            qty = _fit(qty, room, block, rule, figures, notes)
-            if not qty:
-                return EntryVerdict(0, True, tuple(notes))
-    if route.max_total_contracts is not None:
-        route_after_exit = request.route_total - exit_qty
-        cap = route.max_total_contracts
-        if qty > cap - route_after_exit:
-            qty = _fit(
-                qty, cap - route_after_exit, block, _ROUTE_TOTAL, (cap, route_after_exit), notes
-            )
-            if not qty:
-                return EntryVerdict(0, True, tuple(notes))
-    return EntryVerdict(qty, False, tuple(notes))
-
-
-def _fit(
-    qty: int, room: int, block: bool, rule: str, figures: tuple[object, ...], notes: list[str]
-) -> int:
-    """The entry of ``qty`` contracts under a cap leaving ``room`` (< ``qty``):
-    ``room`` when it scales down (the note says so), 0 when it blocks (the
-    account blocks on a breach, or no room is left)."""
-    room = max(room, 0)
-    if block or room == 0:
-        notes.append(f"entry {qty} contracts > {room} allowed by {rule.format(*figures)}")
-        return 0
-    notes.append(f"entry scaled down {qty} \u2192 {room}: {rule.format(*figures)}")
-    return room
-
-
-# A cap's room (contracts) and its words: a template and its figures.
-_Room = tuple[int, str, tuple[object, ...]]
-_MAX_ORDER = "max contracts per order {}"
-_MAX_ORDER_EXIT = "max contracts per order {} (exit part {})"
-_MAX_POSITION = "max contracts per position {} (holds {})"
-_ROUTE_PER_ACCOUNT = "route max contracts per account {} (holds {})"
-_ROUTE_TOTAL = "route max total contracts {} (followers hold {})"
-# Money figures as money() prints them: two decimals, thousands separated.
-_POSITION_CAP = (
-    "position cap {:f}% of balance {:,.2f} = {:,.2f} at {:,.2f} risk per contract (holds {})"
-)
-_EXPOSURE_CAP = "exposure cap {:,.2f} (exposure {:,.2f}, {:,.2f} risk per contract)"
-
-
-def _exposure_rooms(
-    follower: FollowerState,
-    route: RouteLimits,
-    request: EntryRequest,
-    specs: Mapping[str, ContractSpec],
-    base: int,
-) -> list[_Room] | str:
-    """Rooms (contracts) under the position cap and the exposure cap, or a
-    blocking reason when exposure cannot be computed."""
-    limits = follower.limits
-    if route.stop_ticks is None:
-        return "exposure caps need the route's stop distance (stop ticks) to price risk"
-    rpc: dict[str, Decimal] = {}
-    # The entry's contract first, then the held ones in code order: a set's
-    # order follows string hashing (PYTHONHASHSEED), and the reason must not.
-    held_symbols = sorted(s for s, q in follower.positions.items() if q and s != request.symbol)
-    for symbol in (request.symbol, *held_symbols):
-        try:
-            spec = specs.get(root_of(symbol))
-        except SymbolError:
-            spec = None
-        if spec is None:
-            return f"no contract spec for {symbol}: exposure cannot be computed"
-        rpc[symbol] = risk_per_contract(spec, route) or Decimal(0)
-    per_contract = rpc[request.symbol]
-    rooms: list[_Room] = []
-    if limits.position_cap_pct is not None:
-        balance = follower.balance
-        if balance is None or balance <= 0:
-            return "position cap in percent of balance needs the account balance"
-        # Whole cents, rounded down: the reason prints cents, and the contracts
-        # allowed must follow from the figure it prints (49,999.99 x 2% is
-        # 999.9998: 9 contracts at 100.00, printed as 999.99, not 1,000.00).
-        cap = (balance * limits.position_cap_pct / 100).quantize(CENT, rounding=ROUND_FLOOR)
-        figures = (limits.position_cap_pct.normalize(), balance, cap, per_contract, base)
-        rooms.append((_contracts(cap / per_contract) - base, _POSITION_CAP, figures))
-    if limits.exposure_cap is not None:
-        held = {s: abs(q) for s, q in follower.positions.items() if q}
-        held[request.symbol] = base
-        current = sum(q * rpc[s] for s, q in held.items())
-        rooms.append(
-            (
-                _contracts((limits.exposure_cap - current) / per_contract),
-                _EXPOSURE_CAP,
-                (limits.exposure_cap, current, per_contract),
-            )
-        )
-    return rooms

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from routing.engine.copy_plan import EventPlan, Sizing
 from routing.engine.limits import RouteLevel
+from routing.engine.orders import client_order_ids
 from routing.engine.risk import EntryRequest, EntryRules, entry_rules, entry_verdict
 from routing.engine.types import (
     ContractSpec,
@@ -38,6 +39,7 @@ from routing.engine.types import (
     Intent,
     LeaderFill,
     Side,
+    SizingBasis,
 )
 
 
@@ -93,11 +95,16 @@ def decide_copies(
     # What depends on the event and the group only (the follower contract,
     # the rounding rule, the reasons' words, the sizes of shared ratios) is
     # worked out once per event, not once per follower.
-    plan = EventPlan(move, group, specs, route_key=route_key, marks=marks or {})
+    # An empty key raises before anything is decided.
+    ids = client_order_ids(route_key, move.event_key, [f.key for f in followers])
+    plan = EventPlan(move, group, specs, marks=marks or {})
     route = _RouteRun.of(group, followers)
     rules = entry_rules(group.limits, specs)
     # Each order sent moves the route's total as it is decided (_decide_one).
-    return [_decide_one(plan, follower, rules, route) for follower in followers]
+    return [
+        _decide_one(plan, follower, coid, rules, route)
+        for follower, coid in zip(followers, ids, strict=True)
+    ]
 
 
 @dataclass(slots=True)
@@ -145,6 +152,7 @@ def follower_intent(held: int, target: int) -> Intent:
 
 
 _BUY, _SELL = Side.BUY, Side.SELL
+_PERCENT = SizingBasis.PERCENT_OF_BALANCE
 _SEND, _SKIPPED, _BLOCKED = DecisionStatus.SEND, DecisionStatus.SKIPPED, DecisionStatus.BLOCKED
 
 
@@ -187,32 +195,31 @@ def _decision(
 def _decide_one(
     plan: EventPlan,
     follower: FollowerState,
+    coid: str,
     rules: EntryRules,
     route: _RouteRun,
 ) -> CopyDecision:
-    key = follower.key
-    coid = plan.order_id(key)  # first: an empty key raises before anything is decided
-    conversion, micro = plan.conversion, plan.micro
+    key, conversion, micro = follower.key, plan.conversion, plan.micro
     if conversion is None:
         reason = plan.blocked or ""
         return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, reason)
-    sizing = plan.sizing(follower)
-    if sizing.error is not None:
-        return _decision(plan, key, coid, plan.symbol, 0, 0, 0, _BLOCKED, sizing.error)
     positions = follower.positions
-    # The contract, position, target and words so far depend on the size and
-    # the contracts held only: worked out once per distinct set (_Step).
+    # The contract, position, target and words so far depend on the size's
+    # settings (as EventPlan.sizing keys them) and the contracts held only:
+    # worked out once per distinct set (_Step).
+    ratio = follower.ratio
     step_key = (
-        sizing.key,
+        ratio if follower.sizing_basis is not _PERCENT else (ratio, follower.balance),
         positions.get(conversion.symbol, 0),
         0 if micro is None else positions.get(micro.symbol, 0),
     )
     step = plan.steps.get(step_key)
     if step is None:
-        step = plan.steps[step_key] = _step(plan, sizing, positions)
+        step = plan.steps[step_key] = _step(plan, plan.sizing(follower), positions)
     symbol, held, target, text = step.symbol, step.held, step.target, step.text
     if step.size == 0:
-        return _decision(plan, key, coid, symbol, held, target, 0, _SKIPPED, text)
+        status = _SKIPPED if step.error is None else _BLOCKED
+        return _decision(plan, key, coid, symbol, held, target, 0, status, text)
     if follower.unreachable is not None:
         text = f"{text}; not sent: {follower.unreachable}"
         return _decision(plan, key, coid, symbol, held, target, 0, _BLOCKED, text)
@@ -272,11 +279,14 @@ class _Step(NamedTuple):
     buying: bool
     exit_qty: int
     intent: Intent
+    error: str | None = None  # the size cannot be worked out: ``text``, blocked
 
 
 def _step(plan: EventPlan, sizing: Sizing, positions: Mapping[str, int]) -> _Step:
     conversion, micro = plan.conversion, plan.micro
     assert conversion is not None
+    if sizing.error is not None:
+        return _Step(plan.symbol, 0, 0, sizing.error, 0, False, 0, Intent.EXIT, sizing.error)
     notes = [plan.move_text]
     if micro is not None and positions.get(micro.symbol, 0) != 0:
         # Once on the micro, stay there until flat, so exits close what was opened.

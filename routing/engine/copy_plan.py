@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from routing.engine.conversion import Conversion, ConversionError, follower_contract, micro_root
 from routing.engine.limits import RouteLevel
-from routing.engine.orders import client_order_ids
 from routing.engine.sizing import SizingError, plain, round_target, rounding_rule_text, size_factor
 from routing.engine.symbols import parse_contract
 from routing.engine.types import (
@@ -60,9 +59,7 @@ class EventPlan:
 
     ``conversion`` is the follower contract, ``None`` when there is none
     (``blocked`` is then the whole reason), ``micro`` its micro when the group
-    falls back to micros; ``order_id`` maps a follower key to its client
-    order id. Raises nothing at construction: an empty route or event key
-    raises ``ValueError`` from ``order_id`` when it is called.
+    falls back to micros. Raises nothing.
     """
 
     def __init__(
@@ -71,11 +68,9 @@ class EventPlan:
         group: GroupConfig,
         specs: Mapping[str, ContractSpec],
         *,
-        route_key: str,
         marks: Mapping[str, Decimal],
     ) -> None:
         self.group = group
-        self.order_id = client_order_ids(route_key, move.event_key)
         self.symbol = move.symbol
         before, after = move.before, move.after
         self.move_text = f"leader {before:+d} \u2192 {after:+d} {move.symbol}"

@@ -22,6 +22,7 @@ from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec, FollowerState
 
 CENT = Decimal("0.01")
+_BLOCK = OnBreach.BLOCK
 
 
 def risk_per_contract(spec: ContractSpec, route: RouteLimits) -> Decimal | None:
@@ -81,13 +82,26 @@ class EntryRules:
     figures for each follower, not worked out again for each (issue 9, item 3).
     """
 
-    __slots__ = ("_per_contract", "refusal", "route", "specs")
+    __slots__ = ("_per_contract", "_roots", "refusal", "route", "specs")
 
     def __init__(
         self, route: RouteLimits, specs: Mapping[str, ContractSpec], refusal: str | None
     ) -> None:
         self.route, self.specs, self.refusal = route, specs, refusal
         self._per_contract: dict[str, Decimal | str] = {}
+        self._roots: dict[str, str | None] = {}
+
+    def root(self, symbol: str) -> str | None:
+        """The product root of contract ``symbol``, ``None`` when unreadable."""
+        try:
+            return self._roots[symbol]
+        except KeyError:
+            try:
+                found: str | None = root_of(symbol)
+            except SymbolError:
+                found = None
+            self._roots[symbol] = found
+            return found
 
     def per_contract(self, symbol: str) -> Decimal | str:
         """Dollars at risk per contract of ``symbol`` (0 without a stop
@@ -116,12 +130,15 @@ def entry_caps(follower: FollowerState, rules: EntryRules, request: EntryRequest
     reasons. Exposure that cannot be priced (no spec, no stop distance)
     blocks, fail closed."""
     limits, route = follower.limits, rules.route
-    exit_qty = request.exit_qty
-    base = max(abs(request.held) - exit_qty, 0)  # this position's size after the exit part
+    exit_qty, held = request.exit_qty, request.held
+    # This position's size after the exit part.
+    base = (held if held > 0 else -held) - exit_qty
+    if base < 0:
+        base = 0
     # Each cap in turn: most entries fit every cap, so a rule's words are
     # put together only when its room scales or blocks the entry.
     qty, notes = request.entry_qty, []
-    block = limits.on_breach is OnBreach.BLOCK
+    block = limits.on_breach is _BLOCK
     exposure: list[_Room] = []
     if limits.position_cap_pct is not None or limits.exposure_cap is not None:
         # Exposure that cannot be priced blocks before any cap is weighed.
@@ -169,7 +186,7 @@ def entry_caps(follower: FollowerState, rules: EntryRules, request: EntryRequest
             )
             if not qty:
                 return EntryVerdict(0, True, tuple(notes))
-    return EntryVerdict(qty, False, tuple(notes))
+    return EntryVerdict(qty, False, tuple(notes) if notes else ())
 
 
 def _fit(

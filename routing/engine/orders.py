@@ -9,7 +9,7 @@ refuse the repeat.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Sequence
 
 CLIENT_ORDER_ID_PREFIX = "ct"
 # 24 hex chars = 96 bits: collisions are negligible and the id stays within
@@ -22,26 +22,26 @@ def client_order_id(route_key: str, event_key: str, follower_key: str) -> str:
 
     ``route_key`` names the copy group, ``event_key`` the leader event (its
     broker fill id, qualified by the leader account), ``follower_key`` the
-    follower account. All three must be non-empty.
+    follower account. All three must be non-empty (``ValueError``).
     """
-    return client_order_ids(route_key, event_key)(follower_key)
+    return client_order_ids(route_key, event_key, [follower_key])[0]
 
 
-def client_order_ids(route_key: str, event_key: str) -> Callable[[str], str]:
-    """``follower_key -> client_order_id(route_key, event_key, follower_key)``.
+def client_order_ids(route_key: str, event_key: str, follower_keys: Sequence[str]) -> list[str]:
+    """``[client_order_id(route_key, event_key, key) for key in follower_keys]``.
 
     For one event's many followers: the route and event part of the hashed
-    material is encoded once. The returned function raises ``ValueError``
-    like :func:`client_order_id` (an empty key), when it is called: an event
-    with no followers needs no id.
+    material is encoded once, and no call is made per follower. Raises
+    ``ValueError`` like :func:`client_order_id` (an empty key) when there
+    is at least one follower: an event with no followers needs no id.
     """
-    head = f"{route_key}\x1f{event_key}\x1f".encode()
+    if not follower_keys:
+        return []
     empty = "route" if not route_key else "event" if not event_key else None
-    prefix, sha256 = f"{CLIENT_ORDER_ID_PREFIX}-", hashlib.sha256  # bound once per event
-
-    def order_id(follower_key: str) -> str:
-        if empty is not None or not follower_key:
-            raise ValueError(f"client order id needs a non-empty {empty or 'follower'} key")
-        return prefix + sha256(head + follower_key.encode()).hexdigest()[:_DIGEST_CHARS]
-
-    return order_id
+    if empty is None and not all(follower_keys):
+        empty = "follower"
+    if empty is not None:
+        raise ValueError(f"client order id needs a non-empty {empty} key")
+    head = f"{route_key}\x1f{event_key}\x1f".encode()
+    prefix, sha256, chars = f"{CLIENT_ORDER_ID_PREFIX}-", hashlib.sha256, _DIGEST_CHARS
+    return [prefix + sha256(head + key.encode()).hexdigest()[:chars] for key in follower_keys]

@@ -42,7 +42,6 @@ from routing.engine.limits import (
     RouteLevel,
     RouteLimits,
 )
-from routing.engine.symbols import SymbolError, root_of
 from routing.engine.types import ContractSpec, FollowerState
 
 __all__ = [  # the caps' types, named here too: one place to import the layer from
@@ -202,6 +201,9 @@ def entry_verdict(
     return entry_caps(follower, rules, request)
 
 
+_BOTH = Direction.BOTH
+
+
 def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> str | None:
     limits, session, route = follower.limits, follower.session, rules.route
     if rules.refusal is not None:
@@ -217,10 +219,8 @@ def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> 
     # The first refusal, in order; a check runs only when its limit is set
     # (most accounts set a few: a call per unset limit per follower per event
     # was a tenth of the engine's time, issue 9 item 3).
-    if limits.daily_loss is not None and (
-        refusal := check_daily_loss(follower.session_pnl, limits)
-    ):
-        return refusal
+    if limits.daily_loss is not None and -follower.session_pnl >= limits.daily_loss:
+        return check_daily_loss(follower.session_pnl, limits)  # the words of the same test
     if limits.max_drawdown is not None and (refusal := check_drawdown(session, limits)):
         return refusal
     if limits.profit_target is not None and (refusal := check_consistency(session, limits)):
@@ -233,13 +233,13 @@ def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> 
         refusal := check_route_session_loss(request.route_pnl, route)
     ):
         return refusal
-    if limits.direction is Direction.LONG_ONLY and request.sign < 0:
-        return "account is long only: short entries are not copied"
-    if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
-        return "account is short only: long entries are not copied"
-    try:
-        root = root_of(request.symbol)
-    except SymbolError:
+    if limits.direction is not _BOTH:
+        if limits.direction is Direction.LONG_ONLY and request.sign < 0:
+            return "account is long only: short entries are not copied"
+        if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
+            return "account is short only: long entries are not copied"
+    root = rules.root(request.symbol)
+    if root is None:
         return f"unreadable contract {request.symbol!r}"
     if root in limits.denied_roots:
         return f"{root} is on the account's deny list"

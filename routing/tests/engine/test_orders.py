@@ -98,21 +98,35 @@ def test_client_order_id_when_key_empty_then_raises_naming_it(
         client_order_id(*keys)
 
 
-def test_client_order_ids_when_called_then_same_ids_as_client_order_id() -> None:
-    # Arrange: one event's id function, as decide_copies makes it once per event
-    order_id = client_order_ids("route-1", "LEAD:fill-9")
+def test_client_order_ids_when_many_followers_then_each_hashes_route_event_and_follower() -> None:
+    # Arrange: the stored scheme, written out: ids must never change between
+    # versions (a re-delivered event must find the orders it already made).
+    keys = ("follower-3", "42", "é")
+    head = b"route-1\x1fLEAD:fill-9\x1f"
 
     # Act
-    ids = [order_id(f) for f in ("follower-3", "42", "é")]
+    ids = client_order_ids("route-1", "LEAD:fill-9", keys)
 
     # Assert
-    assert ids == [client_order_id("route-1", "LEAD:fill-9", f) for f in ("follower-3", "42", "é")]
+    assert ids == ["ct-" + hashlib.sha256(head + k.encode()).hexdigest()[:24] for k in keys]
+    assert ids[1] == client_order_id("route-1", "LEAD:fill-9", "42")
 
 
-def test_client_order_ids_when_route_empty_then_raises_only_when_called() -> None:
-    # Arrange: an event with no followers needs no id, so nothing raises yet
-    order_id = client_order_ids("", "LEAD:fill-9")
+def test_client_order_ids_when_no_follower_then_nothing_raises_even_with_an_empty_key() -> None:
+    # An event with no followers needs no id.
+    assert client_order_ids("", "LEAD:fill-9", []) == []
 
-    # Act / Assert
-    with pytest.raises(ValueError, match="non-empty route key"):
-        order_id("follower-3")
+
+@pytest.mark.parametrize(
+    ("route", "event", "keys", "name"),
+    [
+        ("", "LEAD:fill-9", ["follower-3"], "route"),
+        ("route-1", "", ["follower-3"], "event"),
+        ("route-1", "LEAD:fill-9", ["follower-3", ""], "follower"),
+    ],
+)
+def test_client_order_ids_when_a_key_is_empty_then_raises_before_any_id(
+    route: str, event: str, keys: list[str], name: str
+) -> None:
+    with pytest.raises(ValueError, match=f"non-empty {name} key"):
+        client_order_ids(route, event, keys)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from django.db import transaction
 
 from accounts.models import BrokerAccount
+from copytrade.core.bulk import bulk_set_columns
 from copytrade.core.hot_reads import HotRead, ReadAhead
 from journal.fills import FillConflict, FillInput, fills_record
 from routing.engine.symbols import spec_of
@@ -59,9 +60,9 @@ def leader_fills_conflicts(leader_id: int, conflicts: Sequence[FillConflict]) ->
 
 def leader_fills_done(event_ids: Sequence[int]) -> None:
     """Clear ``fill_pending`` on the events ``event_ids`` (their fills are
-    recorded in the caller's transaction)."""
-    if event_ids:
-        LeaderEvent.objects.filter(pk__in=event_ids, fill_pending=True).update(fill_pending=False)
+    recorded in the caller's transaction): one statement, which may be sent
+    ahead (:func:`copytrade.core.writes_ahead.writes_ahead`)."""
+    bulk_set_columns(LeaderEvent, list(event_ids), {"fill_pending": [False] * len(event_ids)})
 
 
 def leader_fills_record(fills: Mapping[int, FillInput]) -> None:
@@ -79,7 +80,18 @@ def leader_fills_record(fills: Mapping[int, FillInput]) -> None:
 def leader_fills_apply(fills: Mapping[int, FillInput], conflicts: Sequence[FillConflict]) -> None:
     """What follows storing the pending leader ``fills`` (event id -> fill)
     with ``fills_record``: the incident of each of ``conflicts`` that is a
-    leader fill's, and the events' flags cleared. Call under the leaders' locks."""
+    leader fill's (:func:`leader_fills_conflicts_raise`), and the events'
+    flags cleared (:func:`leader_fills_done`). Call under the leaders' locks."""
+    leader_fills_conflicts_raise(fills, conflicts)
+    leader_fills_done(sorted(fills))
+
+
+def leader_fills_conflicts_raise(
+    fills: Mapping[int, FillInput], conflicts: Sequence[FillConflict]
+) -> None:
+    """The incident of each of ``conflicts`` that is one of the leader
+    ``fills``' (event id -> fill), per leader in pk order. Call under the
+    leaders' locks, outside a writes-ahead block (it saves models)."""
     leaders = {fill.account_id for fill in fills.values()}
     for leader_id in sorted(leaders):
         leader_fills_conflicts(
@@ -90,7 +102,6 @@ def leader_fills_apply(fills: Mapping[int, FillInput], conflicts: Sequence[FillC
                 if c.received.copy_order_id is None and c.received.account_id == leader_id
             ],
         )
-    leader_fills_done(sorted(fills))
 
 
 def leader_fills_pending_ahead(leader_id: int) -> ReadAhead:

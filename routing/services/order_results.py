@@ -34,7 +34,7 @@ from copytrade.core.bulk import bulk_set
 from copytrade.core.writes_ahead import writes_ahead
 from journal.fills import FillConflict, FillInput, fills_record
 from journal.models import EventType
-from journal.services import JournalRow, journal_row, journal_rows_add
+from journal.services import JournalRow, journal_row, journal_rows_send
 from routing.brokers.base import OrderResult, OrderStatus
 from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
@@ -50,7 +50,11 @@ from routing.services.feed import (
     feed_seq_next,
 )
 from routing.services.incidents import order_incidents_record
-from routing.services.leader_fills import leader_fills_apply, leader_fills_record
+from routing.services.leader_fills import (
+    leader_fills_conflicts_raise,
+    leader_fills_done,
+    leader_fills_record,
+)
 from routing.services.order_findings import (
     Finding,
     contract_code,
@@ -169,11 +173,14 @@ def _answers_apply(
             _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
         if batch.changed:
             bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+        # The answers' journal (fills, rejections) comes before what they
+        # start (quarantines, incidents): the cause, then its effects.
+        journal_rows_send(batch.journal)
+        leader_fills_done(sorted(leader_fills))
     if leader_fills:
-        leader_fills_apply(leader_fills, conflicts)
+        leader_fills_conflicts_raise(leader_fills, conflicts)
     expected_positions_move(batch.expected)
     quarantines_start(batch.quarantines)
-    journal_rows_add(batch.journal)
     order_incidents_record(
         [(order, f.kind, f.detail, f.numbers) for order, found in batch.incidents for f in found]
     )

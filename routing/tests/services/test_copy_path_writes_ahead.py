@@ -152,8 +152,9 @@ def test_answers_when_filled_then_fills_and_orders_written_ahead_with_the_leader
             results=answers, feed={}, leader_fills={result.event.pk: result.leader_fill}
         )
     # Assert: the positions (made first: none existed), the fills (the
-    # leader's first), the session totals and the orders are written between
-    # the foreign keys' switch and back.
+    # leader's first), the session totals, the orders, their journal and
+    # the leader's event's flag are written between the foreign keys'
+    # switch and back: nothing waits for the server after the block.
     between = _between_the_checks([q["sql"] for q in queries.captured_queries])
     assert [s for s in between if not s.startswith("SELECT")] == [
         'INSERT INTO "journal_position"',
@@ -161,6 +162,16 @@ def test_answers_when_filled_then_fills_and_orders_written_ahead_with_the_leader
         'INSERT INTO "journal_fill"',
         'INSERT INTO "journal_sessionrealized"',
         'UPDATE "routing_copyorder"',
+        'INSERT INTO "journal_journalentry"',
+        'UPDATE "routing_leaderevent"',
+    ]
+    after = [q["sql"] for q in queries.captured_queries]
+    after = after[after.index("SET CONSTRAINTS ALL DEFERRED") + 1 :]
+    assert not [s for s in after if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    filled = JournalEntry.objects.filter(event_type="copy_order.filled")
+    assert sorted(filled.values_list("message", flat=True)) == [
+        f"Eval 25K: buy 1 MNQH5 filled @ {price}",
+        f"Funded 150K: buy 6 MNQH5 filled @ {price}",
     ]
     assert sorted(CopyOrder.objects.values_list("status", "filled_qty")) == [
         ("filled", 1),

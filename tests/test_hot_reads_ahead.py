@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount, User
 from accounts.services import broker_account_create
+from copytrade.core import hot_reads
 from copytrade.core.hot_reads import HotRead, hot_reads_ahead
 from routing.engine.sessions import trading_date
 from routing.models import AccountSession
@@ -91,6 +92,34 @@ def test_rows_read_ahead_serve_one_call_only_and_only_inside_the_block(alice: Us
     with CaptureQueriesContext(connection) as after:
         session_rows(ids, trading_date=DAY)
     assert len(after) == 1
+
+
+@pytest.mark.django_db
+def test_a_read_an_enclosing_block_holds_is_not_run_again_and_forget_drops_it(
+    alice: User,
+) -> None:
+    accounts = _accounts(alice, 2)
+    ids = [a.id for a in accounts]
+    sessions = account_sessions_open_ahead(accounts, at=AT)
+    with CaptureQueriesContext(connection) as outer, hot_reads_ahead([sessions]):
+        # A later stretch's block asks for the same read and another one:
+        # only the other one runs; the held rows serve the call.
+        with (
+            CaptureQueriesContext(connection) as inner,
+            hot_reads_ahead([sessions, session_realized_ahead(ids, AT)]),
+        ):
+            rows = _balances(session_rows(ids, trading_date=DAY))
+        assert rows == {a.id: Decimal(50_000) + i for i, a in enumerate(accounts)}
+        assert len(inner) == 1 and '"journal_sessionrealized"' in inner[0]["sql"]
+        # Forgotten after a write, a held read runs again and sees the write.
+        with hot_reads_ahead([sessions]):
+            AccountSession.objects.filter(account_id=ids[0]).update(opening_balance=Decimal(7))
+            hot_reads.hot_reads_forget()
+            with CaptureQueriesContext(connection) as again:
+                fresh = _balances(session_rows(ids, trading_date=DAY))
+        assert fresh[ids[0]] == Decimal(7)
+        assert len(again) == 1
+    assert len(outer) == 5  # the sessions twice, the realized PnL, the write, the sessions
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

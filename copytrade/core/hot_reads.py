@@ -289,13 +289,20 @@ def hot_reads_ahead(calls: Sequence[ReadAhead]) -> Iterator[None]:
 
     Keep the block to the stretch where nothing the transaction writes
     could change the rows read ahead: a row read ahead is the row as it was
-    when the block began. Rows left unused are dropped at the end
-    of the block. Raises the database's error (Django's, as a cursor would)
-    when a statement fails; nothing is kept then.
+    when the block began (or call :func:`hot_reads_forget` after such a
+    write). Rows left unused are dropped at the end of the block. A
+    statement whose rows an enclosing block holds unused is not run again:
+    an outer block can send a later stretch's reads ahead with its own.
+    Raises the database's error (Django's, as a cursor would) when a
+    statement fails; nothing is kept then.
     """
-    statements = [s for read, args in calls if (s := read.statement(*args)) is not None]
-    rows = _run_together(statements)
     kept: dict[Hashable, list[tuple[Any, ...]]] = getattr(_ahead, "rows", None) or {}
+    statements = [
+        s
+        for read, args in calls
+        if (s := read.statement(*args)) is not None and s.key() not in kept
+    ]
+    rows = _run_together(statements)
     added = []
     for statement, found in zip(statements, rows, strict=True):
         key = statement.key()
@@ -308,6 +315,15 @@ def hot_reads_ahead(calls: Sequence[ReadAhead]) -> Iterator[None]:
     finally:
         for key in added:
             kept.pop(key, None)
+
+
+def hot_reads_forget() -> None:
+    """Drop every row read ahead and not used yet, in every enclosing block
+    of this thread: call it after a write that may change them (their reads
+    then run again when called)."""
+    kept = getattr(_ahead, "rows", None)
+    if kept:
+        kept.clear()
 
 
 def _run_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:

@@ -18,35 +18,27 @@ from typing import Any
 
 from django.conf import settings
 
-from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
-from journal.models import Position
-from journal.services import JournalRow, positions_mark_ahead, positions_revalued
+from copytrade.core.hot_reads import hot_reads_ahead
+from journal.services import JournalRow, positions_revalued
 from routing.engine.collar import check_price_collar, collared_decision
 from routing.engine.copier import LeaderMove, decide_copies
 from routing.engine.sessions import trading_date
-from routing.engine.symbols import spec_of
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
 from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
 from routing.selectors import (
     copy_order_payload,
-    open_unrealized_ahead,
     open_unrealized_by_account,
-    session_realized_ahead,
 )
-from routing.services.account_sessions import account_sessions_open_ahead
 from routing.services.copy_writes import copy_orders_send, decision_journal
 from routing.services.expected import (
     expected_positions_of,
-    expected_positions_of_ahead,
     expected_positions_set,
 )
 from routing.services.follower_state import (
     contract_marks,
-    contract_marks_ahead,
     follower_states,
-    follower_symbols,
 )
-from routing.services.quarantines import quarantines_active_ahead
+from routing.services.leader_reads import LeaderReads, leader_position
 from routing.services.risk_watch import sessions_current
 from routing.services.route_state import LeaderRoutes
 
@@ -99,32 +91,15 @@ def leader_decide(
     Must run inside the ingest's transaction, under the leader's lock.
     Raises the database's errors and ``ValueError`` for a stored limit the
     engine refuses."""
-    position_ahead: ReadAhead = (_leader_position, (routes.leader_id, fill.symbol))
-    specs = routes.specs
-    plans = [
-        (route, follower_symbols(fill.symbol, route.config, specs))
-        for route in routes.groups
-        if route.followers
-    ]
+    reads = LeaderReads.of(routes, fill)
+    plans, followers, specs, spec = reads.plans, reads.followers, routes.specs, reads.spec
     if not plans:
-        held = _leader_position(*position_ahead[1])
+        held = leader_position(*reads.position()[1])
         return Decided(leader_before=held[0][0] if held else 0)
-    followers = [f for route, _ in plans for f in route.followers]
-    accounts = list({f.account_id: f.account for f in followers}.values())
-    account_ids = sorted({f.account_id for f in followers})
-    symbols = set().union(*(candidates for _, candidates in plans))
-    spec = spec_of(fill.symbol, specs)
-    # Only the marks of this leader's routes: another user's (or route's)
-    # prices never collar or size this one (issue 10, defect 2).
-    marked_symbols, marked_accounts = symbols | {fill.symbol}, [routes.leader_id, *account_ids]
-    with hot_reads_ahead(
-        [
-            position_ahead,
-            contract_marks_ahead(marked_symbols, account_ids=marked_accounts),
-            account_sessions_open_ahead(accounts, at=fill.time),
-        ]
-    ):
-        held = _leader_position(*position_ahead[1])
+    accounts, account_ids, symbols = reads.accounts, reads.account_ids, reads.symbols
+    marked_symbols, marked_accounts = reads.marked_symbols, reads.marked_accounts
+    with hot_reads_ahead(reads.first()):
+        held = leader_position(*reads.position()[1])
         # The collar is checked against the mark before this fill moves it; a
         # collared price marks nothing (issue 10, defect 8).
         # One read of the marks serves the collar (the mark before this fill) and
@@ -138,20 +113,13 @@ def leader_decide(
     if collared is None:
         marks[fill.symbol] = fill.price
     marking = spec is not None and collared is None
-    marked = sorted({f.account_id for r, c in plans if fill.symbol in c for f in r.followers})
+    marked = reads.marked
     # Positions marked, expected positions, quarantines and the realized PnL
     # are read ahead together; the mark's write changes none of the others.
     # The open PnL is read before the mark's write too, and the write's
     # change added to it: the figures the write leaves, one round trip fewer.
-    risk_ids = [a.id for a in accounts]
-    ahead = [
-        *([positions_mark_ahead(account_ids=marked, symbol=fill.symbol)] if marking else []),
-        expected_positions_of_ahead(account_ids),
-        quarantines_active_ahead(followers),
-        session_realized_ahead(risk_ids, fill.time),
-        open_unrealized_ahead(risk_ids),
-    ]
-    with hot_reads_ahead(ahead):
+    risk_ids = reads.risk_ids
+    with hot_reads_ahead(reads.second(marking=marking)):
         unrealized = open_unrealized_by_account(risk_ids)
         if marking:
             assert spec is not None
@@ -237,13 +205,3 @@ def order_payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]
     for order in orders:
         feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
     return feed
-
-
-_leader_position = HotRead(
-    "leader position",
-    Position,
-    lambda account_id, symbol: Position.objects.filter(
-        account_id=account_id, symbol=symbol
-    ).values_list("qty"),
-    lambda connection, account_id, symbol: [account_id, symbol],
-)

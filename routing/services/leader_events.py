@@ -31,7 +31,7 @@ from django.db import IntegrityError, router, transaction
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import attnames, loaded
-from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead
+from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead, hot_reads_forget
 from copytrade.core.writes_ahead import writes_ahead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType
@@ -61,6 +61,7 @@ from routing.services.leader_fills import (
     leader_fills_pending_ahead,
     leader_fills_settle,
 )
+from routing.services.leader_reads import leader_decide_reads
 from routing.services.leases import LeaseFence, LeaseLostError
 from routing.services.orders import order_request
 from routing.services.replay_progress import replay_progress_record
@@ -172,15 +173,11 @@ def _locked_leader(
     The event's row is inserted after the pending fills are read (they do
     not include it).
     """
-    lock: ReadAhead = (
-        (_leader_locked, (account_id,))
-        if fence is None
-        else (_leader_locked_fenced, (account_id, fence.worker_id, fence.generation))
-    )
+    reads = _lock_reads(account_id, fence, event)
+    lock = reads[0]
     # One round trip: the server still runs the key's statement after the
     # lock's has its row (pipelined statements run one after the other).
-    pending = leader_fills_pending_ahead(account_id)
-    with hot_reads_ahead([lock, route_config_key_ahead(), pending, event]):
+    with hot_reads_ahead(reads):
         rows = lock[0](*lock[1])
         key = route_config_key()
         if rows:
@@ -188,8 +185,11 @@ def _locked_leader(
             stored = leader_event_stored(event, leader)
             # Under the lock, before anything is decided: a fill an earlier
             # event left pending (its answers never recorded) moves the
-            # leader's position first.
-            leader_fills_settle(account_id, leader_routes(leader_id=account_id, key=key).specs)
+            # leader's position first, and what was read with the lock
+            # (positions, marks, PnL) is read again after it.
+            specs = leader_routes(leader_id=account_id, key=key).specs
+            if leader_fills_settle(account_id, specs):
+                hot_reads_forget()
     if not rows:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
         assert fence is not None
@@ -198,6 +198,18 @@ def _locked_leader(
             f"(generation {fence.generation}); the event is left to the new holder"
         )
     return leader, key, stored
+
+
+def _lock_reads(account_id: int, fence: LeaseFence | None, event: ReadAhead) -> list[ReadAhead]:
+    """The lock's round trip: the leader's row locked (under its lease with
+    ``fence``), the route configuration key, the leader's pending fills and
+    the event's row (:func:`_locked_leader`)."""
+    lock: ReadAhead = (
+        (_leader_locked, (account_id,))
+        if fence is None
+        else (_leader_locked_fenced, (account_id, fence.worker_id, fence.generation))
+    )
+    return [lock, route_config_key_ahead(), leader_fills_pending_ahead(account_id), event]
 
 
 # The leader's row, locked, at every leader event (compiled once).
@@ -240,27 +252,31 @@ def _ingest(
     # routes cached before the key is read and put right when they changed.
     cached = leader_routes_cached(account_id)
     guess = claimed and cached is not None and spec_of(fill.symbol, cached.specs) is not None
-    account, key, event = _locked_leader(
-        account_id,
-        fence,
-        leader_event_insert_ahead(
-            account_id, fill, source=source, received_at=received_at, fill_pending=guess
-        ),
+    inserted = leader_event_insert_ahead(
+        account_id, fill, source=source, received_at=received_at, fill_pending=guess
     )
-    routes = leader_routes(leader_id=account.pk, key=key)
-    specs = routes.specs
-    spec = spec_of(fill.symbol, specs)
-    # A claimed ingest's caller records the leader's fill with the answers.
-    if (claimed and spec is not None) != guess:
-        event.fill_pending = not guess
-        LeaderEvent.objects.filter(pk=event.pk).update(fill_pending=event.fill_pending)
-    # A replayed fill counts in its job's progress with its decisions (issue
-    # 10, defect 7): a fill published but never ingested is replayed again.
-    replay_progress_record(leader_id=account.pk, event_id=event.external_id)
-    # The engine keys idempotency on the stored event (leader account id and
-    # broker fill id), whatever spelling of the account the source used.
-    fill = event.to_engine()
-    decided = leader_decide(routes, event, fill, holds=holds)
+    # The decisions' reads go with the lock too, as the cached routes make
+    # them: one round trip for the lock, the event's row and every read.
+    # Routes changed meanwhile make other statements, which run again.
+    # Nothing written before leader_decide reads them changes their rows
+    # (the event's flag, the replay's progress), but a pending fill settled.
+    ahead = [] if cached is None else leader_decide_reads(cached, fill)
+    with hot_reads_ahead([*_lock_reads(account_id, fence, inserted), *ahead]):
+        account, key, event = _locked_leader(account_id, fence, inserted)
+        routes = leader_routes(leader_id=account.pk, key=key)
+        specs = routes.specs
+        spec = spec_of(fill.symbol, specs)
+        # A claimed ingest's caller records the leader's fill with the answers.
+        if (claimed and spec is not None) != guess:
+            event.fill_pending = not guess
+            LeaderEvent.objects.filter(pk=event.pk).update(fill_pending=event.fill_pending)
+        # A replayed fill counts in its job's progress with its decisions (issue
+        # 10, defect 7): a fill published but never ingested is replayed again.
+        replay_progress_record(leader_id=account.pk, event_id=event.external_id)
+        # The engine keys idempotency on the stored event (leader account id and
+        # broker fill id), whatever spelling of the account the source used.
+        fill = event.to_engine()
+        decided = leader_decide(routes, event, fill, holds=holds)
     leader_before = decided.leader_before
     leader_fill = None if spec is None else leader_fill_input(event, spec)
     # The writes run on the server while the journal and the requests are

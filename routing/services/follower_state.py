@@ -84,6 +84,7 @@ def follower_states(
     at: datetime,
     complete: bool = False,
     limits: Mapping[int, RiskLimits] | None = None,
+    shape: FollowerShape | None = None,
     sessions: Mapping[int, SessionRow] | None = None,
     unrealized: Mapping[int, Decimal] | None = None,
     unreachable: Callable[[str, str], str | None] | None = None,
@@ -100,7 +101,10 @@ def follower_states(
     applied any halt due now (journaled) — so this writes: the session reset
     when one is due, stale quarantine releases, halts and high-water marks.
     ``limits`` (account id -> risk limits: the cached routes') saves
-    converting the stored limits again and ``sessions`` (account id -> its
+    converting the stored limits again, ``shape`` (each follower's account,
+    the accounts once each, account id -> group id: the cached routes',
+    :class:`routing.services.leader_reads.RouteShape`) working them out
+    again, and ``sessions`` (account id -> its
     current session row, read before the event moved any mark) reading the
     session rows again (:func:`accounts_risk`); ``unrealized`` (account id
     -> open PnL at the marks as they stand) reading it. ``unreachable``
@@ -126,11 +130,14 @@ def follower_states(
         if account_id in held and qty:
             held[account_id][symbol] = qty
     quarantined = quarantines_active(followers, at=at)
-    accounts = list({f.account_id: f.account for f in followers}.values())
+    if shape is None:
+        follower_accounts = [f.account for f in followers]
+        accounts = list({a.id: a for a in follower_accounts}.values())
+        group_of = {f.account_id: f.group_id for f in followers}
+    else:
+        follower_accounts, accounts, group_of = shape
     risks = accounts_risk(accounts, at=at, limits=limits, sessions=sessions, unrealized=unrealized)
-    risks = account_breaches_apply(
-        risks, at=at, group_of={f.account_id: f.group_id for f in followers}
-    )
+    risks = account_breaches_apply(risks, at=at, group_of=group_of)
 
     def reason(account: BrokerAccount) -> str | None:
         if not account.enabled:
@@ -142,23 +149,25 @@ def follower_states(
     # and related descriptors: a dozen lookups per follower, a thousand
     # followers per event.
     states = []
-    for f in followers:
-        account, account_id = f.account, f.account_id
+    none: frozenset[str] = frozenset()
+    for f, account in zip(followers, follower_accounts, strict=True):
+        account_id = f.account_id
         risk = risks[account_id]
+        # Positional, in the field order: one per follower per event.
         states.append(
             FollowerState(
-                key=str(account_id),
-                ratio=f.ratio,
-                positions=held[account_id],
-                session_pnl=risk.session_pnl,
-                enabled=f.enabled,
-                limits=risk.limits,
-                sizing_basis=SizingBasis(f.sizing_basis),
-                balance=account.balance,
-                quarantined=quarantined.get(f.id, frozenset()),
-                session=risk.state,
-                unreachable=reason(account),
-                entries_blocked=(
+                str(account_id),
+                f.ratio,
+                held[account_id],
+                risk.session_pnl,
+                risk.limits,
+                f.enabled,
+                _BASES.get(f.sizing_basis) or SizingBasis(f.sizing_basis),
+                account.balance,
+                quarantined.get(f.id, none),
+                risk.state,
+                reason(account),
+                (
                     None
                     if entries_held is None
                     else entries_held(account.platform, account.external_id)
@@ -166,3 +175,12 @@ def follower_states(
             )
         )
     return states
+
+
+# Each follower's stored sizing basis as the engine's member, without the
+# enum's lookup call per follower per event.
+_BASES = {**{b.value: b for b in SizingBasis}, **{b: b for b in SizingBasis}}
+
+# A follower's account, the accounts once each and account id -> group id
+# (routing.services.leader_reads.RouteShape, for follower_states).
+type FollowerShape = tuple[Sequence[BrokerAccount], Sequence[BrokerAccount], Mapping[int, int]]

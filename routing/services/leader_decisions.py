@@ -92,12 +92,13 @@ def leader_decide(
     Raises the database's errors and ``ValueError`` for a stored limit the
     engine refuses."""
     reads = LeaderReads.of(routes, fill)
-    plans, followers, specs, spec = reads.plans, reads.followers, routes.specs, reads.spec
+    shape, specs = reads.shape, routes.specs
+    plans, followers, spec = shape.plans, shape.followers, shape.spec
     if not plans:
         held = leader_position(*reads.position()[1])
         return Decided(leader_before=held[0][0] if held else 0)
-    accounts, account_ids, symbols = reads.accounts, reads.account_ids, reads.symbols
-    marked_symbols, marked_accounts = reads.marked_symbols, reads.marked_accounts
+    accounts, account_ids, symbols = shape.accounts, shape.account_ids, shape.symbols
+    marked_symbols, marked_accounts = shape.marked_symbols, shape.marked_accounts
     with hot_reads_ahead(reads.first()):
         held = leader_position(*reads.position()[1])
         # The collar is checked against the mark before this fill moves it; a
@@ -113,12 +114,12 @@ def leader_decide(
     if collared is None:
         marks[fill.symbol] = fill.price
     marking = spec is not None and collared is None
-    marked = reads.marked
+    marked = shape.marked
     # Positions marked, expected positions, quarantines and the realized PnL
     # are read ahead together; the mark's write changes none of the others.
     # The open PnL is read before the mark's write too, and the write's
     # change added to it: the figures the write leaves, one round trip fewer.
-    risk_ids = reads.risk_ids
+    risk_ids = shape.risk_ids
     with hot_reads_ahead(reads.second(marking=marking)):
         unrealized = open_unrealized_by_account(risk_ids)
         if marking:
@@ -138,7 +139,8 @@ def leader_decide(
             {k: qty for k, (_, qty) in expected.items()},
             at=fill.time,
             complete=True,
-            limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
+            limits=shape.limits,
+            shape=(shape.follower_accounts, shape.accounts, shape.group_of),
             sessions=sessions,
             unrealized=unrealized,
             unreachable=holds[0],

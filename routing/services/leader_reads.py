@@ -14,12 +14,13 @@ statements differ and simply run again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from accounts.models import BrokerAccount
 from copytrade.core.hot_reads import HotRead, ReadAhead
 from journal.models import Position
 from journal.services import positions_mark_ahead
+from routing.engine.limits import RiskLimits
 from routing.engine.symbols import spec_of
 from routing.engine.types import ContractSpec, LeaderFill
 from routing.models import Follower
@@ -31,67 +32,97 @@ from routing.services.quarantines import quarantines_active_ahead
 from routing.services.route_state import GroupRoute, LeaderRoutes
 
 
-@dataclass(frozen=True)
-class LeaderReads:
-    """The follower sets one event of ``fill`` on the leader's routes reads.
+class RouteShape(NamedTuple):
+    """What one leader's routes fix for every event in one contract, between
+    edits: ``plans`` (route, the contracts its followers may trade) for the
+    routes with followers; ``followers`` theirs, in route order, and
+    ``follower_accounts`` their accounts (the cached rows) in the same
+    order; ``accounts`` those once each and ``risk_ids`` their ids, in
+    follower order (as the risk figures read them); ``account_ids`` sorted;
+    ``symbols`` every candidate contract; ``marked_symbols`` and
+    ``marked_accounts`` what the marks are read for (only this leader's
+    routes: another user's prices never collar or size this one, issue 10,
+    defect 2); ``marked`` the accounts whose positions the contract's price
+    marks; ``spec`` the contract's spec; ``limits`` (account id -> risk
+    limits) and ``group_of`` (account id -> its group) over every route."""
 
-    ``plans`` (route, the contracts its followers may trade for this fill)
-    for the routes with followers; ``followers`` theirs, in route order;
-    ``account_ids`` their accounts, sorted; ``symbols`` every candidate
-    contract; ``marked_symbols`` and ``marked_accounts`` what the marks are
-    read for (only this leader's routes: another user's prices never collar
-    or size this one, issue 10, defect 2); ``marked`` the followers' accounts
-    whose positions the fill's price marks; ``spec`` the fill's contract spec.
-    """
-
-    leader_id: int
-    fill: LeaderFill
     plans: list[tuple[GroupRoute, frozenset[str]]]
     followers: list[Follower]
+    follower_accounts: list[BrokerAccount]
+    accounts: list[BrokerAccount]
+    risk_ids: list[int]
     account_ids: list[int]
     symbols: set[str]
     marked_symbols: set[str]
     marked_accounts: list[int]
     marked: list[int]
     spec: ContractSpec | None
+    limits: dict[int, RiskLimits]
+    group_of: dict[int, int]
+
+
+def route_shape(routes: LeaderRoutes, symbol: str) -> RouteShape:
+    """The :class:`RouteShape` of ``routes`` for events in contract
+    ``symbol``: worked out once per routes loaded (they are replaced, never
+    changed, when an edit is saved) and contract, not at every event (a
+    few hundred followers' lists, sets and accounts, issue 9)."""
+    key = (routes.leader_id, symbol)
+    found = _shapes.get(key)
+    if found is not None and found[0] is routes:
+        return found[1]
+    shape = _shape(routes, symbol)
+    if found is None and len(_shapes) >= _SHAPES_KEPT:
+        _shapes.clear()  # a bound, never reached by a real set of leaders and contracts
+    _shapes[key] = (routes, shape)  # routes replaced by an edit: their shape goes too
+    return shape
+
+
+# (leader id, contract) -> (the routes it was worked out for, its shape).
+_shapes: dict[tuple[int, str], tuple[LeaderRoutes, RouteShape]] = {}
+_SHAPES_KEPT = 4096
+
+
+def _shape(routes: LeaderRoutes, symbol: str) -> RouteShape:
+    specs = routes.specs
+    plans = [
+        (route, frozenset(follower_symbols(symbol, route.config, specs)))
+        for route in routes.groups
+        if route.followers
+    ]
+    followers = [f for route, _ in plans for f in route.followers]
+    follower_accounts = [f.account for f in followers]
+    by_id = {account.id: account for account in follower_accounts}
+    account_ids = sorted(by_id)
+    symbols: set[str] = set().union(*(candidates for _, candidates in plans))
+    return RouteShape(
+        plans=plans,
+        followers=followers,
+        follower_accounts=follower_accounts,
+        accounts=list(by_id.values()),
+        risk_ids=list(by_id),
+        account_ids=account_ids,
+        symbols=symbols,
+        marked_symbols=symbols | {symbol},
+        marked_accounts=[routes.leader_id, *account_ids],
+        marked=sorted({f.account_id for r, c in plans if symbol in c for f in r.followers}),
+        spec=spec_of(symbol, specs),
+        limits={a: limits for route, _ in plans for a, limits in route.limits.items()},
+        group_of={f.account_id: f.group_id for f in followers},
+    )
+
+
+class LeaderReads(NamedTuple):
+    """The reads of one event of ``fill`` on leader ``leader_id``'s routes
+    of shape ``shape`` (:func:`route_shape`)."""
+
+    leader_id: int
+    fill: LeaderFill
+    shape: RouteShape
 
     @classmethod
     def of(cls, routes: LeaderRoutes, fill: LeaderFill) -> LeaderReads:
         """The reads of ``fill`` on ``routes``."""
-        specs = routes.specs
-        plans = [
-            (route, frozenset(follower_symbols(fill.symbol, route.config, specs)))
-            for route in routes.groups
-            if route.followers
-        ]
-        followers = [f for route, _ in plans for f in route.followers]
-        account_ids = sorted({f.account_id for f in followers})
-        symbols: set[str] = set().union(*(candidates for _, candidates in plans))
-        return cls(
-            leader_id=routes.leader_id,
-            fill=fill,
-            plans=plans,
-            followers=followers,
-            account_ids=account_ids,
-            symbols=symbols,
-            marked_symbols=symbols | {fill.symbol},
-            marked_accounts=[routes.leader_id, *account_ids],
-            marked=sorted(
-                {f.account_id for r, c in plans if fill.symbol in c for f in r.followers}
-            ),
-            spec=spec_of(fill.symbol, specs),
-        )
-
-    @property
-    def accounts(self) -> list[BrokerAccount]:
-        """The followers' accounts (cached rows), once each, in follower order."""
-        return list({f.account_id: f.account for f in self.followers}.values())
-
-    @property
-    def risk_ids(self) -> list[int]:
-        """The accounts' ids in follower order, as the risk figures read them
-        (:func:`routing.services.risk_watch.accounts_risk`)."""
-        return list(dict.fromkeys(f.account_id for f in self.followers))
+        return cls(routes.leader_id, fill, route_shape(routes, fill.symbol))
 
     def position(self) -> ReadAhead:
         """The leader's position in the fill's contract."""
@@ -100,28 +131,29 @@ class LeaderReads:
     def first(self) -> list[ReadAhead]:
         """What is read before the followers' sessions are made current: the
         leader's position, the marks and the session rows."""
-        if not self.plans:
+        shape = self.shape
+        if not shape.plans:
             return [self.position()]
         return [
             self.position(),
-            contract_marks_ahead(self.marked_symbols, account_ids=self.marked_accounts),
-            account_sessions_open_ahead(self.accounts, at=self.fill.time),
+            contract_marks_ahead(shape.marked_symbols, account_ids=shape.marked_accounts),
+            account_sessions_open_ahead(shape.accounts, at=self.fill.time),
         ]
 
     def second(self, *, marking: bool) -> list[ReadAhead]:
         """What is read after: the positions the fill marks (when
         ``marking``), expected positions, quarantines, the session's
         realized PnL and the open PnL."""
-        if not self.plans:
+        shape, fill = self.shape, self.fill
+        if not shape.plans:
             return []
-        fill = self.fill
-        marks = [positions_mark_ahead(account_ids=self.marked, symbol=fill.symbol)]
+        marks = [positions_mark_ahead(account_ids=shape.marked, symbol=fill.symbol)]
         return [
             *(marks if marking else []),
-            expected_positions_of_ahead(self.account_ids),
-            quarantines_active_ahead(self.followers),
-            session_realized_ahead(self.risk_ids, fill.time),
-            open_unrealized_ahead(self.risk_ids),
+            expected_positions_of_ahead(shape.account_ids),
+            quarantines_active_ahead(shape.followers),
+            session_realized_ahead(shape.risk_ids, fill.time),
+            open_unrealized_ahead(shape.risk_ids),
         ]
 
 
@@ -131,7 +163,7 @@ def leader_decide_reads(routes: LeaderRoutes, fill: LeaderFill) -> list[ReadAhea
     the positions marked whenever the contract has a spec (a collared price
     marks nothing: that read is then left unused)."""
     reads = LeaderReads.of(routes, fill)
-    return [*reads.first(), *reads.second(marking=reads.spec is not None)]
+    return [*reads.first(), *reads.second(marking=reads.shape.spec is not None)]
 
 
 leader_position = HotRead(

@@ -19,6 +19,8 @@ from journal.models import JournalEntry
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder
 from routing.services.leader_events import IngestResult, leader_event_ingest
+from routing.services.leader_reads import route_shape
+from routing.services.route_state import leader_routes, route_config_bump, route_config_key
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +83,24 @@ def test_reads_when_a_pending_fill_settles_then_read_again_after_it(route: Route
     assert sorted(
         (o.position_before, o.qty) for o in CopyOrder.objects.filter(leader_event=result.event)
     ) == [(1, 1), (6, 6)]
+
+
+def test_shape_when_same_routes_then_kept_and_when_routes_reloaded_then_worked_out_again(
+    route: Route,
+) -> None:
+    # Arrange: the routes as the ingest loads them.
+    key = route_config_key()
+    routes = leader_routes(leader_id=route.leader.pk, key=key)
+    # Act
+    first, again = route_shape(routes, "MNQH5"), route_shape(routes, "MNQH5")
+    other = route_shape(routes, "MESH5")
+    route_config_bump()  # an edit saved: the routes are loaded again
+    reloaded = leader_routes(leader_id=route.leader.pk, key=route_config_key())
+    after = route_shape(reloaded, "MNQH5")
+    # Assert: one shape per routes loaded and contract, its followers the routes'.
+    assert again is first and other is not first
+    assert reloaded is not routes and after is not first
+    assert [f.account.name for f in after.followers] == ["Eval 25K", "Funded 150K"]
+    assert after.follower_accounts == [f.account for f in after.followers]
+    assert after.group_of == {f.account_id: route.group.pk for f in after.followers}
+    assert after.marked == after.account_ids == sorted(f.account_id for f in after.followers)

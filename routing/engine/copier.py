@@ -27,9 +27,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from routing.engine.copy_plan import EventPlan, Sizing
-from routing.engine.limits import RouteLevel
 from routing.engine.orders import client_order_ids
-from routing.engine.risk import EntryRequest, EntryRules, entry_rules, entry_verdict
+from routing.engine.risk import EntryRequest, EntryRules, entry_caps, entry_gate, entry_rules
 from routing.engine.types import (
     ContractSpec,
     CopyDecision,
@@ -248,7 +247,12 @@ def _decide_one(
     after = held + qty if buying else held - qty
     route.total += abs(after) - abs(held)
     # The decision of most followers: made here, not by _decision (a call and
-    # a side and intent worked out again, per follower per event).
+    # a side and intent worked out again, per follower per event); the whole
+    # order sent as the step sized it has the step's words.
+    if text is step.text and qty == step.size:
+        reason = step.sent_text
+    else:
+        reason = f"{text}; {_order_text(held, target, after, qty)}"
     return CopyDecision(
         key,
         symbol,
@@ -256,7 +260,7 @@ def _decide_one(
         qty,
         _SEND,
         step.intent,
-        f"{text}; {_order_text(held, target, after, qty)}",
+        reason,
         coid,
         held,
         after,
@@ -268,8 +272,9 @@ class _Step(NamedTuple):
     """What a follower's decision takes from its size and the contracts it
     holds, before its own checks: the contract, the position ``held`` there,
     the ``target``, the words so far (``text``: with the closing words
-    when nothing is to be sent, ``size`` 0), the order's side and intent and
-    its part towards flat (``exit_qty``)."""
+    when nothing is to be sent, ``size`` 0), the order's side and intent,
+    its part towards flat (``exit_qty``) and the reason of the whole order
+    sent (``sent_text``)."""
 
     symbol: str
     held: int
@@ -280,6 +285,7 @@ class _Step(NamedTuple):
     exit_qty: int
     intent: Intent
     error: str | None = None  # the size cannot be worked out: ``text``, blocked
+    sent_text: str = ""  # the reason of the whole order sent
 
 
 def _step(plan: EventPlan, sizing: Sizing, positions: Mapping[str, int]) -> _Step:
@@ -320,7 +326,9 @@ def _step(plan: EventPlan, sizing: Sizing, positions: Mapping[str, int]) -> _Ste
     # The part towards flat, when the order closes some of what is held.
     exit_qty = (size if size < abs(held) else abs(held)) if held and buying != (held > 0) else 0
     intent = follower_intent(held, target)
-    return _Step(conversion.symbol, held, target, "; ".join(notes), size, buying, exit_qty, intent)
+    text = "; ".join(notes)
+    sent = f"{text}; {_order_text(held, target, target, size)}"
+    return _Step(conversion.symbol, held, target, text, size, buying, exit_qty, intent, None, sent)
 
 
 # The closing words of a reason take a few small integers, and followers of
@@ -353,7 +361,7 @@ def _entry_allowed(
         return 0, DecisionStatus.SKIPPED, ("route paused: entries are not copied, exits are",)
     if not follower.enabled:
         return 0, DecisionStatus.SKIPPED, ("follower paused: entries are not copied, exits are",)
-    if group.limits.level is RouteLevel.OFF:
+    if plan.level_off:
         return 0, DecisionStatus.SKIPPED, ("route level 0 Off: entries are not copied, exits are",)
     if follower.entries_blocked is not None:
         return 0, DecisionStatus.BLOCKED, (f"entries blocked: {follower.entries_blocked}",)
@@ -363,7 +371,12 @@ def _entry_allowed(
             DecisionStatus.BLOCKED,
             (f"{request.symbol} quarantined after a rejected entry",),
         )
-    verdict = entry_verdict(follower, rules, request)
+    # The gates, then the caps (routing.engine.risk.entry_verdict, called
+    # here in two: one call fewer per follower entry).
+    gate = entry_gate(follower, rules, request)
+    if gate is not None:
+        return 0, DecisionStatus.BLOCKED, (f"blocked: {gate}",)
+    verdict = entry_caps(follower, rules, request)
     if verdict.qty == 0:
         *scaled, last = verdict.notes
         return 0, DecisionStatus.BLOCKED, (*scaled, f"blocked: {last}")

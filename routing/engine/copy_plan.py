@@ -86,6 +86,7 @@ class EventPlan:
         self.abs_after, self.abs_before = abs(after), abs(before)
         self.rule_text = rounding_rule_text(group.rounding, growing=self.growing)
         self.test_level = group.limits.level is RouteLevel.TEST
+        self.level_off = group.limits.level is RouteLevel.OFF
         self.conversion: Conversion | None
         self.micro: Conversion | None
         self.blocked: str | None = None

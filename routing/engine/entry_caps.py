@@ -82,25 +82,26 @@ class EntryRules:
     figures for each follower, not worked out again for each (issue 9, item 3).
     """
 
-    __slots__ = ("_per_contract", "_roots", "refusal", "route", "specs")
+    __slots__ = ("_per_contract", "refusal", "roots", "route", "specs")
 
     def __init__(
         self, route: RouteLimits, specs: Mapping[str, ContractSpec], refusal: str | None
     ) -> None:
         self.route, self.specs, self.refusal = route, specs, refusal
         self._per_contract: dict[str, Decimal | str] = {}
-        self._roots: dict[str, str | None] = {}
+        # Product roots looked up (``None``: unreadable), by contract.
+        self.roots: dict[str, str | None] = {}
 
     def root(self, symbol: str) -> str | None:
         """The product root of contract ``symbol``, ``None`` when unreadable."""
         try:
-            return self._roots[symbol]
+            return self.roots[symbol]
         except KeyError:
             try:
                 found: str | None = root_of(symbol)
             except SymbolError:
                 found = None
-            self._roots[symbol] = found
+            self.roots[symbol] = found
             return found
 
     def per_contract(self, symbol: str) -> Decimal | str:

@@ -50,6 +50,8 @@ __all__ = [  # the caps' types, named here too: one place to import the layer fr
     "EntryRules",
     "EntryVerdict",
     "check_entry",
+    "entry_caps",
+    "entry_gate",
     "entry_rules",
     "entry_verdict",
     "risk_per_contract",
@@ -195,7 +197,7 @@ def entry_verdict(
 ) -> EntryVerdict:
     """:func:`check_entry` under ``rules`` made once for the event
     (:func:`entry_rules`): the gates, then the caps."""
-    gate = _gate(follower, rules, request)
+    gate = entry_gate(follower, rules, request)
     if gate is not None:
         return EntryVerdict(0, True, (gate,))
     return entry_caps(follower, rules, request)
@@ -204,7 +206,10 @@ def entry_verdict(
 _BOTH = Direction.BOTH
 
 
-def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> str | None:
+def entry_gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> str | None:
+    """Why the gates (see the module) refuse ``request`` for ``follower``
+    under ``rules``: the first refusal, or ``None`` when every gate lets
+    it through to the caps (:func:`routing.engine.entry_caps.entry_caps`)."""
     limits, session, route = follower.limits, follower.session, rules.route
     if rules.refusal is not None:
         return rules.refusal
@@ -238,7 +243,7 @@ def _gate(follower: FollowerState, rules: EntryRules, request: EntryRequest) -> 
             return "account is long only: short entries are not copied"
         if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
             return "account is short only: long entries are not copied"
-    root = rules.root(request.symbol)
+    root = rules.roots.get(request.symbol) or rules.root(request.symbol)
     if root is None:
         return f"unreadable contract {request.symbol!r}"
     if root in limits.denied_roots:

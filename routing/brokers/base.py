@@ -41,9 +41,11 @@ FINAL_STATUSES: frozenset[OrderStatus] = frozenset(
 )
 
 
-def _require_aware(what: str, time: datetime | None) -> None:
+def _require_aware(kind: str, name: str, time: datetime | None) -> None:
+    # The words are put together only for a naive time: this runs for every
+    # order and fill of the copy path.
     if time is not None and (time.tzinfo is None or time.utcoffset() is None):
-        raise ValueError(f"{what}: time must be timezone-aware, got {time!r}")
+        raise ValueError(f"{kind} {name}: time must be timezone-aware, got {time!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ class OrderRequest:
     closing: bool = False
 
     def __post_init__(self) -> None:
-        _require_aware(f"order {self.client_order_id}", self.time)
+        _require_aware("order", self.client_order_id, self.time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ class BrokerFill:
     time: datetime
 
     def __post_init__(self) -> None:
-        _require_aware(f"fill {self.fill_id}", self.time)
+        _require_aware("fill", self.fill_id, self.time)
 
 
 @dataclass(frozen=True, slots=True)

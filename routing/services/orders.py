@@ -72,21 +72,29 @@ def order_request(
     # A collared leader price is not a price to fill anything at: such an
     # exit goes at the market (routing.engine.collar).
     priced = not order.reason.startswith(COLLAR_CODE)
+    order_type = _ORDER_TYPES.get(order.order_type) or OrderType(order.order_type)
     return OrderRequest(
         account=order.account.external_id,
         client_order_id=order.client_order_id,
         symbol=order.symbol,
-        side=Side(order.side),
+        side=_SIDES.get(order.side) or Side(order.side),
         qty=order.qty,
-        order_type=OrderType(order.order_type),
+        order_type=order_type,
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         reference_price=event.price
-        if event is not None and same_contract and priced and order.order_type == OrderType.MARKET
+        if event is not None and same_contract and priced and order_type is OrderType.MARKET
         else None,
         time=event.occurred_at if event is not None else None,
-        closing=order.intent == Intent.EXIT.value,
+        closing=order.intent == _EXIT,
     )
+
+
+# The stored texts as the members, without an enum lookup call per order (an
+# unknown text still goes through the enum, which refuses it).
+_SIDES = {side.value: side for side in Side}
+_ORDER_TYPES = {kind.value: kind for kind in OrderType}
+_EXIT = Intent.EXIT.value
 
 
 def _same_underlying(a: str, b: str, specs: Mapping[str, EngineSpec] | None = None) -> bool:

@@ -42,12 +42,12 @@ def test_order_request_working_prices_default_to_none_after_the_old_fields() -> 
 
 
 def test_order_request_when_time_naive_then_value_error() -> None:
-    with pytest.raises(ValueError, match="^order c1: time must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^order c1: time must be timezone-aware"):
         OrderRequest("acct", "c1", "MNQH5", Side.BUY, 1, time=datetime(2025, 3, 3, 14, 30))
 
 
 def test_broker_fill_when_time_naive_then_value_error() -> None:
-    with pytest.raises(ValueError, match="^fill f1: time must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^fill f1: time must be timezone-aware"):
         BrokerFill("f1", "c1", "acct", "MNQH5", Side.BUY, 1, D("1"), datetime(2025, 3, 3))
 
 

@@ -44,7 +44,8 @@ class RouteShape(NamedTuple):
     routes: another user's prices never collar or size this one, issue 10,
     defect 2); ``marked`` the accounts whose positions the contract's price
     marks; ``spec`` the contract's spec; ``limits`` (account id -> risk
-    limits) and ``group_of`` (account id -> its group) over every route."""
+    limits) and ``group_of`` (account id -> its group) over every route.
+    Shared by every event of those routes: callers read it, never change it."""
 
     plans: list[tuple[GroupRoute, frozenset[str]]]
     followers: list[Follower]

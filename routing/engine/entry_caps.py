@@ -18,7 +18,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import NamedTuple
 
 from routing.engine.limits import OnBreach, RouteLimits
-from routing.engine.symbols import SymbolError, root_of
+from routing.engine.symbols import SymbolError, root_of, spec_of
 from routing.engine.types import ContractSpec, FollowerState
 
 CENT = Decimal("0.01")
@@ -82,26 +82,25 @@ class EntryRules:
     figures for each follower, not worked out again for each (issue 9, item 3).
     """
 
-    __slots__ = ("_per_contract", "refusal", "roots", "route", "specs")
+    __slots__ = ("_per_contract", "_roots", "refusal", "route", "specs")
 
     def __init__(
         self, route: RouteLimits, specs: Mapping[str, ContractSpec], refusal: str | None
     ) -> None:
         self.route, self.specs, self.refusal = route, specs, refusal
         self._per_contract: dict[str, Decimal | str] = {}
-        # Product roots looked up (``None``: unreadable), by contract.
-        self.roots: dict[str, str | None] = {}
+        self._roots: dict[str, str | None] = {}
 
     def root(self, symbol: str) -> str | None:
         """The product root of contract ``symbol``, ``None`` when unreadable."""
         try:
-            return self.roots[symbol]
+            return self._roots[symbol]
         except KeyError:
             try:
                 found: str | None = root_of(symbol)
             except SymbolError:
                 found = None
-            self.roots[symbol] = found
+            self._roots[symbol] = found
             return found
 
     def per_contract(self, symbol: str) -> Decimal | str:
@@ -109,10 +108,7 @@ class EntryRules:
         distance), or why it cannot be priced (no readable code, no spec)."""
         found = self._per_contract.get(symbol)
         if found is None:
-            try:
-                spec = self.specs.get(root_of(symbol))
-            except SymbolError:
-                spec = None
+            spec = spec_of(symbol, self.specs)
             if spec is None:
                 found = f"no contract spec for {symbol}: exposure cannot be computed"
             else:

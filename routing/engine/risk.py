@@ -243,7 +243,7 @@ def entry_gate(follower: FollowerState, rules: EntryRules, request: EntryRequest
             return "account is long only: short entries are not copied"
         if limits.direction is Direction.SHORT_ONLY and request.sign > 0:
             return "account is short only: long entries are not copied"
-    root = rules.roots.get(request.symbol) or rules.root(request.symbol)
+    root = rules.root(request.symbol)
     if root is None:
         return f"unreadable contract {request.symbol!r}"
     if root in limits.denied_roots:

@@ -179,7 +179,7 @@ def follower_states(
 
 # Each follower's stored sizing basis as the engine's member, without the
 # enum's lookup call per follower per event.
-_BASES = {**{b.value: b for b in SizingBasis}, **{b: b for b in SizingBasis}}
+_BASES = {b.value: b for b in SizingBasis}  # a member finds itself: its hash is its text's
 
 # A follower's account, the accounts once each and account id -> group id
 # (routing.services.leader_reads.RouteShape, for follower_states).

@@ -156,11 +156,12 @@ def leader_event_ingest(
 
 
 def _locked_leader(
-    account_id: int, fence: LeaseFence | None, event: ReadAhead
+    account_id: int, fence: LeaseFence | None, reads: list[ReadAhead]
 ) -> tuple[BrokerAccount, ConfigKey | None, LeaderEvent]:
     """The leader's row, locked, the route configuration key and the event
-    ``event`` stores (:mod:`routing.services.leader_event_rows`); the
-    leader's fills still pending are recorded
+    stored, from ``reads`` (:func:`_lock_reads`, run ahead by the caller:
+    the event's row as :mod:`routing.services.leader_event_rows` inserts
+    it); the leader's fills still pending are recorded
     (:mod:`routing.services.leader_fills`).
 
     One leader's events are applied one at a time (its position before each
@@ -173,23 +174,19 @@ def _locked_leader(
     The event's row is inserted after the pending fills are read (they do
     not include it).
     """
-    reads = _lock_reads(account_id, fence, event)
-    lock = reads[0]
-    # One round trip: the server still runs the key's statement after the
-    # lock's has its row (pipelined statements run one after the other).
-    with hot_reads_ahead(reads):
-        rows = lock[0](*lock[1])
-        key = route_config_key()
-        if rows:
-            leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0])
-            stored = leader_event_stored(event, leader)
-            # Under the lock, before anything is decided: a fill an earlier
-            # event left pending (its answers never recorded) moves the
-            # leader's position first, and what was read with the lock
-            # (positions, marks, PnL) is read again after it.
-            specs = leader_routes(leader_id=account_id, key=key).specs
-            if leader_fills_settle(account_id, specs):
-                hot_reads_forget()
+    lock, event = reads[0], reads[3]
+    rows = lock[0](*lock[1])
+    key = route_config_key()
+    if rows:
+        leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0])
+        stored = leader_event_stored(event, leader)
+        # Under the lock, before anything is decided: a fill an earlier
+        # event left pending (its answers never recorded) moves the
+        # leader's position first, and what was read with the lock
+        # (positions, marks, PnL) is read again after it.
+        specs = leader_routes(leader_id=account_id, key=key).specs
+        if leader_fills_settle(account_id, specs):
+            hot_reads_forget()
     if not rows:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
         assert fence is not None
@@ -261,8 +258,11 @@ def _ingest(
     # Nothing written before leader_decide reads them changes their rows
     # (the event's flag, the replay's progress), but a pending fill settled.
     ahead = [] if cached is None else leader_decide_reads(cached, fill)
-    with hot_reads_ahead([*_lock_reads(account_id, fence, inserted), *ahead]):
-        account, key, event = _locked_leader(account_id, fence, inserted)
+    locking = _lock_reads(account_id, fence, inserted)
+    # One round trip: the server still runs the key's statement after the
+    # lock's has its row (pipelined statements run one after the other).
+    with hot_reads_ahead([*locking, *ahead]):
+        account, key, event = _locked_leader(account_id, fence, locking)
         routes = leader_routes(leader_id=account.pk, key=key)
         specs = routes.specs
         spec = spec_of(fill.symbol, specs)

@@ -20,15 +20,14 @@ Invariants (tested by property in ``routing/tests/engine``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from routing.engine.copy_plan import EventPlan, Sizing
-from routing.engine.orders import client_order_ids
-from routing.engine.risk import EntryRequest, EntryRules, entry_caps, entry_gate, entry_rules
+from routing.engine.copy_plan import EventPlan, EventRun, RouteRun, Sizing
+from routing.engine.risk import EntryRequest, EntryRules, entry_caps, entry_gate
 from routing.engine.types import (
     ContractSpec,
     CopyDecision,
@@ -91,56 +90,40 @@ def decide_copies(
     order ids. Pure: the same inputs give the same decisions. A missing spec,
     balance or price blocks that follower with the reason, never raises.
     """
-    # What depends on the event and the group only (the follower contract,
-    # the rounding rule, the reasons' words, the sizes of shared ratios) is
-    # worked out once per event, not once per follower.
-    # An empty key raises before anything is decided.
-    ids = client_order_ids(route_key, move.event_key, [f.key for f in followers])
-    plan = EventPlan(move, group, specs, marks=marks or {})
-    route = _RouteRun.of(group, followers)
-    rules = entry_rules(group.limits, specs)
-    # Each order sent moves the route's total as it is decided (_decide_one).
+    run = EventRun.of(move, group, followers, specs, route_key, marks)
+    plan, rules, route = run.plan, run.rules, run.route
     return [
         _decide_one(plan, follower, coid, rules, route)
-        for follower, coid in zip(followers, ids, strict=True)
+        for follower, coid in zip(followers, run.ids, strict=True)
     ]
 
 
-@dataclass(slots=True)
-class _RouteRun:
-    """Route-wide figures while one event's decisions are made: followers'
-    summed session PnL, contracts held across followers (updated as each
-    follower's order is decided) and the followers that may receive entries
-    (the first ``max_accounts`` enabled ones; ``None``: every enabled one).
+def decide_copies_each(
+    move: LeaderMove,
+    group: GroupConfig,
+    followers: Sequence[FollowerState],
+    specs: Mapping[str, ContractSpec],
+    *,
+    route_key: str,
+    marks: Mapping[str, Decimal] | None = None,
+) -> Iterator[CopyDecision]:
+    """:func:`decide_copies`' decisions one at a time, each made as it is
+    asked for: a caller stores the first followers' orders while the rest
+    are decided (:func:`routing.services.leader_decisions.decided_send`).
 
-    Each figure is worked out only when a route limit reads it (max session
-    loss, max total contracts, max accounts), 0 or ``None`` otherwise: summed
-    over every follower at every event, they cost more than the rest of a
-    follower's decision for routes that set none (issue 9, item 3)."""
-
-    pnl: Decimal
-    total: int
-    eligible: frozenset[str] | None
-
-    @classmethod
-    def of(cls, group: GroupConfig, followers: Sequence[FollowerState]) -> _RouteRun:
-        limits = group.limits
-        cap = limits.max_accounts
-        return cls(
-            pnl=(
-                sum((f.session_pnl for f in followers), Decimal(0))
-                if limits.max_session_loss is not None
-                else Decimal(0)
-            ),
-            total=(
-                sum([abs(q) for f in followers for q in f.positions.values()])
-                if limits.max_total_contracts is not None
-                else 0
-            ),
-            eligible=None
-            if cap is None
-            else frozenset([f.key for f in followers if f.enabled][:cap]),
-        )
+    What depends on the event and the group is worked out here, before the
+    first decision; an empty ``route_key`` or follower key raises
+    ``ValueError`` here too, not when the decisions are read. The decisions
+    are the same, in the same order, as :func:`decide_copies` gives: the
+    route's running figures (contracts across followers) move as each one
+    is made, so read them in order and only once.
+    """
+    run = EventRun.of(move, group, followers, specs, route_key, marks)
+    plan, rules, route = run.plan, run.rules, run.route
+    return (
+        _decide_one(plan, follower, coid, rules, route)
+        for follower, coid in zip(followers, run.ids, strict=True)
+    )
 
 
 def follower_intent(held: int, target: int) -> Intent:
@@ -196,7 +179,7 @@ def _decide_one(
     follower: FollowerState,
     coid: str,
     rules: EntryRules,
-    route: _RouteRun,
+    route: RouteRun,
 ) -> CopyDecision:
     key, conversion, micro = follower.key, plan.conversion, plan.micro
     if conversion is None:

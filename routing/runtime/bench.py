@@ -28,7 +28,8 @@ The first ``warmup`` events are run and not counted.
 so they do not add up): ``to_ingest`` (call to ingest start: the paper
 mark and the thread hop), ``ingest`` (inside ``leader_event_ingest``: one
 transaction storing the event, the orders SENT and the journal),
-``engine_in_ingest`` (``decide_copies`` inside it), ``ingest_to_last_handoff``
+``engine_in_ingest`` (the engine inside it: ``decide_copies_each``, each
+decision as it is made), ``ingest_to_last_handoff``
 (the concurrent sends, no database call), ``after_last_handoff`` (answers
 recorded). Per event, ``db_calls_p50_ms.results`` is the time inside
 ``event_answers_record`` (one transaction for all of the event's answers,
@@ -436,7 +437,7 @@ class _Probe:
 
         self._wrap(worker, "leader_event_ingest", self._ingest)
         self._wrap(worker, "event_answers_record", self._timed("record_ns"))
-        self._wrap(leader_decisions, "decide_copies", self._engine)
+        self._wrap(leader_decisions, "decide_copies_each", self._engine)
 
     def unpatch(self) -> None:
         for module, name, original in reversed(self._restore):
@@ -465,12 +466,24 @@ class _Probe:
             started = time.perf_counter_ns()
             decisions = original(*args, **kwargs)
             self.current.engine_ns += time.perf_counter_ns() - started
-            self.current.decisions.update(str(d.status) for d in decisions)
             if self.capture:
+                # Replayed by decide_copies (the same arguments, the same decisions).
                 self._pending.append((args, kwargs))
-            return decisions
+            return self._each(decisions)
 
         return decide
+
+    def _each(self, decisions: Iterator[Any]) -> Iterator[Any]:
+        """``decisions`` (made as they are read), each one's making timed."""
+        event = self.current
+        while True:
+            started = time.perf_counter_ns()
+            decision = next(decisions, None)
+            event.engine_ns += time.perf_counter_ns() - started
+            if decision is None:
+                return
+            event.decisions[str(decision.status)] += 1
+            yield decision
 
     def _timed(self, attr: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def make(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ per-field preparation cost more than the engine and the database together.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -91,6 +92,7 @@ def copy_orders_send(
     event: LeaderEvent,
     decided: Sequence[tuple[CopyDecision, CopyGroup, Follower]],
     claimed: bool,
+    now: datetime | None = None,
 ) -> tuple[list[CopyOrder], Callable[[], None]]:
     """Send the ``INSERT`` of one ``CopyOrder`` per ``(decision, group,
     follower)`` of ``event`` (ahead, inside
@@ -101,14 +103,16 @@ def copy_orders_send(
 
     Status from the decision (SEND is PENDING, or SENT with ``claimed``);
     the order is a market order of kind *copy* with the model's defaults
-    elsewhere; ``created_at`` and ``updated_at`` are the same instant for
-    every order of the event. Raises ``IntegrityError`` (nothing stored)
+    elsewhere; ``created_at`` and ``updated_at`` are ``now`` (aware; the
+    clock's when not given) for every order: an event sent in several
+    calls passes the same instant to each. Raises ``IntegrityError`` (nothing stored)
     when an order breaks a constraint (an event decided twice), where the
     block ends.
     """
     if not decided:
         return [], lambda: None
-    now = timezone.now()
+    if now is None:
+        now = timezone.now()
     rows = [
         (
             group.pk,

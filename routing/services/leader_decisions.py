@@ -11,17 +11,18 @@ leader's lock and stores the event, the leader's fill and the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from copytrade.core.hot_reads import hot_reads_ahead
 from journal.services import JournalRow, positions_revalued
 from routing.engine.collar import check_price_collar, collared_decision
-from routing.engine.copier import LeaderMove, decide_copies
+from routing.engine.copier import LeaderMove, decide_copies_each
 from routing.engine.sessions import trading_date
 from routing.engine.types import CopyDecision, DecisionStatus, LeaderFill
 from routing.models import CopyGroup, CopyOrder, Follower, LeaderEvent
@@ -47,19 +48,27 @@ from routing.services.route_state import LeaderRoutes
 # (:func:`routing.services.leader_events.leader_event_ingest`).
 type Hold = Callable[[str, str], str | None] | None
 type Holds = tuple[Hold, Hold]
+# One order to store: the engine's decision, its group and its follower.
+type DecidedOrder = tuple[CopyDecision, CopyGroup, Follower]
+# One route's group, followers and their decisions in the same order.
+type RouteDecisions = tuple[CopyGroup, Sequence[Follower], Iterable[CopyDecision]]
 
 
 @dataclass
 class Decided:
     """One event's decisions and what they write: the leader's signed
-    position before the event; ``decisions`` (decision, group, follower)
-    to store as orders, ``moved`` (expected position row id -> its new
-    signed contracts) and ``mark`` (the followers' marks' write) from
-    :func:`leader_decide`; ``orders``, journal rows and feed payloads once
-    :func:`decided_send` has sent them."""
+    position before the event; ``routes`` (each route's group, followers
+    and decisions, made as they are read), ``expected`` ((account id,
+    contract) -> its expected position's row id and contracts) and ``mark`` (the
+    followers' marks' write) from :func:`leader_decide`; ``decisions``
+    (decision, group, follower) stored as orders, ``moved`` (expected
+    position row id -> its new signed contracts), ``orders``, journal rows
+    and feed payloads once :func:`decided_send` has sent them."""
 
     leader_before: int = 0
-    decisions: list[tuple[CopyDecision, CopyGroup, Follower]] = field(default_factory=list)
+    routes: list[RouteDecisions] = field(default_factory=list)
+    expected: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    decisions: list[DecidedOrder] = field(default_factory=list)
     moved: dict[int, int] = field(default_factory=dict)
     mark: Callable[[], None] = lambda: None
     orders: list[CopyOrder] = field(default_factory=list)
@@ -151,12 +160,13 @@ def leader_decide(
     }
     move = LeaderMove.of_fill(fill, decided.leader_before)
     day = trading_date(fill.time)
-    rows, moved = decided.decisions, decided.moved
     for route, _ in plans:
         group = route.group
         # Whether a level-2 route was reviewed depends on this event's session.
         config = replace(route.config, limits=group.route_limits(trading_date=day))
-        decisions = decide_copies(
+        # Made as decided_send stores them: the first orders go to the
+        # server while the rest are decided.
+        decisions = decide_copies_each(
             move,
             config,
             [state_of[(group.pk, f.account_id)] for f in route.followers],
@@ -165,40 +175,71 @@ def leader_decide(
             marks=marks,
         )
         if collared is not None:
-            decisions = [collared_decision(decision, collared) for decision in decisions]
-        by_account = {f.account_id: f for f in route.followers}
-        for decision in decisions:
-            follower = by_account[int(decision.follower)]
-            if decision.status is DecisionStatus.SEND:
-                moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
-            rows.append((decision, group, follower))
+            decisions = (collared_decision(decision, collared) for decision in decisions)
+        decided.routes.append((group, route.followers, decisions))
+    decided.expected = expected
     return decided
 
 
 def decided_send(
     decided: Decided, event: LeaderEvent, fill: LeaderFill, *, claimed: bool
 ) -> Callable[[], None]:
-    """Send what :func:`leader_decide` decided: the orders (``claimed``:
-    those to send SENT, else PENDING), the followers' marks and expected
-    positions; build the orders and their journal rows in ``decided``.
-    Inside :func:`copytrade.core.writes_ahead.writes_ahead` the writes run
-    while this goes on; returns a function that sets the orders' ids and,
-    unless ``claimed``, their feed payloads: call it once the block has
-    ended. In the ingest's transaction, under the leader's lock."""
-    decided.orders, keyed = copy_orders_send(
-        event=event, decided=decided.decisions, claimed=claimed
-    )
+    """Decide and send what :func:`leader_decide` prepared: the followers'
+    marks, the orders (``claimed``: those to send SENT, else PENDING) and
+    the expected positions; build the orders and their journal rows in
+    ``decided``. Inside :func:`copytrade.core.writes_ahead.writes_ahead`
+    the writes run while this goes on: the orders go in batches that grow
+    (:func:`_batches`), each sent as soon as it is decided, so the server
+    stores the first followers' orders while the others are decided.
+    Returns a function that sets the orders' ids and, unless ``claimed``,
+    their feed payloads: call it once the block has ended. In the ingest's
+    transaction, under the leader's lock."""
+    # Known before any decision: the server writes them while the first
+    # orders are decided.
     decided.mark()
-    expected_positions_set(decided.moved)
-    for (decision, group, _), order in zip(decided.decisions, decided.orders, strict=True):
-        decided.journal.extend(decision_journal(decision, order, group, fill))
+    moved, expected = decided.moved, decided.expected
+    now = timezone.now()
+    keys: list[Callable[[], None]] = []
+    for batch in _batches(decided.routes):
+        for decision, _, follower in batch:
+            if decision.status is DecisionStatus.SEND:
+                moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
+        orders, keyed = copy_orders_send(event=event, decided=batch, claimed=claimed, now=now)
+        keys.append(keyed)
+        decided.decisions.extend(batch)
+        decided.orders.extend(orders)
+        for (decision, group, _), order in zip(batch, orders, strict=True):
+            decided.journal.extend(decision_journal(decision, order, group, fill))
+    expected_positions_set(moved)
 
     def done() -> None:
-        keyed()
+        for keyed in keys:
+            keyed()
         if not claimed:
             decided.feed = order_payloads(decided.orders)
 
     return done
+
+
+# The first batch of orders is small, so the server starts on it early;
+# each next one twice the last, so the server (slower per order than the
+# engine) always has the next batch before it has stored the last one.
+_FIRST_BATCH = 32
+
+
+def _batches(routes: Sequence[RouteDecisions]) -> Iterator[list[DecidedOrder]]:
+    """``(decision, group, follower)`` of every route's followers, in order,
+    in batches of 32, 64, 128… (the last one what is left)."""
+    size, batch = _FIRST_BATCH, []
+    for group, followers, decisions in routes:
+        by_account = {f.account_id: f for f in followers}
+        for decision in decisions:
+            batch.append((decision, group, by_account[int(decision.follower)]))
+            if len(batch) == size:
+                yield batch
+                size, batch = size * 2, []
+    if batch:
+        yield batch
 
 
 def order_payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]]]:

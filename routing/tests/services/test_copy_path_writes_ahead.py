@@ -16,11 +16,13 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.services import broker_account_create
 from conftest import Route
 from journal.models import Fill, JournalEntry, Position, SessionRealized
 from routing.brokers.base import BrokerFill, OrderResult, OrderStatus
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder, ExpectedPosition, LeaderEvent
+from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.leader_events import IngestResult, leader_event_ingest
 from routing.services.order_results import event_answers_record
 
@@ -56,16 +58,12 @@ def test_event_when_ingested_then_writes_sent_between_the_checks_and_requests_ke
     # Act
     with CaptureQueriesContext(connection) as queries:
         result = _ingest(route, "f2", LATER, T0 + timedelta(seconds=5))
-    # Assert: the orders, the marks, the expected positions and the journal
-    # are sent between the foreign keys' switch to immediate and back.
-    sql = [q["sql"] for q in queries.captured_queries]
-    start, end = (
-        sql.index("SET CONSTRAINTS ALL IMMEDIATE"),
-        sql.index("SET CONSTRAINTS ALL DEFERRED"),
-    )
-    assert [s.split(" SET ")[0].split(" (")[0] for s in sql[start + 1 : end]] == [
-        'INSERT INTO "routing_copyorder"',
+    # Assert: the marks (known before any decision), the orders, the
+    # expected positions and the journal are sent between the foreign keys'
+    # switch to immediate and back.
+    assert _between_the_checks([q["sql"] for q in queries.captured_queries]) == [
         'UPDATE "journal_position"',
+        'INSERT INTO "routing_copyorder"',
         'UPDATE "routing_expectedposition"',
         'INSERT INTO "journal_journalentry"',
     ]
@@ -104,6 +102,47 @@ def test_order_when_refused_by_the_server_then_nothing_of_the_event_stays(route:
     assert (CopyOrder.objects.count(), JournalEntry.objects.count()) == (orders, journal)
     assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
     assert set(Position.objects.filter(qty__gt=0).values_list("mark_price", flat=True)) == {ENTRY}
+
+
+def test_event_when_40_followers_then_orders_sent_in_batches_of_32_and_8(
+    route: Route,
+) -> None:
+    # Arrange: a second group on the same leader; 19 more followers on the
+    # first and 19 on the second make 40 orders, ratios 0.5, 1, 1.5, 2 in
+    # turn (a leader buy of 2 makes 1, 2, 3, 4), the first batch spanning
+    # both groups.
+    second = copy_group_create(owner=route.owner, name="Second", leader=route.leader)
+    ratios = [Decimal("0.5"), Decimal(1), Decimal("1.5"), Decimal(2)]
+    for index in range(38):
+        account = broker_account_create(
+            owner=route.owner, name=f"F{index:02d}", balance=Decimal(50_000)
+        )
+        group = route.group if index < 19 else second
+        follower_add(group=group, account=account, ratio=ratios[index % 4])
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        result = _ingest(route, "f1", ENTRY, T0)
+    # Assert: two inserts (32 orders, then 8), before the expected
+    # positions, all orders made at one instant, each at its ratio's size.
+    between = _between_the_checks([q["sql"] for q in queries.captured_queries])
+    assert between == [
+        'INSERT INTO "routing_copyorder"',
+        'INSERT INTO "routing_copyorder"',
+        'UPDATE "routing_expectedposition"',
+        'INSERT INTO "journal_journalentry"',
+    ]
+    orders = CopyOrder.objects.filter(leader_event=result.event)
+    assert orders.count() == 40
+    assert orders.values("created_at").distinct().count() == 1
+    assert orders.values("client_order_id").distinct().count() == 40
+    by_name = dict(orders.values_list("account__name", "qty"))
+    assert by_name.pop("Eval 25K") == 1
+    assert by_name.pop("Funded 150K") == 6
+    assert by_name == {f"F{i:02d}": [1, 2, 3, 4][i % 4] for i in range(38)}
+    assert sorted(o.pk for o in result.orders) == sorted(orders.values_list("pk", flat=True))
+    assert sorted(
+        ExpectedPosition.objects.filter(symbol="MNQH5").values_list("qty", flat=True)
+    ) == sorted([1, 6, *([1, 2, 3, 4][i % 4] for i in range(38))])
 
 
 def _between_the_checks(sql: list[str]) -> list[str]:

@@ -15,13 +15,17 @@ the order fills, and the checks from the issue hold after every event:
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import islice
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.contract_specs import SPECS_BY_ROOT
-from routing.engine.copier import LeaderMove, decide_copies
+from routing.engine.copier import LeaderMove, decide_copies, decide_copies_each
+from routing.engine.limits import RouteLimits
 from routing.engine.types import (
+    CopyDecision,
     CopyMode,
     DecisionStatus,
     FollowerState,
@@ -166,3 +170,50 @@ def test_followers_are_never_opposite_the_leader_and_flat_when_it_is(
             assert qty * leader >= 0, f"follower {qty:+d} opposite leader {leader:+d}"
             if leader == 0:
                 assert qty == 0
+
+
+@PROPERTY_SETTINGS
+@given(
+    leader=st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
+    held=st.lists(st.integers(-8, 8), min_size=0, max_size=12),
+    follower_ratios=st.lists(ratios, min_size=12, max_size=12),
+    max_total=st.none() | st.integers(1, 30),
+    max_accounts=st.none() | st.integers(1, 12),
+    batch=st.integers(1, 5),
+)
+def test_decisions_made_one_at_a_time_are_decide_copies_decisions(
+    leader: tuple[int, int],
+    held: list[int],
+    follower_ratios: list[Decimal],
+    max_total: int | None,
+    max_accounts: int | None,
+    batch: int,
+) -> None:
+    # The route's running figures (contracts across followers, the first
+    # max_accounts followers) move as each decision is made: read a few at
+    # a time, decide_copies_each gives decide_copies' decisions, in order.
+    group = GroupConfig(
+        CopyMode.MULTIPLIER,
+        Decimal(1),
+        RoundingMode.ENTRY_DOWN_EXIT_UP,
+        limits=RouteLimits(max_total_contracts=max_total, max_accounts=max_accounts),
+    )
+    followers = [
+        FollowerState(key=f"f{i}", ratio=follower_ratios[i], positions={SYMBOL: qty})
+        for i, qty in enumerate(held)
+    ]
+    move = LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000))
+    whole = decide_copies(move, group, followers, SPECS_BY_ROOT, route_key="r")
+    each = decide_copies_each(move, group, followers, SPECS_BY_ROOT, route_key="r")
+    read: list[CopyDecision] = []
+    while chunk := list(islice(each, batch)):
+        read.extend(chunk)
+    assert read == whole
+
+
+def test_decisions_one_at_a_time_refuse_an_empty_route_key_before_any_is_read() -> None:
+    followers = [FollowerState(key="f0", ratio=Decimal(1))]
+    move = LeaderMove("L:1", SYMBOL, 0, 1, Decimal(21000))
+    group = GroupConfig(CopyMode.MULTIPLIER, Decimal(1), RoundingMode.ENTRY_DOWN_EXIT_UP)
+    with pytest.raises(ValueError, match="route"):
+        decide_copies_each(move, group, followers, SPECS_BY_ROOT, route_key="")

@@ -12,6 +12,7 @@ leader's lock and stores the event, the leader's fill and the journal.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -82,6 +83,7 @@ def leader_decide(
     fill: LeaderFill,
     *,
     holds: Holds,
+    reads_held: bool = False,
 ) -> Decided:
     """Read the leader's position and decide every follower of every group
     of the leader, reading the volatile state (marks, expected positions,
@@ -97,6 +99,11 @@ def leader_decide(
 
     ``holds`` is ``(unreachable, entries_held)`` as
     :func:`routing.services.leader_events.leader_event_ingest` takes them.
+    ``reads_held``: every read :func:`routing.services.leader_reads.
+    leader_decide_reads` gives for ``routes`` and ``fill`` is held by an
+    enclosing block (the ingest's lock round trip): the two round trips'
+    statements are then not built again only to be found held (a
+    statement not held still runs, alone, when it is called).
     Must run inside the ingest's transaction, under the leader's lock.
     Raises the database's errors and ``ValueError`` for a stored limit the
     engine refuses."""
@@ -108,7 +115,7 @@ def leader_decide(
         return Decided(leader_before=held[0][0] if held else 0)
     accounts, account_ids, symbols = shape.accounts, shape.account_ids, shape.symbols
     marked_symbols, marked_accounts = shape.marked_symbols, shape.marked_accounts
-    with hot_reads_ahead(reads.first()):
+    with nullcontext() if reads_held else hot_reads_ahead(reads.first()):
         held = leader_position(*reads.position()[1])
         # The collar is checked against the mark before this fill moves it; a
         # collared price marks nothing (issue 10, defect 8).
@@ -129,7 +136,7 @@ def leader_decide(
     # The open PnL is read before the mark's write too, and the write's
     # change added to it: the figures the write leaves, one round trip fewer.
     risk_ids = shape.risk_ids
-    with hot_reads_ahead(reads.second(marking=marking)):
+    with nullcontext() if reads_held else hot_reads_ahead(reads.second(marking=marking)):
         unrealized = open_unrealized_by_account(risk_ids)
         if marking:
             assert spec is not None

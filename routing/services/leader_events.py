@@ -157,12 +157,13 @@ def leader_event_ingest(
 
 def _locked_leader(
     account_id: int, fence: LeaseFence | None, reads: list[ReadAhead]
-) -> tuple[BrokerAccount, ConfigKey | None, LeaderEvent]:
-    """The leader's row, locked, the route configuration key and the event
+) -> tuple[BrokerAccount, ConfigKey | None, LeaderEvent, bool]:
+    """The leader's row, locked, the route configuration key, the event
     stored, from ``reads`` (:func:`_lock_reads`, run ahead by the caller:
     the event's row as :mod:`routing.services.leader_event_rows` inserts
-    it); the leader's fills still pending are recorded
-    (:mod:`routing.services.leader_fills`).
+    it), and whether the leader's fills still pending were recorded
+    (:mod:`routing.services.leader_fills`; every row read ahead is then
+    dropped, to be read again).
 
     One leader's events are applied one at a time (its position before each
     fill must be the position after the previous one). With ``fence`` the
@@ -177,6 +178,7 @@ def _locked_leader(
     lock, event = reads[0], reads[3]
     rows = lock[0](*lock[1])
     key = route_config_key()
+    settled = False
     if rows:
         leader = loaded(BrokerAccount, router.db_for_write(BrokerAccount), rows[0])
         stored = leader_event_stored(event, leader)
@@ -187,6 +189,7 @@ def _locked_leader(
         specs = leader_routes(leader_id=account_id, key=key).specs
         if leader_fills_settle(account_id, specs):
             hot_reads_forget()
+            settled = True
     if not rows:
         BrokerAccount.objects.filter(pk=account_id).get()  # a missing account: DoesNotExist
         assert fence is not None
@@ -194,7 +197,7 @@ def _locked_leader(
             f"engine worker {fence.worker_id} no longer holds the lease of leader {account_id} "
             f"(generation {fence.generation}); the event is left to the new holder"
         )
-    return leader, key, stored
+    return leader, key, stored, settled
 
 
 def _lock_reads(account_id: int, fence: LeaseFence | None, event: ReadAhead) -> list[ReadAhead]:
@@ -262,7 +265,7 @@ def _ingest(
     # One round trip: the server still runs the key's statement after the
     # lock's has its row (pipelined statements run one after the other).
     with hot_reads_ahead([*locking, *ahead]):
-        account, key, event = _locked_leader(account_id, fence, locking)
+        account, key, event, settled = _locked_leader(account_id, fence, locking)
         routes = leader_routes(leader_id=account.pk, key=key)
         specs = routes.specs
         spec = spec_of(fill.symbol, specs)
@@ -276,7 +279,10 @@ def _ingest(
         # The engine keys idempotency on the stored event (leader account id and
         # broker fill id), whatever spelling of the account the source used.
         fill = event.to_engine()
-        decided = leader_decide(routes, event, fill, holds=holds)
+        # Every read of the decisions is held from the lock's round trip
+        # unless the routes changed or a pending fill was settled.
+        held = routes is cached and not settled
+        decided = leader_decide(routes, event, fill, holds=holds, reads_held=held)
     leader_before = decided.leader_before
     leader_fill = None if spec is None else leader_fill_input(event, spec)
     # The writes run on the server while the journal and the requests are

@@ -7,14 +7,17 @@ Route fixture: leader Lead; Eval 25K follows at ratio 0.5, Funded 150K at 3.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import Route
+from copytrade.core.hot_reads import HotRead
 from journal.models import JournalEntry
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder
@@ -26,6 +29,17 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2025, 1, 28, 16, 0, tzinfo=UTC)
 PRICE = Decimal("21539.50")
+# The reads of leader_decide (routing.services.leader_reads.LeaderReads).
+DECISION_READS = (
+    "leader position",
+    "contract marks",
+    "session rows",
+    "open positions of accounts locked",
+    "expected positions locked",
+    "unreleased quarantines",
+    "session realized PnL by account",
+    "open unrealized PnL by account",
+)
 
 
 def _ingest(route: Route, event_id: str, seconds: int, *, claimed: bool) -> IngestResult:
@@ -57,6 +71,27 @@ def test_reads_when_routes_cached_then_sent_with_the_lock_and_run_once(route: Ro
     assert '"journal_position"' in reads[0] and '"routing_accountsession"' in reads[2]
     assert '"routing_expectedposition"' in reads[4] and '"routing_quarantine"' in reads[5]
     assert [s for s in sql if s in reads] == reads
+
+
+def test_reads_when_held_from_the_lock_then_each_statement_built_twice_not_three_times(
+    route: Route, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: routes cached, nothing left pending; every statement a hot
+    # read builds is counted by its read's name.
+    _ingest(route, "f1", 0, claimed=False)
+    built: Counter[str] = Counter()
+    statement = HotRead.statement
+
+    def counted(self: HotRead, *args: Any, **kwargs: Any) -> Any:
+        built[self.name] += 1
+        return statement(self, *args, **kwargs)
+
+    monkeypatch.setattr(HotRead, "statement", counted)
+    # Act
+    _ingest(route, "f2", 5, claimed=False)
+    # Assert: each of the decisions' reads is built for the lock's round
+    # trip and once more where it is called, where its rows are found.
+    assert {name: built[name] for name in DECISION_READS} == dict.fromkeys(DECISION_READS, 2)
 
 
 def test_reads_when_a_pending_fill_settles_then_read_again_after_it(route: Route) -> None:

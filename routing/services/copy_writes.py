@@ -105,9 +105,9 @@ def copy_orders_send(
     the order is a market order of kind *copy* with the model's defaults
     elsewhere; ``created_at`` and ``updated_at`` are ``now`` (aware; the
     clock's when not given) for every order: an event sent in several
-    calls passes the same instant to each. Raises ``IntegrityError`` (nothing stored)
-    when an order breaks a constraint (an event decided twice), where the
-    block ends.
+    calls passes the same instant to each. Raises ``IntegrityError``
+    (nothing stored) when an order breaks a constraint (an event decided
+    twice), where the block ends.
     """
     if not decided:
         return [], lambda: None

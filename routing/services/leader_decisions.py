@@ -60,8 +60,9 @@ class Decided:
     """One event's decisions and what they write: the leader's signed
     position before the event; ``routes`` (each route's group, followers
     and decisions, made as they are read), ``expected`` ((account id,
-    contract) -> its expected position's row id and contracts) and ``mark`` (the
-    followers' marks' write) from :func:`leader_decide`; ``decisions``
+    contract) -> its expected position's row id and contracts) and
+    ``mark`` (the followers' marks' write) from :func:`leader_decide`;
+    ``decisions``
     (decision, group, follower) stored as orders, ``moved`` (expected
     position row id -> its new signed contracts), ``orders``, journal rows
     and feed payloads once :func:`decided_send` has sent them."""

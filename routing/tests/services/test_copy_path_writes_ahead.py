@@ -145,6 +145,33 @@ def test_event_when_40_followers_then_orders_sent_in_batches_of_32_and_8(
     ) == sorted([1, 6, *([1, 2, 3, 4][i % 4] for i in range(38))])
 
 
+def test_batches_when_the_first_is_refused_then_nothing_of_the_event_stays(
+    route: Route,
+) -> None:
+    # Arrange: 40 followers (batches of 32 and 8); f1 stored under another
+    # id, so f1 again makes the stored orders' client order ids: the first
+    # batch is refused by the server while the second is still being sent.
+    for index in range(38):
+        account = broker_account_create(
+            owner=route.owner, name=f"F{index:02d}", balance=Decimal(50_000)
+        )
+        follower_add(group=route.group, account=account, ratio=Decimal(1))
+    _ingest(route, "f1", ENTRY, T0)
+    LeaderEvent.objects.filter(external_id="f1").update(external_id="f1-earlier")
+    orders, journal = CopyOrder.objects.count(), JournalEntry.objects.count()
+    expected = sorted(ExpectedPosition.objects.values_list("pk", "qty"))
+    # Act
+    with pytest.raises(IntegrityError, match="uniq_copy_order_client_id"):
+        _ingest(route, "f1", LATER, T0 + timedelta(seconds=5))
+    # Assert: no event, order, expected position or journal row of it, and
+    # the connection takes the next event as usual.
+    assert list(LeaderEvent.objects.values_list("external_id", flat=True)) == ["f1-earlier"]
+    assert (CopyOrder.objects.count(), JournalEntry.objects.count()) == (orders, journal)
+    assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
+    result = _ingest(route, "f2", LATER, T0 + timedelta(seconds=6))
+    assert len(result.orders) == 40
+
+
 def _between_the_checks(sql: list[str]) -> list[str]:
     start, end = (
         sql.index("SET CONSTRAINTS ALL IMMEDIATE"),

@@ -13,7 +13,7 @@ Memoising by a ``Decimal`` key is exact: equal values give equal results, and
 every size reaches a decision through :func:`~routing.engine.sizing.plain`
 (which normalises) or a whole number of contracts.
 
-Pure: no clock, no I/O; a plan, and an :class:`EventRun`, lives for one
+Pure: no clock, no I/O; a plan, and a :class:`RouteRun`, lives for one
 ``decide_copies`` call.
 """
 
@@ -22,12 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from routing.engine.conversion import Conversion, ConversionError, follower_contract, micro_root
 from routing.engine.limits import RouteLevel
-from routing.engine.orders import client_order_ids
-from routing.engine.risk import EntryRules, entry_rules
 from routing.engine.sizing import SizingError, plain, round_target, rounding_rule_text, size_factor
 from routing.engine.symbols import parse_contract
 from routing.engine.types import (
@@ -221,39 +219,6 @@ def _micro_conversion(
     rate = conversion.rate * specs[conversion.root].point_value / specs[micro].point_value
     symbol = parse_contract(conversion.symbol).with_root(micro).code
     return Conversion(symbol, micro, rate, f"x {plain(rate)} on the micro {micro}")
-
-
-class EventRun(NamedTuple):
-    """What one event's decisions for one group share: the followers'
-    client order ids, the plan, the entry rules and the route's running
-    figures (each order sent moves the route's total as it is decided,
-    :func:`routing.engine.copier.decide_copies`)."""
-
-    ids: list[str]
-    plan: EventPlan
-    route: RouteRun
-    rules: EntryRules
-
-    @classmethod
-    def of(
-        cls,
-        move: LeaderMove,
-        group: GroupConfig,
-        followers: Sequence[FollowerState],
-        specs: Mapping[str, ContractSpec],
-        route_key: str,
-        marks: Mapping[str, Decimal] | None,
-    ) -> EventRun:
-        # What depends on the event and the group only (the follower
-        # contract, the rounding rule, the reasons' words, the sizes of
-        # shared ratios) is worked out once per event, not once per follower.
-        # An empty key raises before anything is decided.
-        return cls(
-            client_order_ids(route_key, move.event_key, [f.key for f in followers]),
-            EventPlan(move, group, specs, marks=marks or {}),
-            RouteRun.of(group, followers),
-            entry_rules(group.limits, specs),
-        )
 
 
 @dataclass(slots=True)

@@ -12,7 +12,6 @@ leader's lock and stores the event, the leader's fill and the journal.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from copytrade.core.hot_reads import hot_reads_ahead
 from journal.services import JournalRow, positions_revalued
 from routing.engine.collar import check_price_collar, collared_decision
 from routing.engine.copier import LeaderMove, decide_copies_each
@@ -40,7 +38,7 @@ from routing.services.follower_state import (
     contract_marks,
     follower_states,
 )
-from routing.services.leader_reads import LeaderReads, leader_position
+from routing.services.leader_reads import leader_position, route_shape
 from routing.services.risk_watch import sessions_current
 from routing.services.route_state import LeaderRoutes
 
@@ -62,15 +60,13 @@ class Decided:
     and decisions, made as they are read), ``expected`` ((account id,
     contract) -> its expected position's row id and contracts) and
     ``mark`` (the followers' marks' write) from :func:`leader_decide`;
-    ``decisions``
-    (decision, group, follower) stored as orders, ``moved`` (expected
-    position row id -> its new signed contracts), ``orders``, journal rows
-    and feed payloads once :func:`decided_send` has sent them."""
+    ``moved`` (expected position row id -> its new signed contracts),
+    ``orders``, journal rows and feed payloads once :func:`decided_send`
+    has sent them."""
 
     leader_before: int = 0
     routes: list[RouteDecisions] = field(default_factory=list)
     expected: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
-    decisions: list[DecidedOrder] = field(default_factory=list)
     moved: dict[int, int] = field(default_factory=dict)
     mark: Callable[[], None] = lambda: None
     orders: list[CopyOrder] = field(default_factory=list)
@@ -84,85 +80,73 @@ def leader_decide(
     fill: LeaderFill,
     *,
     holds: Holds,
-    reads_held: bool = False,
 ) -> Decided:
     """Read the leader's position and decide every follower of every group
     of the leader, reading the volatile state (marks, expected positions,
     quarantines, sessions, PnL) of all of them at once; what to write is in
     the result, for :func:`decided_send`.
 
-    The reads run ahead in two round trips
-    (:func:`copytrade.core.hot_reads.hot_reads_ahead`): what comes before
-    the sessions are made current, then what comes after. Each is the same
-    statement, in the same order, as it would be run alone. Writes only
-    what making the followers' state current writes (session resets,
-    halts, high-water marks).
+    The caller runs its reads ahead, in one round trip
+    (:func:`routing.services.leader_reads.leader_decide_reads` in a
+    :func:`copytrade.core.hot_reads.hot_reads_ahead` block); a read not
+    held runs alone when it is called. Writes only what making the
+    followers' state current writes (session resets, halts, high-water
+    marks).
 
     ``holds`` is ``(unreachable, entries_held)`` as
     :func:`routing.services.leader_events.leader_event_ingest` takes them.
-    ``reads_held``: every read :func:`routing.services.leader_reads.
-    leader_decide_reads` gives for ``routes`` and ``fill`` is held by an
-    enclosing block (the ingest's lock round trip): the two round trips'
-    statements are then not built again only to be found held (a
-    statement not held still runs, alone, when it is called).
     Must run inside the ingest's transaction, under the leader's lock.
     Raises the database's errors and ``ValueError`` for a stored limit the
     engine refuses."""
-    reads = LeaderReads.of(routes, fill)
-    shape, specs = reads.shape, routes.specs
+    shape, specs = route_shape(routes, fill.symbol), routes.specs
     plans, followers, spec = shape.plans, shape.followers, shape.spec
+    held = leader_position(routes.leader_id, fill.symbol)
     if not plans:
-        held = leader_position(*reads.position()[1])
         return Decided(leader_before=held[0][0] if held else 0)
     accounts, account_ids, symbols = shape.accounts, shape.account_ids, shape.symbols
     marked_symbols, marked_accounts = shape.marked_symbols, shape.marked_accounts
-    with nullcontext() if reads_held else hot_reads_ahead(reads.first()):
-        held = leader_position(*reads.position()[1])
-        # The collar is checked against the mark before this fill moves it; a
-        # collared price marks nothing (issue 10, defect 8).
-        # One read of the marks serves the collar (the mark before this fill) and
-        # the decisions (other contracts' prices for conversions across products).
-        marks = contract_marks(marked_symbols, account_ids=marked_accounts)
-        # The followers' sessions are made current before this fill moves their
-        # marks: what it moves is today's PnL, not PnL carried into the session.
-        sessions = sessions_current(accounts, at=fill.time)
+    # The collar is checked against the mark before this fill moves it; a
+    # collared price marks nothing (issue 10, defect 8).
+    # One read of the marks serves the collar (the mark before this fill) and
+    # the decisions (other contracts' prices for conversions across products).
+    marks = contract_marks(marked_symbols, account_ids=marked_accounts)
+    # The followers' sessions are made current before this fill moves their
+    # marks: what it moves is today's PnL, not PnL carried into the session.
+    sessions = sessions_current(accounts, at=fill.time)
     decided = Decided(leader_before=held[0][0] if held else 0)
     collared = check_price_collar(fill.price, marks.get(fill.symbol), settings.PRICE_COLLAR_PCT)
     if collared is None:
         marks[fill.symbol] = fill.price
     marking = spec is not None and collared is None
     marked = shape.marked
-    # Positions marked, expected positions, quarantines and the realized PnL
-    # are read ahead together; the mark's write changes none of the others.
-    # The open PnL is read before the mark's write too, and the write's
-    # change added to it: the figures the write leaves, one round trip fewer.
+    # The open PnL is read before the mark's write (sent with the orders),
+    # and the write's change added to it: the figures the write leaves.
     risk_ids = shape.risk_ids
-    with nullcontext() if reads_held else hot_reads_ahead(reads.second(marking=marking)):
-        unrealized = open_unrealized_by_account(risk_ids)
-        if marking:
-            assert spec is not None
-            # Written with the orders (decided_send): nothing before reads it.
-            mark, decided.mark = positions_revalued(
-                account_ids=marked,
-                symbol=fill.symbol,
-                price=fill.price,
-                point_value=spec.point_value,
-            )
-            for account_id, change in mark.unrealized.items():
-                unrealized[account_id] = unrealized.get(account_id, Decimal(0)) + change
-        expected = expected_positions_of(account_ids, symbols)
-        states = follower_states(
-            followers,
-            {k: qty for k, (_, qty) in expected.items()},
-            at=fill.time,
-            complete=True,
-            limits=shape.limits,
-            shape=(shape.follower_accounts, shape.accounts, shape.group_of),
-            sessions=sessions,
-            unrealized=unrealized,
-            unreachable=holds[0],
-            entries_held=holds[1],
+    unrealized = open_unrealized_by_account(risk_ids)
+    if marking:
+        assert spec is not None
+        # Written with the orders (decided_send): nothing before reads it.
+        mark, decided.mark = positions_revalued(
+            account_ids=marked,
+            symbol=fill.symbol,
+            price=fill.price,
+            point_value=spec.point_value,
         )
+        for account_id, change in mark.unrealized.items():
+            unrealized[account_id] = unrealized.get(account_id, Decimal(0)) + change
+    expected = expected_positions_of(account_ids, symbols)
+    states = follower_states(
+        followers,
+        {k: qty for k, (_, qty) in expected.items()},
+        at=fill.time,
+        complete=True,
+        limits=shape.limits,
+        shape=(shape.follower_accounts, shape.accounts, shape.group_of),
+        sessions=sessions,
+        unrealized=unrealized,
+        unreachable=holds[0],
+        entries_held=holds[1],
+    )
     state_of = {
         (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
     }
@@ -214,7 +198,6 @@ def decided_send(
                 moved[expected[(follower.account_id, decision.symbol)][0]] = decision.target
         orders, keyed = copy_orders_send(event=event, decided=batch, claimed=claimed, now=now)
         keys.append(keyed)
-        decided.decisions.extend(batch)
         decided.orders.extend(orders)
         for (decision, group, _), order in zip(batch, orders, strict=True):
             decided.journal.extend(decision_journal(decision, order, group, fill))

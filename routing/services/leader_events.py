@@ -279,10 +279,12 @@ def _ingest(
         # The engine keys idempotency on the stored event (leader account id and
         # broker fill id), whatever spelling of the account the source used.
         fill = event.to_engine()
-        # Every read of the decisions is held from the lock's round trip
-        # unless the routes changed or a pending fill was settled.
-        held = routes is cached and not settled
-        decided = leader_decide(routes, event, fill, holds=holds, reads_held=held)
+        # The decisions' reads came with the lock, unless the routes changed
+        # or a pending fill was settled (what was read is dropped then): in
+        # one round trip of their own.
+        again = [] if routes is cached and not settled else leader_decide_reads(routes, fill)
+        with hot_reads_ahead(again):
+            decided = leader_decide(routes, event, fill, holds=holds)
     leader_before = decided.leader_before
     leader_fill = None if spec is None else leader_fill_input(event, spec)
     # The writes run on the server while the journal and the requests are

@@ -7,9 +7,9 @@ statements those are depends on the routes and the fill only, so the
 ingest can send them with the leader's lock (one round trip for the lock,
 the event's row and every read, not three), from the routes it cached
 before the lock (:func:`leader_decide_reads`); ``leader_decide`` then asks
-for the same statements, built here too, and finds their rows
-(:mod:`copytrade.core.hot_reads`). When the routes changed meanwhile, the
-statements differ and simply run again.
+for the same statements and finds their rows (:mod:`copytrade.core.hot_reads`).
+When the routes changed meanwhile, the ingest sends them again, built from
+the routes it loaded, in one round trip of their own.
 """
 
 from __future__ import annotations
@@ -112,59 +112,28 @@ def _shape(routes: LeaderRoutes, symbol: str) -> RouteShape:
     )
 
 
-class LeaderReads(NamedTuple):
-    """The reads of one event of ``fill`` on leader ``leader_id``'s routes
-    of shape ``shape`` (:func:`route_shape`)."""
-
-    leader_id: int
-    fill: LeaderFill
-    shape: RouteShape
-
-    @classmethod
-    def of(cls, routes: LeaderRoutes, fill: LeaderFill) -> LeaderReads:
-        """The reads of ``fill`` on ``routes``."""
-        return cls(routes.leader_id, fill, route_shape(routes, fill.symbol))
-
-    def position(self) -> ReadAhead:
-        """The leader's position in the fill's contract."""
-        return (leader_position, (self.leader_id, self.fill.symbol))
-
-    def first(self) -> list[ReadAhead]:
-        """What is read before the followers' sessions are made current: the
-        leader's position, the marks and the session rows."""
-        shape = self.shape
-        if not shape.plans:
-            return [self.position()]
-        return [
-            self.position(),
-            contract_marks_ahead(shape.marked_symbols, account_ids=shape.marked_accounts),
-            account_sessions_open_ahead(shape.accounts, at=self.fill.time),
-        ]
-
-    def second(self, *, marking: bool) -> list[ReadAhead]:
-        """What is read after: the positions the fill marks (when
-        ``marking``), expected positions, quarantines, the session's
-        realized PnL and the open PnL."""
-        shape, fill = self.shape, self.fill
-        if not shape.plans:
-            return []
-        marks = [positions_mark_ahead(account_ids=shape.marked, symbol=fill.symbol)]
-        return [
-            *(marks if marking else []),
-            expected_positions_of_ahead(shape.account_ids),
-            quarantines_active_ahead(shape.followers),
-            session_realized_ahead(shape.risk_ids, fill.time),
-            open_unrealized_ahead(shape.risk_ids),
-        ]
-
-
 def leader_decide_reads(routes: LeaderRoutes, fill: LeaderFill) -> list[ReadAhead]:
     """Every read :func:`routing.services.leader_decisions.leader_decide`
-    makes for ``fill`` on ``routes``, to send ahead: both of its batches,
-    the positions marked whenever the contract has a spec (a collared price
-    marks nothing: that read is then left unused)."""
-    reads = LeaderReads.of(routes, fill)
-    return [*reads.first(), *reads.second(marking=reads.shape.spec is not None)]
+    makes for ``fill`` on ``routes``, in its order, to send ahead: the
+    leader's position, then (with followers) the marks, the session rows,
+    the positions the fill marks (whenever the contract has a spec; a
+    collared price marks nothing and leaves that read unused), expected
+    positions, quarantines, the session's realized PnL and the open PnL."""
+    shape = route_shape(routes, fill.symbol)
+    position: ReadAhead = (leader_position, (routes.leader_id, fill.symbol))
+    if not shape.plans:
+        return [position]
+    marked = [positions_mark_ahead(account_ids=shape.marked, symbol=fill.symbol)]
+    return [
+        position,
+        contract_marks_ahead(shape.marked_symbols, account_ids=shape.marked_accounts),
+        account_sessions_open_ahead(shape.accounts, at=fill.time),
+        *(marked if shape.spec is not None else []),
+        expected_positions_of_ahead(shape.account_ids),
+        quarantines_active_ahead(shape.followers),
+        session_realized_ahead(shape.risk_ids, fill.time),
+        open_unrealized_ahead(shape.risk_ids),
+    ]
 
 
 leader_position = HotRead(

@@ -9,6 +9,7 @@ contracts), Funded 150K at 3. A leader buy of 2 MNQH5 makes buys of 1 and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from conftest import Route
 from journal.models import Fill, JournalEntry, Position, SessionRealized
 from routing.brokers.base import BrokerFill, OrderResult, OrderStatus
 from routing.engine.types import LeaderFill, Side
-from routing.models import CopyOrder, ExpectedPosition, LeaderEvent
+from routing.models import CopyGroup, CopyOrder, ExpectedPosition, LeaderEvent
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.leader_events import IngestResult, leader_event_ingest
 from routing.services.order_results import event_answers_record
@@ -113,12 +114,12 @@ def test_event_when_40_followers_then_orders_sent_in_batches_of_32_and_8(
     # both groups.
     second = copy_group_create(owner=route.owner, name="Second", leader=route.leader)
     ratios = [Decimal("0.5"), Decimal(1), Decimal("1.5"), Decimal(2)]
-    for index in range(38):
-        account = broker_account_create(
-            owner=route.owner, name=f"F{index:02d}", balance=Decimal(50_000)
-        )
-        group = route.group if index < 19 else second
-        follower_add(group=group, account=account, ratio=ratios[index % 4])
+    _followers_added(
+        route,
+        38,
+        group_of=lambda i: route.group if i < 19 else second,
+        ratio_of=lambda i: ratios[i % 4],
+    )
     # Act
     with CaptureQueriesContext(connection) as queries:
         result = _ingest(route, "f1", ENTRY, T0)
@@ -151,11 +152,7 @@ def test_batches_when_the_first_is_refused_then_nothing_of_the_event_stays(
     # Arrange: 40 followers (batches of 32 and 8); f1 stored under another
     # id, so f1 again makes the stored orders' client order ids: the first
     # batch is refused by the server while the second is still being sent.
-    for index in range(38):
-        account = broker_account_create(
-            owner=route.owner, name=f"F{index:02d}", balance=Decimal(50_000)
-        )
-        follower_add(group=route.group, account=account, ratio=Decimal(1))
+    _followers_added(route, 38)
     _ingest(route, "f1", ENTRY, T0)
     LeaderEvent.objects.filter(external_id="f1").update(external_id="f1-earlier")
     orders, journal = CopyOrder.objects.count(), JournalEntry.objects.count()
@@ -170,6 +167,26 @@ def test_batches_when_the_first_is_refused_then_nothing_of_the_event_stays(
     assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
     result = _ingest(route, "f2", LATER, T0 + timedelta(seconds=6))
     assert len(result.orders) == 40
+
+
+def _followers_added(
+    route: Route,
+    count: int,
+    *,
+    group_of: Callable[[int], CopyGroup] | None = None,
+    ratio_of: Callable[[int], Decimal] | None = None,
+) -> None:
+    """``count`` more $50K accounts F00, F01… following ``group_of(i)``
+    (the route's group) at ``ratio_of(i)`` (1)."""
+    for index in range(count):
+        account = broker_account_create(
+            owner=route.owner, name=f"F{index:02d}", balance=Decimal(50_000)
+        )
+        follower_add(
+            group=route.group if group_of is None else group_of(index),
+            account=account,
+            ratio=Decimal(1) if ratio_of is None else ratio_of(index),
+        )
 
 
 def _between_the_checks(sql: list[str]) -> list[str]:

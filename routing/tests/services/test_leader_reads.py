@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2025, 1, 28, 16, 0, tzinfo=UTC)
 PRICE = Decimal("21539.50")
-# The reads of leader_decide (routing.services.leader_reads.LeaderReads).
+# The reads of leader_decide (routing.services.leader_reads.leader_decide_reads).
 DECISION_READS = (
     "leader position",
     "contract marks",

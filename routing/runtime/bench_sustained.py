@@ -27,8 +27,9 @@ event): the child process's resident set, from ``/proc/self/status``
 ``VmRSS`` (``resource`` peak RSS where there is no ``/proc``: ``rss_source``
 says which), in MiB. The process holds the worker and the in-process paper
 exchange; the paper broker keeps every order it was ever sent (a simulated
-venue's book, which a real venue keeps on its side), so the sustained case's
-broker forgets an order once its answer is final: the figures are the
+venue's book, which a real venue keeps on its side), so the benchmark's
+broker forgets an order once its answer is final
+(:func:`routing.runtime.bench.bench_paper_broker`): the figures are the
 worker's, not the simulator's. Per-event records are four integers, so the
 benchmark's own bookkeeping stays small.
 """
@@ -45,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from routing.runtime.bench import (
-    BenchError,
     _Case,
     _ms,
     _setup_case,
+    bench_paper_broker,
     leader_stream,
     percentile,
 )
@@ -103,33 +104,16 @@ class _Current:
         self.stamp = _Stamp()
 
 
-def _forgetful_paper_broker(current: _Current) -> Any:
-    """The registry's paper broker, stamping each ``place_order`` call and
-    forgetting an order once its answer is final (see the module docstring)."""
-    from django.conf import settings
+def _stamping_paper_broker(current: _Current) -> Any:
+    """:func:`routing.runtime.bench.bench_paper_broker` stamping each
+    ``place_order`` call on the current event (it forgets an order once
+    its answer is final: see the module docstring)."""
 
-    from routing.brokers.paper import PaperBroker
-    from routing.selectors import engine_contract_specs
+    def stamp() -> None:
+        current.stamp.count += 1
+        current.stamp.last = time.perf_counter_ns()
 
-    class SustainedPaperBroker(PaperBroker):
-        async def place_order(self, order: Any) -> Any:
-            stamp = current.stamp
-            stamp.count += 1
-            stamp.last = time.perf_counter_ns()
-            result = await super().place_order(order)
-            if result.is_final:
-                self._orders.pop((order.account, order.client_order_id), None)
-            return result
-
-        def held(self) -> int:
-            return len(self._orders)
-
-    broker = SustainedPaperBroker(
-        engine_contract_specs(), slippage_ticks=settings.PAPER_SLIPPAGE_TICKS
-    )
-    if not isinstance(getattr(broker, "_orders", None), dict):
-        raise BenchError("PaperBroker._orders is gone: update routing/runtime/bench_sustained.py")
-    return broker
+    return bench_paper_broker(stamp)
 
 
 @dataclass
@@ -207,7 +191,7 @@ def run_sustained(
     case = _setup_case(config.followers, seed, label="sustained")
     fills = leader_stream(config.warmup + config.events, account=case.leader_external_id, seed=seed)
     current = _Current()
-    broker = _forgetful_paper_broker(current)
+    broker = _stamping_paper_broker(current)
     run = asyncio.run(_feed(case, fills, config, broker, current, log))
     latency = [h - d for h, d in zip(run.handoff, run.due, strict=True)]
     late = [s - d for s, d in zip(run.started, run.due, strict=True)]

@@ -5,8 +5,11 @@ No timing assertions: the speed targets are in the benchmark's output.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from datetime import UTC, datetime
+from decimal import Decimal
 from io import StringIO
 
 import psycopg
@@ -16,12 +19,15 @@ from psycopg import sql
 
 from accounts.models import BrokerAccount
 from journal.models import EventType, JournalEntry
+from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
+from routing.engine.types import OrderType, Side
 from routing.models import CopyOrder, Follower, LeaderEvent, RiskLimit
 from routing.runtime.bench import (
     SCRATCH_ENV,
     TARGET_ENGINE_PER_FOLLOWER_US,
     TARGET_P99_MS,
     _setup_case,
+    bench_paper_broker,
     leader_stream,
     percentile,
 )
@@ -227,6 +233,41 @@ def test_leader_stream_when_same_seed_then_same_fills_and_never_crosses_flat() -
         position = after
     assert [f.time for f in first] == sorted({f.time for f in first})
     assert all(f.time.utcoffset() is not None for f in first)
+
+
+@pytest.mark.django_db
+def test_bench_paper_broker_when_answer_final_then_order_forgotten_and_resting_kept() -> None:
+    # The latency cases' broker, as the sustained case's: a filled order
+    # leaves the simulated book, a working one stays (it may fill later).
+    placed: list[str] = []
+    broker = bench_paper_broker(lambda: placed.append("placed"))
+    at = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
+
+    def order(client_order_id: str, **kwargs: object) -> OrderRequest:
+        return OrderRequest(
+            account="F1",
+            client_order_id=client_order_id,
+            symbol="MNQH5",
+            side=Side.BUY,
+            qty=2,
+            reference_price=Decimal("21539.50"),
+            time=at,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def run() -> tuple[OrderResult, OrderResult, int]:
+        await broker.connect()
+        filled = await broker.place_order(order("ct-filled"))
+        resting = await broker.place_order(
+            order("ct-resting", order_type=OrderType.LIMIT, limit_price=Decimal("21000.00"))
+        )
+        return filled, resting, broker.held()
+
+    filled, resting, held = asyncio.run(run())
+    assert (filled.status, filled.filled_qty) == (OrderStatus.FILLED, 2)
+    assert resting.status is OrderStatus.WORKING
+    assert held == 1
+    assert placed == ["placed", "placed"]
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -1,5 +1,6 @@
-"""Per-account session state: the reset at the CME session start, halts, and
-the figures the risk checks need (equity, drawdown floor, session profit).
+"""Per-account session state: the reset at the CME session start, the halts'
+row (:mod:`routing.services.account_halts` writes them), and the figures
+the risk checks need (equity, drawdown floor, session profit).
 
 A session reset *is* the creation of the account's :class:`AccountSession`
 row for a trading date: unique on ``(account, trading_date)``, so a reset
@@ -35,7 +36,11 @@ from accounts.models import BrokerAccount
 from copytrade.core.bulk import bulk_insert, bulk_set_columns
 from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
 from journal.models import EventType
-from journal.services import JournalFields, journal_record, journal_row, journal_rows_add
+from journal.services import (
+    JournalFields,
+    journal_row,
+    journal_rows_add,
+)
 from routing.engine.limits import AccountSession as EngineSession
 from routing.engine.limits import RiskLimits
 from routing.engine.risk import money
@@ -43,7 +48,6 @@ from routing.engine.sessions import CHICAGO, session_start, trading_date
 from routing.engine.watch import engine_view
 from routing.models import AccountSession, Follower
 from routing.selectors import session_realized_by_account
-from routing.services.feed import feed_state_on_commit
 from routing.services.quarantines import quarantines_active
 from routing.services.route_state import route_config_bump
 from routing.services.session_openings import SessionOpening, session_openings, session_state_of
@@ -302,44 +306,3 @@ def engine_session(
         session_pnl=session_pnl,
         realized=realized,
     )
-
-
-def account_halt(
-    *,
-    row: AccountSession,
-    reason: str,
-    at: datetime,
-    group_id: int | None = None,
-    code: str = "",
-) -> bool:
-    """Halt new entries on the account for the rest of the session, journaled
-    with ``reason`` and its stable ``code`` (:class:`routing.engine.watch.ReasonCode`,
-    empty when the caller has none); False (nothing written) when it is
-    already halted."""
-    updated = AccountSession.objects.filter(pk=row.pk, halted_at__isnull=True).update(
-        halted_at=at, halt_reason=reason
-    )
-    if not updated:
-        return False
-    row.halted_at, row.halt_reason = at, reason
-    account = row.account
-    journal_record(
-        owner_id=account.owner_id,
-        event_type=EventType.ACCOUNT_HALTED,
-        account_id=account.pk,
-        group_id=group_id,
-        actor_label="risk",
-        occurred_at=at,
-        message=(
-            f"{account.name}: new entries halted until the next session "
-            f"(open positions stay open unless flatten on breach is on): {reason}"
-        ),
-        extra_data={
-            "trading_date": row.trading_date.isoformat(),
-            "reason": reason,
-            **({"code": code} if code else {}),
-        },
-    )
-    # Layer 2 halts between leader events: the group page's eligibility moves now.
-    feed_state_on_commit(user_id=account.owner_id, group_ids=[group_id], reason="halted")
-    return True

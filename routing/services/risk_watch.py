@@ -5,7 +5,7 @@ the paper exchange's prices on the account's own venue, written to the
 journal's positions by :func:`positions_revalue`).
 When an account reaches its daily loss limit or its drawdown floor, or locks
 on consistency, new mirroring halts for that account only, until the next
-session (:func:`routing.services.account_sessions.account_halt`); its open
+session (:func:`routing.services.account_halts.accounts_halt`); its open
 positions stay open unless its *flatten on breach* setting is on (then the
 session row is marked ``flatten_due`` and the engine worker closes them). A
 route whose followers' summed session loss reaches its max session loss goes
@@ -36,9 +36,9 @@ from routing.engine.types import ContractSpec
 from routing.engine.watch import AccountCheck, account_check, breaches, route_check
 from routing.models import AccountSession, CopyGroup, Follower, RiskLimit
 from routing.selectors import session_pnl_by_account, session_realized_by_account
+from routing.services.account_halts import Halt, accounts_halt
 from routing.services.account_sessions import (
     SessionRow,
-    account_halt,
     account_sessions_open,
     session_state_of,
 )
@@ -171,32 +171,37 @@ def account_breaches_apply(
     """
     updated = {}
     raised: list[SessionRow] = []
+    halts: list[Halt] = []
     for account_id, risk in risks.items():
         row, check = risk.row, risk.check
         if check.state.high_water > row.high_water:
             row = row._replace(high_water=check.state.high_water)
             raised.append(row)
-        state = risk.state
         if check.halt is not None:
             # The halt's journal names the account without a read.
-            session = row.instance(risk.account)
-            halted = account_halt(
-                row=session,
-                reason=check.halt.text,
-                at=at,
-                group_id=group_of.get(account_id),
-                code=check.halt.code.value,
+            halts.append(
+                Halt(
+                    row,
+                    risk.account,
+                    check.halt.text,
+                    check.halt.code.value,
+                    group_of.get(account_id),
+                    check.flatten,
+                )
             )
-            if halted and check.flatten:
-                AccountSession.objects.filter(pk=row.pk).update(flatten_due=True)
-                session.flatten_due = True
-            row = SessionRow.of(session)
-            # Halted here (the row holds the reason) or by a concurrent pass
-            # (halted all the same: its reason is in the journal).
-            state = state._replace(halt=row.halt_reason or check.halt.text)
         updated[account_id] = AccountRisk(
-            risk.account, row, risk.limits, risk.session_pnl, state, check
+            risk.account, row, risk.limits, risk.session_pnl, risk.state, check
         )
+    # Every halt of the pass at once: many accounts reach their limit at the
+    # same mark when the market moves hard.
+    halted = accounts_halt(halts, at=at)
+    for halt in halts:
+        risk = updated[halt.account.pk]
+        row = halted.get(halt.row.pk, halt.row)
+        # Halted here (the row holds the reason) or by a concurrent pass
+        # (halted all the same: its reason is in the journal).
+        state = risk.state._replace(halt=row.halt_reason or halt.reason)
+        updated[halt.account.pk] = risk._replace(row=row, state=state)
     if raised:
         # One statement for every mark raised; GREATEST keeps a higher mark a
         # concurrent pass wrote meanwhile (the mark never goes down).

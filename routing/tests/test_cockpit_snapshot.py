@@ -26,7 +26,8 @@ from routing.models import Quarantine, ReplayJob
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.worker import EngineWorker
 from routing.selectors import engine_contract_specs
-from routing.services.account_sessions import account_halt, account_session_current
+from routing.services.account_halts import account_halt
+from routing.services.account_sessions import account_session_current
 from routing.services.group_rules import follower_pause
 from routing.services.position_actions import position_close_request
 from routing.services.route_levels import route_lock

@@ -20,8 +20,8 @@ from conftest import Route, fill_stored
 from journal.models import EventType, Fill, JournalEntry, Position
 from routing.engine.limits import RiskLimits
 from routing.models import AccountSession, Quarantine
+from routing.services.account_halts import account_halt
 from routing.services.account_sessions import (
-    account_halt,
     account_session_current,
     account_session_preview,
     account_sessions_roll,

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import BrokerAccount
 from conftest import Route, fill_stored
 from journal.models import EventType, JournalEntry, Position
 from routing.models import AccountSession, RiskLimit
 from routing.services.account_sessions import SessionRow, account_session_current
+from routing.services.copy_groups import risk_limit_set
 from routing.services.risk_watch import account_breaches_apply, accounts_risk
 
 FRIDAY = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
@@ -161,6 +165,57 @@ def test_a_mark_stored_higher_meanwhile_is_never_lowered_and_a_halt_is_not_repea
     # Halted all the same; this pass's reason (its row predates the halt).
     assert applied[route.small.pk].state.halt == "daily loss 400.00 ≥ limit 375.00"
     assert not JournalEntry.objects.filter(event_type=EventType.ACCOUNT_HALTED).exists()
+
+
+def test_breaches_when_two_accounts_halt_then_halted_in_as_many_statements_as_one(
+    route: Route, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Arrange: small lost 400.00 past its 375.00 daily loss, large 1,200.00
+    # past a 1,000.00 daily loss set here; flatten on breach on large only.
+    for account in _accounts(route):
+        account_session_current(account=account, at=FRIDAY)
+    risk_limit_set(
+        account=route.large, daily_loss=Decimal(1000), max_contracts=10, actor_label="test"
+    )
+    RiskLimit.objects.filter(account=route.large).update(flatten_on_breach=True)
+    for account, loss, fill_id in ((route.small, "-400.00", "s1"), (route.large, "-1200.00", "l1")):
+        fill_stored(
+            account=account,
+            broker_fill_id=fill_id,
+            symbol="MNQH6",
+            side="SELL",
+            qty=1,
+            price=Decimal(21000),
+            realized_pnl=Decimal(loss),
+            filled_at=datetime(2026, 3, 6, 14, 0, tzinfo=UTC),
+        )
+    risks = accounts_risk(_accounts(route), at=FRIDAY)
+    group_of = {route.small.pk: route.group.pk, route.large.pk: route.group.pk}
+    # Act
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks() as on_commit,
+    ):
+        applied = account_breaches_apply(risks, at=FRIDAY, group_of=group_of)
+    # Assert: the sessions read locked, both halts in one statement, the
+    # flatten made due, both journal rows in one (three statements per halt
+    # before); one message to the owner's pages (one per halt before).
+    assert len(queries) == 4, [q["sql"] for q in queries]
+    assert len(on_commit) == 1
+    reasons = {
+        route.small.pk: "daily loss 400.00 ≥ limit 375.00",
+        route.large.pk: "daily loss 1,200.00 ≥ limit 1,000.00",
+    }
+    for account_id, reason in reasons.items():
+        stored = AccountSession.objects.get(account_id=account_id, trading_date=FRIDAY_DATE)
+        assert (stored.halted_at, stored.halt_reason) == (FRIDAY, reason)
+        assert stored.flatten_due is (account_id == route.large.pk)
+        assert applied[account_id].row == SessionRow.of(stored)
+        assert applied[account_id].state.halt == reason
+    journaled = JournalEntry.objects.filter(event_type=EventType.ACCOUNT_HALTED)
+    assert sorted((j.account_id, j.group_id, j.extra_data["reason"]) for j in journaled) == sorted(
+        (account_id, route.group.pk, reason) for account_id, reason in reasons.items()
+    )
 
 
 def test_first_event_of_a_session_counts_the_pnl_carried_in_once(route: Route) -> None:

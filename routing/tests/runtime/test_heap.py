@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from routing.runtime.heap import YOUNG_THRESHOLD, HeapSettler, settle_heap
+from routing.runtime.heap import AFTER_EVENT_YOUNG, YOUNG_THRESHOLD, HeapSettler, settle_heap
 
 
 @pytest.fixture
@@ -101,3 +101,32 @@ def test_the_first_settle_raises_the_young_threshold_and_never_lowers_it(
     gc.set_threshold(YOUNG_THRESHOLD * 2, 5, 20)
     HeapSettler(lambda: 0.0).maybe_settle()
     assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 5, 20)
+
+
+def test_after_an_event_a_young_pass_runs_only_when_enough_outlived_it(
+    unfrozen: None,
+) -> None:
+    # Arrange: no automatic pass in the way; the count starts from nought.
+    gc.set_threshold(AFTER_EVENT_YOUNG * 100, 10, 10)
+    gc.collect()
+    passes: list[int] = []
+
+    def counted(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    settler = HeapSettler(lambda: 0.0)
+    gc.callbacks.append(counted)
+    try:
+        # Act / Assert: a few objects kept: no pass.
+        few = [Node() for _ in range(AFTER_EVENT_YOUNG // 10)]
+        assert not settler.after_event()
+        assert passes == []
+        # More than the figure kept: one young pass, and the count restarts.
+        many = [Node() for _ in range(AFTER_EVENT_YOUNG)]
+        assert settler.after_event()
+        assert passes == [0]
+        assert gc.get_count()[0] < AFTER_EVENT_YOUNG // 10
+    finally:
+        gc.callbacks.remove(counted)
+    assert len(few) + len(many) > AFTER_EVENT_YOUNG  # alive throughout

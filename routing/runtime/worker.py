@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -358,7 +357,7 @@ class EngineWorker(
             messages = await self._record(
                 # An answer still unknown leaves its order SENT for recovery.
                 [(o, a) for o, a in zip(order_ids, answers, strict=True) if a is not None],
-                result.feed,
+                result.feed_orders,
                 {order.pk: order for order in result.orders},
                 times,
                 {} if result.leader_fill is None else {result.event.pk: result.leader_fill},
@@ -370,7 +369,7 @@ class EngineWorker(
     async def _record(
         self,
         results: list[tuple[int, OrderResult]],
-        feed: dict[int, list[dict[str, Any]]],
+        feed: dict[int, list[CopyOrder]],
         known: dict[int, CopyOrder],
         times: dict[int, SendTimes],
         leader_fills: dict[int, FillInput],

@@ -235,7 +235,15 @@ def _batches(routes: Sequence[RouteDecisions]) -> Iterator[list[DecidedOrder]]:
 
 def order_payloads(orders: Sequence[CopyOrder]) -> dict[int, list[dict[str, Any]]]:
     """The live-feed payloads of ``orders`` (group cached) per owner id, in order."""
-    feed: dict[int, list[dict[str, Any]]] = {}
+    return {
+        owner_id: [copy_order_payload(order) for order in owned]
+        for owner_id, owned in orders_by_owner(orders).items()
+    }
+
+
+def orders_by_owner(orders: Sequence[CopyOrder]) -> dict[int, list[CopyOrder]]:
+    """``orders`` (group cached) per owner id, in order."""
+    owned: dict[int, list[CopyOrder]] = {}
     for order in orders:
-        feed.setdefault(order.group.owner_id, []).append(copy_order_payload(order))
-    return feed
+        owned.setdefault(order.group.owner_id, []).append(order)
+    return owned

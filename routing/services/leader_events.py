@@ -54,6 +54,7 @@ from routing.services.leader_decisions import (
     decided_send,
     leader_decide,
     order_payloads,
+    orders_by_owner,
 )
 from routing.services.leader_event_rows import leader_event_insert_ahead, leader_event_stored
 from routing.services.leader_fills import (
@@ -83,8 +84,9 @@ class IngestResult:
     ``feed`` the event's order payloads per user id, for the one live-feed
     message the caller sends per user once the answers are recorded. A
     claimed ingest leaves them to be built on first use, from the orders as
-    stored: the engine worker asks once the orders are with the brokers, so
-    a thousand payloads do not stand between the event and its sends.
+    stored; the engine worker asks for ``feed_orders`` instead and builds
+    each payload once the answers are recorded, so a thousand payloads do
+    not stand between the event and its sends, nor are built twice.
     ``leader_fill`` is the leader's own fill a claimed ingest left pending
     (``event.fill_pending``) for the caller to record with the answers
     (:mod:`routing.services.leader_fills`); ``None`` otherwise.
@@ -102,6 +104,13 @@ class IngestResult:
         if self.payloads is None:
             self.payloads = order_payloads(self.orders)
         return self.payloads
+
+    @property
+    def feed_orders(self) -> dict[int, list[CopyOrder]]:
+        """The event's orders per user id, in order, for a caller that builds
+        their payloads once their answers are recorded
+        (:func:`routing.services.order_results.event_answers_record`)."""
+        return orders_by_owner(self.orders)
 
     @property
     def pending_order_ids(self) -> list[int]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -197,7 +196,7 @@ def _answers_apply(
 def event_answers_record(
     *,
     results: Sequence[tuple[int, OrderResult]],
-    feed: Mapping[int, Sequence[dict[str, Any]]],
+    feed: Mapping[int, Sequence[CopyOrder]],
     known: Mapping[int, CopyOrder] | None = None,
     times: Mapping[int, SendTimes] | None = None,
     leader_fills: Mapping[int, FillInput] | None = None,
@@ -205,7 +204,8 @@ def event_answers_record(
     """Record one leader event's broker answers (:func:`copy_orders_record`,
     one transaction), then number one feed message per user carrying every
     order of the event as it now stands: ``feed`` maps user id to the
-    event's order payloads from the ingest, replaced by the recorded ones;
+    event's orders as the ingest stored them (account, group and event
+    cached), each replaced by its recorded self (:func:`feed_messages_number`);
     ``known``, ``times`` and ``leader_fills`` (the event's leader fill
     left pending by its claimed ingest) as :func:`copy_orders_record`; with
     no answer, the leader fills are recorded alone. The caller sends the
@@ -242,21 +242,34 @@ def _commit_without_waiting_for_disk() -> None:
 
 
 def feed_messages_number(
-    *, feed: Mapping[int, Sequence[dict[str, Any]]], orders: Sequence[CopyOrder] = ()
+    *,
+    feed: Mapping[int, Sequence[CopyOrder]],
+    orders: Sequence[CopyOrder] | None = None,
 ) -> list[FeedMessage]:
     """Number one ``copy_orders`` message per user in ``feed`` (user id ->
-    order payloads), each payload replaced by the one of the same order in
-    ``orders`` when given. One statement per user, after any transaction."""
-    recorded = {order.pk: copy_order_payload(order) for order in orders}
+    orders, account, group and event cached) carrying each order as it
+    stands: as recorded in ``orders`` (the same order, by id) when given,
+    else as ``feed`` holds it; each payload built once, after the answers
+    (at 200 followers, building them at the ingest as well cost a
+    millisecond an event). Without ``orders``, after answers recorded
+    elsewhere (one by one when their batch failed, whose instances may hold
+    what was rolled back), the orders are read again: one statement. One
+    statement per user, after any transaction."""
+    if orders is None:
+        ids = [order.pk for listed in feed.values() for order in listed]
+        orders = list(
+            CopyOrder.objects.filter(pk__in=ids).select_related("account", "group", "leader_event")
+        )
+    recorded = {order.pk: order for order in orders}
     messages = []
-    for user_id, payloads in sorted(feed.items()):
+    for user_id, listed in sorted(feed.items()):
         seq = feed_seq_next(user_id)
         if seq is None:  # the user was deleted meanwhile
             continue
-        merged = [recorded.get(p["id"], p) for p in payloads]
+        payloads = [copy_order_payload(recorded.get(order.pk, order)) for order in listed]
         messages.append(
             feed_message(
-                user_id=user_id, seq=seq, kind="copy_orders", data=copy_orders_data(merged)
+                user_id=user_id, seq=seq, kind="copy_orders", data=copy_orders_data(payloads)
             )
         )
     return messages

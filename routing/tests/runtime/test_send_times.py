@@ -112,10 +112,10 @@ def test_storing_the_send_times_adds_no_statement(route: Route) -> None:
     stamps = {o.pk: SendTimes(_T, _T + timedelta(milliseconds=3)) for o in timed.orders}
     # Act
     with CaptureQueriesContext(connection) as without_times:
-        event_answers_record(results=answers(plain), feed=plain.feed, known=_known(plain))
+        event_answers_record(results=answers(plain), feed=plain.feed_orders, known=_known(plain))
     with CaptureQueriesContext(connection) as with_times:
         event_answers_record(
-            results=answers(timed), feed=timed.feed, known=_known(timed), times=stamps
+            results=answers(timed), feed=timed.feed_orders, known=_known(timed), times=stamps
         )
     # Assert: the same statements; the instants are in the rows.
     assert len(with_times.captured_queries) == len(without_times.captured_queries)

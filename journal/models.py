@@ -93,7 +93,10 @@ class JournalEntry(models.Model):
     """
 
     occurred_at = models.DateTimeField(db_index=True)
-    owner_id = models.BigIntegerField(db_index=True, help_text="User whose journal this is.")
+    # No index of its own: journal_owner_recent leads with it, and a second
+    # index would be written with every journal row (a leader event writes
+    # one per blocked or scaled order, an answered event one per fill).
+    owner_id = models.BigIntegerField(help_text="User whose journal this is.")
     actor_user_id = models.BigIntegerField(null=True, blank=True)
     actor_label = models.CharField(max_length=100, help_text="'engine', 'replay', a username…")
     event_type = models.CharField(max_length=60, choices=EventType.choices)

@@ -95,18 +95,18 @@ def _halted(halts: Sequence[Halt], at: datetime) -> dict[int, SessionRow]:
     )
     if not free:
         return {}
-    now = [by_pk[pk] for pk in free]
+    halting = [by_pk[pk] for pk in free]
     bulk_set_columns(
         AccountSession,
         free,
-        {"halted_at": [at] * len(free), "halt_reason": [halt.reason for halt in now]},
+        {"halted_at": [at] * len(free), "halt_reason": [halt.reason for halt in halting]},
     )
-    flatten = [halt.row.pk for halt in now if halt.flatten]
+    flatten = [halt.row.pk for halt in halting if halt.flatten]
     if flatten:
         AccountSession.objects.filter(pk__in=flatten).update(flatten_due=True)
-    journal_rows_add([_halt_journal(halt, at) for halt in now])
+    journal_rows_add([_halt_journal(halt, at) for halt in halting])
     groups: dict[int, list[int | None]] = {}
-    for halt in now:
+    for halt in halting:
         owner = groups.setdefault(halt.account.owner_id, [])
         if halt.group_id not in owner:
             owner.append(halt.group_id)
@@ -119,7 +119,7 @@ def _halted(halts: Sequence[Halt], at: datetime) -> dict[int, SessionRow]:
             halt_reason=halt.reason,
             flatten_due=halt.row.flatten_due or halt.flatten,
         )
-        for halt in now
+        for halt in halting
     }
 
 

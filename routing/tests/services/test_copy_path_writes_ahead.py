@@ -86,6 +86,16 @@ def test_event_when_ingested_then_writes_sent_between_the_checks_and_requests_ke
     assert sorted(ExpectedPosition.objects.values_list("qty", flat=True)) == [2, 12]
 
 
+def _stored() -> tuple[int, int, list[tuple[int, int]]]:
+    """The copy orders and journal rows counted, and the expected positions
+    (id, contracts): what an event the server refuses must leave as it was."""
+    return (
+        CopyOrder.objects.count(),
+        JournalEntry.objects.count(),
+        sorted(ExpectedPosition.objects.values_list("pk", "qty")),
+    )
+
+
 def test_order_when_refused_by_the_server_then_nothing_of_the_event_stays(route: Route) -> None:
     # Arrange: the first event is stored under another id, so f1 comes in
     # again as a new event whose copies carry the stored orders' client order
@@ -93,15 +103,13 @@ def test_order_when_refused_by_the_server_then_nothing_of_the_event_stays(route:
     # the server says so only once the event's writes are all sent.
     _filled_first_entry(route)
     LeaderEvent.objects.filter(external_id="f1").update(external_id="f1-earlier")
-    orders, journal = CopyOrder.objects.count(), JournalEntry.objects.count()
-    expected = sorted(ExpectedPosition.objects.values_list("pk", "qty"))
+    before = _stored()
     # Act
     with pytest.raises(IntegrityError, match="uniq_copy_order_client_id"):
         _ingest(route, "f1", LATER, T0 + timedelta(seconds=5))
     # Assert: no event, order, mark, expected position or journal row of it.
     assert list(LeaderEvent.objects.values_list("external_id", flat=True)) == ["f1-earlier"]
-    assert (CopyOrder.objects.count(), JournalEntry.objects.count()) == (orders, journal)
-    assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
+    assert _stored() == before
     assert set(Position.objects.filter(qty__gt=0).values_list("mark_price", flat=True)) == {ENTRY}
 
 
@@ -155,16 +163,14 @@ def test_batches_when_the_first_is_refused_then_nothing_of_the_event_stays(
     _followers_added(route, 38)
     _ingest(route, "f1", ENTRY, T0)
     LeaderEvent.objects.filter(external_id="f1").update(external_id="f1-earlier")
-    orders, journal = CopyOrder.objects.count(), JournalEntry.objects.count()
-    expected = sorted(ExpectedPosition.objects.values_list("pk", "qty"))
+    before = _stored()
     # Act
     with pytest.raises(IntegrityError, match="uniq_copy_order_client_id"):
         _ingest(route, "f1", LATER, T0 + timedelta(seconds=5))
     # Assert: no event, order, expected position or journal row of it, and
     # the connection takes the next event as usual.
     assert list(LeaderEvent.objects.values_list("external_id", flat=True)) == ["f1-earlier"]
-    assert (CopyOrder.objects.count(), JournalEntry.objects.count()) == (orders, journal)
-    assert sorted(ExpectedPosition.objects.values_list("pk", "qty")) == expected
+    assert _stored() == before
     result = _ingest(route, "f2", LATER, T0 + timedelta(seconds=6))
     assert len(result.orders) == 40
 

@@ -347,11 +347,11 @@ class EngineWorker(
                 if platform == BrokerAccount.Platform.PAPER:
                     self.registry.paper.assign_venue(request.account, venue)
         times = {order_id: SendTimes() for order_id in order_ids}
-        answers = await asyncio.gather(
-            *(
-                self._place_limited(platform, request, times[order_id])
+        answers = await self._place_all(
+            [
+                (platform, request, times[order_id])
                 for order_id, (platform, request) in result.requests.items()
-            )
+            ]
         )
         if result.created:
             messages = await self._record(

@@ -299,10 +299,8 @@ class EngineWorker(
     # -- leader events ------------------------------------------------------------
 
     async def handle_leader_fill(self, account_id: int, fill: LeaderFill, source: str) -> list[int]:
-        """Ingest one leader fill, then hand its copy orders to the brokers
-        concurrently and record their answers in one batch
-        (:meth:`_leader_fill_copied`); returns the ids of the orders sent.
-        Then, with the event's objects garbage, a young pass of the
+        """:meth:`_leader_fill_copied` (returns the ids of the orders sent),
+        then, with the event's objects garbage, a young pass of the
         collector when due (:meth:`routing.runtime.heap.HeapSettler.after_event`),
         so the next event is not paused by what this one left."""
         order_ids = await self._leader_fill_copied(account_id, fill, source)

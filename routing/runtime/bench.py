@@ -51,7 +51,8 @@ the database alone storing one event and its N orders (``floor_p50_ms``,
 
 **Sustained.** After the cases, :mod:`routing.runtime.bench_sustained`
 feeds ``--sustained-rate`` events per second into ``--sustained-followers``
-for ``--sustained`` seconds, paced by the clock (``sustained`` in the JSON).
+for ``--sustained`` seconds, paced by the clock (``sustained`` in the JSON),
+then as many events again back to back (its ``capacity``).
 
 **Targets** (``TARGET_*`` here and in ``bench_sustained``, printed in
 ``targets``, with a boolean per case or block): p99 by follower count,
@@ -551,10 +552,19 @@ class _Case:
     group_id: int
 
 
-def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
+def _setup_case(followers: int, seed: int, *, label: str = "case", every: bool = False) -> _Case:
     """One user, a paper leader, a group of ``followers`` paper followers
     with varied ratios, balances and risk limits (``label`` keeps the names
     of two set-ups of the same size apart).
+
+    The varied mix skips some followers (ratio 0.5 of a 1-lot rounds to no
+    contract) and blocks others (a limit reached). With ``every``, every
+    leader event orders every follower instead: ratios 1 to 3 (at least
+    one contract of any fill) and limits the stream never reaches (30
+    contracts: the leader holds 9 at most; a daily loss of the whole
+    balance), so the orders offered are events x followers (the sustained
+    case, whose target counts 25 events a second into 200 followers as
+    5,000 orders a second).
 
     The user, leader and group come from the services; the followers'
     accounts, memberships, risk limits and journal rows are the rows
@@ -575,7 +585,9 @@ def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
 
     rng = random.Random(seed * 1000 + followers)  # noqa: S311 - reproducible set-up
     prefix = "bench" if label == "case" else f"bench-{label}"
-    ratios = [Decimal(r) for r in ("0.5", "1", "1.5", "2", "2.5", "3")]
+    ratios = [
+        Decimal(r) for r in (("1", "2", "3") if every else ("0.5", "1", "1.5", "2", "2.5", "3"))
+    ]
     assert all(RATIO_MIN <= r <= RATIO_MAX for r in ratios)
     with transaction.atomic():
         user = User.objects.create_user(f"{prefix}{followers}-{seed}", password=None)
@@ -596,7 +608,7 @@ def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
         for index in range(followers):
             balance = Decimal(rng.choice((25_000, 50_000, 100_000, 150_000)))
             kind = rng.choice(("evaluation", "funded"))
-            ratio, max_contracts = rng.choice(ratios), rng.choice((5, 10, 20))
+            ratio, max_contracts = rng.choice(ratios), rng.choice((30,) if every else (5, 10, 20))
             accounts.append(
                 BrokerAccount(
                     owner=user,
@@ -608,7 +620,7 @@ def _setup_case(followers: int, seed: int, *, label: str = "case") -> _Case:
                     balance=balance,
                 )
             )
-            plans.append((ratio, balance / 25, max_contracts))
+            plans.append((ratio, balance if every else balance / 25, max_contracts))
         BrokerAccount.objects.bulk_create(accounts)
         Follower.objects.bulk_create(
             Follower(group=group, account=account, ratio=ratio)
@@ -942,7 +954,8 @@ def run_benchmark(
             "leader event handed to EngineWorker.handle_leader_fill -> last follower order "
             "handed to the paper adapter (place_order called), ms; engine_only in us; "
             "floor: BEGIN -> COMMIT of 1 event + N order rows with the driver alone, ms; "
-            "sustained: from each event's due time, ms; the heap is settled after the "
+            "sustained: from each event's due time, ms (capacity: each event's whole "
+            "handling, back to back); the heap is settled after the "
             "warm-up events and then between events every few seconds, as the worker "
             "settles it (routing.runtime.heap)"
         ),

@@ -102,7 +102,8 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
     assert (sustained["followers"], sustained["rate_per_s"], sustained["events"]) == (3, 5.0, 5)
     # Paced: event i is due at i / rate, so five events take at least 0.8 s.
     assert sustained["wall_s"] >= 0.8
-    assert 0 < sustained["orders"] <= sustained["events"] * 3
+    # Its followers are set up so that every event orders each of them.
+    assert sustained["orders"] == sustained["events"] * 3
     assert sustained["orders_per_s"] == pytest.approx(
         sustained["orders"] / sustained["wall_s"], rel=0.01
     )
@@ -115,9 +116,23 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
         sustained["rss_end_mb"] - sustained["rss_start_mb"]
         <= sustained["rss_start_mb"] * TARGET_RSS_GROWTH
     )
-    sustained_orders = sustained["copy_orders_in_db"]
-    assert sum(sustained_orders.values()) == (5 + sustained["warmup_events"]) * 3
-    assert not {"pending", "sent"} & sustained_orders.keys()
+    # Offered: the paced events' orders over the seconds they were due in.
+    assert sustained["offered_orders_per_s"] == 5 * 3 / (5 / 5.0)
+    # As many events again back to back: the worker's capacity.
+    capacity = sustained["capacity"]
+    assert capacity["events"] == 5
+    assert capacity["orders"] == 5 * 3
+    # Over the same wall time (a few ms here: wall_s is rounded to 1 ms, so
+    # compared loosely), three orders an event.
+    assert capacity["orders_per_s"] == pytest.approx(15 / capacity["wall_s"], rel=0.2)
+    assert capacity["orders_per_s"] / capacity["events_per_s"] == pytest.approx(3, rel=0.01)
+    # Unpaced: five events in far less than the paced run's 0.8 s.
+    assert capacity["wall_s"] < sustained["wall_s"]
+    assert 0 < capacity["p50_ms"] <= capacity["p99_ms"]
+    assert capacity["rss_end_mb"] > 0
+    assert capacity["meets_orders_target"] == (capacity["orders_per_s"] >= TARGET_ORDERS_PER_S)
+    # Every order of the warm-up, paced and back-to-back events filled.
+    assert sustained["copy_orders_in_db"] == {"filled": (5 + 5 + sustained["warmup_events"]) * 3}
     # The configured (here: test) database was never written to.
     assert (BrokerAccount.objects.count(), LeaderEvent.objects.count()) == rows_before
     assert CopyOrder.objects.count() == 0
@@ -176,6 +191,30 @@ def test_case_set_up_when_bulk_then_rows_as_the_services_write_them() -> None:
     (route,) = leader_routes(leader_id=case.leader_id, key=key).groups
     assert [f.pk for f in route.followers] == sorted(f.pk for f in followers)
     assert set(route.limits) == {f.account_id for f in followers}
+
+
+@pytest.mark.django_db
+def test_case_set_up_when_every_then_each_leader_fill_orders_each_follower() -> None:
+    # Arrange
+    case = _setup_case(12, seed=7, label="every", every=True)
+    fills = leader_stream(
+        40, account=BrokerAccount.objects.get(pk=case.leader_id).external_id, seed=7
+    )
+    # Act
+    followers = list(Follower.objects.filter(group_id=case.group_id).select_related("account"))
+    # Assert
+    assert len(followers) == 12
+    assert {f.ratio for f in followers} <= {Decimal(1), Decimal(2), Decimal(3)}
+    # The leader never holds more than 9 contracts, so no follower needs more than 27.
+    held, most = 0, 0
+    for fill in fills:
+        held += fill.qty if fill.side is Side.BUY else -fill.qty
+        most = max(most, abs(held))
+    assert most <= 9
+    for follower in followers:
+        limit = RiskLimit.objects.get(account=follower.account)
+        assert limit.max_contracts == 30 >= most * follower.ratio
+        assert limit.daily_loss == follower.account.balance
 
 
 def test_copy_text_escapes_as_postgresql_copy_reads_it() -> None:

@@ -35,4 +35,24 @@ def price_field(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(**kwargs)
 
 
+class StoredGeneratedField(models.GeneratedField):
+    """A column the database computes from others and stores
+    (``GeneratedField`` with ``db_persist=True``, always).
+
+    Django's own system check of a generated field asks each database's
+    live connection which kinds of generated column it supports, so
+    ``manage.py check --deploy`` failed wherever the database cannot be
+    reached (a build machine, CI). Both databases this project runs on
+    store generated columns (PostgreSQL 12+, SQLite 3.31+: Django's
+    ``supports_stored_generated_columns``), so this field's check leaves
+    the connections alone; everything else is ``GeneratedField``'s."""
+
+    def __init__(self, *, expression: Any, output_field: models.Field, **kwargs: Any) -> None:
+        kwargs["db_persist"] = True
+        super().__init__(expression=expression, output_field=output_field, **kwargs)
+
+    def check(self, **kwargs: Any) -> list[Any]:
+        return super().check(**{**kwargs, "databases": []})
+
+
 ZERO = Decimal(0)

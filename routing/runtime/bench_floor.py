@@ -234,7 +234,8 @@ class _Statements:
 
 
 def _fields(model: Any) -> list[Any]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+    # A generated column is the database's to write.
+    return [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
 
 
 def _insert(model: Any, fields: Sequence[Any], placeholder: str) -> str:

@@ -20,13 +20,15 @@ second of wall time from the first due time to the last event's return.
 ``behind_at_end``: events not yet done when the last event fell due (the
 last one excluded); ``end_lag_ms``: the last event's latency.
 ``warmup_events`` are run first, unpaced and not counted.
-``offered_orders_per_s`` is what the paced stream asked for: its orders
-over the seconds its events were due in (``events / rate``). A worker that
-keeps pace hands over that many a second and no more, so ``orders_per_s``
-can only reach the target when the stream offers it: not every event
-orders every follower (a ratio that rounds to no contract, a risk limit
-that blocks), so at 25 events a second into 200 followers the seeded
-stream offers about 3,500 orders a second, not 25 x 200.
+The group's followers are set up so that every event orders each of them
+(:func:`routing.runtime.bench._setup_case` with ``every``): the target
+counts 25 events a second into 200 followers as 5,000 orders a second,
+while the latency cases' mix (ratios that round to no contract, limits
+that block) ordered about 70 % of them, and fewer as the stream's losses
+reached their limits. ``offered_orders_per_s`` is what the paced stream
+asked for: its orders over the seconds its events were due in
+(``events / rate``); a worker that keeps pace hands over that many a
+second and no more.
 
 **Capacity.** After the paced events, the same worker takes as many more
 events of the stream back to back (``capacity`` in the JSON): each event

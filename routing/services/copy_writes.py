@@ -35,6 +35,7 @@ _STATUS = {
     DecisionStatus.BLOCKED: CopyOrder.Status.BLOCKED.value,
     DecisionStatus.SKIPPED: CopyOrder.Status.SKIPPED.value,
 }
+_PENDING = CopyOrder.Status.PENDING.value
 _SENT = CopyOrder.Status.SENT.value
 _BLOCKED = CopyOrder.Status.BLOCKED.value
 
@@ -134,7 +135,7 @@ def copy_orders_send(
     same: dict[str, Any] = {
         f.name: _plain(f.get_default())
         for f in _OPTS.concrete_fields
-        if not f.primary_key and f.name not in columns
+        if not f.primary_key and not f.generated and f.name not in columns
     }
     same.update(created_at=now, updated_at=now, leader_event=event.pk)
     keys = inserted_ahead(CopyOrder, columns, same=same)
@@ -147,6 +148,8 @@ def copy_orders_send(
     for row in rows:
         values = shared.copy()
         values.update(zip(own, row, strict=True))
+        # As the database computes it (CopyOrder.awaiting_claim).
+        values["awaiting_claim"] = values["status"] == _PENDING
         loaded.append(values)
     orders = loaded_rows(CopyOrder, router.db_for_write(CopyOrder), loaded)
     for order, (_, group, follower) in zip(orders, decided, strict=True):

@@ -150,7 +150,9 @@ def copy_orders_pending(*, leader_ids: Collection[int] | None = None) -> list[in
     sync order queued from the dashboard. Sending them is safe: the claim is
     conditional and the client order id is the broker's idempotency key.
     Only those of groups led by ``leader_ids`` when given (a worker's leases)."""
-    orders = CopyOrder.objects.filter(status=CopyOrder.Status.PENDING)
+    # awaiting_claim is status == PENDING, kept by the database: its partial
+    # index serves this poll (an index on status would cost every answer).
+    orders = CopyOrder.objects.filter(awaiting_claim=True)
     if leader_ids is not None:
         orders = orders.filter(group__leader_id__in=list(leader_ids))
     return list(orders.order_by("pk").values_list("pk", flat=True))

@@ -22,6 +22,7 @@ from routing.brokers.base import BrokerAdapter, OrderRequest, OrderResult
 from routing.brokers.errors import BrokerError, BrokerTemporaryError
 from routing.runtime.adapters import AdapterRegistry
 from routing.runtime.leases import LeaseKeeper
+from routing.runtime.recent_answers import RecentAnswers
 from routing.services.incidents import incidents_adapter_disconnect
 from routing.services.leader_fills import leader_fills_recover
 from routing.services.orders import (
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 # Broker updates recorded per transaction at most.
 MAX_RESULT_BATCH = 500
-# Final answers remembered to skip their echo on the update stream.
-RECORDED_MEMORY = 100_000
 
 
 class RecoveryMixin:
@@ -51,7 +50,7 @@ class RecoveryMixin:
         registry: AdapterRegistry
         _leases: LeaseKeeper
         _poll_seconds: float
-        _recorded: dict[str, tuple[str, frozenset[str]]]
+        _recorded: RecentAnswers
         _down: set[str]
         _recover_due: bool
 
@@ -147,14 +146,10 @@ class RecoveryMixin:
     def _remember(self, results: list[OrderResult]) -> None:
         """Keep the final answers this worker recorded, so the same answer
         arriving again on the update stream costs no database work."""
-        for result in results:
-            if result.is_final:
-                self._recorded[result.client_order_id] = _answer_key(result)
-        while len(self._recorded) > RECORDED_MEMORY:
-            del self._recorded[next(iter(self._recorded))]
+        self._recorded.remember(results)
 
     def _already_recorded(self, result: OrderResult) -> bool:
-        return self._recorded.get(result.client_order_id) == _answer_key(result)
+        return self._recorded.recorded(result)
 
     async def send_pending(self, *, leader_ids: Collection[int] | None = None) -> None:
         """Send every order decided but not yet claimed (claims are conditional,
@@ -210,7 +205,3 @@ class RecoveryMixin:
         if reconnected:
             await self.recover(leader_ids=self._leases.owned)
             await self.reconcile(leader_ids=self._leases.owned)
-
-
-def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:
-    return result.status.value, frozenset(f.fill_id for f in result.fills)

@@ -42,6 +42,7 @@ from routing.runtime.heap import HeapSettler
 from routing.runtime.leader_streams import LeaderStreamsMixin
 from routing.runtime.leases import LeaseKeeper
 from routing.runtime.logins import LoginsMixin
+from routing.runtime.recent_answers import RecentAnswers
 from routing.runtime.recovery import RecoveryMixin
 from routing.runtime.replay_jobs import replay_job_run, replay_jobs_claim
 from routing.runtime.risk_loop import watch_risk
@@ -118,8 +119,8 @@ class EngineWorker(
         self._gates: dict[int, SequenceGate[LeaderFill | LeaderOrder]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._risk_watched_at = float("-inf")
-        # client order id -> (status, fill ids) of final answers recorded here.
-        self._recorded: dict[str, tuple[str, frozenset[str]]] = {}
+        # The final answers recorded here lately, to skip their echoes.
+        self._recorded = RecentAnswers()
         # Platforms whose disconnect was already reported as an incident; cleared
         # when the adapter is back, so each disconnect is reported once.
         self._down: set[str] = set()

@@ -35,7 +35,7 @@ class RecentAnswers:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self._capacity = capacity
-        self._answers: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
+        self._answers: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -58,5 +58,7 @@ class RecentAnswers:
         return self._answers.get(result.client_order_id) == _answer_key(result)
 
 
-def _answer_key(result: OrderResult) -> tuple[str, frozenset[str]]:
-    return result.status.value, frozenset(f.fill_id for f in result.fills)
+def _answer_key(result: OrderResult) -> tuple[str, ...]:
+    # Strings only, in a tuple: the collector stops tracking such a tuple
+    # once it has seen it (a frozenset stays tracked, 100,000 of them).
+    return (result.status.value, *sorted({f.fill_id for f in result.fills}))

@@ -578,7 +578,7 @@ class CopyOrder(BaseModel):
     # index on ``status`` would make every broker answer's UPDATE (SENT ->
     # FILLED, hundreds per leader event) write a new entry into each of the
     # table's indexes; with none on a column an answer changes, PostgreSQL
-    # updates the row in place on its page ("heap-only tuple", README of
+    # updates the row in place on its page (a "heap-only tuple": PostgreSQL's
     # src/backend/access/heap/README.HOT), given room on the page (fillfactor
     # 50, migration 0023).
     awaiting_claim = StoredGeneratedField(

@@ -118,7 +118,7 @@ class RecoveryMixin:
             while True:
                 try:
                     async for result in adapter.order_updates():
-                        if not self._already_recorded(result):
+                        if not self._recorded.recorded(result):
                             queue.put_nowait(result)
                 except BrokerTemporaryError:
                     pass
@@ -142,14 +142,6 @@ class RecoveryMixin:
                 )
                 for result in batch:
                     await self._record_one(copy_order_updates, result)
-
-    def _remember(self, results: list[OrderResult]) -> None:
-        """Keep the final answers this worker recorded, so the same answer
-        arriving again on the update stream costs no database work."""
-        self._recorded.remember(results)
-
-    def _already_recorded(self, result: OrderResult) -> bool:
-        return self._recorded.recorded(result)
 
     async def send_pending(self, *, leader_ids: Collection[int] | None = None) -> None:
         """Send every order decided but not yet claimed (claims are conditional,

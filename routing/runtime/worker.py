@@ -406,7 +406,8 @@ class EngineWorker(
                     # Still pending, so not lost: the next ingest settles it first.
                     logger.exception("recording the leader's fill failed; left pending")
             messages = await database_sync_to_async(feed_messages_number)(feed=feed)
-        self._remember([answer for _, answer in results])
+        # Their echoes on the update stream then cost no database work.
+        self._recorded.remember(answer for _, answer in results)
         return messages
 
     async def _recover_after_db_error(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -53,26 +54,36 @@ def _accounts(owner: User) -> list[int]:
     )
 
 
-def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
-    ids = _accounts(alice)
-    # Many days of stored fills (200,000), written by the database.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO journal_fill (created_at, updated_at, broker_fill_id, symbol, side, "
-            "qty, price, realized_pnl, filled_at, account_id) "
-            "SELECT now(), now(), 'old-' || a || '-' || n, 'MNQH6', 'buy', 1, 21000, 0, now(), a "
-            "FROM unnest(%s::bigint[]) AS a, generate_series(1, %s) AS n",
-            [ids, STORED_PER_ACCOUNT],
-        )
-        cursor.execute("ANALYZE journal_fill")
-    batch = [_fill(account_id, f"new-{account_id}") for account_id in ids[:158]]
+def _old_fills(cursor: Any, table: str, ids: list[int], per_account: int) -> None:
+    """``per_account`` fills of each of ``ids`` stored in ``table``, written
+    by the database, then its statistics taken."""
+    cursor.execute(
+        f"INSERT INTO {table} (created_at, updated_at, broker_fill_id, symbol, side, "
+        "qty, price, realized_pnl, filled_at, account_id) "
+        "SELECT now(), now(), 'old-' || a || '-' || n, 'MNQH6', 'buy', 1, 21000, 0, now(), a "
+        "FROM unnest(%s::bigint[]) AS a, generate_series(1, %s) AS n",
+        [ids, per_account],
+    )
+    cursor.execute(f"ANALYZE {table}")
+
+
+def _stored_fills_read(batch: list[FillInput]) -> str:
+    """The stored-fills read :func:`fills_record` sends for ``batch`` (recorded)."""
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         fills_record(batch)
-    read = next(
+    return next(
         q["sql"]
         for q in captured
         if q["sql"].lstrip().startswith("SELECT") and "journal_fill" in q["sql"]
     )
+
+
+def test_the_stored_fills_read_probes_the_index_per_fill(alice: User) -> None:
+    ids = _accounts(alice)
+    # Many days of stored fills (200,000), written by the database.
+    with connection.cursor() as cursor:
+        _old_fills(cursor, "journal_fill", ids, STORED_PER_ACCOUNT)
+    read = _stored_fills_read([_fill(account_id, f"new-{account_id}") for account_id in ids[:158]])
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {read}")
         plan = json.dumps(cursor.fetchone()[0])
@@ -91,14 +102,7 @@ def test_the_stored_fills_read_probes_the_index_while_the_table_is_small(alice: 
     and 19 ms per event's answers before the plan changed. Now each pair
     probes the unique index, whatever the table's size or statistics."""
     ids = _accounts(alice)
-    batch = [_fill(account_id, f"new-{account_id}") for account_id in ids]
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        fills_record(batch)
-    read = next(
-        q["sql"]
-        for q in captured
-        if q["sql"].lstrip().startswith("SELECT") and "journal_fill" in q["sql"]
-    )
+    read = _stored_fills_read([_fill(account_id, f"new-{account_id}") for account_id in ids])
     with connection.cursor() as cursor:
         # The read planned against a copy of the table holding 20,000 fills
         # and nothing else (the real one keeps other tests' dead rows, which
@@ -107,14 +111,7 @@ def test_the_stored_fills_read_probes_the_index_while_the_table_is_small(alice: 
         cursor.execute(
             "CREATE TABLE fills_small.journal_fill (LIKE public.journal_fill INCLUDING ALL)"
         )
-        cursor.execute(
-            "INSERT INTO fills_small.journal_fill (created_at, updated_at, broker_fill_id, "
-            "symbol, side, qty, price, realized_pnl, filled_at, account_id) "
-            "SELECT now(), now(), 'old-' || a || '-' || n, 'MNQH6', 'buy', 1, 21000, 0, now(), a "
-            "FROM unnest(%s::bigint[]) AS a, generate_series(1, %s) AS n",
-            [ids, 100],
-        )
-        cursor.execute("ANALYZE fills_small.journal_fill")
+        _old_fills(cursor, "fills_small.journal_fill", ids, 100)
         cursor.execute("SET LOCAL search_path TO fills_small, public")
         cursor.execute(f"EXPLAIN (FORMAT JSON) {read}")
         plan = json.dumps(cursor.fetchone()[0])

@@ -71,7 +71,7 @@ def test_forgetting_costs_the_same_after_many_answers_were_forgotten() -> None:
             serial += 1
             results.append(_filled(f"ct-{serial:024x}"))
         started = time.perf_counter()
-        worker._remember(results)
+        worker._recorded.remember(results)
         return time.perf_counter() - started
 
     for _ in range(RECORDED_MEMORY // 200):

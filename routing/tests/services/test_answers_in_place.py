@@ -19,13 +19,13 @@ from django.db import connection
 
 from accounts.services import broker_account_create
 from conftest import Route
-from routing.brokers.base import BrokerFill, OrderResult, OrderStatus
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyOrder
 from routing.services.copy_groups import follower_add
 from routing.services.leader_events import leader_event_ingest
 from routing.services.order_results import event_answers_record
 from routing.services.orders import copy_order_claim, copy_orders_pending
+from routing.tests.answers import filled_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -56,31 +56,7 @@ def test_answers_when_recorded_then_every_order_updated_in_place(route: Route) -
         follower_add(group=route.group, account=account, ratio=Decimal(1))
     fill = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, PRICE, T0)
     result = leader_event_ingest(account=route.leader, fill=fill, source="test", claimed=True)
-    answers = [
-        (
-            order_id,
-            OrderResult(
-                request.client_order_id,
-                f"b-{order_id}",
-                OrderStatus.FILLED,
-                request.qty,
-                PRICE,
-                (
-                    BrokerFill(
-                        f"x-{order_id}",
-                        request.client_order_id,
-                        request.account,
-                        "MNQH5",
-                        Side.BUY,
-                        request.qty,
-                        PRICE,
-                        T0,
-                    ),
-                ),
-            ),
-        )
-        for order_id, (_, request) in result.requests.items()
-    ]
+    answers = filled_answers(result.requests, PRICE, T0)
     assert len(answers) == 12
     before = _updates()
     # Act

@@ -20,12 +20,12 @@ from django.test.utils import CaptureQueriesContext
 from accounts.services import broker_account_create
 from conftest import Route
 from journal.models import Fill, JournalEntry, Position, SessionRealized
-from routing.brokers.base import BrokerFill, OrderResult, OrderStatus
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder, ExpectedPosition, LeaderEvent
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.leader_events import IngestResult, leader_event_ingest
 from routing.services.order_results import event_answers_record
+from routing.tests.answers import filled_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -209,31 +209,7 @@ def test_answers_when_filled_then_fills_and_orders_written_ahead_with_the_leader
     # Arrange: the first buy's two orders stored SENT, both filled at 21539.75.
     result = _ingest(route, "f1", ENTRY, T0)
     price, at = ENTRY + Decimal("0.25"), T0 + timedelta(seconds=1)
-    answers = []
-    for order_id, (_, request) in result.requests.items():
-        fill = BrokerFill(
-            f"x-{order_id}",
-            request.client_order_id,
-            request.account,
-            "MNQH5",
-            Side.BUY,
-            request.qty,
-            price,
-            at,
-        )
-        answers.append(
-            (
-                order_id,
-                OrderResult(
-                    request.client_order_id,
-                    f"b-{order_id}",
-                    OrderStatus.FILLED,
-                    request.qty,
-                    price,
-                    (fill,),
-                ),
-            )
-        )
+    answers = filled_answers(result.requests, price, at)
     assert result.leader_fill is not None
     # Act
     with CaptureQueriesContext(connection) as queries:

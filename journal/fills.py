@@ -8,7 +8,7 @@ Call inside the caller's transaction (Zulip's RealmAuditLog rule).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,9 +17,7 @@ from typing import Any, NamedTuple
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_accumulate, bulk_insert, bulk_set_columns
-from copytrade.core.hot_reads import (
-    hot_reads_ahead,
-)
+from copytrade.core.hot_reads import ReadAhead, hot_reads_ahead
 from copytrade.core.writes_ahead import inserted_ahead
 from journal.fill_reads import fills_stored_ahead, positions_locked, positions_locked_ahead
 from journal.models import Fill, Position, SessionRealized
@@ -209,18 +207,30 @@ def fills_record(fills: Sequence[FillInput]) -> FillsRecorded:
     """
     if not fills:
         return FillsRecorded([], [])
-    # The stored content comes with the ids, in the one read: no statement per fill.
-    stored_ahead = fills_stored_ahead(sorted({(f.account_id, f.broker_fill_id) for f in fills}))
-    # The positions are locked in the same round trip, for every fill: usually
-    # every fill is new, and the lock of a repeat's position is held anyway.
-    every = sorted({(f.account_id, f.symbol) for f in fills})
-    with hot_reads_ahead([stored_ahead, positions_locked_ahead(every)]):
-        fresh, conflicts = _fresh(fills, stored_ahead[0](*stored_ahead[1]))
+    reads = fills_record_ahead([(f.account_id, f.broker_fill_id, f.symbol) for f in fills])
+    with hot_reads_ahead(reads):
+        stored, _ = reads
+        fresh, conflicts = _fresh(fills, stored[0](*stored[1]))
         if not fresh:
             return FillsRecorded([], conflicts)
         pairs = sorted({(f.account_id, f.symbol) for f in fresh})
         books = positions_locked(pairs)
     return _fills_write(fresh, conflicts, pairs, books)
+
+
+def fills_record_ahead(keys: Iterable[tuple[int, str, str]]) -> list[ReadAhead]:
+    """The reads :func:`fills_record` starts with for fills ``keys``
+    (``(account id, broker fill id, contract)``), to send ahead in a
+    caller's round trip (:func:`copytrade.core.hot_reads.hot_reads_ahead`)
+    with nothing written in between: which are stored already (their
+    content comes with the ids: no statement per fill), then the positions
+    of every fill, locked. Usually every fill is new, and the lock of a
+    repeat's position is held anyway."""
+    keys = list(keys)
+    return [
+        fills_stored_ahead(sorted({(account, fill_id) for account, fill_id, _ in keys})),
+        positions_locked_ahead(sorted({(account, symbol) for account, _, symbol in keys})),
+    ]
 
 
 class _Sorted(NamedTuple):

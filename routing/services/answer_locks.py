@@ -1,10 +1,13 @@
-"""What an event's broker answers read first: locks and contract specs.
+"""What an event's broker answers read first: locks, contract specs, fills.
 
 :func:`answers_locked` takes the locks of a batch of answers in the order
 every writer of the copy path takes them (the orders' leaders, then the
 orders in pk order; positions come later) and reads the contract specs the
 batch names, in one round trip when the orders are the ingest's own
-(:mod:`routing.services.order_results`).
+(:mod:`routing.services.order_results`). :func:`answers_reads` adds the
+reads the answers' fills start with (which are stored already, and their
+positions, locked: :func:`journal.fills.fills_record_ahead`) to that round
+trip, for the caller to send ahead around both.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from django.db import router
 
 from accounts.models import BrokerAccount
 from copytrade.core.bulk import attnames, loaded_rows
-from copytrade.core.hot_reads import HotRead, hot_reads_ahead, ids_param, ids_shape
+from copytrade.core.hot_reads import HotRead, ReadAhead, hot_reads_ahead, ids_param, ids_shape
+from journal.fills import FillInput, fills_record_ahead
 from routing.brokers.base import OrderResult
 from routing.engine.symbols import root_of
 from routing.models import ContractSpec, CopyOrder
+from routing.services.answer_fills import answer_fill_keys
 from routing.services.order_findings import contract_code
 
 # Every stored column of an order (foreign keys as ids), refreshed on the
@@ -54,20 +59,13 @@ def answers_locked(
             for order in locked.select_related("account", "group", "leader_event").order_by("pk")
         }
         return found, _specs_of(_roots(found.values(), results))
-    leaders = sorted({known[order_id].group.leader_id for order_id in ids})
     # Both locks and the specs in one round trip (the server takes the locks
-    # in this order); an order's contract never changes, so the known ones name it.
-    roots = _roots([known[order_id] for order_id in ids], results)
-    with hot_reads_ahead(
-        [
-            (leaders_locked, (leaders,)),
-            (_orders_locked, (list(ids),)),
-            (_specs_read, (roots,)),
-        ]
-    ):
-        leaders_locked(leaders)
-        rows = _orders_locked(list(ids))
-        specs = _specs_of(roots)
+    # in this order), unless the caller sent them ahead already.
+    locks, orders_read, specs_read = _locks_ahead(ids, known, results)
+    with hot_reads_ahead([locks, orders_read, specs_read]):
+        leaders_locked(*locks[1])
+        rows = _orders_locked(*orders_read[1])
+        specs = _specs_of(*specs_read[1])
     # Plain rows, not instances: at 200 followers building the orders with
     # their related rows cost more than the statements.
     orders = {}
@@ -77,6 +75,41 @@ def answers_locked(
             setattr(order, attname, value)
         orders[pk] = order
     return orders, specs
+
+
+def answers_reads(
+    ids: Sequence[int],
+    known: Mapping[int, CopyOrder],
+    results: Sequence[tuple[int, OrderResult]],
+    leader_fills: Iterable[FillInput] = (),
+) -> list[ReadAhead]:
+    """Every read the answers ``results`` (``(copy order id, answer)``) of
+    orders ``ids`` (sorted) make before they write, in the order they make
+    them, to send ahead in one round trip
+    (:func:`copytrade.core.hot_reads.hot_reads_ahead`): :func:`answers_locked`'s
+    locks and specs, then :func:`journal.fills.fills_record_ahead` for their
+    fills and ``leader_fills``. Empty unless every order is ``known`` (the
+    others are read by the ORM). A fill in another contract counts under
+    that contract, as it is stored when the contract has a spec; one
+    without is not stored, so the fills' reads differ from these and run
+    again where they are made: these rows are then left unused, and the
+    caller drops them (:func:`copytrade.core.hot_reads.hot_reads_forget`)
+    before it writes."""
+    if not all(order_id in known for order_id in ids):
+        return []
+    keys = answer_fill_keys(known, results, leader_fills)
+    return [*_locks_ahead(ids, known, [r for _, r in results]), *fills_record_ahead(keys)]
+
+
+def _locks_ahead(
+    ids: Sequence[int], known: Mapping[int, CopyOrder], results: Sequence[OrderResult]
+) -> tuple[ReadAhead, ReadAhead, ReadAhead]:
+    """The leaders' and the orders' locks and the specs' read of
+    :func:`answers_locked` for orders ``ids``, every one ``known``: an
+    order's leader and contract never change, so the known ones name them."""
+    leaders = sorted({known[order_id].group.leader_id for order_id in ids})
+    roots = _roots([known[order_id] for order_id in ids], results)
+    return (leaders_locked, (leaders,)), (_orders_locked, (list(ids),)), (_specs_read, (roots,))
 
 
 # Every event's answers take these locks (compiled once).

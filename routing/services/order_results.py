@@ -30,16 +30,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from copytrade.core.bulk import bulk_set
+from copytrade.core.hot_reads import hot_reads_ahead, hot_reads_forget
 from copytrade.core.writes_ahead import writes_ahead
-from journal.fills import FillConflict, FillInput, fills_record
+from journal.fills import FillConflict, FillInput
 from journal.models import EventType
 from journal.services import JournalRow, journal_row, journal_rows_send
 from routing.brokers.base import OrderResult, OrderStatus
-from routing.engine.symbols import root_of
 from routing.engine.types import Intent, Side
 from routing.models import ContractSpec, CopyOrder
 from routing.selectors import copy_order_payload
-from routing.services.answer_locks import answers_locked
+from routing.services.answer_fills import answer_fills_record
+from routing.services.answer_locks import answers_locked, answers_reads
 from routing.services.expected import expected_positions_move
 from routing.services.feed import (
     FeedMessage,
@@ -56,7 +57,6 @@ from routing.services.leader_fills import (
 )
 from routing.services.order_findings import (
     Finding,
-    contract_code,
     findings_of,
 )
 from routing.services.quarantines import quarantines_start
@@ -145,6 +145,21 @@ def _answers_apply(
             raise ValueError("leader fills are recorded with their event's answers")
         return []
     ids = sorted({order_id for order_id, _ in results})
+    # The locks, the specs and the fills' reads in one round trip.
+    with hot_reads_ahead(answers_reads(ids, known, results, leader_fills.values())):
+        return _answers_locked_apply(ids, results, publish, known, times, leader_fills)
+
+
+def _answers_locked_apply(
+    ids: list[int],
+    results: Sequence[tuple[int, OrderResult]],
+    publish: bool,
+    known: Mapping[int, CopyOrder],
+    times: Mapping[int, SendTimes],
+    leader_fills: Mapping[int, FillInput],
+) -> list[CopyOrder]:
+    """:func:`_answers_apply` for orders ``ids`` (sorted), inside the block
+    holding what :func:`routing.services.answer_locks.answers_reads` read."""
     orders, specs = answers_locked(ids, known, [r for _, r in results])
     if leader_fills:
         # The leaders' locks are the orders' (taken first): none other may be written.
@@ -164,7 +179,10 @@ def _answers_apply(
     # are applied here (copytrade.core.writes_ahead); what may write
     # otherwise (incidents, expected positions, quarantines) follows.
     with writes_ahead():
-        unrecorded, reused, conflicts = _record_fills(orders, results, specs, leader_fills)
+        unrecorded, reused, conflicts = answer_fills_record(orders, results, specs, leader_fills)
+        # Rows read ahead that the fills did not use (a fill that could not be
+        # stored changed their reads) would be stale once the writes run.
+        hot_reads_forget()
         batch = _Batch()
         for order_id, result in results:
             if send_times_apply(orders[order_id], times.get(order_id)):
@@ -369,53 +387,3 @@ def _journal(order: CopyOrder, event_type: EventType, message: str) -> JournalRo
         message=message,
         extra_data={"client_order_id": order.client_order_id},
     )
-
-
-def _record_fills(
-    orders: Mapping[int, CopyOrder],
-    results: Sequence[tuple[int, OrderResult]],
-    specs: Mapping[str, ContractSpec],
-    leader_fills: Mapping[int, FillInput],
-) -> tuple[dict[str, str], dict[int, list[FillConflict]], list[FillConflict]]:
-    """Store every fill of ``results`` on its order's account, and the
-    pending ``leader_fills``; returns the fills that could not be stored:
-    ``(fill id -> why, copy order id -> conflicts, every conflict)``, the
-    first for fills in an unreadable contract or one without a spec (no
-    point value, so no honest PnL), the others for fill ids the account
-    already has with other content (the leaders' for
-    :func:`routing.services.leader_fills.leader_fills_apply`)."""
-    unrecorded: dict[str, str] = {}
-    inputs: list[FillInput] = []
-    for order_id, result in results:
-        order = orders[order_id]
-        for fill in result.fills:
-            symbol = order.symbol
-            if fill.symbol != order.symbol:
-                code = contract_code(fill.symbol)
-                if code is None:
-                    unrecorded[fill.fill_id] = f"contract {fill.symbol!r} unreadable"
-                    continue
-                if root_of(code) not in specs:
-                    unrecorded[fill.fill_id] = f"no contract spec for {root_of(code)}"
-                    continue
-                symbol = code
-            inputs.append(
-                FillInput(
-                    account_id=order.account_id,
-                    broker_fill_id=fill.fill_id,
-                    symbol=symbol,
-                    side=fill.side.value,
-                    qty=fill.qty,
-                    price=fill.price,
-                    point_value=specs[root_of(symbol)].point_value,
-                    filled_at=fill.time,
-                    copy_order_id=order.pk,
-                )
-            )
-    reused: dict[int, list[FillConflict]] = defaultdict(list)
-    # The leaders' fills came first: journaled first.
-    conflicts = fills_record([*leader_fills.values(), *inputs]).conflicts
-    for conflict in conflicts:
-        if conflict.received.copy_order_id is not None:
-            reused[conflict.received.copy_order_id].append(conflict)
-    return unrecorded, reused, conflicts

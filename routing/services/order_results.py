@@ -147,53 +147,29 @@ def _answers_apply(
     ids = sorted({order_id for order_id, _ in results})
     # The locks, the specs and the fills' reads in one round trip.
     with hot_reads_ahead(answers_reads(ids, known, results, leader_fills.values())):
-        return _answers_locked_apply(ids, results, publish, known, times, leader_fills)
-
-
-def _answers_locked_apply(
-    ids: list[int],
-    results: Sequence[tuple[int, OrderResult]],
-    publish: bool,
-    known: Mapping[int, CopyOrder],
-    times: Mapping[int, SendTimes],
-    leader_fills: Mapping[int, FillInput],
-) -> list[CopyOrder]:
-    """:func:`_answers_apply` for orders ``ids`` (sorted), inside the block
-    holding what :func:`routing.services.answer_locks.answers_reads` read."""
-    orders, specs = answers_locked(ids, known, [r for _, r in results])
-    if leader_fills:
-        # The leaders' locks are the orders' (taken first): none other may be written.
-        leaders = {order.group.leader_id for order in orders.values()}
-        stray = sorted({f.account_id for f in leader_fills.values()} - leaders)
-        if stray:
-            raise ValueError(f"leader fills of accounts {stray} lead none of these orders")
-    for order_id, result in results:
-        if order_id not in orders:
-            raise CopyOrder.DoesNotExist(f"no copy order {order_id}")
-        if result.client_order_id != orders[order_id].client_order_id:
-            raise ValueError(
-                f"result for {result.client_order_id} applied to order "
-                f"{orders[order_id].client_order_id}"
+        orders, specs = answers_locked(ids, known, [r for _, r in results])
+        _answers_check(orders, results, leader_fills)
+        # The fills' and the orders' writes run on the server while the answers
+        # are applied here (copytrade.core.writes_ahead); what may write
+        # otherwise (incidents, expected positions, quarantines) follows.
+        with writes_ahead():
+            unrecorded, reused, conflicts = answer_fills_record(
+                orders, results, specs, leader_fills
             )
-    # The fills' and the orders' writes run on the server while the answers
-    # are applied here (copytrade.core.writes_ahead); what may write
-    # otherwise (incidents, expected positions, quarantines) follows.
-    with writes_ahead():
-        unrecorded, reused, conflicts = answer_fills_record(orders, results, specs, leader_fills)
-        # Rows read ahead that the fills did not use (a fill that could not be
-        # stored changed their reads) would be stale once the writes run.
-        hot_reads_forget()
-        batch = _Batch()
-        for order_id, result in results:
-            if send_times_apply(orders[order_id], times.get(order_id)):
-                batch.changed.add(order_id)
-            _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
-        if batch.changed:
-            bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
-        # The answers' journal (fills, rejections) comes before what they
-        # start (quarantines, incidents): the cause, then its effects.
-        journal_rows_send(batch.journal)
-        leader_fills_done(sorted(leader_fills))
+            # Rows read ahead that the fills did not use (a fill that could not
+            # be stored changed their reads) would be stale once the writes run.
+            hot_reads_forget()
+            batch = _Batch()
+            for order_id, result in results:
+                if send_times_apply(orders[order_id], times.get(order_id)):
+                    batch.changed.add(order_id)
+                _apply(orders[order_id], result, specs, unrecorded, reused.get(order_id, ()), batch)
+            if batch.changed:
+                bulk_set([orders[i] for i in sorted(batch.changed)], _ORDER_FIELDS)
+            # The answers' journal (fills, rejections) comes before what they
+            # start (quarantines, incidents): the cause, then its effects.
+            journal_rows_send(batch.journal)
+            leader_fills_done(sorted(leader_fills))
     if leader_fills:
         leader_fills_conflicts_raise(leader_fills, conflicts)
     expected_positions_move(batch.expected)
@@ -209,6 +185,31 @@ def _answers_locked_apply(
                 data={"group": group_id, "orders": [copy_order_payload(o) for o in changed]},
             )
     return [orders[order_id] for order_id, _ in results]
+
+
+def _answers_check(
+    orders: Mapping[int, CopyOrder],
+    results: Sequence[tuple[int, OrderResult]],
+    leader_fills: Mapping[int, FillInput],
+) -> None:
+    """Refuse a batch before anything is written: a leader fill on an
+    account that leads none of ``orders`` (``ValueError``: the leaders'
+    locks are the orders', taken first, and none other may be written), an
+    answer for an order not found (``CopyOrder.DoesNotExist``) or for
+    another client order id (``ValueError``)."""
+    if leader_fills:
+        leaders = {order.group.leader_id for order in orders.values()}
+        stray = sorted({f.account_id for f in leader_fills.values()} - leaders)
+        if stray:
+            raise ValueError(f"leader fills of accounts {stray} lead none of these orders")
+    for order_id, result in results:
+        if order_id not in orders:
+            raise CopyOrder.DoesNotExist(f"no copy order {order_id}")
+        if result.client_order_id != orders[order_id].client_order_id:
+            raise ValueError(
+                f"result for {result.client_order_id} applied to order "
+                f"{orders[order_id].client_order_id}"
+            )
 
 
 def event_answers_record(

@@ -50,9 +50,17 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return sent
 
 
-def _ingest(route: Route) -> IngestResult:
+def _ingested(route: Route) -> tuple[IngestResult, list[tuple[int, OrderResult]]]:
+    """A leader buy of 2 ingested as the worker does it (orders stored SENT:
+    1 and 6 contracts), and every order's answer, filled."""
     fill = LeaderFill("f1", "lead", "MNQH5", Side.BUY, 2, PRICE, T0)
-    return leader_event_ingest(account=route.leader, fill=fill, source="test", claimed=True)
+    result = leader_event_ingest(account=route.leader, fill=fill, source="test", claimed=True)
+    return result, filled_answers(result.requests, PRICE, T0)
+
+
+def _known(result: IngestResult) -> dict[int, CopyOrder]:
+    """The ingest's orders by id, as the worker knows them."""
+    return {order.pk: order for order in result.orders}
 
 
 def _positions(route: Route) -> dict[str, int]:
@@ -67,12 +75,10 @@ def test_answers_when_orders_known_then_locks_specs_and_fills_read_in_one_round_
     route: Route, round_trips: list[list[str]]
 ) -> None:
     # Arrange: the ingest's orders (1 and 6 contracts), as the worker knows them.
-    result = _ingest(route)
-    answers = filled_answers(result.requests, PRICE, T0)
-    known = {order.pk: order for order in result.orders}
+    result, answers = _ingested(route)
     round_trips.clear()
     # Act
-    event_answers_record(results=answers, feed={}, known=known)
+    event_answers_record(results=answers, feed={}, known=_known(result))
     # Assert: one batch of reads: leaders and orders locked, specs, the
     # stored fills and the positions locked, in that order; none after it.
     assert len(round_trips) == 1
@@ -94,9 +100,8 @@ def test_answers_when_recorded_twice_then_nothing_twice(
     route: Route, round_trips: list[list[str]]
 ) -> None:
     # Arrange: the answers recorded once (the send's answer).
-    result = _ingest(route)
-    answers = filled_answers(result.requests, PRICE, T0)
-    known = {order.pk: order for order in result.orders}
+    result, answers = _ingested(route)
+    known = _known(result)
     event_answers_record(results=answers, feed={}, known=known)
     round_trips.clear()
     # Act: the same answers again (the update stream's echo).
@@ -113,9 +118,7 @@ def test_answers_when_a_fill_has_no_spec_then_the_others_read_again_and_recorded
     # Arrange: the large follower's fill comes back in a contract without a
     # spec (ZBH5 is not seeded): it cannot be stored, so the fills' reads
     # differ from those sent ahead with the locks.
-    result = _ingest(route)
-    answers = filled_answers(result.requests, PRICE, T0)
-    known = {order.pk: order for order in result.orders}
+    result, answers = _ingested(route)
     large = next(o.pk for o in result.orders if o.account_id == route.large.pk)
     answers = [
         (order_id, _in_contract(answer, "ZBH5") if order_id == large else answer)
@@ -123,7 +126,7 @@ def test_answers_when_a_fill_has_no_spec_then_the_others_read_again_and_recorded
     ]
     round_trips.clear()
     # Act
-    event_answers_record(results=answers, feed={}, known=known)
+    event_answers_record(results=answers, feed={}, known=_known(result))
     # Assert: the fills' reads ran again for the fill that is stored (a second
     # batch), and only the small follower's position moved.
     assert len(round_trips) == 2

@@ -226,10 +226,10 @@ def fills_record_ahead(keys: Iterable[tuple[int, str, str]]) -> list[ReadAhead]:
     content comes with the ids: no statement per fill), then the positions
     of every fill, locked. Usually every fill is new, and the lock of a
     repeat's position is held anyway."""
-    keys = list(keys)
+    named = list(keys)
     return [
-        fills_stored_ahead(sorted({(account, fill_id) for account, fill_id, _ in keys})),
-        positions_locked_ahead(sorted({(account, symbol) for account, _, symbol in keys})),
+        fills_stored_ahead(sorted({(account, fill_id) for account, fill_id, _ in named})),
+        positions_locked_ahead(sorted({(account, symbol) for account, _, symbol in named})),
     ]
 
 

@@ -61,9 +61,9 @@ def answers_locked(
         return found, _specs_of(_roots(found.values(), results))
     # Both locks and the specs in one round trip (the server takes the locks
     # in this order), unless the caller sent them ahead already.
-    locks, orders_read, specs_read = _locks_ahead(ids, known, results)
-    with hot_reads_ahead([locks, orders_read, specs_read]):
-        leaders_locked(*locks[1])
+    leaders_read, orders_read, specs_read = _locks_ahead(ids, known, results)
+    with hot_reads_ahead([leaders_read, orders_read, specs_read]):
+        leaders_locked(*leaders_read[1])
         rows = _orders_locked(*orders_read[1])
         specs = _specs_of(*specs_read[1])
     # Plain rows, not instances: at 200 followers building the orders with

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from journal.fills import FillConflict, FillInput, fills_record
-from routing.brokers.base import OrderResult
+from routing.brokers.base import BrokerFill, OrderResult
 from routing.engine.symbols import root_of
 from routing.models import ContractSpec, CopyOrder
 from routing.services.order_findings import contract_code
@@ -34,7 +34,7 @@ def answer_fill_keys(
     for order_id, result in results:
         order = orders[order_id]
         for fill in result.fills:
-            symbol = order.symbol if fill.symbol == order.symbol else contract_code(fill.symbol)
+            symbol = _contract(order, fill)
             if symbol is not None:
                 keys.append((order.account_id, fill.fill_id, symbol))
     return keys
@@ -58,16 +58,13 @@ def answer_fills_record(
     for order_id, result in results:
         order = orders[order_id]
         for fill in result.fills:
-            symbol = order.symbol
-            if fill.symbol != order.symbol:
-                code = contract_code(fill.symbol)
-                if code is None:
-                    unrecorded[fill.fill_id] = f"contract {fill.symbol!r} unreadable"
-                    continue
-                if root_of(code) not in specs:
-                    unrecorded[fill.fill_id] = f"no contract spec for {root_of(code)}"
-                    continue
-                symbol = code
+            symbol = _contract(order, fill)
+            if symbol is None:
+                unrecorded[fill.fill_id] = f"contract {fill.symbol!r} unreadable"
+                continue
+            if fill.symbol != order.symbol and root_of(symbol) not in specs:
+                unrecorded[fill.fill_id] = f"no contract spec for {root_of(symbol)}"
+                continue
             inputs.append(
                 FillInput(
                     account_id=order.account_id,
@@ -88,3 +85,9 @@ def answer_fills_record(
         if conflict.received.copy_order_id is not None:
             reused[conflict.received.copy_order_id].append(conflict)
     return unrecorded, reused, conflicts
+
+
+def _contract(order: CopyOrder, fill: BrokerFill) -> str | None:
+    """The contract ``fill`` of ``order`` is stored under: the order's, or
+    the one the fill names when it differs (``None``: unreadable)."""
+    return order.symbol if fill.symbol == order.symbol else contract_code(fill.symbol)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import connections, router
 
+from copytrade.core.array_params import array_param
 from copytrade.core.hot_reads import (
     HotRead,
     RawRead,
@@ -67,7 +68,9 @@ def _joined(connection: Any, pairs: Sequence[tuple[int, str]]) -> Statement:
         f"CROSS JOIN LATERAL (SELECT {columns} FROM {table} AS f "
         "WHERE f.account_id = v.account_id AND f.broker_fill_id = v.broker_fill_id "
         "LIMIT 1) AS f",
-        [[a for a, _ in pairs], [f for _, f in pairs]],
+        # Array literals: a thousand answers' ids left to the driver took it
+        # 0.8 ms to write out, element by element.
+        [array_param([a for a, _ in pairs]), array_param([f for _, f in pairs])],
         [],
     )
 

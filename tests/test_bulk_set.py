@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
+from django.db.models import IntegerChoices
 from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given
@@ -25,7 +26,7 @@ from copytrade.core.bulk import (
     loaded_rows,
 )
 from journal.models import EventType, JournalEntry, Position
-from routing.models import AccountSession
+from routing.models import AccountSession, CopyOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -278,7 +279,7 @@ def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None
     assert array_param(['a"b', "c\\d", ""]) == '{"a\\"b","c\\\\d",""}'
     assert array_param([Decimal("1.50"), True, date(2026, 3, 3)]) == "{1.50,t,2026-03-03}"
     assert array_param([when]) == '{"2026-03-03T15:30:00+00:00"}'
-    # A naive time, a JSON value or an enum member: the driver adapts the list.
+    # A naive time or a JSON value: the driver adapts the list.
     naive = [datetime(2026, 3, 3, 15, 30)]
     assert array_param(naive) is naive
     json_values = [1, {"n": 1}]
@@ -288,8 +289,27 @@ def test_array_literal_is_used_only_for_values_with_an_exact_text_form() -> None
     assert array_param([encoded, None]) == '{"<a\\"b\\\\c>",NULL}'
     no_dumps = [Jsonb({"n": 1})]
     assert array_param(no_dumps) is no_dumps
-    members = [EventType.COPY_ORDER_BLOCKED]
-    assert array_param(members) is members
+    # A member that is not text (a whole number's choice): the driver too.
+    numbered = [_Level.ONE]
+    assert array_param(numbered) is numbered
+
+
+class _Level(IntegerChoices):
+    ONE = 1
+
+
+def test_text_choices_travel_as_the_text_the_driver_sends_for_them() -> None:
+    statuses = [CopyOrder.Status.FILLED, CopyOrder.Status.SENT, CopyOrder.Status.FILLED]
+    literal = array_param(statuses)
+    assert literal == '{"filled","sent","filled"}'
+    assert array_literal(list(statuses)) == literal
+    # Mixed with other values (or other choices), element by element.
+    mixed = [EventType.COPY_ORDER_BLOCKED, 'a"b', None, CopyOrder.Status.SENT]
+    assert array_param(mixed) == f'{{"{EventType.COPY_ORDER_BLOCKED.value}","a\\"b",NULL,"sent"}}'
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::varchar[], %s::varchar[]", [literal, statuses])
+        ours, drivers = cursor.fetchone()
+    assert ours == drivers == ["filled", "sent", "filled"]
 
 
 def test_a_decimal_the_field_refuses_is_refused_and_nothing_is_written() -> None:
@@ -401,6 +421,7 @@ _INSTANTS = st.builds(
 _COLUMNS = st.one_of(
     st.lists(st.one_of(st.integers(), st.decimals(allow_nan=False, places=4)), max_size=20),
     st.lists(st.text(max_size=8), max_size=20),
+    st.lists(st.sampled_from(list(CopyOrder.Status)), max_size=20),
     st.lists(_INSTANTS, max_size=20),
     st.integers(1, 20).flatmap(lambda n: _INSTANTS.map(lambda when: [when] * n)),
     st.lists(st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans()), max_size=8),

@@ -50,8 +50,9 @@ def array_param(values: list[Any]) -> Any:
     """``values`` (prepared for the driver) as PostgreSQL array literal text
     when every one has an exact text form, else the list as it is (the
     driver adapts it). Text, JSON (the text its own ``dumps`` writes, as the
-    driver would send it) and timestamps are double-quoted with ``\\`` and
-    ``"`` escaped (the array input syntax), ``None`` is ``NULL``."""
+    driver would send it), timestamps and text choices (their text, as the
+    driver sends them) are double-quoted with ``\\`` and ``"`` escaped
+    (the array input syntax), ``None`` is ``NULL``."""
     plain = plain_array(values)
     return plain if plain is not None else array_literal(values)
 
@@ -85,13 +86,19 @@ def array_literal(values: list[Any]) -> Any:
             append(instant_text)
         elif kind is date:
             append(value.isoformat())
+        elif isinstance(value, str):
+            # A choice member (a status, an event type): its text is what
+            # the driver sends for it, and a list of them left to the
+            # driver cost it 0.3 ms per thousand values.
+            append(_quoted(str.__str__(value)))
         else:
             return values
     return "{" + ",".join(parts) + "}"
 
 
 def plain_array(values: list[Any]) -> str | None:
-    """The array literal of a column of text needing no escape, or of one
+    """The array literal of a column of text needing no escape (or of
+    choice members of one kind: their text), or of one
     aware timestamp object for every row (the event's "now"), composed by
     C loops (``join``); ``None`` for any other column. Two hundred values
     a column on the copy path: element by element in Python they cost
@@ -101,8 +108,9 @@ def plain_array(values: list[Any]) -> str | None:
         return "{}"
     first = values[0]
     kind = type(first)
-    if kind is str:
-        if set(map(type, values)) != {str}:
+    if issubclass(kind, str):
+        # Text, or one kind of choice member (their text joins as text).
+        if set(map(type, values)) != {kind}:
             return None
         joined = "".join(values)
         if "\\" in joined or '"' in joined:

@@ -135,21 +135,51 @@ def test_writes_are_sent_between_the_constraint_switches() -> None:
     assert sql[2] == "SET CONSTRAINTS ALL DEFERRED"
 
 
-def test_a_write_that_reads_its_row_count_is_refused_inside_the_block() -> None:
+def test_a_write_that_reads_its_row_count_waits_for_it_inside_the_block() -> None:
+    """Such a write was refused inside the block: a block could not open
+    before the rare write that must wait (a session reset, a halt) was
+    known. It now waits for its own outcome, and for the writes before it,
+    as outside the block; bulk writes around it still go ahead."""
     user = User.objects.create_user("ahead")
     account = broker_account_create(owner=user, name="A", balance=Decimal(1000))
-    seen: list[str] = []
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries, writes_ahead():
+            ahead = bulk_set_columns(BrokerAccount, [account.pk], {"balance": [Decimal(7)]})
+            assert BrokerAccount.objects.get(pk=account.pk).balance == Decimal(7)  # a read runs
+            counted = BrokerAccount.objects.filter(pk=account.pk).update(name="B")
+            missed = BrokerAccount.objects.filter(pk=account.pk + 1000).update(name="C")
+            with transaction.atomic():  # a savepoint, released
+                account.name = "D"
+                account.save(update_fields=["name"])  # refuses a row count of 0
+            _expected_ahead(account.pk, "MNQH5")
+        assert (ahead, counted, missed) == (-1, 1, 0)
+    sql = [q["sql"] for q in queries]
+    assert sql[0] == "SET CONSTRAINTS ALL IMMEDIATE"
+    assert sql[-1] == "SET CONSTRAINTS ALL DEFERRED"
+    account.refresh_from_db()
+    assert (account.balance, account.name) == (Decimal(7), "D")
+    assert list(ExpectedPosition.objects.values_list("symbol", "qty")) == [("MNQH5", 5)]
 
-    def update() -> None:
+
+def test_a_write_sent_ahead_that_fails_is_raised_where_a_counted_write_waits() -> None:
+    user = User.objects.create_user("ahead")
+    account = broker_account_create(owner=user, name="A", balance=Decimal(1000))
+    held = ExpectedPosition.objects.create(account=account, symbol="MNQH5", qty=2)
+    reached: list[str] = []
+
+    def write() -> None:
         with transaction.atomic(), writes_ahead():
-            seen.append(BrokerAccount.objects.get(pk=account.pk).name)  # a read runs
+            _expected_ahead(account.pk, "MNQH5")  # refused by the server
+            reached.append("sent ahead")
             BrokerAccount.objects.filter(pk=account.pk).update(name="B")
+            reached.append("the counted write")
 
-    with pytest.raises(RuntimeError, match=r"only copytrade\.core\.bulk writes"):
-        update()
-    assert seen == ["A"]
+    with pytest.raises(IntegrityError, match="uniq_expected_position_account_symbol"):
+        write()
+    assert reached == ["sent ahead"]
     account.refresh_from_db()
     assert account.name == "A"
+    assert list(ExpectedPosition.objects.values_list("pk", "qty")) == [(held.pk, 2)]
 
 
 def test_outside_a_transaction_the_block_is_refused() -> None:

@@ -11,12 +11,16 @@ psycopg's pipeline mode: a statement is sent and the block goes on, so the
 server runs the writes while Python builds what comes next, and the block's
 end waits for all of them.
 
-Only writes whose outcome nobody reads before the block ends belong in it:
-the bulk writes of :mod:`copytrade.core.bulk` know it (an ``UPDATE``'s row
-count is -1, an ``INSERT``'s ids come from :func:`inserted_ahead`'s
-handle). Any other write (a Django ``save()`` or ``update()``, which read
-the row count the block cannot give yet) is refused with ``RuntimeError``
-before it is sent; a read runs, waiting for the writes before it. Foreign
+Only the bulk writes of :mod:`copytrade.core.bulk` go ahead: nobody reads
+their outcome before the block ends (an ``UPDATE``'s row count is -1, an
+``INSERT``'s ids come from :func:`inserted_ahead`'s handle). Any other
+statement (a Django ``save()`` or ``update()``, which reads its row count;
+a savepoint) waits for its own outcome, and for every write before it, as
+it would outside the block: its row count is right and its error, or an
+earlier write's, is raised where it runs. A read runs, waiting for the
+writes before it. So a block may open before the rare write that must
+wait (a session reset, a halt) is known, and the common writes still go
+ahead. Foreign
 keys are checked as each statement runs (``SET CONSTRAINTS ALL
 IMMEDIATE``, back to deferred at the block's end), not at the commit, so
 their checks run while Python works too; an error is raised, as Django's,
@@ -31,6 +35,7 @@ psycopg's (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from threading import local
@@ -49,8 +54,8 @@ def writing_ahead(connection: Any) -> bool:
 
 @contextmanager
 def writes_ahead(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """Send the block's writes without waiting for each (see the module
-    docstring); wait for all of them at the end, raising the first error
+    """Send the block's bulk writes without waiting for each (see the
+    module docstring); wait for all of them at the end, raising the first error
     (Django's ``IntegrityError``, ``DatabaseError``). Must run inside
     ``transaction.atomic``: raises ``RuntimeError`` otherwise, since a write
     left in flight outside a transaction would commit on its own. A block
@@ -64,8 +69,8 @@ def writes_ahead(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     connection.ensure_connection()
     with (
         connection.wrap_database_errors,
-        connection.connection.pipeline(),
-        connection.execute_wrapper(_refuse_counted_writes),
+        connection.connection.pipeline() as pipeline,
+        connection.execute_wrapper(functools.partial(_counted_writes_wait, connection, pipeline)),
     ):
         _state.alias = connection.alias
         try:
@@ -89,15 +94,25 @@ def bulk_statement() -> Iterator[None]:
         _state.bulk = before
 
 
-def _refuse_counted_writes(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+def _counted_writes_wait(
+    connection: Any,
+    pipeline: Any,
+    execute: Callable[..., Any],
+    sql: str,
+    params: Any,
+    many: bool,
+    context: Any,
 ) -> Any:
+    # A bulk write or a read goes as it is (a read waits for its rows by
+    # itself). Any other statement (a save(), an update(), a savepoint)
+    # waits for its own outcome, so its row count and errors are where the
+    # code that made it looks for them.
     if getattr(_state, "bulk", False) or sql.lstrip()[:6].upper() in ("SELECT", "SET CO"):
         return execute(sql, params, many, context)
-    raise RuntimeError(
-        "only copytrade.core.bulk writes may run inside writes_ahead (the row count "
-        f"of any other is not known before the block ends): {sql[:80]}"
-    )
+    result = execute(sql, params, many, context)
+    with connection.wrap_database_errors:
+        pipeline.sync()
+    return result
 
 
 def _constraints(connection: Any, when: str) -> None:

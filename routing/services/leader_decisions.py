@@ -2,9 +2,11 @@
 
 :func:`leader_decide` reads the leader's position and the volatile state of
 every follower of the leader's routes at once (marks, sessions, expected
-positions, quarantines, session PnL) and runs the engine per group;
-:func:`decided_send` sends the copy orders, marks and expected positions
-in bulk, ahead (:mod:`copytrade.core.writes_ahead`). The caller
+positions, quarantines, session PnL), sends the followers' marks' write
+and runs the engine per group; :func:`decided_send` sends the copy orders
+and expected positions. All in bulk, ahead
+(:mod:`copytrade.core.writes_ahead`): the server stores the marks while
+the followers are decided, and the first orders while the rest are. The caller
 (:func:`routing.services.leader_events.leader_event_ingest`) holds the
 leader's lock and stores the event, the leader's fill and the journal.
 """
@@ -57,9 +59,9 @@ type RouteDecisions = tuple[CopyGroup, Sequence[Follower], Iterable[CopyDecision
 class Decided:
     """One event's decisions and what they write: the leader's signed
     position before the event; ``routes`` (each route's group, followers
-    and decisions, made as they are read), ``expected`` ((account id,
-    contract) -> its expected position's row id and contracts) and
-    ``mark`` (the followers' marks' write) from :func:`leader_decide`;
+    and decisions, made as they are read) and ``expected`` ((account id,
+    contract) -> its expected position's row id and contracts) from
+    :func:`leader_decide`;
     ``moved`` (expected position row id -> its new signed contracts),
     ``orders``, journal rows and feed payloads once :func:`decided_send`
     has sent them."""
@@ -68,7 +70,6 @@ class Decided:
     routes: list[RouteDecisions] = field(default_factory=list)
     expected: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     moved: dict[int, int] = field(default_factory=dict)
-    mark: Callable[[], None] = lambda: None
     orders: list[CopyOrder] = field(default_factory=list)
     journal: list[JournalRow] = field(default_factory=list)
     feed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -89,9 +90,11 @@ def leader_decide(
     The caller runs its reads ahead, in one round trip
     (:func:`routing.services.leader_reads.leader_decide_reads` in a
     :func:`copytrade.core.hot_reads.hot_reads_ahead` block); a read not
-    held runs alone when it is called. Writes only what making the
-    followers' state current writes (session resets, halts, high-water
-    marks).
+    held runs alone when it is called. Writes the followers' marks at the
+    fill's price as soon as they are worked out (inside the ingest's
+    :func:`copytrade.core.writes_ahead.writes_ahead`, the server stores
+    them while the followers are decided), and what making the followers'
+    state current writes (session resets, halts, high-water marks).
 
     ``holds`` is ``(unreachable, entries_held)`` as
     :func:`routing.services.leader_events.leader_event_ingest` takes them.
@@ -125,13 +128,17 @@ def leader_decide(
     unrealized = open_unrealized_by_account(risk_ids)
     if marking:
         assert spec is not None
-        # Written with the orders (decided_send): nothing before reads it.
-        mark, decided.mark = positions_revalued(
+        mark, store = positions_revalued(
             account_ids=marked,
             symbol=fill.symbol,
             price=fill.price,
             point_value=spec.point_value,
         )
+        # Sent now, the first of the event's writes: inside the ingest's
+        # writes_ahead the server stores the marks while the followers are
+        # decided. Every read of the marked rows came before (ahead, with
+        # the lock), and the figures below add the write's change.
+        store()
         for account_id, change in mark.unrealized.items():
             unrealized[account_id] = unrealized.get(account_id, Decimal(0)) + change
     expected = expected_positions_of(account_ids, symbols)
@@ -176,9 +183,9 @@ def leader_decide(
 def decided_send(
     decided: Decided, event: LeaderEvent, fill: LeaderFill, *, claimed: bool
 ) -> Callable[[], None]:
-    """Decide and send what :func:`leader_decide` prepared: the followers'
-    marks, the orders (``claimed``: those to send SENT, else PENDING) and
-    the expected positions; build the orders and their journal rows in
+    """Decide and send what :func:`leader_decide` prepared: the orders
+    (``claimed``: those to send SENT, else PENDING) and the expected
+    positions; build the orders and their journal rows in
     ``decided``. Inside :func:`copytrade.core.writes_ahead.writes_ahead`
     the writes run while this goes on: the orders go in batches that grow
     (:func:`_batches`), each sent as soon as it is decided, so the server
@@ -186,9 +193,6 @@ def decided_send(
     Returns a function that sets the orders' ids and, unless ``claimed``,
     their feed payloads: call it once the block has ended. In the ingest's
     transaction, under the leader's lock."""
-    # Known before any decision: the server writes them while the first
-    # orders are decided.
-    decided.mark()
     moved, expected = decided.moved, decided.expected
     now = timezone.now()
     keys: list[Callable[[], None]] = []

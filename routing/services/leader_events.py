@@ -36,6 +36,7 @@ from copytrade.core.writes_ahead import writes_ahead
 from journal.fills import FillInput, fills_record
 from journal.models import EventType
 from journal.services import (
+    JournalRow,
     journal_record,
     journal_row,
     journal_rows_send,
@@ -292,38 +293,21 @@ def _ingest(
         # or a pending fill was settled (what was read is dropped then): in
         # one round trip of their own.
         again = [] if routes is cached and not settled else leader_decide_reads(routes, fill)
-        with hot_reads_ahead(again):
+        # The writes go ahead from the first the decisions make (the
+        # followers' marks): the server runs them while the followers are
+        # decided and the orders, the journal and the brokers' requests are
+        # built here; the block's end waits for them (and raises their errors).
+        with hot_reads_ahead(again), writes_ahead():
             decided = leader_decide(routes, event, fill, holds=holds)
-    leader_before = decided.leader_before
+            keyed = decided_send(decided, event, fill, claimed=claimed)
+            decided.journal.append(_received(account, fill, source, decided.leader_before))
+            journal_rows_send(decided.journal)
+            sends = [
+                (order, (order.account.platform, order_request(order, event=event, specs=specs)))
+                for order in decided.orders
+                if order.status == CopyOrder.Status.SENT
+            ]
     leader_fill = None if spec is None else leader_fill_input(event, spec)
-    # The writes run on the server while the journal and the requests are
-    # built here; the block's end waits for them (and raises their errors).
-    with writes_ahead():
-        keyed = decided_send(decided, event, fill, claimed=claimed)
-        decided.journal.append(
-            journal_row(
-                owner_id=account.owner_id,
-                event_type=EventType.LEADER_EVENT_RECEIVED,
-                account_id=account.pk,
-                actor_label=source,
-                occurred_at=fill.time,
-                message=(
-                    f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} "
-                    f"@ {fill.price}"
-                ),
-                extra_data={
-                    "event_id": fill.event_id,
-                    "position_before": leader_before,
-                    "position_after": leader_before + fill.side.sign * fill.qty,
-                },
-            )
-        )
-        journal_rows_send(decided.journal)
-        sends = [
-            (order, (order.account.platform, order_request(order, event=event, specs=specs)))
-            for order in decided.orders
-            if order.status == CopyOrder.Status.SENT
-        ]
     keyed()
     if leader_fill is not None and not claimed:
         recorded = fills_record([leader_fill])
@@ -345,6 +329,24 @@ def _ingest(
         requests=requests,
         payloads=None if claimed else decided.feed,
         leader_fill=leader_fill if event.fill_pending else None,
+    )
+
+
+def _received(account: BrokerAccount, fill: LeaderFill, source: str, before: int) -> JournalRow:
+    """The journal row of the leader's fill ``fill`` on ``account`` (its
+    signed position ``before`` it), received from ``source``."""
+    return journal_row(
+        owner_id=account.owner_id,
+        event_type=EventType.LEADER_EVENT_RECEIVED,
+        account_id=account.pk,
+        actor_label=source,
+        occurred_at=fill.time,
+        message=f"Leader {account.name} {fill.side.value} {fill.qty} {fill.symbol} @ {fill.price}",
+        extra_data={
+            "event_id": fill.event_id,
+            "position_before": before,
+            "position_after": before + fill.side.sign * fill.qty,
+        },
     )
 
 

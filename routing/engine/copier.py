@@ -108,6 +108,7 @@ def decide_copies_each(
     *,
     route_key: str,
     marks: Mapping[str, Decimal] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> Iterator[CopyDecision]:
     """:func:`decide_copies`' decisions one at a time, each made as it is
     asked for: a caller stores the first followers' orders while the rest
@@ -119,12 +120,33 @@ def decide_copies_each(
     are the same, in the same order, as :func:`decide_copies` gives: the
     route's running figures (contracts across followers) move as each one
     is made, so read them in order and only once.
+
+    ``keys`` (the followers' keys, in order) lets ``followers`` make each
+    state only when it is read (the first orders are stored while the
+    other followers' states are worked out): the client order ids are made
+    from them, and a state whose key is not its follower's raises
+    ``ValueError`` when it is read. Without route limits that count every
+    follower (max session loss, total contracts, accounts), no state is
+    read before the first decision.
     """
-    ids, plan, route, rules = _event_run(move, group, followers, specs, route_key, marks)
+    if keys is None:
+        ids, plan, route, rules = _event_run(move, group, followers, specs, route_key, marks)
+        return (
+            _decide_one(plan, follower, coid, rules, route)
+            for follower, coid in zip(followers, ids, strict=True)
+        )
+    ids, plan, route, rules = _event_run(move, group, followers, specs, route_key, marks, keys)
     return (
-        _decide_one(plan, follower, coid, rules, route)
-        for follower, coid in zip(followers, ids, strict=True)
+        _decide_one(plan, _keyed(follower, key), coid, rules, route)
+        for follower, key, coid in zip(followers, keys, ids, strict=True)
     )
+
+
+def _keyed(follower: FollowerState, key: str) -> FollowerState:
+    """``follower``, whose key must be ``key`` (``ValueError`` otherwise)."""
+    if follower.key != key:
+        raise ValueError(f"follower state {follower.key!r} read where {key!r} was named")
+    return follower
 
 
 def _event_run(
@@ -134,6 +156,7 @@ def _event_run(
     specs: Mapping[str, ContractSpec],
     route_key: str,
     marks: Mapping[str, Decimal] | None,
+    keys: Sequence[str] | None = None,
 ) -> tuple[list[str], EventPlan, RouteRun, EntryRules]:
     # What depends on the event and the group only (the follower contract,
     # the rounding rule, the reasons' words, the sizes of shared ratios) is
@@ -141,7 +164,9 @@ def _event_run(
     # before anything is decided. Each order sent moves the route's total
     # as it is decided (_decide_one).
     return (
-        client_order_ids(route_key, move.event_key, [f.key for f in followers]),
+        client_order_ids(
+            route_key, move.event_key, [f.key for f in followers] if keys is None else keys
+        ),
         EventPlan(move, group, specs, marks=marks or {}),
         RouteRun.of(group, followers),
         entry_rules(group.limits, specs),

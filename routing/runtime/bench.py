@@ -30,7 +30,8 @@ so they do not add up): ``to_ingest`` (call to ingest start: the paper
 mark and the thread hop), ``ingest`` (inside ``leader_event_ingest``: one
 transaction storing the event, the orders SENT and the journal),
 ``engine_in_ingest`` (the engine inside it: ``decide_copies_each``, each
-decision as it is made), ``ingest_to_last_handoff``
+decision as it is made, less the followers' states made meanwhile as the
+decisions read them), ``ingest_to_last_handoff``
 (the concurrent sends, no database call), ``after_last_handoff`` (answers
 recorded). Per event, ``db_calls_p50_ms.results`` is the time inside
 ``event_answers_record`` (one transaction for all of the event's answers,
@@ -404,6 +405,7 @@ class _Event:
     ingest_end: int = 0
     done: int = 0
     engine_ns: int = 0
+    states_ns: int = 0
     record_ns: int = 0
     places: list[int] = field(default_factory=list)
     decisions: Counter[str] = field(default_factory=Counter)
@@ -424,29 +426,43 @@ class _Probe:
         self.engine_calls: list[bytes] = []
         self._pending: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         self.capture = False
-        self._restore: list[tuple[ModuleType, str, Any]] = []
+        self._restore: list[tuple[ModuleType | type, str, Any]] = []
 
     def seal(self) -> None:
-        """Pickle the engine inputs captured during the event just timed."""
+        """Pickle the engine inputs captured during the event just timed:
+        the followers' states as the event made them (a list, whatever
+        sequence made them as they were read), without the ``keys`` that
+        let it (``decide_copies`` takes none)."""
         self.engine_calls.extend(
-            pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL) for call in self._pending
+            pickle.dumps(
+                (
+                    (*args[:2], list(args[2]), *args[3:]),
+                    {name: value for name, value in kwargs.items() if name != "keys"},
+                ),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+            for args, kwargs in self._pending
         )
         self._pending.clear()
 
     def patch(self) -> None:
         from routing.runtime import worker
         from routing.services import leader_decisions
+        from routing.services.follower_state import FollowerStates
 
         self._wrap(worker, "leader_event_ingest", self._ingest)
         self._wrap(worker, "event_answers_record", self._timed("record_ns"))
         self._wrap(leader_decisions, "decide_copies_each", self._engine)
+        # The followers' states are made as the decisions are read: their
+        # time is taken out of the engine's.
+        self._wrap(FollowerStates, "states", self._states)
 
     def unpatch(self) -> None:
         for module, name, original in reversed(self._restore):
             setattr(module, name, original)
         self._restore.clear()
 
-    def _wrap(self, module: ModuleType, name: str, make: Callable[[Any], Any]) -> None:
+    def _wrap(self, module: ModuleType | type, name: str, make: Callable[[Any], Any]) -> None:
         original = getattr(module, name, None)
         if original is None:
             raise BenchError(f"{module.__name__}.{name} is gone: update routing/runtime/bench.py")
@@ -475,13 +491,24 @@ class _Probe:
 
         return decide
 
+    def _states(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def states(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter_ns()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.current.states_ns += time.perf_counter_ns() - started
+
+        return states
+
     def _each(self, decisions: Iterator[Any]) -> Iterator[Any]:
-        """``decisions`` (made as they are read), each one's making timed."""
+        """``decisions`` (made as they are read), each one's making timed,
+        less the followers' states made meanwhile."""
         event = self.current
         while True:
-            started = time.perf_counter_ns()
+            started, states = time.perf_counter_ns(), event.states_ns
             decision = next(decisions, None)
-            event.engine_ns += time.perf_counter_ns() - started
+            event.engine_ns += time.perf_counter_ns() - started - (event.states_ns - states)
             if decision is None:
                 return
             event.decisions[str(decision.status)] += 1

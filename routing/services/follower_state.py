@@ -10,9 +10,10 @@ orders (:mod:`routing.services.mirrors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import overload
 
 from accounts.models import BrokerAccount
 from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
@@ -25,7 +26,7 @@ from routing.engine.types import FollowerState, GroupConfig, SizingBasis
 from routing.models import ExpectedPosition, Follower
 from routing.services.account_sessions import SessionRow
 from routing.services.quarantines import quarantines_active
-from routing.services.risk_watch import account_breaches_apply, accounts_risk
+from routing.services.risk_watch import AccountRisk, RiskFigures, account_breaches_apply
 
 
 def follower_symbols(
@@ -101,8 +102,8 @@ def follower_states(
     applied any halt due now (journaled) — so this writes: the session reset
     when one is due, stale quarantine releases, halts and high-water marks.
     ``limits`` (account id -> risk limits: the cached routes') saves
-    converting the stored limits again, ``shape`` (each follower's account,
-    the accounts once each, account id -> group id: the cached routes',
+    converting the stored limits again, ``shape`` (the followers' accounts
+    once each, account id -> group id: the cached routes',
     :class:`routing.services.leader_reads.RouteShape`) working them out
     again, and ``sessions`` (account id -> its
     current session row, read before the event moved any mark) reading the
@@ -114,73 +115,191 @@ def follower_states(
     orders are blocked with the reason, as are a disabled account's;
     ``entries_held`` (same shape, :meth:`AdapterRegistry.entries_held`) says
     which followers' entries must wait (exits still go). A constant number
-    of statements
-    whatever the number of followers.
+    of statements whatever the number of followers
+    (:class:`FollowerStates` makes them a batch at a time instead).
     """
-    account_ids = sorted({f.account_id for f in followers})
-    held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
-    if not complete:
-        for account_id, symbol, qty in (
-            ExpectedPosition.objects.filter(account_id__any_of=account_ids)
-            .exclude(qty=0)
-            .values_list("account_id", "symbol", "qty")
-        ):
-            held[account_id][symbol] = qty
-    for (account_id, symbol), qty in positions.items():
-        if account_id in held and qty:
-            held[account_id][symbol] = qty
-    quarantined = quarantines_active(followers, at=at)
-    if shape is None:
-        follower_accounts = [f.account for f in followers]
-        accounts = list({a.id: a for a in follower_accounts}.values())
-        group_of = {f.account_id: f.group_id for f in followers}
-    else:
-        follower_accounts, accounts, group_of = shape
-    risks = accounts_risk(accounts, at=at, limits=limits, sessions=sessions, unrealized=unrealized)
-    risks = account_breaches_apply(risks, at=at, group_of=group_of)
+    made = FollowerStates(
+        followers,
+        positions,
+        at=at,
+        complete=complete,
+        limits=limits,
+        shape=shape,
+        sessions=sessions,
+        unrealized=unrealized,
+        unreachable=unreachable,
+        entries_held=entries_held,
+    )
+    return made.states(followers)
 
-    def reason(account: BrokerAccount) -> str | None:
-        if not account.enabled:
-            # The trader switched the account off: nothing is sent to it.
-            return "account disabled on the accounts page"
-        return None if unreachable is None else unreachable(account.platform, account.external_id)
 
-    # Plain attributes (``id``, one read of the cached account), not ``pk``
-    # and related descriptors: a dozen lookups per follower, a thousand
-    # followers per event.
-    states = []
-    none: frozenset[str] = frozenset()
-    for f, account in zip(followers, follower_accounts, strict=True):
-        account_id = f.account_id
-        risk = risks[account_id]
-        # Positional, in the field order: one per follower per event.
-        states.append(
-            FollowerState(
-                str(account_id),
-                f.ratio,
-                held[account_id],
-                risk.session_pnl,
-                risk.limits,
-                f.enabled,
-                _BASES.get(f.sizing_basis) or SizingBasis(f.sizing_basis),
-                account.balance,
-                quarantined.get(f.id, none),
-                risk.state,
-                reason(account),
-                (
-                    None
-                    if entries_held is None
-                    else entries_held(account.platform, account.external_id)
-                ),
-            )
+class FollowerStates:
+    """:func:`follower_states` a batch of followers at a time: what every
+    follower's state needs (tracked positions, quarantines, session rows,
+    the session's PnL) is read when this is made, once for all of
+    ``followers``; each batch's risk checks, with the halts and high-water
+    marks they write, and its states, when the batch is asked for
+    (:meth:`states`, :meth:`each`). So a leader event's first orders go to
+    the server while its other followers' states are still to be worked
+    out (:func:`routing.services.leader_decisions.leader_decide`). Arguments
+    as :func:`follower_states`'; each account's risk is worked out (and
+    its halt written) once, whichever batch first names it."""
+
+    def __init__(
+        self,
+        followers: Sequence[Follower],
+        positions: Mapping[tuple[int, str], int],
+        *,
+        at: datetime,
+        complete: bool = False,
+        limits: Mapping[int, RiskLimits] | None = None,
+        shape: FollowerShape | None = None,
+        sessions: Mapping[int, SessionRow] | None = None,
+        unrealized: Mapping[int, Decimal] | None = None,
+        unreachable: Callable[[str, str], str | None] | None = None,
+        entries_held: Callable[[str, str], str | None] | None = None,
+    ) -> None:
+        account_ids = sorted({f.account_id for f in followers})
+        held: dict[int, dict[str, int]] = {a: {} for a in account_ids}
+        if not complete:
+            for account_id, symbol, qty in (
+                ExpectedPosition.objects.filter(account_id__any_of=account_ids)
+                .exclude(qty=0)
+                .values_list("account_id", "symbol", "qty")
+            ):
+                held[account_id][symbol] = qty
+        for (account_id, symbol), qty in positions.items():
+            if account_id in held and qty:
+                held[account_id][symbol] = qty
+        self._held, self._at = held, at
+        self._quarantined = quarantines_active(followers, at=at)
+        if shape is None:
+            accounts = list({f.account.id: f.account for f in followers}.values())
+            group_of = {f.account_id: f.group_id for f in followers}
+        else:
+            accounts, group_of = shape
+        self._account = {a.id: a for a in accounts}
+        self._group_of = group_of
+        self._figures = RiskFigures(
+            accounts, at=at, limits=limits, sessions=sessions, unrealized=unrealized
         )
-    return states
+        self._risks: dict[int, AccountRisk] = {}
+        self._unreachable, self._entries_held = unreachable, entries_held
+
+    def states(self, followers: Sequence[Follower]) -> list[FollowerState]:
+        """The states of ``followers`` (some of those this was made for), in
+        their order. Works out the risk of their accounts not worked out
+        yet and writes what it makes due (halts, high-water marks). Raises
+        ``ValueError`` naming a stored limit the engine refuses."""
+        account, risks = self._account, self._risks
+        new = [account[a] for a in dict.fromkeys(f.account_id for f in followers) if a not in risks]
+        if new:
+            risks.update(
+                account_breaches_apply(
+                    self._figures.risks(new), at=self._at, group_of=self._group_of
+                )
+            )
+        held, quarantined = self._held, self._quarantined
+        unreachable, entries_held = self._unreachable, self._entries_held
+        # Plain attributes (``id``, one read of the cached account), not
+        # ``pk`` and related descriptors: a dozen lookups per follower, a
+        # thousand followers per event.
+        states = []
+        none: frozenset[str] = frozenset()
+        for f in followers:
+            account_id = f.account_id
+            follower_account = account[account_id]
+            risk = risks[account_id]
+            if not follower_account.enabled:
+                # The trader switched the account off: nothing is sent to it.
+                reason: str | None = "account disabled on the accounts page"
+            elif unreachable is None:
+                reason = None
+            else:
+                reason = unreachable(follower_account.platform, follower_account.external_id)
+            # Positional, in the field order: one per follower per event.
+            states.append(
+                FollowerState(
+                    str(account_id),
+                    f.ratio,
+                    held[account_id],
+                    risk.session_pnl,
+                    risk.limits,
+                    f.enabled,
+                    _BASES.get(f.sizing_basis) or SizingBasis(f.sizing_basis),
+                    follower_account.balance,
+                    quarantined.get(f.id, none),
+                    risk.state,
+                    reason,
+                    (
+                        None
+                        if entries_held is None
+                        else entries_held(follower_account.platform, follower_account.external_id)
+                    ),
+                )
+            )
+        return states
+
+    def each(self, followers: Sequence[Follower]) -> LazyStates:
+        """The states of ``followers`` as a sequence that makes them when
+        they are first read, in batches of 32, 64, 128… (:meth:`states`),
+        the order :func:`routing.services.leader_decisions.decided_send`
+        sends orders in."""
+        return LazyStates(followers, self.states)
+
+
+class LazyStates(Sequence[FollowerState]):
+    """Followers' states, in their order, made a batch at a time as they
+    are first read (:meth:`FollowerStates.each`); ``keys`` are their engine
+    keys (the account ids as text), known without making any."""
+
+    _FIRST = 32  # as decided_send's first batch of orders
+
+    def __init__(
+        self,
+        followers: Sequence[Follower],
+        make: Callable[[Sequence[Follower]], list[FollowerState]],
+    ) -> None:
+        self._followers, self._make = followers, make
+        self._made: list[FollowerState] = []
+        self._next = self._FIRST
+        self.keys = [str(f.account_id) for f in followers]
+
+    def __len__(self) -> int:
+        return len(self._followers)
+
+    @overload
+    def __getitem__(self, index: int) -> FollowerState: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[FollowerState]: ...
+    def __getitem__(self, index: int | slice) -> FollowerState | list[FollowerState]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        while index >= len(self._made):
+            self._grow()
+        return self._made[index]
+
+    def __iter__(self) -> Iterator[FollowerState]:
+        made = self._made
+        for index in range(len(self._followers)):
+            if index == len(made):
+                self._grow()
+            yield made[index]
+
+    def _grow(self) -> None:
+        start = len(self._made)
+        self._made.extend(self._make(self._followers[start : start + self._next]))
+        self._next *= 2
 
 
 # Each follower's stored sizing basis as the engine's member, without the
 # enum's lookup call per follower per event.
 _BASES = {b.value: b for b in SizingBasis}  # a member finds itself: its hash is its text's
 
-# A follower's account, the accounts once each and account id -> group id
+# The followers' accounts once each and account id -> group id
 # (routing.services.leader_reads.RouteShape, for follower_states).
-type FollowerShape = tuple[Sequence[BrokerAccount], Sequence[BrokerAccount], Mapping[int, int]]
+type FollowerShape = tuple[Sequence[BrokerAccount], Mapping[int, int]]

@@ -36,10 +36,7 @@ from routing.services.expected import (
     expected_positions_of,
     expected_positions_set,
 )
-from routing.services.follower_state import (
-    contract_marks,
-    follower_states,
-)
+from routing.services.follower_state import FollowerStates, contract_marks
 from routing.services.leader_reads import leader_position, route_shape
 from routing.services.risk_watch import sessions_current
 from routing.services.route_state import LeaderRoutes
@@ -142,36 +139,39 @@ def leader_decide(
         for account_id, change in mark.unrealized.items():
             unrealized[account_id] = unrealized.get(account_id, Decimal(0)) + change
     expected = expected_positions_of(account_ids, symbols)
-    states = follower_states(
+    # What every follower's state needs is read now; each batch's states
+    # (its risk checks, the halts they write) when decided_send asks for
+    # its decisions: the server stores the first orders while the other
+    # followers' states are worked out.
+    states = FollowerStates(
         followers,
         {k: qty for k, (_, qty) in expected.items()},
         at=fill.time,
         complete=True,
         limits=shape.limits,
-        shape=(shape.follower_accounts, shape.accounts, shape.group_of),
+        shape=(shape.accounts, shape.group_of),
         sessions=sessions,
         unrealized=unrealized,
         unreachable=holds[0],
         entries_held=holds[1],
     )
-    state_of = {
-        (f.group_id, f.account_id): state for f, state in zip(followers, states, strict=True)
-    }
     move = LeaderMove.of_fill(fill, decided.leader_before)
     day = trading_date(fill.time)
     for route, _ in plans:
         group = route.group
         # Whether a level-2 route was reviewed depends on this event's session.
         config = replace(route.config, limits=group.route_limits(trading_date=day))
-        # Made as decided_send stores them: the first orders go to the
-        # server while the rest are decided.
+        # Made as decided_send stores them, with their followers' states:
+        # the first orders go to the server while the rest are decided.
+        route_states = states.each(route.followers)
         decisions = decide_copies_each(
             move,
             config,
-            [state_of[(group.pk, f.account_id)] for f in route.followers],
+            route_states,
             specs,
             route_key=str(group.pk),
             marks=marks,
+            keys=route_states.keys,
         )
         if collared is not None:
             decisions = (collared_decision(decision, collared) for decision in decisions)

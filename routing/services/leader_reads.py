@@ -35,10 +35,10 @@ from routing.services.route_state import GroupRoute, LeaderRoutes
 class RouteShape(NamedTuple):
     """What one leader's routes fix for every event in one contract, between
     edits: ``plans`` (route, the contracts its followers may trade) for the
-    routes with followers; ``followers`` theirs, in route order, and
-    ``follower_accounts`` their accounts (the cached rows) in the same
-    order; ``accounts`` those once each and ``risk_ids`` their ids, in
-    follower order (as the risk figures read them); ``account_ids`` sorted;
+    routes with followers; ``followers`` theirs, in route order;
+    ``accounts`` their accounts (the cached rows) once each and
+    ``risk_ids`` their ids, in follower order (as the risk figures read
+    them); ``account_ids`` sorted;
     ``symbols`` every candidate contract; ``marked_symbols`` and
     ``marked_accounts`` what the marks are read for (only this leader's
     routes: another user's prices never collar or size this one, issue 10,
@@ -49,7 +49,6 @@ class RouteShape(NamedTuple):
 
     plans: list[tuple[GroupRoute, frozenset[str]]]
     followers: list[Follower]
-    follower_accounts: list[BrokerAccount]
     accounts: list[BrokerAccount]
     risk_ids: list[int]
     account_ids: list[int]
@@ -91,14 +90,12 @@ def _shape(routes: LeaderRoutes, symbol: str) -> RouteShape:
         if route.followers
     ]
     followers = [f for route, _ in plans for f in route.followers]
-    follower_accounts = [f.account for f in followers]
-    by_id = {account.id: account for account in follower_accounts}
+    by_id = {f.account.id: f.account for f in followers}
     account_ids = sorted(by_id)
     symbols: set[str] = set().union(*(candidates for _, candidates in plans))
     return RouteShape(
         plans=plans,
         followers=followers,
-        follower_accounts=follower_accounts,
         accounts=list(by_id.values()),
         risk_ids=list(by_id),
         account_ids=account_ids,

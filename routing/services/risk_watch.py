@@ -108,42 +108,70 @@ def accounts_risk(
     reading it (:func:`routing.selectors.session_pnl_by_account`).
     Raises ``ValueError`` naming a stored limit the engine refuses.
     """
-    ids = [a.id for a in accounts]
-    # Every row exists before the PnL is read: the PnL open positions carry
-    # in belongs to the opening equity, and counting it in the session PnL
-    # too counted it twice on a session's first event (a loser carried in
-    # read as today's loss and could halt the account; a winner raised the
-    # high-water mark for good).
-    current = dict(sessions) if sessions is not None else sessions_current(accounts, at=at)
-    # One aggregate of the session's fills serves both the session PnL and
-    # the realized figure.
-    realized = session_realized_by_account(ids, at)
-    pnl = session_pnl_by_account(
-        ids,
-        at,
-        realized=realized,
-        carried={a: current[a].opening_unrealized for a in ids},
-        unrealized=unrealized,
-    )
-    result = {}
-    for account in accounts:
-        pk = account.id
-        row = current[pk]
-        account_limits = limits.get(pk) if limits is not None else None
-        if account_limits is None:
-            account_limits = limits_of(account)
-        check = account_check(
-            session_state_of(row),
-            account_limits,
-            starting_balance=account.starting_balance,
-            session_pnl=pnl[pk],
-            realized=realized[pk],
+    figures = RiskFigures(accounts, at=at, limits=limits, sessions=sessions, unrealized=unrealized)
+    return figures.risks(accounts)
+
+
+class RiskFigures:
+    """What :func:`accounts_risk` reads for ``accounts`` at aware ``at``,
+    once (session rows, the session's realized and open PnL), and the risk
+    of any of them worked out from it when asked (:meth:`risks`): the copy
+    path works out its followers' risk a batch at a time, each batch as its
+    orders are decided (:class:`routing.services.follower_state.FollowerStates`).
+    Arguments as :func:`accounts_risk`'s."""
+
+    def __init__(
+        self,
+        accounts: Sequence[BrokerAccount],
+        *,
+        at: datetime,
+        limits: Mapping[int, RiskLimits] | None = None,
+        sessions: Mapping[int, SessionRow] | None = None,
+        unrealized: Mapping[int, Decimal] | None = None,
+    ) -> None:
+        ids = [a.id for a in accounts]
+        # Every row exists before the PnL is read: the PnL open positions
+        # carry in belongs to the opening equity, and counting it in the
+        # session PnL too counted it twice on a session's first event (a
+        # loser carried in read as today's loss and could halt the account;
+        # a winner raised the high-water mark for good).
+        current = dict(sessions) if sessions is not None else sessions_current(accounts, at=at)
+        # One aggregate of the session's fills serves both the session PnL
+        # and the realized figure.
+        realized = session_realized_by_account(ids, at)
+        self._pnl = session_pnl_by_account(
+            ids,
+            at,
+            realized=realized,
+            carried={a: current[a].opening_unrealized for a in ids},
+            unrealized=unrealized,
         )
-        # The row's own view (engine_session): the check's, before any halt
-        # this mark makes (an account it halts had none).
-        state = check.view if check.halt is None else check.view._replace(halt=None)
-        result[pk] = AccountRisk(account, row, account_limits, pnl[pk], state, check)
-    return result
+        self._current, self._realized, self._limits = current, realized, limits
+
+    def risks(self, accounts: Sequence[BrokerAccount]) -> dict[int, AccountRisk]:
+        """Account id -> its risk now, for ``accounts`` (among those the
+        figures were read for: ``KeyError`` otherwise). Raises
+        ``ValueError`` naming a stored limit the engine refuses."""
+        current, realized, pnl, limits = self._current, self._realized, self._pnl, self._limits
+        result = {}
+        for account in accounts:
+            pk = account.id
+            row = current[pk]
+            account_limits = limits.get(pk) if limits is not None else None
+            if account_limits is None:
+                account_limits = limits_of(account)
+            check = account_check(
+                session_state_of(row),
+                account_limits,
+                starting_balance=account.starting_balance,
+                session_pnl=pnl[pk],
+                realized=realized[pk],
+            )
+            # The row's own view (engine_session): the check's, before any
+            # halt this mark makes (an account it halts had none).
+            state = check.view if check.halt is None else check.view._replace(halt=None)
+            result[pk] = AccountRisk(account, row, account_limits, pnl[pk], state, check)
+        return result
 
 
 def breach_of(risk: AccountRisk) -> tuple[str, bool] | None:

@@ -14,8 +14,10 @@ the order fills, and the checks from the issue hold after every event:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from itertools import islice
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -217,3 +219,72 @@ def test_decisions_one_at_a_time_refuse_an_empty_route_key_before_any_is_read() 
     group = GroupConfig(CopyMode.MULTIPLIER, Decimal(1), RoundingMode.ENTRY_DOWN_EXIT_UP)
     with pytest.raises(ValueError, match="route"):
         decide_copies_each(move, group, followers, SPECS_BY_ROOT, route_key="")
+
+
+class _Made(Sequence[FollowerState]):
+    """States made only when read, each read counted (as the copy path's
+    lazy states)."""
+
+    def __init__(self, states: list[FollowerState]) -> None:
+        self._states, self.read = states, 0
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._states[index]
+
+    def __iter__(self) -> Iterator[FollowerState]:
+        for state in self._states:
+            self.read += 1
+            yield state
+
+
+@PROPERTY_SETTINGS
+@given(
+    leader=st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
+    held=st.lists(st.integers(-8, 8), min_size=1, max_size=12),
+    follower_ratios=st.lists(ratios, min_size=12, max_size=12),
+    max_total=st.none() | st.integers(1, 30),
+    max_accounts=st.none() | st.integers(1, 12),
+)
+def test_decisions_from_keys_and_states_read_as_decided_are_decide_copies_decisions(
+    leader: tuple[int, int],
+    held: list[int],
+    follower_ratios: list[Decimal],
+    max_total: int | None,
+    max_accounts: int | None,
+) -> None:
+    # With the keys given, the client order ids come from them and no state
+    # is read before the first decision unless a route limit counts them all.
+    group = GroupConfig(
+        CopyMode.MULTIPLIER,
+        Decimal(1),
+        RoundingMode.ENTRY_DOWN_EXIT_UP,
+        limits=RouteLimits(max_total_contracts=max_total, max_accounts=max_accounts),
+    )
+    states = [
+        FollowerState(key=f"f{i}", ratio=follower_ratios[i], positions={SYMBOL: qty})
+        for i, qty in enumerate(held)
+    ]
+    move = LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000))
+    whole = decide_copies(move, group, states, SPECS_BY_ROOT, route_key="r")
+    made = _Made(states)
+    keys = [state.key for state in states]
+    each = decide_copies_each(move, group, made, SPECS_BY_ROOT, route_key="r", keys=keys)
+    # Each route limit that counts every follower reads them all once.
+    upfront = len(states) * ((max_total is not None) + (max_accounts is not None))
+    assert made.read == upfront
+    first = next(each)
+    assert made.read == upfront + 1
+    assert [first, *each] == whole
+
+
+def test_a_state_read_under_another_followers_key_is_refused() -> None:
+    states = [FollowerState(key="f0", ratio=Decimal(1)), FollowerState(key="f1", ratio=Decimal(1))]
+    move = LeaderMove("L:1", SYMBOL, 0, 1, Decimal(21000))
+    group = GroupConfig(CopyMode.MULTIPLIER, Decimal(1), RoundingMode.ENTRY_DOWN_EXIT_UP)
+    each = decide_copies_each(move, group, states, SPECS_BY_ROOT, route_key="r", keys=["f0", "f2"])
+    assert next(each).follower == "f0"
+    with pytest.raises(ValueError, match="'f1' read where 'f2' was named"):
+        next(each)

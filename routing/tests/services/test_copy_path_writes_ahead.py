@@ -23,8 +23,8 @@ from conftest import Route
 from journal.models import Fill, JournalEntry, Position, SessionRealized
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder, ExpectedPosition, LeaderEvent
-from routing.services import leader_decisions
 from routing.services.copy_groups import copy_group_create, follower_add
+from routing.services.follower_state import FollowerStates
 from routing.services.leader_events import IngestResult, leader_event_ingest
 from routing.services.order_results import event_answers_record
 from routing.tests.answers import filled_answers
@@ -89,6 +89,22 @@ def test_event_when_ingested_then_writes_sent_between_the_checks_and_requests_ke
     assert sorted(ExpectedPosition.objects.values_list("qty", flat=True)) == [2, 12]
 
 
+def _sent_when_states_made(
+    monkeypatch: pytest.MonkeyPatch, queries: CaptureQueriesContext
+) -> list[tuple[int, list[str]]]:
+    """Each batch of followers' states made, as (its size, the statements
+    sent before it), recorded in the returned list."""
+    seen: list[tuple[int, list[str]]] = []
+    made = FollowerStates.states
+
+    def states(self: FollowerStates, followers: Any) -> Any:
+        seen.append((len(followers), [q["sql"] for q in queries.captured_queries]))
+        return made(self, followers)
+
+    monkeypatch.setattr(FollowerStates, "states", states)
+    return seen
+
+
 def test_event_when_ingested_then_the_marks_go_ahead_before_the_followers_are_decided(
     route: Route, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,29 +112,56 @@ def test_event_when_ingested_then_the_marks_go_ahead_before_the_followers_are_de
     server idle meanwhile (4 ms of a 1000-follower event's 55, this
     machine). It is sent, ahead, as soon as it is worked out: the server
     stores the marks while the followers' states are worked out."""
-    # Arrange: what was sent when the followers' states are asked for.
+    # Arrange
     _filled_first_entry(route)
-    seen: list[list[str]] = []
-    states = leader_decisions.follower_states
-
-    def follower_states(*args: Any, **kwargs: Any) -> Any:
-        seen.append([q["sql"] for q in queries.captured_queries])
-        return states(*args, **kwargs)
-
-    monkeypatch.setattr(leader_decisions, "follower_states", follower_states)
+    queries = CaptureQueriesContext(connection)
+    seen = _sent_when_states_made(monkeypatch, queries)
     # Act
-    with CaptureQueriesContext(connection) as queries:
+    with queries:
         _ingest(route, "f2", LATER, T0 + timedelta(seconds=5))
     # Assert: the foreign keys' switch, then the marks, sent; nothing else
     # written yet.
-    [sent] = seen
-    assert sent[-2:][0] == "SET CONSTRAINTS ALL IMMEDIATE"
+    [(size, sent)] = seen
+    assert size == 2
+    assert sent[-2] == "SET CONSTRAINTS ALL IMMEDIATE"
     assert sent[-1].startswith('UPDATE "journal_position" SET "mark_price"')
     marks = Position.objects.filter(symbol="MNQH5", account__in=[route.small, route.large])
     assert sorted(marks.values_list("mark_price", "unrealized_pnl")) == [
         (LATER, Decimal(20)),
         (LATER, Decimal(120)),
     ]
+
+
+def test_event_when_40_followers_then_the_first_orders_go_before_the_last_states_are_made(
+    route: Route, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every follower's state (its risk checks, the halts they write) was
+    worked out before the first order was sent: 7 of a 1000-follower
+    event's 55 ms, the server idle. The states are made a batch at a time
+    as the orders are decided: the server stores the first 32 orders while
+    the other followers' states are worked out."""
+    # Arrange: 38 more followers on the route (40 orders, ratios 0.5, 1,
+    # 1.5, 2 in turn).
+    ratios = [Decimal("0.5"), Decimal(1), Decimal("1.5"), Decimal(2)]
+    _followers_added(route, 38, ratio_of=lambda i: ratios[i % 4])
+    _ingest(route, "f0", ENTRY, T0 - timedelta(seconds=5))  # the day's sessions opened
+    queries = CaptureQueriesContext(connection)
+    seen = _sent_when_states_made(monkeypatch, queries)
+    # Act
+    with queries:
+        result = _ingest(route, "f1", ENTRY, T0)
+    # Assert: 32 states, their orders sent, then the other 8 states.
+    assert [size for size, _ in seen] == [32, 8]
+    inserted = [
+        [q for q in sent if q.startswith('INSERT INTO "routing_copyorder"')] for _, sent in seen
+    ]
+    assert [len(batch) for batch in inserted] == [0, 1]
+    by_name = dict(
+        CopyOrder.objects.filter(leader_event=result.event).values_list("account__name", "qty")
+    )
+    assert by_name.pop("Eval 25K") == 1
+    assert by_name.pop("Funded 150K") == 6
+    assert by_name == {f"F{i:02d}": [1, 2, 3, 4][i % 4] for i in range(38)}
 
 
 def _stored() -> tuple[int, int, list[tuple[int, int]]]:

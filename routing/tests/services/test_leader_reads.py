@@ -136,6 +136,6 @@ def test_shape_when_same_routes_then_kept_and_when_routes_reloaded_then_worked_o
     assert again is first and other is not first
     assert reloaded is not routes and after is not first
     assert [f.account.name for f in after.followers] == ["Eval 25K", "Funded 150K"]
-    assert after.follower_accounts == [f.account for f in after.followers]
+    assert after.accounts == [f.account for f in after.followers]
     assert after.group_of == {f.account_id: route.group.pk for f in after.followers}
     assert after.marked == after.account_ids == sorted(f.account_id for f in after.followers)

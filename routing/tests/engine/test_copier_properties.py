@@ -174,6 +174,28 @@ def test_followers_are_never_opposite_the_leader_and_flat_when_it_is(
                 assert qty == 0
 
 
+def _counted_route(
+    leader: tuple[int, int],
+    held: list[int],
+    ratios: list[Decimal],
+    max_total: int | None,
+    max_accounts: int | None,
+) -> tuple[LeaderMove, GroupConfig, list[FollowerState]]:
+    """A leader move from ``leader[0]`` to ``leader[1]``, a route whose
+    limits count every follower, and followers holding ``held``."""
+    group = GroupConfig(
+        CopyMode.MULTIPLIER,
+        Decimal(1),
+        RoundingMode.ENTRY_DOWN_EXIT_UP,
+        limits=RouteLimits(max_total_contracts=max_total, max_accounts=max_accounts),
+    )
+    followers = [
+        FollowerState(key=f"f{i}", ratio=ratios[i], positions={SYMBOL: qty})
+        for i, qty in enumerate(held)
+    ]
+    return LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000)), group, followers
+
+
 @PROPERTY_SETTINGS
 @given(
     leader=st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
@@ -194,17 +216,7 @@ def test_decisions_made_one_at_a_time_are_decide_copies_decisions(
     # The route's running figures (contracts across followers, the first
     # max_accounts followers) move as each decision is made: read a few at
     # a time, decide_copies_each gives decide_copies' decisions, in order.
-    group = GroupConfig(
-        CopyMode.MULTIPLIER,
-        Decimal(1),
-        RoundingMode.ENTRY_DOWN_EXIT_UP,
-        limits=RouteLimits(max_total_contracts=max_total, max_accounts=max_accounts),
-    )
-    followers = [
-        FollowerState(key=f"f{i}", ratio=follower_ratios[i], positions={SYMBOL: qty})
-        for i, qty in enumerate(held)
-    ]
-    move = LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000))
+    move, group, followers = _counted_route(leader, held, follower_ratios, max_total, max_accounts)
     whole = decide_copies(move, group, followers, SPECS_BY_ROOT, route_key="r")
     each = decide_copies_each(move, group, followers, SPECS_BY_ROOT, route_key="r")
     read: list[CopyDecision] = []
@@ -257,17 +269,7 @@ def test_decisions_from_keys_and_states_read_as_decided_are_decide_copies_decisi
 ) -> None:
     # With the keys given, the client order ids come from them and no state
     # is read before the first decision unless a route limit counts them all.
-    group = GroupConfig(
-        CopyMode.MULTIPLIER,
-        Decimal(1),
-        RoundingMode.ENTRY_DOWN_EXIT_UP,
-        limits=RouteLimits(max_total_contracts=max_total, max_accounts=max_accounts),
-    )
-    states = [
-        FollowerState(key=f"f{i}", ratio=follower_ratios[i], positions={SYMBOL: qty})
-        for i, qty in enumerate(held)
-    ]
-    move = LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000))
+    move, group, states = _counted_route(leader, held, follower_ratios, max_total, max_accounts)
     whole = decide_copies(move, group, states, SPECS_BY_ROOT, route_key="r")
     made = _Made(states)
     keys = [state.key for state in states]

@@ -96,8 +96,9 @@ def leader_decide(
     ``holds`` is ``(unreachable, entries_held)`` as
     :func:`routing.services.leader_events.leader_event_ingest` takes them.
     Must run inside the ingest's transaction, under the leader's lock.
-    Raises the database's errors and ``ValueError`` for a stored limit the
-    engine refuses."""
+    Raises the database's errors; a stored limit the engine refuses raises
+    ``ValueError`` where its follower's batch of states is made (as
+    :func:`decided_send` reads the decisions)."""
     shape, specs = route_shape(routes, fill.symbol), routes.specs
     plans, followers, spec = shape.plans, shape.followers, shape.spec
     held = leader_position(routes.leader_id, fill.symbol)
@@ -192,7 +193,8 @@ def decided_send(
     stores the first followers' orders while the others are decided.
     Returns a function that sets the orders' ids and, unless ``claimed``,
     their feed payloads: call it once the block has ended. In the ingest's
-    transaction, under the leader's lock."""
+    transaction, under the leader's lock. Raises the database's errors and
+    ``ValueError`` for a stored limit the engine refuses."""
     moved, expected = decided.moved, decided.expected
     now = timezone.now()
     keys: list[Callable[[], None]] = []

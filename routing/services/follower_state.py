@@ -14,10 +14,13 @@ orders (:mod:`routing.services.mirrors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import overload
+from typing import Any, overload
+
+from django.db import connections, router
+from django.db.models import QuerySet
 
 from accounts.models import BrokerAccount
 from copytrade.core.hot_reads import HotRead, ReadAhead, ids_param, ids_shape
@@ -56,7 +59,8 @@ def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str
     marked positions of ``account_ids`` only — one leader's routes — so no
     other user's fills or replays reach a route's collar or conversions."""
     marks: dict[str, Decimal] = {}
-    for symbol, price in _marks(*contract_marks_ahead(symbols, account_ids=account_ids)[1]):
+    read, args = contract_marks_ahead(symbols, account_ids=account_ids)
+    for symbol, price in read(*args):
         marks.setdefault(symbol, price)
     return marks
 
@@ -64,21 +68,46 @@ def contract_marks(symbols: set[str], *, account_ids: Sequence[int]) -> dict[str
 def contract_marks_ahead(symbols: set[str], *, account_ids: Sequence[int]) -> ReadAhead:
     """:func:`contract_marks`'s read for the same arguments, to run ahead
     (:func:`copytrade.core.hot_reads.hot_reads_ahead`)."""
-    return (_marks, (symbols, list(account_ids)))
+    postgresql = connections[router.db_for_read(Position)].vendor == "postgresql"
+    return (_latest_marks if postgresql else _marks, (symbols, list(account_ids)))
 
 
+def _marked(symbols: set[str], ids: list[int]) -> QuerySet[Position]:
+    """The marked positions of ``ids`` in ``symbols``, each contract's
+    latest mark first."""
+    return Position.objects.filter(
+        symbol__in=symbols, mark_price__isnull=False, account_id__any_of=ids
+    ).order_by("symbol", "-updated_at")
+
+
+def _marks_param(connection: Any, symbols: set[str], ids: list[int]) -> list[Any]:
+    return [*ids_param(connection, ids), *symbols]
+
+
+def _marks_shape(connection: Any, symbols: set[str], ids: list[int]) -> Hashable:
+    return (len(symbols), ids_shape(connection, ids))
+
+
+# Every marked position's mark, latest first (SQLite, the embedded default:
+# a few followers).
 _marks = HotRead(
     "contract marks",
     Position,
+    lambda symbols, ids: _marked(symbols, ids).values_list("symbol", "mark_price"),
+    _marks_param,
+    shape=_marks_shape,
+)
+# PostgreSQL: each contract's latest mark only (DISTINCT ON). Every marked
+# position's was read, sent and decoded for one price a contract: a
+# thousand rows at a thousand followers, 0.4 ms to decode alone.
+_latest_marks = HotRead(
+    "latest contract marks",
+    Position,
     lambda symbols, ids: (
-        Position.objects.filter(
-            symbol__in=symbols, mark_price__isnull=False, account_id__any_of=ids
-        )
-        .order_by("symbol", "-updated_at")
-        .values_list("symbol", "mark_price")
+        _marked(symbols, ids).distinct("symbol").values_list("symbol", "mark_price")
     ),
-    lambda connection, symbols, ids: [*ids_param(connection, ids), *symbols],
-    shape=lambda connection, symbols, ids: (len(symbols), ids_shape(connection, ids)),
+    _marks_param,
+    shape=_marks_shape,
 )
 
 

@@ -32,7 +32,7 @@ PRICE = Decimal("21539.50")
 # The reads of leader_decide (routing.services.leader_reads.leader_decide_reads).
 DECISION_READS = (
     "leader position",
-    "contract marks",
+    "latest contract marks",  # PostgreSQL's (the suite's database)
     "session rows",
     "open positions of accounts locked",
     "expected positions locked",

@@ -20,7 +20,7 @@ Invariants (tested by property in ``routing/tests/engine``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -129,16 +129,16 @@ def decide_copies_each(
     follower (max session loss, total contracts, accounts), no state is
     read before the first decision.
     """
-    if keys is None:
-        ids, plan, route, rules = _event_run(move, group, followers, specs, route_key, marks)
-        return (
-            _decide_one(plan, follower, coid, rules, route)
-            for follower, coid in zip(followers, ids, strict=True)
-        )
     ids, plan, route, rules = _event_run(move, group, followers, specs, route_key, marks, keys)
+    # With keys, each state is read (and checked) only as it is decided.
+    read: Iterable[FollowerState] = (
+        followers
+        if keys is None
+        else (_keyed(f, key) for f, key in zip(followers, keys, strict=True))
+    )
     return (
-        _decide_one(plan, _keyed(follower, key), coid, rules, route)
-        for follower, key, coid in zip(followers, keys, ids, strict=True)
+        _decide_one(plan, follower, coid, rules, route)
+        for follower, coid in zip(read, ids, strict=True)
     )
 
 

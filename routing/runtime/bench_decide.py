@@ -6,8 +6,8 @@ follower"); ``manage.py bench_engine`` reports the same figure
 this one needs no database, no Django and runs in seconds.
 
 **Inputs.** Per scenario, one :class:`GroupConfig` and ``--followers``
-:class:`FollowerState` rows built as :func:`routing.services.follower_state
-.follower_states` builds them (ratios 0.5-3, balances $25K-$150K, daily loss
+:class:`FollowerState` rows built as :class:`routing.services.follower_state
+.FollowerStates` builds them (ratios 0.5-3, balances $25K-$150K, daily loss
 and max contracts on every account as in :mod:`routing.runtime.bench`, and on
 some: percent-of-balance sizing, position and exposure caps, max position,
 long only, positions in other contracts, a session loss past the limit, a

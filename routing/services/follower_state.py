@@ -111,20 +111,19 @@ _latest_marks = HotRead(
 )
 
 
-def follower_states(
-    followers: Sequence[Follower],
-    positions: Mapping[tuple[int, str], int],
-    *,
-    at: datetime,
-    complete: bool = False,
-    limits: Mapping[int, RiskLimits] | None = None,
-    shape: FollowerShape | None = None,
-    sessions: Mapping[int, SessionRow] | None = None,
-    unrealized: Mapping[int, Decimal] | None = None,
-    unreachable: Callable[[str, str], str | None] | None = None,
-    entries_held: Callable[[str, str], str | None] | None = None,
-) -> list[FollowerState]:
-    """The engine's view of ``followers`` at aware ``at``, in their order.
+class FollowerStates:
+    """The engine's view of ``followers`` at aware ``at``, a batch at a
+    time: what every follower's state needs (tracked positions,
+    quarantines, session rows, the session's PnL) is read when this is
+    made, once for all of ``followers``; each batch's risk checks, with the
+    halts and high-water marks they write, and its states, when the batch
+    is asked for (:meth:`states`; :meth:`each` as they are read). So a
+    leader event's first orders go to the server while its other
+    followers' states are still to be worked out
+    (:func:`routing.services.leader_decisions.leader_decide`); each
+    account's risk is worked out (and its halt written) once, whichever
+    batch first names it. ``FollowerStates(followers, …).states(followers)``
+    makes every state at once, in a constant number of statements.
 
     ``positions`` ((account id, contract) -> signed contracts) holds tracked
     positions locked by the caller; unless ``complete`` (``positions`` holds
@@ -140,43 +139,16 @@ def follower_states(
     :class:`routing.services.leader_reads.RouteShape`) working them out
     again, and ``sessions`` (account id -> its
     current session row, read before the event moved any mark) reading the
-    session rows again (:func:`accounts_risk`); ``unrealized`` (account id
+    session rows again (:func:`routing.services.risk_watch.accounts_risk`);
+    ``unrealized`` (account id
     -> open PnL at the marks as they stand) reading it. ``unreachable``
     ``(platform, account external id) -> reason or None`` says which
     followers' brokers cannot be reached now (the engine worker's adapters,
     :meth:`routing.runtime.adapters.AdapterRegistry.unreachable`): their
     orders are blocked with the reason, as are a disabled account's;
     ``entries_held`` (same shape, :meth:`AdapterRegistry.entries_held`) says
-    which followers' entries must wait (exits still go). A constant number
-    of statements whatever the number of followers
-    (:class:`FollowerStates` makes them a batch at a time instead).
+    which followers' entries must wait (exits still go).
     """
-    made = FollowerStates(
-        followers,
-        positions,
-        at=at,
-        complete=complete,
-        limits=limits,
-        shape=shape,
-        sessions=sessions,
-        unrealized=unrealized,
-        unreachable=unreachable,
-        entries_held=entries_held,
-    )
-    return made.states(followers)
-
-
-class FollowerStates:
-    """:func:`follower_states` a batch of followers at a time: what every
-    follower's state needs (tracked positions, quarantines, session rows,
-    the session's PnL) is read when this is made, once for all of
-    ``followers``; each batch's risk checks, with the halts and high-water
-    marks they write, and its states, when the batch is asked for
-    (:meth:`states`, :meth:`each`). So a leader event's first orders go to
-    the server while its other followers' states are still to be worked
-    out (:func:`routing.services.leader_decisions.leader_decide`). Arguments
-    as :func:`follower_states`'; each account's risk is worked out (and
-    its halt written) once, whichever batch first names it."""
 
     def __init__(
         self,
@@ -334,5 +306,5 @@ class LazyStates(Sequence[FollowerState]):
 _BASES = {b.value: b for b in SizingBasis}  # a member finds itself: its hash is its text's
 
 # The followers' accounts once each and account id -> group id
-# (routing.services.leader_reads.RouteShape, for follower_states).
+# (routing.services.leader_reads.RouteShape, for FollowerStates).
 type FollowerShape = tuple[Sequence[BrokerAccount], Mapping[int, int]]

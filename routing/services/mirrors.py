@@ -43,7 +43,7 @@ from routing.models import CopyGroup, CopyOrder, LeaderEvent
 from routing.selectors import copy_order_payload, engine_contract_specs, followers_for_engine
 from routing.services.expected import expected_positions_locked, expected_positions_save
 from routing.services.feed import feed_publish_on_commit
-from routing.services.follower_state import follower_states
+from routing.services.follower_state import FollowerStates
 from routing.services.leases import LeaseFence, leader_lock
 
 
@@ -188,11 +188,11 @@ def _mirror_group(
     for m in exclude:
         key = (m.account_id, m.symbol)
         replaced[key] = replaced.get(key, 0) + (m.qty - m.filled_qty) * Side(m.side).sign
-    states = follower_states(
+    states = FollowerStates(
         followers,
         {key: row.qty - replaced.get(key, 0) for key, row in expected.items()},
         at=order.time,
-    )
+    ).states(followers)
     config = group.to_engine()
     by_account = {f.account_id: f for f in followers}
     created = []

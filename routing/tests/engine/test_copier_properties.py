@@ -196,14 +196,18 @@ def _counted_route(
     return LeaderMove("L:1", SYMBOL, leader[0], leader[1], Decimal(21000)), group, followers
 
 
+# A leader move and a route whose limits count every follower (_counted_route).
+_COUNTED = {
+    "leader": st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
+    "follower_ratios": st.lists(ratios, min_size=12, max_size=12),
+    "max_total": st.none() | st.integers(1, 30),
+    "max_accounts": st.none() | st.integers(1, 12),
+}
+
+
 @PROPERTY_SETTINGS
 @given(
-    leader=st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
-    held=st.lists(st.integers(-8, 8), min_size=0, max_size=12),
-    follower_ratios=st.lists(ratios, min_size=12, max_size=12),
-    max_total=st.none() | st.integers(1, 30),
-    max_accounts=st.none() | st.integers(1, 12),
-    batch=st.integers(1, 5),
+    held=st.lists(st.integers(-8, 8), min_size=0, max_size=12), batch=st.integers(1, 5), **_COUNTED
 )
 def test_decisions_made_one_at_a_time_are_decide_copies_decisions(
     leader: tuple[int, int],
@@ -253,13 +257,7 @@ class _Made(Sequence[FollowerState]):
 
 
 @PROPERTY_SETTINGS
-@given(
-    leader=st.tuples(st.integers(-6, 6), st.integers(-6, 6)),
-    held=st.lists(st.integers(-8, 8), min_size=1, max_size=12),
-    follower_ratios=st.lists(ratios, min_size=12, max_size=12),
-    max_total=st.none() | st.integers(1, 30),
-    max_accounts=st.none() | st.integers(1, 12),
-)
+@given(held=st.lists(st.integers(-8, 8), min_size=1, max_size=12), **_COUNTED)
 def test_decisions_from_keys_and_states_read_as_decided_are_decide_copies_decisions(
     leader: tuple[int, int],
     held: list[int],

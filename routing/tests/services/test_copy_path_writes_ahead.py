@@ -23,6 +23,7 @@ from conftest import Route
 from journal.models import Fill, JournalEntry, Position, SessionRealized
 from routing.engine.types import LeaderFill, Side
 from routing.models import CopyGroup, CopyOrder, ExpectedPosition, LeaderEvent
+from routing.services import leader_decisions
 from routing.services.copy_groups import copy_group_create, follower_add
 from routing.services.follower_state import FollowerStates
 from routing.services.leader_events import IngestResult, leader_event_ingest
@@ -162,6 +163,38 @@ def test_event_when_40_followers_then_the_first_orders_go_before_the_last_states
     assert by_name.pop("Eval 25K") == 1
     assert by_name.pop("Funded 150K") == 6
     assert by_name == {f"F{i:02d}": [1, 2, 3, 4][i % 4] for i in range(38)}
+
+
+def test_event_when_162_followers_then_orders_sent_in_batches_of_at_most_64(
+    route: Route, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches that doubled (32, 64, 128…) left the server the largest one
+    to store after the last follower was decided: at 1000 followers 512
+    orders, 20-25 ms of inserts (statement log, this machine). After the
+    first 32 the batches stay at 64, so each is stored while the next is
+    decided."""
+    # Arrange: 160 more followers at ratio 1 (162 orders).
+    _followers_added(route, 160)
+    _ingest(route, "f0", ENTRY, T0 - timedelta(seconds=5))  # the day's sessions opened
+    sizes: list[int] = []
+    send = leader_decisions.copy_orders_send
+
+    def sized(**kwargs: Any) -> Any:
+        sizes.append(len(kwargs["decided"]))
+        return send(**kwargs)
+
+    monkeypatch.setattr(leader_decisions, "copy_orders_send", sized)
+    # Act
+    with CaptureQueriesContext(connection) as queries:
+        result = _ingest(route, "f1", ENTRY, T0)
+    # Assert: 32, 64, 64 and the 2 left, one insert each, every follower's
+    # order once.
+    assert sizes == [32, 64, 64, 2]
+    between = _between_the_checks([q["sql"] for q in queries.captured_queries])
+    assert between.count('INSERT INTO "routing_copyorder"') == 4
+    orders = CopyOrder.objects.filter(leader_event=result.event)
+    assert orders.values("account_id").distinct().count() == 162
+    assert sorted(o.pk for o in result.orders) == sorted(orders.values_list("pk", flat=True))
 
 
 def _stored() -> tuple[int, int, list[tuple[int, int]]]:

@@ -45,10 +45,13 @@ module-level names for the run (the code under test is not changed).
 (``--profile-events``, default 1; top N by own time, and project code by
 cumulative time, on stderr): one event alone may be mostly a collector pass.
 
-**Floor and ratio.** Right after each case, in the same process, on the
-same database and the case's rows, :mod:`routing.runtime.bench_floor` times
-the database alone storing one event and its N orders (``floor_p50_ms``,
-``floor_p99_ms``); ``ratio_p99`` is ``p99_ms`` over ``floor_p99_ms``.
+**Floor and ratio.** Right after each of a case's events, in the same
+process, on the same database and the case's rows,
+:mod:`routing.runtime.bench_floor` times the database alone storing one
+event and its N orders (``floor_p50_ms``, ``floor_p99_ms``), so both are
+measured over the same minutes of a machine whose speed drifts;
+``ratio_p99`` is ``p99_ms`` over ``floor_p99_ms``. The floor's own time is
+left out of the case's ``events_per_s`` and ``orders_per_s``.
 
 **Sustained.** After the cases, :mod:`routing.runtime.bench_sustained`
 feeds ``--sustained-rate`` events per second into ``--sustained-followers``
@@ -102,8 +105,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from routing.runtime.bench_floor import Floor
 
 DEFAULT_FOLLOWERS = (1, 20, 200, 1000)
 DEFAULT_EVENTS = 500
@@ -687,10 +693,18 @@ def _setup_case(followers: int, seed: int, *, label: str = "case", every: bool =
 
 
 async def _drive(
-    case: _Case, fills: Sequence[Any], probe: _Probe, broker: Any, *, warmup: int
-) -> tuple[list[_Event], int]:
-    """Feed ``fills`` to the worker; the events after ``warmup`` and the
-    wall time (ns) of the measured loop."""
+    case: _Case,
+    fills: Sequence[Any],
+    probe: _Probe,
+    broker: Any,
+    *,
+    warmup: int,
+    floor: Floor | None = None,
+) -> tuple[list[_Event], int, list[int]]:
+    """Feed ``fills`` to the worker; the events after ``warmup``, the wall
+    time (ns) of the measured loop and, with ``floor``, one floor
+    transaction timed right after each event (ns, those after ``warmup``;
+    their time is not in the wall time)."""
     from routing.runtime.adapters import AdapterRegistry
     from routing.runtime.heap import HeapSettler
     from routing.runtime.worker import EngineWorker
@@ -699,6 +713,7 @@ async def _drive(
     await registry.connect_all()
     worker = EngineWorker(registry)
     measured: list[_Event] = []
+    floors: list[int] = []
     loop_start = sealing = 0
     try:
         for index, fill in enumerate(fills):
@@ -713,18 +728,24 @@ async def _drive(
             await worker.handle_leader_fill(case.leader_id, fill, source="bench")
             event.done = time.perf_counter_ns()
             probe.seal()
+            # The floor runs here, blocking the loop: the worker has nothing
+            # left in flight once its event has returned.
+            floored = 0 if floor is None else floor.time(index)
             if index >= warmup:
                 measured.append(event)
+                if floor is not None:
+                    floors.append(floored)
                 sealing += time.perf_counter_ns() - event.done
                 heap.maybe_settle()  # the worker's pass between events
-        # The wall time of the worker's events, without the probe's sealing.
+        # The wall time of the worker's events, without the probe's sealing
+        # and the floor's transactions.
         wall = time.perf_counter_ns() - loop_start - sealing
     finally:
         probe.capture = False
         # The next case starts from a heap of its own, as a new worker would.
         gc.unfreeze()
         await registry.disconnect_all()
-    return measured, wall
+    return measured, wall, floors
 
 
 def _ms(ns: float) -> float:
@@ -760,10 +781,10 @@ def _engine_only(calls: Sequence[bytes]) -> list[int]:
 
 
 def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None]) -> dict[str, Any]:
-    """Set up one case, stream ``warmup + events`` leader fills, measure the
-    database floor on the case's rows, report."""
+    """Set up one case, stream ``warmup + events`` leader fills, each
+    followed by one database floor transaction on the case's rows, report."""
     from routing.models import CopyOrder, LeaderEvent
-    from routing.runtime.bench_floor import measure_floor, route_of
+    from routing.runtime.bench_floor import Floor, route_of
 
     log(f"case {followers} follower(s): setting up")
     set_up = time.perf_counter()
@@ -778,25 +799,21 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     measured_fills = fills[: config.warmup + config.events]
     probe = _Probe()
     broker = _timed_paper_broker(probe)
+    # The database floor, in the same process after each event, on the same
+    # database and rows (deleted again): see bench_floor. Its connection is
+    # this thread's, opened here, outside the event loop.
+    floors = Floor(route_of(case.leader_id, case.group_id), tag=str(followers), log=log)
     try:
         probe.patch()
         log(f"case {followers} follower(s): {config.warmup} warm-up + {config.events} events")
-        events, wall_ns = asyncio.run(
-            _drive(case, measured_fills, probe, broker, warmup=config.warmup)
+        events, wall_ns, floor = asyncio.run(
+            _drive(case, measured_fills, probe, broker, warmup=config.warmup, floor=floors)
         )
         if profiled:
             log(_profile(case, fills[len(measured_fills) :], probe, broker, config.profile_top))
     finally:
         probe.unpatch()
-    # The database floor, in the same process right after the case, on the
-    # same database and rows (deleted again): see bench_floor.
-    floor = measure_floor(
-        route_of(case.leader_id, case.group_id),
-        iterations=config.events,
-        warmup=config.warmup,
-        tag=str(followers),
-        log=log,
-    )
+        floors.close()
 
     to_handoff = [(max(e.places) if e.places else e.done) - e.start for e in events]
     complete = [e.done - e.start for e in events]

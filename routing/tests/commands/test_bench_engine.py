@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
@@ -26,12 +27,15 @@ from routing.runtime.bench import (
     SCRATCH_ENV,
     TARGET_ENGINE_PER_FOLLOWER_US,
     TARGET_P99_MS,
+    _drive,
+    _Probe,
     _setup_case,
+    _timed_paper_broker,
     bench_paper_broker,
     leader_stream,
     percentile,
 )
-from routing.runtime.bench_floor import _copy_text
+from routing.runtime.bench_floor import Floor, _copy_text, route_of
 from routing.runtime.bench_sustained import TARGET_ORDERS_PER_S, TARGET_RSS_GROWTH
 from routing.services.route_state import leader_routes, route_config_key
 
@@ -215,6 +219,50 @@ def test_case_set_up_when_every_then_each_leader_fill_orders_each_follower() -> 
         limit = RiskLimit.objects.get(account=follower.account)
         assert limit.max_contracts == 30 >= most * follower.ratio
         assert limit.daily_loss == follower.account.balance
+
+
+@pytest.mark.django_db(transaction=True)
+def test_case_when_driven_then_one_floor_transaction_right_after_each_event() -> None:
+    """The floor was timed after the case's last event: on a machine whose
+    speed drifts (this one's, by more than twice within an hour) it could
+    meet other minutes than the case. One floor transaction now follows
+    each event, the warm-up's not counted, and its time is not the case's."""
+    # Arrange: 3 followers, 2 warm-up and 4 measured events.
+    case = _setup_case(3, seed=3)
+    account = BrokerAccount.objects.get(pk=case.leader_id).external_id
+    fills = leader_stream(6, account=account, seed=3)
+    probe = _Probe()
+    broker = _timed_paper_broker(probe)
+    floor = Floor(route_of(case.leader_id, case.group_id), tag="t")
+    seen: list[tuple[int, int, int]] = []
+
+    class Watched:
+        def time(self, index: int) -> int:
+            # Which event is done, and when the floor starts after it.
+            seen.append((index, probe.current.done, time.perf_counter_ns()))
+            return floor.time(index)
+
+    # Act
+    probe.patch()
+    try:
+        events, wall, floors = asyncio.run(
+            _drive(case, fills, probe, broker, warmup=2, floor=Watched())  # type: ignore[arg-type]
+        )
+    finally:
+        probe.unpatch()
+        floor.close()
+    # Assert: a floor transaction after each of the 6 events, each once its
+    # event was done; the 4 measured ones returned; the wall time is the
+    # events' only (less than from the first measured start to the last done).
+    assert [index for index, _, _ in seen] == list(range(6))
+    assert all(0 < done <= started for _, done, started in seen)
+    assert len(events) == len(floors) == 4
+    assert all(duration > 0 for duration in floors)
+    assert [event.done for event in events] == [done for _, done, _ in seen[2:]]
+    assert wall < events[-1].done - events[0].start
+    # The floor's rows are gone again: only the case's 6 events are left.
+    assert LeaderEvent.objects.filter(account_id=case.leader_id).count() == 6
+    assert not LeaderEvent.objects.filter(external_id__startswith="bench-floor-").exists()
 
 
 def test_copy_text_escapes_as_postgresql_copy_reads_it() -> None:

@@ -221,7 +221,7 @@ def test_case_set_up_when_every_then_each_leader_fill_orders_each_follower() -> 
         assert limit.daily_loss == follower.account.balance
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_case_when_driven_then_one_floor_transaction_right_after_each_event() -> None:
     """The floor was timed after the case's last event: on a machine whose
     speed drifts (this one's, by more than twice within an hour) it could

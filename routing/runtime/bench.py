@@ -802,18 +802,18 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     # The database floor, in the same process after each event, on the same
     # database and rows (deleted again): see bench_floor. Its connection is
     # this thread's, opened here, outside the event loop.
-    floors = Floor(route_of(case.leader_id, case.group_id), tag=str(followers), log=log)
+    floor_runs = Floor(route_of(case.leader_id, case.group_id), tag=str(followers), log=log)
     try:
         probe.patch()
         log(f"case {followers} follower(s): {config.warmup} warm-up + {config.events} events")
         events, wall_ns, floor = asyncio.run(
-            _drive(case, measured_fills, probe, broker, warmup=config.warmup, floor=floors)
+            _drive(case, measured_fills, probe, broker, warmup=config.warmup, floor=floor_runs)
         )
         if profiled:
             log(_profile(case, fills[len(measured_fills) :], probe, broker, config.profile_top))
     finally:
         probe.unpatch()
-        floors.close()
+        floor_runs.close()
 
     to_handoff = [(max(e.places) if e.places else e.done) - e.start for e in events]
     complete = [e.done - e.start for e in events]

@@ -78,7 +78,7 @@ class Floor:
     The benchmark times one after each leader event of a case, so the
     floor and the engine path are measured over the same minutes: on this
     machine (a virtual machine on a shared host) the same code took from
-    25 to 64 ms of processor time per 200-follower event within one hour,
+    25 to 68 ms of processor time per 200-follower event within one hour,
     and a floor measured after the case could meet another machine than
     the case did. Raises :class:`FloorError` when the connection is inside
     a transaction or of an unknown vendor, or when rows are left behind;

@@ -699,12 +699,12 @@ async def _drive(
     broker: Any,
     *,
     warmup: int,
-    floor: Floor | None = None,
+    floor: Floor,
 ) -> tuple[list[_Event], int, list[int]]:
     """Feed ``fills`` to the worker; the events after ``warmup``, the wall
-    time (ns) of the measured loop and, with ``floor``, one floor
-    transaction timed right after each event (ns, those after ``warmup``;
-    their time is not in the wall time)."""
+    time (ns) of the measured loop and one ``floor`` transaction timed
+    right after each event (ns, those after ``warmup``; their time is not
+    in the wall time)."""
     from routing.runtime.adapters import AdapterRegistry
     from routing.runtime.heap import HeapSettler
     from routing.runtime.worker import EngineWorker
@@ -730,11 +730,10 @@ async def _drive(
             probe.seal()
             # The floor runs here, blocking the loop: the worker has nothing
             # left in flight once its event has returned.
-            floored = 0 if floor is None else floor.time(index)
+            floored = floor.time(index)
             if index >= warmup:
                 measured.append(event)
-                if floor is not None:
-                    floors.append(floored)
+                floors.append(floored)
                 sealing += time.perf_counter_ns() - event.done
                 heap.maybe_settle()  # the worker's pass between events
         # The wall time of the worker's events, without the probe's sealing

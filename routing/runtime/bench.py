@@ -53,6 +53,13 @@ measured over the same minutes of a machine whose speed drifts;
 ``ratio_p99`` is ``p99_ms`` over ``floor_p99_ms``. The floor's own time is
 left out of the case's ``events_per_s`` and ``orders_per_s``.
 
+**Processor time.** ``cpu_ms_per_event``: the worker's, the database
+server's for the worker, and the floor's backend's, per measured event
+(:mod:`routing.runtime.bench_cpu`; the server's ``None`` on SQLite or a
+server on another host). The work itself, whatever the machine's moment:
+the server's figure over ``floor_server`` is how much more the server does
+for an event than for the floor.
+
 **Sustained.** After the cases, :mod:`routing.runtime.bench_sustained`
 feeds ``--sustained-rate`` events per second into ``--sustained-followers``
 for ``--sustained`` seconds, paced by the clock (``sustained`` in the JSON),
@@ -109,6 +116,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
+    from routing.runtime.bench_cpu import CpuMeter
     from routing.runtime.bench_floor import Floor
 
 DEFAULT_FOLLOWERS = (1, 20, 200, 1000)
@@ -700,11 +708,13 @@ async def _drive(
     *,
     warmup: int,
     floor: Floor,
+    meter: CpuMeter,
 ) -> tuple[list[_Event], int, list[int]]:
     """Feed ``fills`` to the worker; the events after ``warmup``, the wall
     time (ns) of the measured loop and one ``floor`` transaction timed
     right after each event (ns, those after ``warmup``; their time is not
-    in the wall time)."""
+    in the wall time). ``meter`` counts the processor time of the events
+    after ``warmup``, without the probe's sealing and the floor's."""
     from routing.runtime.adapters import AdapterRegistry
     from routing.runtime.heap import HeapSettler
     from routing.runtime.worker import EngineWorker
@@ -722,15 +732,17 @@ async def _drive(
                 heap = HeapSettler(time.monotonic)
                 heap.maybe_settle()
                 probe.capture = True
+                meter.start()
                 loop_start = time.perf_counter_ns()
             probe.current = event = _Event()
             event.start = time.perf_counter_ns()
             await worker.handle_leader_fill(case.leader_id, fill, source="bench")
             event.done = time.perf_counter_ns()
-            probe.seal()
-            # The floor runs here, blocking the loop: the worker has nothing
-            # left in flight once its event has returned.
-            floored = floor.time(index)
+            with meter.excluded():
+                probe.seal()
+                # The floor runs here, blocking the loop: the worker has nothing
+                # left in flight once its event has returned.
+                floored = floor.time(index)
             if index >= warmup:
                 measured.append(event)
                 floors.append(floored)
@@ -739,6 +751,7 @@ async def _drive(
         # The wall time of the worker's events, without the probe's sealing
         # and the floor's transactions.
         wall = time.perf_counter_ns() - loop_start - sealing
+        meter.stop()
     finally:
         probe.capture = False
         # The next case starts from a heap of its own, as a new worker would.
@@ -782,7 +795,10 @@ def _engine_only(calls: Sequence[bytes]) -> list[int]:
 def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None]) -> dict[str, Any]:
     """Set up one case, stream ``warmup + events`` leader fills, each
     followed by one database floor transaction on the case's rows, report."""
+    from django.db import connection
+
     from routing.models import CopyOrder, LeaderEvent
+    from routing.runtime.bench_cpu import CpuMeter, server_of
     from routing.runtime.bench_floor import Floor, route_of
 
     log(f"case {followers} follower(s): setting up")
@@ -802,11 +818,22 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
     # database and rows (deleted again): see bench_floor. Its connection is
     # this thread's, opened here, outside the event loop.
     floor_runs = Floor(route_of(case.leader_id, case.group_id), tag=str(followers), log=log)
+    # The floor's connection finds the server; its backend is the floor's.
+    server = server_of(connection)
+    meter = CpuMeter(server, floor_backend=None if server is None else server.backend)
     try:
         probe.patch()
         log(f"case {followers} follower(s): {config.warmup} warm-up + {config.events} events")
         events, wall_ns, floor = asyncio.run(
-            _drive(case, measured_fills, probe, broker, warmup=config.warmup, floor=floor_runs)
+            _drive(
+                case,
+                measured_fills,
+                probe,
+                broker,
+                warmup=config.warmup,
+                floor=floor_runs,
+                meter=meter,
+            )
         )
         if profiled:
             log(_profile(case, fills[len(measured_fills) :], probe, broker, config.profile_top))
@@ -867,6 +894,7 @@ def run_case(followers: int, config: BenchConfig, *, log: Callable[[str], None])
         "ratio_p99": ratio,
         "target_ratio_p99": ratio_target,
         "meets_ratio_target": None if ratio_target is None else ratio <= ratio_target,
+        "cpu_ms_per_event": meter.per_event_ms(len(events)),
         "split_p50_ms": {k: _ms(percentile(v, 50)) for k, v in split_values.items()},
         "split_p99_ms": {k: _ms(percentile(v, 99)) for k, v in split_values.items()},
         "db_calls_p50_ms": {

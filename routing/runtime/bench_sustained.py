@@ -38,6 +38,16 @@ what the worker sustains at full load, whatever the stream offers;
 ``p50_ms``/``p99_ms`` each event's whole handling (to its answers
 recorded); ``rss_end_mb`` the resident set after them.
 
+**Processor time.** ``cpu_ms_per_event`` (the paced run's, and the
+capacity's in its block): the worker's and the database server's
+milliseconds of processor time per event (:mod:`routing.runtime.bench_cpu`;
+the server's ``None`` on SQLite or a server elsewhere), and
+``cpu_ceiling_orders_per_s``, the most orders a second this machine's
+``cores`` could hand over were both kept busy with that work (an upper
+bound: one leader's events run one after the other in one worker). The
+target needs 25 events a second, so no more than ``cores`` times 40 ms of
+processor time an event, worker and server together.
+
 **Memory.** ``rss_start_mb`` (after set-up and warm-up, just before the
 first due time), ``rss_mid_mb`` (halfway) and ``rss_end_mb`` (after the last
 event): the child process's resident set, from ``/proc/self/status``
@@ -70,6 +80,7 @@ from routing.runtime.bench import (
     leader_stream,
     percentile,
 )
+from routing.runtime.bench_cpu import CpuMeter, Server, ceiling_orders_per_s, cores, server_of
 
 # Targets from the issue, on a 2-core machine.
 TARGET_ORDERS_PER_S = 5_000.0
@@ -142,6 +153,7 @@ class _Capacity:
     orders: int = 0
     wall: int = 0
     rss_end: float = 0.0
+    cpu_ms: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,6 +168,7 @@ class _Run:
     rss_end: float
     rss_source: str
     broker_held: int
+    cpu_ms: dict[str, float | None] = field(default_factory=dict)
     capacity: _Capacity = field(default_factory=_Capacity)
 
 
@@ -166,6 +179,7 @@ async def _feed(
     broker: Any,
     current: _Current,
     log: Callable[[str], None],
+    server: Server | None,
 ) -> _Run:
     from routing.runtime.adapters import AdapterRegistry
     from routing.runtime.heap import HeapSettler
@@ -175,6 +189,7 @@ async def _feed(
     await registry.connect_all()
     worker = EngineWorker(registry)
     paced = fills[config.warmup : config.warmup + config.events]
+    meter = CpuMeter(server)
     run = _Run([], [], [], [], 0, 0.0, 0.0, 0.0, "", 0)
     try:
         for fill in fills[: config.warmup]:
@@ -185,6 +200,7 @@ async def _feed(
         log(f"sustained: {len(paced)} events at {config.rate}/s, rss {run.rss_start} MiB")
         step = 1e9 / config.rate
         start = time.perf_counter_ns() + 1_000_000  # 1 ms: the first sleep is a real one
+        meter.start()
         for index, fill in enumerate(paced):
             due = start + round(index * step)
             ahead = due - time.perf_counter_ns()
@@ -202,11 +218,19 @@ async def _feed(
             run.orders += stamp.count
             if index == len(paced) // 2:
                 run.rss_mid, _ = rss_mb()
+        meter.stop()
+        run.cpu_ms = meter.per_event_ms(len(paced))
         run.rss_end, _ = rss_mb()
         run.broker_held = broker.held()
         log(f"sustained: capacity, {len(fills) - len(paced) - config.warmup} events back to back")
         await _back_to_back(
-            worker, case.leader_id, fills[config.warmup + config.events :], current, heap, run
+            worker,
+            case.leader_id,
+            fills[config.warmup + config.events :],
+            current,
+            heap,
+            run,
+            CpuMeter(server),
         )
     finally:
         gc.unfreeze()  # what the worker froze is the next run's garbage
@@ -215,10 +239,18 @@ async def _feed(
 
 
 async def _back_to_back(
-    worker: Any, leader_id: int, fills: Sequence[Any], current: _Current, heap: Any, run: _Run
+    worker: Any,
+    leader_id: int,
+    fills: Sequence[Any],
+    current: _Current,
+    heap: Any,
+    run: _Run,
+    meter: CpuMeter,
 ) -> None:
-    """Handle ``fills`` one after the other, unpaced, into ``run.capacity``."""
+    """Handle ``fills`` one after the other, unpaced, into ``run.capacity``,
+    their processor time counted by ``meter``."""
     capacity = run.capacity
+    meter.start()
     start = time.perf_counter_ns()
     for fill in fills:
         current.stamp = stamp = _Stamp()
@@ -228,6 +260,8 @@ async def _back_to_back(
         capacity.orders += stamp.count
         heap.maybe_settle()
     capacity.wall = time.perf_counter_ns() - start
+    meter.stop()
+    capacity.cpu_ms = meter.per_event_ms(len(fills))
     capacity.rss_end, _ = rss_mb()
 
 
@@ -244,6 +278,10 @@ def _capacity_report(capacity: _Capacity) -> dict[str, Any]:
         "p99_ms": _ms(percentile(capacity.spans, 99)),
         "rss_end_mb": capacity.rss_end,
         "meets_orders_target": orders_per_s >= TARGET_ORDERS_PER_S,
+        "cpu_ms_per_event": capacity.cpu_ms,
+        "cpu_ceiling_orders_per_s": ceiling_orders_per_s(
+            capacity.orders / len(capacity.spans), capacity.cpu_ms, cores()
+        ),
     }
 
 
@@ -252,6 +290,8 @@ def run_sustained(
 ) -> dict[str, Any]:
     """Set up the sustained group, feed it at the configured rate, then as
     many events again back to back (the capacity), report both."""
+    from django.db import connection
+
     from routing.models import CopyOrder
 
     log(f"sustained: setting up {config.followers} follower(s)")
@@ -262,7 +302,9 @@ def run_sustained(
     )
     current = _Current()
     broker = _stamping_paper_broker(current)
-    run = asyncio.run(_feed(case, fills, config, broker, current, log))
+    # This thread's connection (the set-up's, idle during the run) finds the server.
+    server = server_of(connection)
+    run = asyncio.run(_feed(case, fills, config, broker, current, log, server))
     latency = [h - d for h, d in zip(run.handoff, run.due, strict=True)]
     late = [s - d for s, d in zip(run.started, run.due, strict=True)]
     wall_ns = run.done[-1] - run.due[0]
@@ -303,5 +345,10 @@ def run_sustained(
         "meets_memory_target": meets_memory,
         "meets_target": meets_orders and meets_memory,
         "copy_orders_in_db": dict(sorted(in_db.items())),
+        "cores": cores(),
+        "cpu_ms_per_event": run.cpu_ms,
+        "cpu_ceiling_orders_per_s": ceiling_orders_per_s(
+            run.orders / len(latency), run.cpu_ms, cores()
+        ),
         "capacity": _capacity_report(run.capacity),
     }

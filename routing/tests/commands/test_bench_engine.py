@@ -35,6 +35,7 @@ from routing.runtime.bench import (
     leader_stream,
     percentile,
 )
+from routing.runtime.bench_cpu import CpuMeter
 from routing.runtime.bench_floor import Floor, _copy_text, route_of
 from routing.runtime.bench_sustained import TARGET_ORDERS_PER_S, TARGET_RSS_GROWTH
 from routing.services.route_state import leader_routes, route_config_key
@@ -95,6 +96,10 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
         assert low - 0.005 <= case["ratio_p99"] <= high + 0.005
         # The floor's rows were deleted: only the case's own events are left.
         assert case["leader_events_in_db"] == events + case["warmup_events"]
+        # SQLite works inside the process: its time is the worker's.
+        assert case["cpu_ms_per_event"]["worker"] > 0
+        assert case["cpu_ms_per_event"]["server"] is None
+        assert case["cpu_ms_per_event"]["floor_server"] is None
         assert set(case["split_p50_ms"]) == {
             "to_ingest",
             "ingest",
@@ -134,6 +139,12 @@ def test_small_run_when_benchmarked_then_json_counts_match_engine_and_real_db_un
     assert capacity["wall_s"] < sustained["wall_s"]
     assert 0 < capacity["p50_ms"] <= capacity["p99_ms"]
     assert capacity["rss_end_mb"] > 0
+    # Processor time: the worker's only on SQLite, so no ceiling.
+    assert sustained["cores"] >= 1
+    for block in (sustained, capacity):
+        assert block["cpu_ms_per_event"]["worker"] > 0
+        assert block["cpu_ms_per_event"]["server"] is None
+        assert block["cpu_ceiling_orders_per_s"] is None
     assert capacity["meets_orders_target"] == (capacity["orders_per_s"] >= TARGET_ORDERS_PER_S)
     # Every order of the warm-up, paced and back-to-back events filled.
     assert sustained["copy_orders_in_db"] == {"filled": (5 + 5 + sustained["warmup_events"]) * 3}
@@ -164,6 +175,12 @@ def test_postgresql_run_when_small_then_floor_measured_and_cleaned_and_database_
     assert case["ratio_p99"] > 0
     assert case["leader_events_in_db"] == 4
     assert sum(case["copy_orders_in_db"].values()) == 4 * 2
+    # The server runs on this host: its time and the floor's are read (a
+    # few ticks of 10 ms over three events, so possibly none).
+    cpu = case["cpu_ms_per_event"]
+    assert cpu["worker"] > 0
+    assert cpu["server"] is not None and cpu["floor_server"] is not None
+    assert cpu["server"] >= 0 and cpu["floor_server"] >= 0
     with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=5) as admin:
         found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         assert found.fetchone() is None
@@ -236,17 +253,23 @@ def test_case_when_driven_then_one_floor_transaction_right_after_each_event() ->
     floor = Floor(route_of(case.leader_id, case.group_id), tag="t")
     seen: list[tuple[int, int, int]] = []
 
+    meter = CpuMeter(None)
+
     class Watched:
         def time(self, index: int) -> int:
             # Which event is done, and when the floor starts after it.
             seen.append((index, probe.current.done, time.perf_counter_ns()))
+            # 50 ms of processor time that is the benchmark's, not the worker's.
+            burnt = time.process_time_ns() + 50_000_000
+            while time.process_time_ns() < burnt:
+                pass
             return floor.time(index)
 
     # Act
     probe.patch()
     try:
         events, wall, floors = asyncio.run(
-            _drive(case, fills, probe, broker, warmup=2, floor=Watched())  # type: ignore[arg-type]
+            _drive(case, fills, probe, broker, warmup=2, floor=Watched(), meter=meter)  # type: ignore[arg-type]
         )
     finally:
         probe.unpatch()
@@ -260,6 +283,11 @@ def test_case_when_driven_then_one_floor_transaction_right_after_each_event() ->
     assert all(duration > 0 for duration in floors)
     assert [event.done for event in events] == [done for _, done, _ in seen[2:]]
     assert wall < events[-1].done - events[0].start
+    # Nor is the floor's processor time: 50 ms burnt after each event, and an
+    # event of 3 followers takes a few ms.
+    cpu = meter.per_event_ms(len(events))
+    assert cpu["worker"] is not None and 0 < cpu["worker"] < 40
+    assert cpu["server"] is None and cpu["floor_server"] is None
     # The floor's rows are gone again: only the case's 6 events are left.
     assert LeaderEvent.objects.filter(account_id=case.leader_id).count() == 6
     assert not LeaderEvent.objects.filter(external_id__startswith="bench-floor-").exists()

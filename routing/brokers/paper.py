@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import math
 import uuid
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,7 +73,9 @@ class _Sent:
 
     client_order_id: str
     broker_order_id: str
-    task: asyncio.Task[None] | None = None  # None for bracket exits (never in flight)
+    # Set when the order arrives; None once it has (and for bracket exits,
+    # never in flight).
+    arrival: asyncio.Future[None] | None = None
     state: BookOrder | None = None
     rejection: OrderResult | None = None
 
@@ -199,7 +202,10 @@ class PaperBroker(BrokerAdapter):
         self._session = 0  # bumped on every connect; ends that session's streams on disconnect
         self._orders: dict[tuple[str, str], _Sent] = {}
         self._book = OrderBook()
-        self._last_task: asyncio.Task[None] | None = None
+        # Orders in flight, in the order sent: (due on the loop's clock,
+        # request, sent), arrived one by one by a single task (_arrivals).
+        self._in_flight: deque[tuple[float, OrderRequest, _Sent]] = deque()
+        self._arriving: asyncio.Task[None] | None = None
         self._order_seq = 0
         self._fill_seq = 0
         self._flatten_seq = 0
@@ -261,9 +267,8 @@ class PaperBroker(BrokerAdapter):
         sent = self._orders.get(key)
         if sent is None:
             sent = _Sent(order.client_order_id, self._next_broker_order_id())
-            sent.task = asyncio.create_task(self._execute(order, sent, self._last_task))
             self._orders[key] = sent
-            self._last_task = sent.task
+            self._send(order, sent)
         await self._arrived(sent)
         return sent.current()
 
@@ -392,27 +397,50 @@ class PaperBroker(BrokerAdapter):
         text = symbol.strip().upper()
         return text if text in self._specs else parse_contract(text).root
 
-    async def _arrived(self, sent: _Sent) -> None:
-        if sent.task is not None:
-            # shield: the order lives at the "exchange", not in the caller's task
-            await asyncio.shield(sent.task)
+    def _send(self, order: OrderRequest, sent: _Sent) -> None:
+        """Put ``order`` in flight: it arrives ``latency_seconds`` from now,
+        after every order sent before it (one queue, one task for all: a
+        task, a shield and a wait per order cost the worker more than the
+        exchange's own work on a 200-order burst)."""
+        loop = asyncio.get_running_loop()
+        sent.arrival = loop.create_future()
+        self._in_flight.append((loop.time() + self._latency_seconds, order, sent))
+        if self._arriving is None:
+            self._arriving = loop.create_task(self._arrivals())
 
-    async def _execute(
-        self, order: OrderRequest, sent: _Sent, previous: asyncio.Task[None] | None
-    ) -> None:
-        if self._latency_seconds > 0:
-            await asyncio.sleep(self._latency_seconds)
-        if previous is not None and not previous.done():
-            # Same latency for all, so this costs nothing extra; it pins arrival
-            # order (and fill ids) to send order even if timers tie.
-            await asyncio.wait([previous])
-        self._arrive(order, sent)
-        # Arrived: the order's history (state or rejection) stays for queries,
-        # its task, coroutine and frame need not (every order ever placed kept
-        # them alive, and the garbage collector scanned them all).
-        if self._last_task is sent.task:
-            self._last_task = None  # nothing in flight behind it
-        sent.task = None
+    async def _arrivals(self) -> None:
+        """Arrive the orders in flight in the order sent, each once its
+        latency is over, until none is left. An error in one order's
+        arrival is its senders' (raised where they wait), not the others'."""
+        loop = asyncio.get_running_loop()
+        in_flight = self._in_flight
+        try:
+            while in_flight:
+                due, order, sent = in_flight[0]
+                wait = due - loop.time()
+                if wait > 0:
+                    # Same latency for all: the head is always the next due.
+                    await asyncio.sleep(wait)
+                    continue
+                in_flight.popleft()
+                # Arrived: the order's history (state or rejection) stays for
+                # queries, its future need not.
+                arrival, sent.arrival = sent.arrival, None
+                try:
+                    self._arrive(order, sent)
+                except Exception as exc:  # handed to the order's waiters
+                    if arrival is not None and not arrival.done():
+                        arrival.set_exception(exc)
+                    continue
+                if arrival is not None and not arrival.done():
+                    arrival.set_result(None)
+        finally:
+            self._arriving = None
+
+    async def _arrived(self, sent: _Sent) -> None:
+        if sent.arrival is not None:
+            # shield: the order lives at the "exchange", not in the caller's task
+            await asyncio.shield(sent.arrival)
 
     def _arrive(self, request: OrderRequest, sent: _Sent) -> None:
         """The order reaches the exchange: reject it, fill it or rest it.
@@ -727,8 +755,9 @@ class PaperBroker(BrokerAdapter):
         """
         self._require_connected()
         wanted = None if symbol is None else parse_contract(symbol).code
-        if self._last_task is not None and not self._last_task.done():
-            await asyncio.wait([self._last_task])  # arrivals are FIFO: the last done means all
+        if self._in_flight:
+            # Arrivals are FIFO: the last one sent arrived means all have.
+            await self._arrived(self._in_flight[-1][2])
         for order in self._book.working(account=account, symbol=wanted):
             if order.is_live:
                 reason = f"FLATTEN_CANCEL: flatten of {wanted or 'every symbol'}"

@@ -346,6 +346,27 @@ async def test_with_latency_concurrent_orders_fill_in_send_order() -> None:
 
 
 @pytest.mark.asyncio
+async def test_burst_when_200_orders_sent_at_once_then_one_arrival_task_and_send_order() -> None:
+    """A task per order in flight (and a wait on the one before it) cost the
+    engine worker more than the simulated exchange's own work at 200
+    followers: the orders in flight now arrive from one queue, by one task."""
+    async with PaperBroker(SPECS_BY_ROOT, fill_id_prefix="paper-fill") as paper:
+        before = asyncio.all_tasks()
+        callers = [asyncio.create_task(paper.place_order(_order(f"c{n}"))) for n in range(200)]
+        await asyncio.sleep(0)  # every caller has sent its order and waits for it
+        in_flight = asyncio.all_tasks() - before - set(callers)
+
+        results = await asyncio.gather(*callers)
+
+        assert len(in_flight) == 1
+        assert [r.status for r in results] == [OrderStatus.FILLED] * 200
+        assert [r.fills[0].fill_id for r in results] == [f"paper-fill-{n}" for n in range(1, 201)]
+        assert paper.position(ACCOUNT, "MNQH5").qty == 200
+        # The next burst is arrived by a task of its own.
+        assert (await paper.place_order(_order("c200"))).status is OrderStatus.FILLED
+
+
+@pytest.mark.asyncio
 async def test_cancelling_the_caller_does_not_cancel_a_sent_order() -> None:
     async with PaperBroker(SPECS_BY_ROOT, latency_seconds=0.02) as paper:
         caller = asyncio.create_task(paper.place_order(_order("c1")))

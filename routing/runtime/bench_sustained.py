@@ -21,7 +21,7 @@ second of wall time from the first due time to the last event's return.
 last one excluded); ``end_lag_ms``: the last event's latency.
 ``warmup_events`` are run first, unpaced and not counted.
 The group's followers are set up so that every event orders each of them
-(:func:`routing.runtime.bench._setup_case` with ``every``): the target
+(:func:`routing.runtime.bench_case._setup_case` with ``every``): the target
 counts 25 events a second into 200 followers as 5,000 orders a second,
 while the latency cases' mix (ratios that round to no contract, limits
 that block) ordered about 70 % of them, and fewer as the stream's losses
@@ -56,7 +56,7 @@ says which), in MiB. The process holds the worker and the in-process paper
 exchange; the paper broker keeps every order it was ever sent (a simulated
 venue's book, which a real venue keeps on its side), so the benchmark's
 broker forgets an order once its answer is final
-(:func:`routing.runtime.bench.bench_paper_broker`): the figures are the
+(:func:`routing.runtime.bench_case.bench_paper_broker`): the figures are the
 worker's, not the simulator's. Per-event records are four integers, so the
 benchmark's own bookkeeping stays small.
 """
@@ -72,14 +72,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routing.runtime.bench import (
-    _Case,
-    _ms,
-    _setup_case,
-    bench_paper_broker,
-    leader_stream,
-    percentile,
-)
+from routing.runtime.bench import _ms
+from routing.runtime.bench_case import _Case, _setup_case, bench_paper_broker
+from routing.runtime.bench_config import leader_stream, percentile
 from routing.runtime.bench_cpu import CpuMeter, Server, ceiling_orders_per_s, cores, server_of
 
 # Targets from the issue, on a 2-core machine.
@@ -133,7 +128,7 @@ class _Current:
 
 
 def _stamping_paper_broker(current: _Current) -> Any:
-    """:func:`routing.runtime.bench.bench_paper_broker` stamping each
+    """:func:`routing.runtime.bench_case.bench_paper_broker` stamping each
     ``place_order`` call on the current event (it forgets an order once
     its answer is final: see the module docstring)."""
 

@@ -8,7 +8,8 @@ from a leader event to its last follower order handed to the adapter, events
 and orders per second, the split by stage, the database floor of the same
 rows (:mod:`routing.runtime.bench_floor`) and the ratio to it; then the
 sustained case (:mod:`routing.runtime.bench_sustained`). What is measured
-and how the scratch database is made: :mod:`routing.runtime.bench`.
+and how: :mod:`routing.runtime.bench`; the scratch database:
+:mod:`routing.runtime.bench_scratch`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from routing.runtime.bench import (
+from routing.runtime.bench_config import (
     DEFAULT_EVENTS,
     DEFAULT_FOLLOWERS,
     DEFAULT_SEED,
@@ -30,9 +31,8 @@ from routing.runtime.bench import (
     BenchConfig,
     BenchError,
     parse_followers,
-    run_child,
-    run_isolated,
 )
+from routing.runtime.bench_scratch import run_child, run_isolated
 
 
 class Command(BaseCommand):

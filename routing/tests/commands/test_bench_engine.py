@@ -23,15 +23,12 @@ from journal.models import EventType, JournalEntry
 from routing.brokers.base import OrderRequest, OrderResult, OrderStatus
 from routing.engine.types import OrderType, Side
 from routing.models import CopyOrder, Follower, LeaderEvent, RiskLimit
-from routing.runtime.bench import (
+from routing.runtime.bench import _drive
+from routing.runtime.bench_case import _Probe, _setup_case, _timed_paper_broker, bench_paper_broker
+from routing.runtime.bench_config import (
     SCRATCH_ENV,
     TARGET_ENGINE_PER_FOLLOWER_US,
     TARGET_P99_MS,
-    _drive,
-    _Probe,
-    _setup_case,
-    _timed_paper_broker,
-    bench_paper_broker,
     leader_stream,
     percentile,
 )

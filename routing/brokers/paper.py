@@ -203,8 +203,9 @@ class PaperBroker(BrokerAdapter):
         self._orders: dict[tuple[str, str], _Sent] = {}
         self._book = OrderBook()
         # Orders in flight, in the order sent: (due on the loop's clock,
-        # request, sent), arrived one by one by a single task (_arrivals).
-        self._in_flight: deque[tuple[float, OrderRequest, _Sent]] = deque()
+        # request, sent, its arrival), arrived one by one by a single task
+        # (_arrivals).
+        self._in_flight: deque[tuple[float, OrderRequest, _Sent, asyncio.Future[None]]] = deque()
         self._arriving: asyncio.Task[None] | None = None
         self._order_seq = 0
         self._fill_seq = 0
@@ -403,8 +404,8 @@ class PaperBroker(BrokerAdapter):
         task, a shield and a wait per order cost the worker more than the
         exchange's own work on a 200-order burst)."""
         loop = asyncio.get_running_loop()
-        sent.arrival = loop.create_future()
-        self._in_flight.append((loop.time() + self._latency_seconds, order, sent))
+        sent.arrival = arrival = loop.create_future()
+        self._in_flight.append((loop.time() + self._latency_seconds, order, sent, arrival))
         if self._arriving is None:
             self._arriving = loop.create_task(self._arrivals())
 
@@ -416,7 +417,7 @@ class PaperBroker(BrokerAdapter):
         in_flight = self._in_flight
         try:
             while in_flight:
-                due, order, sent = in_flight[0]
+                due, order, sent, arrival = in_flight[0]
                 wait = due - loop.time()
                 if wait > 0:
                     # Same latency for all: the head is always the next due.
@@ -424,16 +425,14 @@ class PaperBroker(BrokerAdapter):
                     continue
                 in_flight.popleft()
                 # Arrived: the order's history (state or rejection) stays for
-                # queries, its future need not.
-                arrival, sent.arrival = sent.arrival, None
+                # queries, its future need not (waiters hold it, shielded).
+                sent.arrival = None
                 try:
                     self._arrive(order, sent)
                 except Exception as exc:  # handed to the order's waiters
-                    if arrival is not None and not arrival.done():
-                        arrival.set_exception(exc)
+                    arrival.set_exception(exc)
                     continue
-                if arrival is not None and not arrival.done():
-                    arrival.set_result(None)
+                arrival.set_result(None)
         finally:
             self._arriving = None
 

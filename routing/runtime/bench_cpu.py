@@ -31,8 +31,10 @@ number, never one event's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,8 +147,14 @@ class CpuMeter:
         self._end = self._read()
         self._running = False
 
-    def excluded(self) -> _Excluded:
-        return _Excluded(self)
+    @contextlib.contextmanager
+    def excluded(self) -> Iterator[None]:
+        started = time.process_time_ns()
+        try:
+            yield
+        finally:
+            if self._running:
+                self._excluded += time.process_time_ns() - started
 
     def per_event_ms(self, events: int) -> dict[str, float | None]:
         """``worker``, ``server`` and ``floor_server`` milliseconds per
@@ -165,19 +173,6 @@ class CpuMeter:
             "server": None if server is None else _per(server, events),
             "floor_server": None if floor is None else _per(floor, events),
         }
-
-
-class _Excluded:
-    def __init__(self, meter: CpuMeter) -> None:
-        self._meter = meter
-        self._started = 0
-
-    def __enter__(self) -> None:
-        self._started = time.process_time_ns()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._meter._running:
-            self._meter._excluded += time.process_time_ns() - self._started
 
 
 def _per(ns: int, events: int) -> float:

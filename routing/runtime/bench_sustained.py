@@ -81,6 +81,8 @@ from routing.runtime.bench_cpu import CpuMeter, Server, ceiling_orders_per_s, co
 TARGET_ORDERS_PER_S = 5_000.0
 # "Flat" memory: resident set at the end within this share of the start.
 TARGET_RSS_GROWTH = 0.10
+# The cores this process may run on, for the processor-time ceiling.
+CORES = cores()
 
 
 @dataclass(frozen=True)
@@ -275,7 +277,7 @@ def _capacity_report(capacity: _Capacity) -> dict[str, Any]:
         "meets_orders_target": orders_per_s >= TARGET_ORDERS_PER_S,
         "cpu_ms_per_event": capacity.cpu_ms,
         "cpu_ceiling_orders_per_s": ceiling_orders_per_s(
-            capacity.orders / len(capacity.spans), capacity.cpu_ms, cores()
+            capacity.orders / len(capacity.spans), capacity.cpu_ms, CORES
         ),
     }
 
@@ -340,10 +342,10 @@ def run_sustained(
         "meets_memory_target": meets_memory,
         "meets_target": meets_orders and meets_memory,
         "copy_orders_in_db": dict(sorted(in_db.items())),
-        "cores": cores(),
+        "cores": CORES,
         "cpu_ms_per_event": run.cpu_ms,
         "cpu_ceiling_orders_per_s": ceiling_orders_per_s(
-            run.orders / len(latency), run.cpu_ms, cores()
+            run.orders / len(latency), run.cpu_ms, CORES
         ),
         "capacity": _capacity_report(run.capacity),
     }
